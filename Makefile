@@ -1,0 +1,42 @@
+# `make run` and `make test` set up everything they need, idempotently, on a fresh machine
+# with Python 3.11. Re-running them does nothing slow unless a dependency file changed.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install run test bench typecheck clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-test.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+run: install
+	$(VENV)/bin/flask-notebook --root-dir .
+
+test: install
+	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+
+typecheck: install
+	$(PY) -m pip install --quiet --disable-pip-version-check mypy==2.4.1
+	$(PY) -m mypy
+
+# The benchmark compares us with jupyter_server, which lives only in its own environment.
+$(BENCH_STAMP): bench/requirements.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+bench: install $(BENCH_STAMP)
+	$(PY) bench/run.py --jupyter-python $(BENCH_VENV)/bin/python
+
+clean:
+	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info

@@ -1,0 +1,39 @@
+"""The blueprint tree: notebook -> {api -> {contents, kernelspecs}, auth, files, kernelspec resources, ui}.
+
+Built once at import; ``Notebook.init_app`` registers ``notebook`` on each app.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from ..core import errors as core_errors
+from . import api, auth, contents, errors, files, kernelspecs, security, ui
+
+notebook = Blueprint(
+    "notebook",
+    __name__.rsplit(".", 1)[0],
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+notebook.before_request(security.check_host)
+notebook.register_error_handler(core_errors.NotebookError, errors.handle_page_error)
+notebook.after_request(security.after_auth)
+
+api.bp.before_request(security.guard_api)
+api.bp.after_request(api.finish_response)
+errors.register(api.bp)
+api.bp.register_blueprint(contents.bp)
+api.bp.register_blueprint(kernelspecs.bp)
+
+for page_bp in (files.bp, kernelspecs.resources_bp, ui.bp):
+    page_bp.before_request(security.guard_page)
+
+notebook.register_blueprint(api.bp)
+notebook.register_blueprint(auth.bp)
+notebook.register_blueprint(files.bp)
+notebook.register_blueprint(kernelspecs.resources_bp)
+notebook.register_blueprint(ui.bp)
+
+__all__ = ["notebook"]

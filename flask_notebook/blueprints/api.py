@@ -1,0 +1,73 @@
+"""`/api`: the version, who am I, server status; and what every API response carries."""
+
+from __future__ import annotations
+
+from hashlib import sha1
+
+import orjson
+from flask import Blueprint, Response, g, request
+
+from ..core import errors
+from ..core.paths import iso_utc
+from ..extension import state
+from . import security
+from .http import json_response
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+#: The jupyter_server release whose protocol we speak; clients gate features on it.
+JUPYTER_SERVER_VERSION = "2.21.1"
+
+
+@bp.get("")
+def get_version() -> Response:
+    from .. import __version__
+
+    return json_response({"version": JUPYTER_SERVER_VERSION, "flask_notebook": __version__})
+
+
+@bp.get("/me")
+def get_me() -> Response:
+    raw = request.args.get("permissions")
+    permissions: dict[str, list[str]] = {}
+    if raw is not None:
+        try:
+            requested = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            requested = None
+        if not isinstance(requested, dict) or not all(
+            isinstance(actions, list) and all(isinstance(a, str) for a in actions) for actions in requested.values()
+        ):
+            raise errors.Invalid(f"permissions should be a JSON dict of {{\"resource\": [\"action\",]}}, got {raw!r}")
+        permissions = dict(requested)  # the default authorizer allows everything asked for
+    return json_response({"identity": g.notebook_identity, "permissions": {**permissions, "updatable_fields": []}})
+
+
+@bp.get("/status")
+def get_status() -> Response:
+    st = state()
+    return json_response(
+        {
+            "connections": 0,
+            "kernels": 0,
+            "last_activity": iso_utc(st.last_activity),
+            "started": iso_utc(st.started),
+        }
+    )
+
+
+def finish_response(response: Response) -> Response:
+    """ETag and 304, security headers and CORS on every API response."""
+    if request.method == "GET" and response.status_code == 200 and not response.is_streamed:
+        if "ETag" not in response.headers:
+            response.set_etag(sha1(response.get_data()).hexdigest())
+        etag, _ = response.get_etag()
+        if etag and request.if_none_match.contains(etag):
+            response.status_code = 304
+            response.set_data(b"")
+            response.headers.pop("Content-Type", None)
+    if response.status_code == 204:
+        response.headers.pop("Content-Type", None)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'self'; default-src 'none'")
+    return security.cors_headers(response)

@@ -1,0 +1,211 @@
+"""`/api/contents`: thin views over ``ContentsManager`` (contract section 3)."""
+
+from __future__ import annotations
+
+from hashlib import sha1
+from urllib.parse import quote
+
+import orjson
+from flask import Blueprint, Response, redirect, request, url_for
+
+from ..core import errors
+from ..core.models import ContentsModel
+from ..extension import state
+from .http import http_date, json_body, json_response, offload
+
+bp = Blueprint("contents", __name__, url_prefix="/contents")
+
+# Werkzeug merges `//` in URLs by redirecting; a `%2F`-encoded separator decodes to one, and
+# must reach the path check instead of being quietly rewritten.
+ROUTE = {"merge_slashes": False}
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    if value not in ("0", "1"):
+        raise errors.Invalid(f"{name.capitalize()} '{value}' is invalid")
+    return value == "1"
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise errors.Invalid(f"'{name}' must be a non-negative integer, got '{value}'")
+    return int(value)
+
+
+def _location(api_path: str) -> str:
+    return url_for(".get_contents", api_path=api_path) if api_path else url_for(".get_contents")
+
+
+def _model_response(model: ContentsModel, status: int = 200, *, location: bool = True) -> Response:
+    headers = {"Last-Modified": http_date(model["last_modified"])}
+    if location:
+        headers["Location"] = quote(_location(model["path"]), safe="/%")
+    return json_response(model, status, headers)
+
+
+def _slash_redirect(api_path: str) -> Response | None:
+    """`/api/contents/sub/` answers 302 to `/api/contents/sub`, as jupyter_server does."""
+    if api_path.endswith("/") and request.method in ("GET", "POST", "PUT"):
+        target = request.full_path.split("?", 1)
+        url = request.path.rstrip("/") + ("?" + target[1] if len(target) > 1 and target[1] else "")
+        return redirect(url, 302)
+    return None
+
+
+@bp.get("/", defaults={"api_path": ""}, strict_slashes=False)
+@bp.get("/<path:api_path>", **ROUTE)
+def get_contents(api_path: str) -> Response:
+    if redirect_response := _slash_redirect(api_path):
+        return redirect_response
+    contents = state().contents
+    kind = request.args.get("type")
+    if kind is not None and kind not in ("file", "directory", "notebook"):
+        kind = "file"
+    fmt = request.args.get("format")
+    if fmt is not None and fmt not in ("text", "base64"):
+        raise errors.Invalid(f"Format '{fmt}' is invalid")
+    content = _flag("content", True)
+    require_hash = _flag("hash", False)
+    sort, offset, limit = request.args.get("sort"), _int_arg("offset"), _int_arg("limit")
+    headers: dict[str, str] = {}
+    if content and (sort or offset is not None or limit is not None) and contents.dir_exists(api_path):
+        model, total = offload(contents.list_directory, api_path, sort=sort, offset=offset or 0, limit=limit)
+        headers["X-Total-Count"] = str(total)
+    else:
+        model = offload(contents.get, api_path, content=content, type=kind, format=fmt, require_hash=require_hash)
+        model = contents.finish_get(model)
+    if model["type"] != "directory":
+        digest = model.pop("_sha256", None)  # type: ignore[misc]
+        if digest:
+            headers["ETag"] = f'"{digest}"'
+    response = _model_response(model, location=False)
+    response.headers.update(headers)
+    return response
+
+
+@bp.post("/", defaults={"api_path": ""}, strict_slashes=False)
+@bp.post("/<path:api_path>", **ROUTE)
+def create_contents(api_path: str) -> Response:
+    if redirect_response := _slash_redirect(api_path):
+        return redirect_response
+    contents = state().contents
+    body = json_body() or {}
+    if not isinstance(body, dict):
+        raise errors.Invalid("The body must be a JSON object")
+    if contents.file_exists(api_path):
+        raise errors.Invalid("Cannot POST to files, use PUT instead.")
+    if body.get("copy_from"):
+        model = offload(contents.copy, str(body["copy_from"]), api_path)
+    else:
+        kind = body.get("type")
+        if kind not in (None, "file", "notebook", "directory"):
+            kind = "file"
+        model = offload(contents.new_untitled, api_path, type=kind, ext=str(body.get("ext") or ""))
+    return _model_response(contents.finish_save(model), 201)
+
+
+@bp.put("/", defaults={"api_path": ""}, strict_slashes=False)
+@bp.put("/<path:api_path>", **ROUTE)
+def save_contents(api_path: str) -> Response:
+    if redirect_response := _slash_redirect(api_path):
+        return redirect_response
+    contents = state().contents
+    body = json_body()
+    if body is None:
+        if not contents.dir_exists(api_path):
+            raise errors.NotFound(f"No such directory: {api_path}")
+        model = offload(contents.new_untitled, api_path)
+        return _model_response(contents.finish_save(model), 201)
+    if not isinstance(body, dict):
+        raise errors.Invalid("The body must be a JSON object (a contents model)")
+    if request.if_match and body.get("chunk") in (None, 1):
+        _check_unchanged(api_path)
+    model, created = offload(contents.save, body, api_path)
+    return _model_response(contents.finish_save(model), 201 if created else 200)
+
+
+def _check_unchanged(api_path: str) -> None:
+    """A save with If-Match fails with 409 when the file is no longer what the client read.
+
+    If-Match may carry the file's sha256 (`hash=1`, or the ETag of a GET that read the
+    content) or the ETag of a `content=0` GET, which changes with size and mtime.
+    """
+    contents = state().contents
+    if request.if_match.star_tag:
+        if not contents.exists(api_path):
+            raise errors.Conflict(f"{api_path} no longer exists", reason="conflict")
+        return
+    current = offload(contents.file_hash, api_path)
+    if current is None:
+        raise errors.Conflict(f"{api_path} was deleted or replaced since it was read", reason="conflict")
+    candidates = {current}
+    if contents.file_exists(api_path):
+        metadata_model = contents.get(api_path, content=False)
+        candidates.add(sha1(orjson.dumps(metadata_model)).hexdigest())
+    if not any(request.if_match.contains(tag) for tag in candidates):
+        raise errors.Conflict(f"{api_path} changed on disk since it was read; reload it or save elsewhere",
+                              reason="conflict")
+
+
+@bp.patch("/", defaults={"api_path": ""}, strict_slashes=False)
+@bp.patch("/<path:api_path>", **ROUTE)
+def rename_contents(api_path: str) -> Response:
+    contents = state().contents
+    body = json_body()
+    if body is None:
+        raise errors.Invalid("JSON body missing")
+    if not isinstance(body, dict):
+        raise errors.Invalid("The body must be a JSON object")
+    new_path = body.get("path")
+    if new_path is None:
+        return _model_response(offload(contents.get, api_path, content=False))
+    if not isinstance(new_path, str):
+        raise errors.Invalid("'path' must be a string")
+    return _model_response(offload(contents.rename, api_path, new_path))
+
+
+@bp.delete("/", defaults={"api_path": ""}, strict_slashes=False)
+@bp.delete("/<path:api_path>", **ROUTE)
+def delete_contents(api_path: str) -> Response:
+    offload(state().contents.delete, api_path)
+    return Response(status=204)
+
+
+# -- checkpoints and trust --------------------------------------------------------------------
+
+
+@bp.get("/<path:api_path>/checkpoints", **ROUTE)
+def list_checkpoints(api_path: str) -> Response:
+    return json_response(state().contents.list_checkpoints(api_path))
+
+
+@bp.post("/<path:api_path>/checkpoints", **ROUTE)
+def create_checkpoint(api_path: str) -> Response:
+    checkpoint = offload(state().contents.create_checkpoint, api_path)
+    location = url_for(".restore_checkpoint", api_path=api_path, checkpoint_id=checkpoint["id"])
+    return json_response(checkpoint, 201, {"Location": quote(location, safe="/%")})
+
+
+@bp.post("/<path:api_path>/checkpoints/<checkpoint_id>", **ROUTE)
+def restore_checkpoint(api_path: str, checkpoint_id: str) -> Response:
+    offload(state().contents.restore_checkpoint, checkpoint_id, api_path)
+    return Response(status=204)
+
+
+@bp.delete("/<path:api_path>/checkpoints/<checkpoint_id>", **ROUTE)
+def delete_checkpoint(api_path: str, checkpoint_id: str) -> Response:
+    state().contents.delete_checkpoint(checkpoint_id, api_path)
+    return Response(status=204)
+
+
+@bp.post("/<path:api_path>/trust", **ROUTE)
+def trust_notebook(api_path: str) -> Response:
+    state().contents.trust_notebook(api_path)
+    return Response(status=201)
+

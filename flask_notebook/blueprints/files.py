@@ -1,0 +1,50 @@
+"""`/files/<path>`: raw downloads, used for "Download" and for relative images in Markdown."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, abort, g, request, send_file
+
+from ..core import errors
+from ..extension import state
+from . import security
+
+bp = Blueprint("files", __name__, url_prefix="/files")
+
+
+@bp.get("/<path:api_path>", merge_slashes=False)
+def get_file(api_path: str) -> Response:
+    contents = state().contents
+    try:
+        os_path = contents.root.os_path(api_path)
+    except errors.NotFound:
+        abort(404)
+    if contents.root.refuse_hidden(api_path) or not os.path.isfile(os_path):
+        abort(404)
+    if not g.notebook_proven:
+        _check_referer()
+    name = os.path.basename(os_path)
+    mimetype = "application/x-ipynb+json" if name.endswith(".ipynb") else mimetypes.guess_type(name)[0]
+    if mimetype is None or mimetype.startswith("text/"):
+        mimetype = f"{mimetype or 'text/plain'}; charset=UTF-8"
+    attachment = name.endswith(".ipynb") or request.args.get("download") in ("1", "true")
+    response = send_file(os_path, mimetype=mimetype, as_attachment=attachment, download_name=name,
+                         conditional=True, etag=True, max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox allow-scripts; frame-ancestors 'self'"
+    return response
+
+
+def _check_referer() -> None:
+    """A cookie-authenticated download must come from one of our pages (or carry `_xsrf`)."""
+    referer = request.headers.get("Referer")
+    if referer and urlsplit(referer).netloc.lower() == request.host.lower():
+        return
+    given, cookie = request.args.get(security.XSRF_COOKIE), request.cookies.get(security.XSRF_COOKIE)
+    if given and cookie and given == cookie:
+        return
+    abort(403)

@@ -1,0 +1,233 @@
+"""Who is asking, and may they: token, login cookie or the host's check; XSRF, Origin, Host, CORS.
+
+Contract section 10. The guards run as ``before_request`` of our blueprints only, never as
+app-wide hooks, so the host's own routes are untouched.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+import time
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from flask import Response, g, redirect, request, url_for
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from ..core import auth, errors
+from ..core.models import Identity
+from ..extension import NotebookState, state
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+XSRF_COOKIE = "_xsrf"
+_HOST_CHARS = re.compile(r"[^A-Za-z0-9]")
+
+
+# -- identity ------------------------------------------------------------------------------
+
+
+def login_cookie_name() -> str:
+    """Cookies ignore ports, so the name carries host and port, as jupyter_server's does."""
+    return "nb-login-" + _HOST_CHARS.sub("-", request.host)
+
+
+def _serializer(st: NotebookState) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(st.secret_key, salt="flask-notebook-login")
+
+
+def _request_token() -> str | None:
+    token = request.args.get("token")
+    if token:
+        return token
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() in ("token", "bearer") and value.strip():
+        return value.strip()
+    return None
+
+
+def _cookie_identity(st: NotebookState) -> Identity | None:
+    raw = request.cookies.get(login_cookie_name())
+    if not raw:
+        return None
+    try:
+        identity: Identity = _serializer(st).loads(raw, max_age=st.config["NOTEBOOK_COOKIE_MAX_AGE"])
+    except BadSignature:
+        return None
+    return identity
+
+
+def authenticate() -> tuple[Identity | None, bool]:
+    """(identity or None, whether the request proved itself with a token or header).
+
+    Requests proved by something a browser does not attach by itself (our token, or an
+    Authorization header the host's check accepted) are exempt from XSRF and Origin checks.
+    """
+    st = state()
+    if st.authorize is not None:
+        user = st.authorize(request)
+        if user is None:
+            return None, False
+        return auth.identity_for(user), "Authorization" in request.headers
+    token = _request_token()
+    if token and st.token and auth.tokens_equal(token, st.token):
+        identity = _cookie_identity(st)
+        if identity is None:
+            identity = auth.anonymous_identity()
+            g.notebook_new_login = identity
+        return identity, True
+    identity = _cookie_identity(st)
+    if identity is not None:
+        return identity, False
+    if not st.token and not st.password_hash:  # auth turned off: everyone is anonymous
+        return auth.anonymous_identity(), False
+    return None, False
+
+
+def set_login_cookie(response: Response, identity: Identity) -> None:
+    st = state()
+    response.set_cookie(
+        login_cookie_name(),
+        _serializer(st).dumps(identity),
+        max_age=st.config["NOTEBOOK_COOKIE_MAX_AGE"],
+        path=cookie_path(),
+        httponly=True,
+        secure=request.is_secure,
+        samesite="Lax",
+    )
+
+
+def cookie_path() -> str:
+    return url_for("notebook.auth.login").rsplit("/", 1)[0] + "/"
+
+
+# -- guards ----------------------------------------------------------------------------------
+
+
+def check_host() -> None:
+    """DNS-rebinding guard: with remote access off, only loopback Host names are served."""
+    st = state()
+    if st.config["NOTEBOOK_ALLOW_REMOTE_ACCESS"]:
+        return
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    host = host.strip("[]")
+    if host in st.config["NOTEBOOK_LOCAL_HOSTNAMES"]:
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise errors.Forbidden(f"Blocked request with Host {host!r}: remote access is off")
+
+
+def guard_api() -> Response | None:
+    """Authenticate an API request: 403 JSON when that fails (contract section 10)."""
+    if request.method == "OPTIONS":
+        return preflight()
+    st = state()
+    request.max_content_length = st.config["NOTEBOOK_MAX_BODY_SIZE"]
+    identity, proven = authenticate()
+    open_endpoint = request.endpoint == "notebook.api.get_version"
+    if identity is None and not open_endpoint:
+        raise errors.Forbidden("Forbidden")
+    g.notebook_identity, g.notebook_proven = identity, proven
+    if not proven:
+        check_origin()
+        check_xsrf()
+    if identity is not None and "no_track_activity" not in request.args and not open_endpoint:
+        st.last_activity = time.time()
+    return None
+
+
+def guard_page() -> Response | None:
+    """Authenticate a page or download: a redirect to the login page when that fails."""
+    identity, proven = authenticate()
+    if identity is None:
+        st = state()
+        if request.method not in SAFE_METHODS:
+            raise errors.Forbidden("Forbidden")
+        next_url = quote(request.full_path.rstrip("?"), safe="/?=&")
+        if st.authorize is not None:
+            if st.login_url is None:
+                raise errors.Forbidden("Forbidden")
+            return redirect(f"{st.login_url}?next={next_url}")
+        return redirect(url_for("notebook.auth.login", next=request.full_path.rstrip("?")))
+    g.notebook_identity, g.notebook_proven = identity, proven
+    if not proven:
+        check_xsrf()
+    return None
+
+
+def check_xsrf() -> None:
+    """Unsafe requests authenticated by cookie must echo the `_xsrf` cookie (double submit)."""
+    if request.method in SAFE_METHODS or state().config["NOTEBOOK_DISABLE_CHECK_XSRF"]:
+        return
+    given = (
+        request.headers.get("X-XSRFToken")
+        or request.headers.get("X-CSRFToken")
+        or request.args.get(XSRF_COOKIE)
+        or (request.form.get(XSRF_COOKIE) if request.mimetype == "application/x-www-form-urlencoded" else None)
+    )
+    if not given:
+        raise errors.Forbidden(f"'_xsrf' argument missing from {request.method}")
+    cookie = request.cookies.get(XSRF_COOKIE, "")
+    if not cookie or not secrets.compare_digest(given.encode(), cookie.encode()):
+        raise errors.Forbidden(f"XSRF cookie does not match {request.method} argument")
+
+
+def check_origin() -> None:
+    """Cookie-authenticated API requests from another origin are refused unless CORS allows them."""
+    origin = request.headers.get("Origin")
+    if not origin or origin_allowed(origin):
+        return
+    if urlsplit(origin).netloc.lower() == request.host.lower():
+        return
+    raise errors.Forbidden(f"Blocked cross-origin API request from {origin}")
+
+
+def origin_allowed(origin: str) -> bool:
+    config = state().config
+    if config["NOTEBOOK_ALLOW_ORIGIN"] in ("*", origin):
+        return True
+    pattern = config["NOTEBOOK_ALLOW_ORIGIN_PAT"]
+    return bool(pattern) and re.match(pattern, origin) is not None
+
+
+def cors_headers(response: Response) -> Response:
+    """Access-Control-* headers on API responses, as jupyter_server sets them."""
+    config = state().config
+    origin = request.headers.get("Origin")
+    allow = config["NOTEBOOK_ALLOW_ORIGIN"]
+    if allow:
+        response.headers["Access-Control-Allow-Origin"] = allow
+    elif origin and (origin_allowed(origin) or getattr(g, "notebook_proven", False)):
+        response.headers["Access-Control-Allow-Origin"] = origin
+    if "Access-Control-Allow-Origin" in response.headers:
+        response.vary.add("Origin")
+        if config["NOTEBOOK_ALLOW_CREDENTIALS"]:
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+    return response
+
+
+def preflight() -> Response:
+    response = Response(status=200)
+    response.headers["Access-Control-Allow-Headers"] = "accept, content-type, authorization, x-xsrftoken, if-match"
+    response.headers["Access-Control-Allow-Methods"] = "GET, PUT, POST, PATCH, DELETE, OPTIONS"
+    return response
+
+
+def ensure_xsrf_cookie(response: Response) -> None:
+    """Pages set the `_xsrf` cookie that their scripts echo in X-XSRFToken."""
+    if XSRF_COOKIE not in request.cookies:
+        response.set_cookie(XSRF_COOKIE, secrets.token_hex(16), path=cookie_path(), samesite="Lax",
+                            secure=request.is_secure)
+
+
+def after_auth(response: Response) -> Response:
+    """Give a token-authenticated browser a login cookie, so later page loads need no token."""
+    identity: Any = g.pop("notebook_new_login", None)
+    if identity is not None:
+        set_login_cookie(response, identity)
+    return response

@@ -1,0 +1,157 @@
+"""The `flask-notebook` command: the standalone server on gevent's WSGI server.
+
+The command line is a stable interface that scripts rely on: the flags below, and a
+start-up line on stderr that always shows the real URL with its token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import getpass
+import ipaddress
+import logging
+import os
+import re
+import signal
+import sys
+import webbrowser
+from typing import Any
+
+log = logging.getLogger("flask_notebook")
+
+_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"]*")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="flask-notebook", description="A Jupyter-compatible notebook server.")
+    parser.add_argument("--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8888, help="port to bind; 0 picks a free one (default 8888)")
+    parser.add_argument("--root-dir", default=None, help="directory to serve (default: the current directory)")
+    parser.add_argument("--token", default=None, help="access token (default: $NOTEBOOK_TOKEN, else generated)")
+    parser.add_argument("--base-url", default="/", help="URL prefix of every route (default /)")
+    parser.add_argument("--certfile", default=None, help="TLS certificate (PEM); serve https")
+    parser.add_argument("--keyfile", default=None, help="TLS private key (PEM)")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    parser.add_argument("--allow-remote-access", action="store_true",
+                        help="accept any Host header even when bound to loopback")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument("--hash-password", action="store_true",
+                        help="read a password, print its hash for NOTEBOOK_PASSWORD, and exit")
+    args = parser.parse_args(argv)
+    if bool(args.certfile) != bool(args.keyfile):
+        parser.error("--certfile and --keyfile go together")
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port {args.port} is not a port number")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.hash_password:
+        return _print_password_hash()
+    logging.basicConfig(level=args.log_level.upper(), format="[%(levelname)s %(asctime)s %(name)s] %(message)s")
+
+    from gevent.pywsgi import WSGIServer
+
+    from .factory import create_app
+
+    config: dict[str, Any] = {"NOTEBOOK_BASE_URL": args.base_url}
+    if args.root_dir is not None:
+        config["NOTEBOOK_ROOT_DIR"] = os.path.abspath(args.root_dir)
+    if args.token is not None:
+        config["NOTEBOOK_TOKEN"] = args.token
+    if _is_loopback(args.ip) and not args.allow_remote_access:
+        config["NOTEBOOK_ALLOW_REMOTE_ACCESS"] = False
+    try:
+        app = create_app(config)
+    except ValueError as exc:
+        print(f"flask-notebook: {exc}", file=sys.stderr)
+        return 2
+    state = app.extensions["notebook"]
+    ssl_args = {"certfile": args.certfile, "keyfile": args.keyfile} if args.certfile else {}
+    server = WSGIServer((args.ip, args.port), app, log=_AccessLog(), error_log=log, **ssl_args)
+    try:
+        server.init_socket()
+    except OSError as exc:
+        state.shutdown_all()
+        if exc.errno == errno.EADDRINUSE:
+            print(f"flask-notebook: port {args.port} is already in use on {args.ip}; "
+                  "choose another with --port (--port 0 picks a free one)", file=sys.stderr)
+        else:
+            print(f"flask-notebook: cannot listen on {args.ip}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    stopping = _stop_on_signals(server)
+    try:
+        server.start()
+        url = _url(args, server.server_port, state.token)
+        print(f"flask-notebook {_version()} is serving {state.root_dir} at {url}", file=sys.stderr, flush=True)
+        if not args.no_browser:
+            webbrowser.open(url)
+        stopping.wait()
+    finally:
+        server.stop(timeout=2)
+        state.shutdown_all()
+    log.info("stopped")
+    return 0
+
+
+def _stop_on_signals(server: Any) -> Any:
+    import gevent
+    from gevent.event import Event
+
+    stopping = Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(signum, stopping.set)
+    return stopping
+
+
+def _url(args: argparse.Namespace, port: int, token: str | None) -> str:
+    scheme = "https" if args.certfile else "http"
+    host = args.ip if args.ip not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    base = "/" + args.base_url.strip("/") + "/" if args.base_url.strip("/") else "/"
+    return f"{scheme}://{host}:{port}{base}" + (f"?token={token}" if token else "")
+
+
+def _is_loopback(ip: str) -> bool:
+    if ip == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+def _print_password_hash() -> int:
+    from .core.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            print("flask-notebook: the passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        print("flask-notebook: empty password", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    return 0
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+class _AccessLog:
+    """gevent's access log, with tokens in query strings replaced: tokens never reach logs."""
+
+    def __init__(self) -> None:
+        self._log = logging.getLogger("flask_notebook.access")
+
+    def write(self, line: str) -> None:
+        self._log.info("%s", _TOKEN_IN_URL.sub(r"\1[redacted]", line.rstrip()))

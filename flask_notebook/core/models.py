@@ -1,0 +1,41 @@
+"""Wire models, as jupyter_server sends them (contract section 3)."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class ContentsModel(TypedDict, total=False):
+    name: str
+    path: str
+    type: str
+    writable: bool
+    created: str
+    last_modified: str
+    size: int | None
+    mimetype: str | None
+    content: Any
+    format: str | None
+    hash: str | None
+    hash_algorithm: str | None
+    message: str
+
+
+class CheckpointModel(TypedDict):
+    id: str
+    last_modified: str
+
+
+class KernelspecModel(TypedDict):
+    name: str
+    spec: dict[str, Any]
+    resources: dict[str, str]
+
+
+class Identity(TypedDict):
+    username: str
+    name: str
+    display_name: str
+    initials: str
+    avatar_url: str | None
+    color: str | None

@@ -1,0 +1,88 @@
+"""API paths and OS paths, and the one check that keeps every OS path inside the root.
+
+An API path is `/`-separated and relative to the root (`""` is the root itself); an OS path
+is absolute. ``Root.os_path`` is the only way from the first to the second.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from datetime import datetime, timezone
+
+from . import errors
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def normalize_api_path(api_path: str) -> str:
+    """Strip the leading and trailing `/` that clients may send, as jupyter_server does."""
+    return api_path.strip("/")
+
+
+def join_api_path(*parts: str) -> str:
+    return "/".join(p.strip("/") for p in parts if p.strip("/"))
+
+
+def split_api_path(api_path: str) -> tuple[str, str]:
+    """Return (parent, name) of an API path."""
+    parent, _, name = api_path.rpartition("/")
+    return parent, name
+
+
+def iso_utc(timestamp: float) -> str:
+    """UTC ISO-8601 with six fractional digits and a `Z`, which strict clients require."""
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Root:
+    """The contents root, and the rules for what may be reached beneath it.
+
+    A path is refused (``errors.NotFound``) when it contains a NUL byte, an empty, `.` or
+    `..` segment, or a drive letter, or when it resolves, symlinks followed, outside the
+    root. jupyter_server follows symlinks that point outside its root; we do not.
+    """
+
+    def __init__(self, root_dir: str, *, allow_hidden: bool = False, hide_globs: list[str] | None = None) -> None:
+        self.os_root = os.path.realpath(root_dir)
+        self.allow_hidden = allow_hidden
+        self.hide_globs = list(hide_globs or [])
+
+    # -- the door -----------------------------------------------------------------
+
+    def os_path(self, api_path: str) -> str:
+        """Map an API path to an absolute OS path inside the root, or raise NotFound."""
+        api_path = normalize_api_path(api_path)
+        if "\0" in api_path:
+            raise errors.NotFound(f"{api_path!r} is not a valid path")
+        if not api_path:
+            return self.os_root
+        parts = api_path.split("/")
+        if _DRIVE.match(api_path) or any(p in ("", ".", "..") for p in parts):
+            raise errors.NotFound(f"{api_path} is outside root contents directory")
+        os_path = os.path.join(self.os_root, *parts)
+        if not self.is_inside(os_path):
+            raise errors.NotFound(f"{api_path} is outside root contents directory")
+        return os_path
+
+    def is_inside(self, os_path: str) -> bool:
+        """Whether `os_path`, with every symlink resolved, is the root or below it."""
+        real = os.path.realpath(os_path)
+        return real == self.os_root or real.startswith(self.os_root.rstrip(os.sep) + os.sep)
+
+    # -- visibility ---------------------------------------------------------------
+
+    def is_hidden(self, api_path: str) -> bool:
+        """Whether any segment below the root starts with a dot. The root is never hidden."""
+        api_path = normalize_api_path(api_path)
+        return bool(api_path) and any(part.startswith(".") for part in api_path.split("/"))
+
+    def refuse_hidden(self, api_path: str) -> bool:
+        return not self.allow_hidden and self.is_hidden(api_path)
+
+    def listed(self, name: str) -> bool:
+        """Whether a directory entry named `name` appears in listings."""
+        if not self.allow_hidden and name.startswith("."):
+            return False
+        return not any(fnmatch.fnmatch(name, pattern) for pattern in self.hide_globs)

@@ -139,7 +139,7 @@ class Notebook:
             notary=notary,
             token=token,
             password_hash=password_hash,
-            secret_key=config["NOTEBOOK_SECRET_KEY"] or app.secret_key or secrets.token_hex(32),
+            secret_key=str(config["NOTEBOOK_SECRET_KEY"] or app.secret_key or secrets.token_hex(32)),
             authorize=authorize,
             login_url=login_url,
             config=config,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..core import auth
 from ..extension import state
@@ -43,7 +44,7 @@ def _form(error: str | None = None, status: int = 200) -> Response:
 
 
 @bp.get("/login")
-def login() -> Response:
+def login() -> BaseResponse:
     identity, _ = security.authenticate()
     if identity is not None and state().authorize is None:
         return redirect(_safe_next())
@@ -51,7 +52,7 @@ def login() -> Response:
 
 
 @bp.post("/login")
-def submit_login() -> Response:
+def submit_login() -> BaseResponse:
     st = state()
     given = request.form.get(security.XSRF_COOKIE, "")
     cookie = request.cookies.get(security.XSRF_COOKIE, "")

@@ -103,7 +103,8 @@ def create_contents(api_path: str) -> Response:
     if body.get("copy_from"):
         model = offload(contents.copy, str(body["copy_from"]), api_path)
     else:
-        kind = body.get("type")
+        # An empty type counts as absent, so {"type": "", "ext": ".ipynb"} makes a notebook.
+        kind = body.get("type") or None
         if kind not in (None, "file", "notebook", "directory"):
             kind = "file"
         model = offload(contents.new_untitled, api_path, type=kind, ext=str(body.get("ext") or ""))

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from flask import Response, g, redirect, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..core import auth, errors
@@ -85,7 +86,7 @@ def authenticate() -> tuple[Identity | None, bool]:
     return None, False
 
 
-def set_login_cookie(response: Response, identity: Identity) -> None:
+def set_login_cookie(response: BaseResponse, identity: Identity) -> None:
     st = state()
     response.set_cookie(
         login_cookie_name(),
@@ -141,7 +142,7 @@ def guard_api() -> Response | None:
     return None
 
 
-def guard_page() -> Response | None:
+def guard_page() -> BaseResponse | None:
     """Authenticate a page or download: a redirect to the login page when that fails."""
     identity, proven = authenticate()
     if identity is None:

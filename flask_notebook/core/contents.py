@@ -342,7 +342,8 @@ class ContentsManager:
             name = self.increment_filename("Untitled Folder", api_path, insert=" ")
             return self._create(join_api_path(api_path, name), {"type": "directory"})
         if type == "notebook":
-            name = self.increment_filename("Untitled" + (ext or ".ipynb"), api_path)
+            # A notebook is always .ipynb, whatever `ext` says, as in jupyter_server.
+            name = self.increment_filename("Untitled.ipynb", api_path)
             return self._create(join_api_path(api_path, name), {"type": "notebook", "content": notebooks.new_notebook()})
         name = self.increment_filename("untitled" + ext, api_path)
         return self._create(join_api_path(api_path, name), {"type": "file", "format": "text", "content": ""})
@@ -423,10 +424,11 @@ class ContentsManager:
         old_os, new_os = self.root.os_path(old_path), self.root.os_path(new_path)
         if not old_path:
             raise errors.Invalid("Can't rename root")
-        if os.path.exists(new_os) and not os.path.samefile(old_os, new_os):
-            raise errors.Conflict(f"File already exists: {new_path}")
+        # The source is checked first: samefile() cannot compare with a file that is not there.
         if not os.path.lexists(old_os) or not os.path.isdir(os.path.dirname(new_os)):
             raise errors.NotFound(f"File or directory does not exist: {old_path}")
+        if os.path.lexists(new_os) and not _same_file(old_os, new_os):
+            raise errors.Conflict(f"File already exists: {new_path}")
         try:
             os.rename(old_os, new_os)
         except OSError as exc:
@@ -475,6 +477,17 @@ class ContentsManager:
         os_path = self._readable_os_path(api_path)
         nb = notebooks.parse_notebook(_read_bytes(os_path, api_path), api_path=api_path)
         self.notary.sign(self.notary.compute_signature(nb))
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (a case-only rename on a case-insensitive disk).
+
+    A broken symlink names no file, so it is never the same as anything.
+    """
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _set_hash(model: ContentsModel, raw: bytes, public: bool) -> None:

@@ -28,6 +28,8 @@ def atomic_write(os_path: str, data: bytes | Iterable[bytes], *, api_path: str) 
         mode = os.stat(target).st_mode & 0o7777
     except FileNotFoundError:
         mode = None
+    except OSError as exc:  # e.g. the parent is a file, or a symlink loop
+        raise _save_error(exc, api_path) from exc
     try:
         fd, tmp_path = tempfile.mkstemp(prefix=f".~{name}.", suffix=".tmp", dir=directory)
     except OSError as exc:

@@ -67,8 +67,19 @@ class Root:
         return os_path
 
     def is_inside(self, os_path: str) -> bool:
-        """Whether `os_path`, with every symlink resolved, is the root or below it."""
-        real = os.path.realpath(os_path)
+        """Whether `os_path`, with every symlink resolved, is the root or below it.
+
+        A path that does not exist yet (or lies in a directory we may not search, which the
+        OS will refuse to enter anyway) is resolved as far as it can be. A symlink loop never
+        resolves, so it counts as outside: the loop may pass through the outside, and
+        non-strict ``realpath`` would hand back the unresolved link as if it were inside.
+        """
+        try:
+            real = os.path.realpath(os_path, strict=True)
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            real = os.path.realpath(os_path)
+        except OSError:  # ELOOP: nothing we can vouch for
+            return False
         return real == self.os_root or real.startswith(self.os_root.rstrip(os.sep) + os.sep)
 
     # -- visibility ---------------------------------------------------------------

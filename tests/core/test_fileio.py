@@ -1,0 +1,182 @@
+"""atomic_write: the old bytes or the new ones, never a mix, and no litter."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flask_notebook.core import errors, fileio
+
+
+def temp_files(directory: Path) -> list[str]:
+    return [name for name in os.listdir(directory) if name.startswith(".~")]
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Path:
+    path = tmp_path / "file.txt"
+    path.write_bytes(b"old bytes\n")
+    return path
+
+
+def test_writes_bytes_and_replaces(target: Path) -> None:
+    fileio.atomic_write(str(target), b"new", api_path="file.txt")
+    assert target.read_bytes() == b"new"
+    assert temp_files(target.parent) == []
+
+
+def test_writes_an_iterable_of_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "new.bin"
+    fileio.atomic_write(str(path), iter([b"one ", b"", b"two ", b"three"]), api_path="new.bin")
+    assert path.read_bytes() == b"one two three"
+    assert temp_files(tmp_path) == []
+
+
+def test_a_failure_mid_write_keeps_the_old_bytes(target: Path) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"half of the new "
+        raise RuntimeError("the producer broke")
+
+    with pytest.raises(RuntimeError, match="the producer broke"):
+        fileio.atomic_write(str(target), chunks(), api_path="file.txt")
+    assert target.read_bytes() == b"old bytes\n"
+    assert temp_files(target.parent) == []
+
+
+def test_an_os_error_mid_write_is_save_failed_and_keeps_the_old_bytes(target: Path) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"x" * 4096
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(errors.SaveFailed) as info:
+        fileio.atomic_write(str(target), chunks(), api_path="file.txt")
+    assert "file.txt" in info.value.message and "No space left on device" in info.value.message
+    assert target.read_bytes() == b"old bytes\n"
+    assert temp_files(target.parent) == []
+
+
+def test_a_permission_error_mid_write_is_forbidden(target: Path) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"x"
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    with pytest.raises(errors.Forbidden, match="Permission denied: file.txt"):
+        fileio.atomic_write(str(target), chunks(), api_path="file.txt")
+    assert target.read_bytes() == b"old bytes\n"
+    assert temp_files(target.parent) == []
+
+
+def test_interrupting_the_write_keeps_the_old_bytes(target: Path) -> None:
+    """KeyboardInterrupt (or a greenlet kill) is not an OSError; it still cleans up and propagates."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b"partial"
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fileio.atomic_write(str(target), chunks(), api_path="file.txt")
+    assert target.read_bytes() == b"old bytes\n"
+    assert temp_files(target.parent) == []
+
+
+def test_keeps_the_mode_of_an_existing_file(target: Path) -> None:
+    for mode in (0o640, 0o755, 0o600):
+        target.chmod(mode)
+        fileio.atomic_write(str(target), b"new", api_path="file.txt")
+        assert stat.S_IMODE(target.stat().st_mode) == mode
+
+
+def test_a_new_file_gets_the_umask_mode(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.txt"
+    fileio.atomic_write(str(path), b"x", api_path="fresh.txt")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_writes_through_a_symlink_to_its_target(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    real = tmp_path / "real" / "target.txt"
+    real.write_bytes(b"old")
+    real.chmod(0o640)
+    link = tmp_path / "link.txt"
+    os.symlink("real/target.txt", link)
+    fileio.atomic_write(str(link), b"through the link", api_path="link.txt")
+    assert link.is_symlink() and os.readlink(link) == "real/target.txt"
+    assert real.read_bytes() == b"through the link"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert temp_files(tmp_path) == [] and temp_files(tmp_path / "real") == []
+
+
+def test_writes_through_a_dangling_symlink_by_creating_its_target(tmp_path: Path) -> None:
+    link = tmp_path / "link.txt"
+    os.symlink("created.txt", link)
+    fileio.atomic_write(str(link), b"made", api_path="link.txt")
+    assert link.is_symlink() and (tmp_path / "created.txt").read_bytes() == b"made"
+
+
+def test_a_parent_that_is_a_file_is_a_save_error(target: Path) -> None:
+    """Works as root too, where a read-only directory blocks nothing."""
+    with pytest.raises((errors.SaveFailed, errors.Forbidden)) as info:
+        fileio.atomic_write(str(target / "child.txt"), b"x", api_path="file.txt/child.txt")
+    assert "file.txt/child.txt" in info.value.message
+    assert target.read_bytes() == b"old bytes\n"
+
+
+def test_a_missing_parent_is_a_save_error(tmp_path: Path) -> None:
+    with pytest.raises(errors.SaveFailed):
+        fileio.atomic_write(str(tmp_path / "nope" / "x.txt"), b"x", api_path="nope/x.txt")
+    assert not (tmp_path / "nope").exists()
+
+
+def test_a_symlink_loop_is_a_save_error(tmp_path: Path) -> None:
+    os.symlink("loop", tmp_path / "loop")
+    with pytest.raises(errors.SaveFailed):
+        fileio.atomic_write(str(tmp_path / "loop"), b"x", api_path="loop")
+    assert os.readlink(tmp_path / "loop") == "loop"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_a_read_only_directory_is_forbidden(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "file.txt").write_bytes(b"old")
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(errors.Forbidden, match="Permission denied: locked/file.txt"):
+            fileio.atomic_write(str(locked / "file.txt"), b"new", api_path="locked/file.txt")
+        assert (locked / "file.txt").read_bytes() == b"old"
+        assert temp_files(locked) == []
+    finally:
+        locked.chmod(0o700)
+
+
+def test_replacing_a_directory_fails_and_keeps_it(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "keep.txt").write_bytes(b"keep")
+    with pytest.raises(errors.SaveFailed):
+        fileio.atomic_write(str(tmp_path / "dir"), b"x", api_path="dir")
+    assert (tmp_path / "dir" / "keep.txt").read_bytes() == b"keep"
+    assert temp_files(tmp_path) == []
+
+
+def test_atomic_copy_copies_bytes_and_times(tmp_path: Path) -> None:
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(3 << 20))  # more than one read chunk
+    os.utime(src, (1_000_000_000, 1_000_000_000))
+    dst = tmp_path / "dst.bin"
+    dst.write_bytes(b"old")
+    fileio.atomic_copy(str(src), str(dst), api_path="dst.bin")
+    assert dst.read_bytes() == src.read_bytes()
+    assert dst.stat().st_mtime == 1_000_000_000
+    assert temp_files(tmp_path) == []
+
+
+def test_fsync_dir_tolerates_what_cannot_be_synced(tmp_path: Path) -> None:
+    fileio.fsync_dir(str(tmp_path))
+    fileio.fsync_dir(str(tmp_path / "missing"))

@@ -11,7 +11,7 @@ import orjson
 from flask import Response, request
 from gevent import get_hub, monkey
 
-from ..core import errors
+from ..core import errors, notebooks
 
 T = TypeVar("T")
 
@@ -32,8 +32,8 @@ def json_body() -> Any:
     if not data:
         return None
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
+        return notebooks.loads(data)
+    except ValueError as exc:
         raise errors.Invalid("Invalid JSON in body of request") from exc
 
 
@@ -43,9 +43,21 @@ def offload(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     Without gevent's monkey-patching (the Flask test client, a threaded server) a worker
     thread buys nothing, and the call runs inline.
     """
-    if monkey.is_module_patched("threading"):
-        return get_hub().threadpool.apply(fn, args, kwargs)  # type: ignore[no-any-return]
-    return fn(*args, **kwargs)
+    if not monkey.is_module_patched("threading"):
+        return fn(*args, **kwargs)
+    # Exceptions travel back as values: gevent's pool would print a traceback for each one
+    # (every 404 included) before re-raising it here.
+    ok, value = get_hub().threadpool.apply(_capture, (fn, args, kwargs))
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
+def _capture(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
+    try:
+        return True, fn(*args, **kwargs)
+    except Exception as exc:  # re-raised in the calling greenlet, where the handlers are
+        return False, exc
 
 
 def http_date(iso: str) -> str:

@@ -7,7 +7,7 @@ import shutil
 
 from . import errors, fileio
 from .models import CheckpointModel
-from .paths import Root, iso_utc, split_api_path
+from .paths import Root, iso_utc, join_api_path, split_api_path
 
 CHECKPOINT_ID = "checkpoint"
 CHECKPOINT_DIR = ".ipynb_checkpoints"
@@ -25,7 +25,8 @@ class Checkpoints:
         if not dot:
             stem, ext = name, ""
         filename = f"{stem}-{checkpoint_id}{dot}{ext}"
-        return os.path.join(self.root.os_path(parent), CHECKPOINT_DIR, filename)
+        # Through the root's check: a `.ipynb_checkpoints` symlink leading out is refused.
+        return self.root.os_path(join_api_path(parent, CHECKPOINT_DIR, filename))
 
     def _model(self, os_path: str) -> CheckpointModel:
         return {"id": CHECKPOINT_ID, "last_modified": iso_utc(os.stat(os_path).st_mtime)}
@@ -43,7 +44,10 @@ class Checkpoints:
         return self._model(dst)
 
     def list(self, api_path: str) -> list[CheckpointModel]:
-        os_path = self._checkpoint_os_path(api_path)
+        try:
+            os_path = self._checkpoint_os_path(api_path)
+        except errors.NotFound:
+            return []
         return [self._model(os_path)] if os.path.isfile(os_path) else []
 
     def restore(self, checkpoint_id: str, api_path: str) -> None:
@@ -60,10 +64,13 @@ class Checkpoints:
             pass
 
     def rename(self, old_path: str, new_path: str) -> None:
-        old = self._checkpoint_os_path(old_path)
+        try:
+            old = self._checkpoint_os_path(old_path)
+            new = self._checkpoint_os_path(new_path)
+        except errors.NotFound:
+            return
         if not os.path.isfile(old):
             return
-        new = self._checkpoint_os_path(new_path)
         os.makedirs(os.path.dirname(new), exist_ok=True)
         shutil.move(old, new)
 

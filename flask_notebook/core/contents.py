@@ -12,6 +12,7 @@ import base64
 import binascii
 import errno
 import hashlib
+import logging
 import mimetypes
 import os
 import re
@@ -25,6 +26,7 @@ from .checkpoints import Checkpoints
 from .models import CheckpointModel, ContentsModel
 from .paths import Root, iso_utc, join_api_path, normalize_api_path, split_api_path
 
+log = logging.getLogger(__name__)
 _COPY_PAT = re.compile(r"\-Copy\d*\.")
 _COPY_DIR_LIMIT = 500 * 1024 * 1024
 SORT_KEYS: dict[str, Callable[[ContentsModel], Any]] = {
@@ -278,7 +280,11 @@ class ContentsManager:
         if signature is not None:
             self.notary.sign(signature)
         if model["type"] == "notebook" and not self.checkpoints.list(model["path"]):
-            self.checkpoints.create(model["path"])
+            try:
+                self.checkpoints.create(model["path"])
+            except errors.NotebookError as exc:
+                # The save itself succeeded; a missing first checkpoint must not undo that.
+                log.warning("no checkpoint for %s: %s", model["path"], exc.message)
         return model
 
     def _save_chunk(self, model: dict[str, Any], api_path: str, os_path: str, chunk: Any) -> ContentsModel:
@@ -289,7 +295,10 @@ class ContentsManager:
         self._require_parent(api_path, os_path)
         data = _decode_content(model, api_path)
         parent, name = os.path.split(os_path)
-        partial = os.path.join(parent, f".~upload-{name}")
+        api_parent = split_api_path(api_path)[0]
+        partial = self.root.os_path(join_api_path(api_parent, f".~upload-{name}"))
+        if os.path.islink(partial):
+            raise errors.Invalid(f"Upload of {api_path} refused: its partial file is a symlink")
         if chunk != 1 and not os.path.exists(partial):
             raise errors.Invalid(f"Upload of {api_path} has no first chunk; send chunk 1 first")
         try:
@@ -374,8 +383,9 @@ class ContentsManager:
         A file copied to a `to_path` that does not exist is saved under that exact path.
         """
         from_path, to_path = normalize_api_path(from_path), normalize_api_path(to_path)
-        if self.root.refuse_hidden(from_path) or self.root.refuse_hidden(to_path):
-            raise errors.Invalid(f"Cannot copy file or directory '{to_path}'")
+        for path in (from_path, to_path):
+            if self.root.refuse_hidden(path):
+                raise errors.Invalid(f"Cannot copy file or directory '{path}'")
         src = self.root.os_path(from_path)
         if not os.path.exists(src):
             raise errors.NotFound(f"file or directory '/{from_path}' does not exist")
@@ -429,6 +439,8 @@ class ContentsManager:
             raise errors.NotFound(f"File or directory does not exist: {old_path}")
         if os.path.lexists(new_os) and not _same_file(old_os, new_os):
             raise errors.Conflict(f"File already exists: {new_path}")
+        if os.path.islink(old_os) and not _link_stays_inside(self.root, old_os, new_os):
+            raise errors.Invalid(f"Cannot move the link {old_path} to {new_path}: it would point outside the root")
         try:
             os.rename(old_os, new_os)
         except OSError as exc:
@@ -477,6 +489,13 @@ class ContentsManager:
         os_path = self._readable_os_path(api_path)
         nb = notebooks.parse_notebook(_read_bytes(os_path, api_path), api_path=api_path)
         self.notary.sign(self.notary.compute_signature(nb))
+
+
+def _link_stays_inside(root: Root, link: str, new_location: str) -> bool:
+    """Whether the symlink `link`, moved to `new_location`, would still resolve inside the root."""
+    target = os.readlink(link)
+    resolved = os.path.join(os.path.dirname(new_location), target)
+    return root.is_inside(resolved)
 
 
 def _same_file(a: str, b: str) -> bool:

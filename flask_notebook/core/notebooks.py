@@ -25,6 +25,11 @@ from nbformat.sign import NotebookNotary
 from . import errors
 
 _INDENT = re.compile(rb"\n( +)")
+# A run of 19+ digits after a JSON delimiter may be an integer orjson cannot hold exactly.
+_BIG_INT = re.compile(rb"[\[:,\s]-?\d{19,}")
+# Numbers with a fraction or exponent, alone on their line: orjson formats some of them
+# differently from Python's repr (1e-7 against 1e-07). Strings never match: they are quoted.
+_FLOAT_LINE = re.compile(rb"(?m)(^ *|: )(-?\d+(?:\.\d+)?[eE][-+]?\d+|-?\d+\.\d+)(,?)$")
 _NON_TEXT_SPLIT_MIMES = frozenset({"application/javascript", "image/svg+xml"})
 
 
@@ -40,8 +45,8 @@ def parse_notebook(raw: bytes, *, api_path: str) -> dict[str, Any]:
     :raises errors.Invalid: the bytes are not a notebook at all.
     """
     try:
-        nb = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        nb = loads(raw)
+    except ValueError as exc:
         raise errors.Invalid(f"Unreadable Notebook: {api_path} {exc!r}") from exc
     if not isinstance(nb, dict) or not isinstance(nb.get("cells", []), list):
         raise errors.Invalid(f"Unreadable Notebook: {api_path} not a notebook document")
@@ -49,6 +54,21 @@ def parse_notebook(raw: bytes, *, api_path: str) -> dict[str, Any]:
         nb = _upgrade(raw, api_path)
     normalize(nb)
     return nb
+
+
+def loads(raw: bytes | str) -> Any:
+    """Parse JSON exactly as the json module does, but fast.
+
+    orjson reads integers beyond 64 bits as floats and refuses NaN and Infinity, which
+    Python's json accepts; such documents (rare) take the json module's path.
+    """
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if _BIG_INT.search(data) is None:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
 
 
 def normalize(nb: dict[str, Any]) -> None:
@@ -174,7 +194,11 @@ def serialize_notebook(nb: dict[str, Any]) -> bytes:
         )
     # orjson only indents by two; every line break in its output is structural (strings
     # escape their newlines), so halving each run of leading spaces gives indent=1.
-    return _INDENT.sub(_halve, text) + b"\n"
+    return _FLOAT_LINE.sub(_python_float, _INDENT.sub(_halve, text)) + b"\n"
+
+
+def _python_float(match: re.Match[bytes]) -> bytes:
+    return match.group(1) + repr(float(match.group(2))).encode() + match.group(3)
 
 
 def _halve(match: re.Match[bytes]) -> bytes:

@@ -433,7 +433,6 @@ def test_copying_a_directory_keeps_escaping_links_as_links(client: FlaskClient, 
             assert SECRET not in path.read_bytes()
 
 
-@pytest.mark.xfail(strict=True, reason="core/contents.py _save_chunk opens `.~upload-<name>` without the path check")
 def test_a_chunked_upload_cannot_write_through_a_hidden_link(client: FlaskClient, root: Path, tree: Path) -> None:
     """The upload's partial file sits beside the target: if a link already has its name, it is not followed."""
     os.symlink(tree / "secret.txt", root / ".~upload-up.txt")
@@ -446,7 +445,6 @@ def test_a_chunked_upload_cannot_write_through_a_hidden_link(client: FlaskClient
     assert SECRET not in (root / "up.txt").read_bytes() if (root / "up.txt").exists() else True
 
 
-@pytest.mark.xfail(strict=True, reason="core/checkpoints.py joins onto os_path(parent) instead of os_path(checkpoint)")
 def test_checkpoints_never_follow_a_checkpoint_dir_that_escapes(
     client: FlaskClient, root: Path, tree: Path
 ) -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,19 +145,32 @@ def test_a_symlink_loop_is_a_save_error(tmp_path: Path) -> None:
     assert os.readlink(tmp_path / "loop") == "loop"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
-def test_a_read_only_directory_is_forbidden(tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    (locked / "file.txt").write_bytes(b"old")
-    locked.chmod(0o500)
+def test_a_read_only_directory_is_forbidden() -> None:
+    """Run as an unprivileged user (root ignores permissions): the OS refusal becomes Forbidden."""
+    base = Path(tempfile.mkdtemp(prefix="nb-perm-", dir="/tmp"))
     try:
-        with pytest.raises(errors.Forbidden, match="Permission denied: locked/file.txt"):
-            fileio.atomic_write(str(locked / "file.txt"), b"new", api_path="locked/file.txt")
+        base.chmod(0o755)
+        locked = base / "locked"
+        locked.mkdir()
+        (locked / "file.txt").write_bytes(b"old")
+        locked.chmod(0o555)
+        code = (
+            "import os, sys\n"
+            "from flask_notebook.core import errors, fileio\n"  # import first: root's home is private
+            "if os.geteuid() == 0:\n"
+            "    os.setgid(65534); os.setuid(65534)\n"
+            "try:\n"
+            "    fileio.atomic_write(sys.argv[1], b'new', api_path='locked/file.txt')\n"
+            "except errors.Forbidden as exc:\n"
+            "    print('Forbidden:', exc.message)\n"
+        )
+        result = subprocess.run([sys.executable, "-c", code, str(locked / "file.txt")], capture_output=True,
+                                text=True, timeout=30, cwd=Path(__file__).parent.parent.parent)
+        assert result.stdout.strip() == "Forbidden: Permission denied: locked/file.txt", result.stderr
         assert (locked / "file.txt").read_bytes() == b"old"
         assert temp_files(locked) == []
     finally:
-        locked.chmod(0o700)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_replacing_a_directory_fails_and_keeps_it(tmp_path: Path) -> None:

@@ -117,16 +117,12 @@ NOTEBOOKS: dict[str, Callable[[], nbformat.NotebookNode]] = {
     "attachments": nb_attachments,
     "rich_outputs": nb_rich_outputs,
     "nested_metadata": nb_nested_metadata,
+    "small_floats": nb_small_floats,
+    "big_ints": nb_big_ints,
 }
-KNOWN_BAD = [
-    pytest.param(nb_small_floats, id="small_floats", marks=pytest.mark.xfail(
-        strict=True, reason="core/notebooks.py: orjson writes 1e-7, nbformat (json) writes 1e-07")),
-    pytest.param(nb_big_ints, id="big_ints", marks=pytest.mark.xfail(
-        strict=True, reason="core/notebooks.py: orjson.loads turns integers beyond 64 bits into floats")),
-]
 
 
-@pytest.mark.parametrize("make", [*NOTEBOOKS.values(), *KNOWN_BAD], ids=[*NOTEBOOKS.keys(), "", ""])
+@pytest.mark.parametrize("make", list(NOTEBOOKS.values()), ids=list(NOTEBOOKS.keys()))
 def test_serialize_matches_nbformat_byte_for_byte(make: Callable[[], nbformat.NotebookNode]) -> None:
     node = make()
     expected = (nbformat.writes(node) + "\n").encode("utf-8")

@@ -7,7 +7,7 @@ import shutil
 
 from . import errors, fileio
 from .models import CheckpointModel
-from .paths import Root, iso_utc, join_api_path, split_api_path
+from .paths import Root, iso_utc_ns, join_api_path, split_api_path
 
 CHECKPOINT_ID = "checkpoint"
 CHECKPOINT_DIR = ".ipynb_checkpoints"
@@ -29,7 +29,7 @@ class Checkpoints:
         return self.root.os_path(join_api_path(parent, CHECKPOINT_DIR, filename))
 
     def _model(self, os_path: str) -> CheckpointModel:
-        return {"id": CHECKPOINT_ID, "last_modified": iso_utc(os.stat(os_path).st_mtime)}
+        return {"id": CHECKPOINT_ID, "last_modified": iso_utc_ns(os.stat(os_path).st_mtime_ns)}
 
     def create(self, api_path: str) -> CheckpointModel:
         src = self.root.os_path(api_path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
+import functools
 import hashlib
 import logging
 import mimetypes
@@ -24,7 +25,7 @@ from typing import Any
 from . import errors, fileio, notebooks
 from .checkpoints import Checkpoints
 from .models import CheckpointModel, ContentsModel
-from .paths import Root, iso_utc, join_api_path, normalize_api_path, split_api_path
+from .paths import Root, iso_utc_ns, join_api_path, normalize_api_path, split_api_path
 
 log = logging.getLogger(__name__)
 _COPY_PAT = re.compile(r"\-Copy\d*\.")
@@ -124,8 +125,8 @@ class ContentsManager:
         return {
             "name": split_api_path(api_path)[1],
             "path": api_path,
-            "last_modified": iso_utc(st.st_mtime),
-            "created": iso_utc(getattr(st, "st_birthtime", st.st_ctime)),
+            "last_modified": iso_utc_ns(st.st_mtime_ns),
+            "created": iso_utc_ns(st.st_ctime_ns),
             "content": None,
             "format": None,
             "mimetype": None,
@@ -144,32 +145,57 @@ class ContentsManager:
         return model
 
     def _list_entries(self, api_path: str, os_path: str) -> list[ContentsModel]:
+        """The children's models (without content). The hot path of big directories.
+
+        One `scandir` and one `stat` per entry; timestamps are formatted once per second
+        of mtime (``_IsoCache``) and `writable` comes from the stat's mode bits rather than
+        an `access` call per entry (so ACLs and read-only mounts are not reflected here;
+        a GET of the entry itself reports them).
+        """
+        prefix = f"{api_path}/" if api_path else ""
+        listed, is_inside, allow_hidden = self.root.listed, self.root.is_inside, self.root.allow_hidden
+        iso, writable = _IsoCache(), _WriteCheck()
         entries: list[ContentsModel] = []
         with os.scandir(os_path) as scan:
             for entry in scan:
-                if not self.root.listed(entry.name):
+                name = entry.name
+                if not listed(name):
                     continue
                 try:
                     st = entry.stat()
-                    if entry.is_symlink() and not self.root.is_inside(entry.path):
+                    if entry.is_symlink() and not is_inside(entry.path):
                         continue
                 except OSError:  # broken symlink, vanished, unreadable
                     continue
-                child_path = f"{api_path}/{entry.name}" if api_path else entry.name
-                if stat.S_ISDIR(st.st_mode):
-                    if not os.access(entry.path, os.R_OK | os.X_OK) and not self.root.allow_hidden:
+                mode = st.st_mode
+                mimetype = None
+                if stat.S_ISDIR(mode):
+                    if not allow_hidden and not os.access(entry.path, os.R_OK | os.X_OK):
                         continue  # a directory we cannot list counts as hidden
-                    child = self._base_model(child_path, entry.path, st)
-                    child.update(type="directory", size=None)
-                elif stat.S_ISREG(st.st_mode):
-                    child = self._base_model(child_path, entry.path, st)
-                    if entry.name.endswith(".ipynb"):
-                        child["type"] = "notebook"
+                    kind, size = "directory", None
+                elif stat.S_ISREG(mode):
+                    size = st.st_size
+                    if name.endswith(".ipynb"):
+                        kind = "notebook"
                     else:
-                        child["mimetype"] = mimetypes.guess_type(entry.name)[0]
+                        kind, mimetype = "file", guess_mimetype(name)
                 else:
                     continue  # sockets, fifos, devices
-                entries.append(child)
+                modified = iso(st.st_mtime_ns)
+                entries.append({
+                    "name": name,
+                    "path": prefix + name,
+                    "last_modified": modified,
+                    "created": modified if st.st_ctime_ns == st.st_mtime_ns else iso(st.st_ctime_ns),
+                    "content": None,
+                    "format": None,
+                    "mimetype": mimetype,
+                    "size": size,
+                    "writable": writable(st),
+                    "type": kind,
+                    "hash": None,
+                    "hash_algorithm": None,
+                })
         return entries
 
     def _file_model(
@@ -178,7 +204,7 @@ class ContentsManager:
         if format not in (None, "text", "base64"):
             raise errors.Invalid(f"Format '{format}' is invalid")
         model = self._base_model(api_path, os_path)
-        mimetype = mimetypes.guess_type(os_path)[0]
+        mimetype = guess_mimetype(os_path)
         model["mimetype"] = mimetype
         if not (content or require_hash):
             return model
@@ -507,6 +533,51 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+class _IsoCache:
+    """iso_utc for nanosecond timestamps, formatting each whole second once.
+
+    Files in one directory are often written within the same few seconds.
+    """
+
+    def __init__(self) -> None:
+        self._seconds: dict[int, str] = {}
+
+    def __call__(self, ns: int) -> str:
+        seconds, rest = divmod(ns, 1_000_000_000)
+        base = self._seconds.get(seconds)
+        if base is None:
+            base = self._seconds[seconds] = iso_utc_ns(seconds * 1_000_000_000)[:-8]
+        return f"{base}.{rest // 1000:06d}Z"
+
+
+class _WriteCheck:
+    """Whether the server's user may write a file, from its stat: `os.access(W_OK)` without a syscall."""
+
+    def __init__(self) -> None:
+        self._uid = os.geteuid()
+        self._groups = {os.getegid(), *os.getgroups()}
+
+    def __call__(self, st: os.stat_result) -> bool:
+        if self._uid == 0:
+            return True
+        if st.st_uid == self._uid:
+            return bool(st.st_mode & stat.S_IWUSR)
+        if st.st_gid in self._groups:
+            return bool(st.st_mode & stat.S_IWGRP)
+        return bool(st.st_mode & stat.S_IWOTH)
+
+
+def guess_mimetype(name: str) -> str | None:
+    """The mimetype for a file name's extension, cached per extension."""
+    base, dot, suffix = name.rpartition(".")
+    return _mimetype_of_suffix(suffix.lower()) if dot and base.strip(".") else None
+
+
+@functools.lru_cache(maxsize=512)
+def _mimetype_of_suffix(suffix: str) -> str | None:
+    return mimetypes.guess_type("x." + suffix)[0]
 
 
 def _set_hash(model: ContentsModel, raw: bytes, public: bool) -> None:

@@ -31,9 +31,19 @@ def split_api_path(api_path: str) -> tuple[str, str]:
     return parent, name
 
 
+def iso_utc_ns(ns: int) -> str:
+    """iso_utc for a nanosecond timestamp (os.stat's `st_*_ns`), truncated to microseconds.
+
+    Integer arithmetic, so a file's time formats the same in a listing and in its own model.
+    """
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat()[:-6] + f".{rest // 1000:06d}Z"
+
+
 def iso_utc(timestamp: float) -> str:
     """UTC ISO-8601 with six fractional digits and a `Z`, which strict clients require."""
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is about twice as fast as strftime, which adds up over a 10,000-entry listing.
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 class Root:
@@ -48,6 +58,8 @@ class Root:
         self.os_root = os.path.realpath(root_dir)
         self.allow_hidden = allow_hidden
         self.hide_globs = list(hide_globs or [])
+        # One compiled regex for all globs: fnmatch per glob per entry dominated big listings.
+        self._hidden_names = re.compile("|".join(fnmatch.translate(g) for g in self.hide_globs) or "(?!)")
 
     # -- the door -----------------------------------------------------------------
 
@@ -96,4 +108,4 @@ class Root:
         """Whether a directory entry named `name` appears in listings."""
         if not self.allow_hidden and name.startswith("."):
             return False
-        return not any(fnmatch.fnmatch(name, pattern) for pattern in self.hide_globs)
+        return self._hidden_names.match(os.path.normcase(name)) is None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import nbformat
@@ -24,9 +25,7 @@ from nbformat.sign import NotebookNotary
 
 from . import errors
 
-_INDENT = re.compile(rb"\n( +)")
-# A run of 19+ digits after a JSON delimiter may be an integer orjson cannot hold exactly.
-_BIG_INT = re.compile(rb"[\[:,\s]-?\d{19,}")
+_HUGE = 2.0**63
 # Numbers with a fraction or exponent, alone on their line: orjson formats some of them
 # differently from Python's repr (1e-7 against 1e-07). Strings never match: they are quoted.
 _FLOAT_LINE = re.compile(rb"(?m)(^ *|: )(-?\d+(?:\.\d+)?[eE][-+]?\d+|-?\d+\.\d+)(,?)$")
@@ -60,15 +59,32 @@ def loads(raw: bytes | str) -> Any:
     """Parse JSON exactly as the json module does, but fast.
 
     orjson reads integers beyond 64 bits as floats and refuses NaN and Infinity, which
-    Python's json accepts; such documents (rare) take the json module's path.
+    Python's json accepts; such documents (rare) take the json module's path. A float of
+    2**63 or more is the trace a big integer leaves, and sends the document there too.
     """
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    if _BIG_INT.search(data) is None:
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(data)
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+    if any(abs(number) >= _HUGE for number in _floats(parsed)):
+        return json.loads(data)
+    return parsed
+
+
+def _floats(obj: Any) -> Iterator[float]:
+    """Every float in a parsed JSON document (iterative: notebooks nest deeply)."""
+    stack = [obj]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is dict:
+            extend(item.values())
+        elif kind is list:
+            extend(item)
+        elif kind is float:
+            yield item
 
 
 def normalize(nb: dict[str, Any]) -> None:
@@ -192,17 +208,20 @@ def serialize_notebook(nb: dict[str, Any]) -> bytes:
         return (json.dumps(disk, indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False) + "\n").encode(
             "utf-8", "surrogatepass"
         )
-    # orjson only indents by two; every line break in its output is structural (strings
-    # escape their newlines), so halving each run of leading spaces gives indent=1.
-    return _FLOAT_LINE.sub(_python_float, _INDENT.sub(_halve, text)) + b"\n"
+    text = _halve_indent(text)
+    if any(orjson.dumps(number) != repr(number).encode() for number in _floats(disk)):
+        text = _FLOAT_LINE.sub(_python_float, text)
+    return text + b"\n"
+
+
+def _halve_indent(text: bytes) -> bytes:
+    """indent=2 to indent=1. Every line break in orjson's output is structural (strings
+    escape theirs), so each line's leading spaces are indentation: drop half of them."""
+    return b"\n".join([line[(len(line) - len(line.lstrip(b" "))) >> 1 :] for line in text.split(b"\n")])
 
 
 def _python_float(match: re.Match[bytes]) -> bytes:
     return match.group(1) + repr(float(match.group(2))).encode() + match.group(3)
-
-
-def _halve(match: re.Match[bytes]) -> bytes:
-    return b"\n" + b" " * (len(match.group(1)) // 2)
 
 
 def _disk_copy(nb: dict[str, Any]) -> dict[str, Any]:

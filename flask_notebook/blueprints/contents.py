@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import orjson
 from flask import Blueprint, Response, redirect, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..core import errors
 from ..core.models import ContentsModel
@@ -49,7 +50,7 @@ def _model_response(model: ContentsModel, status: int = 200, *, location: bool =
     return json_response(model, status, headers)
 
 
-def _slash_redirect(api_path: str) -> Response | None:
+def _slash_redirect(api_path: str) -> BaseResponse | None:
     """`/api/contents/sub/` answers 302 to `/api/contents/sub`, as jupyter_server does."""
     if api_path.endswith("/") and request.method in ("GET", "POST", "PUT"):
         target = request.full_path.split("?", 1)
@@ -60,7 +61,7 @@ def _slash_redirect(api_path: str) -> Response | None:
 
 @bp.get("/", defaults={"api_path": ""}, strict_slashes=False)
 @bp.get("/<path:api_path>", **ROUTE)
-def get_contents(api_path: str) -> Response:
+def get_contents(api_path: str) -> BaseResponse:
     if redirect_response := _slash_redirect(api_path):
         return redirect_response
     contents = state().contents
@@ -81,7 +82,7 @@ def get_contents(api_path: str) -> Response:
         model = offload(contents.get, api_path, content=content, type=kind, format=fmt, require_hash=require_hash)
         model = contents.finish_get(model)
     if model["type"] != "directory":
-        digest = model.pop("_sha256", None)  # type: ignore[misc]
+        digest = model.pop("_sha256", None)
         if digest:
             headers["ETag"] = f'"{digest}"'
     response = _model_response(model, location=False)
@@ -91,7 +92,7 @@ def get_contents(api_path: str) -> Response:
 
 @bp.post("/", defaults={"api_path": ""}, strict_slashes=False)
 @bp.post("/<path:api_path>", **ROUTE)
-def create_contents(api_path: str) -> Response:
+def create_contents(api_path: str) -> BaseResponse:
     if redirect_response := _slash_redirect(api_path):
         return redirect_response
     contents = state().contents
@@ -113,7 +114,7 @@ def create_contents(api_path: str) -> Response:
 
 @bp.put("/", defaults={"api_path": ""}, strict_slashes=False)
 @bp.put("/<path:api_path>", **ROUTE)
-def save_contents(api_path: str) -> Response:
+def save_contents(api_path: str) -> BaseResponse:
     if redirect_response := _slash_redirect(api_path):
         return redirect_response
     contents = state().contents

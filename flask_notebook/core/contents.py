@@ -140,9 +140,9 @@ class ContentsManager:
 
     def _dir_model(self, api_path: str, os_path: str, *, content: bool) -> ContentsModel:
         model = self._base_model(api_path, os_path)
-        model.update(type="directory", size=None)
+        model["type"], model["size"] = "directory", None
         if content:
-            model.update(content=self._list_entries(api_path, os_path), format="json")
+            model["content"], model["format"] = self._list_entries(api_path, os_path), "json"
         return model
 
     def _list_entries(self, api_path: str, os_path: str) -> list[ContentsModel]:
@@ -215,13 +215,13 @@ class ContentsManager:
             return model
         if format != "base64":
             try:
-                model.update(content=raw.decode("utf-8"), format="text")
+                model["content"], model["format"] = raw.decode("utf-8"), "text"
                 model["mimetype"] = mimetype or "text/plain"
                 return model
             except UnicodeDecodeError as exc:
                 if format == "text":
                     raise errors.Invalid(f"{api_path} is not UTF-8 encoded", reason="bad format") from exc
-        model.update(content=base64.encodebytes(raw).decode("ascii"), format="base64")
+        model["content"], model["format"] = base64.encodebytes(raw).decode("ascii"), "base64"
         model["mimetype"] = mimetype or "application/octet-stream"
         return model
 
@@ -239,7 +239,7 @@ class ContentsManager:
                 known = self._remember(digest, notebooks.validation_message(nb), self.notary.compute_signature(nb))
             message, signature = known
             model["content"], model["format"] = nb, "json"
-            model["_signature"] = signature  # type: ignore[typeddict-unknown-key]
+            model["_signature"] = signature
             if message:
                 model["message"] = message
         return model
@@ -258,7 +258,7 @@ class ContentsManager:
 
     def finish_get(self, model: ContentsModel) -> ContentsModel:
         """Mark a notebook's code cells trusted or not, from the signature store. Event loop only."""
-        signature = model.pop("_signature", None)  # type: ignore[typeddict-item]
+        signature = model.pop("_signature", None)
         if signature is not None:
             notebooks.mark_cells(model["content"], self.notary.is_signed(signature))
         return model
@@ -316,12 +316,12 @@ class ContentsManager:
         if message:
             result["message"] = message
         if sign:
-            result["_sign"] = sign  # type: ignore[typeddict-unknown-key]
+            result["_sign"] = sign
         return result, not existed
 
     def finish_save(self, model: ContentsModel) -> ContentsModel:
         """Sign a saved notebook and give it its first checkpoint. Event loop only."""
-        signature = model.pop("_sign", None)  # type: ignore[typeddict-item]
+        signature = model.pop("_sign", None)
         if signature is not None:
             self.notary.sign(signature)
         if model["type"] == "notebook" and not self.checkpoints.list(model["path"]):
@@ -603,7 +603,7 @@ def _set_hash(model: ContentsModel, raw: bytes, public: bool) -> str:
     """Record the sha256 of what was read: as `hash` if asked for, always as the internal
     `_sha256`, which the web layer sends as the ETag and checks If-Match against."""
     digest = hashlib.sha256(raw).hexdigest()
-    model["_sha256"] = digest  # type: ignore[typeddict-unknown-key]
+    model["_sha256"] = digest
     if public:
         model["hash"], model["hash_algorithm"] = digest, "sha256"
     return digest

@@ -19,6 +19,10 @@ class ContentsModel(TypedDict, total=False):
     hash: str | None
     hash_algorithm: str | None
     message: str
+    # Internal, never sent: the web layer pops them (ETag, trust marks, signing on save).
+    _sha256: str
+    _signature: str
+    _sign: str
 
 
 class CheckpointModel(TypedDict):

@@ -61,6 +61,7 @@ METRICS = [
     Metric("listing", f"GET /api/contents/{BIG_DIR} ({BIG_ENTRIES:,} entries)", 2, 15, 50.0),
     Metric("get", f"GET /api/contents/{NB_NAME}", 3, 30, 2.5),
     Metric("put", f"PUT /api/contents/{NB_NAME}", 3, 30, 2.2),
+    Metric("put-edit", f"PUT {NB_NAME}, one cell edited each round", 3, 30, 2.2),
 ]
 
 
@@ -358,6 +359,25 @@ def check_saved(model: Any) -> str | None:
     return None
 
 
+def edited_saves(content: dict[str, Any], path: str) -> Callable[[Server], tuple[float, requests.Response]]:
+    """A request maker: the n-th save to each server has cell n edited (the same bodies for both)."""
+    sent: dict[str, int] = {}
+
+    def body(n: int) -> bytes:
+        cells = list(content["cells"])
+        index = n % len(cells)
+        cells[index] = {**cells[index], "source": f"{cells[index]['source']}\n# edit {n}"}
+        return json.dumps({"type": "notebook", "format": "json", "content": {**content, "cells": cells}}).encode()
+
+    def request(server: Server) -> tuple[float, requests.Response]:
+        n = sent.get(server.name, 0)
+        sent[server.name] = n + 1
+        data = body(n)  # made before the clock starts
+        return timed(server, "PUT", path, data)
+
+    return request
+
+
 def measure(metric: Metric, servers: list[Server], scale: float,
             request: Callable[[Server], tuple[float, requests.Response]],
             check: Callable[[Any], str | None]) -> dict[str, list[float]]:
@@ -525,6 +545,15 @@ def main(argv: list[str] | None = None) -> int:
                 path = f"/api/contents/{NB_NAME}"
                 results["put"] = measure(metric, servers, args.rounds_scale,
                                          lambda s: timed(s, "PUT", path, body), check_saved)
+            elif metric.key == "put-edit":
+                # An autosave after typing: each round changes a different cell, so a server
+                # that reuses unchanged cells' work still has to redo the edited one.
+                ref = servers[-1]
+                r = ref.session.get(f"{ref.base}/api/contents/{NB_NAME}", timeout=REQUEST_TIMEOUT)
+                expect(ref, r, "GET before PUT", check_notebook(cells))
+                path = f"/api/contents/{NB_NAME}"
+                results["put-edit"] = measure(metric, servers, args.rounds_scale,
+                                              edited_saves(r.json()["content"], path), check_saved)
 
         header = ["flask-notebook vs jupyter_server benchmark"] + environment(
             jupyter_version, args.jupyter_python, code_state)

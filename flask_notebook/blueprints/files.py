@@ -28,11 +28,12 @@ def get_file(api_path: str) -> Response:
         _check_referer()
     name = os.path.basename(os_path)
     mimetype = "application/x-ipynb+json" if name.endswith(".ipynb") else mimetypes.guess_type(name)[0]
-    if mimetype is None or mimetype.startswith("text/"):
-        mimetype = f"{mimetype or 'text/plain'}; charset=UTF-8"
+    mimetype = mimetype or "text/plain"
     attachment = name.endswith(".ipynb") or request.args.get("download") in ("1", "true")
     response = send_file(os_path, mimetype=mimetype, as_attachment=attachment, download_name=name,
                          conditional=True, etag=True, max_age=0)
+    if mimetype.startswith("text/"):
+        response.headers["Content-Type"] = f"{mimetype}; charset=UTF-8"  # as jupyter_server sends it
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox allow-scripts; frame-ancestors 'self'"

@@ -46,6 +46,7 @@ class ContentsManager:
         self.notary = notary
         self.checkpoints = Checkpoints(root)
         self._checked: dict[str, tuple[str | None, str]] = {}
+        self._cell_cache = notebooks.CellCache()
 
     # -- reading ---------------------------------------------------------------------
 
@@ -301,12 +302,9 @@ class ContentsManager:
             notebooks.check_structure(nb, api_path=api_path)
             trusted = notebooks.all_cells_trusted(nb)
             notebooks.normalize(nb)
-            message = notebooks.validation_message(nb)
-            data = notebooks.serialize_notebook(nb)
-            signature = self.notary.compute_signature(nb)
-            self._remember(hashlib.sha256(data).hexdigest(), message, signature)
+            data, message = self._cell_cache.render(nb)
             if trusted:
-                sign = signature
+                sign = self.notary.compute_signature(nb)
         elif kind == "file":
             data = _decode_content(model, api_path)
         else:

@@ -15,9 +15,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+import uuid
+import functools
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import fastjsonschema
 import nbformat
 import orjson
 from nbformat import validator as nb_validator
@@ -26,6 +29,8 @@ from nbformat.sign import NotebookNotary
 from . import errors
 
 _HUGE = 2.0**63
+# Stands in for the cells while the rest of a notebook is serialised; cells are spliced in.
+_CELLS_SENTINEL = f"flask-notebook-cells-{uuid.uuid4().hex}"
 # Numbers with a fraction or exponent, alone on their line: orjson formats some of them
 # differently from Python's repr (1e-7 against 1e-07). Strings never match: they are quoted.
 _FLOAT_LINE = re.compile(rb"(?m)(^ *|: )(-?\d+(?:\.\d+)?[eE][-+]?\d+|-?\d+\.\d+)(,?)$")
@@ -198,20 +203,107 @@ def check_structure(nb: Any, *, api_path: str) -> None:
 def serialize_notebook(nb: dict[str, Any]) -> bytes:
     """The bytes ``nbformat.write`` produces for `nb`: split lines, indent 1, sorted keys.
 
-    `nb` is not modified.
+    `nb` is not modified. ``CellCache.render`` does the same faster for repeated saves.
     """
-    disk = _disk_copy(nb)
-    try:
-        text = orjson.dumps(disk, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-    except (TypeError, orjson.JSONEncodeError):
+    disk = _disk_top(nb)
+    disk["cells"] = [_disk_cell(cell) for cell in _cells(nb)]
+    text = _dump_indent1(disk)
+    if text is None:
         # Integers beyond 64 bits or lone surrogates: rare, so take the slow exact path.
-        return (json.dumps(disk, indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False) + "\n").encode(
+        text = json.dumps(disk, indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False).encode(
             "utf-8", "surrogatepass"
         )
-    text = _halve_indent(text)
-    if any(orjson.dumps(number) != repr(number).encode() for number in _floats(disk)):
-        text = _FLOAT_LINE.sub(_python_float, text)
     return text + b"\n"
+
+
+class CellCache:
+    """Serialise and validate notebooks, reusing the work for every cell seen before.
+
+    A save after an edit changes a cell or two; the others are found here by their content
+    (their compact JSON is the key), with their serialised form (indented for their place in
+    the notebook) and whether they passed the schema. The notebook schema has no rule that
+    spans cells, so checking the top level and each cell apart is the same check.
+    Bounded in bytes. Worker threads share it: plain dict operations are atomic, and a lost
+    size update only makes the cache clear itself a little early or late.
+    """
+
+    def __init__(self, max_bytes: int = 128 * 1024 * 1024) -> None:
+        self._entries: dict[bytes, tuple[bytes, dict[int | None, bool]]] = {}
+        self._bytes = 0
+        self._max_bytes = max_bytes
+
+    def render(self, nb: dict[str, Any]) -> tuple[bytes, str | None]:
+        """(the bytes ``serialize_notebook`` gives, the ``validation_message``)."""
+        cells = nb.get("cells")
+        top = _disk_top(nb)
+        top["cells"] = _CELLS_SENTINEL
+        top_text = _dump_indent1(top)
+        if top_text is None or not isinstance(cells, list) or not all(isinstance(cell, dict) for cell in cells):
+            return serialize_notebook(nb), validation_message(nb)
+        minor = nb.get("nbformat_minor") if type(nb.get("nbformat_minor")) is int else None
+        check_top, check_cell = _schema_checks(minor)
+        valid = _passes(check_top, {**nb, "cells": []})
+        texts: list[bytes] = []
+        for cell in cells:
+            entry = self._entry(cell)
+            if entry is None:
+                return serialize_notebook(nb), validation_message(nb)
+            text, verdicts = entry
+            verdict = verdicts.get(minor)
+            if verdict is None:
+                verdict = verdicts[minor] = _passes(check_cell, cell)
+            valid = valid and verdict
+            texts.append(text)
+        block = b"[\n" + b",\n".join(texts) + b"\n ]" if texts else b"[]"
+        data = top_text.replace(b'"' + _CELLS_SENTINEL.encode() + b'"', block, 1) + b"\n"
+        return data, None if valid else validation_message(nb)
+
+    def _entry(self, cell: dict[str, Any]) -> tuple[bytes, dict[int | None, bool]] | None:
+        try:
+            key = orjson.dumps(cell, option=orjson.OPT_SORT_KEYS)
+        except (TypeError, orjson.JSONEncodeError):
+            return None
+        entry = self._entries.get(key)
+        if entry is None:
+            flat = _dump_indent1(_disk_cell(cell))
+            if flat is None:
+                return None
+            entry = (b"  " + flat.replace(b"\n", b"\n  "), {})  # cells sit two levels deep
+            if self._bytes > self._max_bytes:
+                self._entries.clear()
+                self._bytes = 0
+            self._entries[key] = entry
+            self._bytes += len(key) + len(entry[0])
+        return entry
+
+
+@functools.lru_cache(maxsize=8)
+def _schema_checks(minor: int | None) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """Compiled checks of one nbformat 4.x schema: the whole document, and a single cell."""
+    schema = nb_validator._get_schema_json(nbformat.v4, version=4, version_minor=minor)  # type: ignore[no-untyped-call]
+    cell_schema = {"$ref": "#/definitions/cell", "definitions": schema["definitions"]}
+    return fastjsonschema.compile(schema), fastjsonschema.compile(cell_schema)
+
+
+def _passes(check: Callable[[Any], Any], value: Any) -> bool:
+    try:
+        check(value)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
+def _dump_indent1(obj: Any) -> bytes | None:
+    """json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) as bytes, via orjson;
+    None when orjson cannot encode `obj` exactly."""
+    try:
+        text = orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+    text = _halve_indent(text)
+    if any(orjson.dumps(number) != repr(number).encode() for number in _floats(obj)):
+        text = _FLOAT_LINE.sub(_python_float, text)
+    return text
 
 
 def _halve_indent(text: bytes) -> bytes:
@@ -224,14 +316,13 @@ def _python_float(match: re.Match[bytes]) -> bytes:
     return match.group(1) + repr(float(match.group(2))).encode() + match.group(3)
 
 
-def _disk_copy(nb: dict[str, Any]) -> dict[str, Any]:
-    """A shallow-enough copy of `nb` in disk form, sharing the big strings with `nb`."""
+def _disk_top(nb: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `nb`'s top level in disk form (without transient metadata); cells not copied."""
     disk = dict(nb)
     metadata = dict(_dict(nb.get("metadata")))
     for key in ("orig_nbformat", "orig_nbformat_minor", "signature"):
         metadata.pop(key, None)
     disk["metadata"] = metadata
-    disk["cells"] = [_disk_cell(cell) for cell in _cells(nb)]
     return disk
 
 

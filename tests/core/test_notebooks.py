@@ -132,6 +132,57 @@ def test_serialize_matches_nbformat_byte_for_byte(make: Callable[[], nbformat.No
     assert notebooks.parse_notebook(notebooks.serialize_notebook(nb), api_path="t.ipynb") == nb
 
 
+@pytest.mark.parametrize("make", list(NOTEBOOKS.values()), ids=list(NOTEBOOKS.keys()))
+def test_cell_cache_gives_the_same_bytes_cold_and_warm(make: Callable[[], nbformat.NotebookNode]) -> None:
+    node = make()
+    expected = (nbformat.writes(node) + "\n").encode("utf-8")
+    nb = notebooks.parse_notebook(nbformat.writes(node).encode("utf-8"), api_path="t.ipynb")
+    cache = notebooks.CellCache()
+    assert cache.render(nb) == (expected, None)  # cold: every cell serialised and checked
+    assert cache.render(nb) == (expected, None)  # warm: every cell from the cache
+
+
+def test_cell_cache_reserialises_only_changed_cells() -> None:
+    node = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"x = {i}") for i in range(3)])
+    nb = notebooks.parse_notebook(nbformat.writes(node).encode("utf-8"), api_path="t.ipynb")
+    cache = notebooks.CellCache()
+    cache.render(nb)
+    nb["cells"][1]["source"] = "x = 'changed'\ny = 2"
+    node.cells[1].source = "x = 'changed'\ny = 2"
+    assert cache.render(nb) == ((nbformat.writes(node) + "\n").encode("utf-8"), None)
+    assert len(cache._entries) == 4  # three cells, then one new version of the changed one
+
+
+def test_cell_cache_stays_within_its_byte_budget() -> None:
+    cache = notebooks.CellCache(max_bytes=10_000)
+    for i in range(200):
+        cache._entry({"cell_type": "markdown", "id": f"c{i}", "metadata": {}, "source": "x" * 500})
+    assert cache._bytes <= 10_000 + 2_000
+
+
+def test_empty_notebook_serialises_like_nbformat() -> None:
+    node = nbformat.v4.new_notebook()
+    nb = notebooks.parse_notebook(nbformat.writes(node).encode("utf-8"), api_path="t.ipynb")
+    assert notebooks.CellCache().render(nb) == ((nbformat.writes(node) + "\n").encode(), None)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda nb: nb["cells"][1].pop("source"),                       # a cell breaks the schema
+    lambda nb: nb["cells"][0]["outputs"].append({"output_type": "nope"}),
+    lambda nb: nb.update(nbformat="four"),                         # the top level breaks it
+    lambda nb: nb["metadata"].update(kernelspec={"name": 1}),
+])
+def test_cell_cache_reports_what_full_validation_reports(damage: Callable[[dict[str, Any]], Any]) -> None:
+    node = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1"), nbformat.v4.new_markdown_cell("m")])
+    nb = notebooks.parse_notebook(nbformat.writes(node).encode("utf-8"), api_path="t.ipynb")
+    cache = notebooks.CellCache()
+    assert cache.render(nb)[1] is None
+    damage(nb)
+    expected = notebooks.validation_message(nb)
+    assert expected is not None and expected.startswith("Notebook validation failed")
+    assert cache.render(nb)[1] == expected
+
+
 def test_serialize_writes_integers_beyond_64_bits_exactly() -> None:
     """orjson cannot; serialize_notebook falls back to the json module for them."""
     node = nb_big_ints()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
-import functools
 import hashlib
 import logging
 import mimetypes
@@ -155,13 +154,16 @@ class ContentsManager:
         a GET of the entry itself reports them).
         """
         prefix = f"{api_path}/" if api_path else ""
-        listed, is_inside, allow_hidden = self.root.listed, self.root.is_inside, self.root.allow_hidden
+        is_inside, allow_hidden, hide_match = self.root.is_inside, self.root.allow_hidden, self.root.hide_match
         iso, writable = _IsoCache(), _WriteCheck()
+        # Locals for what the loop calls 10,000 times: each saved lookup is a few % here.
+        is_dir, is_reg = stat.S_ISDIR, stat.S_ISREG
         entries: list[ContentsModel] = []
+        append = entries.append
         with os.scandir(os_path) as scan:
             for entry in scan:
                 name = entry.name
-                if not listed(name):
+                if (name[0] == "." and not allow_hidden) or hide_match(name) is not None:
                     continue
                 try:
                     st = entry.stat()
@@ -170,12 +172,12 @@ class ContentsManager:
                 except OSError:  # broken symlink, vanished, unreadable
                     continue
                 mode = st.st_mode
-                mimetype = None
-                if stat.S_ISDIR(mode):
+                mimetype: str | None = None
+                if is_dir(mode):
                     if not allow_hidden and not os.access(entry.path, os.R_OK | os.X_OK):
                         continue  # a directory we cannot list counts as hidden
                     kind, size = "directory", None
-                elif stat.S_ISREG(mode):
+                elif is_reg(mode):
                     size = st.st_size
                     if name.endswith(".ipynb"):
                         kind = "notebook"
@@ -184,7 +186,7 @@ class ContentsManager:
                 else:
                     continue  # sockets, fifos, devices
                 modified = iso(st.st_mtime_ns)
-                entries.append({
+                append({
                     "name": name,
                     "path": prefix + name,
                     "last_modified": modified,
@@ -562,11 +564,11 @@ class _IsoCache:
         self._seconds: dict[int, str] = {}
 
     def __call__(self, ns: int) -> str:
-        seconds, rest = divmod(ns, 1_000_000_000)
+        seconds = ns // 1_000_000_000
         base = self._seconds.get(seconds)
         if base is None:
             base = self._seconds[seconds] = iso_utc_ns(seconds * 1_000_000_000)[:-8]
-        return f"{base}.{rest // 1000:06d}Z"
+        return f"{base}.{ns % 1_000_000_000 // 1000:06d}Z"
 
 
 class _WriteCheck:
@@ -587,14 +589,20 @@ class _WriteCheck:
 
 
 def guess_mimetype(name: str) -> str | None:
-    """The mimetype for a file name's extension, cached per extension."""
+    """The mimetype for a file name's extension, remembered per extension."""
     base, dot, suffix = name.rpartition(".")
-    return _mimetype_of_suffix(suffix.lower()) if dot and base.strip(".") else None
+    if not dot or not base.strip("."):
+        return None
+    mimetype = _MIMETYPES.get(suffix, _MISSING)
+    if mimetype is _MISSING:
+        mimetype = mimetypes.guess_type("x." + suffix)[0]
+        if len(_MIMETYPES) < 4096:  # names are client-controlled: keep the memo bounded
+            _MIMETYPES[suffix] = mimetype
+    return mimetype  # type: ignore[return-value]
 
 
-@functools.lru_cache(maxsize=512)
-def _mimetype_of_suffix(suffix: str) -> str | None:
-    return mimetypes.guess_type("x." + suffix)[0]
+_MISSING = object()
+_MIMETYPES: dict[str, str | None] = {}
 
 
 def _set_hash(model: ContentsModel, raw: bytes, public: bool) -> str:

@@ -59,7 +59,7 @@ class Root:
         self.allow_hidden = allow_hidden
         self.hide_globs = list(hide_globs or [])
         # One compiled regex for all globs: fnmatch per glob per entry dominated big listings.
-        self._hidden_names = re.compile("|".join(fnmatch.translate(g) for g in self.hide_globs) or "(?!)")
+        self.hide_match = re.compile("|".join(fnmatch.translate(g) for g in self.hide_globs) or "(?!)").match
 
     # -- the door -----------------------------------------------------------------
 
@@ -108,4 +108,4 @@ class Root:
         """Whether a directory entry named `name` appears in listings."""
         if not self.allow_hidden and name.startswith("."):
             return False
-        return self._hidden_names.match(os.path.normcase(name)) is None
+        return self.hide_match(name) is None

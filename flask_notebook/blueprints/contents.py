@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from hashlib import sha1
 from urllib.parse import quote
 
@@ -83,9 +84,9 @@ def get_contents(api_path: str) -> BaseResponse:
         model, total = contents.list_directory(api_path, sort=sort, offset=offset or 0, limit=limit)
         headers["X-Total-Count"] = str(total)
     else:
-        options = {"content": content, "type": kind, "format": fmt, "require_hash": require_hash}
-        model = contents.get(api_path, **options) if is_dir else offload(contents.get, api_path, **options)
-        model = contents.finish_get(model)
+        read = functools.partial(contents.get, api_path, content=content, type=kind, format=fmt,
+                                 require_hash=require_hash)
+        model = contents.finish_get(read() if is_dir else offload(read))
     if model["type"] != "directory":
         digest = model.pop("_sha256", None)
         if digest:

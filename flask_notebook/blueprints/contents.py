@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from hashlib import sha1
 from urllib.parse import quote
 
@@ -76,17 +75,12 @@ def get_contents(api_path: str) -> BaseResponse:
     require_hash = _flag("hash", False)
     sort, offset, limit = request.args.get("sort"), _int_arg("offset"), _int_arg("limit")
     headers: dict[str, str] = {}
-    # Listings run inline: a big one is ~10,000 stat calls, each releasing the GIL, and in a
-    # worker thread the hand-offs with the event loop's thread cost a third more (measured).
-    # Files and notebooks, whose reading and parsing take long, go to the worker pool.
-    is_dir = contents.dir_exists(api_path)
-    if is_dir and content and (sort or offset is not None or limit is not None):
-        model, total = contents.list_directory(api_path, sort=sort, offset=offset or 0, limit=limit)
+    if content and (sort or offset is not None or limit is not None) and contents.dir_exists(api_path):
+        model, total = offload(contents.list_directory, api_path, sort=sort, offset=offset or 0, limit=limit)
         headers["X-Total-Count"] = str(total)
     else:
-        read = functools.partial(contents.get, api_path, content=content, type=kind, format=fmt,
-                                 require_hash=require_hash)
-        model = contents.finish_get(read() if is_dir else offload(read))
+        model = offload(contents.get, api_path, content=content, type=kind, format=fmt, require_hash=require_hash)
+        model = contents.finish_get(model)
     if model["type"] != "directory":
         digest = model.pop("_sha256", None)
         if digest:

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, make_response, render_template, url_for
 
 from ..extension import state
 from . import security
+from .http import offload
 
 bp = Blueprint("ui", __name__)
 
@@ -17,7 +18,7 @@ def index() -> Response:
         "apiUrl": url_for("notebook.api.get_version"),
         "contentsUrl": url_for("notebook.api.contents.get_contents"),
     }
-    listing = state().contents.get("", content=True)  # inline, as the API lists (see contents.py)
+    listing = offload(state().contents.get, "", content=True)
     entries = sorted(listing["content"], key=lambda m: (m["type"] != "directory", m["name"].lower()))
     response = make_response(render_template("flask_notebook/index.html", nb_config=nb_config, entries=entries))
     security.ensure_xsrf_cookie(response)

@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "NOTEBOOK_COOKIE_MAX_AGE": 30 * 24 * 3600,
     "NOTEBOOK_DEFAULT_KERNEL_NAME": "python3",
     "NOTEBOOK_DATA_DIR": None,
+    "NOTEBOOK_LISTING_CACHE": True,
 }
 
 Authorize = Callable[[Request], Any]
@@ -64,6 +65,7 @@ class NotebookState:
     def shutdown_all(self) -> None:
         """Release what this app holds. Safe to call more than once."""
         self.notary.close()
+        self.contents.close()
 
 
 class Notebook:
@@ -109,6 +111,8 @@ class Notebook:
         - ``NOTEBOOK_COOKIE_MAX_AGE``: login cookie lifetime in seconds.
         - ``NOTEBOOK_DEFAULT_KERNEL_NAME``: the default kernelspec.
         - ``NOTEBOOK_DATA_DIR``: where notebook signatures are kept (default: Jupyter's data dir).
+        - ``NOTEBOOK_LISTING_CACHE``: reuse directory listings until inotify reports a change
+          (Linux, local file systems only; default ``True``).
 
         :param authorize: ``callable(request) -> identity or None`` that replaces token and
             password auth, for a host with its own login.
@@ -134,7 +138,7 @@ class Notebook:
         if token is None and authorize is None:
             token = None if password_hash else auth.new_token()
         state = NotebookState(
-            contents=ContentsManager(root, notary),
+            contents=ContentsManager(root, notary, listing_cache=config["NOTEBOOK_LISTING_CACHE"]),
             kernelspecs=Kernelspecs(default_name=config["NOTEBOOK_DEFAULT_KERNEL_NAME"]),
             notary=notary,
             token=token,

@@ -23,6 +23,7 @@ from typing import Any
 
 from . import errors, fileio, notebooks
 from .checkpoints import Checkpoints
+from .dircache import ListingCache
 from .models import CheckpointModel, ContentsModel
 from .paths import Root, iso_utc_ns, join_api_path, normalize_api_path, split_api_path
 
@@ -40,12 +41,19 @@ SORT_KEYS: dict[str, Callable[[ContentsModel], Any]] = {
 class ContentsManager:
     """The contents API's operations, named as jupyter_server names them."""
 
-    def __init__(self, root: Root, notary: notebooks.Notary) -> None:
+    def __init__(self, root: Root, notary: notebooks.Notary, *, listing_cache: bool = True) -> None:
         self.root = root
+        cache = ListingCache() if listing_cache else None
+        self.listings = cache if cache is not None and cache.enabled else None
         self.notary = notary
         self.checkpoints = Checkpoints(root)
         self._checked: dict[str, tuple[str | None, str]] = {}
         self._cell_cache = notebooks.CellCache()
+
+    def close(self) -> None:
+        """Release the listing cache's inotify descriptor."""
+        if self.listings is not None:
+            self.listings.close()
 
     # -- reading ---------------------------------------------------------------------
 
@@ -146,61 +154,111 @@ class ContentsManager:
         return model
 
     def _list_entries(self, api_path: str, os_path: str) -> list[ContentsModel]:
-        """The children's models (without content). The hot path of big directories.
+        """The children's models (without content): the hot path of big directories.
+
+        A listing whose directory has not changed since (``ListingCache``) is reused, with
+        its subdirectories and symlinks looked at again.
+        """
+        prefix = f"{api_path}/" if api_path else ""
+        cache = self.listings
+        token = None
+        if cache is not None:
+            stored = cache.get(os_path)
+            if stored is not None:
+                return self._refresh(prefix, os_path, *stored)
+            token = cache.begin_scan(os_path)
+        entries, volatile = self._scan(prefix, os_path)
+        if cache is not None and token is not None:
+            cache.put(os_path, token, (entries, volatile))
+        return list(entries)
+
+    def _scan(self, prefix: str, os_path: str) -> tuple[list[ContentsModel], frozenset[int]]:
+        """(entry models, indices of the subdirectories and symlinks among them).
 
         One `scandir` and one `stat` per entry; timestamps are formatted once per second
         of mtime (``_IsoCache``) and `writable` comes from the stat's mode bits rather than
         an `access` call per entry (so ACLs and read-only mounts are not reflected here;
         a GET of the entry itself reports them).
         """
-        prefix = f"{api_path}/" if api_path else ""
-        is_inside, allow_hidden, hide_match = self.root.is_inside, self.root.allow_hidden, self.root.hide_match
+        is_inside, hidden = self.root.is_inside, self._hidden_entry
         iso, writable = _IsoCache(), _WriteCheck()
-        # Locals for what the loop calls 10,000 times: each saved lookup is a few % here.
-        is_dir, is_reg = stat.S_ISDIR, stat.S_ISREG
         entries: list[ContentsModel] = []
-        append = entries.append
+        volatile: list[int] = []
         with os.scandir(os_path) as scan:
             for entry in scan:
                 name = entry.name
-                if (name[0] == "." and not allow_hidden) or hide_match(name) is not None:
+                if hidden(name):
                     continue
                 try:
                     st = entry.stat()
-                    if entry.is_symlink() and not is_inside(entry.path):
+                    link = entry.is_symlink()
+                    if link and not is_inside(entry.path):
                         continue
                 except OSError:  # broken symlink, vanished, unreadable
                     continue
-                mode = st.st_mode
-                mimetype: str | None = None
-                if is_dir(mode):
-                    if not allow_hidden and not os.access(entry.path, os.R_OK | os.X_OK):
-                        continue  # a directory we cannot list counts as hidden
-                    kind, size = "directory", None
-                elif is_reg(mode):
-                    size = st.st_size
-                    if name.endswith(".ipynb"):
-                        kind = "notebook"
-                    else:
-                        kind, mimetype = "file", guess_mimetype(name)
-                else:
-                    continue  # sockets, fifos, devices
-                modified = iso(st.st_mtime_ns)
-                append({
-                    "name": name,
-                    "path": prefix + name,
-                    "last_modified": modified,
-                    "created": modified if st.st_ctime_ns == st.st_mtime_ns else iso(st.st_ctime_ns),
-                    "content": None,
-                    "format": None,
-                    "mimetype": mimetype,
-                    "size": size,
-                    "writable": writable(st),
-                    "type": kind,
-                    "hash": None,
-                    "hash_algorithm": None,
-                })
-        return entries
+                model = self._entry_model(prefix, name, entry.path, st, iso, writable)
+                if model is not None:
+                    if link or model["type"] == "directory":
+                        volatile.append(len(entries))
+                    entries.append(model)
+        return entries, frozenset(volatile)
+
+    def _refresh(self, prefix: str, os_path: str, entries: list[ContentsModel],
+                 volatile: frozenset[int]) -> list[ContentsModel]:
+        """A stored listing with its subdirectories and symlinks stat'ed again."""
+        iso, writable = _IsoCache(), _WriteCheck()
+        fresh: list[ContentsModel] = []
+        for index, model in enumerate(entries):
+            if index in volatile:
+                path = os.path.join(os_path, model["name"])
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                if not self.root.is_inside(path):
+                    continue
+                refreshed = self._entry_model(prefix, model["name"], path, st, iso, writable)
+                if refreshed is None:
+                    continue
+                model = refreshed
+            fresh.append(model)
+        return fresh
+
+    def _hidden_entry(self, name: str) -> bool:
+        return (name[0] == "." and not self.root.allow_hidden) or self.root.hide_match(name) is not None
+
+    def _entry_model(self, prefix: str, name: str, path: str, st: os.stat_result, iso: _IsoCache,
+                     writable: _WriteCheck) -> ContentsModel | None:
+        """One listing entry, or None for what listings leave out (sockets, unlistable dirs)."""
+        mode = st.st_mode
+        mimetype: str | None = None
+        if stat.S_ISDIR(mode):
+            if not self.root.allow_hidden and not os.access(path, os.R_OK | os.X_OK):
+                return None  # a directory we cannot list counts as hidden
+            kind, size = "directory", None
+        elif stat.S_ISREG(mode):
+            size = st.st_size
+            if name.endswith(".ipynb"):
+                kind = "notebook"
+            else:
+                kind, mimetype = "file", guess_mimetype(name)
+        else:
+            return None  # sockets, fifos, devices
+        modified = iso(st.st_mtime_ns)
+        return {
+            "name": name,
+            "path": prefix + name,
+            "last_modified": modified,
+            "created": modified if st.st_ctime_ns == st.st_mtime_ns else iso(st.st_ctime_ns),
+            "content": None,
+            "format": None,
+            "mimetype": mimetype,
+            "size": size,
+            "writable": writable(st),
+            "type": kind,
+            "hash": None,
+            "hash_algorithm": None,
+        }
 
     def _file_model(
         self, api_path: str, os_path: str, *, content: bool, format: str | None, require_hash: bool  # noqa: A002

@@ -1,0 +1,144 @@
+"""The listing cache: every change a client could make shows up in the very next listing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from flask_notebook.core import notebooks
+from flask_notebook.core.contents import ContentsManager
+from flask_notebook.core.dircache import ListingCache, _local_mounts
+from flask_notebook.core.paths import Root
+
+
+@pytest.fixture
+def manager(tmp_path: Path) -> Iterator[ContentsManager]:
+    root = tmp_path / "root"
+    root.mkdir()
+    manager = ContentsManager(Root(str(root)), notebooks.Notary(str(tmp_path / "data")))
+    assert manager.listings is not None, "inotify should be available on this Linux machine"
+    yield manager
+    manager.close()
+    manager.notary.close()
+
+
+def listing(manager: ContentsManager, api_path: str = "") -> dict[str, dict[str, object]]:
+    return {entry["name"]: dict(entry) for entry in manager.get(api_path)["content"]}
+
+
+def test_unchanged_directory_is_served_from_the_cache(manager: ContentsManager) -> None:
+    root = Path(manager.root.os_root)
+    (root / "a.txt").write_text("a")
+    first = manager.get("")["content"]
+    second = manager.get("")["content"]
+    assert first == second
+    assert first[0] is second[0]  # the same model object: no stat, no rebuild
+    assert first is not second  # but a fresh list: callers sort and slice it
+
+
+def _append(path: Path, text: str) -> None:
+    with open(path, "a") as f:
+        f.write(text)
+
+
+CHANGES: dict[str, Callable[[Path], None]] = {
+    "create": lambda root: (root / "new.txt").write_text("n"),
+    "delete": lambda root: (root / "a.txt").unlink(),
+    "rename": lambda root: (root / "a.txt").rename(root / "b.txt"),
+    "write": lambda root: (root / "a.txt").write_text("longer content"),
+    "append": lambda root: _append(root / "a.txt", "more"),
+    "chmod": lambda root: (root / "a.txt").chmod(0o400),
+    "touch": lambda root: os.utime(root / "a.txt", (1_000_000_000, 1_000_000_000)),
+    "mkdir": lambda root: (root / "newdir").mkdir(),
+    "write in subdir": lambda root: os.utime(root / "sub", (1_000_000_000, 1_000_000_000)),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES.values()), ids=list(CHANGES))
+def test_every_change_shows_in_the_next_listing(manager: ContentsManager, change: Callable[[Path], None]) -> None:
+    root = Path(manager.root.os_root)
+    (root / "a.txt").write_text("a")
+    (root / "sub").mkdir()
+    listing(manager)  # cached now
+    change(root)
+    cached = listing(manager)
+    manager.listings = None  # the same listing, computed from scratch
+    assert cached == listing(manager)
+
+
+def test_subdirectory_contents_change_moves_its_mtime(manager: ContentsManager) -> None:
+    root = Path(manager.root.os_root)
+    (root / "sub").mkdir()
+    os.utime(root / "sub", (1_000_000_000, 1_000_000_000))
+    before = listing(manager)["sub"]["last_modified"]
+    (root / "sub" / "inner.txt").write_text("x")  # an event for sub's watch, none for root's
+    assert listing(manager)["sub"]["last_modified"] != before
+
+
+def test_symlink_target_changes_are_seen(manager: ContentsManager, tmp_path: Path) -> None:
+    root = Path(manager.root.os_root)
+    (root / "inner").mkdir()
+    (root / "inner" / "target.txt").write_text("x")
+    os.symlink("inner/target.txt", root / "link.txt")
+    assert listing(manager)["link.txt"]["size"] == 1
+    (root / "inner" / "target.txt").write_text("much longer")  # no event in root's directory
+    assert listing(manager)["link.txt"]["size"] == len("much longer")
+
+
+def test_a_change_during_the_scan_is_not_stored(tmp_path: Path) -> None:
+    cache = ListingCache()
+    token = cache.begin_scan(str(tmp_path))
+    assert token is not None
+    (tmp_path / "late.txt").write_text("x")  # changed after the scan began
+    cache.put(str(tmp_path), token, "stale listing")
+    assert cache.get(str(tmp_path)) is None
+    cache.close()
+
+
+def test_deleted_directory_is_forgotten(tmp_path: Path) -> None:
+    cache = ListingCache()
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    token = cache.begin_scan(str(folder))
+    assert token is not None
+    cache.put(str(folder), token, "listing")
+    assert cache.get(str(folder)) == "listing"
+    folder.rmdir()
+    assert cache.get(str(folder)) is None
+    assert str(folder) not in cache._path_to_wd
+    cache.close()
+
+
+def test_remote_file_systems_are_never_cached(tmp_path: Path) -> None:
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(
+        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+        "40 22 0:35 / /home/shared rw,relatime shared:20 - nfs4 server:/export rw\n"
+        "41 22 0:36 / /mnt/my\\040drive rw - fuse.sshfs host: rw\n"
+    )
+    assert _local_mounts(str(mountinfo))[-1] == ("/", "ext4")
+    cache = ListingCache(mountinfo=str(mountinfo))
+    assert cache._is_local("/home/user")
+    assert not cache._is_local("/home/shared/project")
+    assert not cache._is_local("/mnt/my drive/x")
+    assert cache.begin_scan("/home/shared") is None
+    cache.close()
+
+
+def test_too_many_directories_resets_the_watches(tmp_path: Path) -> None:
+    cache = ListingCache(max_dirs=3)
+    for index in range(5):
+        folder = tmp_path / f"d{index}"
+        folder.mkdir()
+        assert cache.begin_scan(str(folder)) is not None
+    assert len(cache._path_to_wd) <= 3
+    cache.close()
+
+
+def test_listing_cache_can_be_turned_off(tmp_path: Path) -> None:
+    manager = ContentsManager(Root(str(tmp_path)), notebooks.Notary(str(tmp_path / "data")), listing_cache=False)
+    assert manager.listings is None
+    manager.notary.close()

@@ -59,6 +59,7 @@ class Metric:
 
 METRICS = [
     Metric("listing", f"GET /api/contents/{BIG_DIR} ({BIG_ENTRIES:,} entries)", 2, 15, 50.0),
+    Metric("listing-changed", f"GET /api/contents/{BIG_DIR}, a file in it touched first", 2, 15, 50.0),
     Metric("get", f"GET /api/contents/{NB_NAME}", 3, 30, 2.5),
     Metric("put", f"PUT /api/contents/{NB_NAME}", 3, 30, 2.2),
     Metric("put-edit", f"PUT {NB_NAME}, one cell edited each round", 3, 30, 2.2),
@@ -530,6 +531,18 @@ def main(argv: list[str] | None = None) -> int:
                 path = f"/api/contents/{BIG_DIR}"
                 results["listing"] = measure(metric, servers, args.rounds_scale,
                                              lambda s: timed(s, "GET", path), check_listing)
+            elif metric.key == "listing-changed":
+                # The listing a file browser gets right after something in the directory
+                # changed: a server that reuses unchanged listings has to scan again.
+                path = f"/api/contents/{BIG_DIR}"
+                touched = os.path.join(root, BIG_DIR, "file-00000.txt")
+
+                def touch_then_list(server: Server) -> tuple[float, requests.Response]:
+                    os.utime(touched)  # before the clock starts
+                    return timed(server, "GET", path)
+
+                results["listing-changed"] = measure(metric, servers, args.rounds_scale, touch_then_list,
+                                                     check_listing)
             elif metric.key == "get":
                 path = f"/api/contents/{NB_NAME}"
                 results["get"] = measure(metric, servers, args.rounds_scale,

@@ -156,24 +156,38 @@ class ContentsManager:
     def _list_entries(self, api_path: str, os_path: str) -> list[ContentsModel]:
         """The children's models (without content): the hot path of big directories.
 
-        A listing whose directory has not changed since (``ListingCache``) is reused, with
-        its subdirectories and symlinks looked at again.
+        With the ``ListingCache``, a directory listed before is not scanned again: the
+        entries inotify named since are looked at again, and so are subdirectories and
+        symlinks (whose changes inotify on this directory does not report).
         """
         prefix = f"{api_path}/" if api_path else ""
         cache = self.listings
-        token = None
-        if cache is not None:
-            stored = cache.get(os_path)
-            if stored is not None:
-                return self._refresh(prefix, os_path, *stored)
-            token = cache.begin_scan(os_path)
-        entries, volatile = self._scan(prefix, os_path)
-        if cache is not None and token is not None:
-            cache.put(os_path, token, (entries, volatile))
-        return list(entries)
+        if cache is None:
+            return list(self._scan(prefix, os_path)[0].values())
+        looks = _IsoCache(), _WriteCheck()
+        stored = cache.get(os_path)
+        if stored is None:
+            version = cache.begin_scan(os_path)
+            models, volatile = self._scan(prefix, os_path)
+            if version is not None:
+                cache.store(os_path, (models, volatile), version)
+        else:
+            version, (models, volatile), dirty = stored
+            if dirty:
+                models, changed = dict(models), set(volatile)
+                for name in dirty:
+                    self._look_again(prefix, os_path, name, models, changed, *looks)
+                volatile = frozenset(changed)
+                cache.store(os_path, (models, volatile), version)
+        if not volatile:
+            return list(models.values())
+        fresh = dict(models)
+        for name in volatile:
+            self._look_again(prefix, os_path, name, fresh, set(), *looks)
+        return list(fresh.values())
 
-    def _scan(self, prefix: str, os_path: str) -> tuple[list[ContentsModel], frozenset[int]]:
-        """(entry models, indices of the subdirectories and symlinks among them).
+    def _scan(self, prefix: str, os_path: str) -> tuple[dict[str, ContentsModel], frozenset[str]]:
+        """({name: entry model} in directory order, names of the subdirectories and symlinks).
 
         One `scandir` and one `stat` per entry; timestamps are formatted once per second
         of mtime (``_IsoCache``) and `writable` comes from the stat's mode bits rather than
@@ -182,8 +196,8 @@ class ContentsManager:
         """
         is_inside, hidden = self.root.is_inside, self._hidden_entry
         iso, writable = _IsoCache(), _WriteCheck()
-        entries: list[ContentsModel] = []
-        volatile: list[int] = []
+        models: dict[str, ContentsModel] = {}
+        volatile: list[str] = []
         with os.scandir(os_path) as scan:
             for entry in scan:
                 name = entry.name
@@ -199,30 +213,32 @@ class ContentsManager:
                 model = self._entry_model(prefix, name, entry.path, st, iso, writable)
                 if model is not None:
                     if link or model["type"] == "directory":
-                        volatile.append(len(entries))
-                    entries.append(model)
-        return entries, frozenset(volatile)
+                        volatile.append(name)
+                    models[name] = model
+        return models, frozenset(volatile)
 
-    def _refresh(self, prefix: str, os_path: str, entries: list[ContentsModel],
-                 volatile: frozenset[int]) -> list[ContentsModel]:
-        """A stored listing with its subdirectories and symlinks stat'ed again."""
-        iso, writable = _IsoCache(), _WriteCheck()
-        fresh: list[ContentsModel] = []
-        for index, model in enumerate(entries):
-            if index in volatile:
-                path = os.path.join(os_path, model["name"])
-                try:
-                    st = os.stat(path)
-                except OSError:
-                    continue
-                if not self.root.is_inside(path):
-                    continue
-                refreshed = self._entry_model(prefix, model["name"], path, st, iso, writable)
-                if refreshed is None:
-                    continue
-                model = refreshed
-            fresh.append(model)
-        return fresh
+    def _look_again(self, prefix: str, os_path: str, name: str, models: dict[str, ContentsModel],
+                    volatile: set[str], iso: _IsoCache, writable: _WriteCheck) -> None:
+        """Bring `name`'s entry in `models` (and in `volatile`) up to date, keeping its place."""
+        path = os.path.join(os_path, name)
+        model = None
+        link = False
+        if not self._hidden_entry(name):
+            try:
+                link = os.path.islink(path)
+                if not link or self.root.is_inside(path):
+                    model = self._entry_model(prefix, name, path, os.stat(path), iso, writable)
+            except OSError:  # gone, or a broken link
+                pass
+        if model is None:
+            models.pop(name, None)
+            volatile.discard(name)
+            return
+        models[name] = model
+        if link or model["type"] == "directory":
+            volatile.add(name)
+        else:
+            volatile.discard(name)
 
     def _hidden_entry(self, name: str) -> bool:
         return (name[0] == "." and not self.root.allow_hidden) or self.root.hide_match(name) is not None

@@ -1,10 +1,10 @@
-"""Directory listings kept until Linux's inotify reports a change in the directory.
+"""Directory listings kept current by Linux's inotify, instead of scanned on every request.
 
 A file browser lists the same directory again and again (JupyterLab polls every few
 seconds), and for a big directory the `stat` of every entry is most of the cost. The kernel
-queues an inotify event for any change to an entry (create, delete, rename, write,
-attributes) before the changing call returns, so a listing is reused only while no event
-for its directory has been queued since the scan began.
+queues an inotify event naming the entry for any change to it (create, delete, rename,
+write, attributes) before the changing call returns, so a stored listing plus a fresh look
+at the entries named since is the same as a new scan.
 
 What inotify on the directory does not see is refreshed on every use instead: entries that
 are subdirectories (their mtime moves when their own contents change) and symlinks (their
@@ -35,35 +35,45 @@ LOCAL_FILE_SYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs",
 
 
 class ListingCache:
-    """Listings by OS path of the directory, each valid while inotify stays quiet about it.
+    """Listings by OS path of the directory, kept current by inotify events.
 
-    Thread-safe in the way the rest of the core is: plain dict operations only, and a
-    generation count per directory, so a scan that raced with a change is not stored.
+    An event names the entry it is about: those names are handed back with the listing,
+    for the caller to look at again (``get``) and store the result (``store``). Anything
+    that cannot be followed name by name (queue overflow, the directory itself moved or
+    deleted, a flood of names) makes the directory stale: it is scanned afresh.
+
+    Thread-safe in the way the rest of the core is: plain dict and set operations only,
+    and a version per listing, so of two updates racing, the loser makes the directory
+    stale instead of storing something out of date.
     """
 
-    def __init__(self, *, max_dirs: int = 64, mountinfo: str = "/proc/self/mountinfo") -> None:
+    def __init__(self, *, max_dirs: int = 64, max_dirty: int = 2000, mountinfo: str = "/proc/self/mountinfo") -> None:
         self._fd = _inotify_init()
         self._mounts = _local_mounts(mountinfo)
         self._max_dirs = max_dirs
+        self._max_dirty = max_dirty
         self._wd_to_path: dict[int, str] = {}
         self._path_to_wd: dict[str, int] = {}
         self._listings: dict[str, tuple[int, Any]] = {}
-        self._generation: dict[str, int] = {}
+        self._dirty: dict[str, set[str]] = {}
+        self._versions = 0
 
     @property
     def enabled(self) -> bool:
         return self._fd is not None
 
-    def get(self, os_path: str) -> Any | None:
-        """The stored listing of `os_path`, if nothing in it changed since it was scanned."""
+    def get(self, os_path: str) -> tuple[int, Any, set[str]] | None:
+        """(version, stored listing, names changed since it was stored), or None: scan afresh."""
         self._drain()
         stored = self._listings.get(os_path)
-        if stored is None or stored[0] != self._generation.get(os_path, 0):
+        if stored is None:
             return None
-        return stored[1]
+        dirty = self._dirty.pop(os_path, set())
+        return stored[0], stored[1], dirty
 
     def begin_scan(self, os_path: str) -> int | None:
-        """Watch `os_path` before scanning it; returns the token ``put`` needs, or None (no caching)."""
+        """Watch `os_path` before scanning it; returns the version ``store`` expects, or None
+        when this directory is not cached (not a local file system, out of watches)."""
         if self._fd is None or not self._is_local(os_path):
             return None
         if os_path not in self._path_to_wd:
@@ -76,13 +86,20 @@ class ListingCache:
             self._wd_to_path[wd] = os_path
             self._path_to_wd[os_path] = wd
         self._drain()
-        return self._generation.get(os_path, 0)
+        stored = self._listings.get(os_path)
+        return stored[0] if stored is not None else 0
 
-    def put(self, os_path: str, token: int, listing: Any) -> None:
-        """Store a listing scanned after ``begin_scan``; dropped if an event came in meanwhile."""
+    def store(self, os_path: str, listing: Any, version: int) -> None:
+        """Store a listing made from version `version` (0: a fresh scan); names changed while
+        it was made stay marked, so the next ``get`` hands them back. A lost race drops the
+        directory's listing."""
         self._drain()
-        if self._generation.get(os_path, 0) == token and os_path in self._path_to_wd:
-            self._listings[os_path] = (token, listing)
+        current = self._listings.get(os_path)
+        if os_path not in self._path_to_wd or (current[0] if current is not None else 0) != version:
+            self._listings.pop(os_path, None)
+            return
+        self._versions += 1
+        self._listings[os_path] = (self._versions, listing)
 
     def _drain(self) -> None:
         if self._fd is None:
@@ -98,26 +115,29 @@ class ListingCache:
             offset = 0
             while offset + _EVENT.size <= len(data):
                 wd, mask, _, length = _EVENT.unpack_from(data, offset)
+                name = data[offset + _EVENT.size : offset + _EVENT.size + length].rstrip(b"\0")
                 offset += _EVENT.size + length
                 if mask & _IN_Q_OVERFLOW:
-                    self._invalidate_all()
+                    self._listings.clear()
                     continue
                 path = self._wd_to_path.get(wd)
                 if path is None:
                     continue
-                self._generation[path] = self._generation.get(path, 0) + 1
-                self._listings.pop(path, None)
-                if mask & _IN_IGNORED:  # the directory is gone: the kernel dropped the watch
-                    self._wd_to_path.pop(wd, None)
-                    self._path_to_wd.pop(path, None)
-
-    def _invalidate_all(self) -> None:
-        for path in list(self._path_to_wd):
-            self._generation[path] = self._generation.get(path, 0) + 1
-        self._listings.clear()
+                if mask & (_IN_IGNORED | _IN_DELETE_SELF | _IN_MOVE_SELF):
+                    self._listings.pop(path, None)
+                    if mask & _IN_IGNORED:  # the kernel dropped the watch
+                        self._wd_to_path.pop(wd, None)
+                        self._path_to_wd.pop(path, None)
+                elif name:
+                    dirty = self._dirty.setdefault(path, set())
+                    dirty.add(os.fsdecode(name))
+                    if len(dirty) > self._max_dirty:  # a rescan is cheaper than so many looks
+                        self._listings.pop(path, None)
+                        dirty.clear()
 
     def _forget_all(self) -> None:
-        self._invalidate_all()
+        self._listings.clear()
+        self._dirty.clear()
         for wd in list(self._wd_to_path):
             if self._fd is not None:
                 _inotify_rm_watch(self._fd, wd)

@@ -88,12 +88,34 @@ def test_symlink_target_changes_are_seen(manager: ContentsManager, tmp_path: Pat
     assert listing(manager)["link.txt"]["size"] == len("much longer")
 
 
-def test_a_change_during_the_scan_is_not_stored(tmp_path: Path) -> None:
+def test_a_change_during_the_scan_is_handed_back_with_the_listing(tmp_path: Path) -> None:
     cache = ListingCache()
-    token = cache.begin_scan(str(tmp_path))
-    assert token is not None
+    version = cache.begin_scan(str(tmp_path))
+    assert version is not None
     (tmp_path / "late.txt").write_text("x")  # changed after the scan began
-    cache.put(str(tmp_path), token, "stale listing")
+    cache.store(str(tmp_path), "listing", version)
+    stored = cache.get(str(tmp_path))
+    assert stored is not None and stored[1:] == ("listing", {"late.txt"})
+    assert cache.get(str(tmp_path))[2] == set()  # type: ignore[index]  # handed back once
+    cache.close()
+
+
+def test_a_lost_race_drops_the_listing(tmp_path: Path) -> None:
+    cache = ListingCache()
+    cache.store(str(tmp_path), "first", cache.begin_scan(str(tmp_path)) or 0)
+    stored = cache.get(str(tmp_path))
+    assert stored is not None
+    cache.store(str(tmp_path), "second", stored[0])  # one update wins ...
+    cache.store(str(tmp_path), "third", stored[0])  # ... the other, from the same version, loses
+    assert cache.get(str(tmp_path)) is None  # and the directory is scanned afresh
+    cache.close()
+
+
+def test_a_flood_of_changes_means_a_rescan(tmp_path: Path) -> None:
+    cache = ListingCache(max_dirty=10)
+    cache.store(str(tmp_path), "listing", cache.begin_scan(str(tmp_path)) or 0)
+    for index in range(20):
+        (tmp_path / f"f{index}").write_text("x")
     assert cache.get(str(tmp_path)) is None
     cache.close()
 
@@ -102,14 +124,42 @@ def test_deleted_directory_is_forgotten(tmp_path: Path) -> None:
     cache = ListingCache()
     folder = tmp_path / "gone"
     folder.mkdir()
-    token = cache.begin_scan(str(folder))
-    assert token is not None
-    cache.put(str(folder), token, "listing")
-    assert cache.get(str(folder)) == "listing"
+    version = cache.begin_scan(str(folder))
+    assert version is not None
+    cache.store(str(folder), "listing", version)
+    assert cache.get(str(folder)) is not None
     folder.rmdir()
     assert cache.get(str(folder)) is None
     assert str(folder) not in cache._path_to_wd
     cache.close()
+
+
+def test_a_modified_entry_keeps_its_place(manager: ContentsManager) -> None:
+    root = Path(manager.root.os_root)
+    for name in ("c.txt", "a.txt", "b.txt"):
+        (root / name).write_text(name)
+    order = [entry["name"] for entry in manager.get("")["content"]]
+    (root / order[0]).write_text("changed")
+    after = manager.get("")["content"]
+    assert [entry["name"] for entry in after] == order
+    assert after[0]["size"] == len("changed")
+
+
+def test_many_changes_between_listings_match_a_fresh_scan(manager: ContentsManager) -> None:
+    root = Path(manager.root.os_root)
+    for index in range(50):
+        (root / f"f{index}.txt").write_text("x")
+    (root / "d").mkdir()
+    manager.get("")
+    for index in range(0, 50, 3):
+        (root / f"f{index}.txt").unlink()
+    for index in range(1, 50, 3):
+        (root / f"f{index}.txt").rename(root / f"g{index}.txt")
+    (root / "d").rename(root / "e")
+    (root / "new.ipynb").write_text("{}")
+    cached = listing(manager)
+    manager.listings = None
+    assert cached == listing(manager)
 
 
 def test_remote_file_systems_are_never_cached(tmp_path: Path) -> None:

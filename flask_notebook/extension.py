@@ -6,6 +6,7 @@ import atexit
 import os
 import secrets
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,11 +151,18 @@ class Notebook:
         )
         notebooks.validation_message(notebooks.new_notebook())  # compile the schema validator now
         app.extensions["notebook"] = state
-        atexit.register(state.shutdown_all)
+        # A weak reference: an app that is dropped (tests make hundreds) releases its state.
+        atexit.register(_shutdown_at_exit, weakref.ref(state))
 
         from .blueprints import notebook
 
         app.register_blueprint(notebook, url_prefix=url_prefix.rstrip("/"))
+
+
+def _shutdown_at_exit(ref: weakref.ref[NotebookState]) -> None:
+    state = ref()
+    if state is not None:
+        state.shutdown_all()
 
 
 def state() -> NotebookState:

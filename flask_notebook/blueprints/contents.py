@@ -53,8 +53,9 @@ def _model_response(model: ContentsModel, status: int = 200, *, location: bool =
 def _slash_redirect(api_path: str) -> BaseResponse | None:
     """`/api/contents/sub/` answers 302 to `/api/contents/sub`, as jupyter_server does."""
     if api_path.endswith("/") and request.method in ("GET", "POST", "PUT"):
-        target = request.full_path.split("?", 1)
-        url = request.path.rstrip("/") + ("?" + target[1] if len(target) > 1 and target[1] else "")
+        url = request.script_root + request.path.rstrip("/")
+        if request.query_string:
+            url += "?" + request.query_string.decode("latin-1")
         return redirect(url, 302)
     return None
 

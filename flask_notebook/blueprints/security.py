@@ -149,12 +149,12 @@ def guard_page() -> BaseResponse | None:
         st = state()
         if request.method not in SAFE_METHODS:
             raise errors.Forbidden("Forbidden")
-        next_url = quote(request.full_path.rstrip("?"), safe="/?=&")
+        here = request.script_root + request.full_path.rstrip("?")
         if st.authorize is not None:
             if st.login_url is None:
                 raise errors.Forbidden("Forbidden")
-            return redirect(f"{st.login_url}?next={next_url}")
-        return redirect(url_for("notebook.auth.login", next=request.full_path.rstrip("?")))
+            return redirect(f"{st.login_url}?next={quote(here, safe='/')}")
+        return redirect(url_for("notebook.auth.login", next=here))
     g.notebook_identity, g.notebook_proven = identity, proven
     if not proven:
         check_xsrf()
@@ -165,12 +165,9 @@ def check_xsrf() -> None:
     """Unsafe requests authenticated by cookie must echo the `_xsrf` cookie (double submit)."""
     if request.method in SAFE_METHODS or state().config["NOTEBOOK_DISABLE_CHECK_XSRF"]:
         return
-    given = (
-        request.headers.get("X-XSRFToken")
-        or request.headers.get("X-CSRFToken")
-        or request.args.get(XSRF_COOKIE)
-        or (request.form.get(XSRF_COOKIE) if request.mimetype == "application/x-www-form-urlencoded" else None)
-    )
+    # Not from a form field: API bodies are JSON even when a client labels them as a form,
+    # and parsing them as one would consume the body. The login form checks its own field.
+    given = request.headers.get("X-XSRFToken") or request.headers.get("X-CSRFToken") or request.args.get(XSRF_COOKIE)
     if not given:
         raise errors.Forbidden(f"'_xsrf' argument missing from {request.method}")
     cookie = request.cookies.get(XSRF_COOKIE, "")

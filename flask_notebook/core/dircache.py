@@ -156,6 +156,10 @@ class ListingCache:
             os.close(self._fd)
             self._fd = None
 
+    def __del__(self) -> None:
+        # Each inotify instance counts against a small per-user limit (128 by default).
+        self.close()
+
 
 def _local_mounts(mountinfo: str) -> list[tuple[str, str]]:
     """[(mount point, fs type)] from /proc/self/mountinfo, longest mount point first."""

@@ -128,3 +128,16 @@ def test_killed_mid_upload_leaves_previous_file_intact(start_server: Callable[..
         uploader.join(timeout=30)
     assert target.read_text() == "old contents"
     assert _temp_files(root) == []
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_body_over_the_limit_is_413_json(start_server: Callable[..., LiveServer], root: Path, chunked: bool) -> None:
+    server = start_server(env={"NOTEBOOK_MAX_BODY_SIZE": "1000"})
+    (root / "keep.txt").write_text("old")
+    payload = json.dumps({"type": "file", "format": "text", "content": "x" * 5000}).encode()
+    data: Any = iter([payload[:2000], payload[2000:]]) if chunked else payload
+    response = requests.put(server.url + "api/contents/keep.txt", data=data, headers=AUTH, timeout=30)
+    assert response.status_code == 413, response.text
+    assert response.json()["message"] == "Request body is larger than the limit of 1000 bytes (NOTEBOOK_MAX_BODY_SIZE)"
+    assert (root / "keep.txt").read_text() == "old"
+    assert server.request("GET", "/api/contents/keep.txt").json()["content"] == "old"

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import orjson
 from flask import Response, request
 from gevent import get_hub, monkey
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..core import errors, notebooks
 
@@ -27,8 +28,11 @@ def json_body() -> Any:
     An empty body is ``None``, which several endpoints give a meaning.
 
     :raises errors.Invalid: a non-empty body that is not JSON.
+    :raises RequestEntityTooLarge: the body is over the limit ``guard_api`` set.
     """
     data = request.get_data(cache=True)
+    if request.max_content_length is not None and len(data) >= request.max_content_length:
+        raise RequestEntityTooLarge()
     if not data:
         return None
     try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hashlib import sha1
 
 import orjson
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, g, redirect, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..core import errors
 from ..core.paths import iso_utc
@@ -24,6 +25,20 @@ def get_version() -> Response:
     from .. import __version__
 
     return json_response({"version": JUPYTER_SERVER_VERSION, "flask_notebook": __version__})
+
+
+@bp.get("/")
+def redirect_slash() -> BaseResponse:
+    """`/api/` answers 302 to `/api`, as every trailing-slash URL does in jupyter_server."""
+    return redirect(url_for(".get_version"), 302)
+
+
+@bp.route("/notebooks", defaults={"api_path": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/notebooks/<path:api_path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def redirect_notebooks(api_path: str) -> BaseResponse:
+    """The deprecated `/api/notebooks/<path>` is `/api/contents/<path>` (302, no auth needed)."""
+    target = url_for(".contents.get_contents", api_path=api_path) if api_path else url_for(".contents.get_contents")
+    return redirect(target, 302)
 
 
 @bp.get("/me")

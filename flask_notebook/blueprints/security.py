@@ -22,6 +22,9 @@ from ..core.models import Identity
 from ..extension import NotebookState, state
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: API endpoints anyone may call: the version, and redirects that reveal nothing.
+_OPEN_ENDPOINTS = frozenset({"notebook.api.get_version", "notebook.api.redirect_slash",
+                             "notebook.api.redirect_notebooks"})
 XSRF_COOKIE = "_xsrf"
 _HOST_CHARS = re.compile(r"[^A-Za-z0-9]")
 
@@ -127,19 +130,20 @@ def guard_api() -> Response | None:
     """Authenticate an API request: 403 JSON when that fails (contract section 10)."""
     if request.method == "OPTIONS":
         return preflight()
+    if request.endpoint in _OPEN_ENDPOINTS:
+        return None
     st = state()
     # One byte over the limit: werkzeug quietly truncates a chunked body at this size, and
     # json_body refuses what reaches it, so a truncated body is never taken for a whole one.
     request.max_content_length = st.config["NOTEBOOK_MAX_BODY_SIZE"] + 1
     identity, proven = authenticate()
-    open_endpoint = request.endpoint == "notebook.api.get_version"
-    if identity is None and not open_endpoint:
+    if identity is None:
         raise errors.Forbidden("Forbidden")
     g.notebook_identity, g.notebook_proven = identity, proven
     if not proven:
         check_origin()
         check_xsrf()
-    if identity is not None and "no_track_activity" not in request.args and not open_endpoint:
+    if "no_track_activity" not in request.args:
         st.last_activity = time.time()
     return None
 

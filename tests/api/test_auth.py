@@ -265,3 +265,20 @@ def test_host_authorize_pages_redirect_to_host_login(root: Path) -> None:
     response = host.test_client().get("/nb/")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/accounts/login?next=/nb/")
+
+
+def test_api_trailing_slash_redirects(anon: FlaskClient) -> None:
+    response = anon.get("/api/")
+    assert response.status_code == 302 and response.headers["Location"] == "/api"
+
+
+def test_deprecated_notebooks_api_redirects_to_contents(anon: FlaskClient) -> None:
+    response = anon.get("/api/notebooks/a%20b/c.ipynb")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/api/contents/a%20b/c.ipynb"
+    assert anon.get("/api/notebooks").headers["Location"] == "/api/contents/"
+
+
+def test_open_endpoints_need_no_xsrf_either(anon: FlaskClient) -> None:
+    response = anon.post("/api/notebooks/x.ipynb")
+    assert response.status_code == 302 and response.headers["Location"] == "/api/contents/x.ipynb"

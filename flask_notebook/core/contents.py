@@ -13,17 +13,15 @@ import binascii
 import errno
 import hashlib
 import logging
-import mimetypes
 import os
 import re
 import shutil
-import stat
 from collections.abc import Callable
 from typing import Any
 
 from . import errors, fileio, notebooks
 from .checkpoints import Checkpoints
-from .dircache import ListingCache
+from .listing import DirectoryLister, guess_mimetype
 from .models import CheckpointModel, ContentsModel
 from .paths import Root, iso_utc_ns, join_api_path, normalize_api_path, split_api_path
 
@@ -43,8 +41,7 @@ class ContentsManager:
 
     def __init__(self, root: Root, notary: notebooks.Notary, *, listing_cache: bool = True) -> None:
         self.root = root
-        cache = ListingCache() if listing_cache else None
-        self.listings = cache if cache is not None and cache.enabled else None
+        self.lister = DirectoryLister(root, cache=listing_cache)
         self.notary = notary
         self.checkpoints = Checkpoints(root)
         self._checked: dict[str, tuple[str | None, str]] = {}
@@ -52,8 +49,7 @@ class ContentsManager:
 
     def close(self) -> None:
         """Release the listing cache's inotify descriptor."""
-        if self.listings is not None:
-            self.listings.close()
+        self.lister.close()
 
     # -- reading ---------------------------------------------------------------------
 
@@ -150,131 +146,8 @@ class ContentsManager:
         model = self._base_model(api_path, os_path)
         model["type"], model["size"] = "directory", None
         if content:
-            model["content"], model["format"] = self._list_entries(api_path, os_path), "json"
+            model["content"], model["format"] = self.lister.entries(api_path, os_path), "json"
         return model
-
-    def _list_entries(self, api_path: str, os_path: str) -> list[ContentsModel]:
-        """The children's models (without content): the hot path of big directories.
-
-        With the ``ListingCache``, a directory listed before is not scanned again: the
-        entries inotify named since are looked at again, and so are subdirectories and
-        symlinks (whose changes inotify on this directory does not report).
-        """
-        prefix = f"{api_path}/" if api_path else ""
-        cache = self.listings
-        if cache is None:
-            return list(self._scan(prefix, os_path)[0].values())
-        looks = _IsoCache(), _WriteCheck()
-        stored = cache.get(os_path)
-        if stored is None:
-            version = cache.begin_scan(os_path)
-            models, volatile = self._scan(prefix, os_path)
-            if version is not None:
-                cache.store(os_path, (models, volatile), version)
-        else:
-            version, (models, volatile), dirty = stored
-            if dirty:
-                models, changed = dict(models), set(volatile)
-                for name in dirty:
-                    self._look_again(prefix, os_path, name, models, changed, *looks)
-                volatile = frozenset(changed)
-                cache.store(os_path, (models, volatile), version)
-        if not volatile:
-            return list(models.values())
-        fresh = dict(models)
-        for name in volatile:
-            self._look_again(prefix, os_path, name, fresh, set(), *looks)
-        return list(fresh.values())
-
-    def _scan(self, prefix: str, os_path: str) -> tuple[dict[str, ContentsModel], frozenset[str]]:
-        """({name: entry model} in directory order, names of the subdirectories and symlinks).
-
-        One `scandir` and one `stat` per entry; timestamps are formatted once per second
-        of mtime (``_IsoCache``) and `writable` comes from the stat's mode bits rather than
-        an `access` call per entry (so ACLs and read-only mounts are not reflected here;
-        a GET of the entry itself reports them).
-        """
-        is_inside, hidden = self.root.is_inside, self._hidden_entry
-        iso, writable = _IsoCache(), _WriteCheck()
-        models: dict[str, ContentsModel] = {}
-        volatile: list[str] = []
-        with os.scandir(os_path) as scan:
-            for entry in scan:
-                name = entry.name
-                if hidden(name):
-                    continue
-                try:
-                    st = entry.stat()
-                    link = entry.is_symlink()
-                    if link and not is_inside(entry.path):
-                        continue
-                except OSError:  # broken symlink, vanished, unreadable
-                    continue
-                model = self._entry_model(prefix, name, entry.path, st, iso, writable)
-                if model is not None:
-                    if link or model["type"] == "directory":
-                        volatile.append(name)
-                    models[name] = model
-        return models, frozenset(volatile)
-
-    def _look_again(self, prefix: str, os_path: str, name: str, models: dict[str, ContentsModel],
-                    volatile: set[str], iso: _IsoCache, writable: _WriteCheck) -> None:
-        """Bring `name`'s entry in `models` (and in `volatile`) up to date, keeping its place."""
-        path = os.path.join(os_path, name)
-        model = None
-        link = False
-        if not self._hidden_entry(name):
-            try:
-                link = os.path.islink(path)
-                if not link or self.root.is_inside(path):
-                    model = self._entry_model(prefix, name, path, os.stat(path), iso, writable)
-            except OSError:  # gone, or a broken link
-                pass
-        if model is None:
-            models.pop(name, None)
-            volatile.discard(name)
-            return
-        models[name] = model
-        if link or model["type"] == "directory":
-            volatile.add(name)
-        else:
-            volatile.discard(name)
-
-    def _hidden_entry(self, name: str) -> bool:
-        return (name[0] == "." and not self.root.allow_hidden) or self.root.hide_match(name) is not None
-
-    def _entry_model(self, prefix: str, name: str, path: str, st: os.stat_result, iso: _IsoCache,
-                     writable: _WriteCheck) -> ContentsModel | None:
-        """One listing entry, or None for what listings leave out (sockets, unlistable dirs)."""
-        mode = st.st_mode
-        mimetype: str | None = None
-        if stat.S_ISDIR(mode):
-            if not self.root.allow_hidden and not os.access(path, os.R_OK | os.X_OK):
-                return None  # a directory we cannot list counts as hidden
-            kind, size = "directory", None
-        elif stat.S_ISREG(mode):
-            size = st.st_size
-            if name.endswith(".ipynb"):
-                kind = "notebook"
-            else:
-                kind, mimetype = "file", guess_mimetype(name)
-        else:
-            return None  # sockets, fifos, devices
-        modified = iso(st.st_mtime_ns)
-        return {
-            "name": name,
-            "path": prefix + name,
-            "last_modified": modified,
-            "created": modified if st.st_ctime_ns == st.st_mtime_ns else iso(st.st_ctime_ns),
-            "content": None,
-            "format": None,
-            "mimetype": mimetype,
-            "size": size,
-            "writable": writable(st),
-            "type": kind,
-            "hash": None,
-            "hash_algorithm": None,
-        }
 
     def _file_model(
         self, api_path: str, os_path: str, *, content: bool, format: str | None, require_hash: bool  # noqa: A002
@@ -435,7 +308,7 @@ class ContentsManager:
         except OSError as exc:
             raise errors.SaveFailed(f"Unexpected error while saving file: {api_path} {exc.strerror}") from exc
         result = self._base_model(api_path, partial)
-        result["mimetype"] = mimetypes.guess_type(name)[0]
+        result["mimetype"] = guess_mimetype(name)
         return result
 
     def _mkdir(self, api_path: str, os_path: str) -> None:
@@ -626,57 +499,6 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
-
-
-class _IsoCache:
-    """iso_utc for nanosecond timestamps, formatting each whole second once.
-
-    Files in one directory are often written within the same few seconds.
-    """
-
-    def __init__(self) -> None:
-        self._seconds: dict[int, str] = {}
-
-    def __call__(self, ns: int) -> str:
-        seconds = ns // 1_000_000_000
-        base = self._seconds.get(seconds)
-        if base is None:
-            base = self._seconds[seconds] = iso_utc_ns(seconds * 1_000_000_000)[:-8]
-        return f"{base}.{ns % 1_000_000_000 // 1000:06d}Z"
-
-
-class _WriteCheck:
-    """Whether the server's user may write a file, from its stat: `os.access(W_OK)` without a syscall."""
-
-    def __init__(self) -> None:
-        self._uid = os.geteuid()
-        self._groups = {os.getegid(), *os.getgroups()}
-
-    def __call__(self, st: os.stat_result) -> bool:
-        if self._uid == 0:
-            return True
-        if st.st_uid == self._uid:
-            return bool(st.st_mode & stat.S_IWUSR)
-        if st.st_gid in self._groups:
-            return bool(st.st_mode & stat.S_IWGRP)
-        return bool(st.st_mode & stat.S_IWOTH)
-
-
-def guess_mimetype(name: str) -> str | None:
-    """The mimetype for a file name's extension, remembered per extension."""
-    base, dot, suffix = name.rpartition(".")
-    if not dot or not base.strip("."):
-        return None
-    mimetype = _MIMETYPES.get(suffix, _MISSING)
-    if mimetype is _MISSING:
-        mimetype = mimetypes.guess_type("x." + suffix)[0]
-        if len(_MIMETYPES) < 4096:  # names are client-controlled: keep the memo bounded
-            _MIMETYPES[suffix] = mimetype
-    return mimetype  # type: ignore[return-value]
-
-
-_MISSING = object()
-_MIMETYPES: dict[str, str | None] = {}
 
 
 def _set_hash(model: ContentsModel, raw: bytes, public: bool) -> str:

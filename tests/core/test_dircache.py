@@ -19,7 +19,7 @@ def manager(tmp_path: Path) -> Iterator[ContentsManager]:
     root = tmp_path / "root"
     root.mkdir()
     manager = ContentsManager(Root(str(root)), notebooks.Notary(str(tmp_path / "data")))
-    assert manager.listings is not None, "inotify should be available on this Linux machine"
+    assert manager.lister.cache is not None, "inotify should be available on this Linux machine"
     yield manager
     manager.close()
     manager.notary.close()
@@ -65,7 +65,7 @@ def test_every_change_shows_in_the_next_listing(manager: ContentsManager, change
     listing(manager)  # cached now
     change(root)
     cached = listing(manager)
-    manager.listings = None  # the same listing, computed from scratch
+    manager.lister.cache = None  # the same listing, computed from scratch
     assert cached == listing(manager)
 
 
@@ -158,7 +158,7 @@ def test_many_changes_between_listings_match_a_fresh_scan(manager: ContentsManag
     (root / "d").rename(root / "e")
     (root / "new.ipynb").write_text("{}")
     cached = listing(manager)
-    manager.listings = None
+    manager.lister.cache = None
     assert cached == listing(manager)
 
 
@@ -190,5 +190,5 @@ def test_too_many_directories_resets_the_watches(tmp_path: Path) -> None:
 
 def test_listing_cache_can_be_turned_off(tmp_path: Path) -> None:
     manager = ContentsManager(Root(str(tmp_path)), notebooks.Notary(str(tmp_path / "data")), listing_cache=False)
-    assert manager.listings is None
+    assert manager.lister.cache is None
     manager.notary.close()

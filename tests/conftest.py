@@ -15,6 +15,7 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from flask_notebook import Notebook, create_app
 
@@ -32,6 +33,19 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10, interval: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def assert_error(response: TestResponse, status: int, message: str | None = None) -> dict[str, Any]:
+    """An error with `status` whose body is exactly ``{"message": str, "reason": str | None}``."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {"message", "reason"}
+    assert isinstance(body["message"], str) and body["message"]
+    assert body["reason"] is None or isinstance(body["reason"], str)
+    if message is not None:
+        assert body["message"] == message
+    return body
 
 
 @pytest.fixture(autouse=True)

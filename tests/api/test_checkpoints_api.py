@@ -15,20 +15,10 @@ from flask.testing import FlaskClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from werkzeug.test import TestResponse
 
+from ..conftest import assert_error
+
 API = "/api/contents"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
-
-
-def assert_error(response: TestResponse, status: int, message: str | None = None) -> dict[str, Any]:
-    """An error with `status` whose body is exactly ``{"message": str, "reason": str | None}``."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert set(body) == {"message", "reason"}
-    assert isinstance(body["message"], str) and body["message"]
-    assert body["reason"] is None or isinstance(body["reason"], str)
-    if message is not None:
-        assert body["message"] == message
-    return body
 
 
 def put_json(client: FlaskClient, api_path: str, body: Any) -> TestResponse:

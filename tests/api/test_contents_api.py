@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 
 from flask_notebook import create_app
 
-from ..conftest import TOKEN
+from ..conftest import TOKEN, assert_error
 
 API = "/api/contents"
 KEYS = {
@@ -40,19 +40,6 @@ def assert_model(model: dict[str, Any]) -> dict[str, Any]:
     assert TIMESTAMP.match(model["created"]), model["created"]
     assert TIMESTAMP.match(model["last_modified"]), model["last_modified"]
     return model
-
-
-def assert_error(response: TestResponse, status: int, message: str | None = None) -> dict[str, Any]:
-    """An error with `status` whose body is exactly ``{"message": str, "reason": str | None}``."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert set(body) == {"message", "reason"}
-    assert isinstance(body["message"], str) and body["message"]
-    assert body["reason"] is None or isinstance(body["reason"], str)
-    if message is not None:
-        assert body["message"] == message
-    return body
 
 
 def put_json(client: FlaskClient, api_path: str, body: Any, **kwargs: Any) -> TestResponse:

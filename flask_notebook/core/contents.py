@@ -259,6 +259,8 @@ class ContentsManager:
         else:
             raise errors.Invalid(f"Unhandled contents type: {kind}")
         fileio.atomic_write(os_path, data, api_path=api_path)
+        if kind == "notebook":
+            self._first_checkpoint(api_path)
         result = self.get(api_path, content=False)
         if message:
             result["message"] = message
@@ -267,17 +269,21 @@ class ContentsManager:
         return result, not existed
 
     def finish_save(self, model: ContentsModel) -> ContentsModel:
-        """Sign a saved notebook and give it its first checkpoint. Event loop only."""
+        """Sign a saved notebook (the signature store belongs to the event loop's thread)."""
         signature = model.pop("_sign", None)
         if signature is not None:
             self.notary.sign(signature)
-        if model["type"] == "notebook" and not self.checkpoints.list(model["path"]):
-            try:
-                self.checkpoints.create(model["path"])
-            except errors.NotebookError as exc:
-                # The save itself succeeded; a missing first checkpoint must not undo that.
-                log.warning("no checkpoint for %s: %s", model["path"], exc.message)
         return model
+
+    def _first_checkpoint(self, api_path: str) -> None:
+        """A notebook always has a checkpoint: make one if there is none; never replace one."""
+        if self.checkpoints.list(api_path):
+            return
+        try:
+            self.checkpoints.create(api_path)
+        except errors.NotebookError as exc:
+            # The save itself succeeded; a missing first checkpoint must not undo that.
+            log.warning("no checkpoint for %s: %s", api_path, exc.message)
 
     def _save_chunk(self, model: dict[str, Any], api_path: str, os_path: str, chunk: Any) -> ContentsModel:
         if model.get("type") != "file":
@@ -401,6 +407,8 @@ class ContentsManager:
                 fileio.atomic_copy(src, dst, api_path=target)
         except OSError as exc:
             raise fileio._save_error(exc, target) from exc
+        if target.endswith(".ipynb") and os.path.isfile(dst):
+            self._first_checkpoint(target)
         return self.get(target, content=False)
 
     def _copy_tree(self, src: str, dst: str, from_path: str) -> None:

@@ -68,14 +68,14 @@ class DirectoryLister:
         an `access` call per entry (so ACLs and read-only mounts are not reflected here;
         a GET of the entry itself reports them).
         """
-        is_inside, hidden = self.root.is_inside, self._hidden_entry
+        is_inside, listed = self.root.is_inside, self.root.listed
         iso, writable = _IsoCache(), _WriteCheck()
         models: dict[str, ContentsModel] = {}
         volatile: list[str] = []
         with os.scandir(os_path) as scan:
             for entry in scan:
                 name = entry.name
-                if hidden(name):
+                if not listed(name):
                     continue
                 try:
                     st = entry.stat()
@@ -97,7 +97,7 @@ class DirectoryLister:
         path = os.path.join(os_path, name)
         model = None
         link = False
-        if not self._hidden_entry(name):
+        if self.root.listed(name):
             try:
                 link = os.path.islink(path)
                 if not link or self.root.is_inside(path):
@@ -113,9 +113,6 @@ class DirectoryLister:
             volatile.add(name)
         else:
             volatile.discard(name)
-
-    def _hidden_entry(self, name: str) -> bool:
-        return (name[0] == "." and not self.root.allow_hidden) or self.root.hide_match(name) is not None
 
     def _entry_model(self, prefix: str, name: str, path: str, st: os.stat_result, iso: _IsoCache,
                      writable: _WriteCheck) -> ContentsModel | None:

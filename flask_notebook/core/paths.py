@@ -42,7 +42,6 @@ def iso_utc_ns(ns: int) -> str:
 
 def iso_utc(timestamp: float) -> str:
     """UTC ISO-8601 with six fractional digits and a `Z`, which strict clients require."""
-    # isoformat is about twice as fast as strftime, which adds up over a 10,000-entry listing.
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
 
 

@@ -211,6 +211,14 @@ def test_later_notebook_save_keeps_the_first_checkpoint(client: FlaskClient, roo
     assert (root / ".ipynb_checkpoints" / "n-checkpoint.ipynb").read_bytes() == first
 
 
+def test_copied_notebook_gets_its_own_checkpoint(client: FlaskClient, root: Path) -> None:
+    save_notebook(client, "n.ipynb", new_notebook(cells=[new_markdown_cell("first")]))
+    (root / "sub").mkdir()
+    assert client.post(f"{API}/sub", data=json.dumps({"copy_from": "n.ipynb"})).status_code == 201
+    checkpoint = root / "sub" / ".ipynb_checkpoints" / "n-checkpoint.ipynb"
+    assert checkpoint.read_bytes() == (root / "n.ipynb").read_bytes()
+
+
 def test_new_untitled_notebook_gets_checkpoint(client: FlaskClient, root: Path) -> None:
     client.post(API, data=json.dumps({"type": "notebook"}))
     assert (root / ".ipynb_checkpoints" / "Untitled-checkpoint.ipynb").is_file()

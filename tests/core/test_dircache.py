@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,14 +15,9 @@ from flask_notebook.core.paths import Root
 
 
 @pytest.fixture
-def manager(tmp_path: Path) -> Iterator[ContentsManager]:
-    root = tmp_path / "root"
-    root.mkdir()
-    manager = ContentsManager(Root(str(root)), notebooks.Notary(str(tmp_path / "data")))
-    assert manager.lister.cache is not None, "inotify should be available on this Linux machine"
-    yield manager
-    manager.close()
-    manager.notary.close()
+def manager(cm: ContentsManager) -> ContentsManager:
+    assert cm.lister.cache is not None, "inotify should be available on this Linux machine"
+    return cm
 
 
 def listing(manager: ContentsManager, api_path: str = "") -> dict[str, dict[str, object]]:

@@ -96,8 +96,11 @@ def main(argv: list[str] | None = None) -> int:
             webbrowser.open(url)
         stopping.wait()
     finally:
-        server.stop(timeout=2)
+        # Kernels first, while the hub is still serving: they get a moment to exit cleanly,
+        # in parallel. Then open WebSockets are given a second to close.
+        server.close()
         state.shutdown_all()
+        server.stop(timeout=1)
     log.info("stopped")
     return 0
 

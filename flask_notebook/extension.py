@@ -15,7 +15,9 @@ from flask import Flask, Request, current_app
 
 from .core import auth, notebooks
 from .core.contents import ContentsManager
+from .core.kernels import KernelRegistry
 from .core.kernelspecs import Kernelspecs
+from .core.sessions import Sessions
 from .core.paths import Root
 
 #: Every config key the extension reads, with its default. ``init_app``'s docstring
@@ -38,6 +40,17 @@ DEFAULTS: dict[str, Any] = {
     "NOTEBOOK_DEFAULT_KERNEL_NAME": "python3",
     "NOTEBOOK_DATA_DIR": None,
     "NOTEBOOK_LISTING_CACHE": True,
+    "NOTEBOOK_MAX_KERNELS": None,
+    "NOTEBOOK_CULL_IDLE_TIMEOUT": 0,
+    "NOTEBOOK_CULL_INTERVAL": 300,
+    "NOTEBOOK_CULL_CONNECTED": False,
+    "NOTEBOOK_CULL_BUSY": False,
+    "NOTEBOOK_KERNEL_INFO_TIMEOUT": 60,
+    "NOTEBOOK_WS_QUEUE_LIMIT": 32 * 1024 * 1024,
+    "NOTEBOOK_WS_REPLAY_LIMIT": 16 * 1024 * 1024,
+    "NOTEBOOK_WS_PING_INTERVAL": 25,
+    "NOTEBOOK_WS_MAX_MESSAGE_SIZE": 64 * 1024 * 1024,
+    "NOTEBOOK_WS_COMPRESSION": False,
 }
 
 Authorize = Callable[[Request], Any]
@@ -49,6 +62,8 @@ class NotebookState:
 
     contents: ContentsManager
     kernelspecs: Kernelspecs
+    kernels: KernelRegistry
+    sessions: Sessions
     notary: notebooks.Notary
     token: str | None
     password_hash: str | None
@@ -63,8 +78,12 @@ class NotebookState:
     def root_dir(self) -> str:
         return self.contents.root.os_root
 
+    def touch(self, when: float) -> None:
+        self.last_activity = max(self.last_activity, when)
+
     def shutdown_all(self) -> None:
-        """Release what this app holds. Safe to call more than once."""
+        """Stop every kernel and release what this app holds. Safe to call more than once."""
+        self.kernels.shutdown_all()
         self.notary.close()
         self.contents.close()
 
@@ -114,6 +133,20 @@ class Notebook:
         - ``NOTEBOOK_DATA_DIR``: where notebook signatures are kept (default: Jupyter's data dir).
         - ``NOTEBOOK_LISTING_CACHE``: reuse directory listings until inotify reports a change
           (Linux, local file systems only; default ``True``).
+        - ``NOTEBOOK_MAX_KERNELS``: refuse (403) to start more kernels than this (``None``: no limit).
+        - ``NOTEBOOK_CULL_IDLE_TIMEOUT``, ``NOTEBOOK_CULL_INTERVAL``, ``NOTEBOOK_CULL_CONNECTED``,
+          ``NOTEBOOK_CULL_BUSY``: shut down kernels idle that many seconds (0: never), checked
+          every interval, including connected or busy ones if those are ``True``.
+        - ``NOTEBOOK_KERNEL_INFO_TIMEOUT``: seconds a restart waits for the kernel to answer.
+        - ``NOTEBOOK_WS_QUEUE_LIMIT``: bytes queued for one WebSocket before output is shed
+          (with a notice in the output; replies and status messages are never shed).
+        - ``NOTEBOOK_WS_REPLAY_LIMIT``: bytes kept for a disconnected WebSocket, replayed when
+          it reconnects with the same ``session_id`` (0: no replay).
+        - ``NOTEBOOK_WS_PING_INTERVAL``: seconds between WebSocket pings (a peer that misses a
+          pong is dropped).
+        - ``NOTEBOOK_WS_MAX_MESSAGE_SIZE``: the largest message a client may send, in bytes.
+        - ``NOTEBOOK_WS_COMPRESSION``: accept permessage-deflate (default ``False``: it costs
+          CPU on every message and kernel traffic is local).
 
         :param authorize: ``callable(request) -> identity or None`` that replaces token and
             password auth, for a host with its own login.
@@ -138,9 +171,22 @@ class Notebook:
         token = config["NOTEBOOK_TOKEN"]
         if token is None and authorize is None:
             token = None if password_hash else auth.new_token()
+        kernelspecs = Kernelspecs(default_name=config["NOTEBOOK_DEFAULT_KERNEL_NAME"])
+        max_kernels = config["NOTEBOOK_MAX_KERNELS"]
+        kernels = KernelRegistry(
+            kernelspecs,
+            max_kernels=int(max_kernels) if max_kernels not in (None, "") else None,
+            cull_idle_timeout=float(config["NOTEBOOK_CULL_IDLE_TIMEOUT"]),
+            cull_interval=float(config["NOTEBOOK_CULL_INTERVAL"]),
+            cull_connected=bool(config["NOTEBOOK_CULL_CONNECTED"]),
+            cull_busy=bool(config["NOTEBOOK_CULL_BUSY"]),
+            replay_limit=int(config["NOTEBOOK_WS_REPLAY_LIMIT"]),
+        )
         state = NotebookState(
             contents=ContentsManager(root, notary, listing_cache=config["NOTEBOOK_LISTING_CACHE"]),
-            kernelspecs=Kernelspecs(default_name=config["NOTEBOOK_DEFAULT_KERNEL_NAME"]),
+            kernelspecs=kernelspecs,
+            kernels=kernels,
+            sessions=Sessions(kernels, root),
             notary=notary,
             token=token,
             password_hash=password_hash,
@@ -149,7 +195,9 @@ class Notebook:
             login_url=login_url,
             config=config,
         )
+        kernels.on_activity = state.touch
         notebooks.validation_message(notebooks.new_notebook())  # compile the schema validator now
+        _websocket_options(app, config)
         app.extensions["notebook"] = state
         # A weak reference: an app that is dropped (tests make hundreds) releases its state.
         atexit.register(_shutdown_at_exit, weakref.ref(state))
@@ -157,6 +205,32 @@ class Notebook:
         from .blueprints import notebook
 
         app.register_blueprint(notebook, url_prefix=url_prefix.rstrip("/"))
+
+
+def _websocket_options(app: Flask, config: dict[str, Any]) -> None:
+    """flask-sock reads its options app-wide: add ours to what the host set, never overriding it.
+
+    The kernel protocol's subprotocol is only chosen when a client offers it, so a host's own
+    WebSocket routes are unaffected by its presence in the list.
+    """
+    from .blueprints.channels import GreenThread
+    from gevent.event import Event
+    from .core.messages import V1_PROTOCOL
+
+    options = app.config.setdefault("SOCK_SERVER_OPTIONS", {})
+    subprotocols = list(options.get("subprotocols") or [])
+    if V1_PROTOCOL not in subprotocols:
+        subprotocols.append(V1_PROTOCOL)
+    options["subprotocols"] = subprotocols
+    options.setdefault("ping_interval", config["NOTEBOOK_WS_PING_INTERVAL"] or None)
+    options.setdefault("max_message_size", config["NOTEBOOK_WS_MAX_MESSAGE_SIZE"] or None)
+    from gevent import monkey
+
+    if monkey.is_module_patched("threading"):
+        # A bare greenlet and a gevent Event per socket, instead of a patched threading.Thread
+        # and threading.Event: a few KiB less for each idle WebSocket.
+        options.setdefault("thread_class", GreenThread)
+        options.setdefault("event_class", Event)
 
 
 def _shutdown_at_exit(ref: weakref.ref[NotebookState]) -> None:

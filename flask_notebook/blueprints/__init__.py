@@ -1,4 +1,5 @@
-"""The blueprint tree: notebook -> {api -> {contents, kernelspecs}, auth, files, kernelspec resources, ui}.
+"""The blueprint tree: notebook -> {api -> {contents, kernels (+ channels), sessions, kernelspecs}, auth,
+files, kernelspec resources, ui}.
 
 Built once at import; ``Notebook.init_app`` registers ``notebook`` on each app.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..core import errors as core_errors
-from . import api, auth, contents, errors, files, kernelspecs, security, ui
+from . import api, auth, channels, contents, errors, files, kernels, kernelspecs, security, sessions, ui
 
 notebook = Blueprint(
     "notebook",
@@ -26,6 +27,9 @@ api.bp.after_request(api.finish_response)
 errors.register(api.bp)
 api.bp.register_blueprint(contents.bp)
 api.bp.register_blueprint(kernelspecs.bp)
+api.bp.register_blueprint(kernels.bp)  # with the channels WebSocket route on it
+api.bp.register_blueprint(sessions.bp)
+assert channels.sock  # imported for its route
 
 for page_bp in (files.bp, kernelspecs.resources_bp, ui.bp):
     page_bp.before_request(security.guard_page)

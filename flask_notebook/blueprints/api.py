@@ -63,8 +63,8 @@ def get_status() -> Response:
     st = state()
     return json_response(
         {
-            "connections": 0,
-            "kernels": 0,
+            "connections": st.kernels.connections,
+            "kernels": len(st.kernels.kernels),
             "last_activity": iso_utc(st.last_activity),
             "started": iso_utc(st.started),
         }
@@ -73,6 +73,8 @@ def get_status() -> Response:
 
 def finish_response(response: Response) -> Response:
     """ETag and 304, security headers and CORS on every API response."""
+    if request.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+        return response  # the WebSocket has come and gone; nothing is sent
     if request.method == "GET" and response.status_code == 200 and not response.is_streamed:
         if "ETag" not in response.headers:
             response.set_etag(sha1(response.get_data()).hexdigest())

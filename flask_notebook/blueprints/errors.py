@@ -24,6 +24,8 @@ STATUS: dict[type[errors.NotebookError], int] = {
     errors.Conflict: 409,
     errors.Forbidden: 403,
     errors.SaveFailed: 500,
+    errors.LimitReached: 403,
+    errors.KernelFailed: 500,
 }
 
 

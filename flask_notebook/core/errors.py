@@ -29,3 +29,11 @@ class Forbidden(NotebookError):
 
 class SaveFailed(NotebookError):
     """Writing failed for a reason the client could not have prevented; the old file is intact."""
+
+
+class LimitReached(NotebookError):
+    """A configured limit (the number of kernels) would be exceeded."""
+
+
+class KernelFailed(NotebookError):
+    """A kernel could not be started or restarted; `reason` says why."""

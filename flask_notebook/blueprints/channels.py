@@ -1,0 +1,133 @@
+"""The kernel WebSocket, `/api/kernels/<id>/channels?session_id=...` (contract section 9).
+
+flask-sock (simple-websocket) under gevent, with four of its defaults mended here:
+
+- every write is one ``sendall`` under a per-socket lock: simple-websocket sends with a
+  single ``send`` (a big frame is cut short under gevent) and its own greenlet writes pings,
+  pongs and close frames with no lock (``_LockedSocket``);
+- TCP_NODELAY, without which each round trip waits ~40 ms for a delayed ACK;
+- permessage-deflate is refused unless configured (it would be accepted whenever offered);
+- one bare greenlet per socket instead of a patched thread (``GreenThread``).
+
+The relay itself is ``core.channels``; this module only adapts a socket to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import uuid
+from typing import Any
+
+import gevent
+from flask import request
+from flask_sock import Sock
+from gevent.lock import Semaphore
+from simple_websocket import ConnectionClosed
+
+from ..core import errors, messages
+from ..core.channels import Connection
+from ..extension import state
+from .kernels import bp
+
+log = logging.getLogger(__name__)
+sock = Sock()
+
+
+class GreenThread:
+    """What simple-websocket needs of a thread class, as one bare greenlet."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+        self.name = "websocket-reader"
+
+    def start(self) -> None:
+        gevent.spawn_raw(self._target)
+
+
+class _LockedSocket:
+    """Every write a whole ``sendall``, one writer at a time."""
+
+    __slots__ = ("_sock", "_lock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._lock = Semaphore()
+
+    def send(self, data: bytes) -> int:
+        with self._lock:
+            self._sock.sendall(data)
+        return len(data)
+
+    sendall = send
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+@bp.before_request
+def check_channels() -> None:
+    """Before the handshake: an unknown kernel is a 404; compression is off unless wanted."""
+    if request.endpoint != "notebook.api.kernels.channels":
+        return
+    view_args = request.view_args or {}
+    state().kernels.get(view_args.get("kernel_id", ""))
+    if not state().config["NOTEBOOK_WS_COMPRESSION"]:
+        # simple-websocket rebuilds the handshake from the environ, and accepts deflate
+        # whenever the client offers it.
+        request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+
+
+def _close(ws: Any) -> None:
+    try:
+        ws.close()
+    except Exception:  # already closed
+        pass
+    ws.event.set()  # wake the handler waiting in receive()
+
+
+@sock.route("/<kernel_id>/channels", bp=bp)
+def channels(ws: Any, kernel_id: str) -> None:
+    st = state()
+    try:
+        kernel = st.kernels.get(kernel_id)
+    except errors.NotFound:  # shut down during the handshake
+        return
+    relay = kernel.channels
+    if relay is None or relay.closed:
+        return
+    try:
+        ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:  # not TCP
+        pass
+    ws.sock = _LockedSocket(ws.sock)
+    session_id = request.args.get("session_id") or uuid.uuid4().hex
+    protocol = ws.subprotocol
+    conn = Connection(session_id, protocol, ws.send, lambda: _close(ws),
+                      queue_limit=int(st.config["NOTEBOOK_WS_QUEUE_LIMIT"]))
+    relay.attach(conn)
+    decode = _decode_v1 if protocol == messages.V1_PROTOCOL else messages.decode_legacy
+    try:
+        # Client messages wait until the kernel has answered once and iopub is live.
+        relay.ready.wait(float(st.config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]))
+        while not conn.closed:
+            data = ws.receive()
+            if data is None:
+                continue
+            try:
+                channel, parts, header = decode(data)
+            except messages.Malformed as exc:
+                log.warning("dropped a malformed message on kernel %s: %s", kernel_id, exc)
+                continue
+            relay.send(session_id, channel, parts, header)
+    except ConnectionClosed:
+        pass
+    finally:
+        relay.detach(conn)
+
+
+def _decode_v1(data: bytes | str) -> tuple[str, list[bytes], dict[str, Any]]:
+    if isinstance(data, str):
+        raise messages.Malformed("a text frame on the v1 protocol")
+    channel, parts = messages.decode_v1(data)
+    return channel, parts, messages.header_of(parts)

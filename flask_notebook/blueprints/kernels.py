@@ -1,0 +1,66 @@
+"""`/api/kernels`: list, start, get, shut down, interrupt, restart (contract section 4)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, url_for
+
+from ..core import errors
+from ..extension import state
+from .http import json_body, json_response
+
+bp = Blueprint("kernels", __name__, url_prefix="/kernels")
+
+#: jupyter_server's kernel id pattern: five dash-separated words (not strictly a UUID).
+KERNEL_ID = re.compile(r"^\w+-\w+-\w+-\w+-\w+$")
+
+
+def _location(kernel_id: str) -> dict[str, str]:
+    return {"Location": url_for(".get_kernel", kernel_id=kernel_id)}
+
+
+@bp.get("")
+def list_kernels() -> Response:
+    return json_response([k.model() for k in state().kernels.list()])
+
+
+@bp.post("")
+def start_kernel() -> Response:
+    st = state()
+    body = json_body() or {}
+    if not isinstance(body, dict):
+        raise errors.Invalid("The body must be a JSON object")
+    name, path, kernel_id = body.get("name"), body.get("path"), body.get("kernel_id")
+    for field, value in (("name", name), ("path", path), ("kernel_id", kernel_id)):
+        if value is not None and not isinstance(value, str):
+            raise errors.Invalid(f"'{field}' must be a string")
+    if kernel_id and not KERNEL_ID.match(kernel_id):
+        raise errors.Invalid(f"'kernel_id' {kernel_id!r} is not a valid kernel id")
+    cwd = st.sessions.kernel_cwd(path or "", is_dir=True)
+    kernel = st.kernels.start(name or None, cwd=cwd, kernel_id=kernel_id or None)
+    return json_response(kernel.model(), 201, _location(kernel.id))
+
+
+@bp.get("/<kernel_id>")
+def get_kernel(kernel_id: str) -> Response:
+    return json_response(state().kernels.get(kernel_id).model())
+
+
+@bp.delete("/<kernel_id>")
+def shutdown_kernel(kernel_id: str) -> Response:
+    state().kernels.shutdown(kernel_id)
+    return Response(status=204)
+
+
+@bp.post("/<kernel_id>/interrupt")
+def interrupt_kernel(kernel_id: str) -> Response:
+    state().kernels.interrupt(kernel_id)
+    return Response(status=204)
+
+
+@bp.post("/<kernel_id>/restart")
+def restart_kernel(kernel_id: str) -> Response:
+    st = state()
+    kernel = st.kernels.restart(kernel_id, timeout=float(st.config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]))
+    return json_response(kernel.model(), 200, _location(kernel.id))

@@ -1,0 +1,106 @@
+"""`/api/sessions`: list, create, get, PATCH, delete (contract section 6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, url_for
+
+from ..core import errors
+from ..extension import state
+from .http import json_body, json_response
+
+bp = Blueprint("sessions", __name__, url_prefix="/sessions")
+
+
+def _body() -> dict[str, Any]:
+    body = json_body()
+    if body is None:
+        raise errors.Invalid("No JSON data provided")
+    if not isinstance(body, dict):
+        raise errors.Invalid("The body must be a JSON object")
+    notebook = body.get("notebook")
+    if isinstance(notebook, dict) and "path" not in body:  # the legacy form
+        legacy_path = notebook.get("path") or notebook.get("name")
+        if legacy_path is not None:
+            body = {**body, "path": legacy_path, "type": "notebook"}
+    return body
+
+
+def _string(body: dict[str, Any], field: str, *, required: bool = False) -> str | None:
+    value = body.get(field)
+    if value is None:
+        if required:
+            raise errors.Invalid(f"Missing field in JSON data: {field}")
+        return None
+    if not isinstance(value, str):
+        raise errors.Invalid(f"'{field}' must be a string")
+    return value
+
+
+def _kernel_error(kernel_name: str, exc: errors.NotebookError) -> Response:
+    """jupyter_server answers 501 with a message JupyterLab shows, and a short form."""
+    if isinstance(exc, errors.NotFound):
+        message = (f"The '{kernel_name}' kernel is not available. Please pick another suitable kernel "
+                   "instead, or install that kernel.")
+        short = f"{kernel_name} not found"
+    else:
+        message = f"The '{kernel_name}' kernel could not be started: '{exc.message}'"
+        short = f"Error starting kernel {kernel_name}"
+    return json_response({"message": message, "reason": exc.reason, "short_message": short}, 501)
+
+
+@bp.get("")
+def list_sessions() -> Response:
+    return json_response(state().sessions.list())
+
+
+@bp.post("")
+def create_session() -> Response:
+    st = state()
+    body = _body()
+    path = _string(body, "path", required=True)
+    type_ = _string(body, "type", required=True)
+    name = _string(body, "name")
+    kernel = body.get("kernel") or {}
+    if not isinstance(kernel, dict):
+        raise errors.Invalid("'kernel' must be an object with 'name' or 'id'")
+    kernel_name = _string(kernel, "name")
+    kernel_id = _string(kernel, "id")
+    assert path is not None and type_ is not None
+    try:
+        model = st.sessions.create(path, type_, name, kernel_name, kernel_id)
+    except (errors.NotFound, errors.KernelFailed) as exc:
+        return _kernel_error(kernel_name or st.kernelspecs.default_name, exc)
+    return json_response(model, 201, {"Location": url_for(".get_session", session_id=model["id"])})
+
+
+@bp.get("/<session_id>")
+def get_session(session_id: str) -> Response:
+    return json_response(state().sessions.get(session_id))
+
+
+@bp.patch("/<session_id>")
+def update_session(session_id: str) -> Response:
+    st = state()
+    body = _body()
+    for field in ("path", "name", "type"):
+        _string(body, field)
+    kernel = body.get("kernel")
+    if kernel is not None and not isinstance(kernel, dict):
+        raise errors.Invalid("'kernel' must be an object with 'name' or 'id'")
+    try:
+        model = st.sessions.update(session_id, body)
+    except errors.KernelFailed as exc:
+        return _kernel_error(str((kernel or {}).get("name")), exc)
+    except errors.NotFound as exc:
+        if kernel and kernel.get("id") is None and kernel.get("name") and "Session" not in exc.message:
+            return _kernel_error(str(kernel["name"]), exc)
+        raise
+    return json_response(model)
+
+
+@bp.delete("/<session_id>")
+def delete_session(session_id: str) -> Response:
+    state().sessions.delete(session_id)
+    return Response(status=204)

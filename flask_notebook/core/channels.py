@@ -1,0 +1,410 @@
+"""The relay between one kernel's ZMQ channels and all of its WebSocket connections.
+
+Per kernel, not per connection: one SUB socket on iopub, and one DEALER on each of shell,
+control and stdin, shared by every WebSocket of that kernel (a WebSocket then costs its TCP
+socket and a little memory, where jupyter_server opens four ZMQ sockets per WebSocket).
+
+- iopub is fanned out to every connection;
+- replies on shell and control are routed back by their parent's msg_id to the connection
+  that sent the request; stdin requests (``input()``) the same way, by the execute request
+  that caused them. Shell and stdin share one ZMQ identity, which ipykernel requires;
+- each connection has an outbound queue bounded in bytes, drained by its own writer
+  greenlet, so the ZMQ readers never wait for a slow browser. Only pure output (stream and
+  display data) is ever shed, and a notice takes its place in the stream;
+- a connection that goes away leaves an offline buffer under its ``session_id``, bounded in
+  bytes; a reconnect with that id gets what it missed, exactly once (contract 9.5).
+
+Everything runs in greenlets on gevent's hub, with zmq.green sockets. Nothing here calls
+jupyter_client's synchronous kernel API (``kernels.py`` owns that).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import gevent
+import zmq.green as zmq
+from gevent.event import Event
+from jupyter_client.session import Session
+
+from . import messages
+from .messages import Msg
+
+log = logging.getLogger(__name__)
+
+#: The route of the relay's own requests (the readiness nudge).
+_INTERNAL = ""
+#: Routes of requests that never got a reply are forgotten beyond this many.
+_MAX_ROUTES = 10_000
+_NUDGE_INTERVAL = 0.25
+_NUDGE_RESEND = 2.0
+PROTOCOL_VERSION = "5.4"
+
+_context: Any = None
+
+
+def zmq_context() -> Any:
+    global _context
+    if _context is None:
+        _context = zmq.Context()
+    return _context
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def server_message(session_id: str, msg_type: str, content: dict[str, Any],
+                   parent: dict[str, Any] | None = None, channel: str = "iopub") -> Msg:
+    """A message the server makes: a complete header whose session is the client's (contract 9.8)."""
+    header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "flask-notebook",
+              "session": session_id, "date": _now_iso(), "version": PROTOCOL_VERSION}
+    return messages.make(channel, header, parent or {}, content)
+
+
+class Gap:
+    """Where shed messages were: becomes one stderr notice in the stream when delivered."""
+
+    __slots__ = ("count", "size", "parent", "why")
+
+    def __init__(self, why: str) -> None:
+        self.count = 0
+        self.size = 0
+        self.parent: dict[str, Any] = {}
+        self.why = why
+
+    def notice(self, session_id: str) -> Msg:
+        text = (f"[flask-notebook] {self.count} output message{'s' if self.count != 1 else ''} "
+                f"({_human(self.size)}) dropped here: {self.why}.\n")
+        return server_message(session_id, "stream", {"name": "stderr", "text": text}, self.parent)
+
+
+def _human(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+class Outbox:
+    """Messages on their way to one client, bounded in bytes.
+
+    Past the bound, pure output is shed and counted in a ``Gap``; everything else is kept,
+    so replies and status messages are never lost.
+    """
+
+    __slots__ = ("items", "size", "limit", "why")
+
+    def __init__(self, limit: int, why: str) -> None:
+        self.items: deque[Msg | Gap] = deque()
+        self.size = 0
+        self.limit = limit
+        self.why = why
+
+    def put(self, msg: Msg) -> None:
+        if msg.sheddable and self.size + msg.size > self.limit:
+            gap = self.items[-1] if self.items and isinstance(self.items[-1], Gap) else None
+            if gap is None:
+                gap = Gap(self.why)
+                self.items.append(gap)
+            gap.count += 1
+            gap.size += msg.size
+            gap.parent = msg.parent
+            return
+        self.items.append(msg)
+        self.size += msg.size
+
+    def pop(self) -> Msg | Gap:
+        item = self.items.popleft()
+        if isinstance(item, Msg):
+            self.size -= item.size
+        return item
+
+
+class Connection:
+    """One WebSocket's side of the relay. `send` writes one frame; `close` ends the socket."""
+
+    def __init__(self, session_id: str, protocol: str | None, send: Callable[[bytes | str], None],
+                 close: Callable[[], None], *, queue_limit: int) -> None:
+        self.session_id = session_id
+        self.protocol = protocol
+        self._send = send
+        self._close = close
+        self.outbox = Outbox(queue_limit, "this connection fell too far behind the kernel's output "
+                                          "(NOTEBOOK_WS_QUEUE_LIMIT)")
+        self._writer: Any = None
+        self.inflight: Msg | Gap | None = None
+        self.closed = False
+
+    def deliver(self, msg: Msg | Gap) -> None:
+        """Queue a message. After the socket failed, messages still queue: ``detach`` moves
+        them to the offline buffer, so a reconnecting client gets them."""
+        if isinstance(msg, Gap):
+            self.outbox.items.append(msg)
+        else:
+            self.outbox.put(msg)
+        if self._writer is None and not self.closed:
+            self._writer = gevent.spawn_raw(self._write)
+
+    def _write(self) -> None:
+        outbox = self.outbox
+        try:
+            while outbox.items and not self.closed:
+                item = self.inflight = outbox.pop()
+                msg = item.notice(self.session_id) if isinstance(item, Gap) else item
+                self._send(msg.encode(self.protocol))
+                self.inflight = None
+        except Exception as exc:  # the socket is gone: the handler's receive loop notices too
+            log.debug("websocket write failed: %s", exc)
+            if self.inflight is not None:  # not delivered: it goes first to the reconnect
+                outbox.items.appendleft(self.inflight)
+                if isinstance(self.inflight, Msg):
+                    outbox.size += self.inflight.size
+            self.close()
+        finally:
+            self.inflight = None
+            self._writer = None
+
+    def unsent(self) -> list[Msg | Gap]:
+        """What this (closed) connection never wrote, in order, including a write in progress,
+        which a closed socket cannot complete. Empties the queue."""
+        items: list[Msg | Gap] = [self.inflight] if self.inflight is not None else []
+        self.inflight = None
+        items.extend(self.outbox.items)
+        self.outbox.items.clear()
+        self.outbox.size = 0
+        return items
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                self._close()
+            except Exception:  # already closed
+                pass
+
+
+class KernelChannels:
+    """The shared ZMQ sockets of one kernel, and the connections they serve."""
+
+    def __init__(self, kernel_id: str, info: dict[str, Any], *, on_iopub: Callable[[Msg], None],
+                 replay_limit: int, replay_sessions: int) -> None:
+        self.kernel_id = kernel_id
+        self.on_iopub = on_iopub
+        self.replay_limit = replay_limit
+        self.replay_sessions = replay_sessions
+        self.connections: dict[str, Connection] = {}
+        self.offline: OrderedDict[str, Outbox] = OrderedDict()
+        self.routes: dict[str, str] = {}
+        self.ready = Event()
+        self.closed = False
+        self._info: dict[str, Any] = {}
+        self._sockets: dict[str, Any] = {}
+        self._readers: list[Any] = []
+        self._nudger: Any = None
+        self._nudge_reply = Event()
+        self._iopub_seen = Event()
+        self.session = Session(key=info["key"].encode() if isinstance(info["key"], str) else info["key"],
+                               signature_scheme=info.get("signature_scheme", "hmac-sha256"),
+                               username="flask-notebook")
+        self._connect(info)
+
+    # -- sockets ------------------------------------------------------------------------
+
+    def _connect(self, info: dict[str, Any]) -> None:
+        self._info = {k: info[k] for k in ("transport", "ip", "shell_port", "iopub_port", "stdin_port",
+                                           "control_port")}
+        ctx = zmq_context()
+        identity = uuid.uuid4().hex.encode()  # shell and stdin must share it, or input() never arrives
+
+        def url(port_key: str) -> str:
+            if info["transport"] == "ipc":
+                return f"ipc://{info['ip']}-{info[port_key]}"
+            return f"tcp://{info['ip']}:{info[port_key]}"
+
+        for channel, kind in (("shell", zmq.DEALER), ("control", zmq.DEALER), ("stdin", zmq.DEALER),
+                              ("iopub", zmq.SUB)):
+            sock = ctx.socket(kind)
+            sock.linger = 0
+            if info.get("curve_publickey"):  # a kernel with CurveZMQ transport encryption
+                sock.curve_secretkey = info["curve_secretkey"].encode()
+                sock.curve_publickey = info["curve_publickey"].encode()
+                sock.curve_serverkey = info["curve_publickey"].encode()
+            sock.setsockopt(zmq.RECONNECT_IVL, 20)  # a starting kernel binds a moment after we connect
+            if kind == zmq.DEALER:
+                sock.setsockopt(zmq.IDENTITY, identity if channel != "control" else uuid.uuid4().hex.encode())
+            else:
+                sock.setsockopt(zmq.SUBSCRIBE, b"")
+                sock.setsockopt(zmq.RCVHWM, 0)  # drained at once into per-connection queues
+            sock.connect(url(f"{channel}_port"))
+            self._sockets[channel] = sock
+            self._readers.append(gevent.spawn(self._read, channel, sock))
+        self.nudge()
+
+    def _disconnect(self) -> None:
+        for reader in self._readers:
+            reader.kill(block=False)
+        self._readers = []
+        for sock in self._sockets.values():
+            sock.close(linger=0)
+        self._sockets = {}
+
+    def moved(self, info: dict[str, Any]) -> bool:
+        """Reconnect when an autorestart gave the kernel new ports. True when it did."""
+        current = {k: info[k] for k in self._info}
+        if current == self._info or self.closed:
+            return False
+        self._disconnect()
+        self.routes.clear()
+        self._connect(info)
+        return True
+
+    def close(self) -> None:
+        """Stop relaying (the kernel is gone). WebSockets stay open, as in jupyter_server."""
+        self.closed = True
+        if self._nudger is not None:
+            self._nudger.kill(block=False)
+        self._disconnect()
+        self.offline.clear()
+        self.routes.clear()
+
+    # -- readiness --------------------------------------------------------------------
+
+    def nudge(self) -> None:
+        """Ask for kernel_info until the kernel answers and iopub delivers: then `ready` is set.
+
+        Messages sent to a kernel before our SUB socket has joined would be lost for every
+        client; the nudge is done once per kernel start, not once per WebSocket.
+        """
+        self.ready.clear()
+        if self._nudger is not None:
+            self._nudger.kill(block=False)
+        self._nudger = gevent.spawn(self._nudge)
+
+    def _nudge(self, timeout: float = 60) -> None:
+        self._nudge_reply.clear()
+        self._iopub_seen.clear()
+        deadline = time.monotonic() + timeout
+        while not self.closed and time.monotonic() < deadline:
+            # The request waits in the DEALER until the kernel binds; ask again only when an
+            # answer is overdue, or when the reply came but iopub has not spoken yet.
+            self._send_internal("kernel_info_request")
+            self._nudge_reply.wait(_NUDGE_RESEND)
+            if self._nudge_reply.is_set() and self._iopub_seen.wait(_NUDGE_INTERVAL):
+                self.ready.set()
+                return
+        if not self.closed:
+            log.warning("kernel %s did not answer kernel_info within %s s", self.kernel_id, timeout)
+            self.ready.set()  # let clients talk to it anyway: they will see what they see
+
+    def _send_internal(self, msg_type: str) -> None:
+        msg = self.session.msg(msg_type, {})
+        self.routes[msg["header"]["msg_id"]] = _INTERNAL
+        sock = self._sockets.get("shell")
+        if sock is not None:
+            self.session.send(sock, msg)
+
+    # -- kernel -> clients ------------------------------------------------------------------
+
+    def _read(self, channel: str, sock: Any) -> None:
+        while True:
+            try:
+                frames = sock.recv_multipart()
+            except zmq.ZMQError:  # closed under us
+                return
+            try:
+                msg = messages.from_zmq(channel, frames)
+            except messages.Malformed as exc:
+                log.warning("dropped a malformed %s message from kernel %s: %s", channel, self.kernel_id, exc)
+                continue
+            self._dispatch(msg)
+
+    def _dispatch(self, msg: Msg) -> None:
+        if msg.channel == "iopub":
+            self._iopub_seen.set()
+            self.on_iopub(msg)
+            for conn in list(self.connections.values()):
+                conn.deliver(msg)
+            for outbox in self.offline.values():
+                outbox.put(msg)
+            return
+        parent_id = msg.parent_msg_id
+        if parent_id is None:
+            return
+        target = self.routes.get(parent_id) if msg.channel == "stdin" else self.routes.pop(parent_id, None)
+        if target is None:
+            log.debug("no route for a %s %s", msg.channel, msg.msg_type)
+        elif target == _INTERNAL:
+            if msg.msg_type == "kernel_info_reply":
+                self._nudge_reply.set()
+        elif target in self.connections:
+            self.connections[target].deliver(msg)
+        elif target in self.offline:
+            self.offline[target].put(msg)
+
+    def broadcast(self, make: Callable[[str], Msg]) -> None:
+        """A server-made message, one per connection (each carries its own session id)."""
+        for session_id, conn in list(self.connections.items()):
+            conn.deliver(make(session_id))
+        for session_id, outbox in self.offline.items():
+            outbox.put(make(session_id))
+
+    # -- clients -> kernel --------------------------------------------------------------------
+
+    def send(self, session_id: str, channel: str, parts: list[bytes], header: dict[str, Any]) -> None:
+        """Sign and send a client's message. Unknown channels are dropped, as jupyter_server does."""
+        if channel not in ("shell", "control", "stdin") or self.closed:
+            return
+        msg_id = header.get("msg_id")
+        if channel != "stdin" and isinstance(msg_id, str):
+            if len(self.routes) >= _MAX_ROUTES:
+                for stale in list(self.routes)[: _MAX_ROUTES // 10]:
+                    del self.routes[stale]
+            self.routes[msg_id] = session_id
+        sock = self._sockets.get(channel)
+        if sock is not None:
+            self.session.send_raw(sock, parts)
+
+    # -- connections ----------------------------------------------------------------------
+
+    def attach(self, conn: Connection) -> None:
+        """Add a connection; replaces one with the same session id, and replays what it missed."""
+        old = self.connections.pop(conn.session_id, None)
+        if old is not None:  # the same client, back before its old socket was noticed gone
+            old.close()
+            for item in old.unsent():
+                conn.deliver(item)
+        for session_id in list(self.offline):
+            if session_id != conn.session_id:
+                continue
+            missed = self.offline.pop(session_id)
+            while missed.items:
+                conn.deliver(missed.pop())
+        self.connections[conn.session_id] = conn
+
+    def detach(self, conn: Connection) -> None:
+        """Forget a closed connection; keep what it misses from now on, for a reconnect."""
+        if self.connections.get(conn.session_id) is not conn:
+            return  # replaced by a newer socket with the same session id
+        del self.connections[conn.session_id]
+        conn.closed = True
+        if self.closed or self.replay_limit <= 0:
+            return
+        outbox = Outbox(self.replay_limit, "the replay buffer filled while this client was away "
+                                           "(NOTEBOOK_WS_REPLAY_LIMIT)")
+        # Messages accepted but not yet written are what the client missed first.
+        for item in conn.unsent():
+            if isinstance(item, Gap):
+                outbox.items.append(item)
+            else:
+                outbox.put(item)
+        self.offline[conn.session_id] = outbox
+        while len(self.offline) > self.replay_sessions:
+            self.offline.popitem(last=False)

@@ -1,0 +1,446 @@
+"""The kernel registry: one jupyter_client ``KernelManager`` per kernel, under gevent.
+
+jupyter_client's synchronous API drives a private asyncio loop and is not greenlet-safe:
+two overlapping calls from different greenlets fail. Every call into it therefore holds
+``LIFECYCLE_LOCK`` (a gevent lock: greenlets only, never threads, since gevent's subprocess
+launches only from the hub's thread). Waiting (for a kernel to exit, to answer) happens
+outside the lock, so one slow kernel does not hold up the others for long.
+
+Also here: autorestart by a gevent restarter that wakes the moment the process exits,
+culling, the kernel limit, and the state each kernel's model reports (contract 4.1, 9.8, 11).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+from gevent.lock import RLock
+from jupyter_client.manager import KernelManager
+from jupyter_client.restarter import KernelRestarter
+from jupyter_core.paths import jupyter_runtime_dir
+
+from . import errors
+from .channels import KernelChannels, server_message
+from .kernelspecs import Kernelspecs
+from .messages import Msg
+from .paths import iso_utc
+
+log = logging.getLogger(__name__)
+
+LIFECYCLE_LOCK = RLock()
+
+#: Message types that do not count as activity (jupyter_server's default list).
+UNTRACKED = frozenset({
+    "comm_info_request", "comm_info_reply", "kernel_info_request", "kernel_info_reply",
+    "shutdown_request", "shutdown_reply", "interrupt_request", "interrupt_reply",
+    "debug_request", "debug_reply", "stream", "display_data", "update_display_data",
+    "execute_input", "execute_result", "error", "status", "clear_output", "debug_event",
+    "input_request", "input_reply",
+})
+
+
+def exit_cause(returncode: int | None) -> str:
+    """Why a kernel process ended, in words: its exit code or signal."""
+    if returncode is None:
+        return "stopped for an unknown reason"
+    if returncode >= 0:
+        return f"exited with code {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    cause = f"was killed by {name} (signal {-returncode})"
+    if -returncode == signal.SIGKILL:
+        cause += "; the system may have run out of memory"
+    return cause
+
+
+class GeventRestarter(KernelRestarter):  # type: ignore[misc]
+    """Autorestart for a gevent process: jupyter_client's only concrete restarter needs tornado.
+
+    One greenlet per kernel waits for the process to exit (gevent's child watcher says so at
+    once; ``time_to_dead`` bounds the wait), then runs the base class's ``poll`` under the lock.
+    ``poll`` calls ``stop`` and ``start`` from this very greenlet when it restarts the kernel,
+    so ``stop`` never kills the greenlet that calls it: it only retires it.
+    """
+
+    def __init__(self, *, after_poll: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._after_poll = after_poll
+        self._greenlet: Any = None
+
+    def start(self) -> None:
+        if self._greenlet is None:
+            self._greenlet = gevent.spawn(self._loop)
+
+    def stop(self) -> None:
+        current, self._greenlet = self._greenlet, None
+        if current is not None and current is not gevent.getcurrent():
+            current.kill(block=False)
+
+    def _loop(self) -> None:
+        me = gevent.getcurrent()
+        while self._greenlet is me:
+            provisioner = self.kernel_manager.provisioner
+            process = getattr(provisioner, "process", None)
+            result = getattr(process, "result", None)
+            if result is not None:
+                result.wait(timeout=self.time_to_dead)
+                gevent.sleep(0.05)  # let a shutdown in progress mark itself first
+            else:
+                gevent.sleep(self.time_to_dead)
+            if self._greenlet is not me:
+                return
+            try:
+                with LIFECYCLE_LOCK:
+                    self.poll()
+            except Exception:
+                log.exception("restarting kernel %s failed", self.kernel_manager.kernel_id)
+                self._fire_callbacks("dead")
+                if self._greenlet is me:
+                    self._greenlet = None
+            self._after_poll()
+
+
+class _Manager(KernelManager):  # type: ignore[misc]
+    """A KernelManager whose autorestart is the gevent restarter."""
+
+    def __init__(self, *, after_poll: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._after_poll = after_poll
+
+    def start_restarter(self) -> None:
+        if self.autorestart and self.has_kernel:
+            if self._restarter is None:
+                self._restarter = GeventRestarter(kernel_manager=self, parent=self, log=self.log,
+                                                  after_poll=self._after_poll, time_to_dead=1.0)
+            self._restarter.start()
+
+    def stop_restarter(self) -> None:
+        if self._restarter is not None:
+            self._restarter.stop()
+
+
+class Kernel:
+    """A running kernel, as the registry and its model see it."""
+
+    def __init__(self, kernel_id: str, name: str, km: _Manager, cwd: str) -> None:
+        self.id = kernel_id
+        self.name = name
+        self.km = km
+        self.cwd = cwd
+        self.channels: KernelChannels | None = None
+        self.execution_state = "starting"
+        self.last_activity = time.time()
+        self.reason: str | None = None
+        self.cause: str | None = None  # of the last unexpected exit
+        self.restart_pending = False
+
+    @property
+    def connections(self) -> int:
+        return len(self.channels.connections) if self.channels is not None else 0
+
+    def model(self) -> dict[str, Any]:
+        model: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "last_activity": iso_utc(self.last_activity),
+            "execution_state": self.execution_state,
+            "connections": self.connections,
+        }
+        if self.reason:
+            model["reason"] = self.reason
+        return model
+
+    @property
+    def pid(self) -> int | None:
+        process = getattr(self.km.provisioner, "process", None)
+        return getattr(process, "pid", None)
+
+
+class KernelRegistry:
+    """Every kernel of one app, by id.
+
+    :param max_kernels: refuse to start more than this many (``None``: no limit).
+    :param cull_idle_timeout: shut down kernels idle this many seconds (0: never), checked
+        every ``cull_interval`` seconds; ``cull_connected`` and ``cull_busy`` as jupyter_server's.
+    :param replay_limit: bytes kept for a disconnected WebSocket, per session id.
+    """
+
+    def __init__(self, kernelspecs: Kernelspecs, *, max_kernels: int | None = None,
+                 cull_idle_timeout: float = 0, cull_interval: float = 300, cull_connected: bool = False,
+                 cull_busy: bool = False, replay_limit: int = 16 * 1024 * 1024, replay_sessions: int = 8,
+                 on_activity: Callable[[float], None] | None = None) -> None:
+        self.kernelspecs = kernelspecs
+        self.kernels: dict[str, Kernel] = {}
+        self.max_kernels = max_kernels
+        self.cull_idle_timeout = cull_idle_timeout
+        self.cull_interval = cull_interval if cull_interval > 0 else 300
+        self.cull_connected = cull_connected
+        self.cull_busy = cull_busy
+        self.replay_limit = replay_limit
+        self.replay_sessions = replay_sessions
+        self.on_activity = on_activity
+        self._starting = 0
+        self._culler: Any = None
+        self._closed = False
+
+    # -- queries --------------------------------------------------------------------------
+
+    def get(self, kernel_id: str) -> Kernel:
+        """:raises errors.NotFound: no such kernel."""
+        kernel = self.kernels.get(kernel_id)
+        if kernel is None:
+            raise errors.NotFound(f"Kernel does not exist: {kernel_id}")
+        return kernel
+
+    def list(self) -> list[Kernel]:
+        return list(self.kernels.values())
+
+    @property
+    def connections(self) -> int:
+        return sum(k.connections for k in self.kernels.values())
+
+    # -- start ------------------------------------------------------------------------------
+
+    def start(self, name: str | None = None, *, cwd: str, kernel_id: str | None = None,
+              env: dict[str, str] | None = None) -> Kernel:
+        """Launch a kernel (returns once the process is launched, not when it answers).
+
+        :raises errors.NotFound: no kernelspec of that name.
+        :raises errors.LimitReached: the kernel limit is reached.
+        :raises errors.KernelFailed: the kernel process could not be launched.
+        """
+        if kernel_id is not None and kernel_id in self.kernels:
+            return self.kernels[kernel_id]
+        if self._closed:
+            raise errors.KernelFailed("The server is shutting down", reason="shutting down")
+        name = (name or self.kernelspecs.default_name).lower()
+        self.kernelspecs.get_spec(name)  # NotFound, with a clear message
+        if self.max_kernels is not None and len(self.kernels) + self._starting >= self.max_kernels:
+            raise errors.LimitReached(
+                f"The maximum number of kernels ({self.max_kernels}) is running; "
+                "shut one down first (NOTEBOOK_MAX_KERNELS)", reason="kernel limit reached")
+        kernel_id = kernel_id or str(uuid.uuid4())
+        runtime = jupyter_runtime_dir()
+        os.makedirs(runtime, exist_ok=True)
+        kernel: Kernel
+        km = _Manager(kernel_name=name, kernel_spec_manager=self.kernelspecs.manager,
+                      connection_file=os.path.join(runtime, f"kernel-{kernel_id}.json"),
+                      after_poll=lambda: self._after_poll(kernel))
+        km.kernel_id = kernel_id
+        kernel = Kernel(kernel_id, name, km, cwd)
+        self._starting += 1
+        try:
+            with LIFECYCLE_LOCK:
+                try:
+                    km.start_kernel(cwd=cwd, env={**os.environ, **(env or {})})
+                except Exception as exc:
+                    _discard(km)
+                    log.warning("kernel %s (%s) could not be started: %s", kernel_id, name, exc)
+                    raise errors.KernelFailed(f"The kernel '{name}' could not be started: {exc}",
+                                              reason=str(exc)) from exc
+                km.add_restart_callback(lambda: self._on_restart(kernel), "restart")
+                km.add_restart_callback(lambda: self._on_dead(kernel), "dead")
+        finally:
+            self._starting -= 1
+        kernel.channels = KernelChannels(kernel_id, km.get_connection_info(session=False),
+                                         on_iopub=lambda msg: self._track(kernel, msg),
+                                         replay_limit=self.replay_limit, replay_sessions=self.replay_sessions)
+        self.kernels[kernel_id] = kernel
+        log.info("kernel %s started (%s) in %s", kernel_id, name, cwd)
+        self._touch(kernel)
+        if self.cull_idle_timeout > 0 and self._culler is None:
+            self._culler = gevent.spawn(self._cull_loop)
+        return kernel
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def interrupt(self, kernel_id: str) -> None:
+        kernel = self.get(kernel_id)
+        with LIFECYCLE_LOCK:
+            kernel.km.interrupt_kernel()
+        self._touch(kernel)
+
+    def restart(self, kernel_id: str, *, timeout: float = 60) -> Kernel:
+        """Restart on the same ports; returns once the new kernel answers kernel_info.
+
+        :raises errors.KernelFailed: it did not come back within `timeout`.
+        """
+        kernel = self.get(kernel_id)
+        assert kernel.channels is not None
+        with LIFECYCLE_LOCK:
+            try:
+                kernel.km.restart_kernel(now=False)
+            except Exception as exc:
+                log.warning("restarting kernel %s failed: %s", kernel_id, exc)
+                raise errors.KernelFailed(f"Exception restarting kernel: {exc}", reason=str(exc)) from exc
+        kernel.execution_state = "starting"
+        kernel.reason = None
+        self._touch(kernel)
+        kernel.channels.moved(kernel.km.get_connection_info(session=False)) or kernel.channels.nudge()
+        if not kernel.channels.ready.wait(timeout):
+            raise errors.KernelFailed(f"Kernel {kernel_id} did not answer within {timeout} s after a restart",
+                                      reason="restart timed out")
+        return kernel
+
+    def shutdown(self, kernel_id: str, *, grace: float = 3.0) -> None:
+        """Ask the kernel to exit; after `grace` seconds, kill it. Removes its connection file.
+
+        :raises errors.NotFound: no such kernel.
+        """
+        kernel = self.kernels.pop(kernel_id, None)
+        if kernel is None:
+            raise errors.NotFound(f"Kernel does not exist: {kernel_id}")
+        self._stop(kernel, grace)
+        log.info("kernel %s shut down", kernel_id)
+
+    def shutdown_all(self, *, grace: float = 1.5) -> None:
+        """Stop every kernel, in parallel, best effort per kernel. No new kernel starts after."""
+        self._closed = True
+        if self._culler is not None:
+            self._culler.kill(block=False)
+        kernels = list(self.kernels.values())
+        self.kernels.clear()
+        if kernels:
+            gevent.joinall([gevent.spawn(self._stop, k, grace) for k in kernels], timeout=grace + 6)
+
+    def _stop(self, kernel: Kernel, grace: float) -> None:
+        km = kernel.km
+        process = getattr(km.provisioner, "process", None)
+        try:
+            with LIFECYCLE_LOCK:
+                km.stop_restarter()
+                km.shutting_down = True
+                if grace > 0 and process is not None and process.poll() is None:
+                    km.interrupt_kernel()  # a busy kernel then reads the request at once
+                    km.request_shutdown()
+            deadline = time.monotonic() + grace
+            while process is not None and process.poll() is None and time.monotonic() < deadline:
+                gevent.sleep(0.05)
+            with LIFECYCLE_LOCK:
+                km.shutdown_kernel(now=True)  # kills what is left; reaps; removes the connection file
+        except Exception:
+            log.exception("error while shutting down kernel %s", kernel.id)
+            _discard(km)
+        kernel.execution_state = "dead"
+        if kernel.channels is not None:
+            # The kernel's last words (shutdown_reply, status) still reach its clients.
+            gevent.spawn_later(0.5, kernel.channels.close)
+
+    # -- state tracking -----------------------------------------------------------------------
+
+    def _touch(self, kernel: Kernel) -> None:
+        now = time.time()
+        kernel.last_activity = now
+        if self.on_activity is not None:
+            self.on_activity(now)
+
+    def _track(self, kernel: Kernel, msg: Msg) -> None:
+        """execution_state and last_activity from iopub, as jupyter_server keeps them (contract 4.1)."""
+        msg_type = msg.msg_type
+        parent_type = msg.parent.get("msg_type")
+        if msg_type == "status":
+            state = msg.content().get("execution_state")
+            if isinstance(state, str):
+                if parent_type not in UNTRACKED:
+                    kernel.execution_state = state
+                elif kernel.execution_state == "starting" and state != "starting":
+                    kernel.execution_state = "idle"
+        if msg_type not in UNTRACKED or parent_type not in UNTRACKED or kernel.execution_state == "busy":
+            self._touch(kernel)
+
+    # -- autorestart --------------------------------------------------------------------------
+
+    def _on_restart(self, kernel: Kernel) -> None:
+        """The process died unexpectedly and is about to be restarted (under the lock)."""
+        process = getattr(kernel.km.provisioner, "process", None)
+        cause = exit_cause(getattr(process, "returncode", None))
+        kernel.cause = cause
+        kernel.reason = f"The kernel {cause}; it was restarted"
+        kernel.execution_state = "restarting"
+        kernel.restart_pending = True
+        log.warning("kernel %s %s; restarting it", kernel.id, cause)
+        if kernel.channels is not None:
+            kernel.channels.broadcast(lambda session_id: server_message(
+                session_id, "status", {"execution_state": "restarting", "reason": kernel.reason}))
+
+    def _after_poll(self, kernel: Kernel) -> None:
+        if not kernel.restart_pending or kernel.channels is None or kernel.id not in self.kernels:
+            return
+        kernel.restart_pending = False
+        kernel.execution_state = "starting"
+        self._touch(kernel)
+        kernel.channels.moved(kernel.km.get_connection_info(session=False)) or kernel.channels.nudge()
+
+    def _on_dead(self, kernel: Kernel) -> None:
+        """Autorestart gave up: the kernel is removed (REST 404), its clients told why."""
+        kernel.restart_pending = False
+        kernel.execution_state = "dead"
+        kernel.reason = f"The kernel {kernel.cause or 'could not be restarted'}, again and again; it is dead"
+        log.error("kernel %s is dead: %s", kernel.id, kernel.reason)
+        if kernel.channels is not None:
+            kernel.channels.broadcast(lambda session_id: server_message(
+                session_id, "status", {"execution_state": "dead", "reason": kernel.reason}))
+        if self.kernels.get(kernel.id) is kernel:
+            del self.kernels[kernel.id]
+            gevent.spawn(self._stop, kernel, 0)
+
+    # -- culling ------------------------------------------------------------------------------
+
+    def _cull_loop(self) -> None:
+        while True:
+            gevent.sleep(self.cull_interval)
+            self.cull()
+
+    def cull(self) -> list[str]:
+        """Shut down idle kernels, as jupyter_server's culler does. Returns the culled ids."""
+        culled = []
+        now = time.time()
+        for kernel in list(self.kernels.values()):
+            idle = now - kernel.last_activity
+            if kernel.execution_state == "dead":
+                why = "it is dead"
+            elif idle <= self.cull_idle_timeout:
+                continue
+            elif kernel.execution_state == "busy" and not self.cull_busy:
+                continue
+            elif kernel.connections and not self.cull_connected:
+                continue
+            else:
+                why = (f"idle for {idle:.0f} s (NOTEBOOK_CULL_IDLE_TIMEOUT={self.cull_idle_timeout}), "
+                       f"{kernel.execution_state}, {kernel.connections} connection(s)")
+            log.warning("culling kernel %s (%s): %s", kernel.id, kernel.name, why)
+            try:
+                self.shutdown(kernel.id)
+            except errors.NotFound:
+                continue
+            culled.append(kernel.id)
+        return culled
+
+
+def _discard(km: KernelManager) -> None:
+    """Release what a kernel manager holds after a failure: process, connection file, sockets."""
+    with LIFECYCLE_LOCK:
+        _discard_locked(km)
+
+
+def _discard_locked(km: KernelManager) -> None:
+    try:
+        process = getattr(km.provisioner, "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
+        km.cleanup_resources()
+    except Exception:
+        log.debug("cleanup after a failed kernel", exc_info=True)
+    try:
+        km.cleanup_connection_file()
+    except Exception:
+        pass

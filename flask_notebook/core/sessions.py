@@ -1,0 +1,151 @@
+"""Sessions: a path (notebook or console) bound to a kernel (contract section 6).
+
+Kept in memory, as jupyter_server keeps them by default. A session whose kernel is gone
+(shut down, culled, dead) is dropped the next time it is looked at.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+from . import errors
+from .kernels import Kernel, KernelRegistry
+from .paths import Root, normalize_api_path
+
+
+class Sessions:
+    def __init__(self, registry: KernelRegistry, root: Root) -> None:
+        self.registry = registry
+        self.root = root
+        self._sessions: dict[str, dict[str, Any]] = {}
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def kernel_cwd(self, api_path: str, *, is_dir: bool = False) -> str:
+        """The kernel's working directory: the path's folder (the path itself if a directory),
+        walking up to the nearest folder that exists, never above the root.
+
+        :raises errors.Invalid: the path is outside the root.
+        """
+        try:
+            os_path = self.root.os_path(api_path)
+        except errors.NotFound as exc:
+            raise errors.Invalid(exc.message) from exc
+        cwd = os_path if is_dir or os.path.isdir(os_path) else os.path.dirname(os_path)
+        while not os.path.isdir(cwd) and len(cwd) > len(self.root.os_root):
+            cwd = os.path.dirname(cwd)
+        return cwd if self.root.is_inside(cwd) and os.path.isdir(cwd) else self.root.os_root
+
+    def _env(self, session: dict[str, Any]) -> dict[str, str]:
+        os_path = os.path.join(self.root.os_root, *session["path"].split("/")) if session["path"] else \
+            self.root.os_root
+        return {"JPY_SESSION_NAME": os_path}
+
+    def _live(self, session: dict[str, Any]) -> Kernel | None:
+        kernel = self.registry.kernels.get(session["kernel_id"])
+        if kernel is None:
+            self._sessions.pop(session["id"], None)
+        return kernel
+
+    def model(self, session: dict[str, Any], kernel: Kernel) -> dict[str, Any]:
+        model = {"id": session["id"], "path": session["path"], "name": session["name"],
+                 "type": session["type"], "kernel": kernel.model()}
+        if session["type"] == "notebook":
+            model["notebook"] = {"path": session["path"], "name": session["name"]}
+        return model
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def list(self) -> list[dict[str, Any]]:
+        models = []
+        for session in list(self._sessions.values()):
+            kernel = self._live(session)
+            if kernel is not None:
+                models.append(self.model(session, kernel))
+        return models
+
+    def get(self, session_id: str) -> dict[str, Any]:
+        session = self._sessions.get(session_id)
+        kernel = self._live(session) if session is not None else None
+        if session is None or kernel is None:
+            raise errors.NotFound(f"Session not found: {session_id}")
+        return self.model(session, kernel)
+
+    def count_for(self, kernel_id: str) -> int:
+        return sum(1 for s in self._sessions.values() if s["kernel_id"] == kernel_id)
+
+    # -- changes ------------------------------------------------------------------------------
+
+    def create(self, path: str, type_: str, name: str | None, kernel_name: str | None,
+               kernel_id: str | None) -> dict[str, Any]:
+        """A new session, or the live one already at `path` (returned unchanged).
+
+        :raises errors.NotFound: no kernelspec `kernel_name`.
+        :raises errors.KernelFailed, errors.LimitReached: from starting the kernel.
+        """
+        path = normalize_api_path(path)
+        for session in list(self._sessions.values()):
+            if session["path"] == path:
+                kernel = self._live(session)
+                if kernel is not None:
+                    return self.model(session, kernel)
+        session = {"id": str(uuid.uuid4()), "path": path, "name": name, "type": type_, "kernel_id": ""}
+        kernel = self._kernel_for(session, kernel_name, kernel_id)
+        session["kernel_id"] = kernel.id
+        self._sessions[session["id"]] = session
+        return self.model(session, kernel)
+
+    def _kernel_for(self, session: dict[str, Any], kernel_name: str | None, kernel_id: str | None) -> Kernel:
+        if kernel_id and kernel_id in self.registry.kernels:
+            return self.registry.kernels[kernel_id]
+        return self.registry.start(kernel_name, cwd=self.kernel_cwd(session["path"]), kernel_id=kernel_id or None,
+                                   env=self._env(session))
+
+    def update(self, session_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply a PATCH: path, name, type, and kernel (``id`` wins over ``name``).
+
+        Changing the kernel shuts the old one down, as jupyter_server does.
+        :raises errors.NotFound: no such session. :raises errors.Invalid: no such kernel id.
+        """
+        session = self._sessions.get(session_id)
+        if session is None or self._live(session) is None:
+            raise errors.NotFound(f"Session not found: {session_id}")
+        old_kernel_id = session["kernel_id"]
+        previous = dict(session)
+        kernel = changes.get("kernel")
+        if isinstance(kernel, dict):
+            if kernel.get("id") is not None:
+                if kernel["id"] not in self.registry.kernels:
+                    raise errors.Invalid(f"No such kernel: {kernel['id']}")
+                session["kernel_id"] = kernel["id"]
+            elif kernel.get("name") is not None:
+                started = self.registry.start(kernel["name"], cwd=self.kernel_cwd(previous["path"]),
+                                              env=self._env(previous))
+                session["kernel_id"] = started.id
+        for key in ("path", "name", "type"):
+            if key in changes:
+                session[key] = normalize_api_path(changes[key]) if key == "path" else changes[key]
+        if session["kernel_id"] != old_kernel_id:
+            try:
+                self.registry.shutdown(old_kernel_id)
+            except errors.NotFound:
+                pass
+        kernel_now = self._live(session)
+        if kernel_now is None:
+            raise errors.NotFound(f"Session not found: {session_id}")
+        return self.model(session, kernel_now)
+
+    def delete(self, session_id: str) -> None:
+        """Remove the session and shut its kernel down.
+
+        :raises errors.NotFound: no such session.
+        """
+        session = self._sessions.pop(session_id, None)
+        if session is None:
+            raise errors.NotFound(f"Session not found: {session_id}")
+        try:
+            self.registry.shutdown(session["kernel_id"])
+        except errors.NotFound:
+            pass

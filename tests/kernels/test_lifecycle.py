@@ -1,0 +1,98 @@
+"""Autorestart with its cause, death, culling, the kernel limit, and a clean server exit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+
+from ..conftest import wait_for
+from ..kernel_client import of_type
+from .conftest import Server, add_kernelspec, kernel_processes
+from .test_rest import assert_json_error
+
+
+def test_sigkill_restarts_the_kernel_and_says_why(server: Server, kernel_id: str) -> None:
+    client = server.client(kernel_id)
+    out = client.run("import os\nprint(os.getpid())")
+    pid = int("".join(m["content"]["text"] for m in of_type(out, "stream")))
+    os.kill(pid, signal.SIGKILL)
+    restarting = client.until(lambda m: m["msg_type"] == "status"
+                              and m["content"]["execution_state"] == "restarting", timeout=30)[-1]
+    assert "SIGKILL" in restarting["content"]["reason"] and "memory" in restarting["content"]["reason"]
+    assert restarting["parent_header"] == {} and restarting["header"]["session"] == client.session_id
+    assert {"msg_id", "msg_type", "username", "session", "date", "version"} <= set(restarting["header"])
+    model = server.kernel(kernel_id)
+    assert "SIGKILL" in model["reason"]
+    # The same socket works again, on a new process.
+    client.wait_ready()
+    out = client.run("import os\nprint(os.getpid())", timeout=60)
+    assert int("".join(m["content"]["text"] for m in of_type(out, "stream"))) != pid
+    client.close()
+
+
+def test_a_kernel_that_keeps_dying_is_declared_dead(make_server: Callable[..., Server]) -> None:
+    srv = make_server()
+    add_kernelspec(srv.base / "data", "crashy", [sys.executable, "-c", "import sys; sys.exit(3)",
+                                                 "{connection_file}"])
+    kid = srv.start_kernel(name="crashy")
+    wait_for(lambda: srv.request("GET", f"api/kernels/{kid}").status_code == 404, timeout=60)
+    log = srv.log()
+    assert "is dead" in log and "exited with code 3" in log
+    wait_for(lambda: not kernel_processes(srv.runtime_dir), timeout=10)
+    assert not list(srv.runtime_dir.glob("kernel-*.json"))
+    assert srv.json("GET", "api/status", 200)["kernels"] == 0
+
+
+def test_kernel_limit(make_server: Callable[..., Server]) -> None:
+    srv = make_server(env={"NOTEBOOK_MAX_KERNELS": "1"})
+    kid = srv.start_kernel()
+    body = assert_json_error(srv.request("POST", "api/kernels", json={}), 403, "maximum number of kernels (1)")
+    assert body["reason"] == "kernel limit reached"
+    limited = srv.request("POST", "api/sessions", json={"path": "x.ipynb", "type": "notebook"})
+    assert_json_error(limited, 403, "maximum number of kernels")
+    srv.json("DELETE", f"api/kernels/{kid}", 204)
+    srv.start_kernel()  # room again
+
+
+def test_culling(make_server: Callable[..., Server]) -> None:
+    srv = make_server(env={"NOTEBOOK_CULL_IDLE_TIMEOUT": "2", "NOTEBOOK_CULL_INTERVAL": "1"})
+    idle = srv.start_kernel()
+    connected = srv.start_kernel()
+    busy = srv.start_kernel()
+    keep = srv.client(connected)
+    runner = srv.client(busy)
+    runner.execute("import time\ntime.sleep(30)")
+    wait_for(lambda: srv.request("GET", f"api/kernels/{idle}").status_code == 404, timeout=30)
+    time.sleep(3)  # two more culling rounds
+    assert srv.request("GET", f"api/kernels/{connected}").status_code == 200  # cull_connected is off
+    assert srv.request("GET", f"api/kernels/{busy}").status_code == 200  # cull_busy is off
+    assert f"culling kernel {idle}" in srv.log() and "idle for" in srv.log()
+    keep.close()
+    wait_for(lambda: srv.request("GET", f"api/kernels/{connected}").status_code == 404, timeout=30)
+    runner.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_server_exit_leaves_no_kernel_behind(make_server: Callable[..., Server], sig: int) -> None:
+    srv = make_server()
+    # A failed start first: jupyter_server then hangs on exit (contract section 13.11).
+    assert srv.request("POST", "api/kernels", json={"name": "broken"}).status_code == 500
+    ids = [srv.start_kernel() for _ in range(3)]
+    stubborn = srv.client(ids[0])
+    # A kernel that ignores SIGINT and is busy: it must still be gone.
+    stubborn.execute("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)")
+    time.sleep(0.5)
+    for kid in ids[1:]:
+        srv.client(kid)  # open sockets too
+    assert len(kernel_processes(srv.runtime_dir)) == 3
+    started = time.monotonic()
+    srv.proc.send_signal(sig)
+    srv.proc.wait(timeout=10)
+    assert time.monotonic() - started < 5, "the server took 5 s or more to exit"
+    wait_for(lambda: not kernel_processes(srv.runtime_dir), timeout=5)
+    assert not list(srv.runtime_dir.glob("kernel-*.json")), "connection files left behind"

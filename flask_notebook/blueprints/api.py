@@ -5,7 +5,8 @@ from __future__ import annotations
 from hashlib import sha1
 
 import orjson
-from flask import Blueprint, Response, g, redirect, request, url_for
+from flask import Blueprint, Response, current_app, g, redirect, request, url_for
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..core import errors
@@ -73,7 +74,19 @@ def get_status() -> Response:
 
 @bp.route("/<path:unknown>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
 def no_such_endpoint(unknown: str) -> Response:
-    """Unknown API URLs get a JSON 404 too: a routing miss never reaches blueprint handlers."""
+    """Unknown API URLs get a JSON 404 (a 405 for a known URL and another method): a routing
+    miss would never reach the blueprint's JSON error handlers."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = set()
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            endpoint, _ = adapter.match(method=method)
+        except HTTPException:
+            continue
+        if endpoint != request.endpoint:
+            allowed.add(method)
+    if allowed:
+        raise MethodNotAllowed(valid_methods=sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))
     raise errors.NotFound(f"No API endpoint at /api/{unknown}")
 
 

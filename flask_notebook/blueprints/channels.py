@@ -20,7 +20,7 @@ import uuid
 from typing import Any
 
 import gevent
-from flask import request
+from flask import Response, request
 from flask_sock import Sock
 from gevent.lock import Semaphore
 from simple_websocket import ConnectionClosed
@@ -79,7 +79,7 @@ def check_channels() -> None:
 
 
 @bp.get("/<kernel_id>/channels")
-def channels_without_upgrade(kernel_id: str) -> None:
+def channels_without_upgrade(kernel_id: str) -> Response:
     """The same URL without a WebSocket upgrade, as jupyter_server answers it."""
     state().kernels.get(kernel_id)
     raise errors.Invalid('Can "Upgrade" only to "WebSocket".')
@@ -93,7 +93,7 @@ def _close(ws: Any) -> None:
     ws.event.set()  # wake the handler waiting in receive()
 
 
-@sock.route("/<kernel_id>/channels", bp=bp)
+@sock.route("/<kernel_id>/channels", bp=bp)  # type: ignore[untyped-decorator]
 def channels(ws: Any, kernel_id: str) -> None:
     st = state()
     try:

@@ -22,7 +22,7 @@ def _location(kernel_id: str) -> dict[str, str]:
 
 @bp.get("")
 def list_kernels() -> Response:
-    return json_response([k.model() for k in state().kernels.list()])
+    return json_response([k.model() for k in state().kernels.all()])
 
 
 @bp.post("")

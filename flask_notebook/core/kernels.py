@@ -62,7 +62,7 @@ def exit_cause(returncode: int | None) -> str:
     return cause
 
 
-class GeventRestarter(KernelRestarter):  # type: ignore[misc]
+class GeventRestarter(KernelRestarter):
     """Autorestart for a gevent process: jupyter_client's only concrete restarter needs tornado.
 
     One greenlet per kernel waits for the process to exit (gevent's child watcher says so at
@@ -109,7 +109,7 @@ class GeventRestarter(KernelRestarter):  # type: ignore[misc]
             self._after_poll()
 
 
-class _Manager(KernelManager):  # type: ignore[misc]
+class _Manager(KernelManager):
     """A KernelManager whose autorestart is the gevent restarter."""
 
     def __init__(self, *, after_poll: Callable[[], None], **kwargs: Any) -> None:
@@ -201,7 +201,7 @@ class KernelRegistry:
             raise errors.NotFound(f"Kernel does not exist: {kernel_id}")
         return kernel
 
-    def list(self) -> list[Kernel]:
+    def all(self) -> list[Kernel]:
         return list(self.kernels.values())
 
     @property
@@ -251,7 +251,7 @@ class KernelRegistry:
                 km.add_restart_callback(lambda: self._on_dead(kernel), "dead")
         finally:
             self._starting -= 1
-        kernel.channels = KernelChannels(kernel_id, km.get_connection_info(session=False),
+        kernel.channels = KernelChannels(kernel_id, dict(km.get_connection_info(session=False)),
                                          on_iopub=lambda msg: self._track(kernel, msg),
                                          replay_limit=self.replay_limit, replay_sessions=self.replay_sessions)
         self.kernels[kernel_id] = kernel
@@ -285,7 +285,8 @@ class KernelRegistry:
         kernel.execution_state = "starting"
         kernel.reason = None
         self._touch(kernel)
-        kernel.channels.moved(kernel.km.get_connection_info(session=False)) or kernel.channels.nudge()
+        if not kernel.channels.moved(dict(kernel.km.get_connection_info(session=False))):
+            kernel.channels.nudge()
         if not kernel.channels.ready.wait(timeout):
             raise errors.KernelFailed(f"Kernel {kernel_id} did not answer within {timeout} s after a restart",
                                       reason="restart timed out")
@@ -378,7 +379,8 @@ class KernelRegistry:
         kernel.restart_pending = False
         kernel.execution_state = "starting"
         self._touch(kernel)
-        kernel.channels.moved(kernel.km.get_connection_info(session=False)) or kernel.channels.nudge()
+        if not kernel.channels.moved(dict(kernel.km.get_connection_info(session=False))):
+            kernel.channels.nudge()  # same ports: the sockets reconnect by themselves
 
     def _on_dead(self, kernel: Kernel) -> None:
         """Autorestart gave up: the kernel is removed (REST 404), its clients told why."""

@@ -55,7 +55,13 @@ class Server(LiveServer):
         add_kernelspec(base / "data", "python3", [sys.executable, "-m", "ipykernel_launcher", "-f",
                                                   "{connection_file}"])
         add_kernelspec(base / "data", "broken", ["/nonexistent/kernel-program", "-f", "{connection_file}"])
+        self.clients: list[KernelClient] = []
         super().__init__(root, base / "server.log", args or [], {**os.environ, **self.jupyter, **(env or {})})
+
+    def stop(self, sig: int | None = None) -> int:
+        for client in self.clients:  # closed at teardown even when a test fails midway
+            client.ws.shutdown()
+        return super().stop(sig)
 
     @property
     def runtime_dir(self) -> Path:
@@ -69,8 +75,14 @@ class Server(LiveServer):
     def start_kernel(self, **body: Any) -> str:
         return str(self.json("POST", "api/kernels", 201, json=body)["id"])
 
-    def client(self, kernel_id: str, protocol: str | None = V1, **kwargs: Any) -> KernelClient:
+    def connect(self, kernel_id: str, protocol: str | None = V1, **kwargs: Any) -> KernelClient:
         client = KernelClient(self.url, kernel_id, TOKEN, protocol=protocol, **kwargs)
+        self.clients.append(client)
+        return client
+
+    def client(self, kernel_id: str, protocol: str | None = V1, **kwargs: Any) -> KernelClient:
+        """A connected client whose kernel has answered kernel_info."""
+        client = self.connect(kernel_id, protocol, **kwargs)
         client.wait_ready()
         return client
 
@@ -106,3 +118,6 @@ def kernel_id(server: Server) -> Iterator[str]:
     kid = server.start_kernel()
     yield kid
     server.request("DELETE", f"api/kernels/{kid}")
+    for client in server.clients:
+        client.ws.shutdown()
+    server.clients.clear()

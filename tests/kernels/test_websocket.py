@@ -235,7 +235,7 @@ def test_reconnect_replays_exactly_what_was_missed(server: Server, kernel_id: st
     client.ws.shutdown()
     before = list(client.received)
     time.sleep(0.5)  # the output continues while nobody is connected
-    again = KernelClient(server.url, kernel_id, TOKEN, session_id="replay-me")
+    again = server.connect(kernel_id, session_id="replay-me")
     after = again.until_idle(msg_id, timeout=60)
     numbers = [int(n) for n in (stdout_of(before) + stdout_of(after)).split()]
     assert numbers == list(range(lines))
@@ -278,7 +278,7 @@ def test_replay_overflow_is_announced(make_server: object) -> None:
     msg_id = client.execute("for i in range(2000):\n    print(i, flush=True)")
     client.close()
     time.sleep(3)  # the output (about 700 KB) is produced while nobody is connected
-    again = KernelClient(srv.url, kid, TOKEN, session_id="away")
+    again = srv.connect(kid, session_id="away")
     seen = again.until_idle(msg_id, timeout=60)
     notices = [m for m in of_type(seen, "stream") if "replay buffer" in m["content"]["text"]]
     assert notices and "NOTEBOOK_WS_REPLAY_LIMIT" in notices[0]["content"]["text"]
@@ -287,7 +287,7 @@ def test_replay_overflow_is_announced(make_server: object) -> None:
 
 
 def test_two_hundred_concurrent_websockets(server: Server, kernel_id: str) -> None:
-    clients = [KernelClient(server.url, kernel_id, TOKEN, timeout=60) for _ in range(200)]
+    clients = [server.connect(kernel_id, timeout=60) for _ in range(200)]
     wait_for(lambda: server.kernel(kernel_id)["connections"] == 200, timeout=30)
     errors: list[BaseException] = []
 

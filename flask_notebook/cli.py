@@ -20,7 +20,7 @@ import sys
 import webbrowser
 from typing import Any
 
-from gevent.pywsgi import WSGIServer
+from gevent.pywsgi import WSGIHandler, WSGIServer
 
 log = logging.getLogger("flask_notebook")
 
@@ -156,9 +156,37 @@ def _version() -> str:
     return __version__
 
 
+class _Handler(WSGIHandler):  # type: ignore[misc]
+    """Hands a WebSocket its connection's own socket, as gunicorn does, instead of a copy.
+
+    Under gevent's server simple-websocket otherwise ``dup``s the socket: two descriptors
+    per WebSocket, which halves how many fit under the open-file limit. Exposed as
+    ``gunicorn.socket``, the socket is used as is, and flask-sock then ends the request by
+    raising StopIteration (its signal to gunicorn that the connection was taken over).
+    """
+
+    def get_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environ()
+        if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            environ["gunicorn.socket"] = self.socket
+        return environ
+
+    def run_application(self) -> None:
+        if "gunicorn.socket" in self.environ:
+            # The WebSocket reads the socket itself: free the 8 KiB read buffer now, not
+            # when the WebSocket ends (the handshake has been read whole).
+            self.rfile.close()
+        try:
+            super().run_application()
+        except StopIteration:  # the WebSocket is over and its socket closed: write nothing
+            self.close_connection = True
+
+
 class _Server(WSGIServer):  # type: ignore[misc]
     """gevent's WSGI server with Nagle's algorithm off: a response written in more than one
     piece otherwise waits ~40 ms for the client's delayed ACK (tornado sets this too)."""
+
+    handler_class = _Handler
 
     def handle(self, sock: socket.socket, address: Any) -> None:
         try:

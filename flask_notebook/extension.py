@@ -222,7 +222,7 @@ def _websocket_options(app: Flask, config: dict[str, Any]) -> None:
     if V1_PROTOCOL not in subprotocols:
         subprotocols.append(V1_PROTOCOL)
     options["subprotocols"] = subprotocols
-    options.setdefault("ping_interval", config["NOTEBOOK_WS_PING_INTERVAL"] or None)
+    # No ping_interval: our sockets are pinged by one greenlet (blueprints.channels.Pinger).
     options.setdefault("max_message_size", config["NOTEBOOK_WS_MAX_MESSAGE_SIZE"] or None)
     from gevent import monkey
 

@@ -7,7 +7,9 @@ flask-sock (simple-websocket) under gevent, with four of its defaults mended her
   pongs and close frames with no lock (``_LockedSocket``);
 - TCP_NODELAY, without which each round trip waits ~40 ms for a delayed ACK;
 - permessage-deflate is refused unless configured (it would be accepted whenever offered);
-- one bare greenlet per socket instead of a patched thread (``GreenThread``).
+- one bare greenlet per socket instead of a patched thread (``GreenThread``);
+- kernel messages are written as prebuilt frames shared by every connection (fan-out is one
+  ``sendall`` per connection), not framed by wsproto once per connection.
 
 The relay itself is ``core.channels``; this module only adapts a socket to it.
 """
@@ -24,6 +26,7 @@ from flask import Response, request
 from flask_sock import Sock
 from gevent.lock import Semaphore
 from simple_websocket import ConnectionClosed
+from wsproto.events import Ping
 
 from ..core import errors, messages
 from ..core.channels import Connection
@@ -61,6 +64,18 @@ class _LockedSocket:
 
     sendall = send
 
+    def send_frame(self, ws: Any, frame: bytes) -> None:
+        """A frame made by ``messages.ws_frame``, the same bytes for every connection.
+
+        wsproto keeps no state for whole, uncompressed data frames a server sends, so they
+        may bypass it; checked under the lock, so nothing follows the close frame that
+        simple-websocket sends when the client closes.
+        """
+        with self._lock:
+            if not ws.connected:
+                raise ConnectionClosed(ws.close_reason, ws.close_message)
+            self._sock.sendall(frame)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 
@@ -85,9 +100,52 @@ def channels_without_upgrade(kernel_id: str) -> Response:
     raise errors.Invalid('Can "Upgrade" only to "WebSocket".')
 
 
-def _close(ws: Any) -> None:
+class Pinger:
+    """One greenlet pings every kernel WebSocket each `interval` seconds and drops those that
+    did not answer the previous ping, instead of simple-websocket's per-socket selector
+    (which costs each idle socket a few KiB). Pongs are noted by simple-websocket itself."""
+
+    def __init__(self) -> None:
+        self.sockets: dict[Any, tuple[_LockedSocket, float]] = {}
+        self._greenlet: Any = None
+
+    def add(self, ws: Any, locked: _LockedSocket, interval: float) -> None:
+        if interval <= 0:
+            return
+        self.sockets[ws] = (locked, interval)
+        if self._greenlet is None:
+            self._greenlet = gevent.spawn(self._run, interval)
+
+    def discard(self, ws: Any) -> None:
+        self.sockets.pop(ws, None)
+
+    def _run(self, interval: float) -> None:
+        try:
+            while self.sockets:
+                gevent.sleep(interval)
+                for ws, (locked, _) in list(self.sockets.items()):
+                    if not ws.connected:
+                        self.sockets.pop(ws, None)
+                    elif not ws.pong_received:
+                        log.info("closing a kernel WebSocket that did not answer a ping within %s s", interval)
+                        self.sockets.pop(ws, None)
+                        _close(ws, 1008, "Ping/Pong timeout")
+                    else:
+                        ws.pong_received = False
+                        try:
+                            locked.send(ws.ws.send(Ping()))
+                        except Exception:  # gone: its handler notices
+                            self.sockets.pop(ws, None)
+        finally:
+            self._greenlet = None
+
+
+pinger = Pinger()
+
+
+def _close(ws: Any, reason: int | None = None, message: str | None = None) -> None:
     try:
-        ws.close()
+        ws.close(reason, message)
     except Exception:  # already closed
         pass
     ws.event.set()  # wake the handler waiting in receive()
@@ -107,12 +165,19 @@ def channels(ws: Any, kernel_id: str) -> None:
         ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError:  # not TCP
         pass
-    ws.sock = _LockedSocket(ws.sock)
+    locked = ws.sock = _LockedSocket(ws.sock)
     session_id = request.args.get("session_id") or uuid.uuid4().hex
     protocol = ws.subprotocol
-    conn = Connection(session_id, protocol, ws.send, lambda: _close(ws),
+    if st.config["NOTEBOOK_WS_COMPRESSION"]:
+        def send(msg: messages.Msg) -> None:  # frames go through the compressor
+            ws.send(msg.encode(protocol))
+    else:
+        def send(msg: messages.Msg) -> None:
+            locked.send_frame(ws, msg.frame(protocol))
+    conn = Connection(session_id, protocol, send, lambda: _close(ws),
                       queue_limit=int(st.config["NOTEBOOK_WS_QUEUE_LIMIT"]))
     relay.attach(conn)
+    pinger.add(ws, locked, float(st.config["NOTEBOOK_WS_PING_INTERVAL"] or 0))
     decode = _decode_v1 if protocol == messages.V1_PROTOCOL else messages.decode_legacy
     try:
         # Client messages wait until the kernel has answered once and iopub is live.
@@ -130,6 +195,7 @@ def channels(ws: Any, kernel_id: str) -> None:
     except ConnectionClosed:
         pass
     finally:
+        pinger.discard(ws)
         relay.detach(conn)
 
 

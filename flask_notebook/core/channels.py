@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 _INTERNAL = ""
 #: Routes of requests that never got a reply are forgotten beyond this many.
 _MAX_ROUTES = 10_000
+_MAX_REQUESTERS = 1_000
 _NUDGE_INTERVAL = 0.25
 _NUDGE_RESEND = 2.0
 PROTOCOL_VERSION = "5.4"
@@ -129,9 +130,9 @@ class Outbox:
 
 
 class Connection:
-    """One WebSocket's side of the relay. `send` writes one frame; `close` ends the socket."""
+    """One WebSocket's side of the relay. `send` writes one message; `close` ends the socket."""
 
-    def __init__(self, session_id: str, protocol: str | None, send: Callable[[bytes | str], None],
+    def __init__(self, session_id: str, protocol: str | None, send: Callable[[Msg], None],
                  close: Callable[[], None], *, queue_limit: int) -> None:
         self.session_id = session_id
         self.protocol = protocol
@@ -159,7 +160,7 @@ class Connection:
             while outbox.items and not self.closed:
                 item = self.inflight = outbox.pop()
                 msg = item.notice(self.session_id) if isinstance(item, Gap) else item
-                self._send(msg.encode(self.protocol))
+                self._send(msg)
                 self.inflight = None
         except Exception as exc:  # the socket is gone: the handler's receive loop notices too
             log.debug("websocket write failed: %s", exc)
@@ -203,6 +204,8 @@ class KernelChannels:
         self.connections: dict[str, Connection] = {}
         self.offline: OrderedDict[str, Outbox] = OrderedDict()
         self.routes: dict[str, str] = {}
+        #: Recent client requests by msg_id: their iopub goes to the requester first.
+        self.requesters: OrderedDict[str, str] = OrderedDict()
         self.ready = Event()
         self.closed = False
         self._info: dict[str, Any] = {}
@@ -330,8 +333,12 @@ class KernelChannels:
         if msg.channel == "iopub":
             self._iopub_seen.set()
             self.on_iopub(msg)
+            first = self.connections.get(self.requesters.get(msg.parent_msg_id or "", ""))
+            if first is not None:  # the client waiting for this goes before the onlookers
+                first.deliver(msg)
             for conn in list(self.connections.values()):
-                conn.deliver(msg)
+                if conn is not first:
+                    conn.deliver(msg)
             for outbox in self.offline.values():
                 outbox.put(msg)
             return
@@ -368,6 +375,9 @@ class KernelChannels:
                 for stale in list(self.routes)[: _MAX_ROUTES // 10]:
                     del self.routes[stale]
             self.routes[msg_id] = session_id
+            self.requesters[msg_id] = session_id
+            if len(self.requesters) > _MAX_REQUESTERS:
+                self.requesters.popitem(last=False)
         sock = self._sockets.get(channel)
         if sock is not None:
             self.session.send_raw(sock, parts)

@@ -29,7 +29,7 @@ class Malformed(ValueError):
 class Msg:
     """One kernel message: channel, raw parts, and the two parsed headers."""
 
-    __slots__ = ("channel", "parts", "header", "parent", "size", "_v1", "_legacy")
+    __slots__ = ("channel", "parts", "header", "parent", "size", "_v1", "_legacy", "_frames")
 
     def __init__(self, channel: str, parts: list[bytes], header: dict[str, Any], parent: dict[str, Any]) -> None:
         self.channel = channel
@@ -39,6 +39,7 @@ class Msg:
         self.size = sum(len(p) for p in parts)
         self._v1: bytes | None = None
         self._legacy: bytes | str | None = None
+        self._frames: dict[str | None, bytes] | None = None
 
     @property
     def msg_type(self) -> str:
@@ -66,6 +67,37 @@ class Msg:
         if self._legacy is None:
             self._legacy = encode_legacy(self.channel, self.parts, self.header)
         return self._legacy
+
+
+    def frame(self, protocol: str | None) -> bytes:
+        """The whole WebSocket frame (server to client: unmasked), made once and shared by
+        every connection with this protocol: fanning out is then one ``sendall`` each."""
+        if self._frames is None:
+            self._frames = {}
+        frame = self._frames.get(protocol)
+        if frame is None:
+            frame = self._frames[protocol] = ws_frame(self.encode(protocol))
+            if protocol == V1_PROTOCOL:
+                self._v1 = None  # the frame holds it
+            else:
+                self._legacy = None
+        return frame
+
+
+def ws_frame(payload: bytes | str) -> bytes:
+    """One final, unmasked WebSocket frame: binary for bytes, text for str (RFC 6455 5.2)."""
+    if isinstance(payload, str):
+        opcode, data = 0x81, payload.encode()
+    else:
+        opcode, data = 0x82, payload
+    n = len(data)
+    if n < 126:
+        head = struct.pack("!BB", opcode, n)
+    elif n < 65536:
+        head = struct.pack("!BBH", opcode, 126, n)
+    else:
+        head = struct.pack("!BBQ", opcode, 127, n)
+    return head + data
 
 
 def from_zmq(channel: str, frames: list[bytes]) -> Msg:

@@ -307,3 +307,20 @@ def test_two_hundred_concurrent_websockets(server: Server, kernel_id: str) -> No
     for client in clients:
         client.close()
     wait_for(lambda: server.kernel(kernel_id)["connections"] == 0, timeout=30)
+
+
+def test_a_peer_that_never_answers_pings_is_dropped(make_server: object) -> None:
+    srv = make_server(env={"NOTEBOOK_WS_PING_INTERVAL": "1"})  # type: ignore[operator]
+    kid = srv.start_kernel()
+    silent = srv.connect(kid)  # never reads, so never answers a ping
+    alive = srv.client(kid)
+    wait_for(lambda: srv.kernel(kid)["connections"] == 2, timeout=10)
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline:  # reading answers pings (websocket-client does it in recv)
+        try:
+            alive.recv(timeout=0.2)
+        except websocket.WebSocketTimeoutException:
+            pass
+    assert srv.kernel(kid)["connections"] == 1
+    assert of_type(alive.run("6*7"), "execute_result")
+    assert silent.ws.sock is not None

@@ -166,6 +166,33 @@ class IdleSockets:
         self.sockets.clear()
 
 
+class IdleProcess:
+    """IdleSockets in a child process, so that reading them does not compete with the
+    measuring client for this process's GIL."""
+
+    def __init__(self, url: str, kernel_id: str, count: int) -> None:
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve-idle", url, kernel_id, str(count)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO)
+        line = self.proc.stdout.readline() if self.proc.stdout else b""
+        if not line.startswith(b"opened"):
+            raise RuntimeError(f"idle clients failed: {line!r}")
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(30)
+
+
+def serve_idle(url: str, kernel_id: str, count: int) -> int:
+    raise_fd_limit()
+    idle = IdleSockets(url, kernel_id)
+    idle.open(count)
+    print("opened", flush=True)
+    sys.stdin.read()  # until the parent closes our stdin
+    idle.close()
+    return 0
+
+
 def round_trips(client: KernelClient, count: int) -> list[float]:
     times = []
     for _ in range(count):
@@ -188,6 +215,8 @@ def new_kernel(url: str) -> str:
 
 
 def main() -> int:
+    if len(sys.argv) == 5 and sys.argv[1] == "--serve-idle":
+        return serve_idle(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=10000)
     parser.add_argument("--active-idle", type=int, default=1000)
@@ -207,8 +236,7 @@ def main() -> int:
 
         # 1. Latency with idle sockets on the same kernel, then on another kernel.
         for label, target in (("same kernel", kid), ("another kernel", other)):
-            idle = IdleSockets(url, target)
-            idle.open(args.active_idle)
+            idle = IdleProcess(url, target, args.active_idle)
             time.sleep(1)
             loaded = statistics.median(round_trips(active, args.trips))
             idle.close()
@@ -223,9 +251,8 @@ def main() -> int:
         # 2. Memory and descriptors per idle WebSocket.
         time.sleep(1)
         before_rss, before_fd = rss_kib(proc.pid), fd_count(proc.pid)
-        idle = IdleSockets(url, other)
         started = time.monotonic()
-        idle.open(args.count)
+        idle_all = IdleProcess(url, other, args.count)
         opened = time.monotonic() - started
         deadline = time.monotonic() + 60
         while kernel_model(url, other)["connections"] < args.count and time.monotonic() < deadline:
@@ -239,7 +266,7 @@ def main() -> int:
                      f"{per_ws:.1f} KiB per WebSocket (target <= 16 KiB)")
         lines.append(f"server file descriptors: {before_fd} -> {after_fd} = "
                      f"{(after_fd - before_fd) / max(held, 1):.2f} per WebSocket")
-        idle.close()
+        idle_all.close()
     finally:
         proc.terminate()
         try:

@@ -76,6 +76,38 @@ class _LockedSocket:
                 raise ConnectionClosed(ws.close_reason, ws.close_message)
             self._sock.sendall(frame)
 
+    def try_send_frame(self, ws: Any, frame: bytes) -> bool:
+        """``send_frame`` without waiting: False, with nothing written, when the socket is
+        busy or full. A frame the socket takes only part of is finished by a greenlet that
+        holds the lock until it is done, so frames never interleave."""
+        if self._lock.locked():
+            return False
+        self._lock.acquire()
+        try:
+            if not ws.connected:
+                raise ConnectionClosed(ws.close_reason, ws.close_message)
+            # The OS socket under gevent's: gevent's own send would wait on EAGAIN.
+            sent = getattr(self._sock, "_sock", self._sock).send(frame, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            self._lock.release()
+            return False
+        except BaseException:
+            self._lock.release()
+            raise
+        if sent == len(frame):
+            self._lock.release()
+        else:
+            gevent.spawn_raw(self._finish, frame[sent:])
+        return True
+
+    def _finish(self, rest: bytes) -> None:
+        try:
+            self._sock.sendall(rest)
+        except OSError:
+            pass  # the connection is gone; its reader notices
+        finally:
+            self._lock.release()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 
@@ -168,14 +200,18 @@ def channels(ws: Any, kernel_id: str) -> None:
     locked = ws.sock = _LockedSocket(ws.sock)
     session_id = request.args.get("session_id") or uuid.uuid4().hex
     protocol = ws.subprotocol
+    try_send = None
     if st.config["NOTEBOOK_WS_COMPRESSION"]:
         def send(msg: messages.Msg) -> None:  # frames go through the compressor
             ws.send(msg.encode(protocol))
     else:
         def send(msg: messages.Msg) -> None:
             locked.send_frame(ws, msg.frame(protocol))
+
+        def try_send(msg: messages.Msg) -> bool:
+            return locked.try_send_frame(ws, msg.frame(protocol))
     conn = Connection(session_id, protocol, send, lambda: _close(ws),
-                      queue_limit=int(st.config["NOTEBOOK_WS_QUEUE_LIMIT"]))
+                      queue_limit=int(st.config["NOTEBOOK_WS_QUEUE_LIMIT"]), try_send=try_send)
     relay.attach(conn)
     pinger.add(ws, locked, float(st.config["NOTEBOOK_WS_PING_INTERVAL"] or 0))
     decode = _decode_v1 if protocol == messages.V1_PROTOCOL else messages.decode_legacy

@@ -20,6 +20,7 @@ jupyter_client's synchronous kernel API (``kernels.py`` owns that).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import uuid
@@ -133,10 +134,12 @@ class Connection:
     """One WebSocket's side of the relay. `send` writes one message; `close` ends the socket."""
 
     def __init__(self, session_id: str, protocol: str | None, send: Callable[[Msg], None],
-                 close: Callable[[], None], *, queue_limit: int) -> None:
+                 close: Callable[[], None], *, queue_limit: int,
+                 try_send: Callable[[Msg], bool] | None = None) -> None:
         self.session_id = session_id
         self.protocol = protocol
         self._send = send
+        self._try_send = try_send
         self._close = close
         self.outbox = Outbox(queue_limit, "this connection fell too far behind the kernel's output "
                                           "(NOTEBOOK_WS_QUEUE_LIMIT)")
@@ -144,15 +147,38 @@ class Connection:
         self.inflight: Msg | Gap | None = None
         self.closed = False
 
-    def deliver(self, msg: Msg | Gap) -> None:
+    def deliver(self, msg: Msg | Gap, *, urgent: bool = True) -> None:
         """Queue a message. After the socket failed, messages still queue: ``detach`` moves
-        them to the offline buffer, so a reconnecting client gets them."""
+        them to the offline buffer, so a reconnecting client gets them.
+
+        Not `urgent` (iopub a client did not ask for): written by the shared low-priority
+        flusher, so a kernel watched by many sockets answers the one that asked first.
+        """
         if isinstance(msg, Gap):
             self.outbox.items.append(msg)
         else:
             self.outbox.put(msg)
         if self._writer is None and not self.closed:
-            self._writer = gevent.spawn_raw(self._write)
+            if urgent or self._try_send is None:
+                self._writer = gevent.spawn_raw(self._write)
+            else:
+                _flusher.add(self)
+
+    def flush_quick(self) -> None:
+        """Write what is queued without waiting; a socket that would block gets a writer."""
+        outbox = self.outbox
+        try:
+            while outbox.items and self._writer is None and not self.closed:
+                item = outbox.items[0]
+                msg = item.notice(self.session_id) if isinstance(item, Gap) else item
+                assert self._try_send is not None
+                if not self._try_send(msg):
+                    self._writer = gevent.spawn_raw(self._write)
+                    return
+                outbox.pop()
+        except Exception as exc:
+            log.debug("websocket write failed: %s", exc)
+            self.close()
 
     def _write(self) -> None:
         outbox = self.outbox
@@ -190,6 +216,38 @@ class Connection:
                 self._close()
             except Exception:  # already closed
                 pass
+
+
+class _Flusher:
+    """Writes onlookers' iopub when the hub has nothing else to do, a batch at a time.
+
+    A kernel with a thousand WebSockets would otherwise queue a thousand writes before the
+    next message reaches the client that is waiting for it.
+    """
+
+    BATCH = 64
+
+    def __init__(self) -> None:
+        self.pending: dict[Connection, None] = {}
+        self._greenlet: Any = None
+
+    def add(self, conn: Connection) -> None:
+        self.pending[conn] = None
+        if self._greenlet is None:
+            self._greenlet = gevent.spawn_raw(self._run)
+
+    def _run(self) -> None:
+        try:
+            while self.pending:
+                gevent.idle()
+                for conn in list(itertools.islice(self.pending, self.BATCH)):
+                    del self.pending[conn]
+                    conn.flush_quick()
+        finally:
+            self._greenlet = None
+
+
+_flusher = _Flusher()
 
 
 class KernelChannels:
@@ -338,7 +396,7 @@ class KernelChannels:
                 first.deliver(msg)
             for conn in list(self.connections.values()):
                 if conn is not first:
-                    conn.deliver(msg)
+                    conn.deliver(msg, urgent=first is None)
             for outbox in self.offline.values():
                 outbox.put(msg)
             return

@@ -108,8 +108,9 @@ def test_input_round_trip(server: Server, kernel_id: str, protocol: str | None) 
 
 def test_interrupt_a_sleep(server: Server, kernel_id: str) -> None:
     client = server.client(kernel_id)
-    msg_id = client.execute("import time\ntime.sleep(60)")
-    client.until(lambda m: m["msg_type"] == "execute_input" and m["parent_header"]["msg_id"] == msg_id)
+    msg_id = client.execute("import time\nprint('sleeping', flush=True)\ntime.sleep(60)")
+    # Interrupt once the cell is inside the sleep (a SIGINT before that races ipykernel).
+    client.until(lambda m: m["msg_type"] == "stream" and m["parent_header"]["msg_id"] == msg_id)
     started = time.monotonic()
     assert server.request("POST", f"api/kernels/{kernel_id}/interrupt").status_code == 204
     seen = client.until_idle(msg_id, timeout=20)

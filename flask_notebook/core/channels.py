@@ -154,6 +154,16 @@ class Connection:
         Not `urgent` (iopub a client did not ask for): written by the shared low-priority
         flusher, so a kernel watched by many sockets answers the one that asked first.
         """
+        if (urgent and self._try_send is not None and self._writer is None and not self.closed
+                and not self.outbox.items and isinstance(msg, Msg)):
+            # The common case, a client waiting for its answer: written here and now, with
+            # no writer greenlet to start and switch to.
+            try:
+                if self._try_send(msg):
+                    return
+            except Exception as exc:
+                log.debug("websocket write failed: %s", exc)
+                self.close()
         if isinstance(msg, Gap):
             self.outbox.items.append(msg)
         else:

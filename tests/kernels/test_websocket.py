@@ -262,8 +262,10 @@ def test_shed_output_is_announced(make_server: object) -> None:
     kid = srv.start_kernel()
     # A small, fixed receive buffer (set before connecting), so the server's queue fills.
     client = srv.client(kid, sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)])
+    watcher = srv.client(kid)
     msg_id = client.execute("for i in range(20000):\n    print('x' * 200, i, flush=True)")
-    time.sleep(3)
+    # ~12 MB of frames, far more than the socket buffers hold: read nothing until it is all out.
+    watcher.until_idle(msg_id, timeout=90, reply=False)
     seen = client.until_idle(msg_id, timeout=90)
     notices = [m for m in of_type(seen, "stream") if "[flask-notebook]" in m["content"]["text"]]
     assert notices, "output was shed without a notice"

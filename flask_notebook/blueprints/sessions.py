@@ -89,14 +89,17 @@ def update_session(session_id: str) -> Response:
     kernel = body.get("kernel")
     if kernel is not None and not isinstance(kernel, dict):
         raise errors.Invalid("'kernel' must be an object with 'name' or 'id'")
+    new_kernel = kernel.get("name") if kernel and kernel.get("id") is None else None
+    if new_kernel is not None:
+        st.sessions.get(session_id)  # 404 for an unknown session comes first
+        try:
+            st.kernelspecs.get_spec(str(new_kernel))
+        except errors.NotFound as exc:
+            return _kernel_error(str(new_kernel), exc)
     try:
         model = st.sessions.update(session_id, body)
     except errors.KernelFailed as exc:
-        return _kernel_error(str((kernel or {}).get("name")), exc)
-    except errors.NotFound as exc:
-        if kernel and kernel.get("id") is None and kernel.get("name") and "Session" not in exc.message:
-            return _kernel_error(str(kernel["name"]), exc)
-        raise
+        return _kernel_error(str(new_kernel), exc)
     return json_response(model)
 
 

@@ -97,6 +97,9 @@ def test_session_lifecycle(server: Server) -> None:
     assert server.request("GET", f"api/kernels/{kid}").status_code == 404
     assert_json_error(server.request("PATCH", f"api/sessions/{sid}", json={"kernel": {"id": "nope-a-b-c-d"}}),
                       400, "No such kernel")
+    unknown = server.request("PATCH", f"api/sessions/{sid}", json={"kernel": {"name": "no-such-spec"}})
+    assert_json_error(unknown, 501, "The 'no-such-spec' kernel is not available")
+    assert server.json("GET", f"api/sessions/{sid}", 200)["kernel"]["id"] == changed["kernel"]["id"]
 
     server.json("DELETE", f"api/sessions/{sid}", 204)
     assert server.request("GET", f"api/kernels/{changed['kernel']['id']}").status_code == 404

@@ -8,8 +8,9 @@ STAMP := $(VENV)/.installed
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: install run test bench typecheck clean
+.PHONY: install run test bench bench-kernels typecheck clean
 
 install: $(STAMP)
 
@@ -37,6 +38,10 @@ $(BENCH_STAMP): bench/requirements.txt
 
 bench: install $(BENCH_STAMP)
 	$(PY) bench/run.py --jupyter-python $(BENCH_VENV)/bin/python
+
+# The kernel WebSocket relay: us, jupyter_server and a direct ZMQ client (bench/kernels.py).
+bench-kernels: install $(BENCH_STAMP)
+	$(PY) bench/kernels.py --jupyter-python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info

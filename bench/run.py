@@ -237,7 +237,7 @@ def kill_leftovers() -> None:
         except OSError:
             continue
         if ROOT_PREFIX in cmdline:
-            print(f"ending a leftover benchmark server (pid {pid})", file=sys.stderr)
+            print(f"ending a leftover benchmark process (pid {pid})", file=sys.stderr)
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 try:
                     os.killpg(pid, sig)
@@ -271,37 +271,48 @@ def check_jupyter_python(python: str) -> str:
     return out.stdout.strip()
 
 
-def make_servers(root: str, work: str, jupyter_python: str | None) -> list[Server]:
-    def env_for(name: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "NOTEBOOK_", "JPY_"))}
-        for var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
-            path = os.path.join(work, name, var.split("_")[1].lower())
-            os.makedirs(path, exist_ok=True)
-            env[var] = path
-        env["JUPYTER_PLATFORM_DIRS"] = "1"
-        env["PYTHONUNBUFFERED"] = "1"
-        env["IPYTHONDIR"] = os.path.join(work, name, "ipython")
-        return env
+def server_env(work: str, name: str) -> dict[str, str]:
+    """The environment of one server (or client): this one's, without Jupyter settings, and
+    throw-away Jupyter and IPython directories of its own under `work`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "NOTEBOOK_", "JPY_"))}
+    for var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
+        path = os.path.join(work, name, var.split("_")[1].lower())
+        os.makedirs(path, exist_ok=True)
+        env[var] = path
+    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    env["IPYTHONDIR"] = os.path.join(work, name, "ipython")
+    return env
 
-    servers = [
-        Server(
-            name="flask-notebook",
-            argv=[sys.executable, "-m", "flask_notebook", "--port", "0", "--no-browser",
-                  "--root-dir", root, "--token", "bench-ours-token"],
-            env=env_for("ours"), log_path=os.path.join(work, "ours.log"), token="bench-ours-token",
-        )
-    ]
+
+def ours_server(root: str, work: str) -> Server:
+    """flask-notebook on a free port (read from its start-up line), serving `root`."""
+    return Server(
+        name="flask-notebook",
+        argv=[sys.executable, "-m", "flask_notebook", "--port", "0", "--no-browser",
+              "--root-dir", root, "--token", "bench-ours-token"],
+        env=server_env(work, "ours"), log_path=os.path.join(work, "ours.log"), token="bench-ours-token",
+    )
+
+
+def reference_server(root: str, work: str, jupyter_python: str, extra_args: tuple[str, ...] = ()) -> Server:
+    """jupyter_server from `jupyter_python`, on a free port, serving `root`."""
+    port = _free_port()
+    return Server(
+        name="jupyter_server",
+        argv=[jupyter_python, "-m", "jupyter_server", "--no-browser", f"--port={port}",
+              "--IdentityProvider.token=bench-jupyter-token", f"--ServerApp.root_dir={root}",
+              "--ServerApp.port_retries=0", f"--ServerApp.ip={HOST}"]
+             + (["--allow-root"] if os.geteuid() == 0 else []) + list(extra_args),
+        env=server_env(work, "jupyter"), log_path=os.path.join(work, "jupyter.log"),
+        token="bench-jupyter-token", port=port,
+    )
+
+
+def make_servers(root: str, work: str, jupyter_python: str | None) -> list[Server]:
+    servers = [ours_server(root, work)]
     if jupyter_python:
-        port = _free_port()
-        servers.append(Server(
-            name="jupyter_server",
-            argv=[jupyter_python, "-m", "jupyter_server", "--no-browser", f"--port={port}",
-                  "--IdentityProvider.token=bench-jupyter-token", f"--ServerApp.root_dir={root}",
-                  "--ServerApp.port_retries=0", f"--ServerApp.ip={HOST}"]
-                 + (["--allow-root"] if os.geteuid() == 0 else []),
-            env=env_for("jupyter"), log_path=os.path.join(work, "jupyter.log"),
-            token="bench-jupyter-token", port=port,
-        ))
+        servers.append(reference_server(root, work, jupyter_python))
     return servers
 
 

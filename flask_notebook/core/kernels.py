@@ -92,7 +92,9 @@ class GeventRestarter(KernelRestarter):
             process = getattr(provisioner, "process", None)
             result = getattr(process, "result", None)
             if result is not None:
-                result.wait(timeout=self.time_to_dead)
+                # The child watcher wakes us the moment the process exits; the timeout only
+                # lets poll() note a stable start and reset the restart count now and then.
+                result.wait(timeout=self.stable_start_time)
                 gevent.sleep(0.05)  # let a shutdown in progress mark itself first
             else:
                 gevent.sleep(self.time_to_dead)

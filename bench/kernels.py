@@ -975,11 +975,7 @@ def main(argv: list[str] | None = None) -> int:
                      "in rotating order. Absolute times on a busy 2-core machine mean little.")
         lines.append(f"total benchmark time {time.monotonic() - t0:.0f} s")
         table = "\n".join(lines) + "\n"
-        print()
-        print(table, end="")
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(table)
-        print(f"(written to {os.path.relpath(args.output)})")
+        run.write_table(table, args.output)
         print("ALL TARGETS PASS" if all_pass else "SOME TARGETS MISSED")
         return 0
     except BenchError as exc:

@@ -413,6 +413,15 @@ def measure(metric: Metric, servers: list[Server], scale: float,
 # -- reporting ---------------------------------------------------------------------------
 
 
+def write_table(table: str, output: str) -> None:
+    """Print the result table and keep it in `output`."""
+    print()
+    print(table, end="")
+    with open(output, "w", encoding="utf-8") as f:
+        f.write(table)
+    print(f"(written to {os.path.relpath(output)})")
+
+
 def stats(samples: list[float]) -> tuple[float, float, float]:
     if len(samples) == 1:
         return samples[0], samples[0], samples[0]
@@ -585,11 +594,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{NB_NAME} {nb_bytes / 1e6:.2f} MB, {cells} cells; rounds scale {args.rounds_scale:g}")
         table, all_pass = report(results, servers, header)
         table += f"\ntotal benchmark time {time.monotonic() - t0:.0f} s\n"
-        print()
-        print(table, end="")
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(table)
-        print(f"(written to {os.path.relpath(args.output)})")
+        write_table(table, args.output)
         if len(servers) == 2:
             print("ALL TARGETS PASS" if all_pass else "SOME TARGETS MISSED")
         return 0

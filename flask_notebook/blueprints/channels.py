@@ -138,13 +138,14 @@ class Pinger:
     (which costs each idle socket a few KiB). Pongs are noted by simple-websocket itself."""
 
     def __init__(self) -> None:
-        self.sockets: dict[Any, tuple[_LockedSocket, float]] = {}
+        self.sockets: dict[Any, _LockedSocket] = {}
         self._greenlet: Any = None
 
     def add(self, ws: Any, locked: _LockedSocket, interval: float) -> None:
+        """Ping `ws` every `interval` seconds (the first socket's interval, while any is open)."""
         if interval <= 0:
             return
-        self.sockets[ws] = (locked, interval)
+        self.sockets[ws] = locked
         if self._greenlet is None:
             self._greenlet = gevent.spawn(self._run, interval)
 
@@ -155,7 +156,7 @@ class Pinger:
         try:
             while self.sockets:
                 gevent.sleep(interval)
-                for ws, (locked, _) in list(self.sockets.items()):
+                for ws, locked in list(self.sockets.items()):
                     if not ws.connected:
                         self.sockets.pop(ws, None)
                     elif not ws.pong_received:

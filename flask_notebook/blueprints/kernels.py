@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, Response, url_for
 
 from ..core import errors
@@ -11,10 +9,6 @@ from ..extension import state
 from .http import json_body, json_response
 
 bp = Blueprint("kernels", __name__, url_prefix="/kernels")
-
-#: jupyter_server's kernel id pattern: five dash-separated words (not strictly a UUID).
-KERNEL_ID = re.compile(r"^\w+-\w+-\w+-\w+-\w+$")
-
 
 def _location(kernel_id: str) -> dict[str, str]:
     return {"Location": url_for(".get_kernel", kernel_id=kernel_id)}
@@ -35,8 +29,6 @@ def start_kernel() -> Response:
     for field, value in (("name", name), ("path", path), ("kernel_id", kernel_id)):
         if value is not None and not isinstance(value, str):
             raise errors.Invalid(f"'{field}' must be a string")
-    if kernel_id and not KERNEL_ID.match(kernel_id):
-        raise errors.Invalid(f"'kernel_id' {kernel_id!r} is not a valid kernel id")
     cwd = st.sessions.kernel_cwd(path or "", is_dir=True)
     kernel = st.kernels.start(name or None, cwd=cwd, kernel_id=kernel_id or None)
     return json_response(kernel.model(), 201, _location(kernel.id))

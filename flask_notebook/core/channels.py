@@ -6,7 +6,7 @@ socket and a little memory, where jupyter_server opens four ZMQ sockets per WebS
 
 - iopub is fanned out to every connection;
 - replies on shell and control are routed back by their parent's msg_id to the connection
-  that sent the request; stdin requests (``input()``) the same way, by the execute request
+  that sent the request (the most recent 10,000 requests are remembered); stdin requests (``input()``) the same way, by the execute request
   that caused them. Shell and stdin share one ZMQ identity, which ipykernel requires;
 - each connection has an outbound queue bounded in bytes, drained by its own writer
   greenlet, so the ZMQ readers never wait for a slow browser. Only pure output (stream and
@@ -26,7 +26,6 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 import gevent
@@ -36,14 +35,14 @@ from jupyter_client.session import Session
 
 from . import messages
 from .messages import Msg
+from .paths import iso_utc
 
 log = logging.getLogger(__name__)
 
-#: The route of the relay's own requests (the readiness nudge).
+#: The requester of the relay's own requests (the readiness nudge).
 _INTERNAL = ""
-#: Routes of requests that never got a reply are forgotten beyond this many.
-_MAX_ROUTES = 10_000
-_MAX_REQUESTERS = 1_000
+#: Who sent each of the most recent client requests; older ones are forgotten.
+_MAX_REQUESTS = 10_000
 _NUDGE_INTERVAL = 0.25
 _NUDGE_RESEND = 2.0
 PROTOCOL_VERSION = "5.4"
@@ -58,15 +57,11 @@ def zmq_context() -> Any:
     return _context
 
 
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 def server_message(session_id: str, msg_type: str, content: dict[str, Any],
                    parent: dict[str, Any] | None = None, channel: str = "iopub") -> Msg:
     """A message the server makes: a complete header whose session is the client's (contract 9.8)."""
     header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "flask-notebook",
-              "session": session_id, "date": _now_iso(), "version": PROTOCOL_VERSION}
+              "session": session_id, "date": iso_utc(time.time()), "version": PROTOCOL_VERSION}
     return messages.make(channel, header, parent or {}, content)
 
 
@@ -271,8 +266,8 @@ class KernelChannels:
         self.replay_sessions = replay_sessions
         self.connections: dict[str, Connection] = {}
         self.offline: OrderedDict[str, Outbox] = OrderedDict()
-        self.routes: dict[str, str] = {}
-        #: Recent client requests by msg_id: their iopub goes to the requester first.
+        #: Request msg_id -> the session that sent it: replies (and ``input()`` requests) go
+        #: back to it, and its iopub reaches it before the onlookers'.
         self.requesters: OrderedDict[str, str] = OrderedDict()
         self.ready = Event()
         self.closed = False
@@ -333,7 +328,7 @@ class KernelChannels:
         if current == self._info or self.closed:
             return False
         self._disconnect()
-        self.routes.clear()
+        self.requesters.clear()
         self._connect(info)
         return True
 
@@ -344,7 +339,7 @@ class KernelChannels:
             self._nudger.kill(block=False)
         self._disconnect()
         self.offline.clear()
-        self.routes.clear()
+        self.requesters.clear()
 
     # -- readiness --------------------------------------------------------------------
 
@@ -377,7 +372,7 @@ class KernelChannels:
 
     def _send_internal(self, msg_type: str) -> None:
         msg = self.session.msg(msg_type, {})
-        self.routes[msg["header"]["msg_id"]] = _INTERNAL
+        self._remember(msg["header"]["msg_id"], _INTERNAL)
         sock = self._sockets.get("shell")
         if sock is not None:
             self.session.send(sock, msg)
@@ -410,10 +405,7 @@ class KernelChannels:
             for outbox in self.offline.values():
                 outbox.put(msg)
             return
-        parent_id = msg.parent_msg_id
-        if parent_id is None:
-            return
-        target = self.routes.get(parent_id) if msg.channel == "stdin" else self.routes.pop(parent_id, None)
+        target = self.requesters.get(msg.parent_msg_id or "")
         if target is None:
             log.debug("no route for a %s %s", msg.channel, msg.msg_type)
         elif target == _INTERNAL:
@@ -439,16 +431,15 @@ class KernelChannels:
             return
         msg_id = header.get("msg_id")
         if channel != "stdin" and isinstance(msg_id, str):
-            if len(self.routes) >= _MAX_ROUTES:
-                for stale in list(self.routes)[: _MAX_ROUTES // 10]:
-                    del self.routes[stale]
-            self.routes[msg_id] = session_id
-            self.requesters[msg_id] = session_id
-            if len(self.requesters) > _MAX_REQUESTERS:
-                self.requesters.popitem(last=False)
+            self._remember(msg_id, session_id)
         sock = self._sockets.get(channel)
         if sock is not None:
             self.session.send_raw(sock, parts)
+
+    def _remember(self, msg_id: str, session_id: str) -> None:
+        self.requesters[msg_id] = session_id
+        if len(self.requesters) > _MAX_REQUESTS:
+            self.requesters.popitem(last=False)
 
     # -- connections ----------------------------------------------------------------------
 
@@ -459,12 +450,9 @@ class KernelChannels:
             old.close()
             for item in old.unsent():
                 conn.deliver(item)
-        for session_id in list(self.offline):
-            if session_id != conn.session_id:
-                continue
-            missed = self.offline.pop(session_id)
-            while missed.items:
-                conn.deliver(missed.pop())
+        missed = self.offline.pop(conn.session_id, None)
+        while missed is not None and missed.items:
+            conn.deliver(missed.pop())
         self.connections[conn.session_id] = conn
 
     def detach(self, conn: Connection) -> None:

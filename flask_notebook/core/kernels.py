@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import time
 import uuid
@@ -44,6 +45,22 @@ UNTRACKED = frozenset({
     "execute_input", "execute_result", "error", "status", "clear_output", "debug_event",
     "input_request", "input_reply",
 })
+
+
+#: jupyter_server's kernel id pattern: five dash-separated words (not strictly a UUID). The
+#: id names the connection file, so nothing else may pass.
+KERNEL_ID = re.compile(r"^\w+-\w+-\w+-\w+-\w+$", re.ASCII)
+
+
+def wait_for_exit(process: Any, timeout: float) -> None:
+    """Until `process` exits or `timeout` passes: at once, through gevent's child watcher."""
+    result = getattr(process, "result", None)
+    if result is not None:
+        result.wait(timeout=timeout)
+        return
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        gevent.sleep(0.05)
 
 
 def exit_cause(returncode: int | None) -> str:
@@ -88,13 +105,11 @@ class GeventRestarter(KernelRestarter):
     def _loop(self) -> None:
         me = gevent.getcurrent()
         while self._greenlet is me:
-            provisioner = self.kernel_manager.provisioner
-            process = getattr(provisioner, "process", None)
-            result = getattr(process, "result", None)
-            if result is not None:
-                # The child watcher wakes us the moment the process exits; the timeout only
-                # lets poll() note a stable start and reset the restart count now and then.
-                result.wait(timeout=self.stable_start_time)
+            process = getattr(self.kernel_manager.provisioner, "process", None)
+            if process is not None:
+                # Wakes the moment the process exits; the timeout only lets poll() note a
+                # stable start and reset the restart count now and then.
+                wait_for_exit(process, self.stable_start_time)
                 gevent.sleep(0.05)  # let a shutdown in progress mark itself first
             else:
                 gevent.sleep(self.time_to_dead)
@@ -216,10 +231,13 @@ class KernelRegistry:
               env: dict[str, str] | None = None) -> Kernel:
         """Launch a kernel (returns once the process is launched, not when it answers).
 
+        :raises errors.Invalid: `kernel_id` is not of the form jupyter_server accepts.
         :raises errors.NotFound: no kernelspec of that name.
         :raises errors.LimitReached: the kernel limit is reached.
         :raises errors.KernelFailed: the kernel process could not be launched.
         """
+        if kernel_id is not None and not KERNEL_ID.match(kernel_id):
+            raise errors.Invalid(f"{kernel_id!r} is not a valid kernel id")
         if kernel_id is not None and kernel_id in self.kernels:
             return self.kernels[kernel_id]
         if self._closed:
@@ -325,9 +343,8 @@ class KernelRegistry:
                 if grace > 0 and process is not None and process.poll() is None:
                     km.interrupt_kernel()  # a busy kernel then reads the request at once
                     km.request_shutdown()
-            deadline = time.monotonic() + grace
-            while process is not None and process.poll() is None and time.monotonic() < deadline:
-                gevent.sleep(0.05)
+            if process is not None and grace > 0:
+                wait_for_exit(process, grace)
             with LIFECYCLE_LOCK:
                 km.shutdown_kernel(now=True)  # kills what is left; reaps; removes the connection file
         except Exception:
@@ -433,18 +450,14 @@ class KernelRegistry:
 def _discard(km: KernelManager) -> None:
     """Release what a kernel manager holds after a failure: process, connection file, sockets."""
     with LIFECYCLE_LOCK:
-        _discard_locked(km)
-
-
-def _discard_locked(km: KernelManager) -> None:
-    try:
-        process = getattr(km.provisioner, "process", None)
-        if process is not None and process.poll() is None:
-            process.kill()
-        km.cleanup_resources()
-    except Exception:
-        log.debug("cleanup after a failed kernel", exc_info=True)
-    try:
-        km.cleanup_connection_file()
-    except Exception:
-        pass
+        try:
+            process = getattr(km.provisioner, "process", None)
+            if process is not None and process.poll() is None:
+                process.kill()
+            km.cleanup_resources()
+        except Exception:
+            log.debug("cleanup after a failed kernel", exc_info=True)
+        try:
+            km.cleanup_connection_file()
+        except Exception:
+            pass

@@ -15,6 +15,7 @@ from flask import Flask, Request, current_app
 
 from .core import auth, notebooks
 from .core.contents import ContentsManager
+from .core.execute import Executions
 from .core.kernels import KernelRegistry
 from .core.kernelspecs import Kernelspecs
 from .core.sessions import Sessions
@@ -51,6 +52,10 @@ DEFAULTS: dict[str, Any] = {
     "NOTEBOOK_WS_PING_INTERVAL": 25,
     "NOTEBOOK_WS_MAX_MESSAGE_SIZE": 64 * 1024 * 1024,
     "NOTEBOOK_WS_COMPRESSION": False,
+    "NOTEBOOK_EXECUTE_API": True,
+    "NOTEBOOK_EXECUTE_RECORD_TTL": 600,
+    "NOTEBOOK_KERNEL_POOL": {},
+    "NOTEBOOK_KERNEL_POOL_SEED": "",
 }
 
 Authorize = Callable[[Request], Any]
@@ -64,6 +69,7 @@ class NotebookState:
     kernelspecs: Kernelspecs
     kernels: KernelRegistry
     sessions: Sessions
+    executions: Executions
     notary: notebooks.Notary
     token: str | None
     password_hash: str | None
@@ -147,6 +153,15 @@ class Notebook:
         - ``NOTEBOOK_WS_MAX_MESSAGE_SIZE``: the largest message a client may send, in bytes.
         - ``NOTEBOOK_WS_COMPRESSION``: accept permessage-deflate (default ``False``: it costs
           CPU on every message and kernel traffic is local).
+        - ``NOTEBOOK_EXECUTE_API``: serve ``POST /api/execute`` (code run on a throw-away
+          kernel; default ``True``). ``/api/kernels/<id>/execute`` is always served.
+        - ``NOTEBOOK_EXECUTE_RECORD_TTL``: seconds the record of a finished REST execution is
+          kept for ``GET .../requests/<id>``.
+        - ``NOTEBOOK_KERNEL_POOL``: kernels kept started and warm, by kernelspec name, e.g.
+          ``{"python3": 2}``; starting a kernel or session takes one at once. They count
+          toward ``NOTEBOOK_MAX_KERNELS``.
+        - ``NOTEBOOK_KERNEL_POOL_SEED``: code run in each pooled kernel before it is handed
+          out (e.g. imports); a kernel whose seed fails is discarded.
 
         :param authorize: ``callable(request) -> identity or None`` that replaces token and
             password auth, for a host with its own login.
@@ -182,11 +197,19 @@ class Notebook:
             cull_busy=bool(config["NOTEBOOK_CULL_BUSY"]),
             replay_limit=int(config["NOTEBOOK_WS_REPLAY_LIMIT"]),
         )
+        executions = Executions(
+            interrupt=kernels.interrupt,
+            ready_timeout=float(config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]),
+            queue_limit=int(config["NOTEBOOK_WS_QUEUE_LIMIT"]),
+            record_ttl=float(config["NOTEBOOK_EXECUTE_RECORD_TTL"]),
+        )
+        kernels.on_stop.append(executions.kernel_stopped)
         state = NotebookState(
             contents=ContentsManager(root, notary, listing_cache=config["NOTEBOOK_LISTING_CACHE"]),
             kernelspecs=kernelspecs,
             kernels=kernels,
             sessions=Sessions(kernels, root),
+            executions=executions,
             notary=notary,
             token=token,
             password_hash=password_hash,

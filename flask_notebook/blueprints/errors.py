@@ -26,6 +26,7 @@ STATUS: dict[type[errors.NotebookError], int] = {
     errors.SaveFailed: 500,
     errors.LimitReached: 403,
     errors.KernelFailed: 500,
+    errors.Unavailable: 503,
 }
 
 

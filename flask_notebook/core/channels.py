@@ -455,13 +455,14 @@ class KernelChannels:
             conn.deliver(missed.pop())
         self.connections[conn.session_id] = conn
 
-    def detach(self, conn: Connection) -> None:
-        """Forget a closed connection; keep what it misses from now on, for a reconnect."""
+    def detach(self, conn: Connection, *, replay: bool = True) -> None:
+        """Forget a closed connection; keep what it misses from now on, for a reconnect
+        (unless not `replay`: a server-side client that will not come back)."""
         if self.connections.get(conn.session_id) is not conn:
             return  # replaced by a newer socket with the same session id
         del self.connections[conn.session_id]
         conn.closed = True
-        if self.closed or self.replay_limit <= 0:
+        if self.closed or self.replay_limit <= 0 or not replay:
             return
         outbox = Outbox(self.replay_limit, "the replay buffer filled while this client was away "
                                            "(NOTEBOOK_WS_REPLAY_LIMIT)")

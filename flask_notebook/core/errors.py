@@ -37,3 +37,7 @@ class LimitReached(NotebookError):
 
 class KernelFailed(NotebookError):
     """A kernel could not be started or restarted; `reason` says why."""
+
+
+class Unavailable(NotebookError):
+    """Not possible right now, but soon: e.g. the kernel is restarting."""

@@ -205,6 +205,8 @@ class KernelRegistry:
         self.replay_limit = replay_limit
         self.replay_sessions = replay_sessions
         self.on_activity = on_activity
+        #: Called with a kernel that is gone (shut down, culled or dead) and why.
+        self.on_stop: list[Callable[[Kernel, str], None]] = []
         self._starting = 0
         self._culler: Any = None
         self._closed = False
@@ -333,7 +335,7 @@ class KernelRegistry:
         if kernels:
             gevent.joinall([gevent.spawn(self._stop, k, grace) for k in kernels], timeout=grace + 6)
 
-    def _stop(self, kernel: Kernel, grace: float) -> None:
+    def _stop(self, kernel: Kernel, grace: float, reason: str = "The kernel was shut down") -> None:
         km = kernel.km
         process = getattr(km.provisioner, "process", None)
         try:
@@ -351,9 +353,17 @@ class KernelRegistry:
             log.exception("error while shutting down kernel %s", kernel.id)
             _discard(km)
         kernel.execution_state = "dead"
+        self._stopped(kernel, reason)
         if kernel.channels is not None:
             # The kernel's last words (shutdown_reply, status) still reach its clients.
             gevent.spawn_later(0.5, kernel.channels.close)
+
+    def _stopped(self, kernel: Kernel, reason: str) -> None:
+        for listener in self.on_stop:
+            try:
+                listener(kernel, reason)
+            except Exception:
+                log.exception("a listener failed for kernel %s", kernel.id)
 
     # -- state tracking -----------------------------------------------------------------------
 
@@ -412,7 +422,7 @@ class KernelRegistry:
                 session_id, "status", {"execution_state": "dead", "reason": kernel.reason}))
         if self.kernels.get(kernel.id) is kernel:
             del self.kernels[kernel.id]
-            gevent.spawn(self._stop, kernel, 0)
+            gevent.spawn(self._stop, kernel, 0, kernel.reason)
 
     # -- culling ------------------------------------------------------------------------------
 

@@ -1,0 +1,203 @@
+"""Execution over HTTP: `/api/kernels/<id>/execute`, its requests, and `/api/execute`.
+
+Every endpoint that starts or continues an execution answers in one of three ways:
+
+- synchronously (the default): when the request has finished, 200 with its record; or 202
+  with ``Location`` when the code waits for ``input()`` and only the client can go on;
+- asynchronously (``?wait=false`` or ``Prefer: respond-async``): 202 at once, with ``Location``;
+- as Server-Sent Events (``Accept: text/event-stream``): one event per output as it comes,
+  and a last ``done`` event with the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from flask import Blueprint, Response, request, url_for
+
+from ..core import errors
+from ..core.execute import Execution, parse_options
+from ..extension import state
+from .http import json_body, json_response
+
+bp = Blueprint("execute", __name__)
+
+#: Seconds between comments on a quiet event stream: how a client that went away is noticed.
+KEEPALIVE = 15.0
+
+
+# -- kernel-scoped ---------------------------------------------------------------------------
+
+
+@bp.post("/kernels/<kernel_id>/execute")
+def execute(kernel_id: str) -> Response:
+    st = state()
+    kernel = st.kernels.get(kernel_id)
+    options = parse_options(json_body())
+    mode = _mode()
+    execution = st.executions.submit(kernel, options)
+    return _respond(execution, mode, _kernel_location(execution))
+
+
+@bp.get("/kernels/<kernel_id>/requests")
+def list_requests(kernel_id: str) -> Response:
+    st = state()
+    st.kernels.get(kernel_id)
+    return json_response([_summary(e) for e in st.executions.of_kernel(kernel_id)])
+
+
+@bp.get("/kernels/<kernel_id>/requests/<request_id>")
+def get_request(kernel_id: str, request_id: str) -> Response:
+    return _show(_kernel_request(kernel_id, request_id), _kernel_location)
+
+
+@bp.delete("/kernels/<kernel_id>/requests/<request_id>")
+def cancel_request(kernel_id: str, request_id: str) -> Response:
+    return _cancel(_kernel_request(kernel_id, request_id))
+
+
+@bp.post("/kernels/<kernel_id>/requests/<request_id>/input")
+def answer_input(kernel_id: str, request_id: str) -> Response:
+    execution = _kernel_request(kernel_id, request_id)
+    return _answer(execution, _kernel_location(execution))
+
+
+# -- without a kernel of one's own -------------------------------------------------------------
+
+
+@bp.post("/execute")
+def execute_once() -> Response:
+    st = state()
+    _execute_api_enabled()
+    body = json_body()
+    options = parse_options(body)
+    kernel_name = body.get("kernel_name")
+    if kernel_name is not None and not isinstance(kernel_name, str):
+        raise errors.Invalid("'kernel_name' must be a string", reason="bad field: kernel_name")
+    mode = _mode()
+    execution = st.executions.run_once(st.kernels, kernel_name or None, options, cwd=st.root_dir)
+    return _respond(execution, mode, _once_location(execution))
+
+
+@bp.get("/execute/<request_id>")
+def get_once(request_id: str) -> Response:
+    _execute_api_enabled()
+    return _show(state().executions.get(request_id), _once_location)
+
+
+@bp.delete("/execute/<request_id>")
+def cancel_once(request_id: str) -> Response:
+    _execute_api_enabled()
+    return _cancel(state().executions.get(request_id))
+
+
+@bp.post("/execute/<request_id>/input")
+def answer_once(request_id: str) -> Response:
+    _execute_api_enabled()
+    execution = state().executions.get(request_id)
+    return _answer(execution, _once_location(execution))
+
+
+# -- shared ------------------------------------------------------------------------------------
+
+
+def _execute_api_enabled() -> None:
+    if not state().config["NOTEBOOK_EXECUTE_API"]:
+        raise errors.NotFound("/api/execute is switched off on this server (NOTEBOOK_EXECUTE_API)",
+                              reason="disabled")
+
+
+def _kernel_request(kernel_id: str, request_id: str) -> Execution:
+    st = state()
+    try:
+        return st.executions.get(request_id, kernel_id)
+    except errors.NotFound:
+        st.kernels.get(kernel_id)  # an unknown kernel says so
+        raise
+
+
+def _kernel_location(execution: Execution) -> str:
+    return url_for(".get_request", kernel_id=execution.kernel_id, request_id=execution.id)
+
+
+def _once_location(execution: Execution) -> str:
+    return url_for(".get_once", request_id=execution.id)
+
+
+def _summary(execution: Execution) -> dict[str, Any]:
+    record = execution.record()
+    return {key: record[key] for key in ("id", "kernel_id", "status", "execution_count", "started", "finished")}
+
+
+def _mode() -> str:
+    """"stream", "async" or "sync", from Accept, Prefer and ``?wait``.
+
+    :raises errors.Invalid: ``wait`` is neither true nor false.
+    """
+    accept = request.accept_mimetypes
+    if accept["text/event-stream"] > accept["application/json"]:
+        return "stream"
+    wait = request.args.get("wait")
+    if wait is not None and wait.lower() not in ("true", "false", "1", "0"):
+        raise errors.Invalid("'wait' must be true or false", reason="bad field: wait")
+    if (wait is not None and wait.lower() in ("false", "0")) or \
+            "respond-async" in request.headers.get("Prefer", "").lower():
+        return "async"
+    return "sync"
+
+
+def _respond(execution: Execution, mode: str, location: str) -> Response:
+    if mode == "stream":
+        return _event_stream(execution, 0, location)
+    if mode == "sync":
+        execution.wait_until(lambda: execution.done or execution.status == "input_required")
+    if execution.done:
+        return json_response(execution.record(), 200, {"Location": location})
+    headers = {"Location": location}
+    if mode == "async":
+        headers["Preference-Applied"] = "respond-async"
+    return json_response(execution.record(), 202, headers)
+
+
+def _show(execution: Execution, location: Any) -> Response:
+    """GET of a request: 200 when finished, 202 with the state so far; or the events, as a stream
+    from just after ``Last-Event-ID``."""
+    if _mode() == "stream":
+        last = request.headers.get("Last-Event-ID", "")
+        start = int(last) + 1 if last.isdigit() else 0
+        return _event_stream(execution, start, location(execution))
+    return json_response(execution.record(), 200 if execution.done else 202)
+
+
+def _cancel(execution: Execution) -> Response:
+    """Cancel; answers with the record once it is final (an interrupt takes a moment)."""
+    state().executions.cancel(execution)
+    execution.wait_until(lambda: execution.done, timeout=10)
+    return json_response(execution.record(), 200 if execution.done else 202)
+
+
+def _answer(execution: Execution, location: str) -> Response:
+    body = json_body()
+    value = body.get("value") if isinstance(body, dict) else None
+    if not isinstance(value, str):
+        raise errors.Invalid("The body must be {\"value\": string}", reason="bad field: value")
+    mode = _mode()
+    state().executions.answer(execution, value)
+    return _respond(execution, mode, location)
+
+
+def _event_stream(execution: Execution, start: int, location: str) -> Response:
+    def generate() -> Iterator[bytes]:
+        # When the client goes away, the next write fails and the server closes this
+        # generator (GeneratorExit at the yield): the execution itself goes on.
+        for item in execution.stream(start, keepalive=KEEPALIVE):
+            if item is None:
+                yield b": keepalive\n\n"
+                continue
+            index, name, payload = item
+            yield b"id: %d\nevent: %s\ndata: %s\n\n" % (index, name.encode(), orjson.dumps(payload))
+
+    return Response(generate(), 200, mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Location": location})

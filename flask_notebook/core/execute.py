@@ -1,0 +1,591 @@
+"""Execution over HTTP: requests to a kernel, their records, and one executor per kernel.
+
+An executor talks to its kernel through the kernel's shared relay (``KernelChannels``), as
+one more connection: its requests' replies and ``input()`` requests come back to it alone,
+and iopub is fanned out as usual, so WebSocket clients of the kernel see a REST execution
+as it happens. The executor sends one request at a time, in the order they came: a kernel
+runs one cell at a time anyway, and one request in flight is what makes a timeout or a
+cancel interrupt the right code.
+
+Nothing here knows HTTP: the blueprint picks the response (wait, poll, stream) and reads
+the records; records hold the output as nbformat v4 output dicts and an event log that a
+stream replays from any point.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+from gevent.event import Event
+
+from . import errors, messages
+from .channels import PROTOCOL_VERSION, Connection, KernelChannels
+from .kernels import Kernel, KernelRegistry
+from .messages import Msg
+from .paths import iso_utc
+
+log = logging.getLogger(__name__)
+
+#: States of a request that has not finished, and the final ones.
+PENDING = frozenset({"queued", "running", "input_required"})
+FINAL = frozenset({"ok", "error", "aborted", "timeout"})
+#: How long an interrupted request may take to end before its record is closed anyway.
+INTERRUPT_GRACE = 5.0
+#: How long the iopub ``idle`` may lag behind the reply before the record is closed anyway
+#: (iopub can drop messages under load; the reply cannot).
+IDLE_GRACE = 5.0
+_OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error", "update_display_data",
+                           "clear_output"})
+
+
+@dataclass
+class Options:
+    """An execute request's content, checked (the fields of Jupyter's ``execute_request``)."""
+
+    code: str
+    silent: bool = False
+    store_history: bool = True
+    user_expressions: dict[str, str] = field(default_factory=dict)
+    allow_stdin: bool = True
+    stop_on_error: bool = True
+    timeout: float | None = None
+
+
+def parse_options(body: Any) -> Options:
+    """Options from a request body.
+
+    :raises errors.Invalid: not an object, no string ``code``, or a field of the wrong type;
+        the message names the field.
+    """
+    if not isinstance(body, dict):
+        raise errors.Invalid("The body must be a JSON object with 'code'", reason="bad body")
+    code = body.get("code")
+    if not isinstance(code, str):
+        raise errors.Invalid("'code' is required and must be a string", reason="bad field: code")
+    options = Options(code=code)
+    for name in ("silent", "store_history", "allow_stdin", "stop_on_error"):
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, bool):
+            raise errors.Invalid(f"'{name}' must be true or false", reason=f"bad field: {name}")
+        setattr(options, name, value)
+    expressions = body.get("user_expressions")
+    if expressions is not None:
+        if not isinstance(expressions, dict) or not all(isinstance(v, str) for v in expressions.values()):
+            raise errors.Invalid("'user_expressions' must be an object of strings",
+                                 reason="bad field: user_expressions")
+        options.user_expressions = dict(expressions)
+    timeout = body.get("timeout")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 10**9:
+            raise errors.Invalid("'timeout' must be a positive number of seconds", reason="bad field: timeout")
+        options.timeout = float(timeout)
+    return options
+
+
+class Execution:
+    """One request and what the kernel said about it so far.
+
+    ``events`` is everything a stream sends, in order (``accepted`` first, then ``output``,
+    ``clear_output``, ``update_display``, ``input_required``, and last ``done``); ``outputs``
+    is the merged nbformat view of the same outputs.
+    """
+
+    def __init__(self, kernel_id: str, options: Options, *, on_done: Callable[[Execution], None] | None = None) -> None:
+        self.id = uuid.uuid4().hex
+        self.kernel_id = kernel_id
+        self.options = options
+        self.status = "queued"
+        self.msg_id: str | None = None
+        self.execution_count: int | None = None
+        self.outputs: list[dict[str, Any]] = []
+        self.error: dict[str, Any] | None = None
+        self.user_expressions: dict[str, Any] = {}
+        self.started: float | None = None
+        self.finished: float | None = None
+        self.input_request: dict[str, Any] | None = None
+        self.events: list[tuple[str, Any]] = [("accepted", {"id": self.id, "kernel_id": kernel_id})]
+        # What the executor tracks while the request is in the kernel.
+        self.busy = False
+        self.idle = False
+        self.reply: dict[str, Any] | None = None
+        self.reply_at = 0.0
+        self.end_as: str | None = None  # "timeout" or "aborted" once stopped for that
+        self.lost = False  # the kernel died under it
+        self.deadline = None if options.timeout is None else time.monotonic() + options.timeout
+        self.interrupted_at = 0.0
+        self.input_parent: dict[str, Any] | None = None
+        self._clear_on_next = False
+        self._displays: dict[str, list[dict[str, Any]]] = {}
+        self._changed = Event()
+        self._on_done = on_done
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINAL
+
+    def record(self) -> dict[str, Any]:
+        """The completion record (or the state so far, for a request still running)."""
+        return {
+            "id": self.id,
+            "kernel_id": self.kernel_id,
+            "status": self.status,
+            "execution_count": self.execution_count,
+            "outputs": self.outputs,
+            "error": self.error,
+            "user_expressions": self.user_expressions,
+            "input_request": self.input_request,
+            "started": iso_utc(self.started) if self.started is not None else None,
+            "finished": iso_utc(self.finished) if self.finished is not None else None,
+        }
+
+    def wait(self, timeout: float | None) -> bool:
+        """Until something changes (True) or `timeout` passes (False)."""
+        return bool(self._changed.wait(timeout))
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not predicate():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            self.wait(left)
+        return True
+
+    def stream(self, start: int = 0, *, keepalive: float = 15) -> Iterator[tuple[int, str, Any] | None]:
+        """Events from index `start` as they come, ending after ``done``. ``None`` every
+        `keepalive` seconds without an event, so a caller can find out whether anyone listens."""
+        index = max(start, 0)
+        while True:
+            while index < len(self.events):
+                name, payload = self.events[index]
+                yield index, name, payload
+                index += 1
+                if name == "done":
+                    return
+            if not self.wait(keepalive) and index >= len(self.events):
+                yield None
+
+    # -- changes (executor and service) ---------------------------------------------------------
+
+    def _changed_now(self) -> None:
+        event, self._changed = self._changed, Event()
+        event.set()
+
+    def _event(self, name: str, payload: Any) -> None:
+        self.events.append((name, payload))
+        self._changed_now()
+
+    def finish(self, status: str, error: dict[str, Any] | None = None) -> None:
+        if self.done:
+            return
+        self.status = status
+        if error is not None:
+            self.error = error
+        self.input_request = None
+        self.finished = time.time()
+        self._event("done", self.record())
+        if self._on_done is not None:
+            self._on_done(self)
+
+    def add_output(self, msg_type: str, content: dict[str, Any]) -> None:
+        if msg_type == "clear_output":
+            if content.get("wait"):
+                self._clear_on_next = True
+            else:
+                self.outputs = []
+            self._event("clear_output", {"wait": bool(content.get("wait"))})
+            return
+        if msg_type == "update_display_data":
+            display_id = (content.get("transient") or {}).get("display_id")
+            for output in self._displays.get(display_id, []) if isinstance(display_id, str) else []:
+                output["data"] = content.get("data", {})
+                output["metadata"] = content.get("metadata", {})
+            self._event("update_display", {"display_id": display_id, "data": content.get("data", {}),
+                                           "metadata": content.get("metadata", {})})
+            return
+        output = to_output(msg_type, content)
+        if self._clear_on_next:
+            self._clear_on_next = False
+            self.outputs = []
+        last = self.outputs[-1] if self.outputs else None
+        if (output["output_type"] == "stream" and last is not None and last["output_type"] == "stream"
+                and last["name"] == output["name"]):
+            self.outputs[-1] = {**last, "text": last["text"] + output["text"]}
+        else:
+            self.outputs.append(dict(output))
+            display_id = (content.get("transient") or {}).get("display_id")
+            if msg_type == "display_data" and isinstance(display_id, str):
+                self._displays.setdefault(display_id, []).append(self.outputs[-1])
+        self._event("output", output)
+
+
+def to_output(msg_type: str, content: dict[str, Any]) -> dict[str, Any]:
+    """An iopub output message's content as an nbformat v4 output dict."""
+    if msg_type == "stream":
+        return {"output_type": "stream", "name": content.get("name", "stdout"), "text": content.get("text", "")}
+    if msg_type == "error":
+        return {"output_type": "error", "ename": content.get("ename", ""), "evalue": content.get("evalue", ""),
+                "traceback": content.get("traceback", [])}
+    output = {"output_type": msg_type, "data": content.get("data", {}), "metadata": content.get("metadata", {})}
+    if msg_type == "execute_result":
+        output["execution_count"] = content.get("execution_count")
+    return output
+
+
+def _lost(reason: str) -> dict[str, Any]:
+    return {"ename": "DeadKernelError", "evalue": reason, "traceback": []}
+
+
+class Executor:
+    """Runs one kernel's REST requests, one at a time, in order.
+
+    Its relay connection is attached only while it has work, so an idle kernel shows no
+    connection for it (and culling treats it as jupyter_server would).
+    """
+
+    def __init__(self, kernel: Kernel, *, interrupt: Callable[[], None], ready_timeout: float,
+                 queue_limit: int) -> None:
+        self.kernel = kernel
+        self.session_id = "rest-" + uuid.uuid4().hex
+        self.queue: deque[Execution] = deque()
+        self.current: Execution | None = None
+        self.closed = False
+        self._interrupt = interrupt
+        self._ready_timeout = ready_timeout
+        self._queue_limit = queue_limit
+        self._worker: Any = None
+
+    def submit(self, execution: Execution) -> None:
+        self.queue.append(execution)
+        if self._worker is None:
+            self._worker = gevent.spawn(self._run)
+
+    def close(self, reason: str) -> None:
+        """The kernel is gone: every request not yet finished ends with `reason`."""
+        self.closed = True
+        for execution in [*([self.current] if self.current else []), *self.queue]:
+            execution.finish("error", _lost(reason))
+        self.queue.clear()
+
+    # -- the worker ------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        relay = self.kernel.channels
+        try:
+            if relay is None or relay.closed:
+                self.close("The kernel was shut down")
+                return
+            conn = Connection(self.session_id, None, self._take, lambda: None,
+                              queue_limit=self._queue_limit, try_send=self._try_take)
+            relay.attach(conn)
+            try:
+                while self.queue and not self.closed:
+                    execution = self.queue.popleft()
+                    if execution.done:  # cancelled while it waited
+                        continue
+                    self.current = execution
+                    try:
+                        self._execute(relay, execution)
+                    finally:
+                        self.current = None
+            finally:
+                relay.detach(conn, replay=False)
+        finally:
+            self._worker = None
+        if self.queue and not self.closed:  # submitted while detaching
+            self._worker = gevent.spawn(self._run)
+
+    def _execute(self, relay: KernelChannels, execution: Execution) -> None:
+        wait = self._ready_timeout
+        if execution.deadline is not None:
+            wait = max(0.0, min(wait, execution.deadline - time.monotonic()))
+        if not relay.ready.wait(wait):
+            if execution.deadline is not None and time.monotonic() >= execution.deadline:
+                execution.finish("timeout")
+            else:
+                execution.finish("error", _lost(f"The kernel did not answer within {self._ready_timeout} s"))
+            return
+        if execution.done:  # timed out or cancelled while waiting for the kernel
+            return
+        options = execution.options
+        content = {"code": options.code, "silent": options.silent, "store_history": options.store_history,
+                   "user_expressions": options.user_expressions, "allow_stdin": options.allow_stdin,
+                   "stop_on_error": options.stop_on_error}
+        pid = self.kernel.pid
+        execution.msg_id = self._send(relay, "shell", "execute_request", content)
+        execution.status = "running"
+        execution.started = time.time()
+        execution._changed_now()
+        while True:
+            now = time.monotonic()
+            replied = execution.reply is not None and (execution.idle or now - execution.reply_at > IDLE_GRACE)
+            if replied:
+                self._complete(execution)
+                return
+            if relay.closed:
+                execution.finish("error", _lost("The kernel was shut down during the execution"))
+                return
+            if execution.lost or self.kernel.pid != pid:  # the process died or was restarted
+                execution.finish("error", _lost(self.kernel.reason or "The kernel restarted during the execution"))
+                return
+            if execution.done and execution.end_as is None:
+                return
+            self._expire_queued(now)
+            if execution.end_as is None and execution.deadline is not None and now >= execution.deadline:
+                self._stop(execution, "timeout")
+            if execution.end_as is not None and execution.busy and not execution.idle and not execution.interrupted_at:
+                self._interrupt_now(execution)
+            if execution.end_as is not None and execution.interrupted_at and \
+                    now - execution.interrupted_at > INTERRUPT_GRACE:
+                execution.finish(execution.end_as)  # the kernel ignores interrupts: move on
+                return
+            wait = 0.25
+            if execution.end_as is None and execution.deadline is not None:
+                wait = max(0.0, min(wait, execution.deadline - now))
+            execution.wait(wait)
+
+    def _expire_queued(self, now: float) -> None:
+        """Requests waiting behind the current one time out too: a timeout counts from acceptance."""
+        for waiting in self.queue:
+            if waiting.deadline is not None and now >= waiting.deadline:
+                waiting.finish("timeout")
+
+    def stop(self, execution: Execution, status: str) -> None:
+        """Cancel (`status` "aborted"): a request not yet sent ends now; one in the kernel is
+        interrupted if it runs, and ends when the kernel says so."""
+        if execution.done:
+            return
+        if execution is not self.current:
+            execution.finish(status)
+            return
+        self._stop(execution, status)
+
+    def _stop(self, execution: Execution, status: str) -> None:
+        execution.end_as = status
+        if execution.busy and not execution.idle:
+            self._interrupt_now(execution)
+        else:
+            # Still queued in the kernel behind another client's code, which an interrupt
+            # would hit: the record ends now, and the request is interrupted when it starts.
+            execution.finish(status)
+        execution._changed_now()
+
+    def _interrupt_now(self, execution: Execution) -> None:
+        execution.interrupted_at = time.monotonic()
+        try:
+            self._interrupt()
+        except errors.NotebookError as exc:
+            execution.finish("error", _lost(exc.message))
+
+    def _complete(self, execution: Execution) -> None:
+        reply = execution.reply or {}
+        status = str(reply.get("status", "error"))
+        if execution.end_as is not None:
+            status = execution.end_as
+        elif status not in ("ok", "error", "aborted"):
+            status = "error"
+        error = None
+        if reply.get("status") == "error":
+            error = {"ename": reply.get("ename", ""), "evalue": reply.get("evalue", ""),
+                     "traceback": reply.get("traceback", [])}
+        execution.execution_count = reply.get("execution_count", execution.execution_count)
+        execution.user_expressions = reply.get("user_expressions") or {}
+        execution.finish(status, error)
+
+    def answer(self, execution: Execution, value: str) -> None:
+        """Send `value` as the reply to the request's pending ``input()``.
+
+        :raises errors.Conflict: the request is not waiting for input.
+        """
+        relay = self.kernel.channels
+        if execution.status != "input_required" or execution.input_parent is None or relay is None:
+            raise errors.Conflict(f"Request {execution.id} is not waiting for input (it is {execution.status})",
+                                  reason="not waiting for input")
+        self._send(relay, "stdin", "input_reply", {"value": value}, parent=execution.input_parent)
+        execution.input_parent = None
+        execution.input_request = None
+        execution.status = "running"
+        execution._changed_now()
+
+    def _send(self, relay: KernelChannels, channel: str, msg_type: str, content: dict[str, Any],
+              parent: dict[str, Any] | None = None) -> str:
+        header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "flask-notebook",
+                  "session": self.session_id, "date": iso_utc(time.time()), "version": PROTOCOL_VERSION}
+        relay.send(self.session_id, channel, messages.make(channel, header, parent or {}, content).parts, header)
+        return str(header["msg_id"])
+
+    # -- kernel -> executor ---------------------------------------------------------------------
+
+    def _try_take(self, msg: Msg) -> bool:
+        self._take(msg)
+        return True
+
+    def _take(self, msg: Msg) -> None:
+        """Every message for this connection, in the relay's reader greenlet: never blocks."""
+        execution = self.current
+        if execution is None or execution.msg_id is None:
+            return
+        try:
+            if msg.parent_msg_id != execution.msg_id:
+                if msg.channel == "iopub" and msg.msg_type == "status" and not msg.parent:
+                    state = msg.content().get("execution_state")  # server-made: restarting or dead
+                    if state in ("restarting", "dead"):
+                        execution.lost = True
+                        execution.finish("error", _lost(str(msg.content().get("reason") or f"The kernel is {state}")))
+                return
+            self._update(execution, msg)
+        except Exception:  # a malformed message must not cut the relay's connection
+            log.exception("kernel %s sent a message the executor could not read", self.kernel.id)
+
+    def _update(self, execution: Execution, msg: Msg) -> None:
+        msg_type = msg.msg_type
+        if msg.channel == "iopub":
+            if msg_type == "status":
+                state = msg.content().get("execution_state")
+                if state == "busy":
+                    execution.busy = True
+                elif state == "idle":
+                    execution.idle = True
+            elif msg_type == "execute_input":
+                count = msg.content().get("execution_count")
+                execution.execution_count = count if isinstance(count, int) else None
+            elif msg_type in _OUTPUT_TYPES and not execution.done:
+                execution.add_output(msg_type, msg.content())
+            execution._changed_now()
+        elif msg.channel == "shell" and msg_type == "execute_reply":
+            execution.reply = msg.content()
+            execution.reply_at = time.monotonic()
+            execution._changed_now()
+        elif msg.channel == "stdin" and msg_type == "input_request" and not execution.done:
+            content = msg.content()
+            execution.input_parent = msg.header
+            execution.input_request = {"prompt": str(content.get("prompt", "")),
+                                       "password": bool(content.get("password", False))}
+            execution.status = "input_required"
+            execution._event("input_required", execution.input_request)
+
+
+class Executions:
+    """Every REST request of one app: executors per kernel, and records by request id.
+
+    :param record_ttl: seconds a finished record is kept.
+    :param max_records: at most this many records are kept (the oldest finished go first).
+    """
+
+    def __init__(self, *, interrupt: Callable[[str], None], ready_timeout: float, queue_limit: int,
+                 record_ttl: float = 600, max_records: int = 10_000) -> None:
+        self.records: OrderedDict[str, Execution] = OrderedDict()
+        self.executors: dict[str, Executor] = {}
+        self.record_ttl = record_ttl
+        self.max_records = max_records
+        self._interrupt = interrupt
+        self._ready_timeout = ready_timeout
+        self._queue_limit = queue_limit
+
+    def submit(self, kernel: Kernel, options: Options,
+               on_done: Callable[[Execution], None] | None = None) -> Execution:
+        """Queue `options` on `kernel`.
+
+        :raises errors.Conflict: the kernel is shutting down or dead.
+        :raises errors.Unavailable: the kernel is restarting.
+        """
+        check_usable(kernel)
+        self.purge()
+        executor = self.executors.get(kernel.id)
+        if executor is None or executor.kernel is not kernel or executor.closed:
+            executor = self.executors[kernel.id] = Executor(
+                kernel, interrupt=lambda: self._interrupt(kernel.id), ready_timeout=self._ready_timeout,
+                queue_limit=self._queue_limit)
+        execution = Execution(kernel.id, options, on_done=on_done)
+        self.records[execution.id] = execution
+        executor.submit(execution)
+        return execution
+
+    def run_once(self, registry: KernelRegistry, name: str | None, options: Options, *, cwd: str) -> Execution:
+        """Run `options` on a kernel of its own (from the pool when there is one), which is
+        shut down as soon as the request ends: nothing is left for the next request.
+
+        :raises: what ``KernelRegistry.start`` raises.
+        """
+        kernel = registry.start(name, cwd=cwd)
+
+        def discard(_: Execution) -> None:
+            gevent.spawn(_shutdown_quietly, registry, kernel.id)
+
+        try:
+            return self.submit(kernel, options, on_done=discard)
+        except errors.NotebookError:
+            _shutdown_quietly(registry, kernel.id)
+            raise
+
+    def get(self, request_id: str, kernel_id: str | None = None) -> Execution:
+        """:raises errors.NotFound: no such request (or not one of `kernel_id`'s), or forgotten."""
+        self.purge()
+        execution = self.records.get(request_id)
+        if execution is None or (kernel_id is not None and execution.kernel_id != kernel_id):
+            raise errors.NotFound(f"No such request: {request_id}")
+        return execution
+
+    def of_kernel(self, kernel_id: str) -> list[Execution]:
+        self.purge()
+        return [e for e in self.records.values() if e.kernel_id == kernel_id]
+
+    def cancel(self, execution: Execution) -> None:
+        executor = self.executors.get(execution.kernel_id)
+        if executor is None:
+            execution.finish("aborted")
+        else:
+            executor.stop(execution, "aborted")
+
+    def answer(self, execution: Execution, value: str) -> None:
+        """:raises errors.Conflict: the request is not waiting for input."""
+        executor = self.executors.get(execution.kernel_id)
+        if executor is None:
+            raise errors.Conflict(f"Request {execution.id} is not waiting for input (it is {execution.status})",
+                                  reason="not waiting for input")
+        executor.answer(execution, value)
+
+    def kernel_stopped(self, kernel: Kernel, reason: str) -> None:
+        """The kernel is gone: its unfinished requests end with `reason`."""
+        executor = self.executors.get(kernel.id)
+        if executor is not None and executor.kernel is kernel:
+            del self.executors[kernel.id]
+            executor.close(reason)
+
+    def purge(self) -> None:
+        horizon = time.time() - self.record_ttl
+        for request_id, execution in list(self.records.items()):
+            if len(self.records) <= self.max_records and (
+                    not execution.done or execution.finished is None or execution.finished > horizon):
+                continue
+            if execution.done:
+                del self.records[request_id]
+
+
+def _shutdown_quietly(registry: KernelRegistry, kernel_id: str) -> None:
+    try:
+        registry.shutdown(kernel_id, grace=1.0)
+    except errors.NotFound:  # already gone
+        pass
+
+
+def check_usable(kernel: Kernel) -> None:
+    """:raises errors.Conflict: shutting down or dead. :raises errors.Unavailable: restarting."""
+    relay = kernel.channels
+    if kernel.execution_state == "dead" or relay is None or relay.closed:
+        raise errors.Conflict(f"Kernel {kernel.id} is dead or shutting down" +
+                              (f": {kernel.reason}" if kernel.reason else ""), reason="kernel dead")
+    if kernel.execution_state == "restarting" or kernel.restart_pending:
+        raise errors.Unavailable(f"Kernel {kernel.id} is restarting; try again in a moment" +
+                                 (f" ({kernel.reason})" if kernel.reason else ""), reason="kernel restarting")

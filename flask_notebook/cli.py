@@ -39,6 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     parser.add_argument("--allow-remote-access", action="store_true",
                         help="accept any Host header even when bound to loopback")
+    parser.add_argument("--kernel-pool", default=None, metavar="NAME=N[,NAME=N]",
+                        help="keep N kernels of kernelspec NAME started and warm (NOTEBOOK_KERNEL_POOL)")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     parser.add_argument("--hash-password", action="store_true",
                         help="read a password, print its hash for NOTEBOOK_PASSWORD, and exit")
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         config["NOTEBOOK_ROOT_DIR"] = os.path.abspath(args.root_dir)
     if args.token is not None:
         config["NOTEBOOK_TOKEN"] = args.token
+    if args.kernel_pool is not None:
+        config["NOTEBOOK_KERNEL_POOL"] = args.kernel_pool
     if _is_loopback(args.ip) and not args.allow_remote_access:
         config["NOTEBOOK_ALLOW_REMOTE_ACCESS"] = False
     try:

@@ -18,6 +18,7 @@ from .core.contents import ContentsManager
 from .core.execute import Executions
 from .core.kernels import KernelRegistry
 from .core.kernelspecs import Kernelspecs
+from .core.pool import KernelPool, parse_sizes
 from .core.sessions import Sessions
 from .core.paths import Root
 
@@ -77,6 +78,7 @@ class NotebookState:
     authorize: Authorize | None
     login_url: str | None
     config: dict[str, Any]
+    pool: KernelPool | None = None
     started: float = field(default_factory=time.time)
     last_activity: float = field(default_factory=time.time)
 
@@ -204,6 +206,7 @@ class Notebook:
             record_ttl=float(config["NOTEBOOK_EXECUTE_RECORD_TTL"]),
         )
         kernels.on_stop.append(executions.kernel_stopped)
+        pool = _kernel_pool(kernels, kernelspecs, config, root.os_root)
         state = NotebookState(
             contents=ContentsManager(root, notary, listing_cache=config["NOTEBOOK_LISTING_CACHE"]),
             kernelspecs=kernelspecs,
@@ -217,6 +220,7 @@ class Notebook:
             authorize=authorize,
             login_url=login_url,
             config=config,
+            pool=pool,
         )
         kernels.on_activity = state.touch
         notebooks.validation_message(notebooks.new_notebook())  # compile the schema validator now
@@ -228,6 +232,27 @@ class Notebook:
         from .blueprints import notebook
 
         app.register_blueprint(notebook, url_prefix=url_prefix.rstrip("/"))
+        if pool is not None:
+            pool.start()  # in the background: greenlets run once the server serves
+
+
+def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, config: dict[str, Any],
+                 root_dir: str) -> KernelPool | None:
+    """The warm pool NOTEBOOK_KERNEL_POOL asks for, or None.
+
+    :raises ValueError: a malformed size, or a kernelspec that does not exist.
+    """
+    sizes = parse_sizes(config["NOTEBOOK_KERNEL_POOL"] or {})
+    if not any(sizes.values()):
+        return None
+    for name in sizes:
+        try:
+            kernelspecs.get_spec(name)
+        except Exception as exc:
+            raise ValueError(f"NOTEBOOK_KERNEL_POOL names kernelspec {name!r}, which is not installed") from exc
+    return KernelPool(kernels, sizes, cwd=root_dir, seed=str(config["NOTEBOOK_KERNEL_POOL_SEED"] or ""),
+                      ready_timeout=float(config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]),
+                      queue_limit=int(config["NOTEBOOK_WS_QUEUE_LIMIT"]))
 
 
 def _websocket_options(app: Flask, config: dict[str, Any]) -> None:

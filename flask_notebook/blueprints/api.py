@@ -72,6 +72,13 @@ def get_status() -> Response:
     )
 
 
+@bp.get("/kernel_pool")
+def get_kernel_pool() -> Response:
+    """The warm kernel pool: per kernelspec, its size, and how many are ready or starting."""
+    pool = state().pool
+    return json_response(pool.status() if pool is not None else {})
+
+
 @bp.route("/<path:unknown>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
 def no_such_endpoint(unknown: str) -> Response:
     """Unknown API URLs get a JSON 404 (a 405 for a known URL and another method): a routing

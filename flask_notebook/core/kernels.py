@@ -19,7 +19,7 @@ import signal
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gevent
 from gevent.lock import RLock
@@ -32,6 +32,9 @@ from .channels import KernelChannels, server_message
 from .kernelspecs import Kernelspecs
 from .messages import Msg
 from .paths import iso_utc
+
+if TYPE_CHECKING:
+    from .pool import KernelPool
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +210,8 @@ class KernelRegistry:
         self.on_activity = on_activity
         #: Called with a kernel that is gone (shut down, culled or dead) and why.
         self.on_stop: list[Callable[[Kernel, str], None]] = []
+        #: Warm kernels handed out by ``start`` (``pool.KernelPool``), if any.
+        self.pool: KernelPool | None = None
         self._starting = 0
         self._culler: Any = None
         self._closed = False
@@ -231,7 +236,8 @@ class KernelRegistry:
 
     def start(self, name: str | None = None, *, cwd: str, kernel_id: str | None = None,
               env: dict[str, str] | None = None) -> Kernel:
-        """Launch a kernel (returns once the process is launched, not when it answers).
+        """Launch a kernel (returns once the process is launched, not when it answers), or
+        take a warm one from the pool.
 
         :raises errors.Invalid: `kernel_id` is not of the form jupyter_server accepts.
         :raises errors.NotFound: no kernelspec of that name.
@@ -246,42 +252,65 @@ class KernelRegistry:
             raise errors.KernelFailed("The server is shutting down", reason="shutting down")
         name = (name or self.kernelspecs.default_name).lower()
         self.kernelspecs.get_spec(name)  # NotFound, with a clear message
-        if self.max_kernels is not None and len(self.kernels) + self._starting >= self.max_kernels:
-            raise errors.LimitReached(
-                f"The maximum number of kernels ({self.max_kernels}) is running; "
-                "shut one down first (NOTEBOOK_MAX_KERNELS)", reason="kernel limit reached")
+        kernel = None
+        if kernel_id is None and self.pool is not None:
+            # A client-chosen id names the connection file: such a kernel is started cold.
+            kernel = self.pool.take(name, cwd=cwd, env=env)
+        if kernel is None:
+            if not self.has_room() and not (self.pool is not None and self.pool.evict(name)):
+                raise errors.LimitReached(
+                    f"The maximum number of kernels ({self.max_kernels}) is running; "
+                    "shut one down first (NOTEBOOK_MAX_KERNELS)", reason="kernel limit reached")
+            self._starting += 1
+            try:
+                kernel = self.launch(name, cwd=cwd, kernel_id=kernel_id, env=env)
+            finally:
+                self._starting -= 1
+        self.kernels[kernel.id] = kernel
+        self._touch(kernel)
+        if self.cull_idle_timeout > 0 and self._culler is None:
+            self._culler = gevent.spawn(self._cull_loop)
+        return kernel
+
+    def has_room(self) -> bool:
+        """Whether one more kernel fits under the limit (pooled kernels count)."""
+        held = len(self.kernels) + self._starting + (self.pool.count if self.pool is not None else 0)
+        return self.max_kernels is None or held < self.max_kernels
+
+    def launch(self, name: str, *, cwd: str, kernel_id: str | None = None, env: dict[str, str] | None = None,
+               autorestart: bool = True) -> Kernel:
+        """Launch a kernel process and its relay, without registering it (``start`` and the pool do).
+
+        :raises errors.KernelFailed: the kernel process could not be launched.
+        """
         kernel_id = kernel_id or str(uuid.uuid4())
         runtime = jupyter_runtime_dir()
         os.makedirs(runtime, exist_ok=True)
         kernel: Kernel
         km = _Manager(kernel_name=name, kernel_spec_manager=self.kernelspecs.manager,
                       connection_file=os.path.join(runtime, f"kernel-{kernel_id}.json"),
-                      after_poll=lambda: self._after_poll(kernel))
+                      after_poll=lambda: self._after_poll(kernel), autorestart=autorestart)
         km.kernel_id = kernel_id
         kernel = Kernel(kernel_id, name, km, cwd)
-        self._starting += 1
-        try:
-            with LIFECYCLE_LOCK:
-                try:
-                    km.start_kernel(cwd=cwd, env={**os.environ, **(env or {})})
-                except Exception as exc:
-                    _discard(km)
-                    log.warning("kernel %s (%s) could not be started: %s", kernel_id, name, exc)
-                    raise errors.KernelFailed(f"The kernel '{name}' could not be started: {exc}",
-                                              reason=str(exc)) from exc
-                km.add_restart_callback(lambda: self._on_restart(kernel), "restart")
-                km.add_restart_callback(lambda: self._on_dead(kernel), "dead")
-        finally:
-            self._starting -= 1
+        with LIFECYCLE_LOCK:
+            try:
+                km.start_kernel(cwd=cwd, env={**os.environ, **(env or {})})
+            except Exception as exc:
+                _discard(km)
+                log.warning("kernel %s (%s) could not be started: %s", kernel_id, name, exc)
+                raise errors.KernelFailed(f"The kernel '{name}' could not be started: {exc}",
+                                          reason=str(exc)) from exc
+            km.add_restart_callback(lambda: self._on_restart(kernel), "restart")
+            km.add_restart_callback(lambda: self._on_dead(kernel), "dead")
         kernel.channels = KernelChannels(kernel_id, dict(km.get_connection_info(session=False)),
                                          on_iopub=lambda msg: self._track(kernel, msg),
                                          replay_limit=self.replay_limit, replay_sessions=self.replay_sessions)
-        self.kernels[kernel_id] = kernel
         log.info("kernel %s started (%s) in %s", kernel_id, name, cwd)
-        self._touch(kernel)
-        if self.cull_idle_timeout > 0 and self._culler is None:
-            self._culler = gevent.spawn(self._cull_loop)
         return kernel
+
+    def discard(self, kernel: Kernel, *, grace: float = 1.0, reason: str = "The kernel was shut down") -> None:
+        """Stop a kernel that is not registered (a pooled one)."""
+        self._stop(kernel, grace, reason)
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -324,13 +353,15 @@ class KernelRegistry:
             raise errors.NotFound(f"Kernel does not exist: {kernel_id}")
         self._stop(kernel, grace)
         log.info("kernel %s shut down", kernel_id)
+        if self.pool is not None:
+            self.pool.start()  # the limit may have kept it from refilling
 
     def shutdown_all(self, *, grace: float = 1.5) -> None:
         """Stop every kernel, in parallel, best effort per kernel. No new kernel starts after."""
         self._closed = True
         if self._culler is not None:
             self._culler.kill(block=False)
-        kernels = list(self.kernels.values())
+        kernels = list(self.kernels.values()) + (self.pool.close() if self.pool is not None else [])
         self.kernels.clear()
         if kernels:
             gevent.joinall([gevent.spawn(self._stop, k, grace) for k in kernels], timeout=grace + 6)

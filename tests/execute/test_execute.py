@@ -123,6 +123,7 @@ def test_input_is_answered_over_http(server: Server, kernel_id: str) -> None:
 
 
 def test_timeout_interrupts_and_keeps_the_output_so_far(server: Server, kernel_id: str) -> None:
+    execute(server, kernel_id, "1")  # started: the timeout counts from acceptance, start-up included
     started = time.monotonic()
     record = execute(server, kernel_id, "import time\nprint('started', flush=True)\ntime.sleep(60)",
                      timeout=1.5).json()
@@ -230,3 +231,18 @@ def test_cookie_sessions_need_xsrf_and_tokens_do_not(server: Server, kernel_id: 
     assert allowed.status_code == 200 and allowed.json()["status"] == "ok"
     anonymous = requests.post(url, json={"code": "1"}, timeout=30)
     assert anonymous.status_code == 403
+
+
+def test_the_openapi_document_describes_every_execute_route(server: Server) -> None:
+    from flask_notebook import create_app
+
+    spec = server.json("GET", "api/openapi.json", 200)
+    assert spec["openapi"].startswith("3.1") and spec["servers"] == [{"url": "/"}]
+    app = create_app({"NOTEBOOK_TOKEN": "x", "NOTEBOOK_ROOT_DIR": str(server.root)})
+    routes = {(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
+              for rule in app.url_map.iter_rules() if rule.endpoint.startswith("notebook.api.execute.")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert len(routes) == 9
+    for path, method in routes:
+        assert method in spec["paths"][path], (path, method)
+    assert server.request("GET", "api/openapi.json", headers={"Authorization": ""}).status_code == 403

@@ -1,0 +1,78 @@
+"""The parts of REST execution that need no kernel: checking bodies, building records."""
+
+from __future__ import annotations
+
+import pytest
+
+from flask_notebook.core import errors
+from flask_notebook.core.execute import Execution, Options, check_usable, parse_options
+from flask_notebook.core.kernels import Kernel
+from flask_notebook.core.pool import handout_code, parse_sizes
+
+
+def test_options_default_as_jupyter_and_bad_fields_are_named() -> None:
+    options = parse_options({"code": "1"})
+    assert options == Options(code="1", silent=False, store_history=True, user_expressions={}, allow_stdin=True,
+                              stop_on_error=True, timeout=None)
+    assert parse_options({"code": "", "timeout": 2, "silent": True}).timeout == 2.0
+    for body, field in (({}, "code"), ({"code": None}, "code"), ({"code": "1", "timeout": 0}, "timeout"),
+                        ({"code": "1", "timeout": "5"}, "timeout"), ({"code": "1", "store_history": 1}, "store_history"),
+                        ({"code": "1", "user_expressions": {"a": 1}}, "user_expressions")):
+        with pytest.raises(errors.Invalid) as info:
+            parse_options(body)
+        assert field in info.value.message and info.value.reason == f"bad field: {field}"
+    with pytest.raises(errors.Invalid):
+        parse_options(None)
+
+
+def test_outputs_merge_streams_and_follow_clear_and_update_display() -> None:
+    execution = Execution("k", Options(code=""))
+    execution.add_output("stream", {"name": "stdout", "text": "a"})
+    execution.add_output("stream", {"name": "stdout", "text": "b\n"})
+    execution.add_output("stream", {"name": "stderr", "text": "oops\n"})
+    execution.add_output("stream", {"name": "stdout", "text": "c\n"})
+    assert [(o["name"], o["text"]) for o in execution.outputs] == [("stdout", "ab\n"), ("stderr", "oops\n"),
+                                                                     ("stdout", "c\n")]
+    # Each piece was an event of its own, unmerged.
+    assert [p["text"] for n, p in execution.events if n == "output"] == ["a", "b\n", "oops\n", "c\n"]
+    execution.add_output("clear_output", {"wait": True})
+    assert len(execution.outputs) == 3  # cleared only when the next output comes
+    execution.add_output("display_data", {"data": {"text/plain": "v1"}, "metadata": {},
+                                          "transient": {"display_id": "d"}})
+    assert execution.outputs == [{"output_type": "display_data", "data": {"text/plain": "v1"}, "metadata": {}}]
+    execution.add_output("update_display_data", {"data": {"text/plain": "v2"}, "metadata": {},
+                                                 "transient": {"display_id": "d"}})
+    assert execution.outputs[0]["data"] == {"text/plain": "v2"}
+    execution.add_output("execute_result", {"data": {"text/plain": "3"}, "metadata": {}, "execution_count": 4})
+    assert execution.outputs[-1]["execution_count"] == 4
+    execution.add_output("clear_output", {"wait": False})
+    assert execution.outputs == []
+    execution.finish("ok")
+    execution.finish("error")  # a finished record does not change
+    assert execution.status == "ok" and execution.events[-1][0] == "done" and execution.events[0][0] == "accepted"
+    assert [n for n, _ in execution.events].count("done") == 1
+
+
+def test_a_stream_ends_after_done() -> None:
+    execution = Execution("k", Options(code=""))
+    execution.add_output("stream", {"name": "stdout", "text": "x"})
+    execution.finish("ok")
+    assert [item[1] for item in execution.stream(1) if item is not None] == ["output", "done"]
+
+
+def test_a_kernel_without_a_relay_is_refused() -> None:
+    kernel = Kernel("k", "python3", None, "/")  # type: ignore[arg-type]  # no process: never started
+    with pytest.raises(errors.Conflict) as conflict:
+        check_usable(kernel)
+    assert conflict.value.reason == "kernel dead"
+
+
+def test_pool_sizes_and_handout_code() -> None:
+    assert parse_sizes({"Python3": 2}) == {"python3": 2}
+    assert parse_sizes("python3=2, r=1") == {"python3": 2, "r": 1}
+    for bad in ("python3", "python3=x", "=1", 3):
+        with pytest.raises(ValueError):
+            parse_sizes(bad)
+    code = handout_code("/srv/it's here", {"JPY_SESSION_NAME": "/srv/nb.ipynb"})
+    compile(code, "handout", "exec")
+    assert "chdir(\"/srv/it's here\")" in code and "__session__ = '/srv/nb.ipynb'" in code

@@ -8,7 +8,9 @@ interleaved round by round:
 2. the server's CPU time per 1,000 relayed iopub messages (a cell printing N lines, each
    flushed: one stream message per line), and messages lost;
 3. how fast 2,000 `display_data` messages reach the client;
-4. the time from starting a kernel until it answers `kernel_info` through a fresh WebSocket.
+4. the time from starting a kernel until it answers `kernel_info` through a fresh WebSocket;
+5. the same from a second flask-notebook with a warm kernel pool (`--kernel-pool python3=2`),
+   against jupyter_server's cold start.
 
 The clients are this process, without gevent: websocket-client for the servers, pyzmq for the
 floor. What matters are the ratios, not absolute times (a shared 2-core machine).
@@ -74,7 +76,11 @@ OURS_LEGACY = "flask-notebook legacy"
 JS_V1 = "jupyter_server v1"
 JS_LEGACY = "jupyter_server legacy"
 OURS = "flask-notebook"
+OURS_POOL = "flask-notebook, pool"
 JS = "jupyter_server"
+POOL_SIZE = 2
+#: How long a pool may take to refill between rounds (outside the timing).
+POOL_REFILL_TIMEOUT = 120.0
 
 JS_EXTRA_ARGS = (
     # Relay everything: jupyter_server drops iopub messages beyond 1000/s by default.
@@ -636,6 +642,31 @@ def kernel_ready_direct(kernels: Kernels) -> float:
     return elapsed
 
 
+def pool_server(root: str, work: str) -> Server:
+    """A second flask-notebook that keeps POOL_SIZE python3 kernels warm."""
+    server = run.ours_server(root, work)
+    server.name = OURS_POOL
+    server.argv = [*server.argv, "--kernel-pool", f"python3={POOL_SIZE}"]
+    server.env = run.server_env(work, "ours-pool")
+    server.log_path = os.path.join(work, "ours-pool.log")
+    return server
+
+
+def wait_pool_full(server: Server) -> None:
+    """Until the pool holds POOL_SIZE ready kernels again (not timed)."""
+    deadline = time.monotonic() + POOL_REFILL_TIMEOUT
+    while True:
+        r = server.session.get(f"{server.base}/api/kernel_pool", timeout=HTTP_TIMEOUT)
+        if r.status_code != 200:
+            raise BenchError(f"{server.name}: GET /api/kernel_pool answered {r.status_code}: {r.text[:300]}")
+        status = r.json().get("python3") or {}
+        if status.get("ready") == POOL_SIZE and status.get("starting") == 0:
+            return
+        if time.monotonic() > deadline:
+            raise Timeout(f"{server.name}: the kernel pool was not full within {POOL_REFILL_TIMEOUT:.0f} s: {status}")
+        time.sleep(0.1)
+
+
 def _kernel_info(client: Client, deadline: float) -> None:
     msg_id = client.request("shell", "kernel_info_request", {})
     while True:
@@ -682,14 +713,15 @@ class Options:
     display_reps: int
     displays: int
     rounds_ready: int
+    rounds_pool: int
 
 
 FULL = Options(rounds_rtt=5, rtt_warmup=20, rtt_count=200, rounds_flood=3, lines=20_000,
-               rounds_display=5, display_reps=3, displays=2000, rounds_ready=7)
+               rounds_display=5, display_reps=3, displays=2000, rounds_ready=7, rounds_pool=7)
 QUICK = Options(rounds_rtt=3, rtt_warmup=20, rtt_count=100, rounds_flood=1, lines=10_000,
-                rounds_display=3, display_reps=2, displays=2000, rounds_ready=3)
+                rounds_display=3, display_reps=2, displays=2000, rounds_ready=3, rounds_pool=3)
 
-METRIC_KEYS = ("rtt", "cpu", "display", "ready")
+METRIC_KEYS = ("rtt", "cpu", "display", "ready", "pool")
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -751,7 +783,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.rounds < 1:
             parser.error("--rounds must be at least 1")
         opts = Options(**{**opts.__dict__, "rounds_rtt": args.rounds, "rounds_flood": args.rounds,
-                          "rounds_display": args.rounds, "rounds_ready": args.rounds})
+                          "rounds_display": args.rounds, "rounds_ready": args.rounds,
+                          "rounds_pool": args.rounds})
     if args.lines is not None:
         if args.lines < 100:
             parser.error("--lines must be at least 100")
@@ -794,6 +827,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.jupyter_python:
             js = run.reference_server(root, work, args.jupyter_python, JS_EXTRA_ARGS)
             servers.append(js)
+        pooled = None
+        if "pool" in wanted:
+            pooled = pool_server(root, work)
+            servers.append(pooled)
         for server in servers:
             server.start()
         deadline = time.monotonic() + run.START_DEADLINE
@@ -956,6 +993,34 @@ def main(argv: list[str] | None = None) -> int:
             sec.notes.append(f"direct: KernelManager.start_kernel() in the benchmark process, then kernel_info "
                              f"over a plain zmq DEALER (reconnect interval {RECONNECT_IVL_MS} ms, as our relay's).")
             sec.notes.append("servers: POST /api/kernels, then the v1 WebSocket opened at once, then kernel_info.")
+            sections.append(sec)
+
+        # 5. kernel ready from the warm pool, against jupyter_server's cold start
+        if "pool" in wanted and pooled is not None:
+            sec = Section(f"5. kernel ready from a warm pool (--kernel-pool python3={POOL_SIZE}): as 4., against "
+                          f"jupyter_server's cold start (ms; median of {opts.rounds_pool} rounds)")
+            pool_steps: list[tuple[str, Callable[[], float]]] = [
+                (OURS_POOL, lambda: kernel_ready_rest(kernels, pooled, OURS_POOL))]
+            if js is not None:
+                pool_steps.append((JS, lambda: kernel_ready_rest(kernels, js, JS)))
+            sec.per_round = {name: [] for name, _ in pool_steps}
+            progress(f"5. kernel ready from the pool: {opts.rounds_pool} rounds ")
+            for i in range(opts.rounds_pool):
+                for name, step in rotated(pool_steps, i):
+                    wait_pool_full(pooled)  # each round's kernel comes from a full pool, as at rest
+                    time.sleep(0.3)
+                    sec.per_round[name].append(step())
+                    kernels.track_children(pooled)
+                    kernels.forget_dead()
+                    progress(".")
+            progress("\n")
+            sec.rows = [(JS, "", None, None), (OURS_POOL, JS, 0.05, "<=")]
+            if js is not None and sec.per_round[OURS_POOL]:
+                speedup = statistics.median(sec.per_round[JS]) / statistics.median(sec.per_round[OURS_POOL])
+                sec.notes.append(f"the pool is {speedup:.1f}x faster than jupyter_server's cold start "
+                                 f"(target: at least 20x, i.e. a ratio <= 0.05)")
+            sec.notes.append("the pool refills in the background; each round waits until it is full again, "
+                             "outside the timing.")
             sections.append(sec)
 
         header = ["kernel WebSocket relay benchmark: flask-notebook vs jupyter_server vs a direct ZMQ client"]

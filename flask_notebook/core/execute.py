@@ -120,6 +120,7 @@ class Execution:
         self.reply_at = 0.0
         self.end_as: str | None = None  # "timeout" or "aborted" once stopped for that
         self.lost = False  # the kernel died under it
+        self.pid: int | None = None  # of the kernel process it was sent to
         self.deadline = None if options.timeout is None else time.monotonic() + options.timeout
         self.interrupted_at = 0.0
         self.input_parent: dict[str, Any] | None = None
@@ -265,6 +266,7 @@ class Executor:
         self._ready_timeout = ready_timeout
         self._queue_limit = queue_limit
         self._worker: Any = None
+        self._conn: Connection | None = None
 
     def submit(self, execution: Execution) -> None:
         self.queue.append(execution)
@@ -280,16 +282,34 @@ class Executor:
 
     # -- the worker ------------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def submit_now(self, execution: Execution) -> None:
+        """Send `execution` to the kernel before returning (the relay must be ready and this
+        executor new): whatever anyone sends the kernel afterwards runs after it, since every
+        client's requests share the relay's one shell socket. The rest happens in the background."""
+        relay = self.kernel.channels
+        assert relay is not None and relay.ready.is_set() and self._worker is None
+        self._attach(relay)
+        self.current = execution
+        self._send_execute(relay, execution)
+        self._worker = gevent.spawn(self._run, execution)
+
+    def _attach(self, relay: KernelChannels) -> None:
+        self._conn = Connection(self.session_id, None, self._take, lambda: None,
+                                queue_limit=self._queue_limit, try_send=self._try_take)
+        relay.attach(self._conn)
+
+    def _run(self, first: Execution | None = None) -> None:
         relay = self.kernel.channels
         try:
             if relay is None or relay.closed:
                 self.close("The kernel was shut down")
                 return
-            conn = Connection(self.session_id, None, self._take, lambda: None,
-                              queue_limit=self._queue_limit, try_send=self._try_take)
-            relay.attach(conn)
+            if self._conn is None:
+                self._attach(relay)
             try:
+                if first is not None:
+                    self._follow(relay, first)
+                    self.current = None
                 while self.queue and not self.closed:
                     execution = self.queue.popleft()
                     if execution.done:  # cancelled while it waited
@@ -300,8 +320,11 @@ class Executor:
                     finally:
                         self.current = None
             finally:
-                relay.detach(conn, replay=False)
+                if self._conn is not None:
+                    relay.detach(self._conn, replay=False)
+                    self._conn = None
         finally:
+            self.current = None
             self._worker = None
         if self.queue and not self.closed:  # submitted while detaching
             self._worker = gevent.spawn(self._run)
@@ -318,15 +341,22 @@ class Executor:
             return
         if execution.done:  # timed out or cancelled while waiting for the kernel
             return
+        self._send_execute(relay, execution)
+        self._follow(relay, execution)
+
+    def _send_execute(self, relay: KernelChannels, execution: Execution) -> None:
         options = execution.options
         content = {"code": options.code, "silent": options.silent, "store_history": options.store_history,
                    "user_expressions": options.user_expressions, "allow_stdin": options.allow_stdin,
                    "stop_on_error": options.stop_on_error}
-        pid = self.kernel.pid
+        execution.pid = self.kernel.pid
         execution.msg_id = self._send(relay, "shell", "execute_request", content)
         execution.status = "running"
         execution.started = time.time()
         execution._changed_now()
+
+    def _follow(self, relay: KernelChannels, execution: Execution) -> None:
+        """Until the kernel is done with `execution`: timeout, cancel, death."""
         while True:
             now = time.monotonic()
             replied = execution.reply is not None and (execution.idle or now - execution.reply_at > IDLE_GRACE)
@@ -336,7 +366,7 @@ class Executor:
             if relay.closed:
                 execution.finish("error", _lost("The kernel was shut down during the execution"))
                 return
-            if execution.lost or self.kernel.pid != pid:  # the process died or was restarted
+            if execution.lost or self.kernel.pid != execution.pid:  # the process died or was restarted
                 execution.finish("error", _lost(self.kernel.reason or "The kernel restarted during the execution"))
                 return
             if execution.done and execution.end_as is None:

@@ -35,8 +35,12 @@ log = logging.getLogger(__name__)
 
 #: Seconds to wait before starting again after a pooled kernel failed to start or seed.
 _BACKOFF_MAX = 60.0
-#: Seconds the hand-out code (chdir) may take before the kernel is not used.
+#: Seconds the hand-out code (chdir) may take.
 _HANDOUT_TIMEOUT = 10.0
+#: Seconds between a hand-out and starting its replacement. Starting a kernel holds the hub
+#: for tens of ms and the new process then takes a core for about a second: the kernel just
+#: handed out answers its first requests (WebSocket, kernel_info, first cell) before that.
+REFILL_DELAY = 1.0
 
 
 def handout_code(cwd: str, env: dict[str, str]) -> str:
@@ -104,15 +108,17 @@ class KernelPool:
         while queue and kernel is None:
             candidate = queue.popleft()
             self._unwatch(candidate)
-            if not self._alive(candidate):
-                self._drop(candidate, "it died while waiting in the pool")
-            elif movable and not self._run(candidate, handout_code(cwd, env), _HANDOUT_TIMEOUT):
-                self._drop(candidate, "it did not take its working directory")
-            else:
+            if self._alive(candidate) and candidate.channels is not None and candidate.channels.ready.is_set():
                 kernel = candidate
-        self._refill(name)
+            else:
+                self._drop(candidate, "it died while waiting in the pool")
+        self._refill(name, REFILL_DELAY)
         if kernel is None:
             return None
+        if cwd != self.cwd or env:
+            # Sent before the kernel is handed out, not waited for: every later request,
+            # whoever sends it, reaches the kernel after it (one shell socket per kernel).
+            self._handout(kernel, handout_code(cwd, env))
         kernel.cwd = cwd
         with LIFECYCLE_LOCK:
             kernel.km.autorestart = True
@@ -148,12 +154,14 @@ class KernelPool:
 
     # -- filling ----------------------------------------------------------------------------------
 
-    def _refill(self, name: str) -> None:
+    def _refill(self, name: str, delay: float = 0) -> None:
         if not self.closed and name in self.sizes and name not in self._fillers:
-            self._fillers[name] = gevent.spawn(self._fill, name)
+            self._fillers[name] = gevent.spawn(self._fill, name, delay)
 
-    def _fill(self, name: str) -> None:
+    def _fill(self, name: str, delay: float = 0) -> None:
         try:
+            if delay:
+                gevent.sleep(delay)
             while not self.closed and len(self.idle[name]) + self.warming[name] < self.sizes[name]:
                 if not self.registry.has_room():
                     return  # refilled when a kernel is taken or shut down and there is room
@@ -198,23 +206,36 @@ class KernelPool:
         gevent.spawn(self.registry.discard, kernel, grace=0, reason="it failed in the pool")
         return None
 
-    def _run(self, kernel: Kernel, code: str, timeout: float, what: str = "hand-out code") -> bool:
-        """Run `code` silently on `kernel`: True when it ran without error in time."""
+    def _executor(self, kernel: Kernel) -> Executor:
         def interrupt() -> None:
             with LIFECYCLE_LOCK:
                 kernel.km.interrupt_kernel()
 
-        executor = Executor(kernel, interrupt=interrupt,
-                            ready_timeout=self.ready_timeout, queue_limit=self.queue_limit)
+        return Executor(kernel, interrupt=interrupt, ready_timeout=self.ready_timeout, queue_limit=self.queue_limit)
+
+    def _handout(self, kernel: Kernel, code: str) -> None:
         execution = Execution(kernel.id, Options(code=code, silent=True, store_history=False, allow_stdin=False,
-                                                 timeout=timeout))
-        executor.submit(execution)
+                                                 timeout=_HANDOUT_TIMEOUT))
+        self._executor(kernel).submit_now(execution)
+        gevent.spawn(self._check, kernel, execution, _HANDOUT_TIMEOUT, "hand-out code (chdir)")
+
+    def _check(self, kernel: Kernel, execution: Execution, timeout: float, what: str) -> bool:
         execution.wait_until(lambda: execution.done, timeout=timeout + 10)
         if execution.status == "ok":
             return True
         why = execution.error["ename"] if execution.error else execution.status
         # The code is the operator's, but it is still not logged: only what went wrong.
         log.error("the %s failed in pooled kernel %s (%s): %s", what, kernel.id, kernel.name, why)
+        return False
+
+    def _run(self, kernel: Kernel, code: str, timeout: float, what: str) -> bool:
+        """Run `code` silently on `kernel`: True when it ran without error in time."""
+        executor = self._executor(kernel)
+        execution = Execution(kernel.id, Options(code=code, silent=True, store_history=False, allow_stdin=False,
+                                                 timeout=timeout))
+        executor.submit(execution)
+        if self._check(kernel, execution, timeout, what):
+            return True
         if not execution.done:
             executor.close("abandoned")
         return False

@@ -14,7 +14,11 @@ socket and a little memory, where jupyter_server opens four ZMQ sockets per WebS
 - a connection that goes away leaves an offline buffer under its ``session_id``, bounded in
   bytes; a reconnect with that id gets what it missed, exactly once (contract 9.5).
 
-Everything runs in greenlets on gevent's hub, with zmq.green sockets. Nothing here calls
+Everything runs in greenlets on gevent's hub. The ZMQ sockets are plain pyzmq sockets that
+never block: a reader greenlet per socket waits on the socket's file descriptor and then
+drains every waiting message (``_read``), and sends never wait (no send high-water mark).
+zmq.green would do the same with several Python calls, an event object and a timer per
+message part, which made up a third of the relay's CPU time. Nothing here calls
 jupyter_client's synchronous kernel API (``kernels.py`` owns that).
 """
 
@@ -29,7 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
-import zmq.green as zmq
+import zmq
 from gevent.event import Event
 from jupyter_client.session import Session
 
@@ -45,6 +49,10 @@ _INTERNAL = ""
 _MAX_REQUESTS = 10_000
 _NUDGE_INTERVAL = 0.25
 _NUDGE_RESEND = 2.0
+#: Messages a reader dispatches before it lets other greenlets run.
+_DRAIN_BATCH = 256
+# Plain ints: pyzmq's enum constants cost an enum operation at every use.
+_RCVMORE, _NOBLOCK = int(zmq.RCVMORE), int(zmq.NOBLOCK)
 PROTOCOL_VERSION = "5.4"
 
 _context: Any = None
@@ -125,16 +133,45 @@ class Outbox:
         return item
 
 
+class _Cork:
+    """While a reader dispatches a batch of kernel messages, what would be written to a
+    waiting client at once is queued instead, and each connection then gets the whole batch
+    in one write: a burst of output costs a system call per burst, not per message."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: dict[Connection, None] = {}
+
+    def __enter__(self) -> None:
+        self.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.depth -= 1
+        while not self.depth and self.pending:
+            conn = next(iter(self.pending))
+            del self.pending[conn]
+            conn.flush_quick()
+
+
+_cork = _Cork()
+
+
 class Connection:
-    """One WebSocket's side of the relay. `send` writes one message; `close` ends the socket."""
+    """One WebSocket's side of the relay. `send` writes one message; `close` ends the socket.
+
+    `try_send` writes a message only if the socket takes it without waiting (False: nothing
+    was written); `try_send_all` does the same for several messages in one write.
+    """
 
     def __init__(self, session_id: str, protocol: str | None, send: Callable[[Msg], None],
                  close: Callable[[], None], *, queue_limit: int,
-                 try_send: Callable[[Msg], bool] | None = None) -> None:
+                 try_send: Callable[[Msg], bool] | None = None,
+                 try_send_all: Callable[[list[Msg]], bool] | None = None) -> None:
         self.session_id = session_id
         self.protocol = protocol
         self._send = send
         self._try_send = try_send
+        self._try_send_all = try_send_all
         self._close = close
         self.outbox = Outbox(queue_limit, "this connection fell too far behind the kernel's output "
                                           "(NOTEBOOK_WS_QUEUE_LIMIT)")
@@ -149,41 +186,66 @@ class Connection:
         Not `urgent` (iopub a client did not ask for): written by the shared low-priority
         flusher, so a kernel watched by many sockets answers the one that asked first.
         """
-        if (urgent and self._try_send is not None and self._writer is None and not self.closed
-                and not self.outbox.items and isinstance(msg, Msg)):
+        quick = self._try_send is not None and self._writer is None and not self.closed
+        if quick and urgent and not _cork.depth and not self.outbox.items and isinstance(msg, Msg):
             # The common case, a client waiting for its answer: written here and now, with
             # no writer greenlet to start and switch to.
             try:
-                if self._try_send(msg):
+                if self._try_send(msg):  # type: ignore[misc]
                     return
             except Exception as exc:
                 log.debug("websocket write failed: %s", exc)
                 self.close()
+                quick = False
         if isinstance(msg, Gap):
             self.outbox.items.append(msg)
         else:
             self.outbox.put(msg)
-        if self._writer is None and not self.closed:
-            if urgent or self._try_send is None:
-                self._writer = gevent.spawn_raw(self._write)
-            else:
-                _flusher.add(self)
+        if self.closed or self._writer is not None:
+            return
+        if not quick:
+            self._writer = gevent.spawn_raw(self._write)
+        elif self in _cork.pending:
+            pass  # written with the rest of the batch
+        elif urgent and _cork.depth:
+            _cork.pending[self] = None  # a reader is dispatching a batch: written at its end
+        elif urgent:
+            self._writer = gevent.spawn_raw(self._write)
+        else:
+            _flusher.add(self)
 
     def flush_quick(self) -> None:
         """Write what is queued without waiting; a socket that would block gets a writer."""
         outbox = self.outbox
         try:
             while outbox.items and self._writer is None and not self.closed:
-                item = outbox.items[0]
-                msg = item.notice(self.session_id) if isinstance(item, Gap) else item
-                assert self._try_send is not None
-                if not self._try_send(msg):
+                batch = self._batch()
+                if self._try_send_all is not None and len(batch) > 1:
+                    sent = self._try_send_all(batch)
+                else:
+                    assert self._try_send is not None
+                    del batch[1:]
+                    sent = self._try_send(batch[0])
+                if not sent:
                     self._writer = gevent.spawn_raw(self._write)
                     return
-                outbox.pop()
+                for _ in batch:
+                    outbox.pop()
         except Exception as exc:
             log.debug("websocket write failed: %s", exc)
             self.close()
+
+    def _batch(self, max_bytes: int = 256 * 1024, max_count: int = 256) -> list[Msg]:
+        """The first queued messages, as many as make one reasonable write."""
+        batch: list[Msg] = []
+        size = 0
+        for item in self.outbox.items:
+            msg = item.notice(self.session_id) if isinstance(item, Gap) else item
+            batch.append(msg)
+            size += msg.size
+            if size >= max_bytes or len(batch) >= max_count:
+                break
+        return batch
 
     def _write(self) -> None:
         outbox = self.outbox
@@ -305,6 +367,7 @@ class KernelChannels:
                 sock.curve_serverkey = info["curve_publickey"].encode()
             sock.setsockopt(zmq.RECONNECT_IVL, 20)  # a starting kernel binds a moment after we connect
             if kind == zmq.DEALER:
+                sock.setsockopt(zmq.SNDHWM, 0)  # a send queues, never waits: it runs on the hub's thread
                 sock.setsockopt(zmq.IDENTITY, identity if channel != "control" else uuid.uuid4().hex.encode())
             else:
                 sock.setsockopt(zmq.SUBSCRIBE, b"")
@@ -315,8 +378,9 @@ class KernelChannels:
         self.nudge()
 
     def _disconnect(self) -> None:
-        for reader in self._readers:
-            reader.kill(block=False)
+        # The readers stop watching the descriptors before the sockets close them: a watcher
+        # left on a closed descriptor could be handed the next socket that reuses its number.
+        gevent.killall(self._readers, block=True, timeout=5)
         self._readers = []
         for sock in self._sockets.values():
             sock.close(linger=0)
@@ -376,21 +440,58 @@ class KernelChannels:
         sock = self._sockets.get("shell")
         if sock is not None:
             self.session.send(sock, msg)
+            self._after_send("shell", sock)
 
     # -- kernel -> clients ------------------------------------------------------------------
 
     def _read(self, channel: str, sock: Any) -> None:
-        while True:
+        hub = gevent.get_hub()
+        watcher = hub.loop.io(sock.get(zmq.FD), 1)
+        try:
+            while True:
+                if self._drain(channel, sock):
+                    gevent.sleep(0)  # a flood: let the writers and other kernels run
+                else:
+                    # ZMQ's descriptor signals that something changed, not that a message
+                    # waits, and only once: wait only when a recv found the socket empty.
+                    hub.wait(watcher)
+        except zmq.ZMQError:  # closed under us
+            return
+        finally:
+            watcher.close()
+
+    def _drain(self, channel: str, sock: Any) -> bool:
+        """Dispatch the messages waiting on `sock`, a batch at most. True when more may wait."""
+        recv, get = sock.recv, sock.get
+        with _cork:
+            return self._drain_corked(channel, recv, get)
+
+    def _drain_corked(self, channel: str, recv: Any, get: Any) -> bool:
+        for _ in range(_DRAIN_BATCH):
             try:
-                frames = sock.recv_multipart()
-            except zmq.ZMQError:  # closed under us
-                return
+                # Not ZMQ_EVENTS first: that polls the socket's command pipe every time. A
+                # recv that finds nothing has processed the pipe, so the descriptor is armed.
+                frames = [recv(_NOBLOCK)]
+            except zmq.Again:
+                return False
+            while get(_RCVMORE):
+                frames.append(recv(_NOBLOCK))
             try:
                 msg = messages.from_zmq(channel, frames)
             except messages.Malformed as exc:
                 log.warning("dropped a malformed %s message from kernel %s: %s", channel, self.kernel_id, exc)
                 continue
             self._dispatch(msg)
+        return True
+
+    def _after_send(self, channel: str, sock: Any) -> None:
+        """A send may consume the descriptor's signal for a reply that arrived meanwhile, and
+        the reader would not wake for it: take what is waiting now."""
+        try:
+            while self._drain(channel, sock):
+                pass
+        except zmq.ZMQError:
+            pass
 
     def _dispatch(self, msg: Msg) -> None:
         if msg.channel == "iopub":
@@ -435,6 +536,7 @@ class KernelChannels:
         sock = self._sockets.get(channel)
         if sock is not None:
             self.session.send_raw(sock, parts)
+            self._after_send(channel, sock)
 
     def _remember(self, msg_id: str, session_id: str) -> None:
         self.requesters[msg_id] = session_id

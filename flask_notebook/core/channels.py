@@ -4,13 +4,17 @@ Per kernel, not per connection: one SUB socket on iopub, and one DEALER on each 
 control and stdin, shared by every WebSocket of that kernel (a WebSocket then costs its TCP
 socket and a little memory, where jupyter_server opens four ZMQ sockets per WebSocket).
 
-- iopub is fanned out to every connection;
+- iopub goes at once to the connection whose request caused it, and to the others (the
+  onlookers) from a shared log, every 50 ms, in one write each (``_Flusher``); every
+  connection still sees the kernel's messages in the kernel's order;
 - replies on shell and control are routed back by their parent's msg_id to the connection
-  that sent the request (the most recent 10,000 requests are remembered); stdin requests (``input()``) the same way, by the execute request
-  that caused them. Shell and stdin share one ZMQ identity, which ipykernel requires;
-- each connection has an outbound queue bounded in bytes, drained by its own writer
-  greenlet, so the ZMQ readers never wait for a slow browser. Only pure output (stream and
-  display data) is ever shed, and a notice takes its place in the stream;
+  that sent the request (the most recent 10,000 requests are remembered); stdin requests
+  (``input()``) the same way, by the execute request that caused them. Shell and stdin
+  share one ZMQ identity, which ipykernel requires;
+- each connection has an outbound queue bounded in bytes: written at once when the socket
+  takes it, else by a writer greenlet, so the ZMQ readers never wait for a slow browser.
+  Only pure output (stream and display data) is ever shed, and a notice takes its place in
+  the stream;
 - a connection that goes away leaves an offline buffer under its ``session_id``, bounded in
   bytes; a reconnect with that id gets what it missed, exactly once (contract 9.5).
 
@@ -178,52 +182,48 @@ class Connection:
         self._writer: Any = None
         self.inflight: Msg | Gap | None = None
         self.closed = False
+        #: The sequence number of the next kernel broadcast this connection is to get.
+        self.cursor = 0
 
-    def deliver(self, msg: Msg | Gap, *, urgent: bool = True) -> None:
-        """Queue a message. After the socket failed, messages still queue: ``detach`` moves
-        them to the offline buffer, so a reconnecting client gets them.
-
-        Not `urgent` (iopub a client did not ask for): written by the shared low-priority
-        flusher, so a kernel watched by many sockets answers the one that asked first.
-        """
+    def deliver(self, msg: Msg | Gap) -> None:
+        """Queue a message and write it as soon as the socket takes it. After the socket
+        failed, messages still queue: ``detach`` moves them to the offline buffer, so a
+        reconnecting client gets them."""
         quick = self._try_send is not None and self._writer is None and not self.closed
-        if quick and urgent and not _cork.depth and not self.outbox.items and isinstance(msg, Msg):
+        if quick and not _cork.depth and not self.outbox.items and isinstance(msg, Msg):
             # The common case, a client waiting for its answer: written here and now, with
             # no writer greenlet to start and switch to.
             try:
                 if self._try_send(msg):  # type: ignore[misc]
                     return
             except Exception as exc:
-                log.debug("websocket write failed: %s", exc)
+                log.debug("websocket write failed: %r", exc)
                 self.close()
                 quick = False
         if isinstance(msg, Gap):
             self.outbox.items.append(msg)
         else:
             self.outbox.put(msg)
-        if self.closed or self._writer is not None:
+        if self.closed or self._writer is not None or self in _cork.pending:
             return
-        if not quick:
-            self._writer = gevent.spawn_raw(self._write)
-        elif self in _cork.pending:
-            pass  # written with the rest of the batch
-        elif urgent and _cork.depth:
+        if quick and _cork.depth:
             _cork.pending[self] = None  # a reader is dispatching a batch: written at its end
-        elif urgent:
-            self._writer = gevent.spawn_raw(self._write)
         else:
-            _flusher.add(self)
+            self._writer = gevent.spawn_raw(self._write)
 
     def flush_quick(self) -> None:
         """Write what is queued without waiting; a socket that would block gets a writer."""
         outbox = self.outbox
+        if self._try_send is None:  # every write may wait: the writer's
+            if outbox.items and self._writer is None and not self.closed:
+                self._writer = gevent.spawn_raw(self._write)
+            return
         try:
             while outbox.items and self._writer is None and not self.closed:
                 batch = self._batch()
                 if self._try_send_all is not None and len(batch) > 1:
                     sent = self._try_send_all(batch)
                 else:
-                    assert self._try_send is not None
                     del batch[1:]
                     sent = self._try_send(batch[0])
                 if not sent:
@@ -232,7 +232,7 @@ class Connection:
                 for _ in batch:
                     outbox.pop()
         except Exception as exc:
-            log.debug("websocket write failed: %s", exc)
+            log.debug("websocket write failed: %r", exc)
             self.close()
 
     def _batch(self, max_bytes: int = 256 * 1024, max_count: int = 256) -> list[Msg]:
@@ -256,7 +256,7 @@ class Connection:
                 self._send(msg)
                 self.inflight = None
         except Exception as exc:  # the socket is gone: the handler's receive loop notices too
-            log.debug("websocket write failed: %s", exc)
+            log.debug("websocket write failed: %r", exc)
             if self.inflight is not None:  # not delivered: it goes first to the reconnect
                 outbox.items.appendleft(self.inflight)
                 if isinstance(self.inflight, Msg):
@@ -286,30 +286,42 @@ class Connection:
 
 
 class _Flusher:
-    """Writes onlookers' iopub when the hub has nothing else to do, a batch at a time.
+    """Hands kernels' iopub to their onlookers: every `INTERVAL` seconds, each onlooker gets
+    what it has not had yet in one write, a batch of connections at a time when the hub has
+    nothing else to do.
 
-    A kernel with a thousand WebSockets would otherwise queue a thousand writes before the
-    next message reaches the client that is waiting for it.
+    Output a client did not ask for (another tab on the same kernel, say) waits up to
+    `INTERVAL`, unnoticeable to a person watching. In exchange the client that is waiting
+    for an answer never waits while a message is queued for a thousand onlookers, and a
+    thousand onlookers cost one write each per interval, not one per message.
     """
 
-    BATCH = 64
+    INTERVAL = 0.05
+    BATCH = 32
 
     def __init__(self) -> None:
-        self.pending: dict[Connection, None] = {}
+        self.pending: dict[KernelChannels, None] = {}
         self._greenlet: Any = None
 
-    def add(self, conn: Connection) -> None:
-        self.pending[conn] = None
+    def add(self, relay: KernelChannels) -> None:
+        self.pending[relay] = None
         if self._greenlet is None:
             self._greenlet = gevent.spawn_raw(self._run)
 
     def _run(self) -> None:
         try:
             while self.pending:
-                gevent.idle()
-                for conn in list(itertools.islice(self.pending, self.BATCH)):
-                    del self.pending[conn]
-                    conn.flush_quick()
+                gevent.sleep(self.INTERVAL)
+                due, self.pending = self.pending, {}
+                for relay in due:
+                    conns = list(relay.connections.values())
+                    for i in range(0, len(conns), self.BATCH):
+                        gevent.idle()
+                        for conn in conns[i:i + self.BATCH]:
+                            if relay.connections.get(conn.session_id) is conn:
+                                relay.fan_in(conn)
+                                conn.flush_quick()
+                    relay.trim()
         finally:
             self._greenlet = None
 
@@ -331,6 +343,10 @@ class KernelChannels:
         #: Request msg_id -> the session that sent it: replies (and ``input()`` requests) go
         #: back to it, and its iopub reaches it before the onlookers'.
         self.requesters: OrderedDict[str, str] = OrderedDict()
+        #: iopub not yet handed to every connection, numbered from `_log_base`: each
+        #: connection's `cursor` says where it is (``fan_in``).
+        self._log: list[Msg] = []
+        self._log_base = 0
         self.ready = Event()
         self.closed = False
         self._info: dict[str, Any] = {}
@@ -402,6 +418,9 @@ class KernelChannels:
         if self._nudger is not None:
             self._nudger.kill(block=False)
         self._disconnect()
+        for conn in list(self.connections.values()):
+            self.fan_in(conn)  # what the kernel said last still reaches its clients
+            conn.flush_quick()
         self.offline.clear()
         self.requesters.clear()
 
@@ -497,12 +516,18 @@ class KernelChannels:
         if msg.channel == "iopub":
             self._iopub_seen.set()
             self.on_iopub(msg)
+            # The client waiting for this gets it now; the others from the flusher, soon.
             first = self.connections.get(self.requesters.get(msg.parent_msg_id or "", ""))
-            if first is not None:  # the client waiting for this goes before the onlookers
+            if first is not None:
+                self.fan_in(first)
                 first.deliver(msg)
-            for conn in list(self.connections.values()):
-                if conn is not first:
-                    conn.deliver(msg, urgent=first is None)
+            self._log.append(msg)
+            if first is not None:
+                first.cursor += 1
+            if len(self.connections) > (first is not None):
+                _flusher.add(self)
+            else:
+                self.trim()
             for outbox in self.offline.values():
                 outbox.put(msg)
             return
@@ -513,13 +538,32 @@ class KernelChannels:
             if msg.msg_type == "kernel_info_reply":
                 self._nudge_reply.set()
         elif target in self.connections:
-            self.connections[target].deliver(msg)
+            conn = self.connections[target]
+            self.fan_in(conn)
+            conn.deliver(msg)
         elif target in self.offline:
             self.offline[target].put(msg)
+
+    def fan_in(self, conn: Connection) -> None:
+        """Queue for `conn` the iopub it has not had yet, in order."""
+        start = conn.cursor - self._log_base
+        if start < len(self._log):
+            for msg in self._log[start:]:
+                conn.outbox.put(msg)
+            conn.cursor = self._log_base + len(self._log)
+
+    def trim(self) -> None:
+        """Forget the iopub every connection has had."""
+        end = self._log_base + len(self._log)
+        low = min((conn.cursor for conn in self.connections.values()), default=end)
+        if low > self._log_base:
+            del self._log[:low - self._log_base]
+            self._log_base = low
 
     def broadcast(self, make: Callable[[str], Msg]) -> None:
         """A server-made message, one per connection (each carries its own session id)."""
         for session_id, conn in list(self.connections.items()):
+            self.fan_in(conn)
             conn.deliver(make(session_id))
         for session_id, outbox in self.offline.items():
             outbox.put(make(session_id))
@@ -549,19 +593,23 @@ class KernelChannels:
         """Add a connection; replaces one with the same session id, and replays what it missed."""
         old = self.connections.pop(conn.session_id, None)
         if old is not None:  # the same client, back before its old socket was noticed gone
-            old.close()
+            self.fan_in(old)
+            old.close()  # no longer attached: its detach does nothing
             for item in old.unsent():
                 conn.deliver(item)
         missed = self.offline.pop(conn.session_id, None)
         while missed is not None and missed.items:
             conn.deliver(missed.pop())
+        conn.cursor = self._log_base + len(self._log)
         self.connections[conn.session_id] = conn
 
     def detach(self, conn: Connection) -> None:
         """Forget a closed connection; keep what it misses from now on, for a reconnect."""
         if self.connections.get(conn.session_id) is not conn:
             return  # replaced by a newer socket with the same session id
+        self.fan_in(conn)
         del self.connections[conn.session_id]
+        self.trim()
         conn.closed = True
         if self.closed or self.replay_limit <= 0:
             return

@@ -472,3 +472,23 @@ def _post_kernel(url: str, headers: dict[str, str]) -> str | None:
         return None
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
+
+
+def test_onlookers_get_every_message_in_kernel_order(server: Server, kernel_id: str) -> None:
+    """A client's own messages go out at once and others' output a little later, yet each
+    client sees the kernel's iopub in the order the kernel sent it."""
+    a = server.client(kernel_id)
+    b = server.client(kernel_id)
+    first = a.execute("import time\nfor i in range(5):\n    print('a', i, flush=True)\n    time.sleep(0.01)")
+    second = b.execute("print('b')")  # runs after a's, and b is waiting for it
+    a.until_idle(first)
+    seen = b.until_idle(second)
+    iopub = [(m["parent_header"].get("msg_id"), m["msg_type"], m["content"].get("execution_state"))
+             for m in seen if m["msg_type"] in ("status", "stream")]
+    ours = [(p, t, s) for p, t, s in iopub if p in (first, second)]
+    assert ours == [(first, "status", "busy"), *[(first, "stream", None)] * 5, (first, "status", "idle"),
+                    (second, "status", "busy"), (second, "stream", None), (second, "status", "idle")], ours
+    assert stdout_of([m for m in seen if m["parent_header"].get("msg_id") == first]) == \
+        "".join(f"a {i}\n" for i in range(5))
+    a.close()
+    b.close()

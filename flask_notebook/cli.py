@@ -161,19 +161,33 @@ def _version() -> str:
 
 
 class _Handler(WSGIHandler):  # type: ignore[misc]
-    """Hands a WebSocket its connection's own socket, as gunicorn does, instead of a copy.
+    """Hands a WebSocket its connection's own socket, as gunicorn does, instead of a copy,
+    and lets a kernel WebSocket outlive its request.
 
     Under gevent's server simple-websocket otherwise ``dup``s the socket: two descriptors
     per WebSocket, which halves how many fit under the open-file limit. Exposed as
     ``gunicorn.socket``, the socket is used as is, and flask-sock then ends the request by
     raising StopIteration (its signal to gunicorn that the connection was taken over).
+
+    A kernel WebSocket calls ``flask_notebook.park`` to keep its socket when the request
+    ends: the socket is then not closed here nor by the server, and this greenlet, the
+    request and its environ are freed while the WebSocket stays open (``core.websocket``).
     """
+
+    parked = False
+    socket: Any
+    environ: Any
 
     def get_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environ()
         if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
             environ["gunicorn.socket"] = self.socket
+            environ["flask_notebook.park"] = self._park
         return environ
+
+    def _park(self) -> None:
+        self.parked = True
+        self.server.parked.add(self.socket)
 
     def run_application(self) -> None:
         if "gunicorn.socket" in self.environ:
@@ -182,15 +196,23 @@ class _Handler(WSGIHandler):  # type: ignore[misc]
             self.rfile.close()
         try:
             super().run_application()
-        except StopIteration:  # the WebSocket is over and its socket closed: write nothing
+        except StopIteration:  # the WebSocket is over or parked: write nothing
             self.close_connection = True
+        if self.parked:
+            self.environ = None
+            self.socket = None  # not closed (nor read from) when this handler ends
 
 
 class _Server(WSGIServer):  # type: ignore[misc]
-    """gevent's WSGI server with Nagle's algorithm off: a response written in more than one
-    piece otherwise waits ~40 ms for the client's delayed ACK (tornado sets this too)."""
+    """gevent's WSGI server with Nagle's algorithm off (a response written in more than one
+    piece otherwise waits ~40 ms for the client's delayed ACK; tornado sets this too), and
+    parked WebSockets left open when their request ends."""
 
     handler_class = _Handler
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.parked: set[Any] = set()
 
     def handle(self, sock: socket.socket, address: Any) -> None:
         try:
@@ -198,6 +220,12 @@ class _Server(WSGIServer):  # type: ignore[misc]
         except OSError:  # not TCP (a Unix socket)
             pass
         super().handle(sock, address)
+
+    def do_close(self, sock: Any, *args: Any) -> None:
+        if sock in self.parked:
+            self.parked.discard(sock)  # the WebSocket owns it now
+        else:
+            super().do_close(sock, *args)
 
 
 class _AccessLog:

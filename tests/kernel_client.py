@@ -58,7 +58,7 @@ class KernelClient:
 
     def __init__(self, url: str, kernel_id: str, token: str, *, protocol: str | None = V1,
                  session_id: str | None = None, timeout: float = 30, header: list[str] | None = None,
-                 sockopt: list[tuple[int, int, int]] | None = None) -> None:
+                 sockopt: list[tuple[int, int, int]] | None = None, sslopt: dict[str, Any] | None = None) -> None:
         self.session_id = session_id or uuid.uuid4().hex
         self.protocol = protocol
         ws_url = url.replace("http", "ws", 1) + f"api/kernels/{kernel_id}/channels?session_id={self.session_id}"
@@ -67,6 +67,8 @@ class KernelClient:
             kwargs["subprotocols"] = [protocol]
         if sockopt:
             kwargs["sockopt"] = sockopt
+        if sslopt:
+            kwargs["sslopt"] = sslopt
         self.ws = websocket.create_connection(ws_url, **kwargs)
         self.received: list[dict[str, Any]] = []
 

@@ -1,15 +1,19 @@
 """The kernel WebSocket, `/api/kernels/<id>/channels?session_id=...` (contract section 9).
 
-flask-sock (simple-websocket) under gevent, with four of its defaults mended here:
+flask-sock routes the request and simple-websocket does the handshake. After it, the socket
+is served by ``core.websocket.ServerSocket`` rather than simple-websocket, whose defaults
+would need mending (a big frame cut short by a single ``send`` under gevent, writers that
+interleave, a reader greenlet per socket). What is done here:
 
-- every write is one ``sendall`` under a per-socket lock: simple-websocket sends with a
-  single ``send`` (a big frame is cut short under gevent) and its own greenlet writes pings,
-  pongs and close frames with no lock (``_LockedSocket``);
 - TCP_NODELAY, without which each round trip waits ~40 ms for a delayed ACK;
-- permessage-deflate is refused unless configured (it would be accepted whenever offered);
-- one bare greenlet per socket instead of a patched thread (``GreenThread``);
+- permessage-deflate is refused unless configured; when it is, simple-websocket serves the
+  socket throughout, with every write one ``sendall`` under a per-socket lock;
+- under our own server (``cli``) an idle socket is *parked*: no greenlet, no request
+  objects, just a watcher on its descriptor. Under gunicorn or TLS the request's greenlet
+  reads it until it closes;
 - kernel messages are written as prebuilt frames shared by every connection (fan-out is one
-  ``sendall`` per connection), not framed by wsproto once per connection.
+  ``sendall`` per connection), not framed once per connection;
+- one greenlet pings every socket (``Pinger``).
 
 The relay itself is ``core.channels``; this module only adapts a socket to it.
 """
@@ -22,14 +26,14 @@ import uuid
 from typing import Any
 
 import gevent
-from flask import Response, request
+from flask import Response, has_request_context, request
 from flask_sock import Sock
 from gevent.lock import Semaphore
 from simple_websocket import ConnectionClosed
 from wsproto.events import Ping
 
-from ..core import errors, messages
-from ..core.channels import Connection
+from ..core import errors, messages, websocket
+from ..core.channels import Connection, KernelChannels
 from ..extension import state
 from .kernels import bp
 
@@ -37,19 +41,31 @@ log = logging.getLogger(__name__)
 sock = Sock()
 
 
+#: Set by ``check_channels`` on a kernel WebSocket request that ``ServerSocket`` will serve.
+_OWN_READER = "flask_notebook.own_reader"
+#: Set by our server (``cli``): call it to keep the connection open after the request ends.
+PARK = "flask_notebook.park"
+
+
 class GreenThread:
-    """What simple-websocket needs of a thread class, as one bare greenlet."""
+    """What simple-websocket needs of a thread class, as one bare greenlet. Not started at
+    all for a kernel WebSocket that ``ServerSocket`` serves (it would race it for bytes)."""
 
     def __init__(self, target: Any) -> None:
         self._target = target
         self.name = "websocket-reader"
+        self.deferred = False
 
     def start(self) -> None:
-        gevent.spawn_raw(self._target)
+        if has_request_context() and request.environ.get(_OWN_READER):
+            self.deferred = True
+        else:
+            gevent.spawn_raw(self._target)
 
 
 class _LockedSocket:
-    """Every write a whole ``sendall``, one writer at a time."""
+    """simple-websocket's socket (with compression): every write a whole ``sendall``, one
+    writer at a time."""
 
     __slots__ = ("_sock", "_lock")
 
@@ -63,50 +79,6 @@ class _LockedSocket:
         return len(data)
 
     sendall = send
-
-    def send_frame(self, ws: Any, frame: bytes) -> None:
-        """A frame made by ``messages.ws_frame``, the same bytes for every connection.
-
-        wsproto keeps no state for whole, uncompressed data frames a server sends, so they
-        may bypass it; checked under the lock, so nothing follows the close frame that
-        simple-websocket sends when the client closes.
-        """
-        with self._lock:
-            if not ws.connected:
-                raise ConnectionClosed(ws.close_reason, ws.close_message)
-            self._sock.sendall(frame)
-
-    def try_send_frame(self, ws: Any, frame: bytes) -> bool:
-        """``send_frame`` without waiting: False, with nothing written, when the socket is
-        busy or full. A frame the socket takes only part of is finished by a greenlet that
-        holds the lock until it is done, so frames never interleave."""
-        if self._lock.locked():
-            return False
-        self._lock.acquire()
-        try:
-            if not ws.connected:
-                raise ConnectionClosed(ws.close_reason, ws.close_message)
-            # The OS socket under gevent's: gevent's own send would wait on EAGAIN.
-            sent = getattr(self._sock, "_sock", self._sock).send(frame, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            self._lock.release()
-            return False
-        except BaseException:
-            self._lock.release()
-            raise
-        if sent == len(frame):
-            self._lock.release()
-        else:
-            gevent.spawn_raw(self._finish, frame[sent:])
-        return True
-
-    def _finish(self, rest: bytes) -> None:
-        try:
-            self._sock.sendall(rest)
-        except OSError:
-            pass  # the connection is gone; its reader notices
-        finally:
-            self._lock.release()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -123,6 +95,7 @@ def check_channels() -> None:
         # simple-websocket rebuilds the handshake from the environ, and accepts deflate
         # whenever the client offers it.
         request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        request.environ[_OWN_READER] = True
 
 
 @bp.get("/<kernel_id>/channels")
@@ -132,20 +105,50 @@ def channels_without_upgrade(kernel_id: str) -> Response:
     raise errors.Invalid('Can "Upgrade" only to "WebSocket".')
 
 
+class _Compressed:
+    """A simple-websocket socket (compression on), as the Pinger sees a ``ServerSocket``."""
+
+    __slots__ = ("ws", "locked")
+
+    def __init__(self, ws: Any, locked: _LockedSocket) -> None:
+        self.ws = ws
+        self.locked = locked
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.ws.connected)
+
+    @property
+    def pong_received(self) -> bool:
+        return bool(self.ws.pong_received)
+
+    @pong_received.setter
+    def pong_received(self, value: bool) -> None:
+        self.ws.pong_received = value
+
+    def ping(self) -> None:
+        try:
+            self.locked.send(self.ws.ws.send(Ping()))
+        except Exception:  # gone: its handler notices
+            pass
+
+    def close(self, code: int = websocket.NORMAL, reason: str = "") -> None:
+        _close(self.ws, code, reason)
+
+
 class Pinger:
-    """One greenlet pings every kernel WebSocket each `interval` seconds and drops those that
-    did not answer the previous ping, instead of simple-websocket's per-socket selector
-    (which costs each idle socket a few KiB). Pongs are noted by simple-websocket itself."""
+    """One greenlet pings every kernel WebSocket each `interval` seconds and closes those
+    that did not answer the previous ping, instead of a timer per socket."""
 
     def __init__(self) -> None:
-        self.sockets: dict[Any, _LockedSocket] = {}
+        self.sockets: dict[Any, None] = {}
         self._greenlet: Any = None
 
-    def add(self, ws: Any, locked: _LockedSocket, interval: float) -> None:
+    def add(self, ws: websocket.ServerSocket | _Compressed, interval: float) -> None:
         """Ping `ws` every `interval` seconds (the first socket's interval, while any is open)."""
         if interval <= 0:
             return
-        self.sockets[ws] = locked
+        self.sockets[ws] = None
         if self._greenlet is None:
             self._greenlet = gevent.spawn(self._run, interval)
 
@@ -156,19 +159,16 @@ class Pinger:
         try:
             while self.sockets:
                 gevent.sleep(interval)
-                for ws, locked in list(self.sockets.items()):
+                for ws in list(self.sockets):
                     if not ws.connected:
                         self.sockets.pop(ws, None)
                     elif not ws.pong_received:
                         log.info("closing a kernel WebSocket that did not answer a ping within %s s", interval)
                         self.sockets.pop(ws, None)
-                        _close(ws, 1008, "Ping/Pong timeout")
+                        ws.close(websocket.POLICY, "Ping/Pong timeout")
                     else:
                         ws.pong_received = False
-                        try:
-                            locked.send(ws.ws.send(Ping()))
-                        except Exception:  # gone: its handler notices
-                            self.sockets.pop(ws, None)
+                        ws.ping()
         finally:
             self._greenlet = None
 
@@ -198,26 +198,80 @@ def channels(ws: Any, kernel_id: str) -> None:
         ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError:  # not TCP
         pass
-    locked = ws.sock = _LockedSocket(ws.sock)
     session_id = request.args.get("session_id") or uuid.uuid4().hex
-    protocol = ws.subprotocol
-    try_send = None
-    if st.config["NOTEBOOK_WS_COMPRESSION"]:
-        def send(msg: messages.Msg) -> None:  # frames go through the compressor
-            ws.send(msg.encode(protocol))
+    if isinstance(ws.thread, GreenThread) and ws.thread.deferred:
+        _serve(ws, relay, session_id)
     else:
-        def send(msg: messages.Msg) -> None:
-            locked.send_frame(ws, msg.frame(protocol))
+        _serve_compressed(ws, relay, session_id)
 
-        def try_send(msg: messages.Msg) -> bool:
-            return locked.try_send_frame(ws, msg.frame(protocol))
-    conn = Connection(session_id, protocol, send, lambda: _close(ws),
-                      queue_limit=int(st.config["NOTEBOOK_WS_QUEUE_LIMIT"]), try_send=try_send)
+
+def _serve(ws: Any, relay: KernelChannels, session_id: str) -> None:
+    """The socket served by ``ServerSocket``: parked under our server, else read here."""
+    st = state()
+    protocol = ws.subprotocol
+    decode = _decode_v1 if protocol == messages.V1_PROTOCOL else messages.decode_legacy
+    ready_timeout = float(st.config["NOTEBOOK_KERNEL_INFO_TIMEOUT"])
+    kernel_id = relay.kernel_id
+
+    def on_message(data: bytes | str) -> None:
+        # Client messages wait until the kernel has answered once and iopub is live.
+        relay.ready.wait(ready_timeout)
+        try:
+            channel, parts, header = decode(data)
+        except messages.Malformed as exc:
+            log.warning("dropped a malformed message on kernel %s: %s", kernel_id, exc)
+            return
+        relay.send(session_id, channel, parts, header)
+
+    def on_close() -> None:
+        pinger.discard(server)
+        relay.detach(conn)
+
+    server = websocket.ServerSocket(ws.sock, on_message, on_close,
+                                    max_message_size=int(st.config["NOTEBOOK_WS_MAX_MESSAGE_SIZE"] or 2**63))
+    ws.connected = False  # simple-websocket is done with it: flask-sock's close does nothing
+
+    def send(msg: messages.Msg) -> None:
+        try:
+            server.send_frame(msg.frame(protocol))
+        except websocket.Closed:
+            raise ConnectionClosed() from None
+
+    def try_send(msg: messages.Msg) -> bool:
+        return server.try_send_frame(msg.frame(protocol))
+
+    def try_send_all(msgs: list[messages.Msg]) -> bool:
+        return server.try_send_frame(b"".join([msg.frame(protocol) for msg in msgs]))
+
+    conn = Connection(session_id, protocol, send, server.close,
+                      queue_limit=int(st.config["NOTEBOOK_WS_QUEUE_LIMIT"]), try_send=try_send,
+                      try_send_all=try_send_all)
     relay.attach(conn)
-    pinger.add(ws, locked, float(st.config["NOTEBOOK_WS_PING_INTERVAL"] or 0))
+    pinger.add(server, float(st.config["NOTEBOOK_WS_PING_INTERVAL"] or 0))
+    park = request.environ.get(PARK)
+    if park is not None and server.parkable:
+        park()  # the request ends; the connection stays open, with no greenlet
+        server.park()
+    else:
+        server.serve()
+
+
+def _serve_compressed(ws: Any, relay: KernelChannels, session_id: str) -> None:
+    """simple-websocket throughout: for permessage-deflate (or a server without gevent)."""
+    st = state()
+    locked = ws.sock = _LockedSocket(ws.sock)
+    protocol = ws.subprotocol
+
+    def send(msg: messages.Msg) -> None:  # frames go through the compressor
+        ws.send(msg.encode(protocol))
+
+    conn = Connection(session_id, protocol, send, lambda: _close(ws),
+                      queue_limit=int(st.config["NOTEBOOK_WS_QUEUE_LIMIT"]))
+    relay.attach(conn)
+    pinged = _Compressed(ws, locked)
+    pinger.add(pinged, float(st.config["NOTEBOOK_WS_PING_INTERVAL"] or 0))
     decode = _decode_v1 if protocol == messages.V1_PROTOCOL else messages.decode_legacy
     try:
-        # Client messages wait until the kernel has answered once and iopub is live.
         relay.ready.wait(float(st.config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]))
         while not conn.closed:
             data = ws.receive()
@@ -226,13 +280,13 @@ def channels(ws: Any, kernel_id: str) -> None:
             try:
                 channel, parts, header = decode(data)
             except messages.Malformed as exc:
-                log.warning("dropped a malformed message on kernel %s: %s", kernel_id, exc)
+                log.warning("dropped a malformed message on kernel %s: %s", relay.kernel_id, exc)
                 continue
             relay.send(session_id, channel, parts, header)
     except ConnectionClosed:
         pass
     finally:
-        pinger.discard(ws)
+        pinger.discard(pinged)
         relay.detach(conn)
 
 

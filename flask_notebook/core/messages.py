@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from . import websocket
+
 DELIM = b"<IDS|MSG>"
 V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 CHANNELS = ("shell", "control", "stdin", "iopub")
@@ -76,28 +78,12 @@ class Msg:
             self._frames = {}
         frame = self._frames.get(protocol)
         if frame is None:
-            frame = self._frames[protocol] = ws_frame(self.encode(protocol))
+            frame = self._frames[protocol] = websocket.frame(self.encode(protocol))
             if protocol == V1_PROTOCOL:
                 self._v1 = None  # the frame holds it
             else:
                 self._legacy = None
         return frame
-
-
-def ws_frame(payload: bytes | str) -> bytes:
-    """One final, unmasked WebSocket frame: binary for bytes, text for str (RFC 6455 5.2)."""
-    if isinstance(payload, str):
-        opcode, data = 0x81, payload.encode()
-    else:
-        opcode, data = 0x82, payload
-    n = len(data)
-    if n < 126:
-        head = struct.pack("!BB", opcode, n)
-    elif n < 65536:
-        head = struct.pack("!BBH", opcode, 126, n)
-    else:
-        head = struct.pack("!BBQ", opcode, 127, n)
-    return head + data
 
 
 def from_zmq(channel: str, frames: list[bytes]) -> Msg:

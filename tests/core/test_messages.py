@@ -69,19 +69,6 @@ def test_zmq_messages_without_delimiter_are_refused() -> None:
         messages.from_zmq("iopub", [b"a", b"b", b"c", b"d"])
 
 
-@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 70000])
-def test_websocket_frame_lengths(size: int) -> None:
-    frame = messages.ws_frame(b"x" * size)
-    assert frame[0] == 0x82
-    if size < 126:
-        assert frame[1] == size and len(frame) == 2 + size
-    elif size < 65536:
-        assert frame[1] == 126 and struct.unpack("!H", frame[2:4])[0] == size
-    else:
-        assert frame[1] == 127 and struct.unpack("!Q", frame[2:10])[0] == size
-    assert messages.ws_frame("é")[:2] == bytes([0x81, 2])
-
-
 def test_outbox_sheds_only_output_and_marks_the_gap() -> None:
     outbox = Outbox(limit=1000, why="testing")
     stream = messages.from_zmq("iopub", zmq_frames({"text": "x" * 600}))

@@ -60,12 +60,16 @@ def test_kernel_limit(make_server: Callable[..., Server]) -> None:
 
 
 def test_culling(make_server: Callable[..., Server]) -> None:
-    srv = make_server(env={"NOTEBOOK_CULL_IDLE_TIMEOUT": "2", "NOTEBOOK_CULL_INTERVAL": "1"})
-    idle = srv.start_kernel()
+    srv = make_server(env={"NOTEBOOK_CULL_IDLE_TIMEOUT": "4", "NOTEBOOK_CULL_INTERVAL": "1"})
+    # Each kernel that must survive is connected at once: on a loaded machine a kernel can
+    # take longer than the idle timeout to answer, and it would be culled before it got busy.
     connected = srv.start_kernel()
+    keep = srv.connect(connected)
     busy = srv.start_kernel()
-    keep = srv.client(connected)
-    runner = srv.client(busy)
+    runner = srv.connect(busy)
+    idle = srv.start_kernel()
+    keep.wait_ready()
+    runner.wait_ready()
     runner.execute("import time\ntime.sleep(30)")
     wait_for(lambda: srv.request("GET", f"api/kernels/{idle}").status_code == 404, timeout=30)
     time.sleep(3)  # two more culling rounds

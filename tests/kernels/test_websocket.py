@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import socket
+import struct
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
+import trustme
 import websocket
 
-from ..conftest import TOKEN, wait_for
+from ..conftest import TOKEN, isolated_env, wait_for
 from ..kernel_client import V1, Closed, KernelClient, of_type, stdout_of
-from .conftest import Server
+from .conftest import Server, add_kernelspec
 
 PROTOCOLS = [pytest.param(V1, id="v1"), pytest.param(None, id="legacy")]
+PROJECT = Path(__file__).parent.parent.parent
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -332,3 +340,155 @@ def test_a_peer_that_never_answers_pings_is_dropped(make_server: object) -> None
     with pytest.raises(gone):
         for _ in range(1000):
             silent.recv(timeout=10)
+
+
+# -- the WebSocket protocol itself (core.websocket) ---------------------------------------------
+
+
+def test_ping_is_answered_with_its_payload(server: Server, kernel_id: str) -> None:
+    client = server.client(kernel_id)
+    client.ws.ping(b"are you there")
+    client.ws.settimeout(10)
+    frame = client.ws.recv_frame()
+    while frame.opcode == websocket.ABNF.OPCODE_BINARY:  # iopub that was on its way
+        frame = client.ws.recv_frame()
+    assert frame.opcode == websocket.ABNF.OPCODE_PONG and frame.data == b"are you there"
+    client.close()
+
+
+def test_client_close_is_answered_with_its_code(server: Server, kernel_id: str) -> None:
+    client = server.client(kernel_id)
+    wait_for(lambda: server.kernel(kernel_id)["connections"] == 1, timeout=10)
+    client.ws.send_close(websocket.STATUS_GOING_AWAY, b"bye")
+    client.ws.settimeout(10)
+    frame = client.ws.recv_frame()
+    while frame.opcode != websocket.ABNF.OPCODE_CLOSE:  # iopub that was on its way
+        frame = client.ws.recv_frame()
+    assert struct.unpack("!H", frame.data[:2])[0] == websocket.STATUS_GOING_AWAY
+    wait_for(lambda: server.kernel(kernel_id)["connections"] == 0, timeout=10)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_fragmented_message_is_one_request(server: Server, kernel_id: str, protocol: str | None) -> None:
+    client = server.client(kernel_id, protocol)
+    # Capture what send() would write, then send it again in three fragments.
+    sent: list[tuple[bytes | str, int]] = []
+    real_send = client.ws.send
+    client.ws.send = lambda data, opcode=websocket.ABNF.OPCODE_TEXT: sent.append((data, opcode))  # type: ignore[method-assign]
+    client.ws.send_binary = lambda data: sent.append((data, websocket.ABNF.OPCODE_BINARY))  # type: ignore[method-assign]
+    msg_id = client.execute("6*7")
+    client.ws.send = real_send  # type: ignore[method-assign]
+    (data, opcode), = sent
+    raw = data.encode() if isinstance(data, str) else data
+    thirds = [raw[:10], raw[10:len(raw) // 2], raw[len(raw) // 2:]]
+    client.ws.send_frame(websocket.ABNF.create_frame(thirds[0], opcode, fin=0))
+    client.ws.ping(b"between fragments")
+    client.ws.send_frame(websocket.ABNF.create_frame(thirds[1], websocket.ABNF.OPCODE_CONT, fin=0))
+    client.ws.send_frame(websocket.ABNF.create_frame(thirds[2], websocket.ABNF.OPCODE_CONT, fin=1))
+    seen = client.until_idle(msg_id)
+    assert of_type(seen, "execute_result")[0]["content"]["data"]["text/plain"] == "42"
+    client.close()
+
+
+def test_a_message_over_the_size_limit_closes_with_1009(make_server: object) -> None:
+    srv = make_server(env={"NOTEBOOK_WS_MAX_MESSAGE_SIZE": "100000"})  # type: ignore[operator]
+    kid = srv.start_kernel()
+    client = srv.client(kid)
+    client.execute("x = '" + "y" * 200_000 + "'")
+    client.ws.settimeout(10)
+    frame = client.ws.recv_frame()
+    while frame.opcode != websocket.ABNF.OPCODE_CLOSE:  # iopub that was on its way
+        frame = client.ws.recv_frame()
+    assert struct.unpack("!H", frame.data[:2])[0] == 1009
+    wait_for(lambda: srv.kernel(kid)["connections"] == 0, timeout=10)
+    assert of_type(srv.client(kid).run("1+1"), "execute_result")  # the server is fine
+
+
+def test_wss_under_tls(make_server: object, tmp_path: Path) -> None:
+    """Under TLS every write goes through the SSL object (never the raw socket)."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    certfile, keyfile, cafile = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert.cert_chain_pems[0].write_to_path(str(certfile))
+    cert.private_key_pem.write_to_path(str(keyfile))
+    ca.cert_pem.write_to_path(str(cafile))
+    srv = make_server("--certfile", str(certfile), "--keyfile", str(keyfile))  # type: ignore[operator]
+    assert srv.url.startswith("https://")
+    kid = srv.json("POST", "api/kernels", 201, json={}, verify=str(cafile))["id"]
+    client = srv.client(kid, sslopt={"ca_certs": str(cafile)})
+    msg_id = client.execute("for i in range(3000):\n    print(i, flush=True)\n'done'")
+    seen = client.until_idle(msg_id, timeout=60)
+    assert [int(n) for n in stdout_of(seen).split()] == list(range(3000))
+    assert of_type(seen, "execute_result")[0]["content"]["data"]["text/plain"] == "'done'"
+    client.close()
+
+
+def test_compression_configured_still_relays(make_server: object) -> None:
+    """With NOTEBOOK_WS_COMPRESSION simple-websocket serves the socket (here to a client that
+    offers no compression)."""
+    srv = make_server(env={"NOTEBOOK_WS_COMPRESSION": "true"})  # type: ignore[operator]
+    kid = srv.start_kernel()
+    for protocol in (V1, None):
+        client = srv.client(kid, protocol)
+        msg_id = client.execute("for i in range(500):\n    print(i, flush=True)")
+        assert [int(n) for n in stdout_of(client.until_idle(msg_id)).split()] == list(range(500))
+        client.close()
+    wait_for(lambda: srv.kernel(kid)["connections"] == 0, timeout=10)
+
+
+def test_kernel_websocket_under_gunicorn(tmp_path: Path) -> None:
+    """gunicorn's gevent worker: the request's greenlet serves the socket until it closes."""
+    env = {**os.environ, **isolated_env(tmp_path), "NOTEBOOK_ROOT_DIR": str(tmp_path / "root"),
+           "NOTEBOOK_TOKEN": TOKEN}
+    (tmp_path / "root").mkdir()
+    add_kernelspec(tmp_path / "data", "python3", [sys.executable, "-m", "ipykernel_launcher", "-f",
+                                                  "{connection_file}"])
+    log = tmp_path / "gunicorn.log"
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(gunicorn), "-k", "gevent", "-w", "1", "-b", "127.0.0.1:0", "app:app"],
+                                cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        url = wait_for(lambda: re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", log.read_text()),
+                       timeout=30).group(1) + "/"
+        headers = {"Authorization": f"token {TOKEN}"}
+        kid = wait_for(lambda: _post_kernel(url, headers), timeout=30)
+        client = KernelClient(url, kid, TOKEN)
+        try:
+            client.wait_ready()
+            assert of_type(client.run("6*7"), "execute_result")[0]["content"]["data"]["text/plain"] == "42"
+        finally:
+            client.close()
+        requests.delete(f"{url}api/kernels/{kid}", headers=headers, timeout=30)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _post_kernel(url: str, headers: dict[str, str]) -> str | None:
+    try:
+        response = requests.post(url + "api/kernels", json={}, headers=headers, timeout=30)
+    except requests.ConnectionError:
+        return None
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def test_onlookers_get_every_message_in_kernel_order(server: Server, kernel_id: str) -> None:
+    """A client's own messages go out at once and others' output a little later, yet each
+    client sees the kernel's iopub in the order the kernel sent it."""
+    a = server.client(kernel_id)
+    b = server.client(kernel_id)
+    first = a.execute("import time\nfor i in range(5):\n    print('a', i, flush=True)\n    time.sleep(0.01)")
+    second = b.execute("print('b')")  # runs after a's, and b is waiting for it
+    a.until_idle(first)
+    seen = b.until_idle(second)
+    iopub = [(m["parent_header"].get("msg_id"), m["msg_type"], m["content"].get("execution_state"))
+             for m in seen if m["msg_type"] in ("status", "stream")]
+    ours = [(p, t, s) for p, t, s in iopub if p in (first, second)]
+    assert ours == [(first, "status", "busy"), *[(first, "stream", None)] * 5, (first, "status", "idle"),
+                    (second, "status", "busy"), (second, "stream", None), (second, "status", "idle")], ours
+    assert stdout_of([m for m in seen if m["parent_header"].get("msg_id") == first]) == \
+        "".join(f"a {i}\n" for i in range(5))
+    a.close()
+    b.close()

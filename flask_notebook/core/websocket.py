@@ -1,0 +1,321 @@
+"""A server WebSocket after its handshake (RFC 6455), as the kernel channels use it.
+
+flask-sock and simple-websocket do the handshake; from then on this module reads and
+writes the socket itself, for three reasons:
+
+- an idle WebSocket can be *parked*: no greenlet at all, only a watcher on its descriptor
+  that starts one when the client sends something (``park``). A greenlet per socket (two,
+  with simple-websocket's reader) and the request objects it keeps alive cost more memory
+  than everything else an idle kernel WebSocket needs;
+- every write is a whole ``sendall`` under one lock, and a write that would wait can be
+  declined instead (``try_send``), so fan-out never blocks a reader;
+- messages the server sends are framed once, by ``frame``, and the same bytes go to every
+  connection.
+
+No extensions are negotiated here: a server configured for permessage-deflate uses
+simple-websocket throughout instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+from gevent.lock import Semaphore
+from gevent.ssl import SSLSocket
+
+log = logging.getLogger(__name__)
+
+CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+#: Close codes (RFC 6455 7.4.1).
+NORMAL, GOING_AWAY, PROTOCOL_ERROR, INVALID_DATA, POLICY, TOO_BIG = 1000, 1001, 1002, 1007, 1008, 1009
+_RECV_SIZE = 65536
+
+
+class Closed(Exception):
+    """The WebSocket is closed: nothing more can be written."""
+
+
+class ProtocolError(Exception):
+    """The client broke the protocol; the connection is closed with `code`."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def frame(payload: bytes | str, opcode: int | None = None) -> bytes:
+    """One final, unmasked frame (server to client): binary for bytes, text for str."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+        opcode = TEXT if opcode is None else opcode
+    elif opcode is None:
+        opcode = BINARY
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x80 | opcode, n)
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
+    return head + payload
+
+
+def _unmask(data: bytes | bytearray, mask: bytes | bytearray) -> bytes:
+    n = len(data)
+    if not n:
+        return b""
+    key = int.from_bytes((bytes(mask) * (n // 4 + 1))[:n], "big")
+    return (int.from_bytes(data, "big") ^ key).to_bytes(n, "big")
+
+
+class FrameParser:
+    """Client frames in, whole messages and control frames out, whatever the chunking."""
+
+    __slots__ = ("max_size", "_buf", "_opcode", "_parts", "_size")
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+        self._buf = bytearray()
+        self._opcode: int | None = None  # of the fragmented message being received
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        """(opcode, payload) for every message and control frame completed by `data`.
+
+        :raises ProtocolError: on anything RFC 6455 forbids a client, or a message over
+            `max_size` bytes.
+        """
+        buf = self._buf
+        buf += data
+        out: list[tuple[int, bytes]] = []
+        pos = 0
+        while len(buf) - pos >= 2:
+            b0, b1 = buf[pos], buf[pos + 1]
+            fin, opcode, n = b0 & 0x80, b0 & 0x0F, b1 & 0x7F
+            if b0 & 0x70:
+                raise ProtocolError(PROTOCOL_ERROR, "reserved bits set without an extension")
+            if not b1 & 0x80:
+                raise ProtocolError(PROTOCOL_ERROR, "an unmasked client frame")
+            head = 2
+            if n == 126:
+                if len(buf) - pos < 4:
+                    break
+                n, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+            elif n == 127:
+                if len(buf) - pos < 10:
+                    break
+                n, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+            if opcode >= 0x8:
+                if opcode not in (CLOSE, PING, PONG):
+                    raise ProtocolError(PROTOCOL_ERROR, f"unknown control opcode {opcode:#x}")
+                if n > 125 or not fin:
+                    raise ProtocolError(PROTOCOL_ERROR, "a control frame that is fragmented or too long")
+            elif opcode not in (CONTINUATION, TEXT, BINARY):
+                raise ProtocolError(PROTOCOL_ERROR, f"unknown data opcode {opcode:#x}")
+            if self._size + n > self.max_size:
+                raise ProtocolError(TOO_BIG, f"a message over {self.max_size} bytes")
+            end = pos + head + 4 + n
+            if len(buf) < end:
+                break
+            payload = _unmask(buf[pos + head + 4:end], buf[pos + head:pos + head + 4])
+            pos = end
+            if opcode >= 0x8:
+                out.append((opcode, payload))
+                continue
+            if opcode == CONTINUATION:
+                if self._opcode is None:
+                    raise ProtocolError(PROTOCOL_ERROR, "a continuation frame with no message to continue")
+            elif self._opcode is not None:
+                raise ProtocolError(PROTOCOL_ERROR, "a new message before the last one ended")
+            else:
+                self._opcode = opcode
+            if fin and not self._parts:  # the common case: a message in one frame
+                out.append((self._opcode, payload))
+            else:
+                self._parts.append(payload)
+                self._size += n
+                if not fin:
+                    continue
+                out.append((self._opcode, b"".join(self._parts)))
+                self._parts = []
+                self._size = 0
+            self._opcode = None
+        if pos:
+            del buf[:pos]
+        return out
+
+
+class ServerSocket:
+    """One WebSocket over an accepted socket, from the end of its handshake.
+
+    `on_message(payload)` gets each text (as ``str``) or binary (as ``bytes``) message;
+    `on_close()` is called once, whoever closes. Reads happen in ``serve`` (blocking the
+    calling greenlet until the connection ends) or, when parked, in a short-lived greenlet
+    started when data arrives.
+    """
+
+    __slots__ = ("sock", "connected", "pong_received", "_parser", "_lock", "_on_message", "_on_close",
+                 "_watcher", "_raw")
+
+    def __init__(self, sock: Any, on_message: Callable[[bytes | str], None], on_close: Callable[[], None], *,
+                 max_message_size: int) -> None:
+        self.sock = sock
+        self.connected = True
+        self.pong_received = True
+        self._parser = FrameParser(max_message_size)
+        self._lock = Semaphore()
+        self._on_message = on_message
+        self._on_close = on_close
+        self._watcher: Any = None
+        # The OS socket under gevent's, for writes and reads that must not wait; none under
+        # TLS, whose bytes only the SSL object may write.
+        self._raw: Any = None if isinstance(sock, SSLSocket) else getattr(sock, "_sock", sock)
+
+    @property
+    def parkable(self) -> bool:
+        return self._raw is not None
+
+    # -- reading ------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Read until the connection ends, in this greenlet."""
+        try:
+            while self.connected:
+                try:
+                    data = self.sock.recv(_RECV_SIZE)
+                except OSError:
+                    data = b""
+                if not data or not self._received(data):
+                    break
+        finally:
+            self.close()
+
+    def park(self) -> None:
+        """Read with no greenlet while idle: a watcher starts one when data arrives.
+        Only for a `parkable` socket."""
+        self._watcher = gevent.get_hub().loop.io(self.sock.fileno(), 1)
+        self._watcher.start(self._readable)
+
+    def _readable(self) -> None:  # in the hub: only start the greenlet that reads
+        self._watcher.stop()
+        gevent.spawn_raw(self._read_parked)
+
+    def _read_parked(self) -> None:
+        while self.connected:
+            try:
+                data = self._raw.recv(_RECV_SIZE, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                self._watcher.start(self._readable)
+                return
+            except OSError:
+                data = b""
+            if not data or not self._received(data):
+                self.close()
+                return
+
+    def _received(self, data: bytes) -> bool:
+        """Handle bytes from the client. False when the connection should end."""
+        try:
+            for opcode, payload in self._parser.feed(data):
+                if opcode == BINARY:
+                    self._on_message(payload)
+                elif opcode == TEXT:
+                    try:
+                        text = payload.decode()
+                    except UnicodeDecodeError:
+                        raise ProtocolError(INVALID_DATA, "a text message that is not UTF-8") from None
+                    self._on_message(text)
+                elif opcode == PING:
+                    self._control(PONG, payload)
+                elif opcode == PONG:
+                    self.pong_received = True
+                else:  # CLOSE: answer with the client's code, then end
+                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else NORMAL
+                    self.close(code if 1000 <= code < 5000 and code not in (1004, 1005, 1006, 1015) else NORMAL)
+                    return False
+                if not self.connected:
+                    return False
+        except ProtocolError as exc:
+            log.info("closing a kernel WebSocket: %s", exc.reason)
+            self.close(exc.code, exc.reason)
+            return False
+        return True
+
+    # -- writing ------------------------------------------------------------------------
+
+    def send_frame(self, data: bytes) -> None:
+        """A whole frame (or several), written before any other write starts."""
+        with self._lock:
+            if not self.connected:
+                raise Closed()
+            self.sock.sendall(data)
+
+    def try_send_frame(self, data: bytes) -> bool:
+        """``send_frame`` without waiting: False, with nothing written, when the socket is
+        busy or full. What the socket takes only part of is finished by a greenlet that
+        holds the lock until it is done, so frames never interleave."""
+        if self._lock.locked():
+            return False
+        if not self.connected:
+            raise Closed()
+        self._lock.acquire()
+        if self._raw is None:  # TLS: a greenlet writes it
+            gevent.spawn_raw(self._finish, memoryview(data))
+            return True
+        try:
+            sent = self._raw.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            self._lock.release()
+            return False
+        except BaseException:
+            self._lock.release()
+            raise
+        if sent == len(data):
+            self._lock.release()
+        else:
+            gevent.spawn_raw(self._finish, memoryview(data)[sent:])
+        return True
+
+    def _finish(self, rest: memoryview) -> None:
+        try:
+            self.sock.sendall(rest)
+        except OSError:
+            pass  # the connection is gone; its reader notices
+        finally:
+            self._lock.release()
+
+    def ping(self) -> None:
+        self._control(PING, b"")
+
+    def _control(self, opcode: int, payload: bytes) -> None:
+        try:
+            self.send_frame(frame(payload, opcode))
+        except (Closed, OSError):
+            self.close()
+
+    def close(self, code: int = NORMAL, reason: str = "") -> None:
+        """Send a close frame (when the socket takes it at once) and close the socket."""
+        if not self.connected:
+            return
+        self.connected = False
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher.close()
+            self._watcher = None
+        try:
+            if self._raw is not None and not self._lock.locked():
+                self._raw.send(frame(struct.pack("!H", code) + reason.encode()[:120], CLOSE), socket.MSG_DONTWAIT)
+        except OSError:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        self._on_close()

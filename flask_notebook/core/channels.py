@@ -297,7 +297,7 @@ class _Flusher:
     """
 
     INTERVAL = 0.05
-    BATCH = 32
+    BATCH = 4
 
     def __init__(self) -> None:
         self.pending: dict[KernelChannels, None] = {}

@@ -51,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "NOTEBOOK_WS_PING_INTERVAL": 25,
     "NOTEBOOK_WS_MAX_MESSAGE_SIZE": 64 * 1024 * 1024,
     "NOTEBOOK_WS_COMPRESSION": False,
+    "NOTEBOOK_AUTOSAVE_INTERVAL": 120,
 }
 
 Authorize = Callable[[Request], Any]
@@ -138,6 +139,8 @@ class Notebook:
           ``NOTEBOOK_CULL_BUSY``: shut down kernels idle that many seconds (0: never), checked
           every interval, including connected or busy ones if those are ``True``.
         - ``NOTEBOOK_KERNEL_INFO_TIMEOUT``: seconds a restart waits for the kernel to answer.
+        - ``NOTEBOOK_AUTOSAVE_INTERVAL``: seconds between the editor's autosaves of a changed
+          notebook (``0``: no autosave).
         - ``NOTEBOOK_WS_QUEUE_LIMIT``: bytes queued for one WebSocket before output is shed
           (with a notice in the output; replies and status messages are never shed).
         - ``NOTEBOOK_WS_REPLAY_LIMIT``: bytes kept for a disconnected WebSocket, replayed when

@@ -1,0 +1,2 @@
+const root = document.getElementById("nb-notebook");
+if (root) root.dataset.state = "ready";

@@ -132,15 +132,21 @@ export class VirtualGrid {
         this.rows.delete(index);
       }
     }
-    const fragment = document.createDocumentFragment();
+    // Rows in the DOM stay a contiguous run in list order (what a screen reader walks):
+    // new rows above the run are prepended, new rows below it appended.
+    const kept = [...this.rows.keys()];
+    const lowest = kept.length ? Math.min(...kept) : Infinity;
+    const above = document.createDocumentFragment();
+    const below = document.createDocumentFragment();
     for (let index = first; index <= last; index += 1) {
       if (!this.rows.has(index)) {
         const row = this.makeRow(index);
         this.rows.set(index, row);
-        fragment.append(row);
+        (index < lowest ? above : below).append(row);
       }
     }
-    this.sizer.append(fragment);
+    this.sizer.prepend(above);
+    this.sizer.append(below);
     this.updateActiveDescendant();
   }
 

@@ -90,7 +90,7 @@ function setSort(key) {
   } catch {
     // private mode: the order just is not remembered
   }
-  showEntries();
+  showEntries({ fromTop: true });
 }
 
 // -- rendering ---------------------------------------------------------------------------------
@@ -126,9 +126,11 @@ function renderRow(entry, row) {
   );
 }
 
-function showEntries() {
+/** Show the entries in the current order; `fromTop` after the order or filter changed. */
+function showEntries({ fromTop = false } = {}) {
   const items = sortedEntries(state.entries);
   updateSortHeaders();
+  if (fromTop) $("nb-grid-body").scrollTop = 0;
   grid.setItems(items);
   const empty = $("nb-grid-empty");
   empty.hidden = items.length > 0;
@@ -541,7 +543,7 @@ function wire() {
   $("nb-select-all").addEventListener("change", (event) => grid.setAll(event.target.checked));
   $("nb-filter").addEventListener("input", (event) => {
     state.filter = event.target.value;
-    showEntries();
+    showEntries({ fromTop: true });
   });
   for (const button of document.querySelectorAll("button.nb-sort")) {
     button.addEventListener("click", () => setSort(button.dataset.sort));

@@ -73,3 +73,18 @@ def test_running_notebook_is_marked_in_the_tree_and_shut_down_there(page: Page, 
     shut_down.click()
     expect(row(page, "live.ipynb").get_by_text("Running", exact=True)).to_have_count(0)
     wait_for(lambda: ui_server.json("GET", "api/sessions", 200) == [], timeout=20)
+
+
+def test_renaming_a_running_notebook_moves_its_session(page: Page, ui_server: UIServer) -> None:
+    (ui_server.root / "moving").mkdir()
+    session = start_session(ui_server, "moving/old.ipynb")
+    open_tree(page, "moving")
+    expect(row(page, "old.ipynb").get_by_text("Running", exact=True)).to_be_visible()
+    row(page, "old.ipynb").locator(".nb-col-size").click()
+    page.keyboard.press("F2")
+    dialog = page.get_by_role("dialog", name="Rename")
+    dialog.get_by_label("File name").fill("new.ipynb")
+    dialog.get_by_label("File name").press("Enter")
+    expect(row(page, "new.ipynb").get_by_text("Running", exact=True)).to_be_visible()
+    moved = ui_server.json("GET", f"api/sessions/{session['id']}", 200)
+    assert moved["path"] == "moving/new.ipynb"

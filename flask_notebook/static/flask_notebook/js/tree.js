@@ -352,9 +352,9 @@ async function moveSessions(from, to) {
 
 async function deleteEntries(entries) {
   if (!entries.length) return;
-  const message = entries.length === 1
-    ? `Are you sure you want to permanently delete "${entries[0].name}"?`
-    : `Are you sure you want to permanently delete the ${entries.length} selected items?`;
+  const folders = entries.some((entry) => entry.type === "directory");
+  const what = entries.length === 1 ? `"${entries[0].name}"` : `the ${entries.length} selected items`;
+  const message = `Are you sure you want to permanently delete ${what}${folders ? " and everything in them" : ""}?`;
   if (!(await confirmDialog({ title: "Delete", message, confirmLabel: "Delete", danger: true }))) return;
   for (const entry of entries) {
     try {

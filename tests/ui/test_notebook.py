@@ -9,26 +9,7 @@ import zlib
 from playwright.sync_api import Page, expect
 
 from .conftest import UIServer, code_cell, markdown_cell, put_notebook, screenshot_path
-
-
-def open_notebook(page: Page, path: str) -> None:
-    page.goto(f"notebooks/{path}")
-    expect(page.locator("#nb-notebook")).to_have_attribute("data-state", "ready")
-    expect(page.get_by_role("status").filter(has_text="Kernel")).to_have_text("Kernel Idle")
-
-
-def cell(page: Page, n: int):  # type: ignore[no-untyped-def]
-    return page.locator(".nb-cell").nth(n - 1)
-
-
-def output(page: Page, n: int):  # type: ignore[no-untyped-def]
-    return page.get_by_role("region", name=f"Cell {n} output")
-
-
-def menu(page: Page, name: str, item: str) -> None:
-    """Choose `item` from the menu `name`."""
-    page.get_by_role("button", name=name, exact=True).click()
-    page.get_by_role("menu", name=name).get_by_role("menuitem", name=item).click()
+from .notebook_helpers import cell, menu, open_notebook, output
 
 
 def test_type_code_shift_enter_shows_the_result(page: Page, ui_server: UIServer) -> None:

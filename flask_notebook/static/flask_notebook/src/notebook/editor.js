@@ -3,7 +3,7 @@
 // Shift-Tab. The notebook's own keys (Shift-Enter, Escape...) come first, as `cellKeys`.
 
 import { closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
-import { defaultKeymap, history, historyKeymap, indentLess, indentMore, insertTab } from "@codemirror/commands";
+import { defaultKeymap, history, historyKeymap, indentLess, indentMore } from "@codemirror/commands";
 import { markdown } from "@codemirror/lang-markdown";
 import { python } from "@codemirror/lang-python";
 import {
@@ -42,11 +42,18 @@ const theme = EditorView.theme({
   ".cm-placeholder": { color: "var(--nb-muted)" },
 });
 
+function insertSpaces(view) {
+  const { head } = view.state.selection.main;
+  const column = head - view.state.doc.lineAt(head).from;
+  view.dispatch(view.state.replaceSelection(" ".repeat(4 - (column % 4))), { scrollIntoView: true, userEvent: "input" });
+  return true;
+}
+
 /** Tab indents a selection or inserts spaces to the next indent stop; Shift-Tab dedents. */
 const tabKeys = [
   {
     key: "Tab",
-    run: (view) => (view.state.selection.ranges.some((r) => !r.empty) ? indentMore(view) : insertTab(view)),
+    run: (view) => (view.state.selection.ranges.some((r) => !r.empty) ? indentMore(view) : insertSpaces(view)),
     shift: indentLess,
   },
 ];

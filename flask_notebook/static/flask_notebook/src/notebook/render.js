@@ -41,9 +41,15 @@ function restoreMath(html, maths) {
   return html.replace(/NBMATH(\d+)END/g, (_m, i) => maths[Number(i)]);
 }
 
+// DOMPurify's default URI rule plus `attachment:`, which Markdown cells use for their images
+// (rewritten to data: URLs right after sanitising).
+const URI_RULE = /^(?:(?:(?:f|ht)tps?|mailto|tel|callto|sms|cid|xmpp|matrix|attachment):|[^a-z]|[a-z+.\-]+(?:[^a-z+.\-:]|$))/i;
+
 /** Sanitise untrusted HTML (scripts, handlers and javascript: URLs go). */
 export function sanitize(html, { svg = false } = {}) {
-  return DOMPurify.sanitize(html, svg ? { USE_PROFILES: { svg: true, svgFilters: true } } : { ADD_ATTR: ["target"] });
+  return DOMPurify.sanitize(html, svg
+    ? { USE_PROFILES: { svg: true, svgFilters: true } }
+    : { ADD_ATTR: ["target"], ALLOWED_URI_REGEXP: URI_RULE });
 }
 
 /**

@@ -245,3 +245,13 @@ def test_sorting_by_name_time_and_size(page: Page, ui_server: UIServer) -> None:
     # The filter narrows the list by name.
     page.get_by_role("searchbox", name="Filter files by name").fill("FILE")
     expect(listed).to_have_text(["file9.txt", "file10.txt"])
+
+
+def test_listing_follows_changes_on_disk_without_a_reload(page: Page, ui_server: UIServer) -> None:
+    folder = make_folder(ui_server, "polled", {"before.txt": "x"})
+    open_tree(page, "polled")
+    select(page, "before.txt")
+    (folder / "after.txt").write_text("written by a kernel")
+    # The page lists the folder again every 10 s while it is in view; the selection stays.
+    expect(row(page, "after.txt")).to_be_visible(timeout=40_000)
+    expect(row(page, "before.txt")).to_have_attribute("aria-selected", "true")

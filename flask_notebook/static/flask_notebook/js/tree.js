@@ -9,7 +9,9 @@ import { absoluteTime, formatSize, relativeTime, typeIcon } from "./format.js";
 import { VirtualGrid } from "./grid.js";
 import { uploadFile } from "./upload.js";
 
-const SESSION_POLL_MS = 10000;
+const POLL_MS = 10000;
+// Bigger folders are listed again only on demand (Refresh, or coming back to the tab).
+const POLL_MAX_ENTRIES = 5000;
 const SORT_STORAGE_KEY = "nb-tree-sort";
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
 const $ = (id) => document.getElementById(id);
@@ -21,6 +23,8 @@ const state = {
   sort: loadSort(),
   filter: "",
   loading: null, // AbortController of the listing request in flight
+  signature: "", // of the listing on screen, so an unchanged listing is not drawn again
+  painted: 0, // Date.now() when the rows were last drawn (their relative times age)
   kernelspecs: null,
 };
 
@@ -132,6 +136,7 @@ function showEntries({ fromTop = false } = {}) {
   updateSortHeaders();
   if (fromTop) $("nb-grid-body").scrollTop = 0;
   grid.setItems(items);
+  state.painted = Date.now();
   const empty = $("nb-grid-empty");
   empty.hidden = items.length > 0;
   empty.textContent = state.entries.length ? "No names match the filter." : "This folder is empty.";
@@ -178,16 +183,26 @@ function updateSelectionBar() {
 
 // -- loading -----------------------------------------------------------------------------------
 
-/** Load the listing of `path` and show it; `history` is "push", "replace" or null. */
-async function load(path, { history = null, select = null } = {}) {
+function signature(entries) {
+  return entries.map((entry) => `${entry.type}\0${entry.name}\0${entry.last_modified}\0${entry.size}`).join("\n");
+}
+
+/**
+ * Load the listing of `path` and show it; `history` is "push", "replace" or null. A `quiet`
+ * load (the poll) neither marks the grid busy nor redraws a listing that did not change.
+ */
+async function load(path, { history = null, select = null, quiet = false } = {}) {
   state.loading?.abort();
   const controller = new AbortController();
   state.loading = controller;
   const gridElement = $("nb-grid");
-  gridElement.setAttribute("aria-busy", "true");
+  if (!quiet) gridElement.setAttribute("aria-busy", "true");
   try {
     const { data } = await request("GET", contentsUrl(path), { query: { content: 1 }, signal: controller.signal });
     const changed = path !== state.path;
+    const drawn = signature(data.content);
+    if (quiet && !changed && drawn === state.signature) return;
+    state.signature = drawn;
     state.path = path;
     state.entries = data.content;
     if (changed) {
@@ -203,7 +218,7 @@ async function load(path, { history = null, select = null } = {}) {
     showEntries();
     if (select) grid.selectKey(select);
   } catch (problem) {
-    if (problem.name === "AbortError") return;
+    if (problem.name === "AbortError" || quiet) return;
     if (problem instanceof ApiError && problem.status === 404) {
       toast(`No such folder: ${path || "/"}`, { error: true });
     } else {
@@ -391,6 +406,18 @@ async function shutDownEntries(entries) {
   await loadSessions();
 }
 
+/** Keep the marker, the listing and the relative times current while the page is in view. */
+function poll() {
+  if (document.visibilityState !== "visible" || document.querySelector("dialog[open]")) return;
+  loadSessions();
+  if (!state.loading && state.entries.length <= POLL_MAX_ENTRIES) load(state.path, { quiet: true });
+  if (Date.now() - state.painted > 60000) {
+    state.painted = Date.now();
+    grid.clearRows();
+    grid.render();
+  }
+}
+
 function handleGridKey(event) {
   const selected = grid.selectedItems();
   if (event.key === "Delete" && selected.length) {
@@ -493,6 +520,12 @@ function hasFiles(event) {
 }
 
 function setUpDragAndDrop() {
+  // A file dropped beside the list must not replace the page with the file.
+  for (const type of ["dragover", "drop"]) {
+    window.addEventListener(type, (event) => {
+      if (hasFiles(event) && !event.defaultPrevented) event.preventDefault();
+    });
+  }
   const target = $("nb-grid");
   let depth = 0;
   target.addEventListener("dragenter", (event) => {
@@ -575,12 +608,10 @@ function wire() {
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") {
       loadSessions();
-      reload();
+      load(state.path, { quiet: true });
     }
   });
-  setInterval(() => {
-    if (document.visibilityState === "visible") loadSessions();
-  }, SESSION_POLL_MS);
+  setInterval(poll, POLL_MS);
   setUpDragAndDrop();
 }
 

@@ -34,6 +34,7 @@ def page_config(**extra: Any) -> dict[str, Any]:
         "notebooksUrl": base + "notebooks/",
         "filesUrl": url_for("notebook.files.get_file", api_path="x")[:-1],
         "runningUrl": url_for("notebook.ui.running"),
+        "editUrl": url_for("notebook.ui.edit", api_path="x")[:-1],
         **extra,
     }
 
@@ -73,6 +74,20 @@ def tree(api_path: str) -> BaseResponse:
                      title=title, missing=True, api_path=api_path)
     return _page("tree.html", nb_config=page_config(path=api_path), nav_current="files",
                  title=title, missing=False, api_path=api_path)
+
+
+@bp.get("/edit/<path:api_path>")
+def edit(api_path: str) -> BaseResponse:
+    """A plain text editor for one file (Jupyter's `/edit/<path>`); a missing file is a 404 page."""
+    api_path = api_path.strip("/")
+    contents = state().contents
+    try:
+        found = not contents.root.refuse_hidden(api_path) and contents.file_exists(api_path)
+    except errors.NotFound:
+        found = False
+    name = api_path.rsplit("/", 1)[-1]
+    return _page("edit.html", 200 if found else 404, nb_config=page_config(path=api_path), nav_current="files",
+                 title=name, missing=not found, api_path=api_path)
 
 
 @bp.get("/running")

@@ -63,7 +63,7 @@ def test_listing_shows_entries_with_icons_times_and_sizes(page: Page, ui_server:
     expect(row(page, "sub").locator("svg.nb-icon-directory")).to_have_count(1)
     expect(row(page, "analysis.ipynb").locator("svg.nb-icon-notebook")).to_have_count(1)
     expect(row(page, "analysis.ipynb").get_by_role("link")).to_have_attribute("href", re.compile(r"/notebooks/listing/analysis\.ipynb$"))
-    expect(row(page, "notes.txt").get_by_role("link")).to_have_attribute("href", re.compile(r"/files/listing/notes\.txt$"))
+    expect(row(page, "notes.txt").get_by_role("link")).to_have_attribute("href", re.compile(r"/edit/listing/notes\.txt$"))
     expect(page.get_by_role("grid", name="Files")).to_have_attribute("aria-rowcount", "5")
 
 

@@ -56,7 +56,7 @@ def test_tree_works_under_a_base_url_over_tls(tls_page: Page, tls_server: UIServ
     (tls_server.root / "data.txt").write_text("payload")
     page.goto("tree/")
     expect(page.locator("html")).to_have_attribute("data-nb-ready", "true")
-    expect(row(page, "data.txt").get_by_role("link")).to_have_attribute("href", "/nb/files/data.txt")
+    expect(row(page, "data.txt").get_by_role("link")).to_have_attribute("href", "/nb/edit/data.txt")
 
     page.get_by_role("button", name="New Folder").click()
     dialog = page.get_by_role("dialog", name="Name the new folder")

@@ -89,10 +89,26 @@ def test_pages_under_a_host_prefix(host_app: Flask, root: Path) -> None:
     assert config["notebooksUrl"] == "/nb/notebooks/" and config["filesUrl"] == "/nb/files/"
     assert b'src="/nb/static/flask_notebook/js/tree.js"' in page.data
     for asset in ("js/tree.js", "js/api.js", "js/grid.js", "js/upload.js", "js/dialogs.js", "js/format.js",
-                  "js/running.js", "browser.css", "base.css"):
+                  "js/running.js", "js/edit.js", "browser.css", "base.css"):
         with client.get(f"/nb/static/flask_notebook/{asset}") as response:
             assert response.status_code == 200, asset
             if asset.endswith(".js"):
                 assert response.mimetype == "text/javascript", asset  # served as ES modules
     missing = client.get("/nb/tree/nope")
     assert missing.status_code == 404 and b"host 404" not in missing.data
+
+
+def test_edit_page_of_a_file_and_404_for_anything_else(client: FlaskClient, anon: FlaskClient, root: Path) -> None:
+    (root / "sub").mkdir()
+    (root / "sub" / "a.py").write_text("print(1)")
+    (root / ".hidden.txt").write_text("x")
+    page = client.get("/edit/sub/a.py")
+    assert page.status_code == 200
+    assert config_block(page.data)["path"] == "sub/a.py"
+    assert b'aria-label="Contents of a.py"' in page.data
+    assert b"print(1)" not in page.data  # the text comes from the contents API, not the page
+    for url in ("/edit/sub", "/edit/nope.txt", "/edit/.hidden.txt", "/edit/..%2Fsecret"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert b"No such file" in response.data
+    assert anon.get("/edit/sub/a.py").headers["Location"].startswith("/login?next=")

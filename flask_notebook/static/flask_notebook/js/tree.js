@@ -42,9 +42,17 @@ function baseName(path) {
   return path.slice(path.lastIndexOf("/") + 1);
 }
 
+const TEXT_TYPES = /^(text\/|application\/(json|javascript|x-javascript|xml|x-yaml|yaml|toml|x-sh|x-python|sql)\b)|\+(json|xml)$/;
+
+/** Whether a file opens in the text editor: text types, and names with no known type. */
+function isText(entry) {
+  return entry.type === "file" && (!entry.mimetype || TEXT_TYPES.test(entry.mimetype));
+}
+
 function entryUrl(entry) {
   if (entry.type === "directory") return pageUrl("treeUrl", entry.path);
   if (entry.type === "notebook") return pageUrl("notebooksUrl", entry.path);
+  if (isText(entry)) return pageUrl("editUrl", entry.path);
   return pageUrl("filesUrl", entry.path);
 }
 
@@ -113,7 +121,7 @@ const grid = new VirtualGrid({
 function renderRow(entry, row) {
   const sessions = state.running.get(entry.path);
   const link = el("a", { className: "nb-name", href: entryUrl(entry), tabIndex: -1, title: entry.name }, entry.name);
-  if (entry.type === "file") {
+  if (entry.type === "file" && !isText(entry)) {
     link.target = "_blank";
     link.rel = "noopener";
   }
@@ -276,7 +284,7 @@ async function loadKernelspecs() {
 function openEntry(entry) {
   if (entry.type === "directory") {
     load(entry.path, { history: "push" });
-  } else if (entry.type === "notebook") {
+  } else if (entry.type === "notebook" || isText(entry)) {
     window.location.assign(entryUrl(entry));
   } else {
     window.open(entryUrl(entry), "_blank", "noopener");

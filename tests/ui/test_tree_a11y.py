@@ -58,3 +58,15 @@ def test_tab_order_reaches_the_toolbar_then_the_grid(page: Page, ui_server: UISe
     assert reached[-1] == "nb-grid", reached
     # Rows' links and checkboxes are not tab stops (the grid's arrows move between rows).
     assert "only.txt" not in reached
+
+
+def test_theme_follows_the_system_setting(page: Page, ui_server: UIServer) -> None:
+    make_folder(ui_server, "themes", {"x.txt": "x"})
+    background = "getComputedStyle(document.body).backgroundColor"
+    page.emulate_media(color_scheme="light")
+    open_tree(page, "themes")
+    assert page.evaluate(background) == "rgb(255, 255, 255)"
+    page.emulate_media(color_scheme="dark")
+    assert page.evaluate(background) == "rgb(13, 17, 23)"
+    text = page.evaluate("getComputedStyle(document.querySelector('.nb-name')).color")
+    assert text == "rgb(230, 237, 243)"  # light text on the dark background

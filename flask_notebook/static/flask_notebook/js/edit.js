@@ -29,8 +29,9 @@ async function load() {
     text.readOnly = false;
     setDirty(false);
     status.textContent = "";
-    text.focus();
     text.setSelectionRange(0, 0);
+    text.focus({ preventScroll: true });
+    text.scrollTop = 0;
   } catch (problem) {
     const problemArea = $("nb-editor-problem");
     problemArea.hidden = false;

@@ -89,7 +89,7 @@ def test_pages_under_a_host_prefix(host_app: Flask, root: Path) -> None:
     assert config["notebooksUrl"] == "/nb/notebooks/" and config["filesUrl"] == "/nb/files/"
     assert b'src="/nb/static/flask_notebook/js/tree.js"' in page.data
     for asset in ("js/tree.js", "js/api.js", "js/grid.js", "js/upload.js", "js/dialogs.js", "js/format.js",
-                  "js/running.js", "js/edit.js", "browser.css", "base.css"):
+                  "js/running.js", "js/edit.js", "js/actions.js", "browser.css", "base.css"):
         with client.get(f"/nb/static/flask_notebook/{asset}") as response:
             assert response.status_code == 200, asset
             if asset.endswith(".js"):

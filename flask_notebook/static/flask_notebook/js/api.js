@@ -31,6 +31,21 @@ export function encodePath(apiPath) {
   return apiPath.split("/").filter((part) => part !== "").map(encodeURIComponent).join("/");
 }
 
+/** "dir/name" ("name" in the root). */
+export function joinPath(dir, name) {
+  return dir ? `${dir}/${name}` : name;
+}
+
+/** The folder an API path is in ("" for the root's entries). */
+export function parentOf(apiPath) {
+  return apiPath.includes("/") ? apiPath.slice(0, apiPath.lastIndexOf("/")) : "";
+}
+
+/** The last segment of an API path. */
+export function baseName(apiPath) {
+  return apiPath.slice(apiPath.lastIndexOf("/") + 1);
+}
+
 /** The URL of `apiPath` under one of the config's prefixes: pageUrl("treeUrl", "sub/dir"). */
 export function pageUrl(key, apiPath = "") {
   return pageConfig()[key] + encodePath(apiPath);

@@ -3,11 +3,12 @@
 // notebooks that have a running session. Moving between folders happens in place
 // (history.pushState); every folder also has its own /tree/<path> URL.
 
-import { ApiError, apiUrl, contentsUrl, getJson, pageConfig, pageUrl, request } from "./api.js";
-import { confirmDialog, el, promptDialog, showError, toast } from "./dialogs.js";
+import { fileActions } from "./actions.js";
+import { ApiError, apiUrl, baseName, contentsUrl, getJson, pageConfig, pageUrl, parentOf, request } from "./api.js";
+import { el, showError, toast } from "./dialogs.js";
 import { absoluteTime, formatSize, relativeTime, typeIcon } from "./format.js";
 import { VirtualGrid } from "./grid.js";
-import { uploadFile } from "./upload.js";
+import { acceptDrops, UploadPanel } from "./upload.js";
 
 const POLL_MS = 10000;
 // Bigger folders are listed again only on demand (Refresh, or coming back to the tab).
@@ -28,19 +29,7 @@ const state = {
   kernelspecs: null,
 };
 
-// -- paths -----------------------------------------------------------------------------------
-
-function joinPath(dir, name) {
-  return dir ? `${dir}/${name}` : name;
-}
-
-function parentOf(path) {
-  return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
-}
-
-function baseName(path) {
-  return path.slice(path.lastIndexOf("/") + 1);
-}
+// -- opening ---------------------------------------------------------------------------------
 
 const TEXT_TYPES = /^(text\/|application\/(json|javascript|x-javascript|xml|x-yaml|yaml|toml|x-sh|x-python|sql)\b)|\+(json|xml)$/;
 
@@ -297,121 +286,29 @@ function isPlainClick(event) {
 
 // -- actions -----------------------------------------------------------------------------------
 
+const actions = fileActions({
+  state,
+  reload,
+  loadSessions,
+  focusList: () => $("nb-grid").focus(),
+});
+
+const uploads = new UploadPanel($("nb-uploads"), {
+  existingNames: (dir) => new Set(dir === state.path ? state.entries.map((entry) => entry.name) : []),
+  finished: async (path, ok) => {
+    if (parentOf(path) === state.path) await reload(ok ? path : null);
+  },
+});
+
 async function newNotebook() {
   const button = $("nb-new-notebook");
   button.disabled = true;
   try {
-    const { data: model } = await request("POST", contentsUrl(state.path), { body: { type: "notebook" } });
-    const name = $("nb-kernel").value;
-    const spec = name && state.kernelspecs ? state.kernelspecs.kernelspecs[name] : null;
-    if (spec) {
-      // The editor starts the kernel the notebook names, as Jupyter's does.
-      const metadata = {
-        kernelspec: { name, display_name: spec.spec.display_name || name, language: spec.spec.language || "" },
-        language_info: { name: spec.spec.language || "" },
-      };
-      const content = { cells: [], metadata, nbformat: 4, nbformat_minor: 5 };
-      await request("PUT", contentsUrl(model.path), { body: { type: "notebook", format: "json", content } });
-    }
-    window.location.assign(pageUrl("notebooksUrl", model.path));
+    await actions.newNotebook($("nb-kernel").value);
   } catch (problem) {
     showError("Creating a notebook", problem);
     button.disabled = false;
   }
-}
-
-/** Create an untitled folder or file, then offer to name it (as JupyterLab does). */
-async function newUntitled(body, what) {
-  let model;
-  try {
-    ({ data: model } = await request("POST", contentsUrl(state.path), { body }));
-  } catch (problem) {
-    showError(`Creating a ${what}`, problem);
-    return;
-  }
-  await reload(model.path);
-  await rename({ ...model, name: baseName(model.path) }, `Name the new ${what}`);
-}
-
-function stemLength(entry) {
-  const dot = entry.name.lastIndexOf(".");
-  return entry.type !== "directory" && dot > 0 ? dot : entry.name.length;
-}
-
-async function rename(entry, title = "Rename") {
-  const renamed = await promptDialog({
-    title,
-    label: entry.type === "directory" ? "Folder name" : "File name",
-    value: entry.name,
-    select: [0, stemLength(entry)],
-    confirmLabel: "Rename",
-    submit: async (name) => {
-      if (!name) throw new Error("The name cannot be empty.");
-      if (name.includes("/")) throw new Error("A name cannot contain '/'.");
-      if (name === entry.name) return entry.path;
-      const target = joinPath(parentOf(entry.path), name);
-      await request("PATCH", contentsUrl(entry.path), { body: { path: target } });
-      await moveSessions(entry.path, target);
-      return target;
-    },
-  });
-  if (renamed) await reload(renamed);
-}
-
-/** Keep running sessions pointing at a renamed notebook (or at notebooks in a renamed folder). */
-async function moveSessions(from, to) {
-  const moves = [];
-  for (const [path, sessions] of state.running) {
-    let target = null;
-    if (path === from) target = to;
-    else if (path.startsWith(`${from}/`)) target = to + path.slice(from.length);
-    if (target) {
-      for (const session of sessions) moves.push(request("PATCH", apiUrl("sessions", session.id), { body: { path: target } }));
-    }
-  }
-  const results = await Promise.allSettled(moves);
-  if (results.length) await loadSessions();
-}
-
-async function deleteEntries(entries) {
-  if (!entries.length) return;
-  const folders = entries.some((entry) => entry.type === "directory");
-  const what = entries.length === 1 ? `"${entries[0].name}"` : `the ${entries.length} selected items`;
-  const message = `Are you sure you want to permanently delete ${what}${folders ? " and everything in them" : ""}?`;
-  if (!(await confirmDialog({ title: "Delete", message, confirmLabel: "Delete", danger: true }))) return;
-  for (const entry of entries) {
-    try {
-      await request("DELETE", contentsUrl(entry.path));
-    } catch (problem) {
-      showError(`Deleting ${entry.name}`, problem);
-    }
-  }
-  await reload();
-  $("nb-grid").focus();
-}
-
-async function duplicateEntries(entries) {
-  let last = null;
-  for (const entry of entries) {
-    try {
-      ({ data: last } = await request("POST", contentsUrl(parentOf(entry.path)), { body: { copy_from: entry.path } }));
-    } catch (problem) {
-      showError(`Duplicating ${entry.name}`, problem);
-    }
-  }
-  await reload(last ? last.path : null);
-}
-
-async function shutDownEntries(entries) {
-  const sessions = entries.flatMap((entry) => state.running.get(entry.path) || []);
-  for (const session of sessions) {
-    try {
-      await request("DELETE", apiUrl("sessions", session.id));
-    } catch (problem) {
-      if (!(problem instanceof ApiError && problem.status === 404)) showError(`Shutting down ${session.path}`, problem);
-    }
-  }
-  await loadSessions();
 }
 
 /** Keep the marker, the listing and the relative times current while the page is in view. */
@@ -429,11 +326,11 @@ function poll() {
 function handleGridKey(event) {
   const selected = grid.selectedItems();
   if (event.key === "Delete" && selected.length) {
-    deleteEntries(selected);
+    actions.deleteEntries(selected);
     return true;
   }
   if (event.key === "F2" && selected.length === 1) {
-    rename(selected[0]);
+    actions.rename(selected[0]);
     return true;
   }
   if (event.key === "Backspace" && state.path) {
@@ -443,144 +340,24 @@ function handleGridKey(event) {
   return false;
 }
 
-// -- uploads -----------------------------------------------------------------------------------
-
-let uploadQueue = Promise.resolve();
-
-/** Queue `files` for upload into `dir`, one at a time, each with its own progress row. */
-async function uploadFiles(files, dir) {
-  if (!files.length) return;
-  const existing = dir === state.path ? new Set(state.entries.map((entry) => entry.name)) : new Set();
-  const clashes = files.filter((file) => existing.has(file.name));
-  let replace = true;
-  if (clashes.length) {
-    const names = clashes.map((file) => `"${file.name}"`).join(", ");
-    replace = await confirmDialog({
-      title: "Replace files?",
-      message: `${names} already ${clashes.length === 1 ? "exists" : "exist"} in this folder. Replace ${clashes.length === 1 ? "it" : "them"}?`,
-      confirmLabel: "Replace",
-      danger: true,
-    });
-  }
-  const area = $("nb-uploads");
-  for (const row of area.querySelectorAll('.nb-upload[data-state="done"]')) row.remove();
-  area.hidden = false;
-  for (const file of files) {
-    if (!replace && existing.has(file.name)) continue;
-    const row = uploadRow(file);
-    area.append(row.element);
-    uploadQueue = uploadQueue.then(() => runUpload(file, joinPath(dir, file.name), row));
-  }
-}
-
-function uploadRow(file) {
-  const controller = new AbortController();
-  const progress = el("progress", { max: file.size || 1, value: 0, "aria-label": `Uploading ${file.name}` });
-  const status = el("span", { className: "nb-upload-state" }, "Waiting");
-  const cancel = el("button", { type: "button", "aria-label": `Cancel uploading ${file.name}` }, "Cancel");
-  const element = el("div", { className: "nb-upload", dataset: { state: "waiting", name: file.name } },
-    el("span", { className: "nb-upload-name", title: file.name }, file.name), progress, status, cancel);
-  cancel.addEventListener("click", () => {
-    if (element.dataset.state === "done" || element.dataset.state === "failed") {
-      element.remove();
-      if (!$("nb-uploads").children.length) $("nb-uploads").hidden = true;
-    } else {
-      controller.abort();
-    }
-  });
-  return { element, progress, status, cancel, controller };
-}
-
-async function runUpload(file, path, row) {
-  if (row.controller.signal.aborted) {
-    finishRow(row, "failed", "Cancelled");
-    return;
-  }
-  row.element.dataset.state = "uploading";
-  try {
-    await uploadFile(file, path, {
-      signal: row.controller.signal,
-      onProgress: (sent, total) => {
-        row.progress.max = total || 1;
-        row.progress.value = total ? sent : 1;
-        row.status.textContent = total ? `${Math.floor((100 * sent) / total)}%` : "";
-      },
-    });
-    finishRow(row, "done", "Uploaded");
-    if (parentOf(path) === state.path) await reload(path);
-  } catch (problem) {
-    const cancelled = problem.name === "AbortError";
-    finishRow(row, "failed", cancelled ? "Cancelled" : "Failed");
-    if (!cancelled) showError(`Uploading ${file.name}`, problem);
-    if (parentOf(path) === state.path) await reload();
-  }
-}
-
-function finishRow(row, outcome, text) {
-  row.element.dataset.state = outcome;
-  row.status.textContent = text;
-  row.cancel.textContent = "Dismiss";
-  row.cancel.setAttribute("aria-label", `Dismiss ${row.element.dataset.name}`);
-}
-
-function hasFiles(event) {
-  return event.dataTransfer && Array.from(event.dataTransfer.types || []).includes("Files");
-}
-
-function setUpDragAndDrop() {
-  // A file dropped beside the list must not replace the page with the file.
-  for (const type of ["dragover", "drop"]) {
-    window.addEventListener(type, (event) => {
-      if (hasFiles(event) && !event.defaultPrevented) event.preventDefault();
-    });
-  }
-  const target = $("nb-grid");
-  let depth = 0;
-  target.addEventListener("dragenter", (event) => {
-    if (!hasFiles(event)) return;
-    event.preventDefault();
-    depth += 1;
-    target.classList.add("nb-dropping");
-  });
-  target.addEventListener("dragover", (event) => {
-    if (!hasFiles(event)) return;
-    event.preventDefault();
-    event.dataTransfer.dropEffect = "copy";
-  });
-  target.addEventListener("dragleave", () => {
-    depth = Math.max(0, depth - 1);
-    if (!depth) target.classList.remove("nb-dropping");
-  });
-  target.addEventListener("drop", (event) => {
-    event.preventDefault();
-    depth = 0;
-    target.classList.remove("nb-dropping");
-    const files = Array.from(event.dataTransfer?.files || []);
-    // Dropped on a folder's row: upload into that folder, as JupyterLab does.
-    const index = grid.indexOf(event.target);
-    const entry = index >= 0 ? grid.items[index] : null;
-    uploadFiles(files, entry && entry.type === "directory" ? entry.path : state.path);
-  });
-}
-
 // -- wiring ------------------------------------------------------------------------------------
 
 function wire() {
   $("nb-new-notebook").addEventListener("click", newNotebook);
-  $("nb-new-folder").addEventListener("click", () => newUntitled({ type: "directory" }, "folder"));
-  $("nb-new-file").addEventListener("click", () => newUntitled({ type: "file", ext: ".txt" }, "text file"));
+  $("nb-new-folder").addEventListener("click", () => actions.newUntitled({ type: "directory" }, "folder"));
+  $("nb-new-file").addEventListener("click", () => actions.newUntitled({ type: "file", ext: ".txt" }, "text file"));
   $("nb-upload").addEventListener("click", () => $("nb-upload-input").click());
   $("nb-upload-input").addEventListener("change", (event) => {
     const files = Array.from(event.target.files);
     event.target.value = "";
-    uploadFiles(files, state.path);
+    uploads.upload(files, state.path);
   });
   $("nb-refresh").addEventListener("click", () => Promise.all([reload(), loadSessions()]));
   $("nb-open").addEventListener("click", () => grid.selectedItems().slice(0, 1).forEach(openEntry));
-  $("nb-rename").addEventListener("click", () => rename(grid.selectedItems()[0]));
-  $("nb-duplicate").addEventListener("click", () => duplicateEntries(grid.selectedItems()));
-  $("nb-delete").addEventListener("click", () => deleteEntries(grid.selectedItems()));
-  $("nb-shutdown").addEventListener("click", () => shutDownEntries(grid.selectedItems()));
+  $("nb-rename").addEventListener("click", () => actions.rename(grid.selectedItems()[0]));
+  $("nb-duplicate").addEventListener("click", () => actions.duplicateEntries(grid.selectedItems()));
+  $("nb-delete").addEventListener("click", () => actions.deleteEntries(grid.selectedItems()));
+  $("nb-shutdown").addEventListener("click", () => actions.shutDownEntries(grid.selectedItems()));
   $("nb-select-all").addEventListener("change", (event) => grid.setAll(event.target.checked));
   $("nb-filter").addEventListener("input", (event) => {
     state.filter = event.target.value;
@@ -620,7 +397,12 @@ function wire() {
     }
   });
   setInterval(poll, POLL_MS);
-  setUpDragAndDrop();
+  acceptDrops($("nb-grid"), (files, event) => {
+    // Dropped on a folder's row: upload into that folder, as JupyterLab does.
+    const index = grid.indexOf(event.target);
+    const entry = index >= 0 ? grid.items[index] : null;
+    uploads.upload(files, entry && entry.type === "directory" ? entry.path : state.path);
+  });
 }
 
 wire();

@@ -33,10 +33,14 @@ export class Kernel extends EventTarget {
     this.reconnectTimer = null;
     /** msg_id -> {onIopub, onReply, onInput, onDone}; kept across reconnects, for the replay. */
     this.handlers = new Map();
+    /** Messages waiting for the kernel to be connected and ready. */
+    this.queue = [];
+    this.restarting = false;
     this.connect();
   }
 
   setStatus(status, reason = null) {
+    if ((status === "idle" || status === "busy") && !this.restarting) this.flush();
     if (status === this.status && reason === this.reason) return;
     this.status = status;
     this.reason = reason;
@@ -96,7 +100,7 @@ export class Kernel extends EventTarget {
         } catch (error) {
           if (error.status === 404) {
             this.setStatus("dead", "the kernel no longer exists (shut down, culled or died)");
-            this.failPending();
+            this.failPending("the kernel is gone", { queued: true });
             return;
           }
         }
@@ -129,14 +133,35 @@ export class Kernel extends EventTarget {
       metadata,
       content,
     };
-    if (handlers) this.handlers.set(msgId, { ...handlers, replied: false, idle: false });
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+    if (handlers) this.handlers.set(msgId, { ...handlers, replied: false, idle: false, queued: false });
+    const open = Boolean(this.ws && this.ws.readyState === WebSocket.OPEN);
+    if (this.ready() || (open && msgType === "kernel_info_request")) {
       this.ws.send(serialize(msg));
-    } else if (handlers && handlers.onFail) {
+    } else if (this.status === "dead") {
       this.handlers.delete(msgId);
-      handlers.onFail("the kernel is not connected");
+      if (handlers && handlers.onFail) handlers.onFail("the kernel is dead");
+    } else {
+      // Disconnected, reconnecting or restarting: sent once the kernel is back.
+      if (handlers) this.handlers.get(msgId).queued = true;
+      this.queue.push(msg);
     }
     return msgId;
+  }
+
+  ready() {
+    return Boolean(this.ws && this.ws.readyState === WebSocket.OPEN && !this.restarting
+      && ["idle", "busy"].includes(this.status));
+  }
+
+  flush() {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    const queue = this.queue;
+    this.queue = [];
+    for (const msg of queue) {
+      const handler = this.handlers.get(msg.header.msg_id);
+      if (handler) handler.queued = false;
+      this.ws.send(serialize(msg));
+    }
   }
 
   /** Run `code`; handlers: onIopub(msg), onReply(msg), onInput(msg), onFail(reason). */
@@ -158,7 +183,7 @@ export class Kernel extends EventTarget {
       const state = msg.content.execution_state;
       if (state === "dead") {
         this.setStatus("dead", "the kernel died and could not be restarted");
-        this.failPending();
+        this.failPending("the kernel died", { queued: true });
       } else if (state === "restarting") {
         this.setStatus("restarting");
         this.failPending();
@@ -196,10 +221,11 @@ export class Kernel extends EventTarget {
   }
 
   /** Requests that will get no answer (restart, death): tell their owners. */
-  failPending(reason = "the kernel restarted") {
-    const pending = [...this.handlers.values()];
-    this.handlers.clear();
-    for (const handler of pending) {
+  failPending(reason = "the kernel restarted", { queued = false } = {}) {
+    if (queued) this.queue = [];
+    for (const [msgId, handler] of [...this.handlers]) {
+      if (handler.queued && !queued) continue; // not sent yet: it goes to the new kernel
+      this.handlers.delete(msgId);
       if (handler.onFail) handler.onFail(reason);
     }
   }
@@ -209,21 +235,27 @@ export class Kernel extends EventTarget {
   }
 
   async restart() {
+    this.restarting = true;
     this.setStatus("restarting");
     this.failPending();
-    await request("POST", apiUrl("kernels", this.kernelId, "restart"));
+    try {
+      await request("POST", apiUrl("kernels", this.kernelId, "restart"));
+    } finally {
+      this.restarting = false;
+    }
     // The restarted kernel answers on the same socket; ask it for its info again.
     this.send("shell", "kernel_info_request", {}, {
       onReply: (reply) => {
         this.info = reply.content;
-        if (this.status === "restarting" || this.status === "starting") this.setStatus("idle");
+        if (["restarting", "starting", "idle"].includes(this.status)) this.setStatus("idle");
       },
     });
   }
 
   /** Use another kernel (after a change of kernel): a new socket with the same client id. */
   switchTo(kernelId) {
-    this.failPending("the kernel was changed");
+    this.failPending("the kernel was changed", { queued: true });
+    this.executionState = null;
     this.kernelId = kernelId;
     const old = this.ws;
     this.ws = null;

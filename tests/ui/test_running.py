@@ -88,3 +88,20 @@ def test_renaming_a_running_notebook_moves_its_session(page: Page, ui_server: UI
     expect(row(page, "new.ipynb").get_by_text("Running", exact=True)).to_be_visible()
     moved = ui_server.json("GET", f"api/sessions/{session['id']}", 200)
     assert moved["path"] == "moving/new.ipynb"
+
+
+def test_shut_down_all_asks_first(page: Page, ui_server: UIServer, bare_kernels: list[str]) -> None:
+    for _ in range(2):
+        bare_kernels.append(ui_server.json("POST", "api/kernels", 201, json={"name": "python3"})["id"])
+    page.goto("running")
+    kernels = page.get_by_role("table", name="Kernels")
+    expect(kernels.locator("tbody tr")).to_have_count(2)
+    page.get_by_role("button", name="Shut Down All").click()
+    dialog = page.get_by_role("dialog", name="Shut down all kernels")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert len(ui_server.json("GET", "api/kernels", 200)) == 2
+    page.get_by_role("button", name="Shut Down All").click()
+    page.get_by_role("dialog", name="Shut down all kernels").get_by_role("button", name="Shut Down All").click()
+    expect(page.get_by_text("No kernels are running.")).to_be_visible()
+    expect(page.get_by_role("button", name="Shut Down All")).to_be_disabled()
+    assert ui_server.json("GET", "api/kernels", 200) == []

@@ -90,6 +90,24 @@ def test_new_notebook_uses_the_chosen_kernel_and_opens_the_editor(page: Page, ui
     assert saved["nbformat"] == 4 and saved["cells"] == []
 
 
+def test_new_notebook_records_a_kernel_other_than_the_default(page: Page, ui_server: UIServer) -> None:
+    make_folder(ui_server, "newnb-other")
+    specs = ui_server.json("GET", "api/kernelspecs", 200)
+    other = next(name for name in specs["kernelspecs"] if name != specs["default"])
+    # Only the file browser is under test here: the editor page is not loaded.
+    page.route(re.compile(r".*/notebooks/.*"), lambda route: route.fulfill(body="editor", content_type="text/html"))
+    open_tree(page, "newnb-other")
+    kernel = page.get_by_label("Kernel for new notebooks")
+    expect(kernel).to_have_value(specs["default"])
+    kernel.select_option(other)
+    page.get_by_role("button", name="New Notebook", exact=True).click()
+    page.wait_for_url(re.compile(r"/notebooks/newnb-other/Untitled\.ipynb$"))
+    saved = json.loads((ui_server.root / "newnb-other" / "Untitled.ipynb").read_text())
+    spec = specs["kernelspecs"][other]["spec"]
+    assert saved["metadata"]["kernelspec"] == {"name": other, "display_name": spec["display_name"],
+                                               "language": spec["language"]}
+
+
 def test_new_folder_and_text_file_are_named_in_a_dialog(page: Page, ui_server: UIServer) -> None:
     folder = make_folder(ui_server, "create")
     open_tree(page, "create")

@@ -7,7 +7,6 @@ Pages are thin: they check the path, then hand the JS its URLs in the #nb-config
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from flask import Blueprint, Response, make_response, redirect, render_template, url_for
 from werkzeug.wrappers import Response as BaseResponse
@@ -31,7 +30,7 @@ def page_config(**extra: Any) -> dict[str, Any]:
         "apiUrl": url_for("notebook.api.get_version"),
         "contentsUrl": url_for("notebook.api.contents.get_contents"),
         "treeUrl": url_for("notebook.ui.tree"),
-        "notebooksUrl": base + "notebooks/",
+        "notebooksUrl": url_for("notebook.ui.notebook", api_path="x")[:-1],
         "filesUrl": url_for("notebook.files.get_file", api_path="x")[:-1],
         "runningUrl": url_for("notebook.ui.running"),
         "editUrl": url_for("notebook.ui.edit", api_path="x")[:-1],
@@ -66,7 +65,7 @@ def tree(api_path: str) -> BaseResponse:
         hidden = is_dir = is_file = False
     if is_file:
         if api_path.endswith(".ipynb"):
-            return redirect(page_config()["notebooksUrl"] + quote(api_path, safe="/"))
+            return redirect(url_for("notebook.ui.notebook", api_path=api_path))
         return redirect(url_for("notebook.files.get_file", api_path=api_path))
     title = api_path.rsplit("/", 1)[-1] or "Files"
     if not is_dir:

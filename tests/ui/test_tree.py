@@ -273,3 +273,19 @@ def test_listing_follows_changes_on_disk_without_a_reload(page: Page, ui_server:
     # The page lists the folder again every 10 s while it is in view; the selection stays.
     expect(row(page, "after.txt")).to_be_visible(timeout=40_000)
     expect(row(page, "before.txt")).to_have_attribute("aria-selected", "true")
+
+
+def test_names_with_url_characters_open_and_download(page: Page, ui_server: UIServer) -> None:
+    make_folder(ui_server, "odd", {"dir #1 & ü/a?b%20c.txt": "odd bytes", "dir #1 & ü/plus+sign.bin": b"\x00+"})
+    open_tree(page, "odd")
+    page.get_by_role("link", name="dir #1 & ü", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/tree/odd/dir%20%231%20%26%20%C3%BC$"))
+    expect(page.locator("#nb-grid-sizer .nb-row .nb-name")).to_have_text(["a?b%20c.txt", "plus+sign.bin"])
+    select(page, "plus+sign.bin")
+    with page.expect_download() as download_info:
+        selection_bar(page).get_by_role("button", name="Download").click()
+    assert Path(download_info.value.path()).read_bytes() == b"\x00+"
+    page.reload()  # the folder's own URL opens it directly
+    expect(page.locator("html")).to_have_attribute("data-nb-ready", "true")
+    page.get_by_role("link", name="a?b%20c.txt", exact=True).click()
+    expect(page.get_by_role("textbox", name="Contents of a?b%20c.txt")).to_have_value("odd bytes")

@@ -168,5 +168,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def screenshot_path(name: str) -> Path:
-    """Where the suite writes screenshots that the README shows."""
+    """Where the suite writes screenshots that the README shows (``UPDATE_SCREENSHOTS=1 make test``
+    rewrites them; otherwise only missing ones are written)."""
     return Path(__file__).parent.parent.parent / "docs" / name

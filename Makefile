@@ -9,10 +9,30 @@ BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+# Front-end: npm packages pinned by package-lock.json, bundled by esbuild (scripts/build-assets.mjs).
+NODE_STAMP := node_modules/.installed
+ASSETS_SRC := flask_notebook/static/flask_notebook/src
+ASSETS_DIR := flask_notebook/static/flask_notebook/build
+ASSETS_STAMP := $(ASSETS_DIR)/.built
+# Browser tests drive Debian's chromium (Playwright never downloads a browser here).
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install run test bench bench-kernels typecheck clean
+.PHONY: install assets browser run test bench bench-kernels typecheck clean
 
-install: $(STAMP)
+install: $(STAMP) assets
+
+assets: $(ASSETS_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(ASSETS_STAMP): $(NODE_STAMP) scripts/build-assets.mjs $(shell find $(ASSETS_SRC) -type f 2>/dev/null)
+	node scripts/build-assets.mjs
+	touch $@
+
+browser:
+	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
 
 $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,7 +43,7 @@ $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 run: install
 	$(VENV)/bin/flask-notebook --root-dir .
 
-test: install
+test: install browser
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 typecheck: install
@@ -44,4 +64,4 @@ bench-kernels: install $(BENCH_STAMP)
 	$(PY) bench/kernels.py --jupyter-python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info node_modules $(ASSETS_DIR)

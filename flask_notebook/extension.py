@@ -57,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "NOTEBOOK_EXECUTE_RECORD_TTL": 600,
     "NOTEBOOK_KERNEL_POOL": {},
     "NOTEBOOK_KERNEL_POOL_SEED": "",
+    "NOTEBOOK_AUTOSAVE_INTERVAL": 120,
 }
 
 Authorize = Callable[[Request], Any]
@@ -146,6 +147,8 @@ class Notebook:
           ``NOTEBOOK_CULL_BUSY``: shut down kernels idle that many seconds (0: never), checked
           every interval, including connected or busy ones if those are ``True``.
         - ``NOTEBOOK_KERNEL_INFO_TIMEOUT``: seconds a restart waits for the kernel to answer.
+        - ``NOTEBOOK_AUTOSAVE_INTERVAL``: seconds between the editor's autosaves of a changed
+          notebook (``0``: no autosave).
         - ``NOTEBOOK_WS_QUEUE_LIMIT``: bytes queued for one WebSocket before output is shed
           (with a notice in the output; replies and status messages are never shed).
         - ``NOTEBOOK_WS_REPLAY_LIMIT``: bytes kept for a disconnected WebSocket, replayed when

@@ -136,7 +136,7 @@ def test_environment_configures_the_standalone_app(tmp_path: Path, monkeypatch: 
 
 def test_pages_carry_prefixed_urls_in_config_block(host_app: Flask) -> None:
     client = host_app.test_client()
-    page = client.get(f"/nb/?token={TOKEN}")
+    page = client.get(f"/nb/tree?token={TOKEN}")
     assert page.status_code == 200
     match = re.search(rb'<script type="application/json" id="nb-config">(.*?)</script>', page.data)
     assert match is not None

@@ -1,25 +1,114 @@
-"""The pages. For now the landing page; the file browser and editor build on it."""
+"""The pages: the file browser (`/tree/<path>`), the Running view and the notebook editor.
+
+Pages are thin: they check the path, then hand the JS its URLs in the #nb-config block
+(``page_config``); the listing itself comes from the contents API.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, make_response, render_template, url_for
+from typing import Any
 
+from flask import Blueprint, Response, make_response, redirect, render_template, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from ..core import errors
 from ..extension import state
 from . import security
-from .http import offload
 
 bp = Blueprint("ui", __name__)
 
 
-@bp.get("/")
-def index() -> Response:
-    nb_config = {
-        "baseUrl": url_for("notebook.ui.index"),
+def page_config(**extra: Any) -> dict[str, Any]:
+    """The URLs every page's JS needs (read by static/flask_notebook/js/api.js), plus `extra`.
+
+    Prefixes end in "/" so the JS appends an encoded API path; all come from ``url_for``, so
+    they carry the mount point and the base URL.
+    """
+    base = url_for("notebook.ui.index")
+    return {
+        "baseUrl": base,
         "apiUrl": url_for("notebook.api.get_version"),
         "contentsUrl": url_for("notebook.api.contents.get_contents"),
+        "treeUrl": url_for("notebook.ui.tree"),
+        "notebooksUrl": url_for("notebook.ui.notebook", api_path="x")[:-1],
+        "filesUrl": url_for("notebook.files.get_file", api_path="x")[:-1],
+        "runningUrl": url_for("notebook.ui.running"),
+        "editUrl": url_for("notebook.ui.edit", api_path="x")[:-1],
+        **extra,
     }
-    listing = offload(state().contents.get, "", content=True)
-    entries = sorted(listing["content"], key=lambda m: (m["type"] != "directory", m["name"].lower()))
-    response = make_response(render_template("flask_notebook/index.html", nb_config=nb_config, entries=entries))
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    response = make_response(render_template(f"flask_notebook/{template}", **context), status)
     security.ensure_xsrf_cookie(response)
     return response
+
+
+@bp.get("/")
+def index() -> BaseResponse:
+    """The landing page is the file browser at the root, as in Jupyter."""
+    return redirect(url_for(".tree"))
+
+
+@bp.get("/tree/", defaults={"api_path": ""}, strict_slashes=False)
+@bp.get("/tree/<path:api_path>")
+def tree(api_path: str) -> BaseResponse:
+    """The file browser of one directory. A file's URL goes to its editor or its download;
+    a missing or hidden directory is a 404 page (not JSON: a person is reading it)."""
+    api_path = api_path.strip("/")
+    contents = state().contents
+    try:
+        hidden = contents.root.refuse_hidden(api_path)
+        is_dir = not hidden and contents.dir_exists(api_path)
+        is_file = not hidden and not is_dir and contents.file_exists(api_path)
+    except errors.NotFound:
+        hidden = is_dir = is_file = False
+    if is_file:
+        if api_path.endswith(".ipynb"):
+            return redirect(url_for("notebook.ui.notebook", api_path=api_path))
+        return redirect(url_for("notebook.files.get_file", api_path=api_path))
+    title = api_path.rsplit("/", 1)[-1] or "Files"
+    if not is_dir:
+        return _page("tree.html", 404, nb_config=page_config(path=api_path), nav_current="files",
+                     title=title, missing=True, api_path=api_path)
+    return _page("tree.html", nb_config=page_config(path=api_path), nav_current="files",
+                 title=title, missing=False, api_path=api_path)
+
+
+@bp.get("/edit/<path:api_path>")
+def edit(api_path: str) -> BaseResponse:
+    """A plain text editor for one file (Jupyter's `/edit/<path>`); a missing file is a 404 page."""
+    api_path = api_path.strip("/")
+    contents = state().contents
+    try:
+        found = not contents.root.refuse_hidden(api_path) and contents.file_exists(api_path)
+    except errors.NotFound:
+        found = False
+    name = api_path.rsplit("/", 1)[-1]
+    return _page("edit.html", 200 if found else 404, nb_config=page_config(path=api_path), nav_current="files",
+                 title=name, missing=not found, api_path=api_path)
+
+
+@bp.get("/running")
+def running() -> Response:
+    """Running kernels and the sessions (notebooks, consoles) that use them."""
+    return _page("running.html", nb_config=page_config(), nav_current="running")
+
+
+@bp.get("/notebooks/<path:api_path>")
+def notebook(api_path: str) -> BaseResponse:
+    """The notebook editor. The page loads the notebook, and starts or joins its session, itself."""
+    api_path = api_path.strip("/")
+    contents = state().contents
+    try:
+        found = not contents.root.refuse_hidden(api_path) and contents.file_exists(api_path)
+    except errors.NotFound:
+        found = False
+    name = api_path.rsplit("/", 1)[-1]
+    config = page_config(
+        path=api_path,
+        kernelspecsUrl=url_for("notebook.api.kernelspecs.list_kernelspecs"),
+        autosaveInterval=float(state().config["NOTEBOOK_AUTOSAVE_INTERVAL"]),
+    )
+    return _page("notebook.html", 200 if found else 404, nb_config=config, title=name, missing=not found,
+                 api_path=api_path)

@@ -77,7 +77,7 @@ def test_login_with_token_sets_cookie_that_authenticates(anon: FlaskClient) -> N
     assert status == 302
     assert location == "/api/contents"
     assert anon.get("/api/contents").status_code == 200
-    assert anon.get("/").status_code == 200
+    assert anon.get("/tree").status_code == 200
 
 
 def test_login_refuses_wrong_secret_with_401(anon: FlaskClient) -> None:
@@ -140,7 +140,7 @@ def test_token_requests_skip_xsrf(client: FlaskClient) -> None:
 
 def test_query_token_gives_browser_a_login_cookie(app: Flask) -> None:
     browser = app.test_client()
-    assert browser.get(f"/?token={TOKEN}").status_code == 200
+    assert browser.get(f"/?token={TOKEN}", follow_redirects=True).status_code == 200
     assert browser.get("/api/contents").status_code == 200
 
 

@@ -57,7 +57,7 @@ def test_unauthenticated_download_redirects_to_login(anon: FlaskClient, root: Pa
 def test_cookie_download_needs_same_origin_referer(app: Flask, root: Path) -> None:
     (root / "notes.txt").write_text("hello")
     browser = app.test_client()
-    assert browser.get(f"/?token={TOKEN}").status_code == 200  # now logged in by cookie
+    assert browser.get(f"/?token={TOKEN}", follow_redirects=True).status_code == 200  # now logged in by cookie
     assert browser.get("/files/notes.txt").status_code == 403
     assert browser.get("/files/notes.txt", headers={"Referer": "http://evil.example/"}).status_code == 403
     with browser.get("/files/notes.txt", headers={"Referer": "http://localhost/"}) as ok:

@@ -1,0 +1,272 @@
+// One kernel, seen through its WebSocket: execute requests with callbacks per message, stdin,
+// the kernel's state, and reconnection with the same session_id, so the server replays what
+// arrived while the socket was down (contract 9.5) and no output is lost.
+//
+// Events (a "status" CustomEvent, detail {status, reason}) report the state shown to people:
+// connecting, starting, idle, busy, restarting, dead, disconnected, reconnecting.
+
+import { apiUrl, request } from "../../js/api.js";
+import { V1_PROTOCOL, deserialize, serialize } from "./wire.js";
+
+const RECONNECT_DELAYS_MS = [100, 250, 500, 1000, 2000, 4000];
+const PROTOCOL_VERSION = "5.4";
+
+function uuid() {
+  return crypto.randomUUID().replaceAll("-", "");
+}
+
+export class Kernel extends EventTarget {
+  /** `kernelId` of a running kernel; `clientId` names this page's connection (the session_id). */
+  constructor(kernelId, { clientId = uuid(), username = "flask-notebook" } = {}) {
+    super();
+    this.kernelId = kernelId;
+    this.clientId = clientId;
+    this.username = username;
+    this.status = "connecting";
+    this.reason = null;
+    this.info = null;
+    /** The last execution_state the kernel reported (null before the first). */
+    this.executionState = null;
+    this.ws = null;
+    this.attempt = 0;
+    this.closed = false;
+    this.reconnectTimer = null;
+    /** msg_id -> {onIopub, onReply, onInput, onDone}; kept across reconnects, for the replay. */
+    this.handlers = new Map();
+    /** Messages waiting for the kernel to be connected and ready. */
+    this.queue = [];
+    this.restarting = false;
+    this.connect();
+  }
+
+  setStatus(status, reason = null) {
+    if ((status === "idle" || status === "busy") && !this.restarting) this.flush();
+    if (status === this.status && reason === this.reason) return;
+    this.status = status;
+    this.reason = reason;
+    this.dispatchEvent(new CustomEvent("status", { detail: { status, reason } }));
+  }
+
+  get socketUrl() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const path = apiUrl("kernels", this.kernelId, "channels");
+    return `${scheme}//${location.host}${path}?session_id=${encodeURIComponent(this.clientId)}`;
+  }
+
+  connect() {
+    clearTimeout(this.reconnectTimer);
+    const ws = new WebSocket(this.socketUrl, [V1_PROTOCOL]);
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    ws.addEventListener("open", () => {
+      if (ws !== this.ws) return;
+      this.attempt = 0;
+      if (ws.protocol !== V1_PROTOCOL) {
+        this.setStatus("dead", "the server did not accept the v1 kernel protocol");
+        ws.close();
+        return;
+      }
+      // A busy kernel answers kernel_info only when its cell is done: until then, the state
+      // the server last saw (or, on a reconnect, the last we saw) stands.
+      const reconnected = this.executionState !== null;
+      this.setStatus(reconnected ? this.executionState : "starting");
+      if (!reconnected) this.refreshState();
+      this.send("shell", "kernel_info_request", {}, {
+        onReply: (reply) => {
+          this.info = reply.content;
+          if (this.status === "starting") this.setStatus("idle");
+        },
+      });
+    });
+    ws.addEventListener("message", (event) => {
+      if (ws === this.ws) this.handle(deserialize(event.data));
+    });
+    ws.addEventListener("close", () => {
+      if (ws !== this.ws || this.closed) return;
+      if (this.status !== "dead") this.setStatus("disconnected");
+      this.scheduleReconnect();
+    });
+  }
+
+  scheduleReconnect() {
+    const delay = RECONNECT_DELAYS_MS[Math.min(this.attempt, RECONNECT_DELAYS_MS.length - 1)];
+    this.attempt += 1;
+    this.reconnectTimer = setTimeout(async () => {
+      if (this.closed) return;
+      if (this.attempt > 3) {
+        // Still failing: is the kernel there at all? A 404 means it was shut down or culled.
+        try {
+          await request("GET", apiUrl("kernels", this.kernelId));
+        } catch (error) {
+          if (error.status === 404) {
+            this.setStatus("dead", "the kernel no longer exists (shut down, culled or died)");
+            this.failPending("the kernel is gone", { queued: true });
+            return;
+          }
+        }
+      }
+      if (this.status !== "dead") this.setStatus("reconnecting");
+      this.connect();
+    }, delay);
+  }
+
+  async refreshState() {
+    try {
+      const { data } = await request("GET", apiUrl("kernels", this.kernelId));
+      const state = data.execution_state;
+      if (this.status === "starting" && (state === "idle" || state === "busy")) this.setStatus(state);
+    } catch {
+      // The socket's own messages will tell.
+    }
+  }
+
+  /** Send a message; `handlers` get the messages whose parent it is. Returns its msg_id. */
+  send(channel, msgType, content, handlers = null, metadata = {}) {
+    const msgId = uuid();
+    const msg = {
+      channel,
+      header: {
+        msg_id: msgId, msg_type: msgType, session: this.clientId, username: this.username,
+        date: new Date().toISOString(), version: PROTOCOL_VERSION,
+      },
+      parent_header: {},
+      metadata,
+      content,
+    };
+    if (handlers) this.handlers.set(msgId, { ...handlers, replied: false, idle: false, queued: false });
+    const open = Boolean(this.ws && this.ws.readyState === WebSocket.OPEN);
+    if (this.ready() || (open && msgType === "kernel_info_request")) {
+      this.ws.send(serialize(msg));
+    } else if (this.status === "dead") {
+      this.handlers.delete(msgId);
+      if (handlers && handlers.onFail) handlers.onFail("the kernel is dead");
+    } else {
+      // Disconnected, reconnecting or restarting: sent once the kernel is back.
+      if (handlers) this.handlers.get(msgId).queued = true;
+      this.queue.push(msg);
+    }
+    return msgId;
+  }
+
+  ready() {
+    return Boolean(this.ws && this.ws.readyState === WebSocket.OPEN && !this.restarting
+      && ["idle", "busy"].includes(this.status));
+  }
+
+  flush() {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    const queue = this.queue;
+    this.queue = [];
+    for (const msg of queue) {
+      const handler = this.handlers.get(msg.header.msg_id);
+      if (handler) handler.queued = false;
+      this.ws.send(serialize(msg));
+    }
+  }
+
+  /** Run `code`; handlers: onIopub(msg), onReply(msg), onInput(msg), onFail(reason). */
+  execute(code, handlers) {
+    return this.send("shell", "execute_request", {
+      code, silent: false, store_history: true, user_expressions: {}, allow_stdin: true, stop_on_error: true,
+    }, handlers);
+  }
+
+  inputReply(value) {
+    this.send("stdin", "input_reply", { value });
+  }
+
+  handle(msg) {
+    const parentId = msg.parent_header && msg.parent_header.msg_id;
+    const handler = parentId ? this.handlers.get(parentId) : undefined;
+    const type = msg.header.msg_type;
+    if (msg.channel === "iopub" && type === "status") {
+      const state = msg.content.execution_state;
+      if (state === "dead") {
+        this.setStatus("dead", "the kernel died and could not be restarted");
+        this.failPending("the kernel died", { queued: true });
+      } else if (state === "restarting") {
+        this.setStatus("restarting");
+        this.failPending();
+      } else if (["starting", "idle", "busy"].includes(state)) {
+        this.executionState = state;
+        this.setStatus(state);
+      }
+      if (handler && state === "idle") {
+        handler.idle = true;
+        this.finish(parentId, handler);
+      }
+      return;
+    }
+    if (!handler) {
+      this.dispatchEvent(new CustomEvent("unhandled", { detail: msg }));
+      return;
+    }
+    if (msg.channel === "iopub") {
+      if (handler.onIopub) handler.onIopub(msg);
+    } else if (msg.channel === "stdin") {
+      if (handler.onInput) handler.onInput(msg);
+    } else if (type.endsWith("_reply")) {
+      handler.replied = true;
+      if (handler.onReply) handler.onReply(msg);
+      this.finish(parentId, handler);
+    }
+  }
+
+  finish(msgId, handler) {
+    // Requests without iopub traffic (kernel_info) finish on their reply.
+    if (handler.replied && (handler.idle || !handler.onIopub)) {
+      this.handlers.delete(msgId);
+      if (handler.onDone) handler.onDone();
+    }
+  }
+
+  /** Requests that will get no answer (restart, death): tell their owners. */
+  failPending(reason = "the kernel restarted", { queued = false } = {}) {
+    if (queued) this.queue = [];
+    for (const [msgId, handler] of [...this.handlers]) {
+      if (handler.queued && !queued) continue; // not sent yet: it goes to the new kernel
+      this.handlers.delete(msgId);
+      if (handler.onFail) handler.onFail(reason);
+    }
+  }
+
+  async interrupt() {
+    await request("POST", apiUrl("kernels", this.kernelId, "interrupt"));
+  }
+
+  async restart() {
+    this.restarting = true;
+    this.setStatus("restarting");
+    this.failPending();
+    try {
+      await request("POST", apiUrl("kernels", this.kernelId, "restart"));
+    } finally {
+      this.restarting = false;
+    }
+    // The restarted kernel answers on the same socket; ask it for its info again.
+    this.send("shell", "kernel_info_request", {}, {
+      onReply: (reply) => {
+        this.info = reply.content;
+        if (["restarting", "starting", "idle"].includes(this.status)) this.setStatus("idle");
+      },
+    });
+  }
+
+  /** Use another kernel (after a change of kernel): a new socket with the same client id. */
+  switchTo(kernelId) {
+    this.failPending("the kernel was changed", { queued: true });
+    this.executionState = null;
+    this.kernelId = kernelId;
+    const old = this.ws;
+    this.ws = null;
+    if (old) old.close();
+    this.setStatus("connecting");
+    this.connect();
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    if (this.ws) this.ws.close();
+  }
+}

@@ -1,0 +1,351 @@
+// The notebook editor page: load the notebook, start or join its session, connect to the
+// kernel, and wire the header, the keyboard and saving together.
+
+import { ApiError, apiUrl, contentsUrl, encodePath, pageConfig, pageUrl, request } from "../../js/api.js";
+import { confirmDialog, el, promptDialog, showError, toast } from "../../js/dialogs.js";
+import { Kernel } from "./kernel.js";
+import { SHORTCUTS, installKeyboard } from "./keyboard.js";
+import { Notebook } from "./notebook.js";
+import { Saver } from "./save.js";
+import { buildHeader } from "./toolbar.js";
+
+const STATUS_TEXT = {
+  connecting: "Connecting",
+  starting: "Starting",
+  idle: "Idle",
+  busy: "Busy",
+  restarting: "Restarting",
+  dead: "Dead",
+  disconnected: "Disconnected",
+  reconnecting: "Reconnecting",
+  none: "No kernel",
+};
+
+function dirname(path) {
+  return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
+}
+
+function basename(path) {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+class App {
+  constructor(root, config) {
+    this.root = root;
+    this.config = config;
+    this.path = config.path;
+    this.session = null;
+    this.kernel = null;
+    this.kernelspecs = null;
+  }
+
+  async start() {
+    const { data, response } = await request("GET", contentsUrl(this.path), { query: { type: "notebook" } });
+    this.model = data;
+    const header = el("div", { className: "nb-notebook-header" });
+    const cells = el("div", { className: "nb-cells", role: "group", "aria-label": "Cells" });
+    this.root.replaceChildren(header, cells);
+    this.notebook = new Notebook(cells, { resolveImage: (src, cell) => this.resolveImage(src, cell) });
+    this.handles = buildHeader(header, this.actions());
+    installKeyboard(this.notebook, this.actions());
+    this.notebook.load(data.content);
+    this.notebook.addEventListener("select", () => this.syncCellType());
+    cells.addEventListener("focusin", () => this.syncCellType());
+    this.saver = new Saver(this.notebook, {
+      path: this.path,
+      etag: response.headers.get("ETag"),
+      autosaveSeconds: Number(this.config.autosaveInterval) || 0,
+    });
+    this.saver.addEventListener("status", (event) => this.showSaveState(event.detail));
+    this.showName();
+    this.showSaveState({ status: "saved" });
+    if (data.message) toast(`This notebook is not valid: ${data.message}`, { error: true });
+    this.root.dataset.state = "ready";
+    this.notebook.commandMode();
+    await this.startSession();
+  }
+
+  kernelName() {
+    const spec = this.notebook.metadata.kernelspec;
+    return spec && spec.name ? spec.name : null;
+  }
+
+  async startSession(kernelName = this.kernelName()) {
+    this.showKernelState("connecting");
+    try {
+      const body = { path: this.path, type: "notebook", name: basename(this.path), kernel: kernelName ? { name: kernelName } : {} };
+      let session;
+      try {
+        session = (await request("POST", apiUrl("sessions"), { body })).data;
+      } catch (error) {
+        if (error.status !== 501 || !kernelName) throw error;
+        toast(`Kernel ${kernelName} is not installed here: using the default kernel.`);
+        session = (await request("POST", apiUrl("sessions"), { body: { ...body, kernel: {} } })).data;
+      }
+      this.useSession(session);
+    } catch (error) {
+      this.showKernelState("dead", `no kernel: ${error.message}`);
+    }
+  }
+
+  useSession(session) {
+    this.session = session;
+    const kernelModel = session.kernel;
+    if (this.kernel) this.kernel.switchTo(kernelModel.id);
+    else {
+      this.kernel = new Kernel(kernelModel.id);
+      this.kernel.addEventListener("status", (event) => {
+        const { status, reason } = event.detail;
+        if (status === "restarting" || status === "dead") this.notebook.resetRunning();
+        this.showKernelState(status, reason);
+      });
+      this.notebook.kernel = this.kernel;
+    }
+    this.setKernelspec(kernelModel.name);
+  }
+
+  async setKernelspec(name) {
+    try {
+      if (!this.kernelspecs) this.kernelspecs = await request("GET", this.config.kernelspecsUrl).then((r) => r.data);
+    } catch {
+      this.kernelspecs = { kernelspecs: {} };
+    }
+    const spec = this.kernelspecs.kernelspecs[name];
+    const displayName = spec ? spec.spec.display_name : name;
+    this.handles.kernelName.textContent = displayName;
+    const current = this.notebook.metadata.kernelspec;
+    if (!current || current.name !== name) {
+      this.notebook.metadata.kernelspec = { name, display_name: displayName, language: spec ? spec.spec.language : "" };
+      if (current) this.notebook.changed();
+    }
+  }
+
+  showKernelState(status, reason = null) {
+    const node = this.handles.kernelState;
+    node.dataset.status = status;
+    node.textContent = `Kernel ${STATUS_TEXT[status] || status}${reason ? `: ${reason}` : ""}`;
+    node.title = node.textContent;
+    this.root.dataset.kernel = status;
+  }
+
+  showSaveState({ status, message }) {
+    const text = { saved: "Saved", unsaved: "Unsaved changes", saving: "Saving…", error: "Save failed", conflict: "Changed on disk" }[status];
+    this.handles.saveState.textContent = message && status !== "saved" ? `${text}: ${message}` : text;
+    this.handles.saveState.dataset.status = status;
+    document.title = `${this.saver.dirty ? "* " : ""}${basename(this.path)} · flask-notebook`;
+    if (status === "error") showError("Save", { message });
+  }
+
+  showName() {
+    this.handles.name.textContent = basename(this.path).replace(/\.ipynb$/, "");
+    document.title = `${this.saver && this.saver.dirty ? "* " : ""}${basename(this.path)} · flask-notebook`;
+  }
+
+  syncCellType() {
+    const cell = this.notebook.activeCell;
+    if (cell) this.handles.typeSelect.value = cell.type;
+  }
+
+  /** Images in Markdown: cell attachments, and relative paths through /files. */
+  resolveImage(src, cell) {
+    if (src.startsWith("attachment:")) {
+      const entry = cell.attachments && cell.attachments[decodeURIComponent(src.slice(11))];
+      if (!entry) return null;
+      const [mime, data] = Object.entries(entry)[0];
+      return `data:${mime};base64,${String(data).replace(/\s/g, "")}`;
+    }
+    if (/^([a-z][a-z0-9+.-]*:|\/\/|\/|#)/i.test(src)) return null;
+    const dir = dirname(this.path);
+    return this.config.filesUrl + encodePath(dir ? `${dir}/${decodeURI(src)}` : decodeURI(src));
+  }
+
+  // -- actions -----------------------------------------------------------------------------
+
+  actions() {
+    if (this._actions) return this._actions;
+    const nb = () => this.notebook;
+    const guard = (name, fn) => async () => {
+      try {
+        await fn();
+      } catch (error) {
+        showError(name, error);
+      }
+    };
+    this._actions = {
+      save: guard("Save", () => this.saver.save()),
+      rename: guard("Rename", () => this.rename()),
+      download: () => this.download(),
+      revert: guard("Revert", () => this.saver.revert()),
+      reloadFromDisk: guard("Reload", () => this.reloadFromDisk()),
+      newNotebook: guard("New notebook", () => this.newNotebook()),
+      cut: () => nb().cut(),
+      copy: () => nb().copy(),
+      pasteBelow: () => nb().paste("below"),
+      pasteAbove: () => nb().paste("above"),
+      deleteCell: () => nb().deleteCells(),
+      undoDelete: () => nb().undoDelete(),
+      insertAbove: () => nb().insert("above"),
+      insertBelow: () => nb().insert("below"),
+      moveUp: () => nb().move(-1),
+      moveDown: () => nb().move(1),
+      changeType: (type) => {
+        nb().changeType(type);
+        nb().commandMode();
+      },
+      run: () => nb().runActive({ advance: true }),
+      runAll: () => nb().runAll(),
+      runAbove: () => nb().runAbove(),
+      runBelow: () => nb().runBelow(),
+      clearOutput: () => nb().clearOutputs(),
+      clearAllOutputs: () => nb().clearOutputs(nb().cells),
+      interrupt: guard("Interrupt", () => this.kernel && this.kernel.interrupt()),
+      restart: guard("Restart", () => this.restart()),
+      restartClear: guard("Restart", () => this.restart({ clear: true })),
+      restartRunAll: guard("Restart", () => this.restart({ runAll: true })),
+      changeKernel: guard("Change kernel", () => this.changeKernel()),
+      help: () => this.help(),
+    };
+    return this._actions;
+  }
+
+  async restart({ clear = false, runAll = false } = {}) {
+    if (!this.kernel) return;
+    const what = runAll ? "restart the kernel and run all cells" : clear ? "restart the kernel and clear all outputs" : "restart the kernel";
+    const ok = await confirmDialog({
+      title: "Restart kernel",
+      message: `Do you want to ${what}? All variables will be lost.`,
+      confirmLabel: "Restart",
+      danger: true,
+    });
+    if (!ok) return;
+    await this.kernel.restart();
+    if (clear || runAll) this.notebook.clearOutputs(this.notebook.cells);
+    if (runAll) this.notebook.runAll();
+    this.notebook.commandMode();
+  }
+
+  async rename() {
+    const current = basename(this.path);
+    const stem = current.replace(/\.ipynb$/, "");
+    await promptDialog({
+      title: "Rename notebook",
+      label: "New name",
+      value: current,
+      select: [0, stem.length],
+      confirmLabel: "Rename",
+      submit: async (value) => {
+        if (!value || value.includes("/")) throw new Error("A name without slashes, please");
+        const name = value.endsWith(".ipynb") ? value : `${value}.ipynb`;
+        const dir = dirname(this.path);
+        const newPath = dir ? `${dir}/${name}` : name;
+        if (newPath === this.path) return true;
+        await request("PATCH", contentsUrl(this.path), { body: { path: newPath } });
+        this.path = newPath;
+        this.saver.path = newPath;
+        this.config.path = newPath;
+        if (this.session) {
+          const { data } = await request("PATCH", apiUrl("sessions", this.session.id), { body: { path: newPath, name } });
+          this.session = data;
+        }
+        history.replaceState(null, "", pageUrl("notebooksUrl", newPath));
+        this.showName();
+        return true;
+      },
+    });
+    this.notebook.commandMode();
+  }
+
+  download() {
+    const link = el("a", { href: `${pageUrl("filesUrl", this.path)}?download=1`, download: basename(this.path) });
+    document.body.append(link);
+    link.click();
+    link.remove();
+  }
+
+  async reloadFromDisk() {
+    if (this.saver.dirty) {
+      const ok = await confirmDialog({
+        title: "Reload from disk",
+        message: "Discard your unsaved changes and load the notebook as it is on disk?",
+        confirmLabel: "Reload",
+        danger: true,
+      });
+      if (!ok) return;
+    }
+    this.saver.reloadFromDisk();
+  }
+
+  async newNotebook() {
+    const { data } = await request("POST", contentsUrl(dirname(this.path)), { body: { type: "notebook" } });
+    window.open(pageUrl("notebooksUrl", data.path), "_blank");
+  }
+
+  async changeKernel() {
+    const { data } = await request("GET", this.config.kernelspecsUrl);
+    this.kernelspecs = data;
+    const select = el("select", { id: "nb-kernel-choice" },
+      ...Object.entries(data.kernelspecs).map(([name, spec]) =>
+        el("option", { value: name, selected: this.kernel && this.session && this.session.kernel.name === name }, spec.spec.display_name)));
+    const choice = await new Promise((resolve) => {
+      const dialog = el("dialog", { className: "nb-dialog", "aria-labelledby": "nb-kernel-title" });
+      const form = el("form", { method: "dialog" },
+        el("h2", { id: "nb-kernel-title" }, "Change kernel"),
+        el("label", { htmlFor: "nb-kernel-choice" }, "Kernel"), select,
+        el("div", { className: "nb-dialog-buttons" },
+          el("button", { type: "button", onclick: () => dialog.close() }, "Cancel"),
+          el("button", { type: "submit", className: "nb-primary", value: "ok" }, "Change")));
+      dialog.append(form);
+      document.body.append(dialog);
+      dialog.addEventListener("close", () => {
+        dialog.remove();
+        resolve(dialog.returnValue === "ok" ? select.value : null);
+      });
+      dialog.showModal();
+      select.focus();
+    });
+    if (!choice) return;
+    if (!this.session) {
+      await this.startSession(choice);
+      return;
+    }
+    this.showKernelState("starting");
+    const { data: session } = await request("PATCH", apiUrl("sessions", this.session.id), { body: { kernel: { name: choice } } });
+    this.useSession(session);
+    this.notebook.commandMode();
+  }
+
+  help() {
+    const sections = Object.entries(SHORTCUTS).map(([title, rows]) =>
+      el("section", {},
+        el("h3", {}, title),
+        el("table", { className: "nb-shortcuts" },
+          el("tbody", {}, ...rows.map(([keys, what]) => el("tr", {}, el("th", { scope: "row" }, el("kbd", {}, keys)), el("td", {}, what)))))));
+    const close = el("button", { type: "submit", className: "nb-primary" }, "Close");
+    const dialog = el("dialog", { className: "nb-dialog nb-help", "aria-labelledby": "nb-help-title" },
+      el("form", { method: "dialog" }, el("h2", { id: "nb-help-title" }, "Keyboard shortcuts"), ...sections,
+        el("div", { className: "nb-dialog-buttons" }, close)));
+    document.body.append(dialog);
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      this.notebook.commandMode();
+    });
+    dialog.showModal();
+    close.focus();
+  }
+}
+
+async function main() {
+  const root = document.getElementById("nb-notebook");
+  if (!root) return;
+  const app = new App(root, pageConfig());
+  window.nbApp = app; // for people poking around in the console, and for tests
+  try {
+    await app.start();
+  } catch (error) {
+    root.dataset.state = "error";
+    const message = error instanceof ApiError ? error.message : String(error);
+    root.replaceChildren(el("p", { className: "nb-error", role: "alert" }, `Could not open the notebook: ${message}`));
+  }
+}
+
+main();

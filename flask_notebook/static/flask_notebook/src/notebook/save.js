@@ -1,0 +1,131 @@
+// Saving: PUT with If-Match (the server answers 409 when the file changed on disk since we
+// read or last wrote it), a checkpoint on explicit saves, autosave, the dirty marker in the
+// title, and the warning before leaving with unsaved changes.
+
+import { contentsUrl, request } from "../../js/api.js";
+import { confirmDialog } from "../../js/dialogs.js";
+
+export class Saver extends EventTarget {
+  constructor(notebook, { path, etag, autosaveSeconds }) {
+    super();
+    this.notebook = notebook;
+    this.path = path;
+    this.etag = etag;
+    this.dirty = false;
+    this.saving = null;
+    this.status = "saved";
+    notebook.addEventListener("change", () => this.markDirty());
+    window.addEventListener("beforeunload", (event) => {
+      if (this.dirty) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    });
+    if (autosaveSeconds > 0) {
+      setInterval(() => {
+        if (this.dirty && !this.saving) this.save({ checkpoint: false, auto: true });
+      }, autosaveSeconds * 1000);
+    }
+  }
+
+  markDirty() {
+    if (!this.dirty) {
+      this.dirty = true;
+      this.setStatus("unsaved");
+    }
+  }
+
+  setStatus(status, message = null) {
+    this.status = status;
+    this.dispatchEvent(new CustomEvent("status", { detail: { status, message } }));
+  }
+
+  /** Save (and checkpoint unless `checkpoint` is false). Resolves to true when saved. */
+  async save({ checkpoint = true, auto = false, force = false } = {}) {
+    if (this.saving) {
+      await this.saving;
+      if (!this.dirty && !checkpoint) return true;
+    }
+    this.saving = this.doSave({ checkpoint, auto, force });
+    try {
+      return await this.saving;
+    } finally {
+      this.saving = null;
+    }
+  }
+
+  async doSave({ checkpoint, auto, force }) {
+    this.setStatus("saving");
+    const wasDirtyAt = this.changeCount();
+    const headers = {};
+    if (this.etag && !force) headers["If-Match"] = this.etag;
+    try {
+      await request("PUT", contentsUrl(this.path), {
+        body: { type: "notebook", format: "json", content: this.notebook.toJSON() },
+        headers,
+      });
+      await this.refreshEtag();
+      if (checkpoint) await request("POST", `${contentsUrl(this.path)}/checkpoints`);
+    } catch (error) {
+      if (error.status === 409 && !auto) return this.conflict();
+      this.setStatus("error", error.message);
+      return false;
+    }
+    if (this.changeCount() === wasDirtyAt) this.dirty = false;
+    this.setStatus(this.dirty ? "unsaved" : "saved", checkpoint ? "checkpoint" : null);
+    return true;
+  }
+
+  /** Edits made while a save was on its way keep the notebook dirty. */
+  changeCount() {
+    return this.notebook.changes || 0;
+  }
+
+  async refreshEtag() {
+    const { data } = await request("GET", contentsUrl(this.path), { query: { content: 0, hash: 1 } });
+    this.etag = data.hash ? `"${data.hash}"` : null;
+  }
+
+  /** The file changed on disk: overwrite it, or keep ours unsaved (reloading is a menu item). */
+  async conflict() {
+    this.setStatus("conflict", "The file changed on disk");
+    const overwrite = await confirmDialog({
+      title: "Notebook changed on disk",
+      message: `${this.path} was changed by someone or something else since it was opened or last saved. `
+        + "Overwrite it with this version? (Cancel keeps your version unsaved; File > Reload from disk shows the other.)",
+      confirmLabel: "Overwrite",
+      danger: true,
+    });
+    if (!overwrite) {
+      this.setStatus("unsaved", "not saved: the file changed on disk");
+      return false;
+    }
+    return this.doSave({ checkpoint: true, auto: false, force: true });
+  }
+
+  /** Put the checkpoint back on disk, then reload the page to show it. */
+  async revert() {
+    const { data } = await request("GET", `${contentsUrl(this.path)}/checkpoints`);
+    if (!data.length) {
+      await confirmDialog({ title: "No checkpoint", message: "This notebook has no checkpoint yet.", confirmLabel: "OK" });
+      return;
+    }
+    const when = new Date(data[0].last_modified).toLocaleString();
+    const ok = await confirmDialog({
+      title: "Revert to checkpoint",
+      message: `Revert ${this.path} to its checkpoint of ${when}? Changes since then are lost.`,
+      confirmLabel: "Revert",
+      danger: true,
+    });
+    if (!ok) return;
+    await request("POST", `${contentsUrl(this.path)}/checkpoints/${encodeURIComponent(data[0].id)}`);
+    this.dirty = false;
+    location.reload();
+  }
+
+  reloadFromDisk() {
+    this.dirty = false;
+    location.reload();
+  }
+}
+

@@ -1,0 +1,32 @@
+// Bundles the notebook editor (our ES modules + CodeMirror, marked, DOMPurify, KaTeX from
+// node_modules, pinned by package-lock.json) into flask_notebook/static/flask_notebook/build/.
+// One minified JS file and one CSS file; KaTeX's fonts are copied next to the CSS, so a page
+// needs nothing beyond our server. The build directory is not committed: `make` runs this.
+import * as esbuild from "esbuild";
+import { rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const src = `${root}flask_notebook/static/flask_notebook/src`;
+const outdir = `${root}flask_notebook/static/flask_notebook/build`;
+
+rmSync(outdir, { recursive: true, force: true });
+const result = await esbuild.build({
+  entryPoints: { notebook: `${src}/notebook/main.js`, "notebook-style": `${src}/notebook/notebook.css` },
+  outdir,
+  bundle: true,
+  minify: true,
+  sourcemap: "linked",
+  format: "esm",
+  target: ["es2022", "chrome110", "firefox110", "safari16"],
+  loader: { ".woff2": "file", ".woff": "file", ".ttf": "file" },
+  assetNames: "fonts/[name]",
+  legalComments: "linked",
+  metafile: true,
+  logLevel: "warning",
+});
+for (const [name, info] of Object.entries(result.metafile.outputs)) {
+  if (!name.endsWith(".map") && !name.includes("/fonts/")) {
+    console.log(`${name.slice(name.indexOf("static/"))}  ${(info.bytes / 1024).toFixed(0)} KiB`);
+  }
+}

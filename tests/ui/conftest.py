@@ -1,0 +1,173 @@
+"""Browser tests: the real server, real kernels, and Debian's chromium driven by Playwright.
+
+Fixtures
+--------
+``ui_server`` (module scope)
+    A live server (``tests.kernels.conftest.Server``: ``python -m flask_notebook`` in a subprocess,
+    gevent-patched as in production) with its own Jupyter directories and a ``python3``
+    kernelspec. ``ui_server.root`` is the served directory, ``ui_server.url`` ends in "/",
+    ``ui_server.json(method, path, status, json=...)`` calls the API with the token.
+``browser`` (session scope, so one per xdist worker)
+    Chromium at ``/usr/bin/chromium`` (``$CHROMIUM`` overrides), headless, with a fresh
+    temporary profile (Playwright makes one per launch) and no network chatter of its own.
+``page`` (function scope)
+    A new browser context and page, logged in: the module's first context opened
+    ``tree?token=...`` once and its cookies are reused. Every wait has a deadline
+    (``TIMEOUT_MS`` for actions and ``expect``). Teardown deletes the sessions (and so the
+    kernels) the test's pages started, and fails the test on any uncaught page error.
+    ``page.goto("tree")`` and ``page.goto("notebooks/x.ipynb")`` are relative to the server.
+``page_errors`` (function scope)
+    The uncaught JavaScript errors of ``page`` so far, for tests that expect some.
+
+Helpers: ``put_notebook(server, path, cells)`` writes a notebook through the API;
+``code_cell(source)`` and ``markdown_cell(source)`` build cells for it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+
+from ..conftest import TOKEN, wait_for
+from ..kernels.conftest import Server, kernel_processes
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+#: Deadline in milliseconds for every Playwright action and `expect`: generous, because the
+#: suite runs on two shared cores next to kernels starting.
+TIMEOUT_MS = 20_000
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # we run as root in CI
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+expect.set_options(timeout=TIMEOUT_MS)
+pytestmark = pytest.mark.live
+
+
+def code_cell(source: str, outputs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"cell_type": "code", "source": source, "metadata": {}, "outputs": outputs or [],
+            "execution_count": None}
+
+
+def markdown_cell(source: str) -> dict[str, Any]:
+    return {"cell_type": "markdown", "source": source, "metadata": {}}
+
+
+def put_notebook(server: Server, path: str, cells: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Write a v4 notebook at `path` through the contents API and return its model."""
+    content = {
+        "cells": cells if cells is not None else [code_cell("")],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    for i, cell in enumerate(content["cells"]):
+        cell.setdefault("id", f"cell-{i}")
+    return server.json("PUT", f"api/contents/{path}", (200, 201), json={"type": "notebook", "content": content})  # type: ignore[no-any-return]
+
+
+class UIServer(Server):
+    def json(self, method: str, path: str, status: int | tuple[int, ...], **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        expected = status if isinstance(status, tuple) else (status,)
+        assert response.status_code in expected, (response.status_code, response.text)
+        return response.json() if response.content else None
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                                         timeout=60_000)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
+    srv = UIServer(tmp_path_factory.mktemp("ui-server"))
+    yield srv
+    srv.stop()
+    wait_for(lambda: not kernel_processes(srv.runtime_dir), timeout=15)
+
+
+@pytest.fixture(scope="module")
+def login_state(browser: Browser, ui_server: UIServer) -> dict[str, Any]:
+    """The cookies of a browser that opened the server's URL with the token once."""
+    context = browser.new_context(base_url=ui_server.url)
+    try:
+        page = context.new_page()
+        page.goto(f"tree?token={TOKEN}", timeout=TIMEOUT_MS)
+        return context.storage_state()  # type: ignore[return-value]
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def context(browser: Browser, ui_server: UIServer, login_state: dict[str, Any]) -> Iterator[BrowserContext]:
+    context = browser.new_context(base_url=ui_server.url, storage_state=login_state,  # type: ignore[arg-type]
+                                  viewport={"width": 1200, "height": 900}, accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    context.set_default_navigation_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page_errors() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def page_console() -> list[str]:
+    """The page's console messages, shown with a failure."""
+    return []
+
+
+@pytest.fixture
+def page(context: BrowserContext, ui_server: UIServer, page_errors: list[str], page_console: list[str]) -> Iterator[Page]:
+    page = context.new_page()
+    page.on("pageerror", lambda error: page_errors.append(f"{error.name}: {error.message}\n{error.stack}"))
+    page.on("console", lambda msg: page_console.append(f"{msg.type}: {msg.text}"))
+    yield page
+    for pg in context.pages:
+        pg.close(run_before_unload=False)
+    for session in ui_server.json("GET", "api/sessions", 200):
+        ui_server.request("DELETE", f"api/sessions/{session['id']}")
+    assert not page_errors, "uncaught errors in the page:\n" + "\n".join(page_errors)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Failures of browser tests include the server's log and the page's console."""
+    outcome = yield
+    report = outcome.get_result()
+    funcargs = getattr(item, "funcargs", {})
+    if report.failed and "ui_server" in funcargs:
+        report.sections.append(("server log", funcargs["ui_server"].log()[-20_000:]))
+    if report.failed and funcargs.get("page_console"):
+        report.sections.append(("browser console", "\n".join(funcargs["page_console"])[-20_000:]))
+
+
+def screenshot_path(name: str) -> Path:
+    """Where the suite writes screenshots that the README shows (``UPDATE_SCREENSHOTS=1 make test``
+    rewrites them; otherwise only missing ones are written)."""
+    return Path(__file__).parent.parent.parent / "docs" / name

@@ -1,0 +1,29 @@
+"""Helpers for the notebook editor's browser tests."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Locator, Page, expect
+
+
+def kernel_state(page: Page) -> Locator:
+    return page.get_by_role("status").filter(has_text="Kernel")
+
+
+def open_notebook(page: Page, path: str) -> None:
+    page.goto(f"notebooks/{path}")
+    expect(page.locator("#nb-notebook")).to_have_attribute("data-state", "ready")
+    expect(kernel_state(page)).to_have_text("Kernel Idle")
+
+
+def cell(page: Page, n: int) -> Locator:
+    return page.locator(".nb-cell").nth(n - 1)
+
+
+def output(page: Page, n: int) -> Locator:
+    return page.get_by_role("region", name=f"Cell {n} output")
+
+
+def menu(page: Page, name: str, item: str) -> None:
+    """Choose `item` from the menu `name`."""
+    page.get_by_role("button", name=name, exact=True).click()
+    page.get_by_role("menu", name=name).get_by_role("menuitem", name=item).click()

@@ -181,11 +181,13 @@ export class Kernel extends EventTarget {
     const type = msg.header.msg_type;
     if (msg.channel === "iopub" && type === "status") {
       const state = msg.content.execution_state;
+      // The server says why (an exit code or signal) in `reason`, beyond Jupyter's protocol.
+      const reason = typeof msg.content.reason === "string" ? msg.content.reason : null;
       if (state === "dead") {
-        this.setStatus("dead", "the kernel died and could not be restarted");
+        this.setStatus("dead", reason || "the kernel died and could not be restarted");
         this.failPending("the kernel died", { queued: true });
       } else if (state === "restarting") {
-        this.setStatus("restarting");
+        this.setStatus("restarting", reason);
         this.failPending();
       } else if (["starting", "idle", "busy"].includes(state)) {
         this.executionState = state;

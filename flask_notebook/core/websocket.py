@@ -292,7 +292,13 @@ class ServerSocket:
             self._lock.release()
 
     def ping(self) -> None:
-        self._control(PING, b"")
+        """A ping, never waiting: one pinger serves every socket. A socket busy with a long
+        write is asked next time (its pong could not have come back meanwhile)."""
+        try:
+            if not self.try_send_frame(frame(b"", PING)):
+                self.pong_received = True
+        except (Closed, OSError):
+            self.close()
 
     def _control(self, opcode: int, payload: bytes) -> None:
         try:

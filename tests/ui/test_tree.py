@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import UIServer, put_notebook
+from .notebook_helpers import cell, output
 
 pytestmark = pytest.mark.live
 
@@ -88,6 +89,11 @@ def test_new_notebook_uses_the_chosen_kernel_and_opens_the_editor(page: Page, ui
     saved = json.loads((ui_server.root / "newnb" / "Untitled.ipynb").read_text())
     assert saved["metadata"]["kernelspec"]["name"] == "python3"
     assert saved["nbformat"] == 4 and saved["cells"] == []
+    # And the new notebook runs: type code, Shift-Enter, see the result.
+    cell(page, 1).locator(".cm-content").click()
+    page.keyboard.type("1+1")
+    page.keyboard.press("Shift+Enter")
+    expect(output(page, 1)).to_have_text("Out[1]:2")
 
 
 def test_new_notebook_records_a_kernel_other_than_the_default(page: Page, ui_server: UIServer) -> None:

@@ -75,15 +75,20 @@ def tree(api_path: str) -> BaseResponse:
                  title=title, missing=False, api_path=api_path)
 
 
+def _file_exists(api_path: str) -> bool:
+    """A file the API would serve: not hidden, not outside the root, not a folder."""
+    contents = state().contents
+    try:
+        return not contents.root.refuse_hidden(api_path) and bool(contents.file_exists(api_path))
+    except errors.NotFound:
+        return False
+
+
 @bp.get("/edit/<path:api_path>")
 def edit(api_path: str) -> BaseResponse:
     """A plain text editor for one file (Jupyter's `/edit/<path>`); a missing file is a 404 page."""
     api_path = api_path.strip("/")
-    contents = state().contents
-    try:
-        found = not contents.root.refuse_hidden(api_path) and contents.file_exists(api_path)
-    except errors.NotFound:
-        found = False
+    found = _file_exists(api_path)
     name = api_path.rsplit("/", 1)[-1]
     return _page("edit.html", 200 if found else 404, nb_config=page_config(path=api_path), nav_current="files",
                  title=name, missing=not found, api_path=api_path)
@@ -99,11 +104,7 @@ def running() -> Response:
 def notebook(api_path: str) -> BaseResponse:
     """The notebook editor. The page loads the notebook, and starts or joins its session, itself."""
     api_path = api_path.strip("/")
-    contents = state().contents
-    try:
-        found = not contents.root.refuse_hidden(api_path) and contents.file_exists(api_path)
-    except errors.NotFound:
-        found = False
+    found = _file_exists(api_path)
     name = api_path.rsplit("/", 1)[-1]
     config = page_config(
         path=api_path,

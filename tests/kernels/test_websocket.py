@@ -479,8 +479,10 @@ def test_onlookers_get_every_message_in_kernel_order(server: Server, kernel_id: 
     client sees the kernel's iopub in the order the kernel sent it."""
     a = server.client(kernel_id)
     b = server.client(kernel_id)
-    first = a.execute("import time\nfor i in range(5):\n    print('a', i, flush=True)\n    time.sleep(0.01)")
-    second = b.execute("print('b')")  # runs after a's, and b is waiting for it
+    first = a.execute("import time\nfor i in range(5):\n    time.sleep(0.05)\n    print('a', i, flush=True)")
+    # Once a's cell runs, b's is queued behind it; b waits for its own.
+    a.until(lambda m: m["parent_header"].get("msg_id") == first and m["msg_type"] == "status")
+    second = b.execute("print('b')")
     a.until_idle(first)
     seen = b.until_idle(second)
     iopub = [(m["parent_header"].get("msg_id"), m["msg_type"], m["content"].get("execution_state"))

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import UIServer, put_notebook
-from .notebook_helpers import cell, output
+from .notebook_helpers import cell, kernel_state, output
 
 pytestmark = pytest.mark.live
 
@@ -90,6 +90,8 @@ def test_new_notebook_uses_the_chosen_kernel_and_opens_the_editor(page: Page, ui
     assert saved["metadata"]["kernelspec"]["name"] == "python3"
     assert saved["nbformat"] == 4 and saved["cells"] == []
     # And the new notebook runs: type code, Shift-Enter, see the result.
+    expect(page.locator("#nb-notebook")).to_have_attribute("data-state", "ready")
+    expect(kernel_state(page)).to_have_text("Kernel Idle")
     cell(page, 1).locator(".cm-content").click()
     page.keyboard.type("1+1")
     page.keyboard.press("Shift+Enter")

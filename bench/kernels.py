@@ -1043,15 +1043,8 @@ def main(argv: list[str] | None = None) -> int:
         run.write_table(table, args.output)
         print("ALL TARGETS PASS" if all_pass else "SOME TARGETS MISSED")
         return 0
-    except BenchError as exc:
-        print(f"\nbench: {exc}", file=sys.stderr)
-        for server in servers:
-            if server.proc is not None:
-                print(f"\n--- {server.name} log tail ---\n{server.log_tail()}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\nbench: interrupted", file=sys.stderr)
-        return 130
+    except (BenchError, KeyboardInterrupt) as exc:
+        return run.failed(exc, servers)
     finally:
         for client in clients:
             client.close()

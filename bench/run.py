@@ -413,6 +413,18 @@ def measure(metric: Metric, servers: list[Server], scale: float,
 # -- reporting ---------------------------------------------------------------------------
 
 
+def failed(exc: BaseException, servers: list[Server]) -> int:
+    """Say why a run stopped (with each started server's log tail): the exit status."""
+    if isinstance(exc, KeyboardInterrupt):
+        print("\nbench: interrupted", file=sys.stderr)
+        return 130
+    print(f"\nbench: {exc}", file=sys.stderr)
+    for server in servers:
+        if server.proc is not None:
+            print(f"\n--- {server.name} log tail ---\n{server.log_tail()}", file=sys.stderr)
+    return 2
+
+
 def write_table(table: str, output: str) -> None:
     """Print the result table and keep it in `output`."""
     print()
@@ -598,15 +610,8 @@ def main(argv: list[str] | None = None) -> int:
         if len(servers) == 2:
             print("ALL TARGETS PASS" if all_pass else "SOME TARGETS MISSED")
         return 0
-    except BenchError as exc:
-        print(f"\nbench: {exc}", file=sys.stderr)
-        for server in servers:
-            if server.proc is not None:
-                print(f"\n--- {server.name} log tail ---\n{server.log_tail()}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\nbench: interrupted", file=sys.stderr)
-        return 130
+    except (BenchError, KeyboardInterrupt) as exc:
+        return failed(exc, servers)
     finally:
         for server in servers:
             server.stop()

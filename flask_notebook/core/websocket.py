@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 #: Close codes (RFC 6455 7.4.1).
-NORMAL, GOING_AWAY, PROTOCOL_ERROR, INVALID_DATA, POLICY, TOO_BIG = 1000, 1001, 1002, 1007, 1008, 1009
+NORMAL, GOING_AWAY, PROTOCOL_ERROR, INVALID_DATA, POLICY, TOO_BIG, SERVER_ERROR = \
+    1000, 1001, 1002, 1007, 1008, 1009, 1011
 _RECV_SIZE = 65536
 
 
@@ -216,7 +217,14 @@ class ServerSocket:
                 return
             except OSError:
                 data = b""
-            if not data or not self._received(data):
+            try:
+                go_on = bool(data) and self._received(data)
+            except Exception:
+                # Nobody else would notice: this greenlet is the socket's only reader.
+                log.exception("closing a kernel WebSocket after an error handling its message")
+                self.close(SERVER_ERROR, "server error")
+                return
+            if not go_on:
                 self.close()
                 return
 

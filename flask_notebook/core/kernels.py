@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from gevent.lock import RLock
 from jupyter_client.manager import KernelManager
 from jupyter_client.restarter import KernelRestarter
 from jupyter_core.paths import jupyter_runtime_dir
+from jupyter_core.utils import run_sync
 
 from . import errors
 from .channels import KernelChannels, server_message
@@ -129,12 +131,74 @@ class GeventRestarter(KernelRestarter):
             self._after_poll()
 
 
+_PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+
+
+def _reserve(ip: str, port: int) -> socket.socket | None:
+    """A bound, never listening socket that keeps `port` from being handed out meanwhile.
+
+    Linux gives neither ``bind(0)`` nor an outgoing ``connect`` a port that a socket is bound
+    to, while a kernel whose listener sets SO_REUSEADDR (libzmq does, on POSIX) can still bind
+    it, since this socket never listens. None when the port is taken.
+    """
+    sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((ip, port))
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
 class _Manager(KernelManager):
-    """A KernelManager whose autorestart is the gevent restarter."""
+    """A KernelManager whose autorestart is the gevent restarter, and whose ports are held.
+
+    jupyter_client picks free TCP ports and the kernel binds them a moment later; if any
+    other process takes one meanwhile, ipykernel fails to bind and then hangs with its
+    traceback printed, alive but deaf, so no restarter notices. The manager therefore holds
+    each of its kernel's ports (`_reserve`) from the moment they are chosen until the kernel
+    is gone, across restarts.
+    """
 
     def __init__(self, *, after_poll: Callable[[], None], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._after_poll = after_poll
+        self._held: dict[str, socket.socket] = {}
+
+    def write_connection_file(self, **kwargs: Any) -> None:
+        if self.transport == "tcp" and not (self._connection_file_written and os.path.exists(self.connection_file)):
+            self._hold_ports()
+        super().write_connection_file(**kwargs)
+
+    def _hold_ports(self) -> None:
+        for name in _PORT_NAMES:
+            port = getattr(self, name)
+            held = self._held.get(name)
+            if held is not None and port and held.getsockname()[1] == port:
+                continue
+            sock = _reserve(self.ip, port) if port and held is None else None
+            if sock is None:  # no port yet, new ports wanted, or it was taken before we held it
+                sock = _reserve(self.ip, 0)  # before the old one is let go: a new number
+            if held is not None:
+                held.close()
+            if sock is None:
+                self._held.pop(name, None)
+                continue
+            self._held[name] = sock
+            setattr(self, name, sock.getsockname()[1])
+
+    def release_ports(self) -> None:
+        for sock in self._held.values():
+            sock.close()
+        self._held = {}
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            self.release_ports()
+
+    cleanup_resources = run_sync(_async_cleanup_resources)
 
     def start_restarter(self) -> None:
         if self.autorestart and self.has_kernel:

@@ -100,3 +100,24 @@ def test_server_exit_leaves_no_kernel_behind(make_server: Callable[..., Server],
     assert time.monotonic() - started < 5, "the server took 5 s or more to exit"
     wait_for(lambda: not kernel_processes(srv.runtime_dir), timeout=5)
     assert not list(srv.runtime_dir.glob("kernel-*.json")), "connection files left behind"
+
+
+def test_a_kernel_that_dies_while_starting_is_restarted_on_new_ports(make_server: Callable[..., Server]) -> None:
+    # As when another process takes one of the kernel's ports before the kernel binds it
+    # (jupyter_client picks free TCP ports, then the kernel binds them a moment later).
+    srv = make_server()
+    marker = srv.base / "failed-once"
+    script = ("import os, sys\n"
+              f"if not os.path.exists({str(marker)!r}):\n"
+              f"    open({str(marker)!r}, 'w').close()\n"
+              "    sys.exit('zmq.error.ZMQError: Address already in use')\n"
+              "os.execv(sys.executable, [sys.executable, '-m', 'ipykernel_launcher', '-f', sys.argv[1]])\n")
+    add_kernelspec(srv.base / "data", "flaky", [sys.executable, "-c", script, "{connection_file}"])
+    kid = srv.start_kernel(name="flaky")
+    client = srv.connect(kid)
+    client.wait_ready(timeout=60)
+    out = client.run("1+1", timeout=60)
+    assert [m["content"]["data"]["text/plain"] for m in of_type(out, "execute_result")] == ["2"]
+    assert marker.exists() and "restarting it" in srv.log()
+    assert srv.kernel(kid)["execution_state"] == "idle"
+    client.close()

@@ -55,6 +55,13 @@ _NUDGE_INTERVAL = 0.25
 _NUDGE_RESEND = 2.0
 #: Messages a reader dispatches before it lets other greenlets run.
 _DRAIN_BATCH = 256
+#: While a kernel is in the middle of a burst of output (its last two iopub messages were
+#: streams or displays), its reader waits this long for more before it looks again, instead
+#: of waking for every message: a burst then costs a wakeup and a write per interval, not
+#: per message (it halves the server's CPU in bench/kernels.py's flood). The first output of a cell, replies, and a
+#: cell with a single output are never held back; after a burst, what follows it (the
+#: idle status) may wait up to this long, less than a screen frame.
+_COALESCE = 0.005
 # Plain ints: pyzmq's enum constants cost an enum operation at every use.
 _RCVMORE, _NOBLOCK = int(zmq.RCVMORE), int(zmq.NOBLOCK)
 PROTOCOL_VERSION = "5.4"
@@ -355,6 +362,7 @@ class KernelChannels:
         self._nudger: Any = None
         self._nudge_reply = Event()
         self._iopub_seen = Event()
+        self._mid_output = self._last_sheddable = False
         self.session = Session(key=info["key"].encode() if isinstance(info["key"], str) else info["key"],
                                signature_scheme=info.get("signature_scheme", "hmac-sha256"),
                                username="flask-notebook")
@@ -470,6 +478,9 @@ class KernelChannels:
             while True:
                 if self._drain(channel, sock):
                     gevent.sleep(0)  # a flood: let the writers and other kernels run
+                elif self._mid_output and channel == "iopub":
+                    self._mid_output = False
+                    gevent.sleep(_COALESCE)
                 else:
                     # ZMQ's descriptor signals that something changed, not that a message
                     # waits, and only once: wait only when a recv found the socket empty.
@@ -515,6 +526,9 @@ class KernelChannels:
     def _dispatch(self, msg: Msg) -> None:
         if msg.channel == "iopub":
             self._iopub_seen.set()
+            sheddable = msg.sheddable
+            self._mid_output = sheddable and self._last_sheddable  # two outputs in a row: a burst
+            self._last_sheddable = sheddable
             self.on_iopub(msg)
             # The client waiting for this gets it now; the others from the flusher, soon.
             first = self.connections.get(self.requesters.get(msg.parent_msg_id or "", ""))

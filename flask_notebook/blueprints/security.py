@@ -112,7 +112,8 @@ def host_login_url(next_url: str) -> str | None:
     """The host's login page with `next_url` added to its query, or None when it has none.
 
     ``login_url`` is a URL or, as Flask-Login's ``login_view``, the name of the host's
-    login endpoint (resolved here, per request, so it carries the host's script root).
+    login endpoint (resolved here, per request, so it carries the host's script root). A
+    login page on another host (single sign-on) gets `next_url` as an absolute URL.
     """
     login_url = state().login_url
     if login_url is None:
@@ -120,8 +121,10 @@ def host_login_url(next_url: str) -> str | None:
     if not login_url.startswith(("/", "http://", "https://")):
         login_url = url_for(login_url)
     parts = urlsplit(login_url)
+    if parts.netloc and parts.netloc.lower() != request.host.lower():
+        next_url = request.host_url.rstrip("/") + next_url
     query = [*parse_qsl(parts.query, keep_blank_values=True), ("next", next_url)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/:")))
 
 
 def cookie_path() -> str:

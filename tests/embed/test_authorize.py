@@ -57,6 +57,15 @@ def test_login_url_with_a_query_gets_next_appended(root: Path) -> None:
     site.extensions["notebook"].shutdown_all()
 
 
+def test_login_page_on_another_host_gets_an_absolute_next(root: Path) -> None:
+    site = Flask("site")
+    site.config.update(TESTING=True, NOTEBOOK_ROOT_DIR=str(root))
+    Notebook(site, url_prefix="/nb", authorize=lambda req: None, login_url="https://sso.example/login")
+    response = site.test_client().get("/nb/tree/", base_url="https://lab.example")
+    assert response.headers["Location"] == "https://sso.example/login?next=https://lab.example/nb/tree/"
+    site.extensions["notebook"].shutdown_all()
+
+
 def test_our_login_page_sends_people_to_the_hosts(host: Flask, user: FlaskClient) -> None:
     """With the host's login, the token form would accept nothing: /login is the host's."""
     response = host.test_client().get("/nb/login?next=/nb/running")

@@ -60,13 +60,18 @@ class Site:
         self.log_path = base / "site.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=base)
-        match = wait_for(lambda: self._ready(_READY[server]), timeout=30)
+        try:
+            match = wait_for(lambda: self._ready(_READY[server]), timeout=30)
+        except AssertionError as exc:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self._log.close()
+            raise AssertionError(f"the site did not start ({exc}):\n{self.log()}") from None
         self.url = match.group(1).rstrip("/") + "/"
-        self.origin = self.url.rstrip("/")
 
     def _ready(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
         if self.proc.poll() is not None:
-            raise AssertionError(f"the site exited with {self.proc.returncode}:\n{self.log()}")
+            raise AssertionError(f"it exited with {self.proc.returncode}")
         return pattern.search(self.log())
 
     def log(self) -> str:

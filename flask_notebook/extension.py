@@ -169,8 +169,11 @@ class Notebook:
           out (e.g. imports); a kernel whose seed fails is discarded.
 
         :param authorize: ``callable(request) -> identity or None`` that replaces token and
-            password auth, for a host with its own login.
-        :param login_url: where pages send people who are not logged in, with ``authorize``.
+            password auth, for a host with its own login. It is asked on every request of
+            ours, the kernel WebSocket's handshake included.
+        :param login_url: with ``authorize``, where pages send people who are not logged in
+            (with ``next``): a URL, or the name of the host's login endpoint as in
+            Flask-Login's ``login_view``. Without it they get 403.
         :raises RuntimeError: the app already has a notebook.
         """
         if "notebook" in app.extensions:

@@ -56,13 +56,14 @@ class Closed(Exception):
 class KernelClient:
     """One WebSocket to a kernel. `received` keeps everything read, in order."""
 
-    def __init__(self, url: str, kernel_id: str, token: str, *, protocol: str | None = V1,
+    def __init__(self, url: str, kernel_id: str, token: str | None, *, protocol: str | None = V1,
                  session_id: str | None = None, timeout: float = 30, header: list[str] | None = None,
                  sockopt: list[tuple[int, int, int]] | None = None, sslopt: dict[str, Any] | None = None) -> None:
         self.session_id = session_id or uuid.uuid4().hex
         self.protocol = protocol
         ws_url = url.replace("http", "ws", 1) + f"api/kernels/{kernel_id}/channels?session_id={self.session_id}"
-        kwargs: dict[str, Any] = {"timeout": timeout, "header": [f"Authorization: token {token}", *(header or [])]}
+        auth = [f"Authorization: token {token}"] if token else []  # None: a cookie in `header`, say
+        kwargs: dict[str, Any] = {"timeout": timeout, "header": [*auth, *(header or [])]}
         if protocol:
             kwargs["subprotocols"] = [protocol]
         if sockopt:

@@ -1,13 +1,17 @@
-"""`/login` and `/logout`: the token or password form, and the signed login cookie."""
+"""`/login` and `/logout`: the token or password form, and the signed login cookie.
+
+With a host's own login (``authorize``), people log in and out through the host: our
+`/login` sends them to its login page and `/logout` is not served.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..core import auth
+from ..core import auth, errors
 from ..extension import state
 from . import security
 
@@ -43,10 +47,23 @@ def _form(error: str | None = None, status: int = 200) -> Response:
     return response
 
 
+def _host_login() -> BaseResponse:
+    """With the host's login: back where they came from if logged in, else to the host's page."""
+    identity, _ = security.authenticate()
+    if identity is not None:
+        return redirect(_safe_next())
+    target = security.host_login_url(_safe_next())
+    if target is None:
+        raise errors.Forbidden("Forbidden")
+    return redirect(target)
+
+
 @bp.get("/login")
 def login() -> BaseResponse:
+    if state().authorize is not None:
+        return _host_login()
     identity, _ = security.authenticate()
-    if identity is not None and state().authorize is None:
+    if identity is not None:
         return redirect(_safe_next())
     return _form()
 
@@ -54,6 +71,8 @@ def login() -> BaseResponse:
 @bp.post("/login")
 def submit_login() -> BaseResponse:
     st = state()
+    if st.authorize is not None:
+        return _host_login()
     given = request.form.get(security.XSRF_COOKIE, "")
     cookie = request.cookies.get(security.XSRF_COOKIE, "")
     if not given or not cookie or not auth.tokens_equal(given, cookie):
@@ -72,6 +91,8 @@ def submit_login() -> BaseResponse:
 
 @bp.get("/logout")
 def logout() -> Response:
+    if state().authorize is not None:
+        abort(404)  # the host's logout is the one; ours would say "logged out" and not be
     response = make_response(render_template("flask_notebook/logout.html"))
     response.delete_cookie(security.login_cookie_name(), path=security.cookie_path())
     return response

@@ -11,7 +11,7 @@ import re
 import secrets
 import time
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Response, g, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
@@ -26,6 +26,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _OPEN_ENDPOINTS = frozenset({"notebook.api.get_version", "notebook.api.redirect_slash",
                              "notebook.api.redirect_notebooks"})
 XSRF_COOKIE = "_xsrf"
+#: Authorization schemes a browser never sends by itself (it does add Basic, Digest and
+#: Negotiate credentials it has cached to any request, cross-site ones included).
+_TOKEN_SCHEMES = ("token", "bearer")
 _HOST_CHARS = re.compile(r"[^A-Za-z0-9]")
 
 
@@ -46,7 +49,7 @@ def _request_token() -> str | None:
     if token:
         return token
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() in ("token", "bearer") and value.strip():
+    if scheme.lower() in _TOKEN_SCHEMES and value.strip():
         return value.strip()
     return None
 
@@ -65,15 +68,18 @@ def _cookie_identity(st: NotebookState) -> Identity | None:
 def authenticate() -> tuple[Identity | None, bool]:
     """(identity or None, whether the request proved itself with a token or header).
 
-    Requests proved by something a browser does not attach by itself (our token, or an
-    Authorization header the host's check accepted) are exempt from XSRF and Origin checks.
+    Requests proved by something a browser does not attach by itself (our token, or a
+    ``token``/``Bearer`` Authorization header the host's check accepted) are exempt from XSRF
+    and Origin checks. Not a ``?token=`` with the host's check: a cross-site form can carry
+    one, and the host's check may well have looked only at its session cookie.
     """
     st = state()
     if st.authorize is not None:
         user = st.authorize(request)
         if user is None:
             return None, False
-        return auth.identity_for(user), "Authorization" in request.headers
+        scheme = request.headers.get("Authorization", "").partition(" ")[0].lower()
+        return auth.identity_for(user), scheme in _TOKEN_SCHEMES
     token = _request_token()
     if token and st.token and auth.tokens_equal(token, st.token):
         identity = _cookie_identity(st)
@@ -100,6 +106,25 @@ def set_login_cookie(response: BaseResponse, identity: Identity) -> None:
         secure=request.is_secure,
         samesite="Lax",
     )
+
+
+def host_login_url(next_url: str) -> str | None:
+    """The host's login page with `next_url` added to its query, or None when it has none.
+
+    ``login_url`` is a URL or, as Flask-Login's ``login_view``, the name of the host's
+    login endpoint (resolved here, per request, so it carries the host's script root). A
+    login page on another host (single sign-on) gets `next_url` as an absolute URL.
+    """
+    login_url = state().login_url
+    if login_url is None:
+        return None
+    if not login_url.startswith(("/", "http://", "https://")):
+        login_url = url_for(login_url)
+    parts = urlsplit(login_url)
+    if parts.netloc and parts.netloc.lower() != request.host.lower():
+        next_url = request.host_url.rstrip("/") + next_url
+    query = [*parse_qsl(parts.query, keep_blank_values=True), ("next", next_url)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/:")))
 
 
 def cookie_path() -> str:
@@ -157,9 +182,10 @@ def guard_page() -> BaseResponse | None:
             raise errors.Forbidden("Forbidden")
         here = request.script_root + request.full_path.rstrip("?")
         if st.authorize is not None:
-            if st.login_url is None:
+            target = host_login_url(here)
+            if target is None:
                 raise errors.Forbidden("Forbidden")
-            return redirect(f"{st.login_url}?next={quote(here, safe='/')}")
+            return redirect(target)
         return redirect(url_for("notebook.auth.login", next=here))
     g.notebook_identity, g.notebook_proven = identity, proven
     if not proven:

@@ -350,9 +350,13 @@ class Executor:
                    "user_expressions": options.user_expressions, "allow_stdin": options.allow_stdin,
                    "stop_on_error": options.stop_on_error}
         execution.pid = self.kernel.pid
-        execution.msg_id = self._send(relay, "shell", "execute_request", content)
+        # Known before the send: the relay drains the shell socket right after sending, and on
+        # a busy machine the reply can be there already. Taken before we know its id, it
+        # would be dropped, and the request would wait for it for ever.
+        execution.msg_id = uuid.uuid4().hex
         execution.status = "running"
         execution.started = time.time()
+        self._send(relay, "shell", "execute_request", content, msg_id=execution.msg_id)
         execution._changed_now()
 
     def _follow(self, relay: KernelChannels, execution: Execution) -> None:
@@ -449,8 +453,8 @@ class Executor:
         execution._changed_now()
 
     def _send(self, relay: KernelChannels, channel: str, msg_type: str, content: dict[str, Any],
-              parent: dict[str, Any] | None = None) -> str:
-        header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "flask-notebook",
+              parent: dict[str, Any] | None = None, msg_id: str | None = None) -> str:
+        header = {"msg_id": msg_id or uuid.uuid4().hex, "msg_type": msg_type, "username": "flask-notebook",
                   "session": self.session_id, "date": iso_utc(time.time()), "version": PROTOCOL_VERSION}
         relay.send(self.session_id, channel, messages.make(channel, header, parent or {}, content).parts, header)
         return str(header["msg_id"])

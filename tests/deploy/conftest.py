@@ -187,14 +187,7 @@ def nginx(tmp_path: Path) -> Iterator[Callable[..., Nginx]]:
 
     def start(server: Server, tls: bool = False) -> Nginx:
         base = tmp_path / f"nginx{len(proxies)}"
-        cert: tuple[Path, Path] | None = None
-        if tls:
-            base.mkdir()
-            issued = tls_ca().issue_cert("127.0.0.1")
-            cert = (base / "cert.pem", base / "key.pem")
-            cert[0].write_bytes(b"".join(pem.bytes() for pem in issued.cert_chain_pems))
-            issued.private_key_pem.write_to_path(str(cert[1]))
-        proxy = Nginx(base, server.port, cert)
+        proxy = Nginx(base, server.port, issue_cert(base) if tls else None)
         proxies.append(proxy)
         return proxy
 
@@ -204,6 +197,16 @@ def nginx(tmp_path: Path) -> Iterator[Callable[..., Nginx]]:
 
 
 _CA: list[trustme.CA] = []
+
+
+def issue_cert(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 from the test's CA: (certificate chain, key) files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    issued = tls_ca().issue_cert("127.0.0.1")
+    certfile, keyfile = directory / "cert.pem", directory / "key.pem"
+    certfile.write_bytes(b"".join(pem.bytes() for pem in issued.cert_chain_pems))
+    issued.private_key_pem.write_to_path(str(keyfile))
+    return certfile, keyfile
 
 
 def tls_ca() -> trustme.CA:

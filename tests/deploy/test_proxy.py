@@ -135,3 +135,13 @@ def test_the_command_line_flag() -> None:
     assert parse_args(["--trust-proxy", "2"]).trust_proxy == 2
     with pytest.raises(SystemExit):
         parse_args(["--trust-proxy", "-1"])
+
+
+def test_the_loopback_host_guard_applies_to_the_forwarded_host(make_app: Any) -> None:
+    """What the README says: behind a proxy with a public name, the command line's loopback
+    guard needs --allow-remote-access (or the name in NOTEBOOK_LOCAL_HOSTNAMES)."""
+    guarded = make_app(NOTEBOOK_TRUST_PROXY=1, NOTEBOOK_ALLOW_REMOTE_ACCESS=False)
+    assert guarded.test_client().get("/api/contents", headers={**AUTH, **FORWARDED}).status_code == 403
+    named = make_app(NOTEBOOK_TRUST_PROXY=1, NOTEBOOK_ALLOW_REMOTE_ACCESS=False,
+                     NOTEBOOK_LOCAL_HOSTNAMES=["localhost", "notebooks.example.com"])
+    assert named.test_client().get("/api/contents", headers={**AUTH, **FORWARDED}).status_code == 200

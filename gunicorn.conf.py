@@ -31,7 +31,7 @@ preload_app = False
 
 # The gevent worker tells the arbiter it is alive every second from its own loop, whatever
 # requests and WebSockets are open, so this only fires when the loop itself is stuck; then
-# the worker is killed and its kernels with it, hence a generous value.
+# the worker is replaced and its kernels end with it, hence a generous value.
 timeout = 120
 # On SIGTERM the worker shuts every kernel down at once (below), which ends their WebSockets,
 # and leaves when its connections are gone. A kernel that ignores its shutdown request is

@@ -16,8 +16,10 @@ ASSETS_DIR := flask_notebook/static/flask_notebook/build
 ASSETS_STAMP := $(ASSETS_DIR)/.built
 # Browser tests drive Debian's chromium (Playwright never downloads a browser here).
 CHROMIUM ?= /usr/bin/chromium
+# The reverse-proxy tests (tests/deploy/) run Debian's nginx in front of the server.
+NGINX ?= /usr/sbin/nginx
 
-.PHONY: install assets browser run test bench bench-kernels typecheck clean
+.PHONY: install assets browser nginx run test bench bench-kernels typecheck clean
 
 install: $(STAMP) assets
 
@@ -34,6 +36,10 @@ $(ASSETS_STAMP): $(NODE_STAMP) scripts/build-assets.mjs $(shell find $(ASSETS_SR
 browser:
 	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
 
+# Only the binary is used: the tests start their own nginx on loopback, in the foreground.
+nginx:
+	@test -x $(NGINX) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx)
+
 $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt
@@ -43,7 +49,7 @@ $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 run: install
 	$(VENV)/bin/flask-notebook --root-dir .
 
-test: install browser
+test: install browser nginx
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 typecheck: install

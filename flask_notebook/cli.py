@@ -39,6 +39,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     parser.add_argument("--allow-remote-access", action="store_true",
                         help="accept any Host header even when bound to loopback")
+    parser.add_argument("--trust-proxy", type=int, nargs="?", const=1, default=None, metavar="HOPS",
+                        help="believe the X-Forwarded-For/Proto/Host/Prefix headers of this many reverse "
+                             "proxies in front of the server (default 1 with the flag, none without it; "
+                             "NOTEBOOK_TRUST_PROXY)")
     parser.add_argument("--kernel-pool", default=None, metavar="NAME=N[,NAME=N]",
                         help="keep N kernels of kernelspec NAME started and warm (NOTEBOOK_KERNEL_POOL)")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
@@ -49,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--certfile and --keyfile go together")
     if not 0 <= args.port <= 65535:
         parser.error(f"--port {args.port} is not a port number")
+    if args.trust_proxy is not None and args.trust_proxy < 0:
+        parser.error(f"--trust-proxy {args.trust_proxy} is not a number of proxies")
     return args
 
 
@@ -67,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         config["NOTEBOOK_TOKEN"] = args.token
     if args.kernel_pool is not None:
         config["NOTEBOOK_KERNEL_POOL"] = args.kernel_pool
+    if args.trust_proxy is not None:
+        config["NOTEBOOK_TRUST_PROXY"] = args.trust_proxy
     if _is_loopback(args.ip) and not args.allow_remote_access:
         config["NOTEBOOK_ALLOW_REMOTE_ACCESS"] = False
     try:

@@ -128,14 +128,14 @@ class LiveServer:
         self.log_path = log_path
         self.token = TOKEN
         self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flask_notebook", "--port", "0", "--no-browser",
-             "--root-dir", str(root), "--token", TOKEN, *args],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env,
-        )
+        self.proc = subprocess.Popen(self.command(root, args), stdout=self._log, stderr=subprocess.STDOUT, env=env)
         match = wait_for(self._url_line, timeout=20)
         self.url = match.group(1)  # e.g. http://127.0.0.1:PORT/
         self.port = int(match.group(2))
+
+    def command(self, root: Path, args: list[str]) -> list[str]:
+        return [sys.executable, "-m", "flask_notebook", "--port", "0", "--no-browser",
+                "--root-dir", str(root), "--token", TOKEN, *args]
 
     def _url_line(self) -> re.Match[str] | None:
         if self.proc.poll() is not None:

@@ -11,6 +11,7 @@ from flask import Flask
 
 from flask_notebook import Notebook, create_app
 from flask_notebook.extension import DEFAULTS
+from flask_notebook.factory import STANDALONE_DEFAULTS
 
 from .conftest import AUTH, TOKEN
 
@@ -104,7 +105,7 @@ def test_config_defaults_are_visible_to_the_host(host_app: Flask) -> None:
 def test_every_config_key_is_documented() -> None:
     doc = Notebook.init_app.__doc__ or ""
     readme = README.read_text()
-    for key in [*DEFAULTS, "NOTEBOOK_BASE_URL"]:
+    for key in [*DEFAULTS, *STANDALONE_DEFAULTS]:
         assert key in readme, f"{key} missing from README"
     for key in DEFAULTS:
         assert key in doc, f"{key} missing from init_app docstring"
@@ -115,7 +116,7 @@ def test_every_config_key_the_code_reads_is_declared() -> None:
     read = set()
     for path in package.rglob("*.py"):
         read |= set(re.findall(r'["\'](NOTEBOOK_[A-Z_]+)["\']', path.read_text()))
-    assert read - {"NOTEBOOK_BASE_URL"} <= set(DEFAULTS)
+    assert read - set(STANDALONE_DEFAULTS) <= set(DEFAULTS)
 
 
 def test_environment_configures_the_standalone_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

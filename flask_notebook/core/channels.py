@@ -432,6 +432,14 @@ class KernelChannels:
         self.offline.clear()
         self.requesters.clear()
 
+    def hang_up(self) -> None:
+        """Stop relaying and close every WebSocket, after what the kernel said last: the
+        server is stopping. (A server that waits for its connections, gunicorn's worker,
+        would otherwise wait for each browser to go away.)"""
+        self.close()
+        for conn in list(self.connections.values()):
+            conn.close()
+
     # -- readiness --------------------------------------------------------------------
 
     def nudge(self) -> None:

@@ -421,7 +421,8 @@ class KernelRegistry:
             self.pool.start()  # the limit may have kept it from refilling
 
     def shutdown_all(self, *, grace: float = 1.5) -> None:
-        """Stop every kernel, in parallel, best effort per kernel. No new kernel starts after."""
+        """Stop every kernel, in parallel, best effort per kernel, and close their WebSockets.
+        No new kernel starts after."""
         self._closed = True
         if self._culler is not None:
             self._culler.kill(block=False)
@@ -429,6 +430,9 @@ class KernelRegistry:
         self.kernels.clear()
         if kernels:
             gevent.joinall([gevent.spawn(self._stop, k, grace) for k in kernels], timeout=grace + 6)
+        for kernel in kernels:
+            if kernel.channels is not None:
+                kernel.channels.hang_up()
 
     def _stop(self, kernel: Kernel, grace: float, reason: str = "The kernel was shut down") -> None:
         km = kernel.km

@@ -1,0 +1,76 @@
+"""The notebook editor in Chromium over TLS under /jupyter/, through deploy/nginx.conf (TLS at
+the proxy, the prefix from X-Forwarded-Prefix) and from the standalone server itself
+(--certfile, --base-url): the page's requests and its kernel WebSocket use https:// and
+wss:// under the prefix, and a cell runs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from ..conftest import TOKEN
+from ..kernels.conftest import Server
+from ..ui.conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, code_cell
+from ..ui.notebook_helpers import cell, kernel_state, output
+from .conftest import PREFIX, Nginx, issue_cert
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium for this module only: Playwright's sync API allows one instance per process at
+    a time, so none may outlive the module (tests/ui keeps one for the whole session)."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=60_000)
+        yield browser
+        browser.close()
+
+
+@pytest.mark.parametrize("tls_at", ["nginx", "server"])
+def test_the_notebook_page_runs_a_cell_over_wss(browser: Browser, backend: Callable[..., Server],
+                                                nginx: Callable[..., Nginx], tmp_path: Path, ca_file: str,
+                                                tls_at: str) -> None:
+    if tls_at == "nginx":
+        server = backend("cli", "--trust-proxy")
+        url = nginx(server, tls=True).url
+    else:
+        certfile, keyfile = issue_cert(tmp_path / "certs")
+        server = backend("cli", "--certfile", str(certfile), "--keyfile", str(keyfile), "--base-url", PREFIX)
+        url = server.url
+    assert url.startswith("https://127.0.0.1:") and url.endswith(PREFIX)
+    notebook = {"cells": [{**code_cell("6*7"), "id": "c1"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    server.json("PUT", "api/contents/behind.ipynb", 201, verify=ca_file, json={"type": "notebook", "content": notebook})
+    origin = url.removesuffix(PREFIX)
+    context = browser.new_context(ignore_https_errors=True)  # the test's CA is not Chromium's
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        requested: list[str] = []
+        sockets: list[str] = []
+        errors: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        page.on("websocket", lambda ws: sockets.append(ws.url))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{url}notebooks/behind.ipynb?token={TOKEN}")
+        expect(page.locator("#nb-notebook")).to_have_attribute("data-state", "ready")
+        expect(kernel_state(page)).to_have_text("Kernel Idle")
+        cell(page, 1).locator(".cm-content").click()
+        page.keyboard.press("Control+Enter")
+        expect(output(page, 1)).to_have_text("Out[1]:42")
+
+        wss = origin.replace("https://", "wss://") + PREFIX + "api/kernels/"
+        assert sockets and all(ws.startswith(wss) and "/channels?session_id=" in ws for ws in sockets), sockets
+        outside = [r for r in requested if not r.startswith(origin + PREFIX)]
+        assert not outside, f"requests outside {PREFIX}: {outside}"
+        assert not errors, errors
+        cookies = context.cookies()
+        assert cookies and all(c["secure"] and c["path"] == PREFIX for c in cookies), cookies
+    finally:
+        context.close()

@@ -78,6 +78,14 @@ def select(page: Page, name: str) -> None:
     expect(row(page, name)).to_have_attribute("aria-selected", "true")
 
 
+def test_new_notebook_is_served_disabled_until_the_page_can_act_on_it(page: Page, ui_server: UIServer) -> None:
+    served = ui_server.request("GET", "tree/").text
+    assert re.search(r'<button[^>]*id="nb-new-notebook"[^>]*\bdisabled\b', served)
+    page.goto("tree/")
+    expect(page.get_by_role("button", name="New Notebook", exact=True)).to_be_enabled()
+    expect(page.get_by_label("Kernel for new notebooks").locator("option")).not_to_have_count(0)
+
+
 def test_new_notebook_uses_the_chosen_kernel_and_opens_the_editor(page: Page, ui_server: UIServer) -> None:
     make_folder(ui_server, "newnb")
     open_tree(page, "newnb")

@@ -266,6 +266,8 @@ async function loadKernelspecs() {
     select.replaceChildren(el("option", { value: "" }, "Default kernel"));
     showError("Listing the kernels", problem);
   }
+  // Served disabled: a click before the script and the kernel list are here would do nothing.
+  $("nb-new-notebook").disabled = false;
 }
 
 // -- opening -----------------------------------------------------------------------------------

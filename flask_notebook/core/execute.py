@@ -350,9 +350,13 @@ class Executor:
                    "user_expressions": options.user_expressions, "allow_stdin": options.allow_stdin,
                    "stop_on_error": options.stop_on_error}
         execution.pid = self.kernel.pid
-        execution.msg_id = self._send(relay, "shell", "execute_request", content)
+        # The reply may be dispatched inside the send (the relay drains the socket after
+        # each send, and a quick kernel has answered by then): the record must know its
+        # msg_id, and be running, before the request goes out.
+        execution.msg_id = uuid.uuid4().hex
         execution.status = "running"
         execution.started = time.time()
+        self._send(relay, "shell", "execute_request", content, msg_id=execution.msg_id)
         execution._changed_now()
 
     def _follow(self, relay: KernelChannels, execution: Execution) -> None:
@@ -442,15 +446,15 @@ class Executor:
         if execution.status != "input_required" or execution.input_parent is None or relay is None:
             raise errors.Conflict(f"Request {execution.id} is not waiting for input (it is {execution.status})",
                                   reason="not waiting for input")
-        self._send(relay, "stdin", "input_reply", {"value": value}, parent=execution.input_parent)
-        execution.input_parent = None
-        execution.input_request = None
+        # As for the execute request: the next input_request may come back inside the send.
+        parent, execution.input_parent, execution.input_request = execution.input_parent, None, None
         execution.status = "running"
+        self._send(relay, "stdin", "input_reply", {"value": value}, parent=parent)
         execution._changed_now()
 
     def _send(self, relay: KernelChannels, channel: str, msg_type: str, content: dict[str, Any],
-              parent: dict[str, Any] | None = None) -> str:
-        header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "flask-notebook",
+              parent: dict[str, Any] | None = None, msg_id: str | None = None) -> str:
+        header = {"msg_id": msg_id or uuid.uuid4().hex, "msg_type": msg_type, "username": "flask-notebook",
                   "session": self.session_id, "date": iso_utc(time.time()), "version": PROTOCOL_VERSION}
         relay.send(self.session_id, channel, messages.make(channel, header, parent or {}, content).parts, header)
         return str(header["msg_id"])

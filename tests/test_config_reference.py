@@ -55,10 +55,10 @@ def config_table() -> dict[str, tuple[str, str]]:
 
 def flag_table() -> dict[str, tuple[str, str]]:
     """option string -> (default, meaning), from The command line's table. A row may name
-    several options (`--certfile`, `--keyfile`)."""
+    several options (`--certfile`, `--keyfile`), each with its argument (`--trust-proxy [N]`)."""
     table: dict[str, tuple[str, str]] = {}
     for cells in table_rows(section("The command line")):
-        options = re.findall(r"`(--?[a-z][a-z-]*)`", cells[0])
+        options = re.findall(r"`(--?[a-z][a-z-]*)(?: [^`]*)?`", cells[0])  # `--flag` or `--flag [N]`
         if not options or cells[0] == "flag":
             continue
         assert len(cells) == 3, cells

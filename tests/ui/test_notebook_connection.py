@@ -46,6 +46,7 @@ def test_a_websocket_that_never_opens_is_explained_until_it_does(page: Page, ui_
     expect(alert).to_contain_text("reverse proxy")
     expect(alert).to_contain_text("proxy_set_header Upgrade $http_upgrade;")
     expect(alert).to_contain_text('proxy_set_header Connection "upgrade";')
+    expect(alert).to_contain_text("proxy_set_header Host $http_host;")
     expect(alert).to_contain_text("Deployment")
     expect(page.locator(".nb-connection-problem")).to_have_attribute("data-kind", "websocket")
     expect(kernel_state(page)).to_contain_text("the kernel WebSocket cannot connect")

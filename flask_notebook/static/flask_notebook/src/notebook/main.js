@@ -26,7 +26,7 @@ const NGINX_WEBSOCKET = [
   "proxy_http_version 1.1;",
   "proxy_set_header Upgrade $http_upgrade;",
   'proxy_set_header Connection "upgrade";',
-  "proxy_set_header Host $host;",
+  "proxy_set_header Host $http_host;",
 ].join("\n");
 
 /** The message for a kernel WebSocket that cannot connect ({kind} from Kernel's "problem"). */

@@ -27,7 +27,9 @@ log = logging.getLogger("flask_notebook")
 _TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"]*")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser. The README's table of flags lists each option with its
+    default (``tests/test_config_reference.py`` checks)."""
     parser = argparse.ArgumentParser(prog="flask-notebook", description="A Jupyter-compatible notebook server.")
     parser.add_argument("--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8888, help="port to bind; 0 picks a free one (default 8888)")
@@ -48,6 +50,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     parser.add_argument("--hash-password", action="store_true",
                         help="read a password, print its hash for NOTEBOOK_PASSWORD, and exit")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if bool(args.certfile) != bool(args.keyfile):
         parser.error("--certfile and --keyfile go together")

@@ -446,10 +446,10 @@ class Executor:
         if execution.status != "input_required" or execution.input_parent is None or relay is None:
             raise errors.Conflict(f"Request {execution.id} is not waiting for input (it is {execution.status})",
                                   reason="not waiting for input")
-        self._send(relay, "stdin", "input_reply", {"value": value}, parent=execution.input_parent)
-        execution.input_parent = None
-        execution.input_request = None
+        # As for the execute request: the next input_request may come back inside the send.
+        parent, execution.input_parent, execution.input_request = execution.input_parent, None, None
         execution.status = "running"
+        self._send(relay, "stdin", "input_reply", {"value": value}, parent=parent)
         execution._changed_now()
 
     def _send(self, relay: KernelChannels, channel: str, msg_type: str, content: dict[str, Any],

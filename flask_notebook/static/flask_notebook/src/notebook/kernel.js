@@ -4,12 +4,37 @@
 //
 // Events (a "status" CustomEvent, detail {status, reason}) report the state shown to people:
 // connecting, starting, idle, busy, restarting, dead, disconnected, reconnecting.
+//
+// A "problem" CustomEvent (detail {kind} or null) says why the WebSocket cannot connect, once
+// it has failed to open a few times in a row while retrying goes on: "websocket" (the server
+// answers HTTP, so something between it and the browser refuses the upgrade: a reverse
+// proxy, usually), "login" (the REST API says 403: logged out) or "unreachable" (no answer
+// at all). Null when the socket opens again. A socket that opened and then dropped counts
+// for nothing here: it reconnects quietly.
 
 import { apiUrl, request } from "../../js/api.js";
 import { V1_PROTOCOL, deserialize, serialize } from "./wire.js";
 
 const RECONNECT_DELAYS_MS = [100, 250, 500, 1000, 2000, 4000];
+/** Handshakes that fail in a row before the page looks into why and says so. */
+const FAILED_OPENS_BEFORE_DIAGNOSIS = 3;
+/** Short reasons for the kernel state, beside the longer message the page shows. */
+const PROBLEM_REASONS = {
+  websocket: "the kernel WebSocket cannot connect",
+  login: "not logged in",
+  unreachable: "the server cannot be reached",
+};
 const PROTOCOL_VERSION = "5.4";
+
+/** What a failing WebSocket means, from the status of a REST GET of its kernel. */
+function problemKind(status) {
+  // The API answers: the HTTP path works and only the WebSocket does not, which is what a
+  // reverse proxy that does not pass the upgrade (or the Host header) looks like.
+  if (status >= 200 && status < 300) return "websocket";
+  if (status === 401 || status === 403) return "login";
+  if (status === 0 || status === 502 || status === 503 || status === 504) return "unreachable";
+  return null;
+}
 
 function uuid() {
   return crypto.randomUUID().replaceAll("-", "");
@@ -29,6 +54,10 @@ export class Kernel extends EventTarget {
     this.executionState = null;
     this.ws = null;
     this.attempt = 0;
+    /** WebSockets in a row that closed without ever opening (failed handshakes). */
+    this.failedOpens = 0;
+    /** Why the socket cannot connect ({kind}), once known; null while all is well. */
+    this.problem = null;
     this.closed = false;
     this.reconnectTimer = null;
     /** msg_id -> {onIopub, onReply, onInput, onDone}; kept across reconnects, for the replay. */
@@ -58,9 +87,13 @@ export class Kernel extends EventTarget {
     const ws = new WebSocket(this.socketUrl, [V1_PROTOCOL]);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
+    let opened = false;
     ws.addEventListener("open", () => {
       if (ws !== this.ws) return;
+      opened = true;
       this.attempt = 0;
+      this.failedOpens = 0;
+      this.setProblem(null);
       if (ws.protocol !== V1_PROTOCOL) {
         this.setStatus("dead", "the server did not accept the v1 kernel protocol");
         ws.close();
@@ -83,7 +116,8 @@ export class Kernel extends EventTarget {
     });
     ws.addEventListener("close", () => {
       if (ws !== this.ws || this.closed) return;
-      if (this.status !== "dead") this.setStatus("disconnected");
+      this.failedOpens = opened ? 0 : this.failedOpens + 1;
+      if (this.status !== "dead") this.setStatus("disconnected", this.problemReason());
       this.scheduleReconnect();
     });
   }
@@ -93,21 +127,42 @@ export class Kernel extends EventTarget {
     this.attempt += 1;
     this.reconnectTimer = setTimeout(async () => {
       if (this.closed) return;
-      if (this.attempt > 3) {
-        // Still failing: is the kernel there at all? A 404 means it was shut down or culled.
-        try {
-          await request("GET", apiUrl("kernels", this.kernelId));
-        } catch (error) {
-          if (error.status === 404) {
-            this.setStatus("dead", "the kernel no longer exists (shut down, culled or died)");
-            this.failPending("the kernel is gone", { queued: true });
-            return;
-          }
+      if (this.attempt >= FAILED_OPENS_BEFORE_DIAGNOSIS) {
+        // Still failing: ask the REST API about the kernel. A 404 means it was shut down or
+        // culled; other answers tell what keeps the WebSocket from opening.
+        const status = await this.probe();
+        if (this.closed) return;
+        if (status === 404) {
+          this.setProblem(null);
+          this.setStatus("dead", "the kernel no longer exists (shut down, culled or died)");
+          this.failPending("the kernel is gone", { queued: true });
+          return;
         }
+        if (this.failedOpens >= FAILED_OPENS_BEFORE_DIAGNOSIS) this.setProblem(problemKind(status));
       }
-      if (this.status !== "dead") this.setStatus("reconnecting");
+      if (this.status !== "dead") this.setStatus("reconnecting", this.problemReason());
       this.connect();
     }, delay);
+  }
+
+  /** The HTTP status of a GET of this kernel (0 when there is no answer at all). */
+  async probe() {
+    try {
+      await request("GET", apiUrl("kernels", this.kernelId));
+      return 200;
+    } catch (error) {
+      return typeof error.status === "number" ? error.status : 0;
+    }
+  }
+
+  setProblem(kind) {
+    if ((this.problem ? this.problem.kind : null) === kind) return;
+    this.problem = kind ? { kind } : null;
+    this.dispatchEvent(new CustomEvent("problem", { detail: this.problem }));
+  }
+
+  problemReason() {
+    return this.problem ? PROBLEM_REASONS[this.problem.kind] : null;
   }
 
   async refreshState() {
@@ -259,6 +314,8 @@ export class Kernel extends EventTarget {
     this.failPending("the kernel was changed", { queued: true });
     this.executionState = null;
     this.kernelId = kernelId;
+    this.attempt = 0;
+    this.failedOpens = 0;
     const old = this.ws;
     this.ws = null;
     if (old) old.close();

@@ -21,6 +21,44 @@ const STATUS_TEXT = {
   none: "No kernel",
 };
 
+/** The nginx lines that let the kernel WebSocket through a reverse proxy (README, Deployment). */
+const NGINX_WEBSOCKET = [
+  "proxy_http_version 1.1;",
+  "proxy_set_header Upgrade $http_upgrade;",
+  'proxy_set_header Connection "upgrade";',
+  "proxy_set_header Host $http_host;",
+].join("\n");
+
+/** The message for a kernel WebSocket that cannot connect ({kind} from Kernel's "problem"). */
+function connectionProblem(kind, socketPath) {
+  const title = el("strong", {}, "The kernel connection could not be established.");
+  if (kind === "websocket") {
+    return [
+      title,
+      el("p", {}, "The server answers HTTP requests (the notebook loaded and its kernel is running), but the "
+        + "kernel's WebSocket never opened, so cells cannot run. The page keeps trying."),
+      el("p", {}, "The likely cause is a reverse proxy in front of the server that does not pass the WebSocket "
+        + "upgrade for ", el("code", {}, socketPath), ". For nginx, add these lines to the location that "
+        + "proxies the server, then reload nginx:"),
+      el("pre", { className: "nb-connection-fix" }, el("code", {}, NGINX_WEBSOCKET)),
+      el("p", {}, "Other proxies need the same: pass the Upgrade and Connection headers, and the Host header "
+        + "unchanged. See \u201cDeployment\u201d in flask-notebook's README."),
+    ];
+  }
+  if (kind === "login") {
+    return [
+      title,
+      el("p", {}, "The server refuses this page's requests (403): your login has expired or you logged out. ",
+        el("a", { href: location.href, target: "_blank", rel: "noopener" }, "Log in again in a new tab"),
+        "; this page reconnects by itself once you have, and your unsaved changes stay here."),
+    ];
+  }
+  return [
+    title,
+    el("p", {}, "The server does not answer: it may have stopped, or the network is down. The page keeps trying."),
+  ];
+}
+
 function dirname(path) {
   return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
 }
@@ -99,6 +137,7 @@ class App {
         if (status === "restarting" || status === "dead") this.notebook.resetRunning();
         this.showKernelState(status, reason);
       });
+      this.kernel.addEventListener("problem", (event) => this.showConnectionProblem(event.detail));
       this.notebook.kernel = this.kernel;
     }
     this.setKernelspec(kernelModel.name);
@@ -126,6 +165,21 @@ class App {
     node.textContent = `Kernel ${STATUS_TEXT[status] || status}${reason ? `: ${reason}` : ""}`;
     node.title = node.textContent;
     this.root.dataset.kernel = status;
+  }
+
+  /** A message under the title while the kernel WebSocket cannot connect; gone once it does. */
+  showConnectionProblem(problem) {
+    const node = this.handles.connectionProblem;
+    if (!problem) {
+      node.hidden = true;
+      node.replaceChildren();
+      delete node.dataset.kind;
+      return;
+    }
+    const socketPath = new URL(this.kernel.socketUrl).pathname;
+    node.dataset.kind = problem.kind;
+    node.replaceChildren(...connectionProblem(problem.kind, socketPath));
+    node.hidden = false;
   }
 
   showSaveState({ status, message }) {

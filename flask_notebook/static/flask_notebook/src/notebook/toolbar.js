@@ -173,6 +173,9 @@ export function buildHeader(host, a) {
     el("span", { className: "nb-toolbar-sep", "aria-hidden": "true" }),
     toolButton("Keyboard shortcuts", "keyboard", a.help, { keys: "H" }));
 
-  host.append(titleRow, menubar, toolbar);
-  return { name, saveState, kernelState, kernelName, typeSelect };
+  // Why the kernel WebSocket cannot connect, when it cannot (main.js fills it in).
+  const connectionProblem = el("div", { className: "nb-connection-problem", role: "alert", hidden: true });
+
+  host.append(titleRow, connectionProblem, menubar, toolbar);
+  return { name, saveState, kernelState, kernelName, typeSelect, connectionProblem };
 }

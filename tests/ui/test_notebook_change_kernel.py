@@ -1,0 +1,64 @@
+"""Kernel > Change kernel…: the session moves to a kernel of another kernelspec, the old kernel
+is shut down, cells run on the new one, and the notebook records it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from ..conftest import wait_for
+from ..kernels.conftest import add_kernelspec
+from .conftest import UIServer, code_cell, put_notebook
+from .notebook_helpers import cell, kernel_state, menu, open_notebook, output
+
+WHICH = "import os\nos.environ.get('WHICH_KERNEL', 'python3')"
+
+
+def session_of(server: UIServer, path: str) -> dict[str, Any]:
+    sessions = [s for s in server.json("GET", "api/sessions", 200) if s["path"] == path]
+    assert len(sessions) == 1, sessions
+    return sessions[0]  # type: ignore[no-any-return]
+
+
+def run_first_cell(page: Page) -> None:
+    cell(page, 1).locator(".nb-prompt").click()
+    page.get_by_role("button", name="Run", exact=True).click()
+
+
+def test_change_kernel_from_the_menu(page: Page, ui_server: UIServer) -> None:
+    # A second kernelspec, told apart by an environment variable its kernel sees.
+    add_kernelspec(ui_server.base / "data", "other", [sys.executable, "-m", "ipykernel_launcher", "-f",
+                                                      "{connection_file}"],
+                   display_name="Other Python", env={"WHICH_KERNEL": "other"})
+    put_notebook(ui_server, "switch.ipynb", [code_cell(WHICH)])
+    open_notebook(page, "switch.ipynb")
+    before = session_of(ui_server, "switch.ipynb")
+    assert before["kernel"]["name"] == "python3"
+    run_first_cell(page)
+    expect(output(page, 1)).to_have_text("Out[1]:'python3'")
+
+    menu(page, "Kernel", "Change kernel…")
+    dialog = page.get_by_role("dialog", name="Change kernel")
+    dialog.get_by_label("Kernel").select_option(label="Other Python")
+    dialog.get_by_role("button", name="Change").click()
+    expect(dialog).to_have_count(0)
+
+    after = wait_for(lambda: (s := session_of(ui_server, "switch.ipynb"))["kernel"]["name"] == "other" and s,
+                     timeout=20)
+    assert after["id"] == before["id"] and after["kernel"]["id"] != before["kernel"]["id"]
+    wait_for(lambda: ui_server.request("GET", f"api/kernels/{before['kernel']['id']}").status_code == 404,
+             timeout=20)  # the old kernel is shut down
+    expect(page.locator(".nb-kernel-name")).to_have_text("Other Python")
+    expect(kernel_state(page)).to_have_text("Kernel Idle")
+    run_first_cell(page)
+    expect(output(page, 1)).to_have_text("Out[1]:'other'")
+
+    # The notebook now names its kernel: changed, and saved so.
+    expect(page).to_have_title("* switch.ipynb · flask-notebook")
+    page.keyboard.press("Control+s")
+    expect(page).to_have_title("switch.ipynb · flask-notebook")
+    saved = json.loads((ui_server.root / "switch.ipynb").read_text())
+    assert saved["metadata"]["kernelspec"] == {"name": "other", "display_name": "Other Python", "language": "python"}

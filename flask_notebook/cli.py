@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8888, help="port to bind; 0 picks a free one (default 8888)")
     parser.add_argument("--root-dir", default=None, help="directory to serve (default: the current directory)")
     parser.add_argument("--token", default=None, help="access token (default: $NOTEBOOK_TOKEN, else generated)")
-    parser.add_argument("--base-url", default="/", help="URL prefix of every route (default /)")
+    parser.add_argument("--base-url", default=None,
+                        help="URL prefix of every route (default NOTEBOOK_BASE_URL, else /)")
     parser.add_argument("--certfile", default=None, help="TLS certificate (PEM); serve https")
     parser.add_argument("--keyfile", default=None, help="TLS private key (PEM)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
@@ -73,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from .factory import create_app
 
-    config: dict[str, Any] = {"NOTEBOOK_BASE_URL": args.base_url}
+    config: dict[str, Any] = {}
+    if args.base_url is not None:
+        config["NOTEBOOK_BASE_URL"] = args.base_url
     if args.root_dir is not None:
         config["NOTEBOOK_ROOT_DIR"] = os.path.abspath(args.root_dir)
     if args.token is not None:
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     stopping = _stop_on_signals(server)
     try:
         server.start()
-        url = _url(args, server.server_port, state.token)
+        url = _url(args, server.server_port, state.token, str(app.config["NOTEBOOK_BASE_URL"]))
         print(f"flask-notebook {_version()} is serving {state.root_dir} at {url}", file=sys.stderr, flush=True)
         if not args.no_browser:
             webbrowser.open(url)
@@ -134,12 +137,12 @@ def _stop_on_signals(server: Any) -> Any:
     return stopping
 
 
-def _url(args: argparse.Namespace, port: int, token: str | None) -> str:
+def _url(args: argparse.Namespace, port: int, token: str | None, base_url: str) -> str:
     scheme = "https" if args.certfile else "http"
     host = args.ip if args.ip not in ("0.0.0.0", "::", "") else "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    base = "/" + args.base_url.strip("/") + "/" if args.base_url.strip("/") else "/"
+    base = "/" + base_url.strip("/") + "/" if base_url.strip("/") else "/"
     return f"{scheme}://{host}:{port}{base}" + (f"?token={token}" if token else "")
 
 

@@ -92,6 +92,14 @@ def test_base_url_prefixes_every_route(start_server: Callable[..., LiveServer]) 
     assert requests.get(root_url + "api/contents", headers=AUTH, timeout=10).status_code == 404
 
 
+def test_base_url_from_the_environment(start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(env={"NOTEBOOK_BASE_URL": "/from-env/"})
+    assert server.url.endswith("/from-env/")  # the start-up line's URL, as the server prints it
+    assert server.request("GET", "/api/kernelspecs").status_code == 200
+    flag_wins = start_server("--base-url", "/flag/", env={"NOTEBOOK_BASE_URL": "/from-env/"})
+    assert flag_wins.url.endswith("/flag/") and flag_wins.request("GET", "/api/status").status_code == 200
+
+
 def test_tls_with_a_self_signed_certificate(start_server: Callable[..., LiveServer], tmp_path: Path) -> None:
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")

@@ -55,6 +55,8 @@ def test_change_kernel_from_the_menu(page: Page, ui_server: UIServer) -> None:
     expect(kernel_state(page)).to_have_text("Kernel Idle")
     run_first_cell(page)
     expect(output(page, 1)).to_have_text("Out[1]:'other'")
+    # The cell is done (its reply came, after the output): a save now has nothing left to miss.
+    expect(cell(page, 1)).to_have_attribute("aria-busy", "false")
 
     # The notebook now names its kernel: changed, and saved so.
     expect(page).to_have_title("* switch.ipynb · flask-notebook")

@@ -15,11 +15,23 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser, Playwright, sync_playwright
 from werkzeug.test import TestResponse
 
 from flask_notebook import Notebook, create_app
 
 TOKEN = "test-token-0123456789"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # we run as root in CI
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 AUTH = {"Authorization": f"token {TOKEN}"}
 
 
@@ -193,3 +205,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     if report.failed and "live_server" in getattr(item, "funcargs", {}):
         report.sections.append(("server log", item.funcargs["live_server"].log()))
+
+
+# -- the browser: one per test process ------------------------------------------------------------
+# Playwright's sync API allows one instance per process at a time, so every browser test
+# (tests/ui, tests/embed, tests/deploy) shares these, started the first time one asks.
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """Debian's chromium, headless, with a fresh temporary profile and no network chatter."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                                         timeout=60_000)
+    yield browser
+    browser.close()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import socket
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import gevent
@@ -205,23 +206,28 @@ def channels(ws: Any, kernel_id: str) -> None:
         _serve_compressed(ws, relay, session_id)
 
 
+def _forward(relay: KernelChannels, session_id: str,
+             decode: Callable[[bytes | str], tuple[str, list[bytes], dict[str, Any]]], data: bytes | str) -> None:
+    """A client's message to the kernel; a malformed one is dropped and logged."""
+    try:
+        channel, parts, header = decode(data)
+    except messages.Malformed as exc:
+        log.warning("dropped a malformed message on kernel %s: %s", relay.kernel_id, exc)
+        return
+    relay.send(session_id, channel, parts, header)
+
+
 def _serve(ws: Any, relay: KernelChannels, session_id: str) -> None:
     """The socket served by ``ServerSocket``: parked under our server, else read here."""
     st = state()
     protocol = ws.subprotocol
     decode = _decode_v1 if protocol == messages.V1_PROTOCOL else messages.decode_legacy
     ready_timeout = float(st.config["NOTEBOOK_KERNEL_INFO_TIMEOUT"])
-    kernel_id = relay.kernel_id
 
     def on_message(data: bytes | str) -> None:
         # Client messages wait until the kernel has answered once and iopub is live.
         relay.ready.wait(ready_timeout)
-        try:
-            channel, parts, header = decode(data)
-        except messages.Malformed as exc:
-            log.warning("dropped a malformed message on kernel %s: %s", kernel_id, exc)
-            return
-        relay.send(session_id, channel, parts, header)
+        _forward(relay, session_id, decode, data)
 
     def on_close() -> None:
         pinger.discard(server)
@@ -277,12 +283,7 @@ def _serve_compressed(ws: Any, relay: KernelChannels, session_id: str) -> None:
             data = ws.receive()
             if data is None:
                 continue
-            try:
-                channel, parts, header = decode(data)
-            except messages.Malformed as exc:
-                log.warning("dropped a malformed message on kernel %s: %s", relay.kernel_id, exc)
-                continue
-            relay.send(session_id, channel, parts, header)
+            _forward(relay, session_id, decode, data)
     except ConnectionClosed:
         pass
     finally:

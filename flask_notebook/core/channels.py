@@ -28,7 +28,6 @@ jupyter_client's synchronous kernel API (``kernels.py`` owns that).
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 import uuid
@@ -58,9 +57,9 @@ _DRAIN_BATCH = 256
 #: While a kernel is in the middle of a burst of output (its last two iopub messages were
 #: streams or displays), its reader waits this long for more before it looks again, instead
 #: of waking for every message: a burst then costs a wakeup and a write per interval, not
-#: per message (it halves the server's CPU in bench/kernels.py's flood). The first output of a cell, replies, and a
-#: cell with a single output are never held back; after a burst, what follows it (the
-#: idle status) may wait up to this long, less than a screen frame.
+#: per message (it halves the server's CPU in bench/kernels.py's flood). The first output
+#: of a cell, replies, and a cell with a single output are never held back; after a burst,
+#: what follows it (the idle status) may wait up to this long, less than a screen frame.
 _COALESCE = 0.005
 # Plain ints: pyzmq's enum constants cost an enum operation at every use.
 _RCVMORE, _NOBLOCK = int(zmq.RCVMORE), int(zmq.NOBLOCK)

@@ -5,32 +5,19 @@ wss:// under the prefix, and a cell runs."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from ..conftest import TOKEN
 from ..kernels.conftest import Server
-from ..ui.conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, code_cell
+from ..ui.conftest import TIMEOUT_MS, code_cell
 from ..ui.notebook_helpers import cell, kernel_state, output
 from .conftest import PREFIX, Nginx, issue_cert
 
 pytestmark = pytest.mark.live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Chromium for this module only: Playwright's sync API allows one instance per process at
-    a time, so none may outlive the module (tests/ui keeps one for the whole session)."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=60_000)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("tls_at", ["nginx", "server"])

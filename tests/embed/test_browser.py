@@ -3,29 +3,17 @@ from the file browser, run a cell, save; log out and be sent back to the site's 
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from ..ui.conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from ..ui.conftest import TIMEOUT_MS
 from ..ui.notebook_helpers import cell, kernel_state, output
 from .conftest import Site, User
 
 pytestmark = pytest.mark.live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    pw: Playwright
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=60_000)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ REST executions on a real kernel through the real relay, with every send made sl
 The relay drains a socket right after each send (``KernelChannels._after_send``), so a
 kernel that answers quickly has its reply dispatched *inside* the executor's send. On a
 loaded machine that happens by itself now and then (the server is descheduled between the
-send and the drain); a slow send makes it happen every time. The scenario (argument) is
+send and the drain); a send that returns only once the kernel's answer is waiting on the
+socket makes it happen every time. The scenario (argument) is
 ``execute`` (the execute_reply comes back inside the execute_request's send) or ``input``
 (the second input_request inside the first input_reply's send). Prints one JSON line of
 results. (In the test process itself, jupyter_client's event loops would outlive the test.)
@@ -24,9 +25,17 @@ from flask_notebook.core.kernels import KernelRegistry  # noqa: E402
 from flask_notebook.core.kernelspecs import Kernelspecs  # noqa: E402
 
 
-#: Not gevent's: no other greenlet runs meanwhile, so what comes back is read by the relay's
-#: drain after the send, as on a server that was descheduled right after sending.
-blocking_sleep = monkey.get_original("time", "sleep")
+import zmq  # noqa: E402
+
+
+def wait_for_answer(sock: Any, timeout_ms: int = 30_000) -> None:
+    """Until the kernel's answer waits on `sock`. pyzmq's own poller, not gevent's: no other
+    greenlet runs meanwhile, so the answer is read by the relay's drain after the send, as on
+    a server that was descheduled right after sending."""
+    poller = zmq.Poller()
+    poller.register(sock, zmq.POLLIN)
+    if not poller.poll(timeout_ms):
+        raise TimeoutError(f"the kernel did not answer within {timeout_ms / 1000} s")
 
 
 def finished(execution: Execution, status: str = "", timeout: float = 20) -> dict[str, Any]:
@@ -45,10 +54,10 @@ def main(scenario: str) -> None:
         send_raw = session.send_raw
         slow = {"on": False}
 
-        def send_then_wait(*args: Any, **kwargs: Any) -> Any:
-            sent = send_raw(*args, **kwargs)
+        def send_then_wait(sock: Any, *args: Any, **kwargs: Any) -> Any:
+            sent = send_raw(sock, *args, **kwargs)
             if slow["on"]:
-                blocking_sleep(0.5)  # the whole process waits, as if descheduled
+                wait_for_answer(sock)  # the whole process waits, as if descheduled
             return sent
 
         session.send_raw = send_then_wait  # type: ignore[method-assign]

@@ -7,7 +7,7 @@ Fixtures
     gevent-patched as in production) with its own Jupyter directories and a ``python3``
     kernelspec. ``ui_server.root`` is the served directory, ``ui_server.url`` ends in "/",
     ``ui_server.json(method, path, status, json=...)`` calls the API with the token.
-``browser`` (session scope, so one per xdist worker)
+``browser`` (session scope, so one per xdist worker; in ``tests/conftest.py``)
     Chromium at ``/usr/bin/chromium`` (``$CHROMIUM`` overrides), headless, with a fresh
     temporary profile (Playwright makes one per launch) and no network chatter of its own.
 ``page`` (function scope)
@@ -25,31 +25,19 @@ Helpers: ``put_notebook(server, path, cells)`` writes a notebook through the API
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from ..conftest import TOKEN, wait_for
 from ..kernels.conftest import Server, kernel_processes
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 #: Deadline in milliseconds for every Playwright action and `expect`: generous, because the
 #: suite runs on two shared cores next to kernels starting.
 TIMEOUT_MS = 20_000
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # we run as root in CI
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 
 expect.set_options(timeout=TIMEOUT_MS)
 pytestmark = pytest.mark.live
@@ -83,22 +71,6 @@ class UIServer(Server):
         expected = status if isinstance(status, tuple) else (status,)
         assert response.status_code in expected, (response.status_code, response.text)
         return response.json() if response.content else None
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                                         timeout=60_000)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture(scope="module")

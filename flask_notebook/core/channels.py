@@ -62,10 +62,15 @@ _DRAIN_BATCH = 256
 #: what follows it (the idle status) may wait up to this long, less than a screen frame.
 _COALESCE = 0.005
 # Plain ints: pyzmq's enum constants cost an enum operation at every use.
-_RCVMORE, _NOBLOCK = int(zmq.RCVMORE), int(zmq.NOBLOCK)
+_RCVMORE, _NOBLOCK, _SNDMORE = int(zmq.RCVMORE), int(zmq.NOBLOCK), int(zmq.SNDMORE)
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
+#: pyzmq's socket methods without its Python wrappers (which check arguments we never pass).
+_zmq_send = zmq.backend.Socket.send
 PROTOCOL_VERSION = "5.4"
 
 _context: Any = None
+#: What ``_recv`` returns for a kernel message it could not parse (and logged).
+_MALFORMED = Msg("", [], {}, {})
 
 
 def zmq_context() -> Any:
@@ -490,7 +495,7 @@ class KernelChannels:
                     gevent.sleep(_COALESCE)
                 else:
                     # ZMQ's descriptor signals that something changed, not that a message
-                    # waits, and only once: wait only when a recv found the socket empty.
+                    # waits, and only once: wait only when ZMQ_EVENTS found the socket empty.
                     hub.wait(watcher)
         except zmq.ZMQError:  # closed under us
             return
@@ -498,28 +503,40 @@ class KernelChannels:
             watcher.close()
 
     def _drain(self, channel: str, sock: Any) -> bool:
-        """Dispatch the messages waiting on `sock`, a batch at most. True when more may wait."""
-        recv, get = sock.recv, sock.get
-        with _cork:
-            return self._drain_corked(channel, recv, get)
+        """Dispatch the messages waiting on `sock`, a batch at most. True when more may wait.
 
-    def _drain_corked(self, channel: str, recv: Any, get: Any) -> bool:
-        for _ in range(_DRAIN_BATCH):
-            try:
-                # Not ZMQ_EVENTS first: that polls the socket's command pipe every time. A
-                # recv that finds nothing has processed the pipe, so the descriptor is armed.
-                frames = [recv(_NOBLOCK)]
-            except zmq.Again:
-                return False
-            while get(_RCVMORE):
-                frames.append(recv(_NOBLOCK))
-            try:
-                msg = messages.from_zmq(channel, frames)
-            except messages.Malformed as exc:
-                log.warning("dropped a malformed %s message from kernel %s: %s", channel, self.kernel_id, exc)
-                continue
-            self._dispatch(msg)
+        The first goes to its client at once: usually it is the only one (a status, a reply),
+        and a client waiting for it should not also wait for the recv that finds the socket
+        empty. What follows it in the same wake-up is corked into one write per connection.
+        """
+        recv, get = sock.recv, sock.get
+        # ZMQ_EVENTS, not a recv that fails: both process the socket's commands (after which
+        # its descriptor signals again), but pyzmq's exception for the failure costs more
+        # than the rest of the check.
+        if not get(_EVENTS) & _POLLIN:
+            return False
+        first = self._recv(channel, recv, get)
+        if first is not _MALFORMED:
+            self._dispatch(first)
+        with _cork:
+            for _ in range(_DRAIN_BATCH - 1):
+                if not get(_EVENTS) & _POLLIN:
+                    return False
+                msg = self._recv(channel, recv, get)
+                if msg is not _MALFORMED:
+                    self._dispatch(msg)
         return True
+
+    def _recv(self, channel: str, recv: Any, get: Any) -> Msg:
+        """The message waiting on a socket (``_MALFORMED`` if it is not one)."""
+        frames = [recv(_NOBLOCK)]
+        while get(_RCVMORE):
+            frames.append(recv(_NOBLOCK))
+        try:
+            return messages.from_zmq(channel, frames)
+        except messages.Malformed as exc:
+            log.warning("dropped a malformed %s message from kernel %s: %s", channel, self.kernel_id, exc)
+            return _MALFORMED
 
     def _after_send(self, channel: str, sock: Any) -> None:
         """A send may consume the descriptor's signal for a reply that arrived meanwhile, and
@@ -532,16 +549,18 @@ class KernelChannels:
 
     def _dispatch(self, msg: Msg) -> None:
         if msg.channel == "iopub":
-            self._iopub_seen.set()
-            sheddable = msg.sheddable
-            self._mid_output = sheddable and self._last_sheddable  # two outputs in a row: a burst
-            self._last_sheddable = sheddable
-            self.on_iopub(msg)
-            # The client waiting for this gets it now; the others from the flusher, soon.
+            # The client waiting for this gets it first, now; the others from the flusher,
+            # soon. The bookkeeping follows (nothing can observe it in between).
             first = self.connections.get(self.requesters.get(msg.parent_msg_id or "", ""))
             if first is not None:
                 self.fan_in(first)
                 first.deliver(msg)
+            if not self._iopub_seen.is_set():
+                self._iopub_seen.set()
+            sheddable = msg.sheddable
+            self._mid_output = sheddable and self._last_sheddable  # two outputs in a row: a burst
+            self._last_sheddable = sheddable
+            self.on_iopub(msg)
             self._log.append(msg)
             if first is not None:
                 first.cursor += 1
@@ -600,7 +619,12 @@ class KernelChannels:
             self._remember(msg_id, session_id)
         sock = self._sockets.get(channel)
         if sock is not None:
-            self.session.send_raw(sock, parts)
+            # jupyter_client's ``Session.send_raw``, without pyzmq's per-frame wrappers.
+            frames = [messages.DELIM, self.session.sign(parts[:4]), *parts]  # buffers unsigned
+            last = frames.pop()
+            for frame in frames:
+                _zmq_send(sock, frame, _SNDMORE)
+            _zmq_send(sock, last, 0)
             self._after_send(channel, sock)
 
     def _remember(self, msg_id: str, session_id: str) -> None:

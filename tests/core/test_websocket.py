@@ -1,10 +1,14 @@
-"""The server side of RFC 6455 after the handshake: the frame parser and the frame builder."""
+"""The server side of RFC 6455 after the handshake: the frame parser, the frame builder, and\nparked sockets' readers."""
 
 from __future__ import annotations
 
 import os
 import struct
+from typing import Any
 
+import gevent
+import gevent.event
+import gevent.socket
 import pytest
 
 from flask_notebook.core import websocket as ws
@@ -99,3 +103,84 @@ def test_server_frames_are_final_and_unmasked(size: int) -> None:
     assert length == size and data[head:] == payload
     assert ws.frame("é")[0] == 0x80 | TEXT and ws.frame("é")[2:] == "é".encode()
     assert ws.frame(b"", PING) == bytes([0x80 | PING, 0])
+
+
+# -- parked sockets: read by reused reader greenlets ----------------------------------------------
+
+DEADLINE = 10.0
+
+
+class Parked:
+    """A parked ServerSocket on one end of a gevent socket pair; the test writes the other end."""
+
+    def __init__(self, handle: Any) -> None:
+        self.client, server = gevent.socket.socketpair()
+        self.received: list[bytes | str] = []
+        self.closed = gevent.event.Event()
+        self.server = ws.ServerSocket(server, lambda data: handle(self, data), self.closed.set,
+                                      max_message_size=1 << 20)
+        self.server.park()
+
+    def send(self, payload: bytes) -> None:
+        self.client.sendall(client_frame(payload))
+
+
+def wait_for(condition: Any, what: str) -> None:
+    with gevent.Timeout(DEADLINE, AssertionError(f"not within {DEADLINE} s: {what}")):
+        while not condition():
+            gevent.sleep(0.005)
+
+
+def test_a_parked_socket_whose_handler_waits_holds_up_no_other() -> None:
+    """As when a client writes to a kernel that is still starting: its reader waits, and
+    another socket's message is handled meanwhile; then both go on."""
+    release, waiting = gevent.event.Event(), gevent.event.Event()
+
+    def handle(p: Parked, data: bytes | str) -> None:
+        if data == b"wait":
+            waiting.set()
+            release.wait(DEADLINE)
+        p.received.append(data)
+
+    slow, fast = Parked(handle), Parked(handle)
+    slow.send(b"wait")
+    wait_for(waiting.is_set, "the slow socket's reader waiting in its handler")
+    fast.send(b"one")
+    wait_for(lambda: fast.received == [b"one"], "the other socket's message handled")
+    assert slow.received == []
+    release.set()
+    wait_for(lambda: slow.received == [b"wait"], "the waiting handler finished")
+    slow.send(b"two")  # the socket is watched again after its reader was held up
+    fast.send(b"three")
+    wait_for(lambda: slow.received == [b"wait", b"two"] and fast.received == [b"one", b"three"],
+             "both sockets still read")
+    for p in (slow, fast):
+        p.client.close()
+        wait_for(p.closed.is_set, "the close noticed")
+
+
+def test_readers_are_reused_and_their_number_bounded() -> None:
+    release = gevent.event.Event()
+    busy: list[int] = []
+
+    def handle(p: Parked, data: bytes | str) -> None:
+        busy.append(1)
+        if data == b"wait":
+            release.wait(DEADLINE)
+        p.received.append(data)
+
+    sockets = [Parked(handle) for _ in range(ws._Readers.MAX_IDLE * 2)]
+    for p in sockets:  # every reader held at once: one greenlet per socket
+        p.send(b"wait")
+    wait_for(lambda: len(busy) == len(sockets), "every message taken by a reader")
+    release.set()
+    wait_for(lambda: all(p.received == [b"wait"] for p in sockets), "every message handled")
+    assert len(ws._readers.idle) == ws._Readers.MAX_IDLE  # the rest ended
+    idle = list(ws._readers.idle)
+    for i in range(50):  # one at a time: the same reader each time, no new greenlet
+        sockets[i % len(sockets)].send(b"x")
+        wait_for(lambda: sum(len(p.received) for p in sockets) == len(sockets) + i + 1, "handled")
+        assert sorted(map(id, ws._readers.idle)) == sorted(map(id, idle))
+    for p in sockets:
+        p.client.close()
+        wait_for(p.closed.is_set, "the close noticed")

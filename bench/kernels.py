@@ -1,10 +1,11 @@
 """Benchmark the kernel WebSocket relay: flask-notebook, jupyter_server and a direct ZMQ client.
 
-One run starts both servers and a kernel of our own (jupyter_client's KernelManager in this
+One run starts both servers and kernels of our own (jupyter_client's KernelManager in this
 process, talked to with plain pyzmq: the floor, with no server in between), and measures,
 interleaved round by round:
 
-1. the round trip of an `execute_request` for `1+1`, until its iopub `status: idle`;
+1. the round trip of an `execute_request` for `1+1`, until its iopub `status: idle` (on new
+   kernels every round);
 2. the server's CPU time per 1,000 relayed iopub messages (a cell printing N lines, each
    flushed: one stream message per line), and messages lost;
 3. how fast 2,000 `display_data` messages reach the client;
@@ -716,9 +717,9 @@ class Options:
     rounds_pool: int
 
 
-FULL = Options(rounds_rtt=5, rtt_warmup=20, rtt_count=200, rounds_flood=3, lines=20_000,
+FULL = Options(rounds_rtt=15, rtt_warmup=20, rtt_count=100, rounds_flood=3, lines=20_000,
                rounds_display=5, display_reps=3, displays=2000, rounds_ready=7, rounds_pool=7)
-QUICK = Options(rounds_rtt=3, rtt_warmup=20, rtt_count=100, rounds_flood=1, lines=10_000,
+QUICK = Options(rounds_rtt=5, rtt_warmup=20, rtt_count=100, rounds_flood=1, lines=10_000,
                 rounds_display=3, display_reps=2, displays=2000, rounds_ready=3, rounds_pool=3)
 
 METRIC_KEYS = ("rtt", "cpu", "display", "ready", "pool")
@@ -839,26 +840,39 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{server.name} is up at {server.base}", file=sys.stderr)
         by_name = {s.name: s for s in servers}
 
-        # One kernel per configuration, each with one connection kept open through metrics 1-3,
-        # so no connection ever sees another's traffic.
+        def open_config(label: str, server_name: str | None, protocol: str | None) -> tuple[Client, Callable[[], None]]:
+            """A new kernel and one connection to it: (the client, what ends both)."""
+            if server_name is None:
+                direct = kernels.start_direct()
+                zmq_client = ZmqClient(label, dict(direct.get_connection_info(session=False)))
+                clients.append(zmq_client)
+
+                def stop_direct() -> None:
+                    zmq_client.close()
+                    kernels.stop_direct(direct)
+                return zmq_client, stop_direct
+            server = by_name[server_name]
+            kernel_id = kernels.start_rest(server)
+            ws_client = WsClient(label, server, kernel_id, protocol)
+            clients.append(ws_client)
+
+            def stop_rest() -> None:
+                ws_client.close()
+                kernels.stop_rest(server, kernel_id)
+            return ws_client, stop_rest
+
+        v1_specs: list[tuple[str, str | None, str | None]] = [(FLOOR, None, None), (OURS_V1, OURS, V1)]
+        if js is not None:
+            v1_specs.append((JS_V1, JS, V1))
+        # Metrics 2-3: one kernel per configuration, each with one connection kept open through
+        # both, so no connection ever sees another's traffic.
         configs: dict[str, Client] = {}
-        kernel_ids: dict[str, tuple[Server, str]] = {}
-        km: KernelManager | None = None
-        if wanted & {"rtt", "cpu", "display"}:
+        stops: list[Callable[[], None]] = []
+        if wanted & {"cpu", "display"}:
             progress("starting kernels and connecting ")
-            km = kernels.start_direct()
-            configs[FLOOR] = ZmqClient(FLOOR, dict(km.get_connection_info(session=False)))
-            clients.append(configs[FLOOR])
-            rest = [(OURS_V1, OURS, V1)] + ([(OURS_LEGACY, OURS, None)] if "rtt" in wanted else [])
-            if js is not None:
-                rest += [(JS_V1, JS, V1)] + ([(JS_LEGACY, JS, None)] if "rtt" in wanted else [])
-            for label, server_name, protocol in rest:
-                server = by_name[server_name]
-                kernel_id = kernels.start_rest(server)
-                kernel_ids[label] = (server, kernel_id)
-                ws_client = WsClient(label, server, kernel_id, protocol)
-                clients.append(ws_client)
-                configs[label] = ws_client
+            for label, server_name, protocol in v1_specs:
+                configs[label], stop = open_config(label, server_name, protocol)
+                stops.append(stop)
             for client in configs.values():
                 client.wait_ready()
                 progress(".")
@@ -869,8 +883,12 @@ def main(argv: list[str] | None = None) -> int:
         # 1. round trip
         if "rtt" in wanted:
             sec = Section(f"1. execute `1+1` round trip, until its status idle (ms; median of {opts.rounds_rtt} "
-                          f"rounds, each the median of {opts.rtt_count} after {opts.rtt_warmup} warm-ups)")
-            labels = list(configs)
+                          f"rounds, each the median of {opts.rtt_count} after {opts.rtt_warmup} warm-ups, "
+                          f"each round on new kernels)")
+            specs = v1_specs[:2] + [(OURS_LEGACY, OURS, None)]
+            if js is not None:
+                specs += [(JS_V1, JS, V1), (JS_LEGACY, JS, None)]
+            labels = [label for label, _, _ in specs]
             sec.per_round = {label: [] for label in labels}
             progress(f"1. round trips: {opts.rounds_rtt} rounds x {len(labels)} configurations ")
             # jupyter_server's configurations take ~8x longer: they go as one block before or after
@@ -878,24 +896,35 @@ def main(argv: list[str] | None = None) -> int:
             fast = [label for label in labels if not label.startswith(JS)]
             slow = [label for label in labels if label.startswith(JS)]
             for i in range(opts.rounds_rtt):
-                order = rotated(fast, i) + rotated(slow, i) if i % 2 == 0 or not slow else \
-                    rotated(slow, i) + rotated(fast, i)
-                for label in order:
-                    client = configs[label]
-                    round_trips(client, opts.rtt_warmup)
-                    sec.per_round[label].append(statistics.median(round_trips(client, opts.rtt_count)))
-                    keepalive(configs.values())
-                    progress(".")
+                # Every round on new kernels: identical kernel processes differ by several
+                # per cent in round-trip time, for the life of the process (memory layout,
+                # hash seed, where their threads run). With one kernel per configuration for
+                # the whole run, that difference would be in every ratio; over rounds, it
+                # goes into the per-round spread instead (see bench/README.md).
+                fresh: dict[str, Client] = {}
+                round_stops: list[Callable[[], None]] = []
+                try:
+                    for label, server_name, protocol in specs:
+                        fresh[label], stop = open_config(label, server_name, protocol)
+                        round_stops.append(stop)
+                    for client in fresh.values():
+                        client.wait_ready()
+                    order = rotated(fast, i) + rotated(slow, i) if i % 2 == 0 or not slow else \
+                        rotated(slow, i) + rotated(fast, i)
+                    for label in order:
+                        client = fresh[label]
+                        round_trips(client, opts.rtt_warmup)
+                        sec.per_round[label].append(statistics.median(round_trips(client, opts.rtt_count)))
+                        keepalive([*fresh.values(), *configs.values()])
+                        progress(".")
+                finally:
+                    for stop in round_stops:
+                        stop()
+                    kernels.forget_dead()
             progress("\n")
             sec.rows = [(FLOOR, "", None, None), (OURS_V1, FLOOR, 1.10, "<="), (OURS_LEGACY, FLOOR, 1.25, "<="),
                         (JS_V1, FLOOR, None, None), (JS_LEGACY, FLOOR, None, None)]
             sections.append(sec)
-
-        # The legacy connections and their kernels are done.
-        for label in (OURS_LEGACY, JS_LEGACY):
-            if label in configs:
-                configs.pop(label).close()
-                kernels.stop_rest(*kernel_ids.pop(label))
 
         # 2. server CPU per 1,000 iopub messages
         if "cpu" in wanted:
@@ -960,14 +989,9 @@ def main(argv: list[str] | None = None) -> int:
                                     else f"none in {len(received[label])} cells"))
             sections.append(sec)
 
-        for client in configs.values():
-            client.close()
         configs.clear()
-        for server, kernel_id in kernel_ids.values():
-            kernels.stop_rest(server, kernel_id)
-        kernel_ids.clear()
-        if km is not None:
-            kernels.stop_direct(km)
+        for stop in stops:
+            stop()
         kernels.forget_dead()
 
         # 4. kernel ready

@@ -226,7 +226,8 @@ def _serve(ws: Any, relay: KernelChannels, session_id: str) -> None:
 
     def on_message(data: bytes | str) -> None:
         # Client messages wait until the kernel has answered once and iopub is live.
-        relay.ready.wait(ready_timeout)
+        if not relay.ready.is_set():
+            relay.ready.wait(ready_timeout)
         _forward(relay, session_id, decode, data)
 
     def on_close() -> None:

@@ -486,49 +486,62 @@ class KernelChannels:
     def _read(self, channel: str, sock: Any) -> None:
         hub = gevent.get_hub()
         watcher = hub.loop.io(sock.get(zmq.FD), 1)
+        burst = False
         try:
             while True:
-                if self._drain(channel, sock):
+                if self._drain(channel, sock, burst=burst):
+                    burst = True
                     gevent.sleep(0)  # a flood: let the writers and other kernels run
                 elif self._mid_output and channel == "iopub":
                     self._mid_output = False
+                    burst = True
                     gevent.sleep(_COALESCE)
                 else:
+                    burst = False
                     # ZMQ's descriptor signals that something changed, not that a message
-                    # waits, and only once: wait only when ZMQ_EVENTS found the socket empty.
+                    # waits, and only once: wait only when the socket was found empty.
                     hub.wait(watcher)
         except zmq.ZMQError:  # closed under us
             return
         finally:
             watcher.close()
 
-    def _drain(self, channel: str, sock: Any) -> bool:
+    def _drain(self, channel: str, sock: Any, *, burst: bool = False) -> bool:
         """Dispatch the messages waiting on `sock`, a batch at most. True when more may wait.
 
-        The first goes to its client at once: usually it is the only one (a status, a reply),
-        and a client waiting for it should not also wait for the recv that finds the socket
-        empty. What follows it in the same wake-up is corked into one write per connection.
+        Outside a `burst`, the first message goes to its client at once: usually it is the
+        only one (a status, a reply), and its client should not wait for more to be read.
+        What follows it, and everything in a burst, is corked into one write per connection.
         """
         recv, get = sock.recv, sock.get
-        # ZMQ_EVENTS, not a recv that fails: both process the socket's commands (after which
-        # its descriptor signals again), but pyzmq's exception for the failure costs more
-        # than the rest of the check.
-        if not get(_EVENTS) & _POLLIN:
-            return False
-        first = self._recv(channel, recv, get)
-        if first is not _MALFORMED:
-            self._dispatch(first)
+        if not burst:
+            # Asked with ZMQ_EVENTS, where one message or none is likely: a recv that finds
+            # nothing would cost the same system call plus pyzmq's exception, dearer than
+            # the rest of the check. (EVENTS processes the socket's commands, after which its
+            # descriptor signals again, as a failed recv does.)
+            if not get(_EVENTS) & _POLLIN:
+                return False
+            first = self._recv(channel, recv, get)
+            if first is not _MALFORMED:
+                self._dispatch(first)
+            if not get(_EVENTS) & _POLLIN:
+                return False
+        # More: read until a recv finds nothing (no system call per message, as EVENTS has).
         with _cork:
-            for _ in range(_DRAIN_BATCH - 1):
-                if not get(_EVENTS) & _POLLIN:
-                    return False
-                msg = self._recv(channel, recv, get)
-                if msg is not _MALFORMED:
-                    self._dispatch(msg)
+            try:
+                for _ in range(_DRAIN_BATCH):
+                    msg = self._recv(channel, recv, get)
+                    if msg is not _MALFORMED:
+                        self._dispatch(msg)
+            except zmq.Again:
+                return False
         return True
 
     def _recv(self, channel: str, recv: Any, get: Any) -> Msg:
-        """The message waiting on a socket (``_MALFORMED`` if it is not one)."""
+        """The message waiting on a socket (``_MALFORMED`` if it is not one).
+
+        :raises zmq.Again: none waits.
+        """
         frames = [recv(_NOBLOCK)]
         while get(_RCVMORE):
             frames.append(recv(_NOBLOCK))

@@ -38,7 +38,7 @@ class Msg:
         self.parts = parts
         self.header = header
         self.parent = parent
-        self.size = sum(len(p) for p in parts)
+        self.size = sum(map(len, parts))
         self._v1: bytes | None = None
         self._legacy: bytes | str | None = None
         self._frames: dict[str | None, bytes] | None = None

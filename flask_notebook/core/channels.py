@@ -542,9 +542,13 @@ class KernelChannels:
 
         :raises zmq.Again: none waits.
         """
-        frames = [recv(_NOBLOCK)]
-        while get(_RCVMORE):
-            frames.append(recv(_NOBLOCK))
+        # As zmq.Frame objects: a frame says itself whether more follow, where asking the
+        # socket (ZMQ_RCVMORE) costs pyzmq an enum conversion per frame.
+        frame = recv(_NOBLOCK, False)
+        frames = [frame.bytes]
+        while frame.more:
+            frame = recv(_NOBLOCK, False)
+            frames.append(frame.bytes)
         try:
             return messages.from_zmq(channel, frames)
         except messages.Malformed as exc:
@@ -564,7 +568,8 @@ class KernelChannels:
         if msg.channel == "iopub":
             # The client waiting for this gets it first, now; the others from the flusher,
             # soon. The bookkeeping follows (nothing can observe it in between).
-            first = self.connections.get(self.requesters.get(msg.parent_msg_id or "", ""))
+            connections = self.connections
+            first = connections.get(self.requesters.get(msg.parent_msg_id or "", "")) if connections else None
             if first is not None:
                 self.fan_in(first)
                 first.deliver(msg)
@@ -574,13 +579,22 @@ class KernelChannels:
             self._mid_output = sheddable and self._last_sheddable  # two outputs in a row: a burst
             self._last_sheddable = sheddable
             self.on_iopub(msg)
-            self._log.append(msg)
-            if first is not None:
-                first.cursor += 1
-            if len(self.connections) > (first is not None):
+            if len(connections) > (first is not None):
+                self._log.append(msg)
+                if first is not None:
+                    first.cursor += 1
                 _flusher.add(self)
-            else:
+            elif first is not None and first.cursor == self._log_base + len(self._log):
+                first.cursor += 1  # the only connection, and up to date: nothing to keep
+                self._log_base += len(self._log) + 1
+                self._log.clear()
+            elif connections or self._log:
+                self._log.append(msg)
+                if first is not None:
+                    first.cursor += 1
                 self.trim()
+            else:
+                self._log_base += 1  # no connection: nobody to keep it for
             for outbox in self.offline.values():
                 outbox.put(msg)
             return

@@ -29,9 +29,11 @@ class Malformed(ValueError):
 
 
 class Msg:
-    """One kernel message: channel, raw parts, and the two parsed headers."""
+    """One kernel message: channel, raw parts, the two parsed headers, and what routing and
+    state tracking read of them (taken once: every message is looked at several times)."""
 
-    __slots__ = ("channel", "parts", "header", "parent", "size", "_v1", "_legacy", "_frames")
+    __slots__ = ("channel", "parts", "header", "parent", "size", "msg_type", "parent_msg_id", "sheddable",
+                 "_v1", "_legacy", "_frames")
 
     def __init__(self, channel: str, parts: list[bytes], header: dict[str, Any], parent: dict[str, Any]) -> None:
         self.channel = channel
@@ -39,22 +41,15 @@ class Msg:
         self.header = header
         self.parent = parent
         self.size = sum(map(len, parts))
+        msg_type = header.get("msg_type", "")
+        self.msg_type: str = msg_type if isinstance(msg_type, str) else str(msg_type)
+        msg_id = parent.get("msg_id")
+        self.parent_msg_id: str | None = msg_id if isinstance(msg_id, str) else None
+        #: Pure output, which a connection that cannot keep up may shed (with a notice).
+        self.sheddable: bool = channel == "iopub" and self.msg_type in SHEDDABLE
         self._v1: bytes | None = None
         self._legacy: bytes | str | None = None
         self._frames: dict[str | None, bytes] | None = None
-
-    @property
-    def msg_type(self) -> str:
-        return str(self.header.get("msg_type", ""))
-
-    @property
-    def parent_msg_id(self) -> str | None:
-        msg_id = self.parent.get("msg_id")
-        return msg_id if isinstance(msg_id, str) else None
-
-    @property
-    def sheddable(self) -> bool:
-        return self.channel == "iopub" and self.msg_type in SHEDDABLE
 
     def content(self) -> dict[str, Any]:
         """Parsed on demand: only small messages (status) need it."""
@@ -78,11 +73,13 @@ class Msg:
             self._frames = {}
         frame = self._frames.get(protocol)
         if frame is None:
-            frame = self._frames[protocol] = websocket.frame(self.encode(protocol))
-            if protocol == V1_PROTOCOL:
-                self._v1 = None  # the frame holds it
+            if protocol == V1_PROTOCOL:  # header and payload in one join
+                frame = websocket.frame_of(_v1_pieces(self.channel, self.parts))
+                self._v1 = None
             else:
-                self._legacy = None
+                frame = websocket.frame(self.encode(protocol))
+                self._legacy = None  # the frame holds it
+            self._frames[protocol] = frame
         return frame
 
 
@@ -123,12 +120,18 @@ def _loads_dict(raw: bytes) -> dict[str, Any]:
 
 def encode_v1(channel: str, parts: list[bytes]) -> bytes:
     """`u64le N`, N u64le offsets (channel first, then each part's end), the payload."""
+    return b"".join(_v1_pieces(channel, parts))
+
+
+def _v1_pieces(channel: str, parts: list[bytes]) -> list[bytes]:
+    """A v1 message as the pieces to join: offsets, channel, parts."""
+    name = channel.encode()
     n = len(parts) + 2
     offsets = [8 * (n + 1)]
-    offsets.append(offsets[0] + len(channel))
+    offsets.append(offsets[0] + len(name))
     for part in parts:
         offsets.append(offsets[-1] + len(part))
-    return b"".join([struct.pack(f"<{n + 1}Q", n, *offsets), channel.encode(), *parts])
+    return [struct.pack(f"<{n + 1}Q", n, *offsets), name, *parts]
 
 
 def decode_v1(data: bytes) -> tuple[str, list[bytes]]:

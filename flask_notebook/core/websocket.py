@@ -58,14 +58,20 @@ def frame(payload: bytes | str, opcode: int | None = None) -> bytes:
         opcode = TEXT if opcode is None else opcode
     elif opcode is None:
         opcode = BINARY
-    n = len(payload)
+    return _head(opcode, len(payload)) + payload
+
+
+def frame_of(pieces: list[bytes], opcode: int = BINARY) -> bytes:
+    """``frame`` of the pieces' concatenation, joined once."""
+    return b"".join([_head(opcode, sum(map(len, pieces))), *pieces])
+
+
+def _head(opcode: int, n: int) -> bytes:
     if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, n)
-    elif n < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
-    return head + payload
+        return struct.pack("!BB", 0x80 | opcode, n)
+    if n < 65536:
+        return struct.pack("!BBH", 0x80 | opcode, 126, n)
+    return struct.pack("!BBQ", 0x80 | opcode, 127, n)
 
 
 def _unmask(data: bytes | bytearray, mask: bytes | bytearray) -> bytes:

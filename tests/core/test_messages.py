@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from flask_notebook.core import messages
+from flask_notebook.core import messages, websocket
 from flask_notebook.core.channels import Gap, Outbox
 from flask_notebook.core.messages import Malformed
 
@@ -29,6 +29,17 @@ def test_v1_round_trip_matches_an_independent_client() -> None:
     assert decoded["buffers"] == [b"\x00buf"] and decoded["parent_header"]["msg_id"] == "p1"
     channel, parts = messages.decode_v1(pack_v1("shell", [b"{}", b"{}", b"{}", b'{"a": 1}', b"xyz"]))
     assert channel == "shell" and parts[3] == b'{"a": 1}' and parts[4] == b"xyz"
+
+
+@pytest.mark.parametrize("size", [0, 200, 70_000])
+def test_the_shared_v1_frame_is_the_v1_message_framed(size: int) -> None:
+    msg = messages.from_zmq("iopub", zmq_frames({"text": "x" * size}, b"\x00buf"))
+    frame = msg.frame(messages.V1_PROTOCOL)
+    assert frame == websocket.frame(messages.encode_v1("iopub", msg.parts))
+    assert msg.frame(messages.V1_PROTOCOL) is frame  # made once
+    head = 2 if len(frame) - 2 < 126 else 4 if len(frame) - 4 < 65536 else 10
+    assert unpack_v1(frame[head:])["content"] == {"text": "x" * size}
+    assert (msg.msg_type, msg.parent_msg_id, msg.sheddable) == ("stream", "p1", True)
 
 
 def test_legacy_text_and_binary_frames() -> None:

@@ -102,6 +102,8 @@ def test_server_frames_are_final_and_unmasked(size: int) -> None:
     assert data[1] & 0x7F == {2: size, 4: 126, 10: 127}[head]
     assert length == size and data[head:] == payload
     assert ws.frame("é")[0] == 0x80 | TEXT and ws.frame("é")[2:] == "é".encode()
+    pieces = [payload[:size // 3], b"", payload[size // 3:]]
+    assert ws.frame_of(pieces) == data
     assert ws.frame(b"", PING) == bytes([0x80 | PING, 0])
 
 

@@ -774,7 +774,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jupyter-python", help="python of an environment with jupyter_server "
                         "(without it, flask-notebook is measured against the direct client only)")
-    parser.add_argument("--quick", action="store_true", help="fewer rounds and lines: about 2-3 minutes")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and lines: about 3-4 minutes")
     parser.add_argument("--rounds", type=int, help="rounds of every metric (default: 5/3/5/7, --quick 3/1/3/3)")
     parser.add_argument("--lines", type=int, help="lines printed by the CPU metric's cell (default 20000, --quick 10000)")
     parser.add_argument("--only", choices=METRIC_KEYS, action="append", help="measure only this metric (repeatable)")

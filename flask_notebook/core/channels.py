@@ -521,7 +521,10 @@ class KernelChannels:
             # descriptor signals again, as a failed recv does.)
             if not get(_EVENTS) & _POLLIN:
                 return False
-            first = self._recv(channel, recv, get)
+            try:
+                first = self._recv(channel, recv, get)
+            except zmq.Again:  # (not after POLLIN; but an Again must not end the reader)
+                return False
             if first is not _MALFORMED:
                 self._dispatch(first)
             if not get(_EVENTS) & _POLLIN:

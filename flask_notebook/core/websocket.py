@@ -21,13 +21,14 @@ from __future__ import annotations
 import logging
 import socket
 import struct
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import gevent
 from gevent.lock import Semaphore
-from greenlet import getcurrent, greenlet  # type: ignore[import-untyped]  # (no stubs)
 from gevent.ssl import SSLSocket
+from greenlet import getcurrent, greenlet  # type: ignore[import-untyped]  # (no stubs)
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,17 @@ class _Readers:
             sock = hub.switch()  # until `read` hands over the next socket
 
 
-_readers = _Readers()
+#: Each hub's readers (a greenlet can only be switched to in its own thread).
+_hub_readers: weakref.WeakKeyDictionary[Any, _Readers] = weakref.WeakKeyDictionary()
+
+
+def _readers_here() -> _Readers:
+    """The current hub's readers."""
+    hub = gevent.get_hub()
+    readers = _hub_readers.get(hub)
+    if readers is None:
+        readers = _hub_readers[hub] = _Readers()
+    return readers
 
 
 class ServerSocket:
@@ -208,7 +219,7 @@ class ServerSocket:
     """
 
     __slots__ = ("sock", "connected", "pong_received", "_parser", "_lock", "_on_message", "_on_close",
-                 "_watcher", "_raw")
+                 "_watcher", "_raw", "_readers")
 
     def __init__(self, sock: Any, on_message: Callable[[bytes | str], None], on_close: Callable[[], None], *,
                  max_message_size: int) -> None:
@@ -246,12 +257,13 @@ class ServerSocket:
     def park(self) -> None:
         """Read with no greenlet while idle: a watcher starts one when data arrives.
         Only for a `parkable` socket."""
+        self._readers = _readers_here()
         self._watcher = gevent.get_hub().loop.io(self.sock.fileno(), 1)
         self._watcher.start(self._readable)
 
     def _readable(self) -> None:  # in the hub: hand the socket to a reader greenlet
         self._watcher.stop()
-        _readers.read(self)
+        self._readers.read(self)
 
     def _read_parked(self) -> None:
         """Read what the client sent, then watch the socket again (or close it). Never raises."""

@@ -177,12 +177,13 @@ def test_readers_are_reused_and_their_number_bounded() -> None:
     wait_for(lambda: len(busy) == len(sockets), "every message taken by a reader")
     release.set()
     wait_for(lambda: all(p.received == [b"wait"] for p in sockets), "every message handled")
-    assert len(ws._readers.idle) == ws._Readers.MAX_IDLE  # the rest ended
-    idle = list(ws._readers.idle)
+    readers = ws._readers_here()
+    assert len(readers.idle) == ws._Readers.MAX_IDLE  # the rest ended
+    idle = list(readers.idle)
     for i in range(50):  # one at a time: the same reader each time, no new greenlet
         sockets[i % len(sockets)].send(b"x")
         wait_for(lambda: sum(len(p.received) for p in sockets) == len(sockets) + i + 1, "handled")
-        assert sorted(map(id, ws._readers.idle)) == sorted(map(id, idle))
+        assert sorted(map(id, readers.idle)) == sorted(map(id, idle))
     for p in sockets:
         p.client.close()
         wait_for(p.closed.is_set, "the close noticed")

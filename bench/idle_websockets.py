@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
 import re
 import resource
 import selectors
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile

@@ -43,7 +43,6 @@ from importlib.metadata import version
 from typing import Any
 
 import orjson
-import requests
 import websocket  # websocket-client
 import zmq
 from jupyter_client.manager import KernelManager

@@ -582,22 +582,16 @@ class KernelChannels:
             self._mid_output = sheddable and self._last_sheddable  # two outputs in a row: a burst
             self._last_sheddable = sheddable
             self.on_iopub(msg)
-            if len(connections) > (first is not None):
+            if first is not None:
+                first.cursor += 1
+            if len(connections) > (first is not None):  # onlookers: they get it from the log
                 self._log.append(msg)
-                if first is not None:
-                    first.cursor += 1
                 _flusher.add(self)
-            elif first is not None and first.cursor == self._log_base + len(self._log):
-                first.cursor += 1  # the only connection, and up to date: nothing to keep
-                self._log_base += len(self._log) + 1
-                self._log.clear()
-            elif connections or self._log:
+            elif self._log:  # older messages still wait there for someone: keep the order
                 self._log.append(msg)
-                if first is not None:
-                    first.cursor += 1
                 self.trim()
-            else:
-                self._log_base += 1  # no connection: nobody to keep it for
+            else:  # nobody else to keep it for (``first``, if any, is up to date)
+                self._log_base += 1
             for outbox in self.offline.values():
                 outbox.put(msg)
             return

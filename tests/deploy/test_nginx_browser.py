@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, expect
 from ..conftest import TOKEN
 from ..kernels.conftest import Server
 from ..ui.conftest import TIMEOUT_MS, code_cell
-from ..ui.notebook_helpers import cell, kernel_state, output
+from ..ui.notebook_helpers import cell, expect_ready, output
 from .conftest import PREFIX, Nginx, issue_cert
 
 pytestmark = pytest.mark.live
@@ -46,8 +46,7 @@ def test_the_notebook_page_runs_a_cell_over_wss(browser: Browser, backend: Calla
         page.on("websocket", lambda ws: sockets.append(ws.url))
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(f"{url}notebooks/behind.ipynb?token={TOKEN}")
-        expect(page.locator("#nb-notebook")).to_have_attribute("data-state", "ready")
-        expect(kernel_state(page)).to_have_text("Kernel Idle")
+        expect_ready(page)
         cell(page, 1).locator(".cm-content").click()
         page.keyboard.press("Control+Enter")
         expect(output(page, 1)).to_have_text("Out[1]:42")

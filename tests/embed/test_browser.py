@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from ..ui.conftest import TIMEOUT_MS
-from ..ui.notebook_helpers import cell, kernel_state, output
+from ..ui.notebook_helpers import expect_ready, output, run_code
 from .conftest import Site, User
 
 pytestmark = pytest.mark.live
@@ -44,11 +44,8 @@ def test_site_user_logs_in_and_runs_a_cell(page: Page, site: Site, ada: User) ->
     page.get_by_role("button", name="New Notebook", exact=True).click()
     page.wait_for_url(re.compile(r"/notebook/notebooks/Untitled\d*\.ipynb$"))
     path = page.url.rsplit("/notebooks/", 1)[1]
-    expect(page.locator("#nb-notebook")).to_have_attribute("data-state", "ready")
-    expect(kernel_state(page)).to_have_text("Kernel Idle")
-    cell(page, 1).locator(".cm-content").click()
-    page.keyboard.type("6*7")
-    page.keyboard.press("Shift+Enter")
+    expect_ready(page)
+    run_code(page, 1, "6*7")
     expect(output(page, 1)).to_have_text("Out[1]:42")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status").filter(has_text="Saved")).to_have_text("Saved")

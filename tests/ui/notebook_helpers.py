@@ -9,14 +9,26 @@ def kernel_state(page: Page) -> Locator:
     return page.get_by_role("status").filter(has_text="Kernel")
 
 
-def open_notebook(page: Page, path: str) -> None:
-    page.goto(f"notebooks/{path}")
+def expect_ready(page: Page) -> None:
+    """The open notebook is loaded and its kernel idle."""
     expect(page.locator("#nb-notebook")).to_have_attribute("data-state", "ready")
     expect(kernel_state(page)).to_have_text("Kernel Idle")
 
 
+def open_notebook(page: Page, path: str) -> None:
+    page.goto(f"notebooks/{path}")
+    expect_ready(page)
+
+
 def cell(page: Page, n: int) -> Locator:
     return page.locator(".nb-cell").nth(n - 1)
+
+
+def run_code(page: Page, n: int, code: str) -> None:
+    """Type `code` into cell `n`'s editor and run it with Shift-Enter."""
+    cell(page, n).locator(".cm-content").click()
+    page.keyboard.type(code)
+    page.keyboard.press("Shift+Enter")
 
 
 def output(page: Page, n: int) -> Locator:

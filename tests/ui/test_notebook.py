@@ -10,16 +10,13 @@ import zlib
 from playwright.sync_api import Page, expect
 
 from .conftest import UIServer, code_cell, markdown_cell, put_notebook, screenshot_path
-from .notebook_helpers import cell, menu, open_notebook, output
+from .notebook_helpers import cell, menu, open_notebook, output, run_code
 
 
 def test_type_code_shift_enter_shows_the_result(page: Page, ui_server: UIServer) -> None:
     put_notebook(ui_server, "first.ipynb")
     open_notebook(page, "first.ipynb")
-    editor = cell(page, 1).locator(".cm-content")
-    editor.click()
-    page.keyboard.type("1+1")
-    page.keyboard.press("Shift+Enter")
+    run_code(page, 1, "1+1")
     expect(output(page, 1)).to_have_text("Out[1]:2")
     expect(cell(page, 1).locator(".nb-prompt")).to_have_text("[1]:")
     # Shift-Enter on the last cell inserts a new one and edits it.

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import UIServer, put_notebook
-from .notebook_helpers import cell, kernel_state, output
+from .notebook_helpers import expect_ready, output, run_code
 
 pytestmark = pytest.mark.live
 
@@ -98,11 +98,8 @@ def test_new_notebook_uses_the_chosen_kernel_and_opens_the_editor(page: Page, ui
     assert saved["metadata"]["kernelspec"]["name"] == "python3"
     assert saved["nbformat"] == 4 and saved["cells"] == []
     # And the new notebook runs: type code, Shift-Enter, see the result.
-    expect(page.locator("#nb-notebook")).to_have_attribute("data-state", "ready")
-    expect(kernel_state(page)).to_have_text("Kernel Idle")
-    cell(page, 1).locator(".cm-content").click()
-    page.keyboard.type("1+1")
-    page.keyboard.press("Shift+Enter")
+    expect_ready(page)
+    run_code(page, 1, "1+1")
     expect(output(page, 1)).to_have_text("Out[1]:2")
 
 

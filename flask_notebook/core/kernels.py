@@ -30,7 +30,7 @@ from jupyter_core.paths import jupyter_runtime_dir
 from jupyter_core.utils import run_sync
 
 from . import errors
-from .channels import KernelChannels, server_message
+from .channels import KernelChannels, server_message, zmq_context
 from .kernelspecs import Kernelspecs
 from .messages import Msg
 from .paths import iso_utc
@@ -351,7 +351,10 @@ class KernelRegistry:
         runtime = jupyter_runtime_dir()
         os.makedirs(runtime, exist_ok=True)
         kernel: Kernel
-        km = _Manager(kernel_name=name, kernel_spec_manager=self.kernelspecs.manager,
+        # The relay's ZMQ context, not one per kernel: jupyter_client's default would start two
+        # more threads (ZMQ's I/O and reaper) in this process for every kernel, for the one
+        # control socket it opens to ask for a polite shutdown.
+        km = _Manager(kernel_name=name, kernel_spec_manager=self.kernelspecs.manager, context=zmq_context(),
                       connection_file=os.path.join(runtime, f"kernel-{kernel_id}.json"),
                       after_poll=lambda: self._after_poll(kernel), autorestart=autorestart)
         km.kernel_id = kernel_id

@@ -121,3 +121,23 @@ def test_a_kernel_that_dies_while_starting_is_restarted_on_new_ports(make_server
     assert marker.exists() and "restarting it" in srv.log()
     assert srv.kernel(kid)["execution_state"] == "idle"
     client.close()
+
+
+def test_kernels_start_no_threads_in_the_server(make_server: Callable[..., Server]) -> None:
+    """jupyter_client gives every KernelManager a ZMQ context of its own, with an I/O and a
+    reaper thread; the registry passes the relay's, so a kernel costs the server no thread."""
+    srv = make_server()
+
+    def threads() -> int:
+        return len(os.listdir(f"/proc/{srv.proc.pid}/task"))
+
+    first = srv.start_kernel()  # the shared context's threads exist from here on
+    wait_for(lambda: srv.kernel(first)["execution_state"] == "idle", timeout=60)
+    before = threads()
+    more = [srv.start_kernel() for _ in range(3)]
+    for kid in more:
+        wait_for(lambda kid=kid: srv.kernel(kid)["execution_state"] == "idle", timeout=60)
+    assert threads() == before
+    for kid in [first, *more]:
+        srv.json("DELETE", f"api/kernels/{kid}", 204)
+    assert threads() == before

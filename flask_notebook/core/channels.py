@@ -62,7 +62,7 @@ _DRAIN_BATCH = 256
 #: what follows it (the idle status) may wait up to this long, less than a screen frame.
 _COALESCE = 0.005
 # Plain ints: pyzmq's enum constants cost an enum operation at every use.
-_RCVMORE, _NOBLOCK, _SNDMORE = int(zmq.RCVMORE), int(zmq.NOBLOCK), int(zmq.SNDMORE)
+_NOBLOCK, _SNDMORE = int(zmq.NOBLOCK), int(zmq.SNDMORE)
 _EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
 #: pyzmq's socket methods without its Python wrappers (which check arguments we never pass).
 _zmq_send = zmq.backend.Socket.send
@@ -522,7 +522,7 @@ class KernelChannels:
             if not get(_EVENTS) & _POLLIN:
                 return False
             try:
-                first = self._recv(channel, recv, get)
+                first = self._recv(channel, recv)
             except zmq.Again:  # (not after POLLIN; but an Again must not end the reader)
                 return False
             if first is not _MALFORMED:
@@ -533,14 +533,14 @@ class KernelChannels:
         with _cork:
             try:
                 for _ in range(_DRAIN_BATCH):
-                    msg = self._recv(channel, recv, get)
+                    msg = self._recv(channel, recv)
                     if msg is not _MALFORMED:
                         self._dispatch(msg)
             except zmq.Again:
                 return False
         return True
 
-    def _recv(self, channel: str, recv: Any, get: Any) -> Msg:
+    def _recv(self, channel: str, recv: Any) -> Msg:
         """The message waiting on a socket (``_MALFORMED`` if it is not one).
 
         :raises zmq.Again: none waits.

@@ -4,7 +4,7 @@ REST executions on a real kernel through the real relay, with every send made sl
 The relay drains a socket right after each send (``KernelChannels._after_send``), so a
 kernel that answers quickly has its reply dispatched *inside* the executor's send. On a
 loaded machine that happens by itself now and then (the server is descheduled between the
-send and the drain); a send that returns only once the kernel's answer is waiting on the
+send and the drain); a drain that starts only once the kernel's answer is waiting on the
 socket makes it happen every time. The scenario (argument) is
 ``execute`` (the execute_reply comes back inside the execute_request's send) or ``input``
 (the second input_request inside the first input_reply's send). Prints one JSON line of
@@ -23,8 +23,6 @@ from typing import Any  # noqa: E402
 from flask_notebook.core.execute import Execution, Executions, Options  # noqa: E402
 from flask_notebook.core.kernels import KernelRegistry  # noqa: E402
 from flask_notebook.core.kernelspecs import Kernelspecs  # noqa: E402
-
-
 import zmq  # noqa: E402
 
 
@@ -50,17 +48,19 @@ def main(scenario: str) -> None:
     results: dict[str, Any] = {}
     try:
         assert kernel.channels is not None and kernel.channels.ready.wait(60), "no kernel_info_reply"
-        session = kernel.channels.session
-        send_raw = session.send_raw
+        relay = kernel.channels
+        drain_after_send = relay._after_send
         slow = {"on": False}
+        forced = [0]
 
-        def send_then_wait(sock: Any, *args: Any, **kwargs: Any) -> Any:
-            sent = send_raw(sock, *args, **kwargs)
+        # At the relay's drain after each send, however the send itself is made.
+        def wait_then_drain(channel: str, sock: Any) -> None:
             if slow["on"]:
                 wait_for_answer(sock)  # the whole process waits, as if descheduled
-            return sent
+                forced[0] += 1
+            drain_after_send(channel, sock)
 
-        session.send_raw = send_then_wait  # type: ignore[method-assign]
+        relay._after_send = wait_then_drain  # type: ignore[method-assign]
 
         if scenario == "execute":
             slow["on"] = True
@@ -75,6 +75,7 @@ def main(scenario: str) -> None:
             if asking.status == "input_required":
                 executions.answer(asking, "2")
             results["answered"] = finished(asking)
+        results["forced"] = forced[0]  # how many drains found the answer already waiting
     finally:
         registry.shutdown_all()
     print(json.dumps(results))

@@ -17,6 +17,8 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 from gevent.lock import RLock
 from jupyter_client.manager import KernelManager
+from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from jupyter_client.restarter import KernelRestarter
 from jupyter_core.paths import jupyter_runtime_dir
 from jupyter_core.utils import run_sync
@@ -34,6 +37,7 @@ from .channels import KernelChannels, server_message, zmq_context
 from .kernelspecs import Kernelspecs
 from .messages import Msg
 from .paths import iso_utc
+from .spawn import KernelProcess
 
 if TYPE_CHECKING:
     from .pool import KernelPool
@@ -192,6 +196,27 @@ class _Manager(KernelManager):
         for sock in self._held.values():
             sock.close()
         self._held = {}
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        """What jupyter_client's local provisioner does, with a process that starts in C
+        (`KernelProcess`: 1 ms instead of gevent's 8). Other provisioners launch their way."""
+        provisioner = self.provisioner
+        if type(provisioner) is not LocalProvisioner or sys.platform == "win32":
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            return
+        env = dict(kw.get("env") or os.environ)
+        env["JPY_PARENT_PID"] = str(os.getpid())  # ipykernel exits when this process is gone
+        cwd = kw.get("cwd")
+        process = KernelProcess([os.path.expanduser(arg) for arg in kernel_cmd], stdin=subprocess.DEVNULL,
+                                env=env, cwd=cwd, start_new_session=True)
+        provisioner.process = process
+        provisioner.pid = process.pid
+        try:
+            provisioner.pgid = os.getpgid(process.pid)
+        except OSError:
+            provisioner.pgid = None
+        provisioner.cwd = cwd or os.getcwd()
+        self._reconcile_connection_info(provisioner.connection_info)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)

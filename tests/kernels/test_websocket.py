@@ -54,6 +54,22 @@ def test_execute_stream_display_error(server: Server, kernel_id: str, protocol: 
     client.close()
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_request_sent_while_the_kernel_starts_loses_no_output(server: Server, protocol: str | None) -> None:
+    """Sent at once, with no kernel_info first: it waits in the server until the kernel's
+    iopub reaches us, then every line it prints arrives, and its busy and idle."""
+    kid = server.start_kernel()
+    try:
+        client = server.connect(kid, protocol)
+        out = client.run("for i in range(200): print(i)", timeout=60)
+        assert stdout_of(out) == "".join(f"{i}\n" for i in range(200))
+        states = [m["content"]["execution_state"] for m in of_type(out, "status")]
+        assert states == ["busy", "idle"]
+        assert of_type(out, "execute_input")[0]["content"]["code"].startswith("for i")
+    finally:
+        server.request("DELETE", f"api/kernels/{kid}")
+
+
 def raw_handshake(server: Server, kernel_id: str, *headers: str) -> bytes:
     """The server's answer to a hand-written upgrade request, up to the end of its headers."""
     host, port = server.url.split("/")[2].split(":")

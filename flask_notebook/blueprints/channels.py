@@ -225,9 +225,9 @@ def _serve(ws: Any, relay: KernelChannels, session_id: str) -> None:
     ready_timeout = float(st.config["NOTEBOOK_KERNEL_INFO_TIMEOUT"])
 
     def on_message(data: bytes | str) -> None:
-        # Client messages wait until iopub is live: what they print is not lost.
-        if not relay.live.is_set():
-            relay.live.wait(ready_timeout)
+        # Client messages wait until the kernel has answered once and iopub is live.
+        if not relay.ready.is_set():
+            relay.ready.wait(ready_timeout)
         _forward(relay, session_id, decode, data)
 
     def on_close() -> None:
@@ -279,7 +279,7 @@ def _serve_compressed(ws: Any, relay: KernelChannels, session_id: str) -> None:
     pinger.add(pinged, float(st.config["NOTEBOOK_WS_PING_INTERVAL"] or 0))
     decode = _decode_v1 if protocol == messages.V1_PROTOCOL else messages.decode_legacy
     try:
-        relay.live.wait(float(st.config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]))
+        relay.ready.wait(float(st.config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]))
         while not conn.closed:
             data = ws.receive()
             if data is None:

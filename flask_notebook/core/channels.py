@@ -358,18 +358,14 @@ class KernelChannels:
         #: connection's `cursor` says where it is (``fan_in``).
         self._log: list[Msg] = []
         self._log_base = 0
-        #: The kernel has answered kernel_info and iopub reaches us.
         self.ready = Event()
-        #: iopub reaches us (ipykernel's ``iopub_welcome``, or any message): what a request
-        #: sent now prints will not be lost. Clients may talk from then on; ``ready`` comes
-        #: one round trip later.
-        self.live = Event()
         self.closed = False
         self._info: dict[str, Any] = {}
         self._sockets: dict[str, Any] = {}
         self._readers: list[Any] = []
         self._nudger: Any = None
         self._nudge_reply = Event()
+        self._iopub_seen = Event()
         self._mid_output = self._last_sheddable = False
         self.session = Session(key=info["key"].encode() if isinstance(info["key"], str) else info["key"],
                                signature_scheme=info.get("signature_scheme", "hmac-sha256"),
@@ -451,33 +447,31 @@ class KernelChannels:
     # -- readiness --------------------------------------------------------------------
 
     def nudge(self) -> None:
-        """Ask for kernel_info until the kernel answers and iopub delivers: then `ready` is set
-        (and `live`, if the kernel's iopub has not spoken earlier).
+        """Ask for kernel_info until the kernel answers and iopub delivers: then `ready` is set.
 
         Messages sent to a kernel before our SUB socket has joined would be lost for every
         client; the nudge is done once per kernel start, not once per WebSocket.
         """
         self.ready.clear()
-        self.live.clear()
         if self._nudger is not None:
             self._nudger.kill(block=False)
         self._nudger = gevent.spawn(self._nudge)
 
     def _nudge(self, timeout: float = 60) -> None:
         self._nudge_reply.clear()
+        self._iopub_seen.clear()
         deadline = time.monotonic() + timeout
         while not self.closed and time.monotonic() < deadline:
             # The request waits in the DEALER until the kernel binds; ask again only when an
             # answer is overdue, or when the reply came but iopub has not spoken yet.
             self._send_internal("kernel_info_request")
             self._nudge_reply.wait(_NUDGE_RESEND)
-            if self._nudge_reply.is_set() and self.live.wait(_NUDGE_INTERVAL):
+            if self._nudge_reply.is_set() and self._iopub_seen.wait(_NUDGE_INTERVAL):
                 self.ready.set()
                 return
         if not self.closed:
             log.warning("kernel %s did not answer kernel_info within %s s", self.kernel_id, timeout)
-            self.live.set()  # let clients talk to it anyway: they will see what they see
-            self.ready.set()
+            self.ready.set()  # let clients talk to it anyway: they will see what they see
 
     def _send_internal(self, msg_type: str) -> None:
         msg = self.session.msg(msg_type, {})
@@ -582,8 +576,8 @@ class KernelChannels:
             if first is not None:
                 self.fan_in(first)
                 first.deliver(msg)
-            if not self.live.is_set():
-                self.live.set()
+            if not self._iopub_seen.is_set():
+                self._iopub_seen.set()
             sheddable = msg.sheddable
             self._mid_output = sheddable and self._last_sheddable  # two outputs in a row: a burst
             self._last_sheddable = sheddable

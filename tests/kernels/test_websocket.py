@@ -56,8 +56,9 @@ def test_execute_stream_display_error(server: Server, kernel_id: str, protocol: 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_a_request_sent_while_the_kernel_starts_loses_no_output(server: Server, protocol: str | None) -> None:
-    """Sent at once, with no kernel_info first: it waits in the server until the kernel's
-    iopub reaches us, then every line it prints arrives, and its busy and idle."""
+    """Sent at once, with no kernel_info first: it waits in the server until the kernel has
+    answered the relay and iopub reaches it, then every line it prints arrives, and its busy
+    and idle."""
     kid = server.start_kernel()
     try:
         client = server.connect(kid, protocol)

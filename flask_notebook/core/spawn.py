@@ -1,9 +1,9 @@
 """Kernel processes started by the standard library's C ``fork_exec``, watched by gevent.
 
 Under monkey-patching, ``subprocess.Popen`` is gevent's, which forks and then runs Python in
-the child until ``exec``: 8 ms in the server, measured, during which the parent is
-copy-on-write (the fork copied its page tables, and each page it writes is then copied
-again), and which grows with the server's memory. The standard library's ``Popen`` starts the
+the child until ``exec``: 8 ms in the server, measured, and more the more memory the
+server holds (the fork copies its page tables, and until the ``exec`` every page either
+process writes is copied). The standard library's ``Popen`` starts the
 child with ``vfork`` in C, in under 1 ms, but cannot run as is once gevent has patched:
 
 - gevent sets ``subprocess._fork_exec`` to None;

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from playwright.sync_api import Page, expect
 
 from .conftest import UIServer, code_cell, put_notebook
@@ -66,6 +69,11 @@ def test_download_and_revert_to_checkpoint(page: Page, ui_server: UIServer) -> N
     with page.expect_download() as download:
         menu(page, "File", "Download .ipynb")
     assert download.value.suggested_filename == "revert.ipynb"
+    # path() waits for the download to finish: chromium can hang closing a page whose
+    # download is still in progress (microsoft/playwright#22185).
+    saved = json.loads(Path(download.value.path()).read_text())
+    source = saved["cells"][0]["source"]
+    assert ("".join(source) if isinstance(source, list) else source) == "original"
     put_notebook(ui_server, "revert.ipynb", [code_cell("changed elsewhere")])
     menu(page, "File", "Revert to checkpoint…")
     page.get_by_role("dialog", name="Revert to checkpoint").get_by_role("button", name="Revert").click()

@@ -717,11 +717,11 @@ class Options:
     rounds_pool: int
 
 
-# Display and kernel-ready rounds vary by ±15-30% (the kernel process's own speed): 9 and 7
-# rounds left their medians a few per cent apart from run to run, as wide as the margins.
-# A kernel-ready round takes about a second, so that metric gets more.
+# Display and kernel-ready rounds vary by ±15-30% (the kernel process's own speed): 15
+# rounds still left their median ratios several per cent apart from run to run, as wide as
+# the margins.
 FULL = Options(rounds_rtt=15, rtt_warmup=20, rtt_count=100, rounds_flood=3, lines=20_000,
-               rounds_display=15, display_reps=2, displays=2000, rounds_ready=25, rounds_pool=7)
+               rounds_display=25, display_reps=2, displays=2000, rounds_ready=25, rounds_pool=7)
 QUICK = Options(rounds_rtt=5, rtt_warmup=20, rtt_count=100, rounds_flood=1, lines=10_000,
                 rounds_display=3, display_reps=2, displays=2000, rounds_ready=3, rounds_pool=3)
 
@@ -777,7 +777,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jupyter-python", help="python of an environment with jupyter_server "
                         "(without it, flask-notebook is measured against the direct client only)")
     parser.add_argument("--quick", action="store_true", help="fewer rounds and lines: about 3-4 minutes")
-    parser.add_argument("--rounds", type=int, help="rounds of every metric (default, for rtt/cpu/display/ready/pool: 15/3/15/25/7; --quick 5/1/3/3/3)")
+    parser.add_argument("--rounds", type=int, help="rounds of every metric (default, for rtt/cpu/display/ready/pool: 15/3/25/25/7; --quick 5/1/3/3/3)")
     parser.add_argument("--lines", type=int, help="lines printed by the CPU metric's cell (default 20000, --quick 10000)")
     parser.add_argument("--only", choices=METRIC_KEYS, action="append", help="measure only this metric (repeatable)")
     parser.add_argument("--output", default=RESULTS, help=f"where to write the table (default {os.path.relpath(RESULTS)})")

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import gevent
+from gevent import monkey
 from gevent.lock import RLock
 from jupyter_client.manager import KernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
@@ -199,9 +200,12 @@ class _Manager(KernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         """What jupyter_client's local provisioner does, with a process that starts in C
-        (`KernelProcess`: 1 ms instead of gevent's 8). Other provisioners launch their way."""
+        (`KernelProcess`: 1 ms instead of gevent's 8) when gevent has patched ``subprocess``.
+        Unpatched, jupyter_client's ``Popen`` is the C one already; other provisioners
+        launch their way."""
         provisioner = self.provisioner
-        if type(provisioner) is not LocalProvisioner or sys.platform == "win32":
+        if (type(provisioner) is not LocalProvisioner or sys.platform == "win32"
+                or not monkey.is_module_patched("subprocess")):
             await super()._async_launch_kernel(kernel_cmd, **kw)
             return
         env = dict(kw.get("env") or os.environ)

@@ -1,5 +1,6 @@
 """Kernel processes (`core.spawn.KernelProcess`): started by the standard library's C path
-even under gevent's monkey-patching, with their exit status right whoever reaps them.
+under gevent's monkey-patching, with their exit status right whoever reaps them; and the
+registry's kernel manager uses them exactly when gevent has patched ``subprocess``.
 
 Each case runs in a fresh interpreter, patched as the server is (or not, as an embedding
 site may be), and reports what it saw as JSON.
@@ -11,14 +12,15 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 SCRIPT = textwrap.dedent("""
+    from gevent import monkey
+    monkey.patch_all()
     import json, os, signal, subprocess, sys
-    if sys.argv[1] == "patched":
-        from gevent import monkey
-        monkey.patch_all()
     import gevent
     from flask_notebook.core.spawn import KernelProcess
 
@@ -32,7 +34,7 @@ SCRIPT = textwrap.dedent("""
     # exit code, working directory, environment, new session, stdin at end of file
     p = KernelProcess(child + ["import os, sys; print(os.getcwd(), os.environ['MARK'], os.getsid(0) == os.getpid(), "
                                "repr(sys.stdin.read())); sys.exit(3)"],
-                      cwd=sys.argv[2], env={**os.environ, "MARK": "m1"}, start_new_session=True,
+                      cwd=sys.argv[1], env={**os.environ, "MARK": "m1"}, start_new_session=True,
                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     with timeout(20):
         out["result"] = p.result.get()
@@ -69,12 +71,14 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("mode", ["patched", "unpatched"])
-def test_kernel_process(mode: str, tmp_path) -> None:
-    run = subprocess.run([sys.executable, "-c", SCRIPT, mode, str(tmp_path)],
-                         capture_output=True, text=True, timeout=60)
+def run_json(script: str, *args: str) -> Any:
+    run = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    out = json.loads(run.stdout.splitlines()[-1])
+    return json.loads(run.stdout.splitlines()[-1])
+
+
+def test_kernel_process_under_gevent(tmp_path: Path) -> None:
+    out = run_json(SCRIPT, str(tmp_path))
     assert out["result"] == 3
     assert out["stdout"] == [str(tmp_path), "m1", "True", "''"]
     assert out["exit"] == [3, 3, 3]
@@ -84,3 +88,42 @@ def test_kernel_process(mode: str, tmp_path) -> None:
     assert out["no_program"] == "FileNotFoundError"
     assert out["no_cwd"] == "FileNotFoundError"
 
+
+LAUNCH = textwrap.dedent("""
+    import json, os, sys
+    if sys.argv[2] == "patched":
+        from gevent import monkey
+        monkey.patch_all()
+    from jupyter_client.kernelspec import KernelSpecManager
+    from flask_notebook.core.kernels import _Manager
+
+    specs = KernelSpecManager(kernel_dirs=[sys.argv[1]])
+    km = _Manager(after_poll=lambda: None, kernel_name="sleeper", kernel_spec_manager=specs,
+                  connection_file=os.path.join(sys.argv[1], "kernel-t.json"), autorestart=False)
+    km.start_kernel(cwd=sys.argv[1], env=dict(os.environ))
+    process = km.provisioner.process
+    out = {"class": type(process).__name__, "module": type(process).__module__,
+           "session": os.getsid(process.pid) == process.pid, "parent": None}
+    with open(f"/proc/{process.pid}/environ", "rb") as f:
+        env = dict(item.split(b"=", 1) for item in f.read().split(b"\\0") if b"=" in item)
+    out["parent"] = env.get(b"JPY_PARENT_PID", b"").decode() == str(os.getpid())
+    km.shutdown_kernel(now=True)
+    out["returncode"] = process.poll()
+    print(json.dumps(out))
+""")
+
+
+@pytest.mark.parametrize("mode", ["patched", "unpatched"])
+def test_the_registry_launches_through_kernel_process_only_under_gevent(mode: str, tmp_path: Path) -> None:
+    spec = tmp_path / "sleeper"
+    spec.mkdir()
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-c", "import time; time.sleep(60)", "{connection_file}"],
+        "display_name": "sleeper", "language": "python"}))
+    out = run_json(LAUNCH, str(tmp_path), mode)
+    if mode == "patched":
+        assert (out["module"], out["class"]) == ("flask_notebook.core.spawn", "KernelProcess")
+    else:  # the standard library's, jupyter_client's default
+        assert (out["module"], out["class"]) == ("subprocess", "Popen")
+    assert out["session"] is True and out["parent"] is True
+    assert out["returncode"] == -9

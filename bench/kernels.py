@@ -717,9 +717,9 @@ class Options:
     rounds_pool: int
 
 
-# Display and kernel-ready rounds vary by ±15-30% (the kernel process's own speed): 15
-# rounds still left their median ratios several per cent apart from run to run, as wide as
-# the margins.
+# Round-trip, display and kernel-ready rounds vary by ±10-30% (the kernel process's own
+# speed): 15 rounds still left their median ratios several per cent apart from run to run,
+# as wide as the margins.
 FULL = Options(rounds_rtt=25, rtt_warmup=20, rtt_count=100, rounds_flood=3, lines=20_000,
                rounds_display=25, display_reps=2, displays=2000, rounds_ready=25, rounds_pool=7)
 QUICK = Options(rounds_rtt=5, rtt_warmup=20, rtt_count=100, rounds_flood=1, lines=10_000,

@@ -61,10 +61,10 @@ _DRAIN_BATCH = 256
 #: screen frame). The first output of a cell, replies, and a cell with a single output are
 #: never held back; what follows a burst (the idle status) may wait as long as the last
 #: interval: 5 ms after a short burst, 20 ms after a long one. Measured in
-#: bench/kernels.py: a fixed 5 ms halved the server's CPU in the flood; growing to 20 ms
-#: let the kernel emit display_data 3-4% faster than a fixed 5 ms did (in three interleaved
-#: runs of 12-20 kernels each): the reader wakes a quarter as often on the CPUs the kernel's
-#: threads share.
+#: bench/kernels.py: a fixed 5 ms halved the server's CPU in the flood, and growing to 20 ms
+#: cut it by another quarter; it also let the kernel emit display_data 3-4% faster than a
+#: fixed 5 ms did (in three interleaved runs of 12-20 kernels each): the reader wakes a
+#: quarter as often on the CPUs the kernel's threads share.
 _COALESCE = 0.005
 _COALESCE_MAX = 0.020
 # Plain ints: pyzmq's enum constants cost an enum operation at every use.

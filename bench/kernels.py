@@ -777,7 +777,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jupyter-python", help="python of an environment with jupyter_server "
                         "(without it, flask-notebook is measured against the direct client only)")
     parser.add_argument("--quick", action="store_true", help="fewer rounds and lines: about 3-4 minutes")
-    parser.add_argument("--rounds", type=int, help="rounds of every metric (default, for rtt/cpu/display/ready/pool: 15/3/25/25/7; --quick 5/1/3/3/3)")
+    parser.add_argument("--rounds", type=int, help="rounds of every metric (default, for rtt/cpu/display/ready/pool: 25/3/25/25/7; --quick 5/1/3/3/3)")
     parser.add_argument("--lines", type=int, help="lines printed by the CPU metric's cell (default 20000, --quick 10000)")
     parser.add_argument("--only", choices=METRIC_KEYS, action="append", help="measure only this metric (repeatable)")
     parser.add_argument("--output", default=RESULTS, help=f"where to write the table (default {os.path.relpath(RESULTS)})")

@@ -201,11 +201,11 @@ class _Manager(KernelManager):
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         """What jupyter_client's local provisioner does, with a process that starts in C
         (`KernelProcess`: 1 ms instead of gevent's 8) when gevent has patched ``subprocess``.
-        Unpatched, jupyter_client's ``Popen`` is the C one already; other provisioners
-        launch their way."""
+        Unpatched, jupyter_client's ``Popen`` is the C one already; other provisioners, and
+        launch options beyond the registry's (``cwd`` and ``env``), go jupyter_client's way."""
         provisioner = self.provisioner
         if (type(provisioner) is not LocalProvisioner or sys.platform == "win32"
-                or not monkey.is_module_patched("subprocess")):
+                or not monkey.is_module_patched("subprocess") or set(kw) - {"cwd", "env"}):
             await super()._async_launch_kernel(kernel_cmd, **kw)
             return
         env = dict(kw.get("env") or os.environ)

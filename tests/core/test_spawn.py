@@ -91,7 +91,7 @@ def test_kernel_process_under_gevent(tmp_path: Path) -> None:
 
 LAUNCH = textwrap.dedent("""
     import json, os, sys
-    if sys.argv[2] == "patched":
+    if sys.argv[2].startswith("patched"):
         from gevent import monkey
         monkey.patch_all()
     from jupyter_client.kernelspec import KernelSpecManager
@@ -100,7 +100,8 @@ LAUNCH = textwrap.dedent("""
     specs = KernelSpecManager(kernel_dirs=[sys.argv[1]])
     km = _Manager(after_poll=lambda: None, kernel_name="sleeper", kernel_spec_manager=specs,
                   connection_file=os.path.join(sys.argv[1], "kernel-t.json"), autorestart=False)
-    km.start_kernel(cwd=sys.argv[1], env=dict(os.environ))
+    extra = {"stdout": -3} if sys.argv[2] == "patched-stdout" else {}  # subprocess.DEVNULL
+    km.start_kernel(cwd=sys.argv[1], env=dict(os.environ), **extra)
     process = km.provisioner.process
     out = {"class": type(process).__name__, "module": type(process).__module__,
            "session": os.getsid(process.pid) == process.pid, "parent": None}
@@ -113,7 +114,7 @@ LAUNCH = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("mode", ["patched", "unpatched"])
+@pytest.mark.parametrize("mode", ["patched", "unpatched", "patched-stdout"])
 def test_the_registry_launches_through_kernel_process_only_under_gevent(mode: str, tmp_path: Path) -> None:
     spec = tmp_path / "sleeper"
     spec.mkdir()
@@ -123,7 +124,9 @@ def test_the_registry_launches_through_kernel_process_only_under_gevent(mode: st
     out = run_json(LAUNCH, str(tmp_path), mode)
     if mode == "patched":
         assert (out["module"], out["class"]) == ("flask_notebook.core.spawn", "KernelProcess")
-    else:  # the standard library's, jupyter_client's default
+    elif mode == "unpatched":  # the standard library's, jupyter_client's default
         assert (out["module"], out["class"]) == ("subprocess", "Popen")
+    else:  # an option KernelProcess's launch does not take: jupyter_client's own, gevent's Popen
+        assert (out["module"], out["class"]) == ("gevent.subprocess", "Popen")
     assert out["session"] is True and out["parent"] is True
     assert out["returncode"] == -9

@@ -90,7 +90,7 @@ def test_kernel_process_under_gevent(tmp_path: Path) -> None:
 
 
 LAUNCH = textwrap.dedent("""
-    import json, os, sys
+    import json, os, subprocess, sys
     if sys.argv[2].startswith("patched"):
         from gevent import monkey
         monkey.patch_all()
@@ -100,7 +100,7 @@ LAUNCH = textwrap.dedent("""
     specs = KernelSpecManager(kernel_dirs=[sys.argv[1]])
     km = _Manager(after_poll=lambda: None, kernel_name="sleeper", kernel_spec_manager=specs,
                   connection_file=os.path.join(sys.argv[1], "kernel-t.json"), autorestart=False)
-    extra = {"stdout": -3} if sys.argv[2] == "patched-stdout" else {}  # subprocess.DEVNULL
+    extra = {"stdout": subprocess.DEVNULL} if sys.argv[2] == "patched-stdout" else {}
     km.start_kernel(cwd=sys.argv[1], env=dict(os.environ), **extra)
     process = km.provisioner.process
     out = {"class": type(process).__name__, "module": type(process).__module__,

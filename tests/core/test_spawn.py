@@ -119,7 +119,10 @@ def test_the_registry_launches_through_kernel_process_only_under_gevent(mode: st
     spec = tmp_path / "sleeper"
     spec.mkdir()
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-c", "import time; time.sleep(60)", "{connection_file}"],
+        # jupyter_client's shutdown(now=True) interrupts, then kills: a sleeper that ignored
+        # nothing could die of the SIGINT first (exit -2) or of the SIGKILL (-9), by timing.
+        "argv": [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)",
+                 "{connection_file}"],
         "display_name": "sleeper", "language": "python"}))
     out = run_json(LAUNCH, str(tmp_path), mode)
     if mode == "patched":

@@ -90,7 +90,7 @@ def test_kernel_process_under_gevent(tmp_path: Path) -> None:
 
 
 LAUNCH = textwrap.dedent("""
-    import json, os, subprocess, sys
+    import json, os, signal, subprocess, sys, time
     if sys.argv[2].startswith("patched"):
         from gevent import monkey
         monkey.patch_all()
@@ -108,6 +108,16 @@ LAUNCH = textwrap.dedent("""
     with open(f"/proc/{process.pid}/environ", "rb") as f:
         env = dict(item.split(b"=", 1) for item in f.read().split(b"\\0") if b"=" in item)
     out["parent"] = env.get(b"JPY_PARENT_PID", b"").decode() == str(os.getpid())
+    # Shut down only once the sleeper ignores SIGINT (bit 2 of its SigIgn mask): a SIGINT that
+    # came while its Python was still starting would end it (-2), where the SIGKILL should.
+    deadline = time.monotonic() + 30
+    while True:
+        with open(f"/proc/{process.pid}/status") as f:
+            ignored = int(next(line for line in f if line.startswith("SigIgn:")).split()[1], 16)
+        if ignored & (1 << (signal.SIGINT - 1)):
+            break
+        assert time.monotonic() < deadline, "the sleeper never came to ignore SIGINT"
+        time.sleep(0.01)
     km.shutdown_kernel(now=True)
     out["returncode"] = process.poll()
     print(json.dumps(out))
@@ -120,7 +130,8 @@ def test_the_registry_launches_through_kernel_process_only_under_gevent(mode: st
     spec.mkdir()
     (spec / "kernel.json").write_text(json.dumps({
         # jupyter_client's shutdown(now=True) interrupts, then kills: a sleeper that ignored
-        # nothing could die of the SIGINT first (exit -2) or of the SIGKILL (-9), by timing.
+        # nothing could die of the SIGINT first (exit -2) or of the SIGKILL (-9), by timing
+        # (LAUNCH waits until it ignores SIGINT).
         "argv": [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)",
                  "{connection_file}"],
         "display_name": "sleeper", "language": "python"}))

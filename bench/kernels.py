@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -74,6 +75,8 @@ EXECUTE_1P1 = {"code": "1+1", "silent": False, "store_history": False, "user_exp
 FLOOR = "direct ZMQ (floor)"
 OURS_V1 = "flask-notebook v1"
 OURS_LEGACY = "flask-notebook legacy"
+#: bench/bare_relay.py: the least a relay on our stack does (see bench/relay_floor.py).
+BARE = "bare relay v1"
 JS_V1 = "jupyter_server v1"
 JS_LEGACY = "jupyter_server legacy"
 OURS = "flask-notebook"
@@ -475,6 +478,22 @@ def _is_ours(pid: int) -> bool:
         return False
 
 
+def start_bare_relay(kernels: Kernels, work: str, connection_file: str) -> tuple[subprocess.Popen[bytes], int]:
+    """bench/bare_relay.py on a kernel's connection file: (the process, its port)."""
+    port_file = os.path.join(work, f"bare-{os.path.basename(connection_file)}.port")
+    proc = subprocess.Popen([sys.executable, os.path.join(run.HERE, "bare_relay.py"), connection_file, port_file],
+                            start_new_session=True)
+    kernels.track(proc.pid)  # (its command line names the run's directory: ended with the kernels)
+    deadline = time.monotonic() + OPEN_TIMEOUT
+    while not os.path.exists(port_file):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise BenchError(f"the bare relay did not start within {OPEN_TIMEOUT:.0f} s (exit {proc.poll()})")
+        time.sleep(0.02)
+    with open(port_file) as f:
+        return proc, int(f.read())
+
+
 # -- the measurements -------------------------------------------------------------------------
 
 
@@ -685,7 +704,7 @@ def _kernel_info(client: Client, deadline: float) -> None:
 
 def rotated(items: list[Any], i: int) -> list[Any]:
     """Round i starts with a different item each time, so no one always follows another's load."""
-    k = i % len(items)
+    k = i % len(items) if items else 0
     return items[k:] + items[:k]
 
 
@@ -845,6 +864,18 @@ def main(argv: list[str] | None = None) -> int:
 
         def open_config(label: str, server_name: str | None, protocol: str | None) -> tuple[Client, Callable[[], None]]:
             """A new kernel and one connection to it: (the client, what ends both)."""
+            if server_name == BARE:
+                direct = kernels.start_direct()
+                bare, port = start_bare_relay(kernels, work, direct.connection_file)
+                bare_client = WsClient(label, types.SimpleNamespace(port=port, token="-"), "-", V1)  # type: ignore[arg-type]
+                clients.append(bare_client)
+
+                def stop_bare() -> None:
+                    bare_client.close()
+                    bare.kill()
+                    bare.wait()
+                    kernels.stop_direct(direct)
+                return bare_client, stop_bare
             if server_name is None:
                 direct = kernels.start_direct()
                 zmq_client = ZmqClient(label, dict(direct.get_connection_info(session=False)))
@@ -911,7 +942,7 @@ def main(argv: list[str] | None = None) -> int:
             sec = Section(f"1. execute `1+1` round trip, until its status idle (ms; median of {opts.rounds_rtt} "
                           f"rounds, each the median of {opts.rtt_count} after {opts.rtt_warmup} warm-ups, "
                           f"each round on new kernels)")
-            specs = v1_specs[:2] + [(OURS_LEGACY, OURS, None)]
+            specs = v1_specs[:2] + [(OURS_LEGACY, OURS, None), (BARE, BARE, V1)]
             if js is not None:
                 specs += [(JS_V1, JS, V1), (JS_LEGACY, JS, None)]
             labels = [label for label, _, _ in specs]
@@ -933,7 +964,9 @@ def main(argv: list[str] | None = None) -> int:
                         progress(".")
             progress("\n")
             sec.rows = [(FLOOR, "", None, None), (OURS_V1, FLOOR, 1.10, "<="), (OURS_LEGACY, FLOOR, 1.25, "<="),
-                        (JS_V1, FLOOR, None, None), (JS_LEGACY, FLOOR, None, None)]
+                        (BARE, FLOOR, None, None), (JS_V1, FLOOR, None, None), (JS_LEGACY, FLOOR, None, None)]
+            sec.notes.append(f"{BARE}: bench/bare_relay.py, a reference, not a server: what any relay on gevent "
+                             "and libzmq pays (see bench/relay_floor.py)")
             sections.append(sec)
 
         # 2. server CPU per 1,000 iopub messages

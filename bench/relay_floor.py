@@ -48,7 +48,7 @@ import run
 from run import BenchError
 
 RESULTS = os.path.join(run.HERE, "results-relay-floor-latest.txt")
-BARE = "bare relay"
+BARE = K.BARE
 LABELS = (K.FLOOR, K.OURS_V1, BARE)
 CONDITIONS = ("idle CPUs halt", "idle CPUs busy (nice 19 loops)")
 BLOCK = 20
@@ -57,22 +57,6 @@ BLOCK = 20
 QUIET = 0.06
 BLOCK_WARMUP = 3
 WARMUP = 20
-START_TIMEOUT = 30.0
-
-
-def start_bare_relay(kernels: K.Kernels, work: str, connection_file: str) -> tuple[subprocess.Popen[bytes], int]:
-    port_file = os.path.join(work, f"bare-{os.path.basename(connection_file)}.port")
-    proc = subprocess.Popen([sys.executable, os.path.join(run.HERE, "bare_relay.py"), connection_file, port_file],
-                            start_new_session=True)
-    kernels.track(proc.pid)
-    deadline = time.monotonic() + START_TIMEOUT
-    while not os.path.exists(port_file):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise BenchError(f"the bare relay did not start within {START_TIMEOUT:.0f} s (exit {proc.poll()})")
-        time.sleep(0.02)
-    with open(port_file) as f:
-        return proc, int(f.read())
 
 
 def busy_loops() -> list[subprocess.Popen[bytes]]:
@@ -142,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in range(args.kernels):
             kernel_id = kernels.start_rest(ours)
             connection_file = os.path.join(work, "ours", "runtime", f"kernel-{kernel_id}.json")
-            bare, port = start_bare_relay(kernels, work, connection_file)
+            bare, port = K.start_bare_relay(kernels, work, connection_file)
             with open(connection_file, "rb") as f:
                 info: dict[str, Any] = orjson.loads(f.read())
             bare_server: Any = types.SimpleNamespace(name=BARE, port=port, token="-")

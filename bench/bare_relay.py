@@ -67,7 +67,11 @@ class Relay:
             offsets = [8 * (n + 1), 8 * (n + 1) + len(channel)]
             for part in parts:
                 offsets.append(offsets[-1] + len(part))
-            client.sendall(_frame(_BINARY, b"".join([struct.pack(f"<{n + 1}Q", n, *offsets), channel, *parts])))
+            try:
+                client.sendall(_frame(_BINARY, b"".join([struct.pack(f"<{n + 1}Q", n, *offsets), channel, *parts])))
+            except OSError:  # the client went away: wait for the next one
+                if self.client is client:
+                    self.client = None
 
     def to_kernel(self, data: bytes) -> None:
         (n,) = struct.unpack_from("<Q", data)

@@ -478,8 +478,9 @@ def _is_ours(pid: int) -> bool:
         return False
 
 
-def start_bare_relay(kernels: Kernels, work: str, connection_file: str) -> tuple[subprocess.Popen[bytes], int]:
-    """bench/bare_relay.py on a kernel's connection file: (the process, its port)."""
+def open_bare_relay(kernels: Kernels, work: str, connection_file: str, label: str
+                    ) -> tuple[subprocess.Popen[bytes], WsClient]:
+    """bench/bare_relay.py on a kernel's connection file, and a v1 client connected to it."""
     port_file = os.path.join(work, f"bare-{os.path.basename(connection_file)}.port")
     proc = subprocess.Popen([sys.executable, os.path.join(run.HERE, "bare_relay.py"), connection_file, port_file],
                             start_new_session=True)
@@ -491,7 +492,10 @@ def start_bare_relay(kernels: Kernels, work: str, connection_file: str) -> tuple
             raise BenchError(f"the bare relay did not start within {OPEN_TIMEOUT:.0f} s (exit {proc.poll()})")
         time.sleep(0.02)
     with open(port_file) as f:
-        return proc, int(f.read())
+        port = int(f.read())
+    # It takes any path and no token: only the server's port and token are a WsClient's business.
+    relay: Any = types.SimpleNamespace(port=port, token="-")
+    return proc, WsClient(label, relay, "-", V1)
 
 
 # -- the measurements -------------------------------------------------------------------------
@@ -866,8 +870,7 @@ def main(argv: list[str] | None = None) -> int:
             """A new kernel and one connection to it: (the client, what ends both)."""
             if server_name == BARE:
                 direct = kernels.start_direct()
-                bare, port = start_bare_relay(kernels, work, direct.connection_file)
-                bare_client = WsClient(label, types.SimpleNamespace(port=port, token="-"), "-", V1)  # type: ignore[arg-type]
+                bare, bare_client = open_bare_relay(kernels, work, direct.connection_file, label)
                 clients.append(bare_client)
 
                 def stop_bare() -> None:

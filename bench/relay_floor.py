@@ -38,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from typing import Any
 
 import orjson
@@ -126,14 +125,13 @@ def main(argv: list[str] | None = None) -> int:
         for k in range(args.kernels):
             kernel_id = kernels.start_rest(ours)
             connection_file = os.path.join(work, "ours", "runtime", f"kernel-{kernel_id}.json")
-            bare, port = K.start_bare_relay(kernels, work, connection_file)
+            bare, bare_client = K.open_bare_relay(kernels, work, connection_file, BARE)
             with open(connection_file, "rb") as f:
                 info: dict[str, Any] = orjson.loads(f.read())
-            bare_server: Any = types.SimpleNamespace(name=BARE, port=port, token="-")
             fresh: dict[str, K.Client] = {
                 K.FLOOR: K.ZmqClient(K.FLOOR, info),
                 K.OURS_V1: K.WsClient(K.OURS_V1, ours, kernel_id, K.V1),
-                BARE: K.WsClient(BARE, bare_server, kernel_id, K.V1),
+                BARE: bare_client,
             }
             clients += fresh.values()
             for client in fresh.values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from hashlib import sha1
 
 import orjson
@@ -15,7 +16,11 @@ from ..extension import state
 from . import security
 from .http import json_response
 
+log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+#: How much of a CSP report reaches the log: enough to read it, not a way to flood the log.
+_CSP_REPORT_LOGGED = 4096
 
 #: The jupyter_server release whose protocol we speak; clients gate features on it.
 JUPYTER_SERVER_VERSION = "2.21.1"
@@ -72,6 +77,16 @@ def get_status() -> Response:
     )
 
 
+@bp.post("/security/csp-report")
+def report_csp() -> Response:
+    """A browser's report of a Content-Security-Policy violation: logged (the start of it),
+    as jupyter_server does, which answers 200 with an empty body. No XSRF or Origin check
+    (``security.guard_api``)."""
+    body = request.get_data(cache=False)[:_CSP_REPORT_LOGGED]
+    log.warning("Content security violation: %s", body.decode("utf-8", "replace"))
+    return Response(b"", 200, mimetype="application/json")
+
+
 @bp.get("/kernel_pool")
 def get_kernel_pool() -> Response:
     """The warm kernel pool: per kernelspec, its size, and how many are ready or starting."""
@@ -112,5 +127,8 @@ def finish_response(response: Response) -> Response:
     if response.status_code == 204:
         response.headers.pop("Content-Type", None)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'self'; default-src 'none'")
+    response.headers["Content-Security-Policy"] = security.content_security_policy("default-src 'none'")
+    # Answers change under the client (a save, a new file): a browser must never reuse one
+    # by itself. Validators still work: a client that sends If-None-Match gets its 304.
+    response.headers.setdefault("Cache-Control", "no-store")
     return security.cors_headers(response)

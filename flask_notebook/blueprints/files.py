@@ -36,7 +36,7 @@ def get_file(api_path: str) -> Response:
         response.headers["Content-Type"] = f"{mimetype}; charset=UTF-8"  # as jupyter_server sends it
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox allow-scripts; frame-ancestors 'self'"
+    response.headers["Content-Security-Policy"] = security.content_security_policy("sandbox allow-scripts")
     return response
 
 

@@ -25,6 +25,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: API endpoints anyone may call: the version, and redirects that reveal nothing.
 _OPEN_ENDPOINTS = frozenset({"notebook.api.get_version", "notebook.api.redirect_slash",
                              "notebook.api.redirect_notebooks"})
+#: Browsers post CSP violation reports by themselves, with no XSRF header and sometimes from
+#: another origin (the report is about it): only authentication applies, as in jupyter_server.
+CSP_REPORT_ENDPOINT = "notebook.api.report_csp"
 XSRF_COOKIE = "_xsrf"
 #: Authorization schemes a browser never sends by itself (it does add Basic, Digest and
 #: Negotiate credentials it has cached to any request, cross-site ones included).
@@ -165,6 +168,8 @@ def guard_api() -> Response | None:
     if identity is None:
         raise errors.Forbidden("Forbidden")
     g.notebook_identity, g.notebook_proven = identity, proven
+    if request.endpoint == CSP_REPORT_ENDPOINT:
+        return None  # neither checked nor counted as activity
     if not proven:
         check_origin()
         check_xsrf()
@@ -248,6 +253,13 @@ def preflight() -> Response:
     return response
 
 
+def content_security_policy(*extra: str) -> str:
+    """The Content-Security-Policy jupyter_server sends: framing by our own pages only, and
+    violations reported to ``/api/security/csp-report`` (under the mount point)."""
+    report_uri = url_for(CSP_REPORT_ENDPOINT)
+    return "; ".join(("frame-ancestors 'self'", f"report-uri {report_uri}", *extra))
+
+
 def ensure_xsrf_cookie(response: Response) -> None:
     """Pages set the `_xsrf` cookie that their scripts echo in X-XSRFToken."""
     if XSRF_COOKIE not in request.cookies:
@@ -256,8 +268,11 @@ def ensure_xsrf_cookie(response: Response) -> None:
 
 
 def after_auth(response: Response) -> Response:
-    """Give a token-authenticated browser a login cookie, so later page loads need no token."""
+    """Give a token-authenticated browser a login cookie, so later page loads need no token;
+    and every answer of ours its Content-Security-Policy (the API's and downloads' set theirs)."""
     identity: Any = g.pop("notebook_new_login", None)
     if identity is not None:
         set_login_cookie(response, identity)
+    if request.environ.get("HTTP_UPGRADE", "").lower() != "websocket":
+        response.headers.setdefault("Content-Security-Policy", content_security_policy())
     return response

@@ -12,6 +12,8 @@ BENCH_ARGS ?=
 # Front-end: npm packages pinned by package-lock.json, bundled by esbuild (scripts/build-assets.mjs).
 NODE_STAMP := node_modules/.installed
 ASSETS_SRC := flask_notebook/static/flask_notebook/src
+# The bundle also imports the pages' shared modules (js/api.js, js/dialogs.js).
+ASSETS_JS := flask_notebook/static/flask_notebook/js
 ASSETS_DIR := flask_notebook/static/flask_notebook/build
 ASSETS_STAMP := $(ASSETS_DIR)/.built
 # Browser tests drive Debian's chromium (Playwright never downloads a browser here).
@@ -29,7 +31,7 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(ASSETS_STAMP): $(NODE_STAMP) scripts/build-assets.mjs $(shell find $(ASSETS_SRC) -type f 2>/dev/null)
+$(ASSETS_STAMP): $(NODE_STAMP) scripts/build-assets.mjs $(shell find $(ASSETS_SRC) $(ASSETS_JS) -type f 2>/dev/null)
 	node scripts/build-assets.mjs
 	touch $@
 

@@ -14,6 +14,7 @@
 //
 // Unsafe requests carry the `_xsrf` cookie in X-XSRFToken (the server's double-submit check);
 // error bodies {"message", "reason"} become an ApiError, and so does a non-JSON error body.
+// No API answer ever comes from the browser's HTTP cache: see `request`.
 
 let cachedConfig = null;
 
@@ -107,7 +108,15 @@ export async function request(method, url, options = {}) {
   }
   let response;
   try {
-    response = await fetch(url, { method, headers, body, signal: options.signal, credentials: "same-origin" });
+    // cache "no-store": an answer describes the server as it is now. With the default mode a
+    // browser may reuse an old answer by itself (heuristic freshness from Last-Modified: a
+    // notebook last changed days ago stays "fresh" for hours), and a PUT only evicts the URL
+    // without our query, so reopening a saved notebook showed the copy from before the save
+    // and the next save got a 409 (issue 16). The server sends Cache-Control: no-store too;
+    // this side holds even behind a proxy that drops it, and keeps answers out of the cache.
+    response = await fetch(url, {
+      method, headers, body, signal: options.signal, credentials: "same-origin", cache: "no-store",
+    });
   } catch (error) {
     if (error.name === "AbortError") throw error;
     throw new ApiError(0, `Cannot reach the server (${error.message})`);

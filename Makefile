@@ -21,7 +21,7 @@ CHROMIUM ?= /usr/bin/chromium
 # The reverse-proxy tests (tests/deploy/) run Debian's nginx in front of the server.
 NGINX ?= /usr/sbin/nginx
 
-.PHONY: install assets browser nginx run test bench bench-kernels typecheck clean
+.PHONY: install assets browser nginx run test conformance bench bench-kernels typecheck clean
 
 install: $(STAMP) assets
 
@@ -51,8 +51,16 @@ $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 run: install
 	$(VENV)/bin/flask-notebook --root-dir .
 
-test: install browser nginx
-	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+# The conformance tests (tests/conformance/) run jupyter_server from the benchmark's
+# environment beside our server; `--dist loadgroup` keeps them on one worker, with one pair
+# of servers.
+test: install browser nginx $(BENCH_STAMP)
+	$(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+
+# Only the side-by-side conformance run against jupyter_server (also part of `make test`);
+# CONFORMANCE_EXAMPLES=N asks for more requests per operation than the default 30.
+conformance: install $(BENCH_STAMP)
+	$(PY) -m pytest -n 0 tests/conformance $(PYTEST_ARGS)
 
 typecheck: install
 	$(PY) -m pip install --quiet --disable-pip-version-check mypy==2.4.1

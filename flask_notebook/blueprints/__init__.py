@@ -1,5 +1,5 @@
 """The blueprint tree: notebook -> {api -> {contents, kernels (+ channels), sessions, kernelspecs,
-terminals}, auth, files, kernelspec resources, terminal WebSocket, ui}.
+terminals, nbconvert}, auth, files, kernelspec resources, terminal WebSocket, ui}.
 
 Built once at import; ``Notebook.init_app`` registers ``notebook`` on each app.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..core import errors as core_errors
-from . import (api, auth, channels, contents, errors, execute, files, kernels, kernelspecs, openapi, security,
-               sessions, terminals, ui)
+from . import (api, auth, channels, contents, errors, execute, files, kernels, kernelspecs, nbconvert, openapi,
+               security, sessions, terminals, ui)
 
 notebook = Blueprint(
     "notebook",
@@ -33,6 +33,7 @@ api.bp.register_blueprint(sessions.bp)
 api.bp.register_blueprint(execute.bp)
 api.bp.register_blueprint(openapi.bp)
 api.bp.register_blueprint(terminals.bp)
+api.bp.register_blueprint(nbconvert.bp)
 assert channels.sock  # imported for its route
 
 for page_bp in (files.bp, kernelspecs.resources_bp, ui.bp):

@@ -121,22 +121,24 @@ def terminal_socket(ws: Any, name: str) -> None:
     except OSError:  # not TCP
         pass
     locked = ws.sock = _LockedSocket(ws.sock)
-    pinged = _Compressed(ws, locked)
-    ws.send(_SETUP)
+    pinged = _Compressed(ws, locked)  # pinged as a kernel WebSocket with compression is
     client = terminal.attach()
-    writer = gevent.spawn(_write_output, ws, client)
-    pinger.add(pinged, float(st.config["NOTEBOOK_WS_PING_INTERVAL"] or 0))
+    writer = None
     try:
+        ws.send(_SETUP)
+        writer = gevent.spawn(_write_output, ws, client)
+        pinger.add(pinged, float(st.config["NOTEBOOK_WS_PING_INTERVAL"] or 0))
         while True:
             data = ws.receive()
             if data is not None:
                 _handle(client, data)
-    except ConnectionClosed:
+    except (ConnectionClosed, OSError):
         pass
     finally:
         pinger.discard(pinged)
         client.detach()
-        writer.kill(block=False)
+        if writer is not None:
+            writer.kill(block=False)
 
 
 def _write_output(ws: Any, client: TerminalClient) -> None:

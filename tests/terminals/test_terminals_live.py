@@ -334,3 +334,14 @@ def test_switched_off_terminals_are_404(start_server: Callable[..., LiveServer])
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
         TerminalSocket(srv.url, "1")
     assert refused.value.status_code == 404
+
+
+def test_idle_sockets_are_pinged(start_server: Callable[..., LiveServer], tmp_path: Path) -> None:
+    """As kernel WebSockets (and the reference's), so that proxies keep an idle one open."""
+    srv = start_server(env={**home(tmp_path), "NOTEBOOK_WS_PING_INTERVAL": "0.2"})
+    term = TerminalSocket(srv.url, srv.request("POST", "api/terminals").json()["name"])
+    term.ws.settimeout(5)
+    while True:
+        frame = term.ws.recv_frame()  # control frames included; pongs go back by themselves
+        if frame.opcode == websocket.ABNF.OPCODE_PING:
+            break

@@ -239,8 +239,8 @@ class Notebook:
         )
         kernels.on_activity = state.touch
         if config["NOTEBOOK_TERMINALS_ENABLED"]:
-            state.terminals = Terminals(root, shell_command=default_shell(), env={"JUPYTER_SERVER_ROOT": root.os_root},
-                                        on_activity=state.touch)
+            state.terminals = Terminals(root, shell_command=default_shell(),
+                                        env={"JUPYTER_SERVER_ROOT": root.os_root}, on_activity=state.touch)
         notebooks.validation_message(notebooks.new_notebook())  # compile the schema validator now
         _websocket_options(app, config)
         app.extensions["notebook"] = state

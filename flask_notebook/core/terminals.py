@@ -328,7 +328,7 @@ class Terminals:
     def cwd(self, cwd: str | None) -> str:
         """The folder a terminal starts in: `cwd`, an API path (an absolute path inside the
         root is taken too), when it is a folder inside the root; else the root."""
-        if not cwd:
+        if not cwd or "\0" in cwd:
             return self.root.os_root
         if os.path.isabs(cwd) and self.root.is_inside(cwd):
             os_path = os.path.realpath(cwd)
@@ -408,4 +408,5 @@ class Terminals:
         self.terminals.clear()
         if terminals:
             log.info("shutting down %d terminal(s)", len(terminals))
-            gevent.joinall([gevent.spawn(t.terminate) for t in terminals], timeout=HANGUP_WAIT + TERM_WAIT + KILL_WAIT + 1)
+            gevent.joinall([gevent.spawn(terminal.terminate) for terminal in terminals],
+                           timeout=HANGUP_WAIT + TERM_WAIT + KILL_WAIT + 1)

@@ -113,7 +113,7 @@ def test_cwd_never_leaves_the_root(registry: Terminals, root: Path, tmp_path: Pa
     real = root.resolve()
     assert registry.cwd("sub") == registry.cwd("/sub/") == registry.cwd(str(root / "sub")) == str(real / "sub")
     for outside in (None, "", "missing", "file.txt", "..", "../..", "sub/../..", "/etc", str(tmp_path), "out",
-                    "\0"):
+                    "\0", str(root / "sub\0")):
         assert registry.cwd(outside) == str(real), outside
 
 

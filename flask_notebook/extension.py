@@ -21,6 +21,7 @@ from .core.kernelspecs import Kernelspecs
 from .core.pool import KernelPool, parse_sizes
 from .core.sessions import Sessions
 from .core.paths import Root
+from .core.terminals import Terminals, default_shell
 
 #: Every config key the extension reads, with its default. ``init_app``'s docstring
 #: explains them; the README's configuration table lists them too (a test checks).
@@ -58,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "NOTEBOOK_KERNEL_POOL": {},
     "NOTEBOOK_KERNEL_POOL_SEED": "",
     "NOTEBOOK_AUTOSAVE_INTERVAL": 120,
+    "NOTEBOOK_TERMINALS_ENABLED": True,
 }
 
 Authorize = Callable[[Request], Any]
@@ -80,6 +82,7 @@ class NotebookState:
     login_url: str | None
     config: dict[str, Any]
     pool: KernelPool | None = None
+    terminals: Terminals | None = None
     started: float = field(default_factory=time.time)
     last_activity: float = field(default_factory=time.time)
 
@@ -91,7 +94,10 @@ class NotebookState:
         self.last_activity = max(self.last_activity, when)
 
     def shutdown_all(self) -> None:
-        """Stop every kernel and release what this app holds. Safe to call more than once."""
+        """Stop every terminal and kernel and release what this app holds. Safe to call more
+        than once."""
+        if self.terminals is not None:
+            self.terminals.shutdown_all()  # shells end at SIGHUP: quick, before the kernels' grace
         self.kernels.shutdown_all()
         self.notary.close()
         self.contents.close()
@@ -167,6 +173,9 @@ class Notebook:
           toward ``NOTEBOOK_MAX_KERNELS``.
         - ``NOTEBOOK_KERNEL_POOL_SEED``: code run in each pooled kernel before it is handed
           out (e.g. imports); a kernel whose seed fails is discarded.
+        - ``NOTEBOOK_TERMINALS_ENABLED``: serve terminals (``/api/terminals`` and their
+          WebSocket; default ``True``). A terminal is a shell of the server's user, as the
+          kernels are; when ``False`` those URLs are 404.
 
         :param authorize: ``callable(request) -> identity or None`` that replaces token and
             password auth, for a host with its own login. It is asked on every request of
@@ -229,6 +238,9 @@ class Notebook:
             pool=pool,
         )
         kernels.on_activity = state.touch
+        if config["NOTEBOOK_TERMINALS_ENABLED"]:
+            state.terminals = Terminals(root, shell_command=default_shell(),
+                                        env={"JUPYTER_SERVER_ROOT": root.os_root}, on_activity=state.touch)
         notebooks.validation_message(notebooks.new_notebook())  # compile the schema validator now
         _websocket_options(app, config)
         app.extensions["notebook"] = state

@@ -1,5 +1,5 @@
-"""The blueprint tree: notebook -> {api -> {contents, kernels (+ channels), sessions, kernelspecs}, auth,
-files, kernelspec resources, ui}.
+"""The blueprint tree: notebook -> {api -> {contents, kernels (+ channels), sessions, kernelspecs,
+terminals, nbconvert}, auth, files, kernelspec resources, terminal WebSocket, ui}.
 
 Built once at import; ``Notebook.init_app`` registers ``notebook`` on each app.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..core import errors as core_errors
-from . import (api, auth, channels, contents, errors, execute, files, kernels, kernelspecs, openapi, security,
-               sessions, ui)
+from . import (api, auth, channels, contents, errors, execute, files, kernels, kernelspecs, nbconvert, openapi,
+               security, sessions, terminals, ui)
 
 notebook = Blueprint(
     "notebook",
@@ -32,6 +32,8 @@ api.bp.register_blueprint(kernels.bp)  # with the channels WebSocket route on it
 api.bp.register_blueprint(sessions.bp)
 api.bp.register_blueprint(execute.bp)
 api.bp.register_blueprint(openapi.bp)
+api.bp.register_blueprint(terminals.bp)
+api.bp.register_blueprint(nbconvert.bp)
 assert channels.sock  # imported for its route
 
 for page_bp in (files.bp, kernelspecs.resources_bp, ui.bp):
@@ -41,6 +43,7 @@ notebook.register_blueprint(api.bp)
 notebook.register_blueprint(auth.bp)
 notebook.register_blueprint(files.bp)
 notebook.register_blueprint(kernelspecs.resources_bp)
+notebook.register_blueprint(terminals.socket_bp)  # authenticated as the API (its own before_request)
 notebook.register_blueprint(ui.bp)
 
 __all__ = ["notebook"]

@@ -81,6 +81,11 @@ class _LockedSocket:
 
     sendall = send
 
+    @property
+    def busy(self) -> bool:
+        """A write is under way (perhaps to a client that stopped reading)."""
+        return bool(self._lock.locked())
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 
@@ -128,6 +133,11 @@ class _Compressed:
         self.ws.pong_received = value
 
     def ping(self) -> None:
+        if self.locked.busy:
+            # Never wait behind a long write: one greenlet pings every socket. Asked next
+            # time, as ``ServerSocket.ping`` does (its pong could not come back meanwhile).
+            self.pong_received = True
+            return
         try:
             self.locked.send(self.ws.ws.send(Ping()))
         except Exception:  # gone: its handler notices

@@ -43,3 +43,8 @@ class Identity(TypedDict):
     initials: str
     avatar_url: str | None
     color: str | None
+
+
+class TerminalModel(TypedDict):
+    name: str
+    last_activity: str

@@ -17,6 +17,7 @@ import requests
 from ..conftest import TOKEN, wait_for
 from ..kernel_client import Closed, of_type, stdout_of
 from ..kernels.conftest import Server, kernel_processes
+from ..terminal_client import TerminalSocket, alive
 from .conftest import PROJECT
 
 pytestmark = pytest.mark.live
@@ -94,3 +95,28 @@ def test_without_a_token_one_is_generated_and_printed(backend: Callable[..., Ser
                         timeout=30).status_code == 200
     assert requests.get(server.url + "api/contents", timeout=30).status_code == 403
     assert server.log().count(token) == 1
+
+
+def test_terminals_work_under_gunicorn_and_end_with_the_worker(backend: Callable[..., Server],
+                                                                tmp_path: Path) -> None:
+    """The terminal WebSocket under gunicorn's gevent worker (gunicorn.socket, no parking);
+    on SIGTERM the shells end, their sockets hear ``disconnect``, and gunicorn still stops
+    promptly. (An empty HOME: the login shell must not run this machine's profile.)"""
+    (tmp_path / "home").mkdir()
+    server = backend("gunicorn", env={"HOME": str(tmp_path / "home")})
+    name = server.json("POST", "api/terminals", 200)["name"]
+    try:
+        term = TerminalSocket(server.url, name)
+        assert term.next() == ["setup", {}]
+        assert term.run("echo hi-$((6*7))").strip() == "hi-42"
+        term.send("set_size", 30, 100)
+        assert term.run("stty size").strip() == "30 100"
+        pid = int(term.run("echo $$").strip())
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        assert term.until_closed()[-1] == ["disconnect", 1]
+        assert server.proc.wait(timeout=15) == 0
+        assert time.monotonic() - started < 8
+        assert not alive(pid)
+    finally:
+        TerminalSocket.close_all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from hashlib import sha1
+from typing import Any
 
 import orjson
 from flask import Blueprint, Response, current_app, g, redirect, request, url_for
@@ -62,6 +63,36 @@ def get_me() -> Response:
             raise errors.Invalid(f"permissions should be a JSON dict of {{\"resource\": [\"action\",]}}, got {raw!r}")
         permissions = dict(requested)  # the default authorizer allows everything asked for
     return json_response({"identity": g.notebook_identity, "permissions": {**permissions, "updatable_fields": []}})
+
+
+@bp.get("/resolvePath")
+def resolve_path() -> Response:
+    """Where `path` is: in the contents root (``scope: server``, an API path) and, with
+    `kernel`, for that kernel (``scope: kernel``, an absolute path against its working
+    directory), as jupyter_server 2.18+ answers. An unknown kernel is listed in `unresolved`
+    (still 200). Nothing outside the root is ever resolved (``Root.resolve_path``)."""
+    st = state()
+    path = request.args.get("path")
+    if path is None:
+        raise errors.Invalid("Missing argument path")
+    resolved: list[dict[str, str]] = []
+    unresolved: list[dict[str, str]] = []
+    server_path = st.contents.root.resolve_path(path)
+    if server_path is not None:
+        resolved.append({"scope": "server", "path": server_path})
+    kernel_id = request.args.get("kernel")
+    if kernel_id:
+        kernel = st.kernels.kernels.get(kernel_id)
+        if kernel is None:
+            unresolved.append({"scope": "kernel", "reason": f"Kernel {kernel_id} could not be found"})
+        else:
+            kernel_path = st.contents.root.resolve_kernel_path(path, kernel.cwd)
+            if kernel_path is not None:
+                resolved.append({"scope": "kernel", "path": kernel_path})
+    body: dict[str, Any] = {"resolved": resolved}
+    if unresolved:
+        body["unresolved"] = unresolved
+    return json_response(body)
 
 
 @bp.get("/status")

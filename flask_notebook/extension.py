@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Request, current_app
+from jupyter_core.paths import jupyter_data_dir
 
 from .core import auth, notebooks
+from .core.config import ConfigSections, store_dir
 from .core.contents import ContentsManager
 from .core.execute import Executions
 from .core.kernels import KernelRegistry
@@ -79,6 +81,8 @@ class NotebookState:
     authorize: Authorize | None
     login_url: str | None
     config: dict[str, Any]
+    #: ``/api/config`` sections: this server's store over the Jupyter config path's.
+    config_sections: ConfigSections
     pool: KernelPool | None = None
     started: float = field(default_factory=time.time)
     last_activity: float = field(default_factory=time.time)
@@ -139,7 +143,8 @@ class Notebook:
         - ``NOTEBOOK_DISABLE_CHECK_XSRF``: skip the XSRF check for cookie sessions.
         - ``NOTEBOOK_COOKIE_MAX_AGE``: login cookie lifetime in seconds.
         - ``NOTEBOOK_DEFAULT_KERNEL_NAME``: the default kernelspec.
-        - ``NOTEBOOK_DATA_DIR``: where notebook signatures are kept (default: Jupyter's data dir).
+        - ``NOTEBOOK_DATA_DIR``: where notebook signatures and ``/api/config`` sections are
+          kept (default: Jupyter's data dir).
         - ``NOTEBOOK_LISTING_CACHE``: reuse directory listings until inotify reports a change
           (Linux, local file systems only; default ``True``).
         - ``NOTEBOOK_MAX_KERNELS``: refuse (403) to start more kernels than this (``None``: no limit).
@@ -226,6 +231,7 @@ class Notebook:
             authorize=authorize,
             login_url=login_url,
             config=config,
+            config_sections=ConfigSections(store_dir(config["NOTEBOOK_DATA_DIR"] or jupyter_data_dir(), root.os_root)),
             pool=pool,
         )
         kernels.on_activity = state.touch

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..core import errors as core_errors
-from . import (api, auth, channels, contents, errors, execute, files, kernels, kernelspecs, openapi, security,
+from . import (api, auth, channels, config, contents, errors, execute, files, kernels, kernelspecs, openapi, security,
                sessions, ui)
 
 notebook = Blueprint(
@@ -32,6 +32,7 @@ api.bp.register_blueprint(kernels.bp)  # with the channels WebSocket route on it
 api.bp.register_blueprint(sessions.bp)
 api.bp.register_blueprint(execute.bp)
 api.bp.register_blueprint(openapi.bp)
+api.bp.register_blueprint(config.bp)
 assert channels.sock  # imported for its route
 
 for page_bp in (files.bp, kernelspecs.resources_bp, ui.bp):

@@ -11,11 +11,11 @@ from flask import Blueprint, Response, current_app, g, redirect, request, url_fo
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..core import errors
+from ..core import auth, errors
 from ..core.paths import iso_utc
 from ..extension import state
 from . import security
-from .http import json_response
+from .http import json_body, json_response
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -50,9 +50,12 @@ def redirect_notebooks(api_path: str) -> BaseResponse:
 
 @bp.get("/me")
 def get_me() -> Response:
-    raw = request.args.get("permissions")
+    """Who is asking, and which of the `permissions` asked for they have (all of them: there
+    is no authorizer), plus the identity fields they may change. An empty `permissions` asks
+    for nothing, as in jupyter_server."""
+    raw = request.args.get("permissions", "")
     permissions: dict[str, list[str]] = {}
-    if raw is not None:
+    if raw:
         try:
             requested = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -61,8 +64,26 @@ def get_me() -> Response:
             isinstance(actions, list) and all(isinstance(a, str) for a in actions) for actions in requested.values()
         ):
             raise errors.Invalid(f"permissions should be a JSON dict of {{\"resource\": [\"action\",]}}, got {raw!r}")
-        permissions = dict(requested)  # the default authorizer allows everything asked for
-    return json_response({"identity": g.notebook_identity, "permissions": {**permissions, "updatable_fields": []}})
+        permissions = dict(requested)
+    return json_response({"identity": g.notebook_identity,
+                          "permissions": {**permissions, "updatable_fields": list(_updatable_fields())}})
+
+
+@bp.patch("/me")
+def update_me() -> Response:
+    """Change the caller's display name, initials, avatar or color. The identity lives in the
+    signed login cookie, so the answer sets it again, as jupyter_server does. A host's own
+    identities (``authorize``) are the host's to change: none of their fields is updatable."""
+    identity = auth.update_identity(g.notebook_identity, json_body(), _updatable_fields())
+    g.notebook_identity = identity
+    g.pop("notebook_new_login", None)  # this answer sets the cookie, with the new identity
+    response = json_response({"status": "success", "identity": identity})
+    security.set_login_cookie(response, identity)
+    return response
+
+
+def _updatable_fields() -> tuple[str, ...]:
+    return () if state().authorize is not None else auth.UPDATABLE_FIELDS
 
 
 @bp.get("/resolvePath")

@@ -84,6 +84,9 @@ class NotebookState:
     #: ``/api/config`` sections: this server's store over the Jupyter config path's.
     config_sections: ConfigSections
     pool: KernelPool | None = None
+    #: Stops the whole service, for ``POST /api/shutdown``: the standalone server's and
+    #: gunicorn.conf.py's, or a host's (``init_app(shutdown=...)``); None answers 501.
+    shutdown_server: Callable[[], None] | None = None
     started: float = field(default_factory=time.time)
     last_activity: float = field(default_factory=time.time)
 
@@ -120,6 +123,7 @@ class Notebook:
         url_prefix: str | None = None,
         authorize: Authorize | None = None,
         login_url: str | None = None,
+        shutdown: Callable[[], None] | None = None,
     ) -> None:
         """Mount the notebook under `url_prefix` (default ``/notebook``).
 
@@ -179,6 +183,10 @@ class Notebook:
         :param login_url: with ``authorize``, where pages send people who are not logged in
             (with ``next``): a URL, or the name of the host's login endpoint as in
             Flask-Login's ``login_view``. Without it they get 403.
+        :param shutdown: ``callable()`` that stops the whole service, called by
+            ``POST /api/shutdown`` once every kernel is shut down. Without it that request
+            answers 501: stopping a host's process is the host's call. The ``flask-notebook``
+            command and gunicorn.conf.py set their own.
         :raises RuntimeError: the app already has a notebook.
         """
         if "notebook" in app.extensions:
@@ -187,6 +195,7 @@ class Notebook:
         url_prefix = options.pop("url_prefix", "/notebook") if url_prefix is None else url_prefix
         authorize = authorize or options.pop("authorize", None)
         login_url = login_url or options.pop("login_url", None)
+        shutdown = shutdown or options.pop("shutdown", None)
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
         config = {key: app.config[key] for key in DEFAULTS}
@@ -233,6 +242,7 @@ class Notebook:
             config=config,
             config_sections=ConfigSections(store_dir(config["NOTEBOOK_DATA_DIR"] or jupyter_data_dir(), root.os_root)),
             pool=pool,
+            shutdown_server=shutdown,
         )
         kernels.on_activity = state.touch
         notebooks.validation_message(notebooks.new_notebook())  # compile the schema validator now

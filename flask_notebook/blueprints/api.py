@@ -15,6 +15,7 @@ from ..core import auth, errors
 from ..core.paths import iso_utc
 from ..extension import state
 from . import security
+from .errors import error_response
 from .http import json_body, json_response
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,25 @@ def report_csp() -> Response:
     (``security.guard_api``)."""
     body = request.get_data(cache=False)[:_CSP_REPORT_LOGGED]
     log.warning("Content security violation: %s", body.decode("utf-8", "replace"))
+    return Response(b"", 200, mimetype="application/json")
+
+
+@bp.post("/shutdown")
+def shutdown_server() -> Response:
+    """Stop the server as SIGTERM does: every kernel is shut down before the answer (200,
+    empty, as jupyter_server answers once its cleanup is done), then the whole service stops.
+
+    Only where something can stop the whole service (``NotebookState.shutdown_server``):
+    the standalone server and gunicorn.conf.py. Embedded in a host's site, stopping the
+    host's process is not ours to do unless the host says how: 501 otherwise.
+    """
+    st = state()
+    if st.shutdown_server is None:
+        return error_response(501, "This server is not stopped through its API: the application it is part "
+                                   "of decides when it stops")
+    log.info("Shutting down on /api/shutdown request")
+    st.kernels.shutdown_all()
+    st.shutdown_server()
     return Response(b"", 200, mimetype="application/json")
 
 

@@ -385,7 +385,7 @@ class ContentsManager:
         """Copy `from_path` into directory `to_path`, keeping the name if free, else `-CopyN`.
 
         A file copied to a `to_path` that does not exist is saved under that exact path; a
-        directory copied there goes into it, the missing directories made (``copy_directory``).
+        directory copied there goes into it, the missing directories made (``_copy_directory``).
         """
         from_path, to_path = normalize_api_path(from_path), normalize_api_path(to_path)
         for path in (from_path, to_path):
@@ -395,7 +395,13 @@ class ContentsManager:
         if not os.path.exists(src):
             raise errors.NotFound(f"file or directory '/{from_path}' does not exist")
         if os.path.isdir(src):
-            return self.copy_directory(from_path, to_path)
+            target = self._copy_directory(from_path, to_path)
+        else:
+            target = self._copy_file(from_path, to_path)
+        return self.get(target, content=False)
+
+    def _copy_file(self, from_path: str, to_path: str) -> str:
+        """Copy the file `from_path` (atomically); return the copy's API path."""
         from_name = split_api_path(from_path)[1]
         if self.dir_exists(to_path):
             name = self.increment_filename(_COPY_PAT.sub(".", from_name), to_path, insert="-Copy")
@@ -408,19 +414,19 @@ class ContentsManager:
         if os.path.exists(dst):
             raise errors.Conflict(f"File already exists: {target}")
         try:
-            fileio.atomic_copy(src, dst, api_path=target)
+            fileio.atomic_copy(self.root.os_path(from_path), dst, api_path=target)
         except OSError as exc:
             raise fileio._save_error(exc, target) from exc
         if target.endswith(".ipynb"):
             self._first_checkpoint(target)
-        return self.get(target, content=False)
+        return target
 
-    def copy_directory(self, from_path: str, to_path: str) -> ContentsModel:
+    def _copy_directory(self, from_path: str, to_path: str) -> str:
         """Copy the directory `from_path` into the directory `to_path`, recursively, as
         jupyter_server does: under its own name (less any ``-CopyN``) if `to_path` does not
         exist yet (it is made, with its missing parents), else under the first free
         ``name-CopyN``. The copy appears whole or not at all, and follows no symlink
-        (``fileio.copy_tree``).
+        (``fileio.copy_tree``). Returns the copy's API path.
 
         :raises errors.Invalid: the root, a tree over 500 MB, a copy into the tree itself,
             a `to_path` that is a file, or the copy failed (nothing of it is left).
@@ -448,7 +454,7 @@ class ContentsManager:
             # The OS's words name OS paths: they go to the log, not to the client.
             log.warning("copy of %s into %s failed: %s", from_path, to_path, exc.__cause__ or exc.message)
             raise errors.Invalid(f"Can't copy '{from_path}' into Folder '{to_path}'") from exc
-        return self.get(target, content=False)
+        return target
 
     def rename(self, old_path: str, new_path: str) -> ContentsModel:
         """Move a file or directory (and its checkpoints) to `new_path`.

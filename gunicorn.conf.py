@@ -8,7 +8,9 @@ in ``GUNICORN_CMD_ARGS``. README, "Deployment", explains the choices.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import signal
 from typing import Any
 
@@ -37,9 +39,10 @@ timeout = 120
 # and leaves when its connections are gone. A kernel that ignores its shutdown request is
 # killed after 1.5 s, so 10 s is ample; past it the arbiter kills the worker outright.
 graceful_timeout = 10
-# Seconds an idle keep-alive connection is kept. It also bounds how long such a connection
-# delays a graceful stop; the nginx example closes upstream connections after each request.
-keepalive = 5
+# Seconds an idle keep-alive connection is kept (gunicorn's default). It also bounds how long
+# such a connection, a browser's say, delays a graceful stop (SIGTERM, POST /api/shutdown);
+# the nginx example closes upstream connections after each request.
+keepalive = 2
 
 # Forwarded headers are the app's business, and only when NOTEBOOK_TRUST_PROXY says so:
 # gunicorn by default believes X-Forwarded-Proto from any local peer.
@@ -67,7 +70,11 @@ def post_fork(server: Any, worker: Any) -> None:
 
 def post_worker_init(worker: Any) -> None:
     """On SIGTERM, shut the kernels down first, in a greenlet, rather than after the worker's
-    graceful wait: that wait lasts as long as any WebSocket is open, and ends with SIGKILL."""
+    graceful wait: that wait lasts as long as any WebSocket is open, and ends with SIGKILL.
+
+    POST /api/shutdown stops the whole service: it sends SIGTERM to the arbiter (which then
+    stops this worker as above and exits), not just to this worker, which the arbiter would
+    replace."""
     import gevent
 
     stop_serving = worker.handle_exit
@@ -77,6 +84,9 @@ def post_worker_init(worker: Any) -> None:
         gevent.spawn(_shutdown_kernels, worker)
 
     signal.signal(signal.SIGTERM, handle_exit)
+    notebook = getattr(worker.wsgi, "extensions", {}).get("notebook")
+    if notebook is not None:
+        notebook.shutdown_server = functools.partial(os.kill, worker.ppid, signal.SIGTERM)
 
 
 def worker_int(worker: Any) -> None:

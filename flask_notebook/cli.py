@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
     stopping = _stop_on_signals(server)
+    state.shutdown_server = stopping.set  # POST /api/shutdown stops as SIGTERM does
     try:
         server.start()
         url = _url(args, server.server_port, state.token, str(app.config["NOTEBOOK_BASE_URL"]))

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Request, current_app
+from jupyter_core.paths import jupyter_data_dir
 
 from .core import auth, notebooks
+from .core.config import ConfigSections, store_dir
 from .core.contents import ContentsManager
 from .core.execute import Executions
 from .core.kernels import KernelRegistry
@@ -81,8 +83,13 @@ class NotebookState:
     authorize: Authorize | None
     login_url: str | None
     config: dict[str, Any]
+    #: ``/api/config`` sections: this server's store over the Jupyter config path's.
+    config_sections: ConfigSections
     pool: KernelPool | None = None
     terminals: Terminals | None = None
+    #: Stops the whole service, for ``POST /api/shutdown``: the standalone server's and
+    #: gunicorn.conf.py's, or a host's (``init_app(shutdown=...)``); None answers 501.
+    shutdown_server: Callable[[], None] | None = None
     started: float = field(default_factory=time.time)
     last_activity: float = field(default_factory=time.time)
 
@@ -122,6 +129,7 @@ class Notebook:
         url_prefix: str | None = None,
         authorize: Authorize | None = None,
         login_url: str | None = None,
+        shutdown: Callable[[], None] | None = None,
     ) -> None:
         """Mount the notebook under `url_prefix` (default ``/notebook``).
 
@@ -145,7 +153,8 @@ class Notebook:
         - ``NOTEBOOK_DISABLE_CHECK_XSRF``: skip the XSRF check for cookie sessions.
         - ``NOTEBOOK_COOKIE_MAX_AGE``: login cookie lifetime in seconds.
         - ``NOTEBOOK_DEFAULT_KERNEL_NAME``: the default kernelspec.
-        - ``NOTEBOOK_DATA_DIR``: where notebook signatures are kept (default: Jupyter's data dir).
+        - ``NOTEBOOK_DATA_DIR``: where notebook signatures and ``/api/config`` sections are
+          kept (default: Jupyter's data dir).
         - ``NOTEBOOK_LISTING_CACHE``: reuse directory listings until inotify reports a change
           (Linux, local file systems only; default ``True``).
         - ``NOTEBOOK_MAX_KERNELS``: refuse (403) to start more kernels than this (``None``: no limit).
@@ -183,6 +192,10 @@ class Notebook:
         :param login_url: with ``authorize``, where pages send people who are not logged in
             (with ``next``): a URL, or the name of the host's login endpoint as in
             Flask-Login's ``login_view``. Without it they get 403.
+        :param shutdown: ``callable()`` that stops the whole service, called by
+            ``POST /api/shutdown`` once every kernel is shut down. Without it that request
+            answers 501: stopping a host's process is the host's call. The ``flask-notebook``
+            command and gunicorn.conf.py set their own.
         :raises RuntimeError: the app already has a notebook.
         """
         if "notebook" in app.extensions:
@@ -191,6 +204,7 @@ class Notebook:
         url_prefix = options.pop("url_prefix", "/notebook") if url_prefix is None else url_prefix
         authorize = authorize or options.pop("authorize", None)
         login_url = login_url or options.pop("login_url", None)
+        shutdown = shutdown or options.pop("shutdown", None)
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
         config = {key: app.config[key] for key in DEFAULTS}
@@ -235,7 +249,9 @@ class Notebook:
             authorize=authorize,
             login_url=login_url,
             config=config,
+            config_sections=ConfigSections(store_dir(config["NOTEBOOK_DATA_DIR"] or jupyter_data_dir(), root.os_root)),
             pool=pool,
+            shutdown_server=shutdown,
         )
         kernels.on_activity = state.touch
         if config["NOTEBOOK_TERMINALS_ENABLED"]:

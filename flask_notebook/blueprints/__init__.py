@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..core import errors as core_errors
-from . import (api, auth, channels, contents, errors, execute, files, kernels, kernelspecs, nbconvert, openapi,
-               security, sessions, terminals, ui)
+from . import (api, apispec, auth, channels, config, contents, errors, execute, files, kernels, kernelspecs,
+               nbconvert, openapi, security, sessions, terminals, ui)
 
 notebook = Blueprint(
     "notebook",
@@ -34,6 +34,8 @@ api.bp.register_blueprint(execute.bp)
 api.bp.register_blueprint(openapi.bp)
 api.bp.register_blueprint(terminals.bp)
 api.bp.register_blueprint(nbconvert.bp)
+api.bp.register_blueprint(config.bp)
+api.bp.register_blueprint(apispec.bp)
 assert channels.sock  # imported for its route
 
 for page_bp in (files.bp, kernelspecs.resources_bp, ui.bp):

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 from hashlib import sha1
+from typing import Any
 
 import orjson
 from flask import Blueprint, Response, current_app, g, redirect, request, url_for
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..core import errors
+from ..core import auth, errors
 from ..core.paths import iso_utc
 from ..extension import state
 from . import security
-from .http import json_response
+from .errors import error_response
+from .http import json_body, json_response
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -49,9 +51,12 @@ def redirect_notebooks(api_path: str) -> BaseResponse:
 
 @bp.get("/me")
 def get_me() -> Response:
-    raw = request.args.get("permissions")
+    """Who is asking, and which of the `permissions` asked for they have (all of them: there
+    is no authorizer), plus the identity fields they may change. An empty `permissions` asks
+    for nothing, as in jupyter_server."""
+    raw = request.args.get("permissions", "")
     permissions: dict[str, list[str]] = {}
-    if raw is not None:
+    if raw:
         try:
             requested = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -60,8 +65,56 @@ def get_me() -> Response:
             isinstance(actions, list) and all(isinstance(a, str) for a in actions) for actions in requested.values()
         ):
             raise errors.Invalid(f"permissions should be a JSON dict of {{\"resource\": [\"action\",]}}, got {raw!r}")
-        permissions = dict(requested)  # the default authorizer allows everything asked for
-    return json_response({"identity": g.notebook_identity, "permissions": {**permissions, "updatable_fields": []}})
+        permissions = dict(requested)
+    return json_response({"identity": g.notebook_identity,
+                          "permissions": {**permissions, "updatable_fields": list(_updatable_fields())}})
+
+
+@bp.patch("/me")
+def update_me() -> Response:
+    """Change the caller's display name, initials, avatar or color. The identity lives in the
+    signed login cookie, so the answer sets it again, as jupyter_server does. A host's own
+    identities (``authorize``) are the host's to change: none of their fields is updatable."""
+    identity = auth.update_identity(g.notebook_identity, json_body(), _updatable_fields())
+    g.notebook_identity = identity
+    g.pop("notebook_new_login", None)  # this answer sets the cookie, with the new identity
+    response = json_response({"status": "success", "identity": identity})
+    security.set_login_cookie(response, identity)
+    return response
+
+
+def _updatable_fields() -> tuple[str, ...]:
+    return () if state().authorize is not None else auth.UPDATABLE_FIELDS
+
+
+@bp.get("/resolvePath")
+def resolve_path() -> Response:
+    """Where `path` is: in the contents root (``scope: server``, an API path) and, with
+    `kernel`, for that kernel (``scope: kernel``, an absolute path against its working
+    directory), as jupyter_server 2.18+ answers. An unknown kernel is listed in `unresolved`
+    (still 200). Nothing outside the root is ever resolved (``Root.resolve_path``)."""
+    st = state()
+    path = request.args.get("path")
+    if path is None:
+        raise errors.Invalid("Missing argument path")
+    resolved: list[dict[str, str]] = []
+    unresolved: list[dict[str, str]] = []
+    server_path = st.contents.root.resolve_path(path)
+    if server_path is not None:
+        resolved.append({"scope": "server", "path": server_path})
+    kernel_id = request.args.get("kernel")
+    if kernel_id:
+        kernel = st.kernels.kernels.get(kernel_id)
+        if kernel is None:
+            unresolved.append({"scope": "kernel", "reason": f"Kernel {kernel_id} could not be found"})
+        else:
+            kernel_path = st.contents.root.resolve_kernel_path(path, kernel.cwd)
+            if kernel_path is not None:
+                resolved.append({"scope": "kernel", "path": kernel_path})
+    body: dict[str, Any] = {"resolved": resolved}
+    if unresolved:
+        body["unresolved"] = unresolved
+    return json_response(body)
 
 
 @bp.get("/status")
@@ -84,6 +137,25 @@ def report_csp() -> Response:
     (``security.guard_api``)."""
     body = request.get_data(cache=False)[:_CSP_REPORT_LOGGED]
     log.warning("Content security violation: %s", body.decode("utf-8", "replace"))
+    return Response(b"", 200, mimetype="application/json")
+
+
+@bp.post("/shutdown")
+def shutdown_server() -> Response:
+    """Stop the server as SIGTERM does: every kernel is shut down before the answer (200,
+    empty, as jupyter_server answers once its cleanup is done), then the whole service stops.
+
+    Only where something can stop the whole service (``NotebookState.shutdown_server``):
+    the standalone server and gunicorn.conf.py. Embedded in a host's site, stopping the
+    host's process is not ours to do unless the host says how: 501 otherwise.
+    """
+    st = state()
+    if st.shutdown_server is None:
+        return error_response(501, "This server is not stopped through its API: the application it is part "
+                                   "of decides when it stops")
+    log.info("Shutting down on /api/shutdown request")
+    st.kernels.shutdown_all()
+    st.shutdown_server()
     return Response(b"", 200, mimetype="application/json")
 
 

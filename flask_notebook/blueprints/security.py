@@ -29,6 +29,9 @@ _OPEN_ENDPOINTS = frozenset({"notebook.api.get_version", "notebook.api.redirect_
 #: another origin (the report is about it): only authentication applies, as in jupyter_server.
 CSP_REPORT_ENDPOINT = "notebook.api.report_csp"
 XSRF_COOKIE = "_xsrf"
+#: Requests that do not count as activity (``_track_activity = False`` in jupyter_server):
+#: clients poll them, and a server polled this way would never look idle.
+_UNTRACKED_ENDPOINTS = frozenset({"notebook.api.get_status", "notebook.api.resolve_path"})
 #: Authorization schemes a browser never sends by itself (it does add Basic, Digest and
 #: Negotiate credentials it has cached to any request, cross-site ones included).
 _TOKEN_SCHEMES = ("token", "bearer")
@@ -173,7 +176,7 @@ def guard_api() -> Response | None:
     if not proven:
         check_origin()
         check_xsrf()
-    if "no_track_activity" not in request.args:
+    if "no_track_activity" not in request.args and request.endpoint not in _UNTRACKED_ENDPOINTS:
         st.last_activity = time.time()
     return None
 

@@ -13,17 +13,32 @@ from .http import json_body, json_response
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
 
 
-def _body() -> dict[str, Any]:
+def _body(*, patch: bool = False) -> dict[str, Any]:
     body = json_body()
     if body is None:
         raise errors.Invalid("No JSON data provided")
     if not isinstance(body, dict):
         raise errors.Invalid("The body must be a JSON object")
-    notebook = body.get("notebook")
-    if isinstance(notebook, dict) and "path" not in body:  # the legacy form
-        legacy_path = notebook.get("path") or notebook.get("name")
-        if legacy_path is not None:
-            body = {**body, "path": legacy_path, "type": "notebook"}
+    return _legacy_body(body, patch=patch) if "notebook" in body else body
+
+
+def _legacy_body(body: dict[str, Any], *, patch: bool) -> dict[str, Any]:
+    """The deprecated form ``{"notebook": {"path" | "name"}}``, read as jupyter_server reads it.
+
+    On POST any ``notebook`` key makes the type ``notebook``, and its ``name``, else its
+    ``path``, replaces a top-level ``path``. On PATCH only a ``notebook.path`` counts, and
+    sets both. (jupyter_server fails with 500 on a ``notebook`` that is not an object.)
+    """
+    notebook = body["notebook"]
+    if not isinstance(notebook, dict):
+        raise errors.Invalid("'notebook' must be an object with 'path' or 'name'")
+    if patch:
+        return {**body, "path": notebook["path"], "type": "notebook"} if "path" in notebook else body
+    body = {**body, "type": "notebook"}
+    if "name" in notebook:
+        body["path"] = notebook["name"]
+    elif "path" in notebook:
+        body["path"] = notebook["path"]
     return body
 
 
@@ -83,7 +98,7 @@ def get_session(session_id: str) -> Response:
 @bp.patch("/<session_id>")
 def update_session(session_id: str) -> Response:
     st = state()
-    body = _body()
+    body = _body(patch=True)
     for field in ("path", "name", "type"):
         _string(body, field)
     kernel = body.get("kernel")

@@ -7,10 +7,21 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from typing import Any
 
+import orjson
+
+from . import errors
 from .models import Identity
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+#: The identity fields a user may change (``PATCH /api/me``), as jupyter_server's
+#: ``PasswordIdentityProvider.updatable_fields``.
+UPDATABLE_FIELDS = ("name", "display_name", "initials", "avatar_url", "color")
+_NULLABLE_FIELDS = frozenset({"avatar_url", "color"})
+#: The identity travels in the signed login cookie: past about 4 KB browsers drop a cookie,
+#: and with it the login. 2 KB of JSON stays well under that once signed and encoded.
+MAX_IDENTITY_BYTES = 2048
 _MOONS = ["Adrastea", "Amalthea", "Callisto", "Carme", "Elara", "Europa", "Ganymede", "Himalia",
           "Io", "Leda", "Lysithea", "Metis", "Pasiphae", "Sinope", "Thebe", "Themisto"]
 
@@ -77,3 +88,26 @@ def identity_for(user: object) -> Identity:
     username = str(getattr(user, "username", None) or getattr(user, "name", None) or user)
     return {"username": username, "name": username, "display_name": username,
             "initials": username[:1].upper(), "avatar_url": None, "color": None}
+
+
+def update_identity(identity: Identity, changes: Any, updatable: tuple[str, ...] | list[str]) -> Identity:
+    """`identity` with `changes` (a client's JSON) applied, as jupyter_server's
+    ``IdentityProvider.update_user`` applies them.
+
+    :raises errors.Invalid: no changes, a field not in `updatable` ("Field <f> is not
+        updatable", as the reference says), a value that is not a string (``null`` too, except
+        for ``avatar_url`` and ``color``; the reference stores anything), or an identity too
+        large for the login cookie.
+    """
+    if not changes or not isinstance(changes, dict):
+        raise errors.Invalid("Invalid or missing JSON body")
+    for field in changes:
+        if field not in updatable:
+            raise errors.Invalid(f"Field {field} is not updatable")
+    for field, value in changes.items():
+        if not isinstance(value, str) and not (value is None and field in _NULLABLE_FIELDS):
+            raise errors.Invalid(f"Field {field} must be a string" + (" or null" if field in _NULLABLE_FIELDS else ""))
+    updated: Identity = {**identity, **changes}
+    if len(orjson.dumps(updated)) > MAX_IDENTITY_BYTES:
+        raise errors.Invalid(f"The identity is too large: at most {MAX_IDENTITY_BYTES} bytes of JSON")
+    return updated

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 from collections.abc import Callable
 from typing import Any
 
@@ -228,6 +229,11 @@ class ContentsManager:
         self._check_writable_name(api_path, "create")
         if "copy_from" in model:
             raise errors.Invalid("Cannot copy with PUT, only POST")
+        # The model's own `path` is not where it is saved, but jupyter_server refuses a hidden
+        # one all the same, so a client cannot believe it saved a dot-file.
+        model_path = model.get("path")
+        if isinstance(model_path, str) and self.root.refuse_hidden(model_path):
+            raise errors.Invalid(f"Cannot create file or directory '{api_path}'")
         kind = model.get("type")
         if not kind:
             raise errors.Invalid("No file type provided")
@@ -378,7 +384,8 @@ class ContentsManager:
     def copy(self, from_path: str, to_path: str) -> ContentsModel:
         """Copy `from_path` into directory `to_path`, keeping the name if free, else `-CopyN`.
 
-        A file copied to a `to_path` that does not exist is saved under that exact path.
+        A file copied to a `to_path` that does not exist is saved under that exact path; a
+        directory copied there goes into it, the missing directories made (``_copy_directory``).
         """
         from_path, to_path = normalize_api_path(from_path), normalize_api_path(to_path)
         for path in (from_path, to_path):
@@ -387,12 +394,18 @@ class ContentsManager:
         src = self.root.os_path(from_path)
         if not os.path.exists(src):
             raise errors.NotFound(f"file or directory '/{from_path}' does not exist")
+        if os.path.isdir(src):
+            target = self._copy_directory(from_path, to_path)
+        else:
+            target = self._copy_file(from_path, to_path)
+        return self.get(target, content=False)
+
+    def _copy_file(self, from_path: str, to_path: str) -> str:
+        """Copy the file `from_path` (atomically); return the copy's API path."""
         from_name = split_api_path(from_path)[1]
         if self.dir_exists(to_path):
             name = self.increment_filename(_COPY_PAT.sub(".", from_name), to_path, insert="-Copy")
             target = join_api_path(to_path, name)
-        elif os.path.isdir(src):
-            target = to_path
         else:
             target = to_path
             if not self.dir_exists(split_api_path(to_path)[0]):
@@ -401,25 +414,47 @@ class ContentsManager:
         if os.path.exists(dst):
             raise errors.Conflict(f"File already exists: {target}")
         try:
-            if os.path.isdir(src):
-                self._copy_tree(src, dst, from_path)
-            else:
-                fileio.atomic_copy(src, dst, api_path=target)
+            fileio.atomic_copy(self.root.os_path(from_path), dst, api_path=target)
         except OSError as exc:
             raise fileio._save_error(exc, target) from exc
-        if target.endswith(".ipynb") and os.path.isfile(dst):
+        if target.endswith(".ipynb"):
             self._first_checkpoint(target)
-        return self.get(target, content=False)
+        return target
 
-    def _copy_tree(self, src: str, dst: str, from_path: str) -> None:
-        total = 0
-        for folder, _, files in os.walk(src):
-            for name in files:
-                total += os.lstat(os.path.join(folder, name)).st_size
-                if total > _COPY_DIR_LIMIT:
-                    raise errors.Invalid(f"Can't copy '{from_path}': larger than {_COPY_DIR_LIMIT // 2**20} MB")
-        # Links that lead outside the root are copied as links, never as the files they name.
-        shutil.copytree(src, dst, symlinks=True)
+    def _copy_directory(self, from_path: str, to_path: str) -> str:
+        """Copy the directory `from_path` into the directory `to_path`, recursively, as
+        jupyter_server does: under its own name (less any ``-CopyN``) if `to_path` does not
+        exist yet (it is made, with its missing parents), else under the first free
+        ``name-CopyN``. The copy appears whole or not at all, and follows no symlink
+        (``fileio.copy_tree``). Returns the copy's API path.
+
+        :raises errors.Invalid: the root, a tree over 500 MB, a copy into the tree itself,
+            a `to_path` that is a file, or the copy failed (nothing of it is left).
+        """
+        from_name = split_api_path(from_path)[1]
+        if not from_name:
+            raise errors.Invalid("Can't copy the root directory")
+        src = self.root.os_path(from_path)
+        name = _COPY_PAT.sub(".", from_name)
+        if self.dir_exists(to_path):
+            name = self.increment_filename(name, to_path, insert="-Copy")
+        elif self.exists(to_path):
+            raise errors.Invalid(f"Can't copy '{from_path}' into '{to_path}': not a directory")
+        target = join_api_path(to_path, name)
+        dst = self.root.os_path(target)
+        if os.path.realpath(dst).startswith(os.path.realpath(src).rstrip(os.sep) + os.sep):
+            raise errors.Invalid(f"Can't copy '{from_path}' into itself")
+        size = _tree_size(src)
+        if size > _COPY_DIR_LIMIT:
+            raise errors.Invalid(f"Can't copy folders larger than {_COPY_DIR_LIMIT // 2**20}MB, "
+                                 f"'{from_path}' is {size / 2**20:.4g} MB")
+        try:
+            fileio.copy_tree(src, dst, api_path=target)
+        except errors.SaveFailed as exc:  # e.g. a FIFO in the tree, a full disk: 400, as there
+            # The OS's words name OS paths: they go to the log, not to the client.
+            log.warning("copy of %s into %s failed: %s", from_path, to_path, exc.__cause__ or exc.message)
+            raise errors.Invalid(f"Can't copy '{from_path}' into Folder '{to_path}'") from exc
+        return target
 
     def rename(self, old_path: str, new_path: str) -> ContentsModel:
         """Move a file or directory (and its checkpoints) to `new_path`.
@@ -489,6 +524,20 @@ class ContentsManager:
         os_path = self._readable_os_path(api_path)
         nb = notebooks.parse_notebook(_read_bytes(os_path, api_path), api_path=api_path)
         self.notary.sign(self.notary.compute_signature(nb))
+
+
+def _tree_size(os_path: str) -> int:
+    """Bytes in the regular files under `os_path`, symlinks not followed."""
+    total = 0
+    for folder, _, files in os.walk(os_path):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(folder, name))
+            except OSError:
+                continue
+            if not stat.S_ISLNK(st.st_mode):
+                total += st.st_size
+    return total
 
 
 def _link_stays_inside(root: Root, link: str, new_location: str) -> bool:

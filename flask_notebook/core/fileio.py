@@ -2,7 +2,8 @@
 
 A reader sees the old bytes or the new ones, never a mix, and a write that fails or is
 interrupted (the process killed half-way) leaves the old file as it was. The temporary
-file's name starts with `.~` so listings and sync tools ignore it.
+file's name starts with `.~` so listings and sync tools ignore it. Directory copies work
+the same way: a hidden temporary tree beside the target, renamed into place when complete.
 """
 
 from __future__ import annotations
@@ -58,6 +59,80 @@ def atomic_copy(src_os_path: str, dst_os_path: str, *, api_path: str) -> None:
     with open(src_os_path, "rb") as src:
         atomic_write(dst_os_path, iter(lambda: src.read(1 << 20), b""), api_path=api_path)
     shutil.copystat(src_os_path, dst_os_path)
+
+
+def copy_tree(src: str, dst: str, *, api_path: str) -> None:
+    """Copy the directory `src` to `dst`, which must not exist, so that `dst` appears whole
+    or not at all: the copy is made in a hidden sibling (``.~copy-<name>.<random>``) and
+    renamed. Missing parents of `dst` are created, and removed again if the copy fails.
+
+    Symlinks are copied as symlinks, never followed (``cp -r``), so nothing outside the
+    tree is read and a link cannot loop. A relative link whose target lies outside `src` is
+    pointed again at the same target from its new place; links within `src` move with it.
+
+    :raises errors.Conflict: `dst` appeared meanwhile.
+    :raises errors.Forbidden: the OS refused (permissions).
+    :raises errors.SaveFailed: anything else went wrong (e.g. the disk is full).
+    """
+    parent, name = os.path.split(dst)
+    created = _make_parents(parent, api_path)
+    tmp = None
+    try:
+        tmp = tempfile.mkdtemp(prefix=f".~copy-{name}.", dir=parent)
+        os.rmdir(tmp)  # copytree makes it, with the source's mode
+        shutil.copytree(src, tmp, symlinks=True)
+        # Relative links are read from the directory that really holds them.
+        _retarget_links(os.path.realpath(src), tmp, os.path.join(os.path.realpath(parent), name))
+        if os.path.lexists(dst):
+            raise errors.Conflict(f"File already exists: {api_path}")
+        os.rename(tmp, dst)
+        tmp = None
+    except OSError as exc:
+        raise _save_error(exc, api_path) from exc
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+            for directory in reversed(created):
+                try:
+                    os.rmdir(directory)
+                except OSError:
+                    break
+    fsync_dir(parent)
+
+
+def _make_parents(directory: str, api_path: str) -> list[str]:
+    """Create `directory` and its missing parents; return those created, outermost first."""
+    missing: list[str] = []
+    while not os.path.isdir(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    missing.reverse()
+    for path in missing:
+        try:
+            os.mkdir(path)
+        except OSError as exc:
+            raise _save_error(exc, api_path) from exc
+    return missing
+
+
+def _retarget_links(src: str, copy: str, final: str) -> None:
+    """In the tree `copy` of `src`, to be renamed `final`: relative symlinks that pointed
+    outside `src` point again at the same place, as seen from where they will be."""
+    for folder, dirs, files in os.walk(copy):
+        for name in [*dirs, *files]:
+            link = os.path.join(folder, name)
+            if not os.path.islink(link):
+                continue
+            target = os.readlink(link)
+            if os.path.isabs(target):
+                continue
+            relative_dir = os.path.relpath(folder, copy)
+            source_dir = os.path.normpath(os.path.join(src, relative_dir))
+            aim = os.path.normpath(os.path.join(source_dir, target))
+            if aim == src or aim.startswith(src.rstrip(os.sep) + os.sep):
+                continue  # inside the tree: it moves with it
+            os.unlink(link)
+            os.symlink(os.path.relpath(aim, os.path.normpath(os.path.join(final, relative_dir))), link)
 
 
 def fsync_dir(directory: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import posixpath
 import re
 from datetime import datetime, timezone
 
@@ -108,3 +109,73 @@ class Root:
         if not self.allow_hidden and name.startswith("."):
             return False
         return self.hide_match(name) is None
+
+    # -- resolving paths a client or a kernel wrote (GET /api/resolvePath) ----------------
+
+    def resolve_path(self, path: str) -> str | None:
+        """The API path of an existing, visible file or directory that `path` names, or None.
+
+        `path` is relative to the root, or absolute (`~` expanded) inside the root, as
+        jupyter_server's ``FileContentsManager.resolve_path`` takes it. An absolute path
+        elsewhere counts as relative to the root, as there (``/a.txt`` is ``a.txt``), except a
+        `~` one, which is never resolved outside the root. Unlike there, the answer is
+        normalised (``sub/../a.txt`` is ``a.txt``: the contents API refuses `..`), and a
+        hidden path, or one that leads out of the root through a symlink, is not resolved:
+        resolving reveals no more than the contents API shows.
+        """
+        if "\0" in path:
+            return None
+        expanded = os.path.expanduser(path)
+        if expanded != path and os.path.isabs(expanded):
+            relative = self._relative(expanded)
+            if relative is None:
+                return None
+        elif os.path.isabs(path):
+            relative = self._relative(path)
+            if relative is None:
+                relative = path
+        else:
+            relative = path
+        api_path = posixpath.normpath(relative.replace(os.sep, "/").lstrip("/") or ".")
+        if api_path == ".." or api_path.startswith("../"):
+            return None
+        api_path = "" if api_path == "." else api_path
+        if self.refuse_hidden(api_path):
+            return None
+        try:
+            os_path = self.os_path(api_path)
+        except errors.NotFound:
+            return None
+        return api_path if os.path.exists(os_path) else None
+
+    def resolve_kernel_path(self, path: str, cwd: str) -> str | None:
+        """The absolute path of the file or directory `path` names for a kernel in `cwd`, or None.
+
+        As jupyter_client's ``LocalProvisioner.resolve_path``: `~` expanded, a relative path
+        joined to `cwd` with symlinks resolved, an absolute one kept as it is. Unlike there,
+        only what lies inside the root (symlinks resolved) and is not hidden is resolved:
+        the answer must not reveal files the contents API would not.
+        """
+        if "\0" in path:
+            return None
+        candidate = os.path.expanduser(path)
+        if not os.path.isabs(candidate):
+            candidate = os.path.realpath(os.path.join(cwd, candidate))
+        if not os.path.exists(candidate) or not self.is_inside(candidate):
+            return None
+        relative = os.path.relpath(os.path.realpath(candidate), self.os_root)
+        if relative != "." and self.refuse_hidden(relative.replace(os.sep, "/")):
+            return None
+        return os.path.normpath(candidate).replace(os.sep, "/")
+
+    def _relative(self, absolute: str) -> str | None:
+        """`absolute`, normalised, relative to the root; None when outside it. The root is
+        kept with its symlinks resolved, so the path's directory is resolved too, if needed."""
+        absolute = os.path.abspath(absolute)
+        for candidate in (absolute, os.path.join(os.path.realpath(os.path.dirname(absolute)),
+                                                 os.path.basename(absolute))):
+            if candidate == self.os_root:
+                return ""
+            if candidate.startswith(self.os_root.rstrip(os.sep) + os.sep):
+                return candidate[len(self.os_root.rstrip(os.sep)) + 1:]
+        return None

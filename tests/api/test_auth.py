@@ -223,7 +223,10 @@ def test_me_reports_identity_and_requested_permissions(client: FlaskClient) -> N
     identity = response.json["identity"]
     assert set(identity) == {"username", "name", "display_name", "initials", "avatar_url", "color"}
     assert identity["name"].startswith("Anonymous ")
-    assert response.json["permissions"] == {"contents": ["read", "write"], "updatable_fields": []}
+    assert response.json["permissions"] == {
+        "contents": ["read", "write"],
+        "updatable_fields": ["name", "display_name", "initials", "avatar_url", "color"],
+    }
 
 
 @pytest.mark.parametrize("raw", ["[1]", "nope", '{"contents": "read"}', '{"contents": [1]}'])

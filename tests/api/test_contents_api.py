@@ -494,10 +494,11 @@ def test_copy_of_directory_is_recursive(client: FlaskClient, root: Path) -> None
 
 
 def test_copy_of_directory_to_new_path_creates_it(client: FlaskClient, root: Path) -> None:
+    """jupyter_server makes the missing directory and copies into it (`e/d`, not `e`)."""
     (root / "d").mkdir()
     (root / "d" / "x.txt").write_text("x")
     model = post_json(client, "e", {"copy_from": "d"}).get_json()
-    assert model["path"] == "e" and (root / "e" / "x.txt").read_text() == "x"
+    assert model["path"] == "e/d" and (root / "e" / "d" / "x.txt").read_text() == "x"
 
 
 def test_copy_of_missing_source_is_404(client: FlaskClient) -> None:

@@ -264,7 +264,9 @@ class Notebook:
         atexit.register(_shutdown_at_exit, weakref.ref(state))
 
         from .blueprints import notebook
+        from .blueprints.http import AnyPathConverter
 
+        app.url_map.converters.setdefault("nb_path", AnyPathConverter)
         app.register_blueprint(notebook, url_prefix=url_prefix.rstrip("/"))
         if pool is not None:
             pool.start()  # in the background: greenlets run once the server serves

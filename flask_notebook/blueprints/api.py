@@ -16,7 +16,7 @@ from ..core.paths import iso_utc
 from ..extension import state
 from . import security
 from .errors import error_response
-from .http import json_body, json_response
+from .http import json_body, json_response, query_arg
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -42,7 +42,7 @@ def redirect_slash() -> BaseResponse:
 
 
 @bp.route("/notebooks", defaults={"api_path": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-@bp.route("/notebooks/<path:api_path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/notebooks/<nb_path:api_path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def redirect_notebooks(api_path: str) -> BaseResponse:
     """The deprecated `/api/notebooks/<path>` is `/api/contents/<path>` (302, no auth needed)."""
     target = url_for(".contents.get_contents", api_path=api_path) if api_path else url_for(".contents.get_contents")
@@ -54,7 +54,7 @@ def get_me() -> Response:
     """Who is asking, and which of the `permissions` asked for they have (all of them: there
     is no authorizer), plus the identity fields they may change. An empty `permissions` asks
     for nothing, as in jupyter_server."""
-    raw = request.args.get("permissions", "")
+    raw = query_arg("permissions", "") or ""
     permissions: dict[str, list[str]] = {}
     if raw:
         try:
@@ -94,7 +94,7 @@ def resolve_path() -> Response:
     directory), as jupyter_server 2.18+ answers. An unknown kernel is listed in `unresolved`
     (still 200). Nothing outside the root is ever resolved (``Root.resolve_path``)."""
     st = state()
-    path = request.args.get("path")
+    path = query_arg("path")
     if path is None:
         raise errors.Invalid("Missing argument path")
     resolved: list[dict[str, str]] = []
@@ -102,7 +102,7 @@ def resolve_path() -> Response:
     server_path = st.contents.root.resolve_path(path)
     if server_path is not None:
         resolved.append({"scope": "server", "path": server_path})
-    kernel_id = request.args.get("kernel")
+    kernel_id = query_arg("kernel")
     if kernel_id:
         kernel = st.kernels.kernels.get(kernel_id)
         if kernel is None:
@@ -166,7 +166,7 @@ def get_kernel_pool() -> Response:
     return json_response(pool.status() if pool is not None else {})
 
 
-@bp.route("/<path:unknown>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/<nb_path:unknown>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
 def no_such_endpoint(unknown: str) -> Response:
     """Unknown API URLs get a JSON 404 (a 405 for a known URL and another method): a routing
     miss would never reach the blueprint's JSON error handlers."""

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..core import errors
 from ..core.models import ContentsModel
 from ..extension import state
-from .http import http_date, json_body, json_response, offload
+from .http import http_date, json_body, json_response, offload, query_arg
 
 bp = Blueprint("contents", __name__, url_prefix="/contents")
 
@@ -22,7 +22,7 @@ ROUTE = {"merge_slashes": False}
 
 
 def _flag(name: str, default: bool) -> bool:
-    value = request.args.get(name)
+    value = query_arg(name)
     if value is None:
         return default
     if value not in ("0", "1"):
@@ -61,15 +61,15 @@ def _slash_redirect(api_path: str) -> BaseResponse | None:
 
 
 @bp.get("/", defaults={"api_path": ""}, strict_slashes=False)
-@bp.get("/<path:api_path>", **ROUTE)
+@bp.get("/<nb_path:api_path>", **ROUTE)
 def get_contents(api_path: str) -> BaseResponse:
     if redirect_response := _slash_redirect(api_path):
         return redirect_response
     contents = state().contents
-    kind = request.args.get("type")
+    kind = query_arg("type")
     if kind is not None and kind not in ("file", "directory", "notebook"):
         kind = "file"
-    fmt = request.args.get("format")
+    fmt = query_arg("format")
     if fmt is not None and fmt not in ("text", "base64"):
         raise errors.Invalid(f"Format '{fmt}' is invalid")
     content = _flag("content", True)
@@ -92,7 +92,7 @@ def get_contents(api_path: str) -> BaseResponse:
 
 
 @bp.post("/", defaults={"api_path": ""}, strict_slashes=False)
-@bp.post("/<path:api_path>", **ROUTE)
+@bp.post("/<nb_path:api_path>", **ROUTE)
 def create_contents(api_path: str) -> BaseResponse:
     if redirect_response := _slash_redirect(api_path):
         return redirect_response
@@ -114,13 +114,15 @@ def create_contents(api_path: str) -> BaseResponse:
 
 
 @bp.put("/", defaults={"api_path": ""}, strict_slashes=False)
-@bp.put("/<path:api_path>", **ROUTE)
+@bp.put("/<nb_path:api_path>", **ROUTE)
 def save_contents(api_path: str) -> BaseResponse:
     if redirect_response := _slash_redirect(api_path):
         return redirect_response
     contents = state().contents
     body = json_body()
-    if body is None:
+    if not body:
+        # No model (no body, or an empty or false one, as jupyter_server reads it): a new
+        # untitled file in the directory the URL names.
         if not contents.dir_exists(api_path):
             raise errors.NotFound(f"No such directory: {api_path}")
         model = offload(contents.new_untitled, api_path)
@@ -157,7 +159,7 @@ def _check_unchanged(api_path: str) -> None:
 
 
 @bp.patch("/", defaults={"api_path": ""}, strict_slashes=False)
-@bp.patch("/<path:api_path>", **ROUTE)
+@bp.patch("/<nb_path:api_path>", **ROUTE)
 def rename_contents(api_path: str) -> Response:
     contents = state().contents
     body = json_body()
@@ -174,7 +176,7 @@ def rename_contents(api_path: str) -> Response:
 
 
 @bp.delete("/", defaults={"api_path": ""}, strict_slashes=False)
-@bp.delete("/<path:api_path>", **ROUTE)
+@bp.delete("/<nb_path:api_path>", **ROUTE)
 def delete_contents(api_path: str) -> Response:
     offload(state().contents.delete, api_path)
     return Response(status=204)
@@ -183,31 +185,31 @@ def delete_contents(api_path: str) -> Response:
 # -- checkpoints and trust --------------------------------------------------------------------
 
 
-@bp.get("/<path:api_path>/checkpoints", **ROUTE)
+@bp.get("/<nb_path:api_path>/checkpoints", **ROUTE)
 def list_checkpoints(api_path: str) -> Response:
     return json_response(state().contents.list_checkpoints(api_path))
 
 
-@bp.post("/<path:api_path>/checkpoints", **ROUTE)
+@bp.post("/<nb_path:api_path>/checkpoints", **ROUTE)
 def create_checkpoint(api_path: str) -> Response:
     checkpoint = offload(state().contents.create_checkpoint, api_path)
     location = url_for(".restore_checkpoint", api_path=api_path, checkpoint_id=checkpoint["id"])
     return json_response(checkpoint, 201, {"Location": quote(location, safe="/%")})
 
 
-@bp.post("/<path:api_path>/checkpoints/<checkpoint_id>", **ROUTE)
+@bp.post("/<nb_path:api_path>/checkpoints/<checkpoint_id>", **ROUTE)
 def restore_checkpoint(api_path: str, checkpoint_id: str) -> Response:
     offload(state().contents.restore_checkpoint, checkpoint_id, api_path)
     return Response(status=204)
 
 
-@bp.delete("/<path:api_path>/checkpoints/<checkpoint_id>", **ROUTE)
+@bp.delete("/<nb_path:api_path>/checkpoints/<checkpoint_id>", **ROUTE)
 def delete_checkpoint(api_path: str, checkpoint_id: str) -> Response:
     state().contents.delete_checkpoint(checkpoint_id, api_path)
     return Response(status=204)
 
 
-@bp.post("/<path:api_path>/trust", **ROUTE)
+@bp.post("/<nb_path:api_path>/trust", **ROUTE)
 def trust_notebook(api_path: str) -> Response:
     state().contents.trust_notebook(api_path)
     return Response(status=201)

@@ -15,7 +15,7 @@ from . import security
 bp = Blueprint("files", __name__, url_prefix="/files")
 
 
-@bp.get("/<path:api_path>", merge_slashes=False)
+@bp.get("/<nb_path:api_path>", merge_slashes=False)
 def get_file(api_path: str) -> Response:
     contents = state().contents
     try:

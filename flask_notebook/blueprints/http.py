@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from email.utils import format_datetime
 from datetime import datetime
@@ -11,6 +12,7 @@ import orjson
 from flask import Response, request
 from gevent import get_hub, monkey
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import PathConverter
 
 from ..core import errors, notebooks
 
@@ -20,6 +22,29 @@ T = TypeVar("T")
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """Serialise with orjson: notebooks can be megabytes, and Flask's provider sorts and indents."""
     return Response(orjson.dumps(obj), status=status, headers=headers, mimetype="application/json")
+
+
+class AnyPathConverter(PathConverter):
+    """werkzeug's ``path``, with newlines too (its ``.`` stops at one): a file name may hold
+    a newline, and a URL with ``%0A`` in it must reach our views and their JSON errors, not
+    fall through to the host's HTML 404 for a URL no route matches. Registered on the app as
+    ``nb_path`` by ``Notebook.init_app``."""
+
+    regex = "[^/](?s:.)*?"
+
+
+#: What tornado's ``get_argument`` replaces with a space before it strips a value.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
+
+
+def query_arg(name: str, default: str | None = None) -> str | None:
+    """A query argument as jupyter_server's handlers read it (tornado's ``get_argument``):
+    control characters made spaces, surrounding whitespace stripped, so ``?permissions=+``
+    is an empty value, as it is there."""
+    value = request.args.get(name)
+    if value is None:
+        return default
+    return _CONTROL_CHARS.sub(" ", value).strip()
 
 
 def json_body() -> Any:

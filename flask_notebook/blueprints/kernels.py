@@ -25,7 +25,8 @@ def start_kernel() -> Response:
     body = json_body() or {}
     if not isinstance(body, dict):
         raise errors.Invalid("The body must be a JSON object")
-    name, path, kernel_id = body.get("name"), body.get("path"), body.get("kernel_id")
+    # An empty value (null, "", [], ...) counts as absent, as in jupyter_server.
+    name, path, kernel_id = body.get("name") or None, body.get("path") or None, body.get("kernel_id") or None
     for field, value in (("name", name), ("path", path), ("kernel_id", kernel_id)):
         if value is not None and not isinstance(value, str):
             raise errors.Invalid(f"'{field}' must be a string")

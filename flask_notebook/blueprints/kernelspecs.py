@@ -35,7 +35,7 @@ def get_kernelspec(name: str) -> Response:
     return json_response(_spec_model(state().kernelspecs.get_spec(name)))
 
 
-@resources_bp.get("/<name>/<path:filename>")
+@resources_bp.get("/<name>/<nb_path:filename>")
 def get_resource(name: str, filename: str) -> Response:
     try:
         resource_dir = state().kernelspecs.resource_dir(name)

@@ -13,10 +13,17 @@ from .http import json_body, json_response
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
 
 
-def _body(*, patch: bool = False) -> dict[str, Any]:
+def _body(*, patch: bool = False, session_id: str | None = None) -> dict[str, Any]:
+    """The request's body, the legacy form read as the current one.
+
+    :param session_id: the session a PATCH names: unknown, it is a 404 before anything but a
+        missing body is reported, as in jupyter_server.
+    """
     body = json_body()
     if body is None:
         raise errors.Invalid("No JSON data provided")
+    if session_id is not None:
+        state().sessions.get(session_id)
     if not isinstance(body, dict):
         raise errors.Invalid("The body must be a JSON object")
     return _legacy_body(body, patch=patch) if "notebook" in body else body
@@ -98,7 +105,7 @@ def get_session(session_id: str) -> Response:
 @bp.patch("/<session_id>")
 def update_session(session_id: str) -> Response:
     st = state()
-    body = _body(patch=True)
+    body = _body(patch=True, session_id=session_id)
     for field in ("path", "name", "type"):
         _string(body, field)
     kernel = body.get("kernel")
@@ -106,7 +113,6 @@ def update_session(session_id: str) -> Response:
         raise errors.Invalid("'kernel' must be an object with 'name' or 'id'")
     new_kernel = kernel.get("name") if kernel and kernel.get("id") is None else None
     if new_kernel is not None:
-        st.sessions.get(session_id)  # 404 for an unknown session comes first
         try:
             st.kernelspecs.get_spec(str(new_kernel))
         except errors.NotFound as exc:

@@ -51,7 +51,7 @@ def index() -> BaseResponse:
 
 
 @bp.get("/tree/", defaults={"api_path": ""}, strict_slashes=False)
-@bp.get("/tree/<path:api_path>")
+@bp.get("/tree/<nb_path:api_path>")
 def tree(api_path: str) -> BaseResponse:
     """The file browser of one directory. A file's URL goes to its editor or its download;
     a missing or hidden directory is a 404 page (not JSON: a person is reading it)."""
@@ -84,7 +84,7 @@ def _file_exists(api_path: str) -> bool:
         return False
 
 
-@bp.get("/edit/<path:api_path>")
+@bp.get("/edit/<nb_path:api_path>")
 def edit(api_path: str) -> BaseResponse:
     """A plain text editor for one file (Jupyter's `/edit/<path>`); a missing file is a 404 page."""
     api_path = api_path.strip("/")
@@ -100,7 +100,7 @@ def running() -> Response:
     return _page("running.html", nb_config=page_config(), nav_current="running")
 
 
-@bp.get("/notebooks/<path:api_path>")
+@bp.get("/notebooks/<nb_path:api_path>")
 def notebook(api_path: str) -> BaseResponse:
     """The notebook editor. The page loads the notebook, and starts or joins its session, itself."""
     api_path = api_path.strip("/")

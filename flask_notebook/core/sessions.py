@@ -70,7 +70,7 @@ class Sessions:
         session = self._sessions.get(session_id)
         kernel = self._live(session) if session is not None else None
         if session is None or kernel is None:
-            raise errors.NotFound(f"Session not found: {session_id}")
+            raise errors.NotFound(f"Session not found: session_id='{session_id}'")
         return self.model(session, kernel)
 
     def count_for(self, kernel_id: str) -> int:
@@ -111,7 +111,7 @@ class Sessions:
         """
         session = self._sessions.get(session_id)
         if session is None or self._live(session) is None:
-            raise errors.NotFound(f"Session not found: {session_id}")
+            raise errors.NotFound(f"Session not found: session_id='{session_id}'")
         old_kernel_id = session["kernel_id"]
         previous = dict(session)
         kernel = changes.get("kernel")
@@ -134,7 +134,7 @@ class Sessions:
                 pass
         kernel_now = self._live(session)
         if kernel_now is None:
-            raise errors.NotFound(f"Session not found: {session_id}")
+            raise errors.NotFound(f"Session not found: session_id='{session_id}'")
         return self.model(session, kernel_now)
 
     def delete(self, session_id: str) -> None:
@@ -144,7 +144,7 @@ class Sessions:
         """
         session = self._sessions.pop(session_id, None)
         if session is None:
-            raise errors.NotFound(f"Session not found: {session_id}")
+            raise errors.NotFound(f"Session not found: session_id='{session_id}'")
         try:
             self.registry.shutdown(session["kernel_id"])
         except errors.NotFound:

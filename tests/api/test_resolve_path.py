@@ -67,6 +67,9 @@ def _server(path: str) -> dict[str, object]:
     ("link-in.txt", "link-in.txt"),
     ("sub/../a.txt", "a.txt"),  # the reference answers "sub/../a.txt"
     ("./a.txt", "a.txt"),  # the reference answers "./a.txt"
+    # tornado makes control characters spaces and strips the value; so do we (both: "a.txt").
+    ("a.txt\0", "a.txt"),
+    (" a.txt\n", "a.txt"),
 ])
 def test_existing_paths_in_the_root_resolve_to_api_paths(client: FlaskClient, tree: Path, query: str,
                                                          api_path: str) -> None:
@@ -80,7 +83,7 @@ def test_an_absolute_path_inside_the_root_resolves_to_its_api_path(client: Flask
 
 
 @pytest.mark.parametrize("query", ["nope.txt", "../outside.txt", "sub/../../outside.txt", "../root/a.txt", "link-out.txt",
-                                   ".dot.txt", ".hidden/h.txt", "a.txt\0", "sub/b.txt/x"])
+                                   ".dot.txt", ".hidden/h.txt", "a\0.txt", "sub/b.txt/x"])
 def test_missing_hidden_or_outside_paths_are_not_resolved(client: FlaskClient, tree: Path, query: str) -> None:
     assert _resolve(client, path=query) == {"resolved": []}
 

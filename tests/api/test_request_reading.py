@@ -1,0 +1,80 @@
+"""How requests are read, as jupyter_server reads them: what the conformance runs against the
+reference found (tests/conformance), each checked against a live jupyter_server 2.21.1.
+
+- Query arguments go through tornado's ``get_argument``: control characters become spaces and
+  the value is stripped (``/api/me?permissions=+`` -> 200, nothing asked).
+- PUT with an empty or false body (``{}``, ``false``) makes an untitled file, as no body does
+  (the reference: ``if model:``).
+- PATCH of an unknown session is 404 whatever the body says.
+- POST /api/kernels takes empty values (``"path": []``) as absent: 201.
+- A newline in a path (``%0A``) reaches the API: JSON 404, where werkzeug's ``path`` converter
+  stopped at it and the URL got an HTML page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from ..conftest import AUTH, assert_error
+
+
+@pytest.mark.parametrize("raw", ["+", "%20", "%01", ""])
+def test_a_blank_permissions_argument_asks_for_nothing(client: FlaskClient, raw: str) -> None:
+    response = client.get(f"/api/me?permissions={raw}")
+    assert response.status_code == 200
+    assert response.json["permissions"] == {"updatable_fields": ["name", "display_name", "initials", "avatar_url",
+                                                                 "color"]}
+
+
+def test_query_flags_are_stripped(client: FlaskClient, root: Path) -> None:
+    (root / "a.txt").write_text("x")
+    response = client.get("/api/contents/a.txt?content=%201&format=text%20")
+    assert response.status_code == 200
+    assert response.json["content"] == "x"
+
+
+@pytest.mark.parametrize("body", [b"{}", b"false", b"[]", b"0", b'""'])
+def test_put_with_an_empty_model_makes_an_untitled_file(client: FlaskClient, root: Path, body: bytes) -> None:
+    response = client.put("/api/contents", data=body)
+    assert response.status_code == 201
+    assert response.json["name"] == "untitled" and (root / "untitled").is_file()
+    assert_error(client.put("/api/contents/nowhere", data=body), 404, "No such directory: nowhere")
+
+
+def test_patch_of_an_unknown_session_is_404_before_the_body_is_read(client: FlaskClient) -> None:
+    response = client.patch("/api/sessions/e3e70682-c209-1cac-a29f-6fbed82c07cd", json={"kernel": False})
+    assert_error(response, 404, "Session not found: session_id='e3e70682-c209-1cac-a29f-6fbed82c07cd'")
+    assert_error(client.patch("/api/sessions/e3e70682-c209-1cac-a29f-6fbed82c07cd"), 400, "No JSON data provided")
+
+
+def test_start_kernel_takes_empty_values_as_absent(client: FlaskClient) -> None:
+    response = client.post("/api/kernels", json={"name": None, "path": [], "kernel_id": ""})
+    assert response.status_code == 201
+    assert response.json["name"] == "python3"
+    assert_error(client.post("/api/kernels", json={"path": ["x"]}), 400, "'path' must be a string")
+
+
+@pytest.mark.parametrize("method, url", [
+    ("GET", "/api/contents/0%0A"),
+    ("POST", "/api/contents/0%0A/checkpoints/x"),
+    ("DELETE", "/api/contents/0%0A/checkpoints/0"),
+    ("GET", "/api/no%0Asuch"),
+    ("GET", "/api/notebooks/a%0Ab"),
+])
+def test_a_newline_in_a_path_gets_a_json_answer(host_app: Flask, method: str, url: str) -> None:
+    # Mounted in a site with its own HTML 404: that page must never answer our API URLs.
+    response = host_app.test_client().open("/nb" + url, method=method, headers=AUTH)
+    assert response.status_code in (302, 404)
+    if response.status_code == 404:
+        assert response.mimetype == "application/json"
+
+
+def test_a_file_whose_name_holds_a_newline_is_served(client: FlaskClient, root: Path) -> None:
+    (root / "two\nlines.txt").write_text("x")
+    response = client.get("/api/contents/two%0Alines.txt")
+    assert response.status_code == 200
+    assert response.json["name"] == "two\nlines.txt"

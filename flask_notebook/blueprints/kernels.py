@@ -25,9 +25,12 @@ def start_kernel() -> Response:
     body = json_body() or {}
     if not isinstance(body, dict):
         raise errors.Invalid("The body must be a JSON object")
-    # An empty value (null, "", [], ...) counts as absent, as in jupyter_server.
+    # As jupyter_server reads them: an empty value (null, "", [], ...) counts as absent, and
+    # `path` is taken as text whatever it is (a folder that does not exist: the nearest one up).
     name, path, kernel_id = body.get("name") or None, body.get("path") or None, body.get("kernel_id") or None
-    for field, value in (("name", name), ("path", path), ("kernel_id", kernel_id)):
+    if path is not None and not isinstance(path, str):
+        path = str(path)
+    for field, value in (("name", name), ("kernel_id", kernel_id)):
         if value is not None and not isinstance(value, str):
             raise errors.Invalid(f"'{field}' must be a string")
     cwd = st.sessions.kernel_cwd(path or "", is_dir=True)

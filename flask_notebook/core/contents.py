@@ -234,13 +234,16 @@ class ContentsManager:
         model_path = model.get("path")
         if isinstance(model_path, str) and self.root.refuse_hidden(model_path):
             raise errors.Invalid(f"Cannot create file or directory '{api_path}'")
+        os_path = self.root.os_path(api_path)
+        existed = os.path.isfile(os_path)
+        model = _as_new_model(model, api_path) if not existed else model
         kind = model.get("type")
+        if kind not in (None, "", "directory", "file", "notebook"):
+            kind = "file"  # as jupyter_server's handler falls back
         if not kind:
             raise errors.Invalid("No file type provided")
         if "content" not in model and kind != "directory":
             raise errors.Invalid("No file content provided")
-        os_path = self.root.os_path(api_path)
-        existed = os.path.isfile(os_path)
         chunk = model.get("chunk")
         if chunk is not None:
             return self._save_chunk(model, api_path, os_path, chunk), not existed and chunk == 1
@@ -574,6 +577,19 @@ def _read_bytes(os_path: str, api_path: str) -> bytes:
             return f.read()
     except PermissionError as exc:
         raise errors.Forbidden(f"Permission denied: {api_path}") from exc
+
+
+def _as_new_model(model: dict[str, Any], api_path: str) -> dict[str, Any]:
+    """A PUT that makes a new file, as jupyter_server's ``ContentsManager.new`` reads it: the
+    type defaults by extension, and a file or notebook without content is an empty one."""
+    model = dict(model)
+    model.setdefault("type", "notebook" if api_path.endswith(".ipynb") else "file")
+    if "content" not in model and model["type"] != "directory":
+        if model["type"] == "notebook":
+            model.update(content=notebooks.new_notebook(), format="json")
+        else:
+            model.update(content="", type="file", format="text")
+    return model
 
 
 def _decode_content(model: dict[str, Any], api_path: str) -> bytes:

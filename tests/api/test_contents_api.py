@@ -571,11 +571,15 @@ def test_put_without_body_on_missing_directory_is_404(client: FlaskClient) -> No
     assert_error(client.put(f"{API}/nope"), 404)
 
 
-def test_put_without_type_is_400(client: FlaskClient) -> None:
+# Over an existing file the model must be complete; where no file is, jupyter_server's
+# ContentsManager.new fills in a type and empty content (tests/api/test_request_reading.py).
+def test_put_without_type_over_a_file_is_400(client: FlaskClient, root: Path) -> None:
+    (root / "a.txt").write_text("kept")
     assert_error(put_json(client, "a.txt", {"format": "text", "content": "x"}), 400, "No file type provided")
 
 
-def test_put_without_content_is_400(client: FlaskClient) -> None:
+def test_put_without_content_over_a_file_is_400(client: FlaskClient, root: Path) -> None:
+    (root / "a.txt").write_text("kept")
     assert_error(put_json(client, "a.txt", {"type": "file", "format": "text"}), 400, "No file content provided")
 
 
@@ -1006,7 +1010,7 @@ def test_body_over_limit_is_413_json_and_file_unchanged(root: Path) -> None:
     ("GET", "/a.txt?content=x", None, 400),
     ("POST", "/a.txt", {}, 400),
     ("POST", "/nope", {}, 404),
-    ("PUT", "/b.txt", {"type": "file"}, 400),
+    ("PUT", "/a.txt", {"type": "file"}, 400),
     ("PATCH", "/nope", {"path": "x"}, 404),
     ("DELETE", "/nope", None, 404),
     ("DELETE", "", None, 400),

@@ -6,7 +6,11 @@ reference found (tests/conformance), each checked against a live jupyter_server 
 - PUT with an empty or false body (``{}``, ``false``) makes an untitled file, as no body does
   (the reference: ``if model:``).
 - PATCH of an unknown session is 404 whatever the body says.
-- POST /api/kernels takes empty values (``"path": []``) as absent: 201.
+- POST /api/kernels takes empty values (``"path": []``) as absent, and any other path as
+  text (``"path": true``): 201.
+- PUT of a model to a path where no file is (jupyter_server's ``ContentsManager.new``): the
+  type defaults by extension, a missing content is an empty file or notebook, an unknown
+  type is a file: 201. Where a file is, the model must be complete (400 otherwise).
 - A newline in a path (``%0A``) reaches the API: JSON 404, where werkzeug's ``path`` converter
   stopped at it and the URL got an HTML page.
 """
@@ -55,7 +59,11 @@ def test_start_kernel_takes_empty_values_as_absent(client: FlaskClient) -> None:
     response = client.post("/api/kernels", json={"name": None, "path": [], "kernel_id": ""})
     assert response.status_code == 201
     assert response.json["name"] == "python3"
-    assert_error(client.post("/api/kernels", json={"path": ["x"]}), 400, "'path' must be a string")
+    # Any other path is taken as text (jupyter_server's to_os_path: str(path)): no such
+    # folder, so the kernel runs in the nearest one up, the root.
+    other = client.post("/api/kernels", json={"path": True})
+    assert other.status_code == 201
+    assert_error(client.post("/api/kernels", json={"name": 5}), 400, "'name' must be a string")
 
 
 @pytest.mark.parametrize("method, url", [
@@ -78,3 +86,36 @@ def test_a_file_whose_name_holds_a_newline_is_served(client: FlaskClient, root: 
     response = client.get("/api/contents/two%0Alines.txt")
     assert response.status_code == 200
     assert response.json["name"] == "two\nlines.txt"
+
+
+@pytest.mark.parametrize("model, kind, content", [
+    ({"type": "file"}, "file", ""),
+    ({"type": ""}, "file", ""),
+    ({"type": None}, "file", ""),
+    ({"format": "text"}, "file", ""),
+    ({"type": "bogus", "content": "hi", "format": "text"}, "file", "hi"),
+])
+def test_put_of_a_model_where_no_file_is_makes_one(client: FlaskClient, root: Path, model: dict[str, object],
+                                                   kind: str, content: str) -> None:
+    response = client.put("/api/contents/new.txt", json=model)
+    assert response.status_code == 201, response.json
+    assert response.json["type"] == kind
+    assert (root / "new.txt").read_text() == content
+
+
+def test_put_of_a_model_without_content_makes_an_empty_notebook(client: FlaskClient, root: Path) -> None:
+    response = client.put("/api/contents/new.ipynb", json={"format": "json"})
+    assert response.status_code == 201 and response.json["type"] == "notebook"
+    assert client.get("/api/contents/new.ipynb").json["content"]["cells"] == []
+
+
+@pytest.mark.parametrize("model, message", [
+    ({"type": "file"}, "No file content provided"),
+    ({"format": "text"}, "No file type provided"),
+    ({"content": "x"}, "No file type provided"),
+])
+def test_put_of_an_incomplete_model_over_a_file_is_400(client: FlaskClient, root: Path, model: dict[str, object],
+                                                       message: str) -> None:
+    (root / "a.txt").write_text("kept")
+    assert_error(client.put("/api/contents/a.txt", json=model), 400, message)
+    assert (root / "a.txt").read_text() == "kept"

@@ -235,7 +235,7 @@ JUPYTER_PATHS: dict[str, Any] = {
         "api", "Deprecated: a redirect to /api/contents/{api_path}", {"302": _redirect("To /api/contents/...")},
         security=_OPEN, deprecated=True) for method in ("get", "post", "put", "patch", "delete")}},
     "/api/spec.yaml": {"get": _op("api", "This document (OpenAPI 3.1, written as JSON, which is YAML)", {
-        "200": {"description": "The document", "content": {"text/x-yaml": {"schema": {"type": "string"}}}}})},
+        "200": {"description": "The document", "content": {"text/x-yaml": {"schema": {"type": "object"}}}}})},
     "/api/status": {"get": _op("status", "The server's activity (not itself activity)",
                                {"200": _json(_ref("APIStatus"), "The status")})},
     "/api/me": {
@@ -385,7 +385,7 @@ DOCUMENT: dict[str, Any] = {
                        "POST /api/shutdown stops the server: leave it out of test runs.",
     },
     "security": [{"token": []}],
-    "paths": {**JUPYTER_PATHS, **openapi.SPEC["paths"]},
+    "paths": openapi.with_auth_errors({**JUPYTER_PATHS, **openapi.SPEC["paths"]}),
     "components": {
         "securitySchemes": openapi.SPEC["components"]["securitySchemes"],
         "responses": {"Error": _json(_ref("Error"), "An error: `message` for people, `reason` for programs")},

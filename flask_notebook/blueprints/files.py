@@ -6,7 +6,7 @@ import mimetypes
 import os
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, g, request, send_file
+from flask import Blueprint, Response, g, request, send_file
 
 from ..core import errors
 from ..extension import state
@@ -18,12 +18,14 @@ bp = Blueprint("files", __name__, url_prefix="/files")
 @bp.get("/<nb_path:api_path>", merge_slashes=False)
 def get_file(api_path: str) -> Response:
     contents = state().contents
+    # Errors are plain text (the notebook blueprint's handler), never a host's HTML page.
+    missing = errors.NotFound(f"No such file: {api_path}")
     try:
         os_path = contents.root.os_path(api_path)
     except errors.NotFound:
-        abort(404)
+        raise missing from None
     if contents.root.refuse_hidden(api_path) or not os.path.isfile(os_path):
-        abort(404)
+        raise missing
     if not g.notebook_proven:
         _check_referer()
     name = os.path.basename(os_path)
@@ -48,4 +50,4 @@ def _check_referer() -> None:
     given, cookie = request.args.get(security.XSRF_COOKIE), request.cookies.get(security.XSRF_COOKIE)
     if given and cookie and given == cookie:
         return
-    abort(403)
+    raise errors.Forbidden("A download must come from this server's pages (a same-origin Referer, or _xsrf)")

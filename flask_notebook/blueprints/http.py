@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from email.utils import format_datetime
@@ -20,8 +21,17 @@ T = TypeVar("T")
 
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """Serialise with orjson: notebooks can be megabytes, and Flask's provider sorts and indents."""
-    return Response(orjson.dumps(obj), status=status, headers=headers, mimetype="application/json")
+    """Serialise with orjson: notebooks can be megabytes, and Flask's provider sorts and indents.
+
+    What orjson refuses, and a file may hold all the same (an integer beyond 64 bits in a
+    notebook's metadata, which nbformat and jupyter_server accept), takes the json module's
+    path: a 500 for reading a valid notebook would be our fault, not the file's.
+    """
+    try:
+        body = orjson.dumps(obj)
+    except TypeError:
+        body = json.dumps(obj, separators=(",", ":")).encode()  # ASCII: lone surrogates escaped
+    return Response(body, status=status, headers=headers, mimetype="application/json")
 
 
 class AnyPathConverter(PathConverter):

@@ -100,6 +100,30 @@ _OPTIONS: dict[str, Any] = {
     },
 }
 
+_HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+
+
+def with_auth_errors(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation that needs authentication, with what it answers without: a 403 JSON
+    error under ``/api``; a redirect to the login page elsewhere (downloads). Operations
+    marked ``security: []`` are open. Returns new path items; `paths` is left as it is."""
+    result: dict[str, Any] = {}
+    for path, item in paths.items():
+        result[path] = item = dict(item)
+        for method in _HTTP_METHODS:
+            operation = item.get(method)
+            if operation is None or operation.get("security") == []:
+                continue
+            responses = dict(operation["responses"])
+            if path.startswith("/api"):
+                responses.setdefault("403", _json(_ref("Error"), "Not authenticated, or not allowed"))
+            else:
+                responses.setdefault("302", {"description": "Not authenticated: to the login page, with `next`",
+                                             "headers": {"Location": {"schema": {"type": "string"}}}})
+            item[method] = {**operation, "responses": responses}
+    return result
+
+
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "flask-notebook: REST API beyond Jupyter's", "version": "1",
@@ -187,4 +211,4 @@ SPEC: dict[str, Any] = {
 def get_openapi() -> Response:
     """The document, with a server entry for where the notebook is mounted (its base URL)."""
     base = url_for("notebook.api.get_version").removesuffix("/api")
-    return json_response({**SPEC, "servers": [{"url": base or "/"}]})
+    return json_response({**SPEC, "paths": with_auth_errors(SPEC["paths"]), "servers": [{"url": base or "/"}]})

@@ -122,7 +122,12 @@ class ConfigSections:
             os.makedirs(self.write_dir, exist_ok=True)
         except OSError as exc:
             raise fileio._save_error(exc, f"config/{section}") from exc
-        fileio.atomic_write(path, orjson.dumps(data, option=orjson.OPT_INDENT_2), api_path=f"config/{section}")
+        try:
+            text = orjson.dumps(data, option=orjson.OPT_INDENT_2)
+        except TypeError as exc:  # what the section could never be read back as (and answered)
+            raise errors.Invalid(f"Config section {section!r} must be JSON of 64-bit integers and valid "
+                                 f"Unicode: {exc}") from exc
+        fileio.atomic_write(path, text, api_path=f"config/{section}")
 
 
 def _read(path: str) -> dict[str, Any]:

@@ -251,7 +251,8 @@ class ContentsManager:
             self._mkdir(api_path, os_path)
             return self.get(api_path, content=False), True
         if os.path.isdir(os_path):
-            raise errors.SaveFailed(f"Unexpected error while saving file: {api_path} is a directory")
+            # jupyter_server answers 500 (its write fails); it is the request that is wrong.
+            raise errors.Invalid(f"{api_path or '/'} is a directory: a file cannot be saved over it")
         self._require_parent(api_path, os_path)
         sign = None
         message = None

@@ -15,6 +15,7 @@ from flask import Flask, Request, current_app
 
 from .core import auth, notebooks
 from .core.contents import ContentsManager
+from .core.events import EventBus
 from .core.execute import Executions
 from .core.kernels import KernelRegistry
 from .core.kernelspecs import Kernelspecs
@@ -80,6 +81,7 @@ class NotebookState:
     login_url: str | None
     config: dict[str, Any]
     pool: KernelPool | None = None
+    events: EventBus = field(default_factory=EventBus)
     started: float = field(default_factory=time.time)
     last_activity: float = field(default_factory=time.time)
 
@@ -92,6 +94,7 @@ class NotebookState:
 
     def shutdown_all(self) -> None:
         """Stop every kernel and release what this app holds. Safe to call more than once."""
+        self.events.close()
         self.kernels.shutdown_all()
         self.notary.close()
         self.contents.close()
@@ -195,6 +198,7 @@ class Notebook:
         if token is None and authorize is None:
             token = None if password_hash else auth.new_token()
         kernelspecs = Kernelspecs(default_name=config["NOTEBOOK_DEFAULT_KERNEL_NAME"])
+        events = EventBus()
         max_kernels = config["NOTEBOOK_MAX_KERNELS"]
         kernels = KernelRegistry(
             kernelspecs,
@@ -204,6 +208,7 @@ class Notebook:
             cull_connected=bool(config["NOTEBOOK_CULL_CONNECTED"]),
             cull_busy=bool(config["NOTEBOOK_CULL_BUSY"]),
             replay_limit=int(config["NOTEBOOK_WS_REPLAY_LIMIT"]),
+            events=events,
         )
         executions = Executions(
             interrupt=kernels.interrupt,
@@ -227,6 +232,7 @@ class Notebook:
             login_url=login_url,
             config=config,
             pool=pool,
+            events=events,
         )
         kernels.on_activity = state.touch
         notebooks.validation_message(notebooks.new_notebook())  # compile the schema validator now

@@ -11,6 +11,7 @@ from flask import Blueprint
 from ..core import errors as core_errors
 from . import (api, auth, channels, contents, errors, execute, files, kernels, kernelspecs, openapi, security,
                sessions, ui)
+from . import events
 
 notebook = Blueprint(
     "notebook",
@@ -32,6 +33,7 @@ api.bp.register_blueprint(kernels.bp)  # with the channels WebSocket route on it
 api.bp.register_blueprint(sessions.bp)
 api.bp.register_blueprint(execute.bp)
 api.bp.register_blueprint(openapi.bp)
+api.bp.register_blueprint(events.bp)  # with the subscribe WebSocket route on it
 assert channels.sock  # imported for its route
 
 for page_bp in (files.bp, kernelspecs.resources_bp, ui.bp):

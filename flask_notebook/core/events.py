@@ -29,9 +29,9 @@ from .event_schemas import DEFAULT_SCHEMAS
 
 log = logging.getLogger(__name__)
 
-#: Events queued for one subscriber before new ones are dropped. Events are small (a few
-#: hundred bytes), so a subscriber stuck behind a full socket holds at most a few hundred KiB.
-QUEUE_LIMIT = 1000
+#: Bytes of events queued for one subscriber before new ones are dropped (one event is always
+#: accepted into an empty queue). Our events are a few hundred bytes; clients' may be bigger.
+QUEUE_LIMIT = 1024 * 1024
 
 #: The POST body's timestamp format: the reference parses it with this ``strptime`` format.
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%zZ"
@@ -80,13 +80,14 @@ def _message(exc: fastjsonschema.JsonSchemaValueException) -> str:
 
 
 class Subscription:
-    """One subscriber's queue of frames (JSON text). Iterate it for batches of frames;
-    the iteration ends once it is closed."""
+    """One subscriber's queue of frames (JSON text), at most `limit` bytes. Iterate it for
+    batches of frames; the iteration ends once it is closed."""
 
     def __init__(self, bus: EventBus, limit: int = QUEUE_LIMIT) -> None:
         self._bus = bus
         self.limit = limit
         self._frames: deque[str] = deque()
+        self._size = 0
         self._ready = Event()
         self.closed = False
         self.dropped = 0
@@ -95,13 +96,14 @@ class Subscription:
         """Queue `frame`, or drop it (logged once per run of drops) if the queue is full."""
         if self.closed:
             return
-        if len(self._frames) >= self.limit:
+        if self._frames and self._size + len(frame) > self.limit:
             if not self.dropped:
-                log.warning("an events subscriber is %d events behind; dropping its events until it catches up",
-                            self.limit)
+                log.warning("an events subscriber has %d events (%d bytes) waiting; dropping its events "
+                            "until it catches up", len(self._frames), self._size)
             self.dropped += 1
             return
         self._frames.append(frame)
+        self._size += len(frame)
         self._ready.set()
 
     def get(self, timeout: float | None = None) -> list[str]:
@@ -111,6 +113,7 @@ class Subscription:
         self._ready.clear()
         frames = list(self._frames)
         self._frames.clear()
+        self._size = 0
         if self.dropped and frames:
             log.warning("an events subscriber caught up after %d events were dropped", self.dropped)
             self.dropped = 0
@@ -128,6 +131,7 @@ class Subscription:
             self.closed = True
             self._bus._subscriptions.discard(self)
             self._frames.clear()
+            self._size = 0
             self._ready.set()
             log.info("events subscriber left (%d remain)", len(self._bus._subscriptions))
 

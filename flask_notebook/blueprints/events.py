@@ -59,7 +59,7 @@ def subscribe(ws: Any) -> None:
         for frames in subscription:
             for frame in frames:
                 ws.send(frame)  # a slow client holds up only this greenlet; its queue is bounded
-    except ConnectionClosed:
+    except (ConnectionClosed, OSError):  # the client is gone
         pass
     finally:
         subscription.close()

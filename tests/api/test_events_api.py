@@ -151,3 +151,16 @@ def test_failed_actions_emit_nothing(client: FlaskClient, events: Subscription) 
     assert client.patch("/api/contents/nope.txt", json={"path": "x.txt"}).status_code == 404
     assert client.post("/api/contents", json={"copy_from": "nope.txt"}).status_code == 404
     assert frames(events) == []
+
+
+def test_upgrades_to_plain_urls_are_json_under_a_host_prefix(host_app: Flask) -> None:
+    """Embedded at /nb in a site with its own error pages: werkzeug's routing refusals of a
+    WebSocket upgrade never reach the host's handlers nor its HTML."""
+    client = host_app.test_client()
+    upgrade = {"Authorization": f"token {TOKEN}", "Connection": "Upgrade", "Upgrade": "websocket",
+               "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    assert_error(client.get("/nb/api/status", headers=upgrade), 400, "/nb/api/status is not a WebSocket endpoint")
+    assert_error(client.post("/nb/api/status", headers=upgrade), 405)
+    assert_error(client.delete("/nb/api/no/such", headers=upgrade), 404, "No API endpoint at /api/no/such")
+    assert_error(client.post("/nb/api", headers=upgrade), 405)
+    assert client.get("/nb/api/status", headers={"Authorization": f"token {TOKEN}"}).status_code == 200

@@ -194,6 +194,7 @@ class _Handler(WSGIHandler):  # type: ignore[misc]
     """
 
     parked = False
+    reads_done = False
     socket: Any
     environ: Any
 
@@ -204,15 +205,26 @@ class _Handler(WSGIHandler):  # type: ignore[misc]
             environ["flask_notebook.park"] = self._park
         return environ
 
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        """An upgrade that is answered over HTTP after all (refused, or no WebSocket there)
+        ends its connection, since its read buffer is gone: say so, or the client would send
+        its next request on it. (A WebSocket's 101 is written by simple-websocket itself.)"""
+        if self.reads_done:
+            headers = [*headers, ("Connection", "close")]
+        return super().start_response(status, headers, exc_info)
+
     def _park(self) -> None:
         self.parked = True
         self.server.parked.add(self.socket)
 
     def run_application(self) -> None:
-        if "gunicorn.socket" in self.environ:
+        if "gunicorn.socket" in self.environ and not _has_body(self.environ):
             # The WebSocket reads the socket itself: free the 8 KiB read buffer now, not
-            # when the WebSocket ends (the handshake has been read whole).
+            # when the WebSocket ends (the handshake has been read whole). Not when a body
+            # follows: that is no handshake, and pywsgi reads what is left of the body after
+            # the response (on a closed file it fails, and the connection with it).
             self.rfile.close()
+            self.reads_done = True
         try:
             super().run_application()
         except StopIteration:  # the WebSocket is over or parked: write nothing
@@ -220,6 +232,11 @@ class _Handler(WSGIHandler):  # type: ignore[misc]
         if self.parked:
             self.environ = None
             self.socket = None  # not closed (nor read from) when this handler ends
+
+
+def _has_body(environ: dict[str, Any]) -> bool:
+    return environ.get("CONTENT_LENGTH") not in (None, "", "0") or "chunked" in environ.get(
+        "HTTP_TRANSFER_ENCODING", "").lower()
 
 
 class _Server(WSGIServer):  # type: ignore[misc]

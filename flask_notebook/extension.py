@@ -17,6 +17,7 @@ from jupyter_core.paths import jupyter_data_dir
 from .core import auth, notebooks
 from .core.config import ConfigSections, store_dir
 from .core.contents import ContentsManager
+from .core.events import EventBus
 from .core.execute import Executions
 from .core.kernels import KernelRegistry
 from .core.kernelspecs import Kernelspecs
@@ -90,6 +91,7 @@ class NotebookState:
     #: Stops the whole service, for ``POST /api/shutdown``: the standalone server's and
     #: gunicorn.conf.py's, or a host's (``init_app(shutdown=...)``); None answers 501.
     shutdown_server: Callable[[], None] | None = None
+    events: EventBus = field(default_factory=EventBus)
     started: float = field(default_factory=time.time)
     last_activity: float = field(default_factory=time.time)
 
@@ -105,6 +107,7 @@ class NotebookState:
         than once."""
         if self.terminals is not None:
             self.terminals.shutdown_all()  # shells end at SIGHUP: quick, before the kernels' grace
+        self.events.close()
         self.kernels.shutdown_all()
         self.notary.close()
         self.contents.close()
@@ -218,6 +221,7 @@ class Notebook:
         if token is None and authorize is None:
             token = None if password_hash else auth.new_token()
         kernelspecs = Kernelspecs(default_name=config["NOTEBOOK_DEFAULT_KERNEL_NAME"])
+        events = EventBus()
         max_kernels = config["NOTEBOOK_MAX_KERNELS"]
         kernels = KernelRegistry(
             kernelspecs,
@@ -227,6 +231,7 @@ class Notebook:
             cull_connected=bool(config["NOTEBOOK_CULL_CONNECTED"]),
             cull_busy=bool(config["NOTEBOOK_CULL_BUSY"]),
             replay_limit=int(config["NOTEBOOK_WS_REPLAY_LIMIT"]),
+            events=events,
         )
         executions = Executions(
             interrupt=kernels.interrupt,
@@ -252,6 +257,7 @@ class Notebook:
             config_sections=ConfigSections(store_dir(config["NOTEBOOK_DATA_DIR"] or jupyter_data_dir(), root.os_root)),
             pool=pool,
             shutdown_server=shutdown,
+            events=events,
         )
         kernels.on_activity = state.touch
         if config["NOTEBOOK_TERMINALS_ENABLED"]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..core import errors as core_errors
-from . import (api, apispec, auth, channels, config, contents, errors, execute, files, kernels, kernelspecs,
-               nbconvert, openapi, security, sessions, terminals, ui)
+from . import (api, apispec, auth, channels, config, contents, errors, events, execute, files, kernels,
+               kernelspecs, nbconvert, openapi, security, sessions, terminals, ui)
 
 notebook = Blueprint(
     "notebook",
@@ -36,6 +36,7 @@ api.bp.register_blueprint(terminals.bp)
 api.bp.register_blueprint(nbconvert.bp)
 api.bp.register_blueprint(config.bp)
 api.bp.register_blueprint(apispec.bp)
+api.bp.register_blueprint(events.bp)  # with the subscribe WebSocket route on it
 assert channels.sock  # imported for its route
 
 for page_bp in (files.bp, kernelspecs.resources_bp, ui.bp):

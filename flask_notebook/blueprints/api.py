@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from flask import Blueprint, Response, current_app, g, redirect, request, url_for
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -166,22 +167,58 @@ def get_kernel_pool() -> Response:
     return json_response(pool.status() if pool is not None else {})
 
 
+# `/api` and `/api/` too, for the methods their own routes lack (without strict slashes, so
+# that werkzeug does not redirect a POST to `/api` to `/api/` first).
+@bp.route("/", defaults={"unknown": ""}, methods=["POST", "PUT", "PATCH", "DELETE"], strict_slashes=False)
 @bp.route("/<nb_path:unknown>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
 def no_such_endpoint(unknown: str) -> Response:
     """Unknown API URLs get a JSON 404 (a 405 for a known URL and another method): a routing
     miss would never reach the blueprint's JSON error handlers."""
+    allowed = _http_methods()
+    if allowed:
+        raise MethodNotAllowed(valid_methods=sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))
+    raise errors.NotFound(f"No API endpoint at /api/{unknown}")
+
+
+@bp.route("/", defaults={"unknown": ""}, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+          strict_slashes=False)
+@bp.route("/<nb_path:unknown>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+def no_such_websocket(unknown: str) -> Response:
+    """A WebSocket upgrade to an API URL that has no WebSocket, or to one that has, with
+    another method: a JSON 400 (405, 404). Unrouted, werkzeug refuses such a request with an
+    HTML page, outside our JSON error handlers. jupyter_server ignores the Upgrade header
+    there and answers as to plain HTTP (200 for `GET /api/status`); Flask cannot, as a rule
+    is either WebSocket or not."""
+    allowed = _http_methods()
+    if request.method in allowed or (request.method == "HEAD" and "GET" in allowed):
+        raise errors.Invalid(f"{request.path} is not a WebSocket endpoint")
+    return no_such_endpoint(unknown)
+
+
+@bp.record
+def _route_upgrades(setup: BlueprintSetupState) -> None:
+    """Make ``no_such_websocket`` a WebSocket rule, for every method. werkzeug refuses to
+    build WebSocket rules for methods other than GET (a handshake is a GET), so a POST with
+    ``Upgrade: websocket`` could reach no blueprint: werkzeug would answer it with its HTML
+    405. ``Rule.websocket`` is read at match time only, so it is set after the rule is built.
+    (Runs after the route above is added: deferred functions run in order.)"""
+    endpoint = ".".join(part for part in (setup.name_prefix, setup.name, "no_such_websocket") if part)
+    for rule in setup.app.url_map.iter_rules(endpoint):
+        rule.websocket = True
+
+
+def _http_methods() -> set[str]:
+    """The methods that plain HTTP requests to this URL may use, but for the catch-all."""
     adapter = current_app.url_map.bind_to_environ(request.environ)
     allowed = set()
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
         try:
-            endpoint, _ = adapter.match(method=method)
+            endpoint, _ = adapter.match(method=method, websocket=False)
         except HTTPException:
             continue
-        if endpoint != request.endpoint:
+        if endpoint not in (request.endpoint, f"{request.blueprint}.no_such_endpoint"):
             allowed.add(method)
-    if allowed:
-        raise MethodNotAllowed(valid_methods=sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))
-    raise errors.NotFound(f"No API endpoint at /api/{unknown}")
+    return allowed
 
 
 def finish_response(response: Response) -> Response:
@@ -198,6 +235,8 @@ def finish_response(response: Response) -> Response:
             response.headers.pop("Content-Type", None)
     if response.status_code == 204:
         response.headers.pop("Content-Type", None)
+    elif 300 <= response.status_code < 400 and response.location:
+        response.set_data(b"")  # not werkzeug's HTML "Redirecting..." page: no API answer is HTML
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = security.content_security_policy("default-src 'none'")
     # Answers change under the client (a save, a new file): a browser must never reuse one

@@ -29,11 +29,11 @@ from . import openapi
 bp = Blueprint("apispec", __name__)
 
 #: Endpoints no document describes: the browser UI's pages, login and logout (HTML, forms),
-#: static files, and the API's catch-all for unknown URLs.
+#: static files, and the API's catch-alls for unknown URLs and for upgrades to plain URLs.
 UNDESCRIBED = frozenset({
-    "notebook.static", "notebook.api.no_such_endpoint", "notebook.auth.login", "notebook.auth.submit_login",
-    "notebook.auth.logout", "notebook.ui.index", "notebook.ui.tree", "notebook.ui.edit", "notebook.ui.running",
-    "notebook.ui.notebook",
+    "notebook.static", "notebook.api.no_such_endpoint", "notebook.api.no_such_websocket", "notebook.auth.login",
+    "notebook.auth.submit_login", "notebook.auth.logout", "notebook.ui.index", "notebook.ui.tree",
+    "notebook.ui.edit", "notebook.ui.running", "notebook.ui.notebook",
 })
 
 

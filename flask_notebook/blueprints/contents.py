@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..core import errors
 from ..core.models import ContentsModel
 from ..extension import state
+from .events import emit_contents
 from .http import http_date, json_body, json_response, offload, query_arg
 
 bp = Blueprint("contents", __name__, url_prefix="/contents")
@@ -82,6 +83,7 @@ def get_contents(api_path: str) -> BaseResponse:
     else:
         model = offload(contents.get, api_path, content=content, type=kind, format=fmt, require_hash=require_hash)
         model = contents.finish_get(model)
+    emit_contents("get", model["path"])
     if model["type"] != "directory":
         digest = model.pop("_sha256", None)
         if digest:
@@ -104,12 +106,14 @@ def create_contents(api_path: str) -> BaseResponse:
         raise errors.Invalid("Cannot POST to files, use PUT instead.")
     if body.get("copy_from"):
         model = offload(contents.copy, str(body["copy_from"]), api_path)
+        emit_contents("copy", model["path"], str(body["copy_from"]).strip("/"))
     else:
         # An empty type counts as absent, so {"type": "", "ext": ".ipynb"} makes a notebook.
         kind = body.get("type") or None
         if kind not in (None, "file", "notebook", "directory"):
             kind = "file"
         model = offload(contents.new_untitled, api_path, type=kind, ext=str(body.get("ext") or ""))
+        emit_contents("save", model["path"])
     return _model_response(contents.finish_save(model), 201)
 
 
@@ -126,12 +130,14 @@ def save_contents(api_path: str) -> BaseResponse:
         if not contents.dir_exists(api_path):
             raise errors.NotFound(f"No such directory: {api_path}")
         model = offload(contents.new_untitled, api_path)
+        emit_contents("save", model["path"])
         return _model_response(contents.finish_save(model), 201)
     if not isinstance(body, dict):
         raise errors.Invalid("The body must be a JSON object (a contents model)")
     if request.if_match and body.get("chunk") in (None, 1):
         _check_unchanged(api_path)
     model, created = offload(contents.save, body, api_path)
+    emit_contents("save", model["path"])  # every chunk of an upload, as jupyter_server
     return _model_response(contents.finish_save(model), 201 if created else 200)
 
 
@@ -169,16 +175,21 @@ def rename_contents(api_path: str) -> Response:
         raise errors.Invalid("The body must be a JSON object")
     new_path = body.get("path")
     if new_path is None:
-        return _model_response(offload(contents.get, api_path, content=False))
+        model = offload(contents.get, api_path, content=False)
+        emit_contents("get", model["path"])
+        return _model_response(model)
     if not isinstance(new_path, str):
         raise errors.Invalid("'path' must be a string")
-    return _model_response(offload(contents.rename, api_path, new_path))
+    model = offload(contents.rename, api_path, new_path)
+    emit_contents("rename", model["path"], api_path.strip("/"))
+    return _model_response(model)
 
 
 @bp.delete("/", defaults={"api_path": ""}, strict_slashes=False)
 @bp.delete("/<nb_path:api_path>", **ROUTE)
 def delete_contents(api_path: str) -> Response:
     offload(state().contents.delete, api_path)
+    emit_contents("delete", api_path.strip("/"))
     return Response(status=204)
 
 
@@ -200,6 +211,9 @@ def create_checkpoint(api_path: str) -> Response:
 @bp.post("/<nb_path:api_path>/checkpoints/<checkpoint_id>", **ROUTE)
 def restore_checkpoint(api_path: str, checkpoint_id: str) -> Response:
     offload(state().contents.restore_checkpoint, checkpoint_id, api_path)
+    # jupyter_server emits nothing for checkpoints, and contents_service/v1 has no action for
+    # them; but a restore rewrites the file, which subscribers would otherwise not learn.
+    emit_contents("save", api_path.strip("/"))
     return Response(status=204)
 
 

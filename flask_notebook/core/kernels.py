@@ -12,6 +12,7 @@ culling, the kernel limit, and the state each kernel's model reports (contract 4
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -22,7 +23,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import gevent
 from gevent import monkey
@@ -35,6 +36,8 @@ from jupyter_core.utils import run_sync
 
 from . import errors
 from .channels import KernelChannels, server_message, zmq_context
+from .event_schemas import KERNEL_ACTIONS
+from .events import EventBus, kernel_action
 from .kernelspecs import Kernelspecs
 from .messages import Msg
 from .paths import iso_utc
@@ -87,6 +90,61 @@ def exit_cause(returncode: int | None) -> str:
     if -returncode == signal.SIGKILL:
         cause += "; the system may have run out of memory"
     return cause
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _emits_start(method: Callable[Concatenate[KernelRegistry, P], Kernel]) -> Callable[Concatenate[KernelRegistry, P], Kernel]:
+    """A ``kernel_actions`` start event when ``start`` starts a kernel (not when it returns one
+    that runs already) or fails to (not for a malformed id: nothing was tried). Kernel events
+    are emitted here rather than by the views, so that sessions' kernels and culling emit
+    them too, as jupyter_server's kernel manager does."""
+
+    @functools.wraps(method)
+    def start(self: KernelRegistry, /, *args: P.args, **kwargs: P.kwargs) -> Kernel:
+        requested = kwargs.get("kernel_id")
+        before = self.kernels.get(requested) if isinstance(requested, str) else None
+        try:
+            kernel = method(self, *args, **kwargs)
+        except errors.Invalid:
+            raise
+        except Exception as exc:
+            name = kwargs.get("name", args[0] if args else None)
+            self._emit_action("start", str(name or self.kernelspecs.default_name).lower(),
+                              requested if isinstance(requested, str) else None, exc)
+            raise
+        if kernel is not before:
+            self._emit_action("start", kernel.name, kernel.id)
+        return kernel
+
+    return start
+
+
+def _emits(action: str) -> Callable[[Callable[Concatenate[KernelRegistry, str, P], T]],
+                                    Callable[Concatenate[KernelRegistry, str, P], T]]:
+    """A ``kernel_actions`` event when an operation on a kernel succeeds or fails, as
+    jupyter_server's ``emit_kernel_action_event`` emits them. None for an unknown kernel:
+    the reference looks the id up before the decorated method runs."""
+
+    def decorate(method: Callable[Concatenate[KernelRegistry, str, P], T]) -> Callable[Concatenate[KernelRegistry, str, P], T]:
+        @functools.wraps(method)
+        def operation(self: KernelRegistry, kernel_id: str, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            kernel = self.kernels.get(kernel_id)
+            try:
+                result = method(self, kernel_id, *args, **kwargs)
+            except Exception as exc:
+                if kernel is not None:
+                    self._emit_action(action, kernel.name, kernel_id, exc)
+                raise
+            if kernel is not None:
+                self._emit_action(action, kernel.name, kernel_id)
+            return result
+
+        return operation
+
+    return decorate
 
 
 class GeventRestarter(KernelRestarter):
@@ -290,8 +348,9 @@ class KernelRegistry:
     def __init__(self, kernelspecs: Kernelspecs, *, max_kernels: int | None = None,
                  cull_idle_timeout: float = 0, cull_interval: float = 300, cull_connected: bool = False,
                  cull_busy: bool = False, replay_limit: int = 16 * 1024 * 1024, replay_sessions: int = 8,
-                 on_activity: Callable[[float], None] | None = None) -> None:
+                 on_activity: Callable[[float], None] | None = None, events: EventBus | None = None) -> None:
         self.kernelspecs = kernelspecs
+        self.events = events
         self.kernels: dict[str, Kernel] = {}
         self.max_kernels = max_kernels
         self.cull_idle_timeout = cull_idle_timeout
@@ -327,6 +386,7 @@ class KernelRegistry:
 
     # -- start ------------------------------------------------------------------------------
 
+    @_emits_start
     def start(self, name: str | None = None, *, cwd: str, kernel_id: str | None = None,
               env: dict[str, str] | None = None) -> Kernel:
         """Launch a kernel (returns once the process is launched, not when it answers), or
@@ -410,12 +470,14 @@ class KernelRegistry:
 
     # -- operations ---------------------------------------------------------------------------
 
+    @_emits("interrupt")
     def interrupt(self, kernel_id: str) -> None:
         kernel = self.get(kernel_id)
         with LIFECYCLE_LOCK:
             kernel.km.interrupt_kernel()
         self._touch(kernel)
 
+    @_emits("restart")
     def restart(self, kernel_id: str, *, timeout: float = 60) -> Kernel:
         """Restart on the same ports; returns once the new kernel answers kernel_info.
 
@@ -439,6 +501,7 @@ class KernelRegistry:
                                       reason="restart timed out")
         return kernel
 
+    @_emits("shutdown")
     def shutdown(self, kernel_id: str, *, grace: float = 3.0) -> None:
         """Ask the kernel to exit; after `grace` seconds, kill it. Removes its connection file.
 
@@ -495,6 +558,12 @@ class KernelRegistry:
                 listener(kernel, reason)
             except Exception:
                 log.exception("a listener failed for kernel %s", kernel.id)
+
+    def _emit_action(self, action: str, kernel_name: str, kernel_id: str | None,
+                     error: BaseException | None = None) -> None:
+        if self.events is not None:
+            self.events.emit(KERNEL_ACTIONS, kernel_action(action, kernel_name=kernel_name, kernel_id=kernel_id,
+                                                           error=error))
 
     # -- state tracking -----------------------------------------------------------------------
 

@@ -107,7 +107,7 @@ def test_an_unfinished_chunked_upload_leaves_the_old_file(cm: ContentsManager, r
 def test_saving_onto_a_directory_fails_and_keeps_it(cm: ContentsManager, root: Path) -> None:
     (root / "d").mkdir()
     (root / "d" / "keep.txt").write_text("keep")
-    with pytest.raises(errors.SaveFailed):
+    with pytest.raises(errors.Invalid):
         cm.save(text_model("x"), "d")
     assert (root / "d" / "keep.txt").read_text() == "keep"
 

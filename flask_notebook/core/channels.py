@@ -435,6 +435,7 @@ class KernelChannels:
         self.closed = True
         if self._nudger is not None:
             self._nudger.kill(block=False)
+        self.ready.set()  # whoever waits for the kernel finds the relay closed, now
         self._disconnect()
         for conn in list(self.connections.values()):
             self.fan_in(conn)  # what the kernel said last still reaches its clients

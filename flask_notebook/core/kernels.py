@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 from gevent import monkey
-from gevent.lock import RLock
+from gevent.lock import RLock, Semaphore
 from jupyter_client.manager import KernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from jupyter_client.restarter import KernelRestarter
@@ -255,6 +255,8 @@ class Kernel:
         self.reason: str | None = None
         self.cause: str | None = None  # of the last unexpected exit
         self.restart_pending = False
+        #: Held by a restart or a shutdown of this kernel: one at a time.
+        self.lifecycle = Semaphore()
 
     @property
     def connections(self) -> int:
@@ -419,13 +421,23 @@ class KernelRegistry:
     def restart(self, kernel_id: str, *, timeout: float = 60) -> Kernel:
         """Restart on the same ports; returns once the new kernel answers kernel_info.
 
-        :raises errors.KernelFailed: it did not come back within `timeout`.
+        What jupyter_client's ``restart_kernel(now=False)`` does, in three steps, so that the
+        wait for the old process holds up no other kernel: under ``LIFECYCLE_LOCK`` ask it to
+        shut down (clients see its ``shutdown_reply`` with ``restart: true``); without the
+        lock wait for it to exit, for at most ``shutdown_wait_time``, with SIGTERM halfway,
+        as jupyter_client's ``finish_shutdown`` does; under the lock again kill what is left
+        and start the new process (``restart_kernel(now=True)``: same ports and arguments).
+
+        :raises errors.NotFound: no such kernel, or it was shut down during the restart.
+        :raises errors.KernelFailed: the restart failed, or the kernel did not come back within `timeout`.
         """
         kernel = self.get(kernel_id)
         assert kernel.channels is not None
-        with LIFECYCLE_LOCK:
+        with kernel.lifecycle:
             try:
-                kernel.km.restart_kernel(now=False)
+                self._restart(kernel)
+            except errors.NotebookError:
+                raise
             except Exception as exc:
                 log.warning("restarting kernel %s failed: %s", kernel_id, exc)
                 raise errors.KernelFailed(f"Exception restarting kernel: {exc}", reason=str(exc)) from exc
@@ -437,7 +449,32 @@ class KernelRegistry:
         if not kernel.channels.ready.wait(timeout):
             raise errors.KernelFailed(f"Kernel {kernel_id} did not answer within {timeout} s after a restart",
                                       reason="restart timed out")
+        if kernel.channels.closed:
+            raise errors.NotFound(f"Kernel {kernel_id} was shut down during its restart")
         return kernel
+
+    def _restart(self, kernel: Kernel) -> None:
+        km = kernel.km
+        process = getattr(km.provisioner, "process", None)
+        with LIFECYCLE_LOCK:
+            km.stop_restarter()
+            km.shutting_down = True  # its exit is not a death to autorestart
+            if process is not None and process.poll() is None:
+                km.interrupt_kernel()  # a busy kernel then reads the request at once
+                km.request_shutdown(restart=True)
+        if process is not None and process.poll() is None:
+            wait = max(km.shutdown_wait_time, 0)
+            if km.provisioner is not None:
+                wait = km.provisioner.get_shutdown_wait_time(recommended=wait)
+            wait_for_exit(process, wait / 2)
+            if process.poll() is None:
+                with LIFECYCLE_LOCK:
+                    km.signal_kernel(signal.SIGTERM)
+                wait_for_exit(process, wait / 2)
+        if self.kernels.get(kernel.id) is not kernel:  # shut down meanwhile: ``_stop`` finishes
+            raise errors.NotFound(f"Kernel {kernel.id} was shut down during its restart")
+        with LIFECYCLE_LOCK:
+            km.restart_kernel(now=True)  # kills what is left; the same ports and arguments
 
     def shutdown(self, kernel_id: str, *, grace: float = 3.0) -> None:
         """Ask the kernel to exit; after `grace` seconds, kill it. Removes its connection file.
@@ -468,18 +505,19 @@ class KernelRegistry:
 
     def _stop(self, kernel: Kernel, grace: float, reason: str = "The kernel was shut down") -> None:
         km = kernel.km
-        process = getattr(km.provisioner, "process", None)
         try:
-            with LIFECYCLE_LOCK:
-                km.stop_restarter()
-                km.shutting_down = True
-                if grace > 0 and process is not None and process.poll() is None:
-                    km.interrupt_kernel()  # a busy kernel then reads the request at once
-                    km.request_shutdown()
-            if process is not None and grace > 0:
-                wait_for_exit(process, grace)
-            with LIFECYCLE_LOCK:
-                km.shutdown_kernel(now=True)  # kills what is left; reaps; removes the connection file
+            with kernel.lifecycle:  # after a restart in progress (which then starts nothing)
+                process = getattr(km.provisioner, "process", None)
+                with LIFECYCLE_LOCK:
+                    km.stop_restarter()
+                    km.shutting_down = True
+                    if grace > 0 and process is not None and process.poll() is None:
+                        km.interrupt_kernel()  # a busy kernel then reads the request at once
+                        km.request_shutdown()
+                if process is not None and grace > 0:
+                    wait_for_exit(process, grace)
+                with LIFECYCLE_LOCK:
+                    km.shutdown_kernel(now=True)  # kills what is left; reaps; removes the connection file
         except Exception:
             log.exception("error while shutting down kernel %s", kernel.id)
             _discard(km)

@@ -57,6 +57,13 @@ UNTRACKED = frozenset({
 })
 
 
+#: Requests only the control channel takes (ipykernel 7's ``control_msg_types``, less the
+#: shell ones): the kernel handles them beside the shells, not in one.
+CONTROL_REQUESTS = frozenset({"debug_request", "usage_request", "create_subshell_request",
+                              "delete_subshell_request", "list_subshell_request"})
+_CONTROL = ("control",)
+
+
 #: jupyter_server's kernel id pattern: five dash-separated words (not strictly a UUID). The
 #: id names the connection file, so nothing else may pass.
 KERNEL_ID = re.compile(r"^\w+-\w+-\w+-\w+-\w+$", re.ASCII)
@@ -257,6 +264,34 @@ class Kernel:
         self.restart_pending = False
         #: Held by a restart or a shutdown of this kernel: one at a time.
         self.lifecycle = Semaphore()
+        #: The shells running a request: None (the main shell), subshell ids, ``_CONTROL``.
+        self.busy_shells: set[object] = set()
+
+    def shell_status(self, state: str, parent: dict[str, Any]) -> None:
+        """A status the kernel published for a request (`parent` its header).
+
+        Kernel subshells (JEP 91) run requests side by side: the main shell, each subshell,
+        and the control channel each report their own busy and idle. The kernel is busy while
+        any of them is. (jupyter_server 2.21 takes the last status as the kernel's: a subshell
+        that goes idle while the main shell runs a cell leaves the kernel "idle"; checked live.)
+        """
+        if parent.get("msg_type") in CONTROL_REQUESTS:
+            lane: object = _CONTROL
+        else:
+            subshell_id = parent.get("subshell_id")
+            lane = subshell_id if isinstance(subshell_id, str) else None  # None: the main shell
+        if state == "busy":
+            self.busy_shells.add(lane)
+        elif state == "idle":
+            self.busy_shells.discard(lane)
+        else:  # starting, or what a kernel may invent
+            self.busy_shells.clear()
+        self.execution_state = "busy" if self.busy_shells else state
+
+    def reset_state(self, state: str) -> None:
+        """The process is new, gone or going: nothing runs in it."""
+        self.busy_shells.clear()
+        self.execution_state = state
 
     @property
     def connections(self) -> int:
@@ -441,7 +476,7 @@ class KernelRegistry:
             except Exception as exc:
                 log.warning("restarting kernel %s failed: %s", kernel_id, exc)
                 raise errors.KernelFailed(f"Exception restarting kernel: {exc}", reason=str(exc)) from exc
-        kernel.execution_state = "starting"
+        kernel.reset_state("starting")
         kernel.reason = None
         self._touch(kernel)
         if not kernel.channels.moved(dict(kernel.km.get_connection_info(session=False))):
@@ -521,7 +556,7 @@ class KernelRegistry:
         except Exception:
             log.exception("error while shutting down kernel %s", kernel.id)
             _discard(km)
-        kernel.execution_state = "dead"
+        kernel.reset_state("dead")
         self._stopped(kernel, reason)
         if kernel.channels is not None:
             # The kernel's last words (shutdown_reply, status) still reach its clients.
@@ -543,14 +578,15 @@ class KernelRegistry:
             self.on_activity(now)
 
     def _track(self, kernel: Kernel, msg: Msg) -> None:
-        """execution_state and last_activity from iopub, as jupyter_server keeps them (contract 4.1)."""
+        """execution_state and last_activity from iopub, as jupyter_server keeps them (contract 4.1),
+        except that a kernel is busy while any of its shells is (``Kernel.shell_status``)."""
         msg_type = msg.msg_type
         parent_type = msg.parent.get("msg_type")
         if msg_type == "status":
             state = msg.content().get("execution_state")
             if isinstance(state, str):
                 if parent_type not in UNTRACKED:
-                    kernel.execution_state = state
+                    kernel.shell_status(state, msg.parent)
                 elif kernel.execution_state == "starting" and state != "starting":
                     kernel.execution_state = "idle"
         if msg_type not in UNTRACKED or parent_type not in UNTRACKED or kernel.execution_state == "busy":
@@ -564,7 +600,7 @@ class KernelRegistry:
         cause = exit_cause(getattr(process, "returncode", None))
         kernel.cause = cause
         kernel.reason = f"The kernel {cause}; it was restarted"
-        kernel.execution_state = "restarting"
+        kernel.reset_state("restarting")
         kernel.restart_pending = True
         log.warning("kernel %s %s; restarting it", kernel.id, cause)
         if kernel.channels is not None:
@@ -575,7 +611,7 @@ class KernelRegistry:
         if not kernel.restart_pending or kernel.channels is None or kernel.id not in self.kernels:
             return
         kernel.restart_pending = False
-        kernel.execution_state = "starting"
+        kernel.reset_state("starting")
         self._touch(kernel)
         if not kernel.channels.moved(dict(kernel.km.get_connection_info(session=False))):
             kernel.channels.nudge()  # same ports: the sockets reconnect by themselves
@@ -583,7 +619,7 @@ class KernelRegistry:
     def _on_dead(self, kernel: Kernel) -> None:
         """Autorestart gave up: the kernel is removed (REST 404), its clients told why."""
         kernel.restart_pending = False
-        kernel.execution_state = "dead"
+        kernel.reset_state("dead")
         kernel.reason = f"The kernel {kernel.cause or 'could not be restarted'}, again and again; it is dead"
         log.error("kernel %s is dead: %s", kernel.id, kernel.reason)
         if kernel.channels is not None:

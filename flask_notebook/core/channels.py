@@ -455,7 +455,8 @@ class KernelChannels:
     # -- readiness --------------------------------------------------------------------
 
     def nudge(self) -> None:
-        """Ask for kernel_info until the kernel answers and iopub delivers: then `ready` is set.
+        """Ask for kernel_info until the kernel answers and iopub delivers, or an XPUB kernel
+        welcomes our subscription: then `ready` is set.
 
         Messages sent to a kernel before our SUB socket has joined would be lost for every
         client; the nudge is done once per kernel start, not once per WebSocket.

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from ..conftest import wait_for
-from ..kernel_client import of_type
+from ..kernel_client import KernelClient, of_type
 from .conftest import Server, add_kernelspec, kernel_processes
 from .test_rest import assert_json_error
 
@@ -27,14 +27,14 @@ SLOW_EXIT = ("import atexit, time\n"
              "launch_new_instance()\n")
 
 
-def pid_of(client: Any) -> int:
+def pid_of(client: KernelClient) -> int:
     out = client.run("import os\nprint(os.getpid())", timeout=60)
     return int("".join(m["content"]["text"] for m in of_type(out, "stream")))
 
 
 def test_a_restart_waiting_for_a_slow_kernel_holds_up_no_other_kernel(make_server: Callable[..., Server]) -> None:
-    """Measured before the fix: the interrupt of another kernel waited for the whole restart
-    (about 2.5 s here), and so did a start."""
+    """Before the fix, the other kernel's interrupt waited 2.54 s: until jupyter_client, holding
+    the lifecycle lock, had waited half of shutdown_wait_time and sent SIGTERM."""
     srv = make_server()
     add_kernelspec(srv.base / "data", "slowexit", [sys.executable, "-c", SLOW_EXIT, "-f", "{connection_file}"])
     slow = srv.start_kernel(name="slowexit")

@@ -72,6 +72,7 @@ class KernelClient:
             kwargs["sslopt"] = sslopt
         self.ws = websocket.create_connection(ws_url, **kwargs)
         self.received: list[dict[str, Any]] = []
+        self.sent: list[str] = []  # msg_ids
 
     @property
     def negotiated(self) -> str | None:
@@ -86,10 +87,14 @@ class KernelClient:
     # -- sending ----------------------------------------------------------------------------
 
     def send(self, msg_type: str, content: dict[str, Any], channel: str = "shell",
-             buffers: list[bytes] | None = None, metadata: dict[str, Any] | None = None) -> str:
+             buffers: list[bytes] | None = None, metadata: dict[str, Any] | None = None,
+             subshell_id: str | None = None) -> str:
         msg_id = uuid.uuid4().hex
         header = {"msg_id": msg_id, "msg_type": msg_type, "username": "test", "session": self.session_id,
                   "date": "2026-01-01T00:00:00.000000Z", "version": "5.3"}
+        if subshell_id is not None:  # a kernel subshell's request (protocol 5.5, JEP 91)
+            header["subshell_id"] = subshell_id
+        self.sent.append(msg_id)
         if self.negotiated == V1:
             parts = [json.dumps(p).encode() for p in (header, {}, metadata or {}, content)] + list(buffers or [])
             self.ws.send_binary(pack_v1(channel, parts))
@@ -108,9 +113,17 @@ class KernelClient:
                 self.ws.send(json.dumps(msg))
         return msg_id
 
-    def execute(self, code: str, **content: Any) -> str:
+    def execute(self, code: str, *, subshell_id: str | None = None, **content: Any) -> str:
         return self.send("execute_request", {"code": code, "silent": False, "store_history": True,
-                                             "user_expressions": {}, "allow_stdin": True, **content})
+                                             "user_expressions": {}, "allow_stdin": True, **content},
+                         subshell_id=subshell_id)
+
+    def request(self, msg_type: str, content: dict[str, Any] | None = None, channel: str = "control",
+                timeout: float = 30) -> dict[str, Any]:
+        """Send a request and read until its reply (other messages are kept in `received`)."""
+        msg_id = self.send(msg_type, content or {}, channel=channel)
+        return self.until(lambda m: m["parent_header"].get("msg_id") == msg_id and m["channel"] != "iopub",
+                          timeout)[-1]
 
     # -- receiving --------------------------------------------------------------------------
 
@@ -156,9 +169,9 @@ class KernelClient:
 
         return self.until(finished, timeout)
 
-    def run(self, code: str, timeout: float = 30) -> list[dict[str, Any]]:
+    def run(self, code: str, timeout: float = 30, subshell_id: str | None = None) -> list[dict[str, Any]]:
         """Execute and return the request's iopub messages and its reply (others are skipped)."""
-        msg_id = self.execute(code)
+        msg_id = self.execute(code, subshell_id=subshell_id)
         got_reply = got_idle = False
         mine = []
         deadline = time.monotonic() + timeout

@@ -73,6 +73,9 @@ def execute_once() -> Response:
     _execute_api_enabled()
     body = json_body()
     options = parse_options(body)
+    if options.subshell_id is not None:
+        raise errors.Invalid("'subshell_id' needs a kernel that has the subshell: "
+                             "POST /api/kernels/<id>/execute", reason="bad field: subshell_id")
     kernel_name = body.get("kernel_name")
     if kernel_name is not None and not isinstance(kernel_name, str):
         raise errors.Invalid("'kernel_name' must be a string", reason="bad field: kernel_name")

@@ -99,6 +99,14 @@ _OPTIONS: dict[str, Any] = {
                                    "then the kernel is interrupted and the status is `timeout`"},
     },
 }
+_KERNEL_OPTIONS: dict[str, Any] = {**_OPTIONS, "properties": {**_OPTIONS["properties"], "subshell_id": {
+    "type": "string", "minLength": 1, "maxLength": 256,
+    "description": "Run in this kernel subshell (JEP 91; the `subshell_id` of a `create_subshell_reply` "
+                   "on the control channel) instead of the main shell. Requests to different shells do not "
+                   "wait for each other; requests to one shell run in order. A subshell's code cannot be "
+                   "interrupted: on `timeout` or cancel its record ends and the code runs on. A subshell the "
+                   "kernel does not know ends the request with status `error` (the kernel's "
+                   "`UnknownSubshellError`)"}}}
 
 _HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 
@@ -130,13 +138,14 @@ SPEC: dict[str, Any] = {
              "description": "REST execution on kernels and a warm kernel pool. Authentication as every "
                             "Jupyter API call: `Authorization: token <token>` (or `?token=`), or the login "
                             "cookie with `X-XSRFToken` on unsafe methods. Requests to one kernel run one at "
-                            "a time, in the order they came."},
+                            "a time, in the order they came (per shell: the main one and each kernel subshell)."},
     "security": [{"token": []}],
     "paths": {
         "/api/kernels/{kernel_id}/execute": {
             "post": {"tags": ["execute"], "summary": "Run code on a kernel",
                      "parameters": [_KERNEL_ID, *_MODE_PARAMS],
-                     "requestBody": {"required": True, "content": {"application/json": {"schema": _OPTIONS}}},
+                     "requestBody": {"required": True,
+                                     "content": {"application/json": {"schema": _KERNEL_OPTIONS}}},
                      "responses": _modes("Finished: the completion record")},
         },
         "/api/kernels/{kernel_id}/requests": {

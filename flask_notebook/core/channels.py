@@ -372,6 +372,7 @@ class KernelChannels:
         self._nudger: Any = None
         self._nudge_reply = Event()
         self._iopub_seen = Event()
+        self._welcome = Event()
         self._mid_output = self._last_sheddable = False
         self.session = Session(key=info["key"].encode() if isinstance(info["key"], str) else info["key"],
                                signature_scheme=info.get("signature_scheme", "hmac-sha256"),
@@ -435,6 +436,7 @@ class KernelChannels:
         self.closed = True
         if self._nudger is not None:
             self._nudger.kill(block=False)
+        self.ready.set()  # whoever waits for the kernel finds the relay closed, now
         self._disconnect()
         for conn in list(self.connections.values()):
             self.fan_in(conn)  # what the kernel said last still reaches its clients
@@ -453,31 +455,47 @@ class KernelChannels:
     # -- readiness --------------------------------------------------------------------
 
     def nudge(self) -> None:
-        """Ask for kernel_info until the kernel answers and iopub delivers: then `ready` is set.
+        """Ask for kernel_info until the kernel answers and iopub delivers, or an XPUB kernel
+        welcomes our subscription: then `ready` is set.
 
         Messages sent to a kernel before our SUB socket has joined would be lost for every
         client; the nudge is done once per kernel start, not once per WebSocket.
         """
         self.ready.clear()
+        # Here, not in the greenlet: a welcome that comes before it runs still counts.
+        self._nudge_reply.clear()
+        self._iopub_seen.clear()
+        self._welcome.clear()
         if self._nudger is not None:
             self._nudger.kill(block=False)
         self._nudger = gevent.spawn(self._nudge)
 
     def _nudge(self, timeout: float = 60) -> None:
-        self._nudge_reply.clear()
-        self._iopub_seen.clear()
         deadline = time.monotonic() + timeout
         while not self.closed and time.monotonic() < deadline:
             # The request waits in the DEALER until the kernel binds; ask again only when an
-            # answer is overdue, or when the reply came but iopub has not spoken yet.
+            # answer is overdue, or when the reply came but iopub has not spoken yet. A kernel
+            # whose iopub is an XPUB (JEP 65) says when our subscription reached it: then
+            # nothing it publishes is lost to us, and no reply is needed.
             self._send_internal("kernel_info_request")
-            self._nudge_reply.wait(_NUDGE_RESEND)
-            if self._nudge_reply.is_set() and self._iopub_seen.wait(_NUDGE_INTERVAL):
+            gevent.wait([self._nudge_reply, self._welcome], timeout=_NUDGE_RESEND, count=1)
+            if self._welcome.is_set() or (self._nudge_reply.is_set() and self._iopub_seen.wait(_NUDGE_INTERVAL)):
                 self.ready.set()
                 return
         if not self.closed:
             log.warning("kernel %s did not answer kernel_info within %s s", self.kernel_id, timeout)
             self.ready.set()  # let clients talk to it anyway: they will see what they see
+
+    def _welcomed(self) -> None:
+        """An ``iopub_welcome`` (JEP 65): the kernel's XPUB saw our SUB socket subscribe.
+
+        It answers the relay's subscription, which no client made (they subscribe to nothing:
+        the relay does, once per kernel start), so it is not relayed, replayed or counted as
+        activity. jupyter_server, with a SUB socket per WebSocket, swallows the welcome in its
+        connection nudge, but relays the one that follows a restart (2.21.1, checked live).
+        """
+        self._welcome.set()
+        self._iopub_seen.set()
 
     def _send_internal(self, msg_type: str) -> None:
         msg = self.session.msg(msg_type, {})
@@ -578,6 +596,9 @@ class KernelChannels:
 
     def _dispatch(self, msg: Msg) -> None:
         if msg.channel == "iopub":
+            if msg.parent_msg_id is None and msg.msg_type == "iopub_welcome":
+                self._welcomed()
+                return
             # The client waiting for this gets it first, now; the others from the flusher,
             # soon. The bookkeeping follows (nothing can observe it in between).
             connections = self.connections

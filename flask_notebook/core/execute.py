@@ -3,9 +3,14 @@
 An executor talks to its kernel through the kernel's shared relay (``KernelChannels``), as
 one more connection: its requests' replies and ``input()`` requests come back to it alone,
 and iopub is fanned out as usual, so WebSocket clients of the kernel see a REST execution
-as it happens. The executor sends one request at a time, in the order they came: a kernel
+as it happens. The executor sends one request at a time, in the order they came: a shell
 runs one cell at a time anyway, and one request in flight is what makes a timeout or a
 cancel interrupt the right code.
+
+There is an executor per shell of a kernel: the main one, and each kernel subshell (JEP 91)
+named by a request's ``subshell_id``. A subshell runs its requests beside the main shell's
+and the other subshells', so their executors do not wait for each other; requests to one
+shell still run in order.
 
 Nothing here knows HTTP: the blueprint picks the response (wait, poll, stream) and reads
 the records; records hold the output as nbformat v4 output dicts and an event log that a
@@ -41,6 +46,8 @@ INTERRUPT_GRACE = 5.0
 #: How long the iopub ``idle`` may lag behind the reply before the record is closed anyway
 #: (iopub can drop messages under load; the reply cannot).
 IDLE_GRACE = 5.0
+#: Longer than any kernel's subshell ids (ipykernel's are UUIDs): a bound on what a header carries.
+MAX_SUBSHELL_ID = 256
 _OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error", "update_display_data",
                            "clear_output"})
 
@@ -56,6 +63,8 @@ class Options:
     allow_stdin: bool = True
     stop_on_error: bool = True
     timeout: float | None = None
+    #: The kernel subshell to run in (JEP 91); None: the main shell.
+    subshell_id: str | None = None
 
 
 def parse_options(body: Any) -> Options:
@@ -88,6 +97,12 @@ def parse_options(body: Any) -> Options:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 10**9:
             raise errors.Invalid("'timeout' must be a positive number of seconds", reason="bad field: timeout")
         options.timeout = float(timeout)
+    subshell_id = body.get("subshell_id")
+    if subshell_id is not None:
+        if not isinstance(subshell_id, str) or not 0 < len(subshell_id) <= MAX_SUBSHELL_ID:
+            raise errors.Invalid(f"'subshell_id' must be a string of 1 to {MAX_SUBSHELL_ID} characters "
+                                 "(a create_subshell_reply's subshell_id)", reason="bad field: subshell_id")
+        options.subshell_id = subshell_id
     return options
 
 
@@ -249,15 +264,21 @@ def _lost(reason: str) -> dict[str, Any]:
 
 
 class Executor:
-    """Runs one kernel's REST requests, one at a time, in order.
+    """Runs the REST requests to one shell of a kernel, one at a time, in order.
 
     Its relay connection is attached only while it has work, so an idle kernel shows no
     connection for it (and culling treats it as jupyter_server would).
+
+    On a subshell, a timeout or a cancel ends the record but not the code: an interrupt is a
+    signal to the kernel's main thread, which would stop the main shell's cell instead, and
+    the protocol has no way to interrupt one subshell. The next request to that subshell runs
+    after the code is done (the kernel keeps the order).
     """
 
     def __init__(self, kernel: Kernel, *, interrupt: Callable[[], None], ready_timeout: float,
-                 queue_limit: int) -> None:
+                 queue_limit: int, subshell_id: str | None = None) -> None:
         self.kernel = kernel
+        self.subshell_id = subshell_id
         self.session_id = "rest-" + uuid.uuid4().hex
         self.queue: deque[Execution] = deque()
         self.current: Execution | None = None
@@ -267,6 +288,11 @@ class Executor:
         self._queue_limit = queue_limit
         self._worker: Any = None
         self._conn: Connection | None = None
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, running or attached."""
+        return self._worker is None and not self.queue and self.current is None
 
     def submit(self, execution: Execution) -> None:
         self.queue.append(execution)
@@ -373,7 +399,7 @@ class Executor:
             if execution.lost or self.kernel.pid != execution.pid:  # the process died or was restarted
                 execution.finish("error", _lost(self.kernel.reason or "The kernel restarted during the execution"))
                 return
-            if execution.done and execution.end_as is None:
+            if execution.done and (execution.end_as is None or self.subshell_id is not None):
                 return
             self._expire_queued(now)
             if execution.end_as is None and execution.deadline is not None and now >= execution.deadline:
@@ -416,6 +442,9 @@ class Executor:
         execution._changed_now()
 
     def _interrupt_now(self, execution: Execution) -> None:
+        if self.subshell_id is not None:  # the signal would stop the main shell's code instead
+            execution.finish(execution.end_as or "aborted")
+            return
         execution.interrupted_at = time.monotonic()
         try:
             self._interrupt()
@@ -456,6 +485,8 @@ class Executor:
               parent: dict[str, Any] | None = None, msg_id: str | None = None) -> str:
         header = {"msg_id": msg_id or uuid.uuid4().hex, "msg_type": msg_type, "username": "flask-notebook",
                   "session": self.session_id, "date": iso_utc(time.time()), "version": PROTOCOL_VERSION}
+        if self.subshell_id is not None and channel == "shell":
+            header["subshell_id"] = self.subshell_id
         relay.send(self.session_id, channel, messages.make(channel, header, parent or {}, content).parts, header)
         return str(header["msg_id"])
 
@@ -511,7 +542,7 @@ class Executor:
 
 
 class Executions:
-    """Every REST request of one app: executors per kernel, and records by request id.
+    """Every REST request of one app: executors per kernel and shell, and records by request id.
 
     :param record_ttl: seconds a finished record is kept.
     :param max_records: at most this many records are kept (the oldest finished go first).
@@ -520,7 +551,7 @@ class Executions:
     def __init__(self, *, interrupt: Callable[[str], None], ready_timeout: float, queue_limit: int,
                  record_ttl: float = 600, max_records: int = 10_000) -> None:
         self.records: OrderedDict[str, Execution] = OrderedDict()
-        self.executors: dict[str, Executor] = {}
+        self.executors: dict[tuple[str, str | None], Executor] = {}
         self.record_ttl = record_ttl
         self.max_records = max_records
         self._interrupt = interrupt
@@ -536,11 +567,12 @@ class Executions:
         """
         check_usable(kernel)
         self.purge()
-        executor = self.executors.get(kernel.id)
+        key = (kernel.id, options.subshell_id)
+        executor = self.executors.get(key)
         if executor is None or executor.kernel is not kernel or executor.closed:
-            executor = self.executors[kernel.id] = Executor(
+            executor = self.executors[key] = Executor(
                 kernel, interrupt=lambda: self._interrupt(kernel.id), ready_timeout=self._ready_timeout,
-                queue_limit=self._queue_limit)
+                queue_limit=self._queue_limit, subshell_id=options.subshell_id)
         execution = Execution(kernel.id, options, on_done=on_done)
         self.records[execution.id] = execution
         executor.submit(execution)
@@ -576,7 +608,7 @@ class Executions:
         return [e for e in self.records.values() if e.kernel_id == kernel_id]
 
     def cancel(self, execution: Execution) -> None:
-        executor = self.executors.get(execution.kernel_id)
+        executor = self.executors.get((execution.kernel_id, execution.options.subshell_id))
         if executor is None:
             execution.finish("aborted")
         else:
@@ -584,7 +616,7 @@ class Executions:
 
     def answer(self, execution: Execution, value: str) -> None:
         """:raises errors.Conflict: the request is not waiting for input."""
-        executor = self.executors.get(execution.kernel_id)
+        executor = self.executors.get((execution.kernel_id, execution.options.subshell_id))
         if executor is None:
             raise errors.Conflict(f"Request {execution.id} is not waiting for input (it is {execution.status})",
                                   reason="not waiting for input")
@@ -592,10 +624,10 @@ class Executions:
 
     def kernel_stopped(self, kernel: Kernel, reason: str) -> None:
         """The kernel is gone: its unfinished requests end with `reason`."""
-        executor = self.executors.get(kernel.id)
-        if executor is not None and executor.kernel is kernel:
-            del self.executors[kernel.id]
-            executor.close(reason)
+        for key, executor in list(self.executors.items()):
+            if key[0] == kernel.id and executor.kernel is kernel:
+                del self.executors[key]
+                executor.close(reason)
 
     def purge(self) -> None:
         horizon = time.time() - self.record_ttl
@@ -605,6 +637,10 @@ class Executions:
                 continue
             if execution.done:
                 del self.records[request_id]
+        # An idle executor holds nothing; without this, one per subshell ever used would stay.
+        for key, executor in list(self.executors.items()):
+            if key[1] is not None and executor.idle:
+                del self.executors[key]
 
 
 def _shutdown_quietly(registry: KernelRegistry, kernel_id: str) -> None:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import gevent
 from gevent import monkey
-from gevent.lock import RLock
+from gevent.lock import RLock, Semaphore
 from jupyter_client.manager import KernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from jupyter_client.restarter import KernelRestarter
@@ -58,6 +58,13 @@ UNTRACKED = frozenset({
     "execute_input", "execute_result", "error", "status", "clear_output", "debug_event",
     "input_request", "input_reply",
 })
+
+
+#: Requests only the control channel takes (ipykernel 7's ``control_msg_types``, less the
+#: shell ones): the kernel handles them beside the shells, not in one.
+CONTROL_REQUESTS = frozenset({"debug_request", "usage_request", "create_subshell_request",
+                              "delete_subshell_request", "list_subshell_request"})
+_CONTROL = ("control",)
 
 
 #: jupyter_server's kernel id pattern: five dash-separated words (not strictly a UUID). The
@@ -313,6 +320,36 @@ class Kernel:
         self.reason: str | None = None
         self.cause: str | None = None  # of the last unexpected exit
         self.restart_pending = False
+        #: Held by a restart or a shutdown of this kernel: one at a time.
+        self.lifecycle = Semaphore()
+        #: The shells running a request: None (the main shell), subshell ids, ``_CONTROL``.
+        self.busy_shells: set[object] = set()
+
+    def shell_status(self, state: str, parent: dict[str, Any]) -> None:
+        """A status the kernel published for a request (`parent` its header).
+
+        Kernel subshells (JEP 91) run requests side by side: the main shell, each subshell,
+        and the control channel each report their own busy and idle. The kernel is busy while
+        any of them is. (jupyter_server 2.21 takes the last status as the kernel's: a subshell
+        that goes idle while the main shell runs a cell leaves the kernel "idle"; checked live.)
+        """
+        if parent.get("msg_type") in CONTROL_REQUESTS:
+            lane: object = _CONTROL
+        else:
+            subshell_id = parent.get("subshell_id")
+            lane = subshell_id if isinstance(subshell_id, str) else None  # None: the main shell
+        if state == "busy":
+            self.busy_shells.add(lane)
+        elif state == "idle":
+            self.busy_shells.discard(lane)
+        else:  # starting, or what a kernel may invent
+            self.busy_shells.clear()
+        self.execution_state = "busy" if self.busy_shells else state
+
+    def reset_state(self, state: str) -> None:
+        """The process is new, gone or going: nothing runs in it."""
+        self.busy_shells.clear()
+        self.execution_state = state
 
     @property
     def connections(self) -> int:
@@ -481,17 +518,27 @@ class KernelRegistry:
     def restart(self, kernel_id: str, *, timeout: float = 60) -> Kernel:
         """Restart on the same ports; returns once the new kernel answers kernel_info.
 
-        :raises errors.KernelFailed: it did not come back within `timeout`.
+        What jupyter_client's ``restart_kernel(now=False)`` does, in three steps, so that the
+        wait for the old process holds up no other kernel: under ``LIFECYCLE_LOCK`` ask it to
+        shut down (clients see its ``shutdown_reply`` with ``restart: true``); without the
+        lock wait for it to exit, for at most ``shutdown_wait_time``, with SIGTERM halfway,
+        as jupyter_client's ``finish_shutdown`` does; under the lock again kill what is left
+        and start the new process (``restart_kernel(now=True)``: same ports and arguments).
+
+        :raises errors.NotFound: no such kernel, or it was shut down during the restart.
+        :raises errors.KernelFailed: the restart failed, or the kernel did not come back within `timeout`.
         """
         kernel = self.get(kernel_id)
         assert kernel.channels is not None
-        with LIFECYCLE_LOCK:
+        with kernel.lifecycle:
             try:
-                kernel.km.restart_kernel(now=False)
+                self._restart(kernel)
+            except errors.NotebookError:
+                raise
             except Exception as exc:
                 log.warning("restarting kernel %s failed: %s", kernel_id, exc)
                 raise errors.KernelFailed(f"Exception restarting kernel: {exc}", reason=str(exc)) from exc
-        kernel.execution_state = "starting"
+        kernel.reset_state("starting")
         kernel.reason = None
         self._touch(kernel)
         if not kernel.channels.moved(dict(kernel.km.get_connection_info(session=False))):
@@ -499,7 +546,32 @@ class KernelRegistry:
         if not kernel.channels.ready.wait(timeout):
             raise errors.KernelFailed(f"Kernel {kernel_id} did not answer within {timeout} s after a restart",
                                       reason="restart timed out")
+        if kernel.channels.closed:
+            raise errors.NotFound(f"Kernel {kernel_id} was shut down during its restart")
         return kernel
+
+    def _restart(self, kernel: Kernel) -> None:
+        km = kernel.km
+        process = getattr(km.provisioner, "process", None)
+        with LIFECYCLE_LOCK:
+            km.stop_restarter()
+            km.shutting_down = True  # its exit is not a death to autorestart
+            if process is not None and process.poll() is None:
+                km.interrupt_kernel()  # a busy kernel then reads the request at once
+                km.request_shutdown(restart=True)
+        if process is not None and process.poll() is None:
+            wait = max(km.shutdown_wait_time, 0)
+            if km.provisioner is not None:
+                wait = km.provisioner.get_shutdown_wait_time(recommended=wait)
+            wait_for_exit(process, wait / 2)
+            if process.poll() is None:
+                with LIFECYCLE_LOCK:
+                    km.signal_kernel(signal.SIGTERM)
+                wait_for_exit(process, wait / 2)
+        if self.kernels.get(kernel.id) is not kernel:  # shut down meanwhile: ``_stop`` finishes
+            raise errors.NotFound(f"Kernel {kernel.id} was shut down during its restart")
+        with LIFECYCLE_LOCK:
+            km.restart_kernel(now=True)  # kills what is left; the same ports and arguments
 
     @_emits("shutdown")
     def shutdown(self, kernel_id: str, *, grace: float = 3.0) -> None:
@@ -531,22 +603,23 @@ class KernelRegistry:
 
     def _stop(self, kernel: Kernel, grace: float, reason: str = "The kernel was shut down") -> None:
         km = kernel.km
-        process = getattr(km.provisioner, "process", None)
         try:
-            with LIFECYCLE_LOCK:
-                km.stop_restarter()
-                km.shutting_down = True
-                if grace > 0 and process is not None and process.poll() is None:
-                    km.interrupt_kernel()  # a busy kernel then reads the request at once
-                    km.request_shutdown()
-            if process is not None and grace > 0:
-                wait_for_exit(process, grace)
-            with LIFECYCLE_LOCK:
-                km.shutdown_kernel(now=True)  # kills what is left; reaps; removes the connection file
+            with kernel.lifecycle:  # after a restart in progress (which then starts nothing)
+                process = getattr(km.provisioner, "process", None)
+                with LIFECYCLE_LOCK:
+                    km.stop_restarter()
+                    km.shutting_down = True
+                    if grace > 0 and process is not None and process.poll() is None:
+                        km.interrupt_kernel()  # a busy kernel then reads the request at once
+                        km.request_shutdown()
+                if process is not None and grace > 0:
+                    wait_for_exit(process, grace)
+                with LIFECYCLE_LOCK:
+                    km.shutdown_kernel(now=True)  # kills what is left; reaps; removes the connection file
         except Exception:
             log.exception("error while shutting down kernel %s", kernel.id)
             _discard(km)
-        kernel.execution_state = "dead"
+        kernel.reset_state("dead")
         self._stopped(kernel, reason)
         if kernel.channels is not None:
             # The kernel's last words (shutdown_reply, status) still reach its clients.
@@ -574,14 +647,15 @@ class KernelRegistry:
             self.on_activity(now)
 
     def _track(self, kernel: Kernel, msg: Msg) -> None:
-        """execution_state and last_activity from iopub, as jupyter_server keeps them (contract 4.1)."""
+        """execution_state and last_activity from iopub, as jupyter_server keeps them (contract 4.1),
+        except that a kernel is busy while any of its shells is (``Kernel.shell_status``)."""
         msg_type = msg.msg_type
         parent_type = msg.parent.get("msg_type")
         if msg_type == "status":
             state = msg.content().get("execution_state")
             if isinstance(state, str):
                 if parent_type not in UNTRACKED:
-                    kernel.execution_state = state
+                    kernel.shell_status(state, msg.parent)
                 elif kernel.execution_state == "starting" and state != "starting":
                     kernel.execution_state = "idle"
         if msg_type not in UNTRACKED or parent_type not in UNTRACKED or kernel.execution_state == "busy":
@@ -595,7 +669,7 @@ class KernelRegistry:
         cause = exit_cause(getattr(process, "returncode", None))
         kernel.cause = cause
         kernel.reason = f"The kernel {cause}; it was restarted"
-        kernel.execution_state = "restarting"
+        kernel.reset_state("restarting")
         kernel.restart_pending = True
         log.warning("kernel %s %s; restarting it", kernel.id, cause)
         if kernel.channels is not None:
@@ -606,7 +680,7 @@ class KernelRegistry:
         if not kernel.restart_pending or kernel.channels is None or kernel.id not in self.kernels:
             return
         kernel.restart_pending = False
-        kernel.execution_state = "starting"
+        kernel.reset_state("starting")
         self._touch(kernel)
         if not kernel.channels.moved(dict(kernel.km.get_connection_info(session=False))):
             kernel.channels.nudge()  # same ports: the sockets reconnect by themselves
@@ -614,7 +688,7 @@ class KernelRegistry:
     def _on_dead(self, kernel: Kernel) -> None:
         """Autorestart gave up: the kernel is removed (REST 404), its clients told why."""
         kernel.restart_pending = False
-        kernel.execution_state = "dead"
+        kernel.reset_state("dead")
         kernel.reason = f"The kernel {kernel.cause or 'could not be restarted'}, again and again; it is dead"
         log.error("kernel %s is dead: %s", kernel.id, kernel.reason)
         if kernel.channels is not None:

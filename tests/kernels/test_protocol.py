@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +21,15 @@ def result_of(messages: list[dict[str, Any]]) -> str:
     return str(of_type(messages, "execute_result")[0]["content"]["data"]["text/plain"])
 
 
+def wait_gate(gate: Path, timeout: float = 60) -> str:
+    """Code that blocks until the test creates `gate`; after `timeout` seconds it fails instead."""
+    return ("import os, time\n"
+            f"deadline = time.monotonic() + {timeout}\n"
+            f"while not os.path.exists({str(gate)!r}):\n"
+            "    assert time.monotonic() < deadline, 'the test never opened the gate'\n"
+            "    time.sleep(0.02)\n")
+
+
 def replies_to_others(client: KernelClient) -> list[str]:
     """Replies `client` received to requests it did not send."""
     return [m["msg_type"] for m in client.received
@@ -29,7 +38,7 @@ def replies_to_others(client: KernelClient) -> list[str]:
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_subshells_run_beside_the_busy_main_shell_and_answer_their_own_client(
-        server: Server, kernel_id: str, protocol: str | None) -> None:
+        server: Server, kernel_id: str, protocol: str | None, tmp_path: Path) -> None:
     a = server.client(kernel_id, protocol)
     b = server.client(kernel_id, protocol)
     assert "kernel subshells" in a.received[-1]["content"]["supported_features"]
@@ -40,26 +49,31 @@ def test_subshells_run_beside_the_busy_main_shell_and_answer_their_own_client(
     listed = a.request("list_subshell_request")
     assert sorted(listed["content"]["subshell_id"]) == sorted([sub_a, sub_b])
 
-    # The main shell is busy for 3 s; both subshells answer long before. (One after the
-    # other: ipykernel 7.4's display hook is shared by its threads, and two results at the
-    # same moment can come out as one published twice; seen with a plain jupyter_client
-    # client too, which refuses the copy: "Duplicate Signature".)
-    main = a.execute("import time\ntime.sleep(3)")
+    # The main shell is busy until the test opens the gate; both subshells answer meanwhile.
+    # (One after the other: ipykernel 7.4's display hook is shared by its threads, and two
+    # results at the same moment can come out as one published twice; seen with a plain
+    # jupyter_client client too, which refuses the copy: "Duplicate Signature".)
+    gate = tmp_path / "gate"
+    main = a.execute(wait_gate(gate))
     wait_for(lambda: server.kernel(kernel_id)["execution_state"] == "busy", timeout=10)
-    started = time.monotonic()
-    out_b = b.run("1+1", subshell_id=sub_b, timeout=10)
-    out_a = a.run("1+2", subshell_id=sub_a, timeout=10)
-    assert time.monotonic() - started < 2, "a subshell waited for the main shell"
+    out_b = b.run("1+1", subshell_id=sub_b, timeout=30)
+    out_a = a.run("1+2", subshell_id=sub_a, timeout=30)
     assert result_of(out_b) == "2" and result_of(out_a) == "3"
+    assert not [m for m in a.received if m["parent_header"].get("msg_id") == main
+                and m["msg_type"] == "execute_reply"], "the main shell finished before the subshells answered"
     # Both subshells are idle, the main shell is not: the kernel is still busy.
     assert server.kernel(kernel_id)["execution_state"] == "busy"
-    a.until_idle(main, timeout=10)
+    gate.touch()
+    main_reply = a.until_idle(main, timeout=30)
+    assert of_type(main_reply, "execute_reply")[0]["content"]["status"] == "ok"
     wait_for(lambda: server.kernel(kernel_id)["execution_state"] == "idle", timeout=10)
 
     # A subshell busy while the main shell is idle: busy too.
-    slow = b.execute("import time\ntime.sleep(1.5)", subshell_id=sub_b)
+    sub_gate = tmp_path / "sub-gate"
+    slow = b.execute(wait_gate(sub_gate), subshell_id=sub_b)
     wait_for(lambda: server.kernel(kernel_id)["execution_state"] == "busy", timeout=10)
-    b.until_idle(slow, timeout=10)
+    sub_gate.touch()
+    b.until_idle(slow, timeout=30)
     wait_for(lambda: server.kernel(kernel_id)["execution_state"] == "idle", timeout=10)
 
     deleted = b.request("delete_subshell_request", {"subshell_id": sub_b})

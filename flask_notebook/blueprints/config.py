@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, g
 
 from ..core import errors
-from ..core.config import SECTION_NAME
+from ..core.config import SECTION_NAME, ConfigSections
 from ..extension import state
-from .http import json_body, json_response
+from .http import json_body, json_response, offload
 
 bp = Blueprint("config", __name__, url_prefix="/config")
 
@@ -31,16 +31,25 @@ def _object_body() -> dict[str, Any]:
     return body
 
 
+def _sections() -> ConfigSections:
+    """This server's store; in a site with its own logins (``authorize``), the caller's own.
+    (The token's or a password's logins are one user: whoever holds it.)"""
+    st = state()
+    if st.authorize is None:
+        return st.config_sections
+    return st.config_sections.for_user(g.notebook_identity["username"])
+
+
 @bp.get("/<section>")
 def get_config(section: str) -> Response:
-    return json_response(state().config_sections.get(_section(section)))
+    return json_response(offload(_sections().get, _section(section)))
 
 
 @bp.put("/<section>")
 def set_config(section: str) -> Response:
-    """Replace this server's section: 204."""
+    """Replace this server's section: 204. Written in the thread pool: it fsyncs."""
     section = _section(section)
-    state().config_sections.set(section, _object_body())
+    offload(_sections().set, section, _object_body())
     return Response(status=204)
 
 
@@ -48,4 +57,4 @@ def set_config(section: str) -> Response:
 def update_config(section: str) -> Response:
     """Merge into this server's section (``null`` removes a key); answer the stored section."""
     section = _section(section)
-    return json_response(state().config_sections.update(section, _object_body()))
+    return json_response(offload(_sections().update, section, _object_body()))

@@ -74,6 +74,8 @@ def json_body() -> Any:
         return notebooks.loads(data)
     except ValueError as exc:
         raise errors.Invalid("Invalid JSON in body of request") from exc
+    except RecursionError as exc:  # the json module's fallback, past orjson's 1024 levels
+        raise errors.Invalid("Invalid JSON in body of request: nested too deeply") from exc
 
 
 def offload(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

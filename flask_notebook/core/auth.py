@@ -96,8 +96,8 @@ def update_identity(identity: Identity, changes: Any, updatable: tuple[str, ...]
 
     :raises errors.Invalid: no changes, a field not in `updatable` ("Field <f> is not
         updatable", as the reference says), a value that is not a string (``null`` too, except
-        for ``avatar_url`` and ``color``; the reference stores anything), or an identity too
-        large for the login cookie.
+        for ``avatar_url`` and ``color``; the reference stores anything), text that is not
+        valid Unicode, or an identity too large for the login cookie.
     """
     if not changes or not isinstance(changes, dict):
         raise errors.Invalid("Invalid or missing JSON body")
@@ -108,6 +108,10 @@ def update_identity(identity: Identity, changes: Any, updatable: tuple[str, ...]
         if not isinstance(value, str) and not (value is None and field in _NULLABLE_FIELDS):
             raise errors.Invalid(f"Field {field} must be a string" + (" or null" if field in _NULLABLE_FIELDS else ""))
     updated: Identity = {**identity, **changes}
-    if len(orjson.dumps(updated)) > MAX_IDENTITY_BYTES:
+    try:
+        size = len(orjson.dumps(updated))
+    except TypeError as exc:  # a lone surrogate: not text a cookie (or a browser) can carry
+        raise errors.Invalid(f"The identity must be valid Unicode text: {exc}") from exc
+    if size > MAX_IDENTITY_BYTES:
         raise errors.Invalid(f"The identity is too large: at most {MAX_IDENTITY_BYTES} bytes of JSON")
     return updated

@@ -16,13 +16,15 @@ import hashlib
 import logging
 import os
 import re
-import threading
 from typing import Any
 
 import orjson
+from gevent import monkey
 from jupyter_core.paths import jupyter_config_path
 
 from . import errors, fileio
+
+_allocate_lock = monkey.get_original("_thread", "allocate_lock")
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,21 @@ def store_dir(data_dir: str, root_dir: str) -> str:
     """
     digest = hashlib.sha256(os.path.realpath(root_dir).encode("utf-8", "surrogateescape")).hexdigest()[:24]
     return os.path.join(data_dir, "flask_notebook", "serverconfig", digest)
+
+
+#: How deep a section may nest. Settings are a few levels deep; the merge recurses.
+MAX_DEPTH = 64
+
+
+def _check_depth(section: str, data: Any) -> None:
+    """:raises errors.Invalid: `data` nests deeper than ``MAX_DEPTH`` (looked at without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise errors.Invalid(f"Config section {section!r} nests deeper than {MAX_DEPTH} levels")
+            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
 
 
 def recursive_update(target: dict[str, Any], new: dict[str, Any]) -> None:
@@ -72,7 +89,20 @@ class ConfigSections:
         if read_dirs is None:
             read_dirs = [os.path.join(path, "serverconfig") for path in jupyter_config_path()]
         self.read_dirs = read_dirs
-        self._lock = threading.Lock()
+        # A real thread lock: writes run in gevent's thread pool (they fsync), where a
+        # monkey-patched lock would belong to the hub.
+        self._lock = _allocate_lock()
+        self._users: dict[str, ConfigSections] = {}
+
+    def for_user(self, username: str) -> ConfigSections:
+        """The store of one user of a site with its own logins (the host's ``authorize``),
+        over the same read-only layers: one user's settings never overwrite another's."""
+        store = self._users.get(username)
+        if store is None:
+            digest = hashlib.sha256(username.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+            store = self._users[username] = ConfigSections(os.path.join(self.write_dir, "users", digest),
+                                                           self.read_dirs)
+        return store
 
     def get(self, section: str) -> dict[str, Any]:
         """The section merged from every layer, the store last (``{}`` when none has it)."""
@@ -96,15 +126,22 @@ class ConfigSections:
     def set(self, section: str, data: dict[str, Any]) -> None:
         """Replace the store's section with `data`, atomically.
 
+        :raises errors.Invalid: `data` nests deeper than `MAX_DEPTH`, or holds what JSON here
+            cannot (integers beyond 64 bits, lone surrogates).
         :raises errors.Forbidden: the store cannot be written (permissions).
         :raises errors.SaveFailed: anything else went wrong writing it.
         """
+        _check_depth(section, data)
         with self._lock:
             self._write(section, data)
 
     def update(self, section: str, new_data: dict[str, Any]) -> dict[str, Any]:
         """Merge `new_data` into the store's section (``recursive_update``); return the result,
-        which, as in jupyter_server, is the stored section, without the read-only layers."""
+        which, as in jupyter_server, is the stored section, without the read-only layers.
+
+        :raises errors.Invalid: as ``set``.
+        """
+        _check_depth(section, new_data)
         with self._lock:
             data = self.stored(section)
             recursive_update(data, copy.deepcopy(new_data))

@@ -46,6 +46,16 @@ def iso_utc(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
+def _encodable(path: str) -> bool:
+    """Whether `path` can name a file: a lone surrogate from a JSON body cannot (the file
+    system's own undecodable bytes, ``surrogateescape``'d, can)."""
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class Root:
     """The contents root, and the rules for what may be reached beneath it.
 
@@ -66,7 +76,7 @@ class Root:
     def os_path(self, api_path: str) -> str:
         """Map an API path to an absolute OS path inside the root, or raise NotFound."""
         api_path = normalize_api_path(api_path)
-        if "\0" in api_path:
+        if "\0" in api_path or not _encodable(api_path):
             raise errors.NotFound(f"{api_path!r} is not a valid path")
         if not api_path:
             return self.os_root
@@ -86,6 +96,8 @@ class Root:
         resolves, so it counts as outside: the loop may pass through the outside, and
         non-strict ``realpath`` would hand back the unresolved link as if it were inside.
         """
+        if "\0" in os_path or not _encodable(os_path):
+            return False  # no file can have this name
         try:
             real = os.path.realpath(os_path, strict=True)
         except (FileNotFoundError, NotADirectoryError, PermissionError):

@@ -28,7 +28,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_notebook import create_app
+from flask_notebook import Notebook, create_app
 
 from ..conftest import AUTH, TOKEN, assert_error
 
@@ -172,3 +172,30 @@ def test_config_needs_authentication_and_xsrf(anon: FlaskClient, app: Flask) -> 
     assert browser.get("/api/config/notebook").status_code == 200
     assert_error(browser.put("/api/config/notebook", json={}), 403)
     assert browser.put("/api/config/notebook", json={}, headers={"X-XSRFToken": xsrf.value}).status_code == 204
+
+
+def test_a_site_with_its_own_logins_keeps_each_users_settings(root: Path) -> None:
+    host = Flask("host")
+    host.config.update(TESTING=True, NOTEBOOK_ROOT_DIR=str(root))
+    Notebook(host, url_prefix="/nb",
+             authorize=lambda request: request.headers.get("X-User") and {"username": request.headers["X-User"]})
+    try:
+        alice, bob = ({"X-User": name, "Authorization": "Bearer x"} for name in ("alice", "bob"))
+        client = host.test_client()
+        assert client.put("/nb/api/config/notebook", json={"theme": "dark"}, headers=alice).status_code == 204
+        assert client.put("/nb/api/config/notebook", json={"theme": "light"}, headers=bob).status_code == 204
+        assert client.patch("/nb/api/config/notebook", json={"font": 12}, headers=bob).json == {
+            "theme": "light", "font": 12}
+        assert client.get("/nb/api/config/notebook", headers=alice).json == {"theme": "dark"}
+    finally:
+        host.extensions["notebook"].shutdown_all()
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_a_section_nested_too_deeply_is_400_and_nothing_is_stored(client: FlaskClient, method: str) -> None:
+    deep: dict[str, object] = {}
+    for _ in range(500):  # a merge of this recursed past Python's limit: 500
+        deep = {"a": deep}
+    assert_error(client.open("/api/config/deep", method=method, json=deep), 400,
+                 "Config section 'deep' nests deeper than 64 levels")
+    assert client.get("/api/config/deep").json == {}

@@ -17,6 +17,8 @@ reference found (tests/conformance), each checked against a live jupyter_server 
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pytest
@@ -138,3 +140,31 @@ def test_config_that_could_not_be_stored_is_400_and_nothing_is_stored(client: Fl
         response = client.open("/api/config/mine", method=method, data=body)
         assert response.status_code == 400, response.json
     assert client.get("/api/config/mine").json == {"kept": 1}
+
+
+def test_a_body_nested_past_the_parsers_depth_is_400(client: FlaskClient) -> None:
+    body = b"[" * 5000 + b"]" * 5000  # orjson stops at 1024 levels; the json fallback recursed
+    for url in ("/api/contents", "/api/sessions", "/api/kernels", "/api/config/x", "/api/events"):
+        assert_error(client.post(url, data=body) if url != "/api/config/x" else client.put(url, data=body), 400,
+                     "Invalid JSON in body of request: nested too deeply")
+
+
+@pytest.mark.parametrize("method, url, body", [
+    ("PATCH", "/api/me", {"name": "\ud800"}),
+    ("POST", "/api/terminals", {"cwd": "\ud800"}),
+    ("POST", "/api/sessions", {"notebook": {"path": "\ud800"}}),
+    ("POST", "/api/contents", {"copy_from": "\ud800"}),
+    ("PATCH", "/api/contents/a.txt", {"path": "\ud800"}),
+    ("GET", "/api/resolvePath?path=%ED%A0%80", None),
+])
+def test_a_lone_surrogate_in_a_body_is_a_client_error(client: FlaskClient, root: Path, method: str, url: str,
+                                                      body: object) -> None:
+    # orjson refuses it, the json module (the fallback) accepts it, and a path or a cookie
+    # made of it failed deep down (500). Written as \\ud800 escapes, as a client sends it.
+    (root / "a.txt").write_text("a")
+    data = None if body is None else json.dumps(body).encode()
+    response = client.open(url, method=method, data=data)
+    assert 200 <= response.status_code < 500, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    if method == "POST" and url == "/api/terminals":
+        client.delete(f"/api/terminals/{response.json['name']}")

@@ -69,14 +69,18 @@ def test_csp_report_is_logged_without_xsrf_or_origin_check(app: Flask, caplog: p
     assert xsrf is not None
     client.post("/login", data={"password": TOKEN, "_xsrf": xsrf.value})
     # A cookie session, no X-XSRFToken, another origin: what a browser's own report looks like.
-    report = b'{"csp-report": {"document-uri": "http://127.0.0.1/x", "violated-directive": "frame-ancestors"}}'
+    report = (b'{"csp-report": {"document-uri": "http://127.0.0.1/tree?token=SECRET-TOKEN#f", '
+              b'"violated-directive": "frame-ancestors", "script-sample": "password = 1234"}}')
     with caplog.at_level(logging.WARNING):
         response = client.post("/api/security/csp-report", data=report,
                                headers={"Origin": "http://elsewhere.example", "Content-Type": "application/csp-report"})
     assert response.status_code == 200
     assert response.get_data() == b""
-    assert any("Content security violation" in r.getMessage() and "frame-ancestors" in r.getMessage()
-               for r in caplog.records)
+    logged = [r.getMessage() for r in caplog.records if "Content security violation" in r.getMessage()]
+    assert logged == ["Content security violation: violated-directive=frame-ancestors, "
+                      "document-uri=http://127.0.0.1/tree"]
+    # Never the token in the page's URL, nor the code of a script sample.
+    assert "SECRET-TOKEN" not in caplog.text and "1234" not in caplog.text
     # Any other unsafe request of that session still needs the XSRF header.
     assert client.post("/api/contents", headers={"Origin": "http://elsewhere.example"}).status_code == 403
 
@@ -92,3 +96,11 @@ def test_csp_report_does_not_count_as_activity(client: FlaskClient, app: Flask) 
     state.last_activity = 0.0
     client.post("/api/security/csp-report", data=b"{}")
     assert state.last_activity == 0.0
+
+
+def test_a_csp_report_that_is_not_json_is_logged_as_unreadable(client: FlaskClient,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert client.post("/api/security/csp-report", data=b"token=SECRET-TOKEN").status_code == 200
+    assert "SECRET-TOKEN" not in caplog.text
+    assert "Content security violation: an unreadable report" in caplog.text

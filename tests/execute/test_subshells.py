@@ -4,7 +4,6 @@ requests to one shell run in order."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ..conftest import wait_for
@@ -35,9 +34,7 @@ def test_a_subshell_request_does_not_wait_for_the_main_shell(server: Server, ker
     main = execute(server, kernel_id, "print('main', flush=True)\n" + wait_file(gate) + "'main done'", 202,
                    params={"wait": "false"}).json()
     wait_for(lambda: stdout(record(server, kernel_id, main["id"])) == "main\n", timeout=30)
-    started = time.monotonic()
     done = execute(server, kernel_id, "import threading\nthreading.current_thread().name", subshell_id=subshell).json()
-    assert time.monotonic() - started < 5, "the subshell's request waited for the main shell"
     assert done["status"] == "ok" and result(done) != "'MainThread'"  # it ran in the subshell's thread
     assert record(server, kernel_id, main["id"])["status"] == "running"
     # A subshell's code that times out ends its record; the main shell's cell is not

@@ -10,6 +10,7 @@ import json
 import signal
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,8 @@ from .conftest import Server
 
 KA = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
 CS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
+#: How a marker event's frame (``subscribe``, ``frames_before_marker``) begins.
+MARKER_PREFIX = f'{{"schema_id": "{CS}", "action": "get", "path": "marker-'.encode()
 
 
 def events_url(server: Server) -> str:
@@ -48,22 +51,25 @@ def read_frames(ws: websocket.WebSocket, count: int) -> list[str]:
     while len(frames) < count:
         opcode, data = ws.recv_data()
         assert opcode == websocket.ABNF.OPCODE_TEXT
-        if not data.startswith(f'{{"schema_id": "{CS}", "action": "get", "path": "marker-'.encode()):
+        if not data.startswith(MARKER_PREFIX):
             frames.append(data.decode())
     return frames
 
 
-def no_more_frames(ws: websocket.WebSocket, wait: float = 0.3) -> bool:
-    """Nothing else arrives: what was expected is all there was (checked with a posted marker,
-    which comes after anything the server sent before it)."""
-    ws.settimeout(wait)
-    try:
-        ws.recv()
-    except websocket.WebSocketTimeoutException:
-        return True
-    finally:
-        ws.settimeout(30)
-    return False
+def frames_before_marker(server: Server, ws: websocket.WebSocket) -> list[str]:
+    """Posts a marker event and reads up to it: the frames that came first, but for other
+    subscribers' markers (``subscribe``). Empty: what was expected is all there was (the marker
+    comes after anything the server sent before it)."""
+    marker = {"action": "get", "path": f"marker-{uuid.uuid4().hex}"}
+    assert post_event(server, marker).status_code == 204
+    frames = []
+    while True:
+        opcode, data = ws.recv_data()  # the socket's timeout (30 s, ``subscribe``) is the deadline
+        assert opcode == websocket.ABNF.OPCODE_TEXT
+        if json.loads(data) == {"schema_id": CS, **marker}:
+            return frames
+        if not data.startswith(MARKER_PREFIX):
+            frames.append(data.decode())
 
 
 def kernel_frame(action: str, kernel_id: str, done: str) -> str:
@@ -91,7 +97,7 @@ def test_kernel_actions_are_the_reference_frames(server: Server, subscriber: web
     # An unknown kernel is a 404 before anything is tried: no event (as the reference).
     assert server.request("POST", f"api/kernels/{kid}/interrupt").status_code == 404
     assert server.request("DELETE", f"api/kernels/{kid}").status_code == 404
-    assert no_more_frames(subscriber)
+    assert frames_before_marker(server, subscriber) == []
 
 
 def test_failed_starts_are_error_frames(server: Server, subscriber: websocket.WebSocket) -> None:

@@ -3,7 +3,7 @@
 ``reference`` starts jupyter_server from the benchmark's environment (`.venv-bench`, which
 `make test` installs); ``ours`` starts ``python -m flask_notebook``. Both get their own
 Jupyter directories, the same python3 kernelspec and the same files in their roots, and the
-same token, so a request means the same thing to both.
+same token, so a request means the same thing to both. Both get an empty HOME.
 """
 
 from __future__ import annotations
@@ -53,8 +53,11 @@ def _start(kind: type[LiveServer], base: Path) -> LiveServer:
     python = str(REFERENCE_PYTHON) if kind is ReferenceServer else sys.executable
     add_kernelspec(base / "data", "python3", [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"])
     seed_root(base / "root")
+    # An empty HOME, so the login shells of the terminals schemathesis starts never run this
+    # machine's profile (slow: ``pyenv init``, with a lock), as in tests/terminals.
+    (base / "home").mkdir(exist_ok=True)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("NOTEBOOK_", "JUPYTER_"))}
-    return kind(base / "root", base / "server.log", [], {**env, **jupyter})
+    return kind(base / "root", base / "server.log", [], {**env, **jupyter, "HOME": str(base / "home")})
 
 
 @pytest.fixture(scope="module")

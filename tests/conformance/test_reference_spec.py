@@ -77,12 +77,13 @@ def failed_checks(case: Any, response: Any, checks: list[Any] = CHECKS) -> dict[
 
 
 def reset(server: LiveServer) -> None:
-    """Each request meets the same state on both servers: the seeded files, no kernels and no
-    sessions (what one server refused and the other did must not make them drift apart)."""
-    for kind in ("sessions", "kernels"):
+    """Each request meets the same state on both servers: the seeded files, no kernels, no
+    sessions and no terminals (what one server refused and the other did must not make them
+    drift apart)."""
+    for kind, key in (("sessions", "id"), ("kernels", "id"), ("terminals", "name")):
         listing = server.request("GET", f"api/{kind}")
         for item in listing.json() if listing.ok else []:
-            server.request("DELETE", f"api/{kind}/{item['id']}")
+            server.request("DELETE", f"api/{kind}/{item[key]}")
     for entry in server.root.iterdir():
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)

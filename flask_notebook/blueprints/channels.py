@@ -132,34 +132,51 @@ class _Compressed:
     def pong_received(self, value: bool) -> None:
         self.ws.pong_received = value
 
-    def ping(self) -> None:
+    def ping(self) -> bool:
+        """Send a ping; False, sending nothing, while a write is under way (one greenlet
+        pings every socket: it never waits behind a long write)."""
         if self.locked.busy:
-            # Never wait behind a long write: one greenlet pings every socket. Asked next
-            # time, as ``ServerSocket.ping`` does (its pong could not come back meanwhile).
-            self.pong_received = True
-            return
+            return False
         try:
             self.locked.send(self.ws.ws.send(Ping()))
         except Exception:  # gone: its handler notices
             pass
+        return True
 
     def close(self, code: int = websocket.NORMAL, reason: str = "") -> None:
         _close(self.ws, code, reason)
 
+    def abort(self) -> None:
+        """Close the connection under a write that does not end (the peer stopped reading):
+        the writer's wait ends with an error, and the handler's receive wakes."""
+        try:
+            self.locked._sock.close()
+        except OSError:
+            pass
+        self.ws.connected = False
+        self.ws.event.set()
+
 
 class Pinger:
     """One greenlet pings every kernel WebSocket each `interval` seconds and closes those
-    that did not answer the previous ping, instead of a timer per socket."""
+    that did not answer the previous ping, instead of a timer per socket.
+
+    A socket still busy with one write is not pinged (its pong could not come back behind
+    the write); one busy for ``STUCK_ROUNDS`` rounds in a row has a peer that stopped
+    reading while staying connected, and is aborted: it would hold its greenlet, its
+    descriptor and its queue for good."""
+
+    STUCK_ROUNDS = 3
 
     def __init__(self) -> None:
-        self.sockets: dict[Any, None] = {}
+        self.sockets: dict[Any, int] = {}  # socket -> rounds found busy in a row
         self._greenlet: Any = None
 
     def add(self, ws: websocket.ServerSocket | _Compressed, interval: float) -> None:
         """Ping `ws` every `interval` seconds (the first socket's interval, while any is open)."""
         if interval <= 0:
             return
-        self.sockets[ws] = None
+        self.sockets[ws] = 0
         if self._greenlet is None:
             self._greenlet = gevent.spawn(self._run, interval)
 
@@ -178,8 +195,17 @@ class Pinger:
                         self.sockets.pop(ws, None)
                         ws.close(websocket.POLICY, "Ping/Pong timeout")
                     else:
-                        ws.pong_received = False
-                        ws.ping()
+                        ws.pong_received = False  # before the ping: its pong may come at once
+                        if ws.ping():
+                            self.sockets[ws] = 0
+                        elif self.sockets[ws] + 1 >= self.STUCK_ROUNDS:
+                            log.info("aborting a WebSocket whose peer read nothing for %s s",
+                                     interval * self.STUCK_ROUNDS)
+                            self.sockets.pop(ws, None)
+                            ws.abort()
+                        else:
+                            ws.pong_received = True  # not asked this time
+                            self.sockets[ws] += 1
         finally:
             self._greenlet = None
 

@@ -357,14 +357,19 @@ class ServerSocket:
         finally:
             self._lock.release()
 
-    def ping(self) -> None:
-        """A ping, never waiting: one pinger serves every socket. A socket busy with a long
-        write is asked next time (its pong could not have come back meanwhile)."""
+    def ping(self) -> bool:
+        """A ping, never waiting: one pinger serves every socket. False, sending nothing,
+        while the socket is busy with a long write (its pong could not come back meanwhile)."""
         try:
-            if not self.try_send_frame(frame(b"", PING)):
-                self.pong_received = True
+            return bool(self.try_send_frame(frame(b"", PING)))
         except (Closed, OSError):
             self.close()
+            return True
+
+    def abort(self) -> None:
+        """Close under a write that does not end (the peer stopped reading): ``close``
+        closes the descriptor, which ends the writer's wait with an error."""
+        self.close()
 
     def _control(self, opcode: int, payload: bytes) -> None:
         try:

@@ -64,7 +64,7 @@ class GreenThread:
             gevent.spawn_raw(self._target)
 
 
-class _LockedSocket:
+class LockedSocket:
     """simple-websocket's socket (with compression): every write a whole ``sendall``, one
     writer at a time."""
 
@@ -111,12 +111,12 @@ def channels_without_upgrade(kernel_id: str) -> Response:
     raise errors.Invalid('Can "Upgrade" only to "WebSocket".')
 
 
-class _Compressed:
+class PingedSocket:
     """A simple-websocket socket (compression on), as the Pinger sees a ``ServerSocket``."""
 
     __slots__ = ("ws", "locked")
 
-    def __init__(self, ws: Any, locked: _LockedSocket) -> None:
+    def __init__(self, ws: Any, locked: LockedSocket) -> None:
         self.ws = ws
         self.locked = locked
 
@@ -144,7 +144,7 @@ class _Compressed:
         return True
 
     def close(self, code: int = websocket.NORMAL, reason: str = "") -> None:
-        _close(self.ws, code, reason)
+        close_socket(self.ws, code, reason)
 
     def abort(self) -> None:
         """Close the connection under a write that does not end (the peer stopped reading):
@@ -172,7 +172,7 @@ class Pinger:
         self.sockets: dict[Any, int] = {}  # socket -> rounds found busy in a row
         self._greenlet: Any = None
 
-    def add(self, ws: websocket.ServerSocket | _Compressed, interval: float) -> None:
+    def add(self, ws: websocket.ServerSocket | PingedSocket, interval: float) -> None:
         """Ping `ws` every `interval` seconds (the first socket's interval, while any is open)."""
         if interval <= 0:
             return
@@ -213,7 +213,7 @@ class Pinger:
 pinger = Pinger()
 
 
-def _close(ws: Any, reason: int | None = None, message: str | None = None) -> None:
+def close_socket(ws: Any, reason: int | None = None, message: str | None = None) -> None:
     try:
         ws.close(reason, message)
     except Exception:  # already closed
@@ -302,16 +302,16 @@ def _serve(ws: Any, relay: KernelChannels, session_id: str) -> None:
 def _serve_compressed(ws: Any, relay: KernelChannels, session_id: str) -> None:
     """simple-websocket throughout: for permessage-deflate (or a server without gevent)."""
     st = state()
-    locked = ws.sock = _LockedSocket(ws.sock)
+    locked = ws.sock = LockedSocket(ws.sock)
     protocol = ws.subprotocol
 
     def send(msg: messages.Msg) -> None:  # frames go through the compressor
         ws.send(msg.encode(protocol))
 
-    conn = Connection(session_id, protocol, send, lambda: _close(ws),
+    conn = Connection(session_id, protocol, send, lambda: close_socket(ws),
                       queue_limit=int(st.config["NOTEBOOK_WS_QUEUE_LIMIT"]))
     relay.attach(conn)
-    pinged = _Compressed(ws, locked)
+    pinged = PingedSocket(ws, locked)
     pinger.add(pinged, float(st.config["NOTEBOOK_WS_PING_INTERVAL"] or 0))
     decode = _decode_v1 if protocol == messages.V1_PROTOCOL else messages.decode_legacy
     try:

@@ -19,7 +19,7 @@ from ..core import errors
 from ..core.event_schemas import CONTENTS_SERVICE
 from ..core.events import Subscription, contents_action
 from ..extension import state
-from .channels import _Compressed, _LockedSocket, pinger, sock
+from .channels import LockedSocket, PingedSocket, pinger, sock
 from .http import json_body
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,8 @@ def subscribe_without_upgrade() -> Response:
 def subscribe(ws: Any) -> None:
     """One text frame per event until either side closes; what the client sends is ignored."""
     st = state()
-    locked = ws.sock = _LockedSocket(ws.sock)  # each frame one sendall, the reader's pongs included
-    pinged = _Compressed(ws, locked)
+    locked = ws.sock = LockedSocket(ws.sock)  # each frame one sendall, the reader's pongs included
+    pinged = PingedSocket(ws, locked)
     subscription = st.events.subscribe()
     reader = gevent.spawn(_read_until_closed, ws, subscription)
     pinger.add(pinged, float(st.config["NOTEBOOK_WS_PING_INTERVAL"] or 0))

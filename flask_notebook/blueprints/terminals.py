@@ -30,7 +30,7 @@ from ..core import errors
 from ..core.terminals import Terminals, TerminalClient
 from ..extension import state
 from . import security
-from .channels import _close, _Compressed, _LockedSocket, pinger
+from .channels import LockedSocket, PingedSocket, close_socket, pinger
 from .http import json_body, json_response
 
 log = logging.getLogger(__name__)
@@ -120,8 +120,8 @@ def terminal_socket(ws: Any, name: str) -> None:
         ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError:  # not TCP
         pass
-    locked = ws.sock = _LockedSocket(ws.sock)
-    pinged = _Compressed(ws, locked)  # pinged as a kernel WebSocket with compression is
+    locked = ws.sock = LockedSocket(ws.sock)
+    pinged = PingedSocket(ws, locked)  # pinged as a kernel WebSocket with compression is
     client = terminal.attach()
     writer = None
     try:
@@ -153,7 +153,7 @@ def _write_output(ws: Any, client: TerminalClient) -> None:
     except (ConnectionClosed, OSError):
         pass
     finally:
-        _close(ws)  # wakes the request's greenlet, waiting in receive()
+        close_socket(ws)  # wakes the request's greenlet, waiting in receive()
 
 
 def _handle(client: TerminalClient, data: str | bytes) -> None:

@@ -39,7 +39,7 @@ class Checkpoints:
         try:
             os.makedirs(os.path.dirname(dst), exist_ok=True)
         except OSError as exc:
-            raise fileio._save_error(exc, api_path) from exc
+            raise fileio.save_error(exc, api_path) from exc
         fileio.atomic_copy(src, dst, api_path=api_path)
         return self._model(dst)
 

@@ -158,7 +158,7 @@ class ConfigSections:
         try:
             os.makedirs(self.write_dir, exist_ok=True)
         except OSError as exc:
-            raise fileio._save_error(exc, f"config/{section}") from exc
+            raise fileio.save_error(exc, f"config/{section}") from exc
         try:
             text = orjson.dumps(data, option=orjson.OPT_INDENT_2)
         except TypeError as exc:  # what the section could never be read back as (and answered)

@@ -336,7 +336,7 @@ class ContentsManager:
         try:
             os.mkdir(os_path)
         except OSError as exc:
-            raise fileio._save_error(exc, api_path) from exc
+            raise fileio.save_error(exc, api_path) from exc
 
     def _require_parent(self, api_path: str, os_path: str) -> None:
         if not os.path.isdir(os.path.dirname(os_path)):
@@ -420,7 +420,7 @@ class ContentsManager:
         try:
             fileio.atomic_copy(self.root.os_path(from_path), dst, api_path=target)
         except OSError as exc:
-            raise fileio._save_error(exc, target) from exc
+            raise fileio.save_error(exc, target) from exc
         if target.endswith(".ipynb"):
             self._first_checkpoint(target)
         return target
@@ -448,10 +448,9 @@ class ContentsManager:
         dst = self.root.os_path(target)
         if os.path.realpath(dst).startswith(os.path.realpath(src).rstrip(os.sep) + os.sep):
             raise errors.Invalid(f"Can't copy '{from_path}' into itself")
-        size = _tree_size(src)
-        if size > _COPY_DIR_LIMIT:
+        if _tree_size(src, stop_above=_COPY_DIR_LIMIT) > _COPY_DIR_LIMIT:
             raise errors.Invalid(f"Can't copy folders larger than {_COPY_DIR_LIMIT // 2**20}MB, "
-                                 f"'{from_path}' is {size / 2**20:.4g} MB")
+                                 f"'{from_path}' is over {_COPY_DIR_LIMIT // 2**20} MB")
         try:
             fileio.copy_tree(src, dst, api_path=target)
         except errors.SaveFailed as exc:  # e.g. a FIFO in the tree, a full disk: 400, as there
@@ -485,7 +484,7 @@ class ContentsManager:
         except OSError as exc:
             if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
                 raise errors.Conflict(f"File already exists: {new_path}") from exc
-            raise fileio._save_error(exc, new_path) from exc
+            raise fileio.save_error(exc, new_path) from exc
         self.checkpoints.rename(old_path, new_path)
         return self.get(new_path, content=False)
 
@@ -504,7 +503,7 @@ class ContentsManager:
             else:
                 os.unlink(os_path)
         except OSError as exc:
-            raise fileio._save_error(exc, api_path) from exc
+            raise fileio.save_error(exc, api_path) from exc
         self.checkpoints.delete_all(api_path)
 
     # -- checkpoints and trust -----------------------------------------------------------
@@ -530,8 +529,9 @@ class ContentsManager:
         self.notary.sign(self.notary.compute_signature(nb))
 
 
-def _tree_size(os_path: str) -> int:
-    """Bytes in the regular files under `os_path`, symlinks not followed."""
+def _tree_size(os_path: str, *, stop_above: int) -> int:
+    """Bytes in the regular files under `os_path`, symlinks not followed; the walk stops as
+    soon as the count passes `stop_above` (a huge tree is not walked to the end to refuse it)."""
     total = 0
     for folder, _, files in os.walk(os_path):
         for name in files:
@@ -541,6 +541,8 @@ def _tree_size(os_path: str) -> int:
                 continue
             if not stat.S_ISLNK(st.st_mode):
                 total += st.st_size
+                if total > stop_above:
+                    return total
     return total
 
 

@@ -30,11 +30,11 @@ def atomic_write(os_path: str, data: bytes | Iterable[bytes], *, api_path: str) 
     except FileNotFoundError:
         mode = None
     except OSError as exc:  # e.g. the parent is a file, or a symlink loop
-        raise _save_error(exc, api_path) from exc
+        raise save_error(exc, api_path) from exc
     try:
         fd, tmp_path = tempfile.mkstemp(prefix=f".~{name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise _save_error(exc, api_path) from exc
+        raise save_error(exc, api_path) from exc
     try:
         with os.fdopen(fd, "wb") as tmp:
             if isinstance(data, bytes):
@@ -49,7 +49,7 @@ def atomic_write(os_path: str, data: bytes | Iterable[bytes], *, api_path: str) 
     except BaseException as exc:
         _remove_quietly(tmp_path)
         if isinstance(exc, OSError):
-            raise _save_error(exc, api_path) from exc
+            raise save_error(exc, api_path) from exc
         raise
     fsync_dir(directory)
 
@@ -88,7 +88,7 @@ def copy_tree(src: str, dst: str, *, api_path: str) -> None:
         os.rename(tmp, dst)
         tmp = None
     except OSError as exc:
-        raise _save_error(exc, api_path) from exc
+        raise save_error(exc, api_path) from exc
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -111,7 +111,7 @@ def _make_parents(directory: str, api_path: str) -> list[str]:
         try:
             os.mkdir(path)
         except OSError as exc:
-            raise _save_error(exc, api_path) from exc
+            raise save_error(exc, api_path) from exc
     return missing
 
 
@@ -167,7 +167,7 @@ def _remove_quietly(os_path: str) -> None:
         pass
 
 
-def _save_error(exc: OSError, api_path: str) -> errors.NotebookError:
+def save_error(exc: OSError, api_path: str) -> errors.NotebookError:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return errors.Forbidden(f"Permission denied: {api_path}")
     return errors.SaveFailed(f"Unexpected error while saving file: {api_path} {exc.strerror or exc}")

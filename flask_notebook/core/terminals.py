@@ -54,7 +54,7 @@ BUFFER_CHUNKS = 1000
 #: The most one read of the pty returns (terminado's).
 READ_SIZE = 65536
 #: Terminal names: jupyter_server_terminals' URL pattern (``\w+``).
-NAME = re.compile(r"\w+")
+NAME = re.compile(r"\w+", re.ASCII)
 #: A new pty's size, rows and columns (ptyprocess's default).
 DEFAULT_SIZE = (24, 80)
 #: The largest size a client may ask for (terminado's bound).
@@ -75,6 +75,10 @@ def default_shell() -> list[str]:
     if not sys.stdout.isatty():
         shell.append("-l")
     return shell
+
+
+#: util-linux's setsid, which can also take the controlling terminal (``--ctty``).
+_SETSID = shutil.which("setsid")
 
 
 def _take_controlling_terminal() -> None:
@@ -361,7 +365,11 @@ class Terminals:
         rows, cols = DEFAULT_SIZE
         shell_env = {**os.environ, **self.env, **(env or {}), "TERM": "xterm-256color",
                      "COLUMNS": str(cols), "LINES": str(rows)}
-        master, slave = os.openpty()
+        try:
+            master, slave = os.openpty()
+        except OSError as exc:  # no pty left (EAGAIN), or none at all
+            raise errors.Unavailable(f"No pseudo-terminal is available: {exc.strerror}",
+                                     reason="no pty") from exc
         try:
             _set_size(master, rows, cols)
             os.set_blocking(master, False)
@@ -381,11 +389,20 @@ class Terminals:
     def _spawn(argv: list[str], tty: int, cwd: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
         """The shell, in a new session whose controlling terminal is `tty`. Under gevent's
         patching, started by the standard library's C path (`KernelProcess`), whose exit
-        gevent reports at once; the C path closes every other descriptor either way."""
+        gevent reports at once; the C path closes every other descriptor either way.
+
+        util-linux's ``setsid --ctty`` makes the session and takes the terminal, then execs
+        the shell (same pid: the child is no group leader, so it does not fork). Without it
+        (not Linux), a ``preexec_fn`` does the same in Python between fork and exec, which
+        is unsafe while other threads run (gevent's thread pool), hence the preference.
+        """
         popen: Any = KernelProcess if monkey.is_module_patched("subprocess") else subprocess.Popen
-        process: subprocess.Popen[bytes] = popen(
-            argv, stdin=tty, stdout=tty, stderr=tty, cwd=cwd, env=env, start_new_session=True,
-            preexec_fn=_take_controlling_terminal)
+        if _SETSID is not None:
+            process: subprocess.Popen[bytes] = popen([_SETSID, "--ctty", *argv], stdin=tty, stdout=tty,
+                                                     stderr=tty, cwd=cwd, env=env)
+        else:
+            process = popen(argv, stdin=tty, stdout=tty, stderr=tty, cwd=cwd, env=env, start_new_session=True,
+                            preexec_fn=_take_controlling_terminal)
         return process
 
     def _forget(self, terminal: Terminal) -> None:

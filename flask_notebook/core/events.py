@@ -142,6 +142,7 @@ class EventBus:
     def __init__(self, schemas: Iterable[dict[str, Any]] = DEFAULT_SCHEMAS) -> None:
         self.schemas: dict[str, Schema] = {}
         self._subscriptions: set[Subscription] = set()
+        self._closed = False
         for definition in schemas:
             self.register(definition)
 
@@ -158,7 +159,13 @@ class EventBus:
         return len(self._subscriptions)
 
     def subscribe(self, limit: int = QUEUE_LIMIT) -> Subscription:
+        """A new subscription; once the bus is closed (the server stopping), one that is
+        closed already, so a socket that arrives during the stop ends at once."""
         subscription = Subscription(self, limit)
+        if self._closed:
+            subscription.closed = True
+            subscription._ready.set()
+            return subscription
         self._subscriptions.add(subscription)
         log.info("events subscriber joined (%d now)", len(self._subscriptions))
         return subscription
@@ -229,7 +236,8 @@ class EventBus:
             subscription.put(frame)
 
     def close(self) -> None:
-        """End every subscription (the server is stopping)."""
+        """End every subscription, and any made later (the server is stopping)."""
+        self._closed = True
         for subscription in list(self._subscriptions):
             subscription.close()
 

@@ -83,8 +83,13 @@ def copy_tree(src: str, dst: str, *, api_path: str) -> None:
         shutil.copytree(src, tmp, symlinks=True)
         # Relative links are read from the directory that really holds them.
         _retarget_links(os.path.realpath(src), tmp, os.path.join(os.path.realpath(parent), name))
-        if os.path.lexists(dst):
-            raise errors.Conflict(f"File already exists: {api_path}")
+        # Claim the name first (mkdir fails if anything has it), then rename the copy over the
+        # empty directory claimed: a rename alone would silently replace an empty directory
+        # that someone made there meanwhile.
+        try:
+            os.mkdir(dst)
+        except FileExistsError:
+            raise errors.Conflict(f"File already exists: {api_path}") from None
         os.rename(tmp, dst)
         tmp = None
     except OSError as exc:

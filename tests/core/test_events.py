@@ -192,3 +192,10 @@ def test_kernel_action_events_are_built_as_the_reference() -> None:
     bus = EventBus()
     bus.subscribe()
     bus.schemas[KA].validate(data)  # a failed start may leave kernel_id out
+
+
+def test_a_subscription_after_close_is_closed_at_once() -> None:
+    bus = EventBus()
+    bus.close()
+    late = bus.subscribe()
+    assert late.closed and bus.subscribers == 0

@@ -332,6 +332,8 @@ class Kernel:
         and the control channel each report their own busy and idle. The kernel is busy while
         any of them is. (jupyter_server 2.21 takes the last status as the kernel's: a subshell
         that goes idle while the main shell runs a cell leaves the kernel "idle"; checked live.)
+        A subshell deleted while busy reports its idle first: ipykernel 7.4 answers the
+        ``delete_subshell_request`` only once the subshell's running request has ended (checked).
         """
         if parent.get("msg_type") in CONTROL_REQUESTS:
             lane: object = _CONTROL
@@ -433,13 +435,14 @@ class KernelRegistry:
         :raises errors.NotFound: no kernelspec of that name.
         :raises errors.LimitReached: the kernel limit is reached.
         :raises errors.KernelFailed: the kernel process could not be launched.
+        :raises errors.Unavailable: the server is shutting down.
         """
         if kernel_id is not None and not KERNEL_ID.match(kernel_id):
             raise errors.Invalid(f"{kernel_id!r} is not a valid kernel id")
         if kernel_id is not None and kernel_id in self.kernels:
             return self.kernels[kernel_id]
         if self._closed:
-            raise errors.KernelFailed("The server is shutting down", reason="shutting down")
+            raise errors.Unavailable("The server is shutting down", reason="shutting down")
         name = (name or self.kernelspecs.default_name).lower()
         self.kernelspecs.get_spec(name)  # NotFound, with a clear message
         kernel = None
@@ -537,6 +540,8 @@ class KernelRegistry:
                 raise
             except Exception as exc:
                 log.warning("restarting kernel %s failed: %s", kernel_id, exc)
+                if not _running(kernel):  # the old process is gone and no new one came
+                    self._declare_dead(kernel, f"The kernel could not be restarted: {exc}")
                 raise errors.KernelFailed(f"Exception restarting kernel: {exc}", reason=str(exc)) from exc
         kernel.reset_state("starting")
         kernel.reason = None
@@ -688,8 +693,14 @@ class KernelRegistry:
     def _on_dead(self, kernel: Kernel) -> None:
         """Autorestart gave up: the kernel is removed (REST 404), its clients told why."""
         kernel.restart_pending = False
+        self._declare_dead(kernel, f"The kernel {kernel.cause or 'could not be restarted'}, again and again; "
+                                   "it is dead")
+
+    def _declare_dead(self, kernel: Kernel, reason: str) -> None:
+        """The kernel has no process and will get none: removed (REST 404), its clients told
+        why with a ``dead`` status, what it holds released."""
         kernel.reset_state("dead")
-        kernel.reason = f"The kernel {kernel.cause or 'could not be restarted'}, again and again; it is dead"
+        kernel.reason = reason
         log.error("kernel %s is dead: %s", kernel.id, kernel.reason)
         if kernel.channels is not None:
             kernel.channels.broadcast(lambda session_id: server_message(
@@ -729,6 +740,12 @@ class KernelRegistry:
                 continue
             culled.append(kernel.id)
         return culled
+
+
+def _running(kernel: Kernel) -> bool:
+    """Whether the kernel's process is there and has not exited."""
+    process = getattr(kernel.km.provisioner, "process", None)
+    return process is not None and process.poll() is None
 
 
 def _discard(km: KernelManager) -> None:

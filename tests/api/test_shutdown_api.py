@@ -44,7 +44,7 @@ def test_shutdown_stops_the_kernels_then_the_service(host: Flask, stops: list[st
     assert response.data == b"" and response.mimetype == "application/json"
     assert stops == ["stopped"]
     # The kernels are shut down before the answer, and none starts after it.
-    assert_error(client.post("/nb/api/kernels", headers=AUTH), 500, "The server is shutting down")
+    assert_error(client.post("/nb/api/kernels", headers=AUTH), 503, "The server is shutting down")
 
 
 def test_shutdown_needs_authentication_and_xsrf(host: Flask, stops: list[str]) -> None:

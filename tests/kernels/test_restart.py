@@ -111,11 +111,16 @@ def test_a_restart_that_cannot_start_the_kernel_is_a_500(make_server: Callable[.
     program.chmod(0o755)
     add_kernelspec(srv.base / "data", "vanishing", [str(program), "-f", "{connection_file}"])
     kid = srv.start_kernel(name="vanishing")
-    srv.client(kid)
+    watcher = srv.client(kid)
     program.unlink()  # the restart's new process cannot be started
     body = assert_json_error(srv.request("POST", f"api/kernels/{kid}/restart"), 500, "Exception restarting kernel")
     assert "kernel-program" in str(body["reason"])
-    srv.json("DELETE", f"api/kernels/{kid}", 204)
+    # Its old process is gone and no new one came: not left listed as alive, but removed,
+    # and its clients told it is dead (and why).
+    dead = watcher.until(lambda m: m["msg_type"] == "status" and m["content"]["execution_state"] == "dead")[-1]
+    assert "could not be restarted" in dead["content"]["reason"]
+    assert srv.request("GET", f"api/kernels/{kid}").status_code == 404
+    assert not list(srv.runtime_dir.glob("kernel-*.json"))
 
 
 def test_a_kernel_shut_down_during_its_restart_is_not_started_again(make_server: Callable[..., Server]) -> None:

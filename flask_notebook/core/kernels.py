@@ -1,10 +1,14 @@
 """The kernel registry: one jupyter_client ``KernelManager`` per kernel, under gevent.
 
 jupyter_client's synchronous API drives a private asyncio loop and is not greenlet-safe:
-two overlapping calls from different greenlets fail. Every call into it therefore holds
-``LIFECYCLE_LOCK`` (a gevent lock: greenlets only, never threads, since gevent's subprocess
-launches only from the hub's thread). Waiting (for a kernel to exit, to answer) happens
-outside the lock, so one slow kernel does not hold up the others for long.
+two overlapping calls from different greenlets fail. Every call into it therefore goes
+through ``LIFECYCLE.run``: it holds one lock (a gevent lock: greenlets only, never threads,
+since gevent's subprocess launches only from the hub's thread) and runs in one shared
+``contextvars.Context``, so that every call finds the event loop the first one made
+(jupyter_core keeps it in a context variable, and each greenlet starts with an empty
+context: a loop, and its two descriptors, were made and never closed per call). Waiting
+(for a kernel to exit, to answer) happens outside the lock, so one slow kernel does not
+hold up the others for long.
 
 Also here: autorestart by a gevent restarter that wakes the moment the process exits,
 culling, the kernel limit, and the state each kernel's model reports (contract 4.1, 9.8, 11).
@@ -12,6 +16,7 @@ culling, the kernel limit, and the state each kernel's model reports (contract 4
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import os
@@ -48,7 +53,30 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LIFECYCLE_LOCK = RLock()
+T = TypeVar("T")
+
+
+class Lifecycle:
+    """The one door to jupyter_client's synchronous kernel API (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = RLock()
+        self._context = contextvars.Context()
+        self._inside = False  # whether the lock's holder is in `_context` (a nested call)
+
+    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` under the lock, in the shared context."""
+        with self._lock:
+            if self._inside:
+                return fn(*args, **kwargs)
+            self._inside = True
+            try:
+                return self._context.run(fn, *args, **kwargs)
+            finally:
+                self._inside = False
+
+
+LIFECYCLE = Lifecycle()
 
 #: Message types that do not count as activity (jupyter_server's default list).
 UNTRACKED = frozenset({
@@ -100,7 +128,6 @@ def exit_cause(returncode: int | None) -> str:
 
 
 P = ParamSpec("P")
-T = TypeVar("T")
 
 
 def _emits_start(method: Callable[Concatenate[KernelRegistry, P], Kernel]) -> Callable[Concatenate[KernelRegistry, P], Kernel]:
@@ -191,8 +218,7 @@ class GeventRestarter(KernelRestarter):
             if self._greenlet is not me:
                 return
             try:
-                with LIFECYCLE_LOCK:
-                    self.poll()
+                LIFECYCLE.run(self.poll)
             except Exception:
                 log.exception("restarting kernel %s failed", self.kernel_manager.kernel_id)
                 self._fire_callbacks("dead")
@@ -488,16 +514,15 @@ class KernelRegistry:
                       after_poll=lambda: self._after_poll(kernel), autorestart=autorestart)
         km.kernel_id = kernel_id
         kernel = Kernel(kernel_id, name, km, cwd)
-        with LIFECYCLE_LOCK:
-            try:
-                km.start_kernel(cwd=cwd, env={**os.environ, **(env or {})})
-            except Exception as exc:
-                _discard(km)
-                log.warning("kernel %s (%s) could not be started: %s", kernel_id, name, exc)
-                raise errors.KernelFailed(f"The kernel '{name}' could not be started: {exc}",
-                                          reason=str(exc)) from exc
-            km.add_restart_callback(lambda: self._on_restart(kernel), "restart")
-            km.add_restart_callback(lambda: self._on_dead(kernel), "dead")
+        try:
+            LIFECYCLE.run(km.start_kernel, cwd=cwd, env={**os.environ, **(env or {})})
+        except Exception as exc:
+            _discard(km)
+            log.warning("kernel %s (%s) could not be started: %s", kernel_id, name, exc)
+            raise errors.KernelFailed(f"The kernel '{name}' could not be started: {exc}",
+                                      reason=str(exc)) from exc
+        km.add_restart_callback(lambda: self._on_restart(kernel), "restart")
+        km.add_restart_callback(lambda: self._on_dead(kernel), "dead")
         kernel.channels = KernelChannels(kernel_id, dict(km.get_connection_info(session=False)),
                                          on_iopub=lambda msg: self._track(kernel, msg),
                                          replay_limit=self.replay_limit, replay_sessions=self.replay_sessions)
@@ -513,8 +538,7 @@ class KernelRegistry:
     @_emits("interrupt")
     def interrupt(self, kernel_id: str) -> None:
         kernel = self.get(kernel_id)
-        with LIFECYCLE_LOCK:
-            kernel.km.interrupt_kernel()
+        LIFECYCLE.run(kernel.km.interrupt_kernel)
         self._touch(kernel)
 
     @_emits("restart")
@@ -522,7 +546,7 @@ class KernelRegistry:
         """Restart on the same ports; returns once the new kernel answers kernel_info.
 
         What jupyter_client's ``restart_kernel(now=False)`` does, in three steps, so that the
-        wait for the old process holds up no other kernel: under ``LIFECYCLE_LOCK`` ask it to
+        wait for the old process holds up no other kernel: under ``LIFECYCLE``'s lock ask it to
         shut down (clients see its ``shutdown_reply`` with ``restart: true``); without the
         lock wait for it to exit, for at most ``shutdown_wait_time``, with SIGTERM halfway,
         as jupyter_client's ``finish_shutdown`` does; under the lock again kill what is left
@@ -558,25 +582,18 @@ class KernelRegistry:
     def _restart(self, kernel: Kernel) -> None:
         km = kernel.km
         process = getattr(km.provisioner, "process", None)
-        with LIFECYCLE_LOCK:
-            km.stop_restarter()
-            km.shutting_down = True  # its exit is not a death to autorestart
-            if process is not None and process.poll() is None:
-                km.interrupt_kernel()  # a busy kernel then reads the request at once
-                km.request_shutdown(restart=True)
+        LIFECYCLE.run(_ask_to_exit, km, process, restart=True)
         if process is not None and process.poll() is None:
             wait = max(km.shutdown_wait_time, 0)
             if km.provisioner is not None:
                 wait = km.provisioner.get_shutdown_wait_time(recommended=wait)
             wait_for_exit(process, wait / 2)
             if process.poll() is None:
-                with LIFECYCLE_LOCK:
-                    km.signal_kernel(signal.SIGTERM)
+                LIFECYCLE.run(km.signal_kernel, signal.SIGTERM)
                 wait_for_exit(process, wait / 2)
         if self.kernels.get(kernel.id) is not kernel:  # shut down meanwhile: ``_stop`` finishes
             raise errors.NotFound(f"Kernel {kernel.id} was shut down during its restart")
-        with LIFECYCLE_LOCK:
-            km.restart_kernel(now=True)  # kills what is left; the same ports and arguments
+        LIFECYCLE.run(km.restart_kernel, now=True)  # kills what is left; the same ports and arguments
 
     @_emits("shutdown")
     def shutdown(self, kernel_id: str, *, grace: float = 3.0) -> None:
@@ -611,16 +628,10 @@ class KernelRegistry:
         try:
             with kernel.lifecycle:  # after a restart in progress (which then starts nothing)
                 process = getattr(km.provisioner, "process", None)
-                with LIFECYCLE_LOCK:
-                    km.stop_restarter()
-                    km.shutting_down = True
-                    if grace > 0 and process is not None and process.poll() is None:
-                        km.interrupt_kernel()  # a busy kernel then reads the request at once
-                        km.request_shutdown()
+                LIFECYCLE.run(_ask_to_exit, km, process if grace > 0 else None)
                 if process is not None and grace > 0:
                     wait_for_exit(process, grace)
-                with LIFECYCLE_LOCK:
-                    km.shutdown_kernel(now=True)  # kills what is left; reaps; removes the connection file
+                LIFECYCLE.run(km.shutdown_kernel, now=True)  # kills what is left; reaps; removes the connection file
         except Exception:
             log.exception("error while shutting down kernel %s", kernel.id)
             _discard(km)
@@ -748,17 +759,31 @@ def _running(kernel: Kernel) -> bool:
     return process is not None and process.poll() is None
 
 
+def _ask_to_exit(km: KernelManager, process: Any, *, restart: bool = False) -> None:
+    """Stop watching the kernel (its exit is no death to autorestart) and, if `process` is
+    still running, ask it to shut down: interrupted first, so a busy kernel reads the
+    request at once. Called through ``LIFECYCLE.run``."""
+    km.stop_restarter()
+    km.shutting_down = True
+    if process is not None and process.poll() is None:
+        km.interrupt_kernel()
+        km.request_shutdown(restart=restart)
+
+
 def _discard(km: KernelManager) -> None:
     """Release what a kernel manager holds after a failure: process, connection file, sockets."""
-    with LIFECYCLE_LOCK:
-        try:
-            process = getattr(km.provisioner, "process", None)
-            if process is not None and process.poll() is None:
-                process.kill()
-            km.cleanup_resources()
-        except Exception:
-            log.debug("cleanup after a failed kernel", exc_info=True)
-        try:
-            km.cleanup_connection_file()
-        except Exception:
-            pass
+    LIFECYCLE.run(_release, km)
+
+
+def _release(km: KernelManager) -> None:
+    try:
+        process = getattr(km.provisioner, "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
+        km.cleanup_resources()
+    except Exception:
+        log.debug("cleanup after a failed kernel", exc_info=True)
+    try:
+        km.cleanup_connection_file()
+    except Exception:
+        pass

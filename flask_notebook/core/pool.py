@@ -29,7 +29,7 @@ import gevent
 
 from . import errors
 from .execute import Execution, Executor, Options
-from .kernels import LIFECYCLE_LOCK, Kernel, KernelRegistry, exit_cause, wait_for_exit
+from .kernels import LIFECYCLE, Kernel, KernelRegistry, exit_cause, wait_for_exit
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +120,8 @@ class KernelPool:
             # whoever sends it, reaches the kernel after it (one shell socket per kernel).
             self._handout(kernel, handout_code(cwd, env))
         kernel.cwd = cwd
-        with LIFECYCLE_LOCK:
-            kernel.km.autorestart = True
-            kernel.km.start_restarter()
+        kernel.km.autorestart = True
+        LIFECYCLE.run(kernel.km.start_restarter)
         log.info("kernel %s (%s) taken from the pool, in %s", kernel.id, name, cwd)
         return kernel
 
@@ -208,8 +207,7 @@ class KernelPool:
 
     def _executor(self, kernel: Kernel) -> Executor:
         def interrupt() -> None:
-            with LIFECYCLE_LOCK:
-                kernel.km.interrupt_kernel()
+            LIFECYCLE.run(kernel.km.interrupt_kernel)
 
         return Executor(kernel, interrupt=interrupt, ready_timeout=self.ready_timeout, queue_limit=self.queue_limit)
 

@@ -194,6 +194,12 @@ def get_kernel_pool() -> Response:
 def no_such_endpoint(unknown: str) -> Response:
     """Unknown API URLs get a JSON 404 (a 405 for a known URL and another method): a routing
     miss would never reach the blueprint's JSON error handlers."""
+    if request.method == "GET" and unknown.endswith("/") and unknown.strip("/"):
+        # jupyter_server sends every unrouted GET with a trailing slash to the URL without
+        # it (`/api/kernels/` -> 302 `/api/kernels`), query kept.
+        query = request.query_string.decode("latin-1")
+        target = request.script_root + request.path.rstrip("/") + (f"?{query}" if query else "")
+        return redirect(target, 302)
     allowed = _http_methods()
     if allowed:
         raise MethodNotAllowed(valid_methods=sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))

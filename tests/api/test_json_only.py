@@ -87,3 +87,14 @@ def test_redirects_have_no_body(live_server: LiveServer) -> None:
     response = live_server.request("GET", "api/", allow_redirects=False)
     assert response.status_code == 302 and response.headers["Location"] == "/api"
     assert response.content == b""
+
+
+def test_any_unrouted_api_get_with_a_trailing_slash_redirects_without_it(live_server: LiveServer) -> None:
+    """As jupyter_server's TrailingSlashHandler: every GET that no route takes and that ends
+    with a slash goes to the same URL without it, query kept (checked side by side with
+    jupyter_server 2.21.1: `/api/kernels/`, `/api/terminals/?a=1`, `/api/foo/` all 302)."""
+    for url, location in (("api/kernels/", "/api/kernels"), ("api/terminals/?a=1&b=2", "/api/terminals?a=1&b=2"),
+                          ("api/nbconvert/", "/api/nbconvert"), ("api/no/such/", "/api/no/such")):
+        response = live_server.request("GET", url, allow_redirects=False)
+        assert (response.status_code, response.headers.get("Location"), response.content) == (302, location, b"")
+    assert live_server.request("POST", "api/kernels/", allow_redirects=False).status_code == 404

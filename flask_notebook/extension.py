@@ -92,6 +92,8 @@ class NotebookState:
     #: gunicorn.conf.py's, or a host's (``init_app(shutdown=...)``); None answers 501.
     shutdown_server: Callable[[], None] | None = None
     events: EventBus = field(default_factory=EventBus)
+    #: Failed logins per client address (the login form's backoff).
+    login_throttle: auth.LoginThrottle = field(default_factory=auth.LoginThrottle)
     started: float = field(default_factory=time.time)
     last_activity: float = field(default_factory=time.time)
 

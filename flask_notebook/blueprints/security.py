@@ -263,11 +263,35 @@ def content_security_policy(*extra: str) -> str:
     return "; ".join(("frame-ancestors 'self'", f"report-uri {report_uri}", *extra))
 
 
+def xsrf_token() -> str:
+    """The browser's `_xsrf` value if this server made it, else a new one, which
+    ``ensure_xsrf_cookie`` then sets (the same one for the whole request)."""
+    secret = state().secret_key
+    for value in request.cookies.getlist(XSRF_COOKIE):
+        if auth.xsrf_token_valid(secret, value):
+            return value
+    token: str | None = g.get("notebook_new_xsrf")
+    if token is None:
+        token = g.notebook_new_xsrf = auth.new_xsrf_token(secret)
+    return token
+
+
 def ensure_xsrf_cookie(response: Response) -> None:
-    """Pages set the `_xsrf` cookie that their scripts echo in X-XSRFToken."""
-    if XSRF_COOKIE not in request.cookies:
-        response.set_cookie(XSRF_COOKIE, secrets.token_hex(16), path=cookie_path(), samesite="Lax",
-                            secure=request.is_secure)
+    """Pages set the `_xsrf` cookie that their scripts echo in X-XSRFToken: a value signed by
+    this server, replacing one it did not make (``auth.new_xsrf_token`` says why)."""
+    token = xsrf_token()
+    if token not in request.cookies.getlist(XSRF_COOKIE):
+        response.set_cookie(XSRF_COOKIE, token, path=cookie_path(), samesite="Lax", secure=request.is_secure)
+
+
+def login_xsrf_ok(given: str) -> bool:
+    """The login form's check: `given` (its ``_xsrf`` field) is one of the browser's `_xsrf`
+    cookies, and this server made it. Stricter than the API's double submit, which accepts any
+    value a client sets in both places, as jupyter_server does: a page that can set cookies for
+    our host (another port of it, a sibling domain) could otherwise post logins through a
+    visitor's browser, our Origin check not applying to a form nobody is logged in to yet."""
+    return bool(given) and given in request.cookies.getlist(XSRF_COOKIE) and \
+        auth.xsrf_token_valid(state().secret_key, given)
 
 
 def after_auth(response: Response) -> Response:

@@ -6,6 +6,7 @@ app-wide hooks, so the host's own routes are untouched.
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import re
 import secrets
@@ -13,13 +14,13 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Response, g, redirect, request, url_for
+from flask import Response, current_app, g, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..core import auth, errors
 from ..core.models import Identity
-from ..extension import NotebookState, state
+from ..extension import Authorize, NotebookState, state
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: API endpoints anyone may call: the version, and redirects that reveal nothing.
@@ -77,7 +78,9 @@ def authenticate() -> tuple[Identity | None, bool]:
     Requests proved by something a browser does not attach by itself (our token, or a
     ``token``/``Bearer`` Authorization header the host's check accepted) are exempt from XSRF
     and Origin checks. Not a ``?token=`` with the host's check: a cross-site form can carry
-    one, and the host's check may well have looked only at its session cookie.
+    one, and the host's check may well have looked only at its session cookie. Nor a header
+    sent with cookies that the host's check accepted for the cookies' sake: see
+    ``_host_accepts_without_cookies``.
     """
     st = state()
     if st.authorize is not None:
@@ -85,7 +88,9 @@ def authenticate() -> tuple[Identity | None, bool]:
         if user is None:
             return None, False
         scheme = request.headers.get("Authorization", "").partition(" ")[0].lower()
-        return auth.identity_for(user), scheme in _TOKEN_SCHEMES
+        proven = scheme in _TOKEN_SCHEMES and ("HTTP_COOKIE" not in request.environ
+                                               or _host_accepts_without_cookies(st.authorize))
+        return auth.identity_for(user), proven
     token = _request_token()
     if token and st.token and auth.tokens_equal(token, st.token):
         identity = _cookie_identity(st)
@@ -99,6 +104,25 @@ def authenticate() -> tuple[Identity | None, bool]:
     if not st.token and not st.password_hash:  # auth turned off: everyone is anonymous
         return auth.anonymous_identity(), False
     return None, False
+
+
+def _host_accepts_without_cookies(authorize: Authorize) -> bool:
+    """Whether the host's check accepts this request with its cookies taken away, i.e. for
+    its Authorization header. A host check that reads only its session (Flask-Login's
+    ``current_user``, say) accepts a logged-in browser whatever that header holds, and then a
+    header is no proof that a script of an allowed origin sent the request.
+
+    The check is asked again in a request context of its own, built from this request's
+    environment without ``Cookie`` (and without the body): a fresh ``g`` and session, so a
+    check that reads the request globals, or caches its user in ``g`` as Flask-Login does,
+    sees only what is left. Its ``teardown_request`` and ``teardown_appcontext`` functions run
+    for that context when it ends.
+    """
+    environ = {key: value for key, value in request.environ.items() if key != "HTTP_COOKIE"}
+    environ.update({"wsgi.input": io.BytesIO(), "CONTENT_LENGTH": "0"})
+    ctx = current_app.request_context(environ)
+    with current_app.app_context(), ctx:
+        return authorize(ctx.request) is not None
 
 
 def set_login_cookie(response: BaseResponse, identity: Identity) -> None:

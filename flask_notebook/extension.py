@@ -197,7 +197,10 @@ class Notebook:
 
         :param authorize: ``callable(request) -> identity or None`` that replaces token and
             password auth, for a host with its own login. It is asked on every request of
-            ours, the kernel WebSocket's handshake included.
+            ours, the kernel WebSocket's handshake included. A request it accepts that carries
+            an ``Authorization: token|Bearer`` header is exempt from the XSRF and Origin checks
+            only if it is accepted for that header: when the request carries cookies too, it
+            is asked a second time, in a fresh app and request context without the cookies.
         :param login_url: with ``authorize``, where pages send people who are not logged in
             (with ``next``): a URL, or the name of the host's login endpoint as in
             Flask-Login's ``login_view``. Without it they get 403.

@@ -46,9 +46,10 @@ def test_wrong_passwords_being_checked_do_not_hold_up_other_requests(
     check = time.perf_counter() - start  # one check, alone: about 0.8 s of CPU
     unloaded = min(status_latency() for _ in range(5))
 
-    # Four more (the throttle lets five through), side by side; meanwhile, other requests.
+    # Six more, side by side (the throttle lets four of them through: five in all); meanwhile,
+    # other requests.
     results: list[int] = []
-    threads = [threading.Thread(target=lambda: results.append(wrong_login())) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: results.append(wrong_login())) for _ in range(6)]
     for thread in threads:
         thread.start()
     latencies = []
@@ -56,7 +57,7 @@ def test_wrong_passwords_being_checked_do_not_hold_up_other_requests(
         latencies.append(status_latency())
     for thread in threads:
         thread.join(timeout=60)
-    assert results == [401] * 4
+    assert sorted(results) == [401] * 4 + [429] * 2
     # On the hub, each check held every request up for up to `check` seconds (measured before
     # the fix: 0.8 s for 0.8 s checks); in a thread of its own, requests are served meanwhile.
     # Lenient: this machine is shared, and the checks take a core.

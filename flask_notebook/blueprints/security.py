@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import logging
 import re
 import secrets
 import time
@@ -21,6 +22,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from ..core import auth, errors
 from ..core.models import Identity
 from ..extension import Authorize, NotebookState, state
+
+log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: API endpoints anyone may call: the version, and redirects that reveal nothing.
@@ -116,13 +119,19 @@ def _host_accepts_without_cookies(authorize: Authorize) -> bool:
     environment without ``Cookie`` (and without the body): a fresh ``g`` and session, so a
     check that reads the request globals, or caches its user in ``g`` as Flask-Login does,
     sees only what is left. Its ``teardown_request`` and ``teardown_appcontext`` functions run
-    for that context when it ends.
+    for that context when it ends; its ``before_request`` functions do not run (they would run
+    ours too). A check that fails there, say for want of what such a function puts in ``g``,
+    does not accept the header: the request is a cookie request, checked as one.
     """
     environ = {key: value for key, value in request.environ.items() if key != "HTTP_COOKIE"}
     environ.update({"wsgi.input": io.BytesIO(), "CONTENT_LENGTH": "0"})
     ctx = current_app.request_context(environ)
-    with current_app.app_context(), ctx:
-        return authorize(ctx.request) is not None
+    try:
+        with current_app.app_context(), ctx:
+            return authorize(ctx.request) is not None
+    except Exception:  # the host's code, in a context it may not expect: whatever it raises
+        log.debug("the host's authorize failed on a request without its cookies", exc_info=True)
+        return False
 
 
 def set_login_cookie(response: BaseResponse, identity: Identity) -> None:

@@ -59,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "NOTEBOOK_WS_COMPRESSION": False,
     "NOTEBOOK_EXECUTE_API": True,
     "NOTEBOOK_EXECUTE_RECORD_TTL": 600,
+    "NOTEBOOK_EXECUTE_TIMEOUT": 1800,
     "NOTEBOOK_KERNEL_POOL": {},
     "NOTEBOOK_KERNEL_POOL_SEED": "",
     "NOTEBOOK_AUTOSAVE_INTERVAL": 120,
@@ -92,6 +93,8 @@ class NotebookState:
     #: gunicorn.conf.py's, or a host's (``init_app(shutdown=...)``); None answers 501.
     shutdown_server: Callable[[], None] | None = None
     events: EventBus = field(default_factory=EventBus)
+    #: Failed logins per client address (the login form's backoff).
+    login_throttle: auth.LoginThrottle = field(default_factory=auth.LoginThrottle)
     started: float = field(default_factory=time.time)
     last_activity: float = field(default_factory=time.time)
 
@@ -180,6 +183,9 @@ class Notebook:
           kernel; default ``True``). ``/api/kernels/<id>/execute`` is always served.
         - ``NOTEBOOK_EXECUTE_RECORD_TTL``: seconds the record of a finished REST execution is
           kept for ``GET .../requests/<id>``.
+        - ``NOTEBOOK_EXECUTE_TIMEOUT``: the ``timeout`` of a REST execution that sets none, in
+          seconds (default 1800; ``0`` or ``None``: none): past it the request is interrupted
+          and ends with status ``timeout``, also when the kernel hangs (stopped, or stuck).
         - ``NOTEBOOK_KERNEL_POOL``: kernels kept started and warm, by kernelspec name, e.g.
           ``{"python3": 2}``; starting a kernel or session takes one at once. They count
           toward ``NOTEBOOK_MAX_KERNELS``.
@@ -191,7 +197,10 @@ class Notebook:
 
         :param authorize: ``callable(request) -> identity or None`` that replaces token and
             password auth, for a host with its own login. It is asked on every request of
-            ours, the kernel WebSocket's handshake included.
+            ours, the kernel WebSocket's handshake included. A request it accepts that carries
+            an ``Authorization: token|Bearer`` header is exempt from the XSRF and Origin checks
+            only if it is accepted for that header: when the request carries cookies too, it
+            is asked a second time, in a fresh app and request context without the cookies.
         :param login_url: with ``authorize``, where pages send people who are not logged in
             (with ``next``): a URL, or the name of the host's login endpoint as in
             Flask-Login's ``login_view``. Without it they get 403.
@@ -238,6 +247,7 @@ class Notebook:
             ready_timeout=float(config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]),
             queue_limit=int(config["NOTEBOOK_WS_QUEUE_LIMIT"]),
             record_ttl=float(config["NOTEBOOK_EXECUTE_RECORD_TTL"]),
+            default_timeout=_execute_timeout(config["NOTEBOOK_EXECUTE_TIMEOUT"]),
         )
         kernels.on_stop.append(executions.kernel_stopped)
         pool = _kernel_pool(kernels, kernelspecs, config, root.os_root)
@@ -295,6 +305,22 @@ def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, config: dict
     return KernelPool(kernels, sizes, cwd=root_dir, seed=str(config["NOTEBOOK_KERNEL_POOL_SEED"] or ""),
                       ready_timeout=float(config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]),
                       queue_limit=int(config["NOTEBOOK_WS_QUEUE_LIMIT"]))
+
+
+def _execute_timeout(value: Any) -> float | None:
+    """NOTEBOOK_EXECUTE_TIMEOUT as seconds, None for no limit.
+
+    :raises ValueError: not a number of seconds (0 or more).
+    """
+    if value in (None, "", 0):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not 0 <= seconds < float("inf"):
+        raise ValueError(f"NOTEBOOK_EXECUTE_TIMEOUT must be a number of seconds (0: no limit), not {value!r}")
+    return seconds or None
 
 
 def _websocket_options(app: Flask, config: dict[str, Any]) -> None:

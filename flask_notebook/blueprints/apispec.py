@@ -192,7 +192,9 @@ SCHEMAS: dict[str, Any] = {
                "properties": {"id": {"type": "string"}, "name": {"type": "string"},
                               "last_activity": {"type": "string", "format": "date-time"},
                               "execution_state": {"type": "string"}, "connections": {"type": "integer"},
-                              "reason": {"type": "string", "description": "Why a kernel is dead"}}},
+                              "reason": {"type": "string", "description": "Why a kernel is dead"},
+                              "responsive": {"type": "boolean",
+                                             "description": "With `?probe=1` only: whether it answered"}}},
     "KernelSpec": {"type": "object", "required": ["name", "spec", "resources"], "properties": {
         "name": {"type": "string"},
         "spec": {"type": "object", "description": "kernel.json: argv, display_name, language, env, metadata..."},
@@ -295,11 +297,18 @@ JUPYTER_PATHS: dict[str, Any] = {
     },
     "/api/kernels/{kernel_id}": {
         "parameters": [_KERNEL_ID],
-        "get": _op("kernels", "One kernel", {"200": _json(_ref("Kernel"), "The kernel"), "404": _ERROR}),
+        "get": _op("kernels", "One kernel", {"200": _json(_ref("Kernel"), "The kernel"), "400": _ERROR,
+                                             "404": _ERROR}, parameters=[
+            _param("probe", "query", "`1`: add `responsive`, whether the kernel answers a kernel_info_request "
+                                     "on its control channel (a stopped or wedged kernel does not)",
+                   {"type": "string", "enum": ["0", "1", "false", "true"]}),
+            _param("probe_timeout", "query", "Seconds the probe waits for the answer (default 5)",
+                   {"type": "number", "exclusiveMinimum": 0, "maximum": 60})]),
         "delete": _op("kernels", "Shut the kernel down", {"204": _EMPTY, "404": _ERROR}),
     },
     "/api/kernels/{kernel_id}/interrupt": {"parameters": [_KERNEL_ID], "post": _op(
-        "kernels", "Interrupt the kernel", {"204": _EMPTY, "404": _ERROR})},
+        "kernels", "Interrupt the kernel; one still starting, once it has started", {
+            "204": _EMPTY, "404": _ERROR, "503": _ERROR})},
     "/api/kernels/{kernel_id}/restart": {"parameters": [_KERNEL_ID], "post": _op(
         "kernels", "Restart the kernel; answers once it is ready", {
             "200": _json(_ref("Kernel"), "Restarted", Location=_LOCATION), "404": _ERROR, "500": _ERROR})},

@@ -2,20 +2,34 @@
 
 With a host's own login (``authorize``), people log in and out through the host: our
 `/login` sends them to its login page and `/logout` is not served.
+
+Logins are throttled per client address (``core.auth.LoginThrottle``: 429 with
+``Retry-After``), and passwords are checked in a thread of their own: scrypt takes tens of
+milliseconds of CPU, which on gevent's hub would hold up every other request meanwhile.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, make_response, redirect, render_template, request, url_for
+from gevent import monkey
+from gevent.threadpool import ThreadPool
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..core import auth, errors
 from ..extension import state
 from . import security
 
+log = logging.getLogger(__name__)
+
 bp = Blueprint("auth", __name__)
+
+#: The threads that check passwords, made on first use (in the process that serves).
+_checkers: ThreadPool | None = None
 
 
 def _safe_next() -> str:
@@ -39,12 +53,24 @@ def _form(error: str | None = None, status: int = 200) -> Response:
             error=error,
             next_url=_safe_next(),
             password_enabled=bool(st.password_hash),
-            xsrf=request.cookies.get(security.XSRF_COOKIE),
+            xsrf=security.xsrf_token(),
         ),
         status,
     )
     security.ensure_xsrf_cookie(response)
     return response
+
+
+def check_password(secret: str, hashed: str) -> bool:
+    """``auth.check_password`` off gevent's hub: in a pool of its own (not the file pool, which
+    a flood of logins would fill), of half the cores, so that logins never take all the CPU.
+    Without gevent (the test client, a threaded server) it runs inline: nothing else waits."""
+    if not monkey.is_module_patched("threading"):
+        return auth.check_password(secret, hashed)
+    global _checkers
+    if _checkers is None:
+        _checkers = ThreadPool(max(1, (os.cpu_count() or 2) // 2))
+    return bool(_checkers.apply(auth.check_password, (secret, hashed)))
 
 
 def _host_login() -> BaseResponse:
@@ -73,17 +99,25 @@ def submit_login() -> BaseResponse:
     st = state()
     if st.authorize is not None:
         return _host_login()
-    given = request.form.get(security.XSRF_COOKIE, "")
-    cookie = request.cookies.get(security.XSRF_COOKIE, "")
-    if not given or not cookie or not auth.tokens_equal(given, cookie):
+    if not security.login_xsrf_ok(request.form.get(security.XSRF_COOKIE, "")):
         return _form("Your session expired; please try again.", 403)
+    address = request.remote_addr or ""  # the forwarded one behind a trusted proxy (ProxyFix)
+    wait = st.login_throttle.attempt(address, time.monotonic())
+    if wait:
+        refused = _form(f"Too many failed attempts; try again in {auth.retry_after(wait)} s.", 429)
+        refused.headers["Retry-After"] = str(auth.retry_after(wait))
+        return refused
     secret = request.form.get("password", "")
     accepted = bool(secret) and (
         (bool(st.token) and auth.tokens_equal(secret, st.token or ""))
-        or (bool(st.password_hash) and auth.check_password(secret, st.password_hash or ""))
+        or (bool(st.password_hash) and check_password(secret, st.password_hash or ""))
     )
     if not accepted:
+        failures = st.login_throttle.failures(address)
+        if failures >= st.login_throttle.free:
+            log.warning("%d failed logins in a row from %s: refusing its logins for a while", failures, address)
         return _form("Invalid credentials.", 401)
+    st.login_throttle.succeeded(address)
     response = redirect(_safe_next())
     security.set_login_cookie(response, auth.anonymous_identity())
     return response

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, url_for
 
 from ..core import errors
 from ..extension import state
-from .http import json_body, json_response
+from .http import json_body, json_response, query_arg
 
 bp = Blueprint("kernels", __name__, url_prefix="/kernels")
 
@@ -38,9 +38,39 @@ def start_kernel() -> Response:
     return json_response(kernel.model(), 201, _location(kernel.id))
 
 
+#: How long ``?probe=1`` waits for the kernel's answer by default, and at most.
+PROBE_TIMEOUT = 5.0
+MAX_PROBE_TIMEOUT = 60.0
+
+
 @bp.get("/<kernel_id>")
 def get_kernel(kernel_id: str) -> Response:
-    return json_response(state().kernels.get(kernel_id).model())
+    """The kernel's model, as jupyter_server's. With ``?probe=1`` (or ``true``), also
+    ``responsive``: whether the kernel answered a ``kernel_info_request`` on its control
+    channel within ``probe_timeout`` seconds (default 5, at most 60)."""
+    kernel = state().kernels.get(kernel_id)
+    probe = (query_arg("probe") or "").lower()
+    if probe not in ("", "0", "false", "1", "true"):
+        raise errors.Invalid("'probe' must be 1 or 0 (true or false)", reason="bad field: probe")
+    timeout = _probe_timeout() if probe in ("1", "true") else None
+    model = kernel.model()
+    if timeout is not None:
+        model["responsive"] = kernel.responsive(timeout)
+    return json_response(model)
+
+
+def _probe_timeout() -> float:
+    raw = query_arg("probe_timeout")
+    if raw is None:
+        return PROBE_TIMEOUT
+    try:
+        timeout = float(raw)
+    except ValueError:
+        timeout = -1.0
+    if not 0 < timeout <= MAX_PROBE_TIMEOUT:  # (false for nan too)
+        raise errors.Invalid(f"'probe_timeout' must be a number of seconds above 0, at most {MAX_PROBE_TIMEOUT:g}",
+                             reason="bad field: probe_timeout")
+    return timeout
 
 
 @bp.delete("/<kernel_id>")
@@ -51,7 +81,10 @@ def shutdown_kernel(kernel_id: str) -> Response:
 
 @bp.post("/<kernel_id>/interrupt")
 def interrupt_kernel(kernel_id: str) -> Response:
-    state().kernels.interrupt(kernel_id)
+    """204 once the kernel is interrupted: for a kernel still starting, once it has started
+    (``KernelRegistry.interrupt``)."""
+    st = state()
+    st.kernels.interrupt(kernel_id, timeout=float(st.config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]))
     return Response(status=204)
 
 

@@ -96,7 +96,8 @@ _OPTIONS: dict[str, Any] = {
         "stop_on_error": {"type": "boolean", "default": True},
         "timeout": {"type": "number", "exclusiveMinimum": 0,
                     "description": "Seconds from acceptance (waiting behind earlier requests included); "
-                                   "then the kernel is interrupted and the status is `timeout`"},
+                                   "then the kernel is interrupted and the status is `timeout`. Default: "
+                                   "the server's NOTEBOOK_EXECUTE_TIMEOUT (1800 unless configured)"},
     },
 }
 _KERNEL_OPTIONS: dict[str, Any] = {**_OPTIONS, "properties": {**_OPTIONS["properties"], "subshell_id": {

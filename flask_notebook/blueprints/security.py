@@ -6,20 +6,24 @@ app-wide hooks, so the host's own routes are untouched.
 
 from __future__ import annotations
 
+import io
 import ipaddress
+import logging
 import re
 import secrets
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Response, g, redirect, request, url_for
+from flask import Response, current_app, g, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..core import auth, errors
 from ..core.models import Identity
-from ..extension import NotebookState, state
+from ..extension import Authorize, NotebookState, state
+
+log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: API endpoints anyone may call: the version, and redirects that reveal nothing.
@@ -77,7 +81,9 @@ def authenticate() -> tuple[Identity | None, bool]:
     Requests proved by something a browser does not attach by itself (our token, or a
     ``token``/``Bearer`` Authorization header the host's check accepted) are exempt from XSRF
     and Origin checks. Not a ``?token=`` with the host's check: a cross-site form can carry
-    one, and the host's check may well have looked only at its session cookie.
+    one, and the host's check may well have looked only at its session cookie. Nor a header
+    sent with cookies that the host's check accepted for the cookies' sake: see
+    ``_host_accepts_without_cookies``.
     """
     st = state()
     if st.authorize is not None:
@@ -85,7 +91,9 @@ def authenticate() -> tuple[Identity | None, bool]:
         if user is None:
             return None, False
         scheme = request.headers.get("Authorization", "").partition(" ")[0].lower()
-        return auth.identity_for(user), scheme in _TOKEN_SCHEMES
+        proven = scheme in _TOKEN_SCHEMES and ("HTTP_COOKIE" not in request.environ
+                                               or _host_accepts_without_cookies(st.authorize))
+        return auth.identity_for(user), proven
     token = _request_token()
     if token and st.token and auth.tokens_equal(token, st.token):
         identity = _cookie_identity(st)
@@ -99,6 +107,31 @@ def authenticate() -> tuple[Identity | None, bool]:
     if not st.token and not st.password_hash:  # auth turned off: everyone is anonymous
         return auth.anonymous_identity(), False
     return None, False
+
+
+def _host_accepts_without_cookies(authorize: Authorize) -> bool:
+    """Whether the host's check accepts this request with its cookies taken away, i.e. for
+    its Authorization header. A host check that reads only its session (Flask-Login's
+    ``current_user``, say) accepts a logged-in browser whatever that header holds, and then a
+    header is no proof that a script of an allowed origin sent the request.
+
+    The check is asked again in a request context of its own, built from this request's
+    environment without ``Cookie`` (and without the body): a fresh ``g`` and session, so a
+    check that reads the request globals, or caches its user in ``g`` as Flask-Login does,
+    sees only what is left. Its ``teardown_request`` and ``teardown_appcontext`` functions run
+    for that context when it ends; its ``before_request`` functions do not run (they would run
+    ours too). A check that fails there, say for want of what such a function puts in ``g``,
+    does not accept the header: the request is a cookie request, checked as one.
+    """
+    environ = {key: value for key, value in request.environ.items() if key != "HTTP_COOKIE"}
+    environ.update({"wsgi.input": io.BytesIO(), "CONTENT_LENGTH": "0"})
+    ctx = current_app.request_context(environ)
+    try:
+        with current_app.app_context(), ctx:
+            return authorize(ctx.request) is not None
+    except Exception:  # the host's code, in a context it may not expect: whatever it raises
+        log.debug("the host's authorize failed on a request without its cookies", exc_info=True)
+        return False
 
 
 def set_login_cookie(response: BaseResponse, identity: Identity) -> None:
@@ -263,11 +296,35 @@ def content_security_policy(*extra: str) -> str:
     return "; ".join(("frame-ancestors 'self'", f"report-uri {report_uri}", *extra))
 
 
+def xsrf_token() -> str:
+    """The browser's `_xsrf` value if this server made it, else a new one, which
+    ``ensure_xsrf_cookie`` then sets (the same one for the whole request)."""
+    secret = state().secret_key
+    for value in request.cookies.getlist(XSRF_COOKIE):
+        if auth.xsrf_token_valid(secret, value):
+            return value
+    token: str | None = g.get("notebook_new_xsrf")
+    if token is None:
+        token = g.notebook_new_xsrf = auth.new_xsrf_token(secret)
+    return token
+
+
 def ensure_xsrf_cookie(response: Response) -> None:
-    """Pages set the `_xsrf` cookie that their scripts echo in X-XSRFToken."""
-    if XSRF_COOKIE not in request.cookies:
-        response.set_cookie(XSRF_COOKIE, secrets.token_hex(16), path=cookie_path(), samesite="Lax",
-                            secure=request.is_secure)
+    """Pages set the `_xsrf` cookie that their scripts echo in X-XSRFToken: a value signed by
+    this server, replacing one it did not make (``auth.new_xsrf_token`` says why)."""
+    token = xsrf_token()
+    if token not in request.cookies.getlist(XSRF_COOKIE):
+        response.set_cookie(XSRF_COOKIE, token, path=cookie_path(), samesite="Lax", secure=request.is_secure)
+
+
+def login_xsrf_ok(given: str) -> bool:
+    """The login form's check: `given` (its ``_xsrf`` field) is one of the browser's `_xsrf`
+    cookies, and this server made it. Stricter than the API's double submit, which accepts any
+    value a client sets in both places, as jupyter_server does: a page that can set cookies for
+    our host (another port of it, a sibling domain) could otherwise post logins through a
+    visitor's browser, our Origin check not applying to a form nobody is logged in to yet."""
+    return bool(given) and given in request.cookies.getlist(XSRF_COOKIE) and \
+        auth.xsrf_token_valid(state().secret_key, given)
 
 
 def after_auth(response: Response) -> Response:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
+import math
 import secrets
 import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -56,6 +60,111 @@ def check_password(password: str, hashed: str) -> bool:
     except ValueError:
         return False
     return hmac.compare_digest(given, digest)
+
+
+def new_xsrf_token(secret: str) -> str:
+    """A fresh ``_xsrf`` value, ``<nonce>.<mac>``: random, and signed with the server's secret.
+
+    Double-submit alone (the form's value equals the cookie's) lets anyone who can set a cookie
+    for our host choose both halves: any page on another port of the same host, or on a sibling
+    domain. Such a page cannot mint a value we signed; the login form takes only those.
+    """
+    nonce = secrets.token_hex(16)
+    return f"{nonce}.{_xsrf_mac(secret, nonce)}"
+
+
+def xsrf_token_valid(secret: str, value: str) -> bool:
+    """Whether `value` is an ``_xsrf`` value this server (this `secret`) made."""
+    nonce, dot, mac = value.partition(".")
+    return bool(dot) and len(nonce) == 32 and hmac.compare_digest(mac.encode(), _xsrf_mac(secret, nonce).encode())
+
+
+def _xsrf_mac(secret: str, nonce: str) -> str:
+    return hmac.new(secret.encode(), b"flask-notebook-xsrf:" + nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass
+class _Failures:
+    count: int = 0
+    last: float = 0.0
+    blocked_until: float = 0.0
+
+
+class LoginThrottle:
+    """Exponential backoff for login attempts, per client address.
+
+    Every attempt counts as a failure until it succeeds (``succeeded`` forgets the address), so
+    attempts sent side by side are counted before any of them is checked. The first `free`
+    attempts go through; from then on each attempt opens a wait of `base` seconds, doubled at
+    every further attempt, up to `longest`. Attempts during a wait are refused unchecked and
+    not counted. An address that has not tried for `forget_after` seconds starts afresh.
+
+    At most `max_addresses` are remembered (the least recently failing go first), so a flood
+    of addresses costs bounded memory. IPv6 addresses count by their /64, which one client
+    usually holds whole. Not thread-safe: one instance per process, called from its greenlets.
+    """
+
+    def __init__(self, *, free: int = 5, base: float = 1.0, longest: float = 300.0, forget_after: float = 3600.0,
+                 max_addresses: int = 10_000) -> None:
+        self.free = free
+        self.base = base
+        self.longest = longest
+        self.forget_after = max(forget_after, longest)
+        self.max_addresses = max_addresses
+        self._table: OrderedDict[str, _Failures] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def attempt(self, address: str, now: float) -> float:
+        """Count an attempt from `address`: 0 when it may go on, else the seconds until one may."""
+        self._forget_old(now)
+        key = client_key(address)
+        entry = self._table.get(key)
+        if entry is not None and now < entry.blocked_until:
+            return entry.blocked_until - now
+        if entry is None:
+            entry = self._table[key] = _Failures()
+            while len(self._table) > self.max_addresses:
+                self._table.popitem(last=False)
+        entry.count += 1
+        entry.last = now
+        self._table.move_to_end(key)
+        if entry.count >= self.free:
+            entry.blocked_until = now + min(self.base * 2 ** (entry.count - self.free), self.longest)
+        return 0.0
+
+    def succeeded(self, address: str) -> None:
+        self._table.pop(client_key(address), None)
+
+    def failures(self, address: str) -> int:
+        entry = self._table.get(client_key(address))
+        return entry.count if entry is not None else 0
+
+    def _forget_old(self, now: float) -> None:
+        while self._table:
+            entry = next(iter(self._table.values()))
+            if now - entry.last <= self.forget_after:
+                return
+            self._table.popitem(last=False)
+
+
+def retry_after(wait: float) -> int:
+    """Whole seconds for a ``Retry-After`` header: never 0 for a wait that is not over."""
+    return max(1, math.ceil(wait))
+
+
+def client_key(address: str) -> str:
+    """An IPv4 address as it is; an IPv6 one by its /64 network; anything else as it is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:1.2.3.4 from a dual-stack socket
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def anonymous_identity() -> Identity:

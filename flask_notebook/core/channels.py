@@ -374,6 +374,8 @@ class KernelChannels:
         self._iopub_seen = Event()
         self._welcome = Event()
         self._mid_output = self._last_sheddable = False
+        #: The relay's own kernel_info requests on control (``probe``), by msg_id.
+        self._probes: dict[str, Event] = {}
         self.session = Session(key=info["key"].encode() if isinstance(info["key"], str) else info["key"],
                                signature_scheme=info.get("signature_scheme", "hmac-sha256"),
                                username="flask-notebook")
@@ -505,6 +507,24 @@ class KernelChannels:
             self.session.send(sock, msg)
             self._after_send("shell", sock)
 
+    def probe(self, timeout: float) -> bool:
+        """Whether the kernel answers a ``kernel_info_request`` on its control channel within
+        `timeout` seconds. Its status messages on iopub reach the kernel's clients, as those of
+        any client's control request do."""
+        sock = self._sockets.get("control")
+        if sock is None or self.closed:
+            return False
+        msg = self.session.msg("kernel_info_request", {})
+        msg_id = msg["header"]["msg_id"]
+        answered = self._probes[msg_id] = Event()
+        self._remember(msg_id, _INTERNAL)
+        try:
+            self.session.send(sock, msg)
+            self._after_send("control", sock)
+            return bool(answered.wait(timeout))
+        finally:
+            self._probes.pop(msg_id, None)
+
     # -- kernel -> clients ------------------------------------------------------------------
 
     def _read(self, channel: str, sock: Any) -> None:
@@ -631,6 +651,9 @@ class KernelChannels:
         elif target == _INTERNAL:
             if msg.msg_type == "kernel_info_reply":
                 self._nudge_reply.set()
+                probe = self._probes.get(msg.parent_msg_id or "")
+                if probe is not None:
+                    probe.set()
         elif target in self.connections:
             conn = self.connections[target]
             self.fan_in(conn)

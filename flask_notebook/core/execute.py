@@ -19,6 +19,7 @@ stream replays from any point.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -546,12 +547,15 @@ class Executions:
 
     :param record_ttl: seconds a finished record is kept.
     :param max_records: at most this many records are kept (the oldest finished go first).
+    :param default_timeout: the ``timeout`` of a request that sets none (None: no limit), so
+        that a request to a kernel that hangs (stopped, or stuck in native code) ends.
     """
 
     def __init__(self, *, interrupt: Callable[[str], None], ready_timeout: float, queue_limit: int,
-                 record_ttl: float = 600, max_records: int = 10_000) -> None:
+                 record_ttl: float = 600, max_records: int = 10_000, default_timeout: float | None = None) -> None:
         self.records: OrderedDict[str, Execution] = OrderedDict()
         self.executors: dict[tuple[str, str | None], Executor] = {}
+        self.default_timeout = default_timeout
         self.record_ttl = record_ttl
         self.max_records = max_records
         self._interrupt = interrupt
@@ -567,6 +571,8 @@ class Executions:
         """
         check_usable(kernel)
         self.purge()
+        if options.timeout is None and self.default_timeout:
+            options = dataclasses.replace(options, timeout=self.default_timeout)
         key = (kernel.id, options.subshell_id)
         executor = self.executors.get(key)
         if executor is None or executor.kernel is not kernel or executor.closed:

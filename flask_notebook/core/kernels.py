@@ -400,6 +400,20 @@ class Kernel:
         process = getattr(self.km.provisioner, "process", None)
         return getattr(process, "pid", None)
 
+    @property
+    def started(self) -> bool:
+        """Whether the process has spoken since it (re)started: it published a status of its own,
+        which a kernel does once it serves requests (ipykernel: after it has set up its signal
+        handling). Before that, SIGINT kills it."""
+        return self.execution_state not in ("starting", "restarting", "dead") and not self.restart_pending
+
+    def responsive(self, timeout: float) -> bool:
+        """Whether the kernel answers a ``kernel_info_request`` on its control channel within
+        `timeout` seconds. A kernel running code answers (ipykernel serves control in a thread
+        of its own); one that is stopped (SIGSTOP), or stuck in native code that holds the GIL,
+        does not."""
+        return self.channels is not None and self.channels.probe(timeout)
+
 
 class KernelRegistry:
     """Every kernel of one app, by id.
@@ -536,8 +550,25 @@ class KernelRegistry:
     # -- operations ---------------------------------------------------------------------------
 
     @_emits("interrupt")
-    def interrupt(self, kernel_id: str) -> None:
+    def interrupt(self, kernel_id: str, *, timeout: float = 60) -> None:
+        """Interrupt the kernel; a kernel still starting, once it has started (``Kernel.started``).
+
+        A kernel process that gets SIGINT before it has set up its handler dies of it
+        (ipykernel, in the middle of its imports: the autorestarter then starts it again, its
+        state lost). So the interrupt waits, for at most `timeout` seconds.
+
+        :raises errors.NotFound: no such kernel, or it was shut down meanwhile.
+        :raises errors.Unavailable: the kernel did not start within `timeout`.
+        """
         kernel = self.get(kernel_id)
+        deadline = time.monotonic() + timeout
+        while not kernel.started and self.kernels.get(kernel_id) is kernel:
+            if time.monotonic() >= deadline:
+                raise errors.Unavailable(f"Kernel {kernel_id} has not finished starting within {timeout} s; "
+                                         "it cannot be interrupted yet", reason="kernel starting")
+            gevent.sleep(0.05)
+        if self.kernels.get(kernel_id) is not kernel:
+            raise errors.NotFound(f"Kernel {kernel_id} was shut down before it could be interrupted")
         LIFECYCLE.run(kernel.km.interrupt_kernel)
         self._touch(kernel)
 
@@ -762,12 +793,16 @@ def _running(kernel: Kernel) -> bool:
 def _ask_to_exit(km: KernelManager, process: Any, *, restart: bool = False) -> None:
     """Stop watching the kernel (its exit is no death to autorestart) and, if `process` is
     still running, ask it to shut down: interrupted first, so a busy kernel reads the
-    request at once. Called through ``LIFECYCLE.run``."""
+    request at once, and continued, so a stopped one does too (without, it would wait for
+    SIGKILL, which works on a stopped process, after the whole grace period). Called through
+    ``LIFECYCLE.run``."""
     km.stop_restarter()
     km.shutting_down = True
     if process is not None and process.poll() is None:
         km.interrupt_kernel()
         km.request_shutdown(restart=restart)
+        if hasattr(signal, "SIGCONT"):  # a stopped kernel (SIGSTOP) reads neither until continued
+            km.signal_kernel(signal.SIGCONT)
 
 
 def _discard(km: KernelManager) -> None:

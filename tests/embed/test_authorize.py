@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask, request, session
+from flask import Flask, Request, g, request, session
 from flask.testing import FlaskClient
 
 from flask_notebook import Notebook
@@ -119,4 +119,79 @@ def test_bearer_header_the_host_accepted_needs_no_xsrf(root: Path) -> None:
     response = client.post("/nb/api/contents", json={"type": "notebook"},
                            headers={"Authorization": "Bearer api-key-1"})
     assert response.status_code == 201
+    site.extensions["notebook"].shutdown_all()
+
+
+@pytest.mark.parametrize("header", ["token guessed", "Bearer guessed", "bearer api-key-1x"])
+def test_an_authorization_header_the_host_did_not_accept_leaves_a_cookie_user_to_xsrf_and_origin_checks(
+        user: FlaskClient, header: str) -> None:
+    """The host's check looks at its session only, so it accepts the logged-in browser whatever
+    the header says; the header proves nothing, and the request is a cookie request."""
+    missing = user.post("/nb/api/contents", json={"type": "notebook"}, headers={"Authorization": header})
+    assert missing.status_code == 403 and missing.json["message"] == "'_xsrf' argument missing from POST"
+    xsrf = user.get_cookie("_xsrf", path="/nb/")
+    assert xsrf is not None
+    cross = user.post("/nb/api/contents", json={"type": "notebook"},
+                      headers={"Authorization": header, "X-XSRFToken": xsrf.value, "Origin": "http://evil.example"})
+    assert cross.status_code == 403 and cross.json["message"].startswith("Blocked cross-origin API request")
+    assert "Access-Control-Allow-Origin" not in cross.headers
+    ok = user.post("/nb/api/contents", json={"type": "notebook"},
+                   headers={"Authorization": header, "X-XSRFToken": xsrf.value})
+    assert ok.status_code == 201
+
+
+def test_a_header_the_host_accepts_needs_no_xsrf_even_beside_its_session_cookie(root: Path) -> None:
+    """A site taking API keys as well as its session: a script with both is proven by its key."""
+    site = Flask("site")
+    site.config.update(TESTING=True, SECRET_KEY="site-secret", NOTEBOOK_ROOT_DIR=str(root))
+
+    @site.get("/accounts/login")
+    def login() -> str:
+        session["user"] = "ada"
+        return "logged in"
+
+    def authorize(req: Request) -> dict[str, str] | None:
+        if req.headers.get("Authorization") == "Bearer api-key-1":
+            return {"username": "robot"}
+        return {"username": session["user"]} if "user" in session else None
+
+    Notebook(site, url_prefix="/nb", authorize=authorize)
+    client = site.test_client()
+    client.get("/accounts/login")
+    assert client.get_cookie("session") is not None
+    response = client.post("/nb/api/contents", json={"type": "notebook"},
+                           headers={"Authorization": "Bearer api-key-1", "Origin": "http://tool.example"})
+    assert response.status_code == 201
+    assert response.headers["Access-Control-Allow-Origin"] == "http://tool.example"  # as for our token
+    refused = client.post("/nb/api/contents", json={"type": "notebook"}, headers={"Authorization": "Bearer api-key-2"})
+    assert refused.status_code == 403
+    site.extensions["notebook"].shutdown_all()
+
+
+def test_a_host_check_that_needs_its_before_request_hooks_leaves_the_request_to_xsrf(root: Path) -> None:
+    """flaskr's pattern: the user is put in ``g`` by an app-wide before_request hook, which the
+    second, cookie-less asking does not run; its failure there means "not for the header"."""
+    site = Flask("site")
+    site.config.update(TESTING=True, SECRET_KEY="site-secret", NOTEBOOK_ROOT_DIR=str(root))
+
+    @site.before_request
+    def load_logged_in_user() -> None:
+        g.user = session.get("user")
+
+    @site.get("/accounts/login")
+    def login() -> str:
+        session["user"] = "ada"
+        return "logged in"
+
+    Notebook(site, url_prefix="/nb", authorize=lambda req: {"username": g.user} if g.user else None)
+    client = site.test_client()
+    client.get("/accounts/login")
+    client.get("/nb/tree/")
+    response = client.post("/nb/api/contents", json={"type": "notebook"}, headers={"Authorization": "Bearer x"})
+    assert response.status_code == 403 and response.json["message"] == "'_xsrf' argument missing from POST"
+    xsrf = client.get_cookie("_xsrf", path="/nb/")
+    assert xsrf is not None
+    ok = client.post("/nb/api/contents", json={"type": "notebook"},
+                     headers={"Authorization": "Bearer x", "X-XSRFToken": xsrf.value})
+    assert ok.status_code == 201
     site.extensions["notebook"].shutdown_all()

@@ -110,6 +110,28 @@ def test_logged_in_user_uses_the_pages_and_rest_api_with_cookie_and_xsrf(site: S
     wait_for(lambda: not ada.api("GET", "kernels", 200), timeout=15)
 
 
+def test_an_authorization_header_the_site_ignores_leaves_its_user_to_xsrf_and_origin_checks(
+        site: Site, ada: User) -> None:
+    """The site's check reads Flask-Login's ``current_user``, from the session cookie: it accepts
+    Ada whatever her Authorization header says, so that header must not exempt her requests."""
+    contents = site.url + "notebook/api/contents"
+    before = sorted(site.root.iterdir())
+    for header in ("token guessed", "Bearer guessed"):
+        missing = ada.post(contents, json={"type": "notebook"}, headers={"Authorization": header})
+        assert missing.status_code == 403, header
+        assert missing.json()["message"] == "'_xsrf' argument missing from POST"
+        cross = ada.post(contents, json={"type": "notebook"},
+                         headers={"Authorization": header, "X-XSRFToken": ada.xsrf or "",
+                                  "Origin": "http://evil.example"})
+        assert cross.status_code == 403 and cross.json()["message"].startswith("Blocked cross-origin API request")
+    assert sorted(site.root.iterdir()) == before
+    kernel_id = ada.api("POST", "kernels", 201, json={"name": "python3"})["id"]
+    cookie = "; ".join(f"{c.name}={c.value}" for c in ada.cookies)
+    hijack = refused_handshake(ws_url(site, kernel_id), header=[f"Cookie: {cookie}", "Authorization: token guessed"],
+                               origin="http://evil.example")
+    assert hijack.status_code == 403
+
+
 def test_logged_in_user_runs_code_over_the_websocket(site: Site, ada: User) -> None:
     session = ada.api("POST", "sessions", 201, json={"path": "ws.ipynb", "type": "notebook",
                                                      "kernel": {"name": "python3"}})

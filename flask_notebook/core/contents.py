@@ -245,20 +245,22 @@ class ContentsManager:
         if "content" not in model and kind != "directory":
             raise errors.Invalid("No file content provided")
         chunk = model.get("chunk")
-        if chunk is not None:
-            return self._save_chunk(model, api_path, os_path, chunk), not existed and chunk == 1
-        if kind == "directory":
+        if kind == "directory" and chunk is None:
             self._mkdir(api_path, os_path)
             return self.get(api_path, content=False), True
         if os.path.isdir(os_path):
             # jupyter_server answers 500 (its write fails); it is the request that is wrong.
             raise errors.Invalid(f"{api_path or '/'} is a directory: a file cannot be saved over it")
+        if chunk is not None:
+            return self._save_chunk(model, api_path, os_path, chunk), not existed and chunk == 1
         self._require_parent(api_path, os_path)
         sign = None
         message = None
         if kind == "notebook":
             nb = model["content"]
-            notebooks.check_structure(nb, api_path=api_path)
+            problem = notebooks.save_problem(nb)
+            if problem:
+                raise errors.Invalid(f"Unexpected error while saving file: {api_path} {problem}")
             trusted = notebooks.all_cells_trusted(nb)
             notebooks.normalize(nb)
             data, message = self._cell_cache.render(nb)
@@ -602,7 +604,10 @@ def _decode_content(model: dict[str, Any], api_path: str) -> bytes:
     if not isinstance(content, str):
         raise errors.Invalid(f"File content of {api_path} must be a string")
     if fmt == "text":
-        return content.encode("utf-8", "surrogatepass")
+        try:
+            return content.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 (nor text) has it
+            raise errors.Invalid(f"Encoding error saving {api_path}: {exc}") from exc
     try:
         return base64.b64decode(content.encode("ascii"), validate=False)
     except (binascii.Error, UnicodeEncodeError) as exc:

@@ -241,7 +241,58 @@ def test_raw_surrogate_bytes_and_non_utf8_bodies_are_invalid_json(client: FlaskC
     assert not (root / "s.txt").exists()
 
 
-# -- places ----------------------------------------------------------------------------------------
+# -- names and places ------------------------------------------------------------------------------
+
+
+def test_renaming_a_folder_into_itself_is_400(client: FlaskClient, root: Path) -> None:
+    (root / "f" / "sub").mkdir(parents=True)
+    for target in ("f/inner", "f/sub/inner"):
+        assert_error(client.patch(f"{API}/f", json={"path": target}), 400,
+                     f"Cannot move a directory 'f' into itself '{target}'")
+    # An existing target is a conflict first, as in the reference.
+    assert_error(client.patch(f"{API}/f", json={"path": "f/sub"}), 409, "File already exists: f/sub")
+    assert sorted(p.name for p in root.rglob("*")) == ["f", "sub"]
+
+
+def test_renaming_under_a_file_or_a_missing_folder_names_the_folder(client: FlaskClient, root: Path) -> None:
+    (root / "a.txt").write_text("a")
+    assert_error(client.patch(f"{API}/a.txt", json={"path": "a.txt/b"}), 404, "No such directory: a.txt")
+    assert_error(client.patch(f"{API}/a.txt", json={"path": "no/b"}), 404, "No such directory: no")
+    assert_error(client.patch(f"{API}/gone.txt", json={"path": "b"}), 404, "File or directory does not exist: gone.txt")
+
+
+def test_names_over_255_bytes_are_400_name_too_long(client: FlaskClient, root: Path) -> None:
+    (root / "a.txt").write_text("a")
+    long_name = "é" * 128  # 256 bytes of UTF-8
+    message = f"Name too long: '{'é' * 39}…' is 256 bytes; the file system allows 255"
+    text = {"type": "file", "format": "text", "content": "x"}
+    for response in (client.put(f"{API}/{long_name}", json=text), client.put(f"{API}/{long_name}", json={"type": "directory"}),
+                     client.get(f"{API}/{long_name}"), client.delete(f"{API}/{long_name}"),
+                     client.patch(f"{API}/a.txt", json={"path": long_name}), client.post(f"{API}/{long_name}", json={}),
+                     client.post(f"{API}/{long_name}", json={"copy_from": "a.txt"})):
+        assert_error(response, 400, message)
+    deep = "/".join(["d" * 200] * 21)  # 4,200 bytes: past the longest path the system takes
+    assert assert_error(client.put(f"{API}/{deep}", json=text), 400)["message"].startswith("Path too long: ")
+    assert sorted(p.name for p in root.iterdir()) == ["a.txt"]
+
+
+def test_names_of_255_bytes_are_saved_uploaded_and_copied(client: FlaskClient, root: Path) -> None:
+    """The temporary file beside a save, and an upload's partial file, are named after the
+    target, and were over the limit: a 500 for a save, a 404 "outside root" for an upload."""
+    name = "n" * 249 + ".ipynb"
+    assert client.put(f"{API}/{name}", json={"type": "notebook"}).status_code == 201
+    upload = "u" * 255
+    assert client.put(f"{API}/{upload}", json={"type": "file", "format": "text", "content": "1", "chunk": 1}).status_code == 201
+    assert client.put(f"{API}/{upload}", json={"type": "file", "format": "text", "content": "2", "chunk": -1}).status_code == 200
+    assert (root / upload).read_text() == "12"
+    (root / "sub").mkdir()
+    assert client.post(f"{API}/sub", json={"copy_from": name}).status_code == 201
+    # Its checkpoint's name would be too long: the notebook was saved all the same.
+    assert not (root / ".ipynb_checkpoints").exists() or not list((root / ".ipynb_checkpoints").iterdir())
+    assert_error(client.post(f"{API}/{name}/checkpoints"), 400)
+    assert client.get(f"{API}/{name}/checkpoints").json == []
+    assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == sorted([name, upload, "sub"])
+    assert [p.name for p in root.iterdir() if p.name.startswith(".~")] == []
 
 
 @pytest.mark.parametrize("chunk", [1, 2, -1])

@@ -104,15 +104,21 @@ def create_contents(api_path: str) -> BaseResponse:
         raise errors.Invalid("The body must be a JSON object")
     if contents.file_exists(api_path):
         raise errors.Invalid("Cannot POST to files, use PUT instead.")
-    if body.get("copy_from"):
-        model = offload(contents.copy, str(body["copy_from"]), api_path)
-        emit_contents("copy", model["path"], str(body["copy_from"]).strip("/"))
+    # Empty values count as absent, as jupyter_server reads them; others must be text
+    # (there, a list or an object was a 500).
+    copy_from, ext = body.get("copy_from") or None, body.get("ext") or ""
+    for field, value in (("copy_from", copy_from), ("ext", ext)):
+        if value is not None and not isinstance(value, str):
+            raise errors.Invalid(f"'{field}' must be a string")
+    if copy_from:
+        model = offload(contents.copy, copy_from, api_path)
+        emit_contents("copy", model["path"], copy_from.strip("/"))
     else:
         # An empty type counts as absent, so {"type": "", "ext": ".ipynb"} makes a notebook.
         kind = body.get("type") or None
         if kind not in (None, "file", "notebook", "directory"):
             kind = "file"
-        model = offload(contents.new_untitled, api_path, type=kind, ext=str(body.get("ext") or ""))
+        model = offload(contents.new_untitled, api_path, type=kind, ext=ext)
         emit_contents("save", model["path"])
     return _model_response(contents.finish_save(model), 201)
 

@@ -22,7 +22,7 @@ def get_file(api_path: str) -> Response:
     missing = errors.NotFound(f"No such file: {api_path}")
     try:
         os_path = contents.root.os_path(api_path)
-    except errors.NotFound:
+    except (errors.NotFound, errors.NameTooLong):
         raise missing from None
     if contents.root.refuse_hidden(api_path) or not os.path.isfile(os_path):
         raise missing

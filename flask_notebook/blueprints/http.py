@@ -62,7 +62,8 @@ def json_body() -> Any:
 
     An empty body is ``None``, which several endpoints give a meaning.
 
-    :raises errors.Invalid: a non-empty body that is not JSON.
+    :raises errors.Invalid: a non-empty body that is not JSON (UTF-8), nests deeper than
+        ``notebooks.MAX_DEPTH`` or holds a lone surrogate (``notebooks.loads``).
     :raises RequestEntityTooLarge: the body is over the limit ``guard_api`` set.
     """
     data = request.get_data(cache=True)
@@ -72,10 +73,10 @@ def json_body() -> Any:
         return None
     try:
         return notebooks.loads(data)
+    except notebooks.Refused as exc:  # too deep, or a lone surrogate: say which
+        raise errors.Invalid(f"Invalid JSON in body of request: {exc}") from exc
     except ValueError as exc:
         raise errors.Invalid("Invalid JSON in body of request") from exc
-    except RecursionError as exc:  # the json module's fallback, past orjson's 1024 levels
-        raise errors.Invalid("Invalid JSON in body of request: nested too deeply") from exc
 
 
 def offload(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

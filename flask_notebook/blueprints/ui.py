@@ -61,7 +61,7 @@ def tree(api_path: str) -> BaseResponse:
         hidden = contents.root.refuse_hidden(api_path)
         is_dir = not hidden and contents.dir_exists(api_path)
         is_file = not hidden and not is_dir and contents.file_exists(api_path)
-    except errors.NotFound:
+    except (errors.NotFound, errors.NameTooLong):
         hidden = is_dir = is_file = False
     if is_file:
         if api_path.endswith(".ipynb"):
@@ -80,7 +80,7 @@ def _file_exists(api_path: str) -> bool:
     contents = state().contents
     try:
         return not contents.root.refuse_hidden(api_path) and bool(contents.file_exists(api_path))
-    except errors.NotFound:
+    except (errors.NotFound, errors.NameTooLong):
         return False
 
 

@@ -4,6 +4,10 @@ Every OS path comes from ``self.root.os_path(api_path)``, which refuses anything
 the root. Methods that read or write whole files (``get``, ``save``) are plain blocking code
 that the web layer runs in a worker thread; the notary's store is touched only through the
 ``finish_*`` methods, which run on the caller's thread.
+
+Other requests change the same files at the same moment: whatever a check found may be
+gone when it is acted on. An OS error from such a race becomes the domain error the check
+would have given (``fileio.read_error``, ``fileio.save_error``): a 404 or 409, never a 500.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from .checkpoints import Checkpoints
 from .listing import DirectoryLister, guess_mimetype
 from .models import CheckpointModel, ContentsModel
 from .paths import Root, iso_utc_ns, join_api_path, normalize_api_path, split_api_path
+from .uploads import Uploads
 
 log = logging.getLogger(__name__)
 _COPY_PAT = re.compile(r"\-Copy\d*\.")
@@ -45,6 +50,7 @@ class ContentsManager:
         self.lister = DirectoryLister(root, cache=listing_cache)
         self.notary = notary
         self.checkpoints = Checkpoints(root)
+        self.uploads = Uploads(root)
         self._checked: dict[str, tuple[str | None, str]] = {}
         self._cell_cache = notebooks.CellCache()
 
@@ -73,6 +79,15 @@ class ContentsManager:
         """
         api_path = normalize_api_path(api_path)
         os_path = self._readable_os_path(api_path)
+        try:
+            return self._get(api_path, os_path, content=content, type=type, format=format, require_hash=require_hash)
+        except OSError as exc:  # deleted or replaced since it was looked at
+            raise fileio.read_error(exc, api_path) from exc
+
+    def _get(
+        self, api_path: str, os_path: str, *, content: bool, type: str | None,  # noqa: A002
+        format: str | None, require_hash: bool  # noqa: A002
+    ) -> ContentsModel:
         if os.path.isdir(os_path):
             if type not in (None, "directory"):
                 raise errors.Invalid(f"{api_path} is a directory, not a {type}", reason="bad type")
@@ -245,20 +260,22 @@ class ContentsManager:
         if "content" not in model and kind != "directory":
             raise errors.Invalid("No file content provided")
         chunk = model.get("chunk")
-        if chunk is not None:
-            return self._save_chunk(model, api_path, os_path, chunk), not existed and chunk == 1
-        if kind == "directory":
+        if kind == "directory" and chunk is None:
             self._mkdir(api_path, os_path)
             return self.get(api_path, content=False), True
         if os.path.isdir(os_path):
             # jupyter_server answers 500 (its write fails); it is the request that is wrong.
             raise errors.Invalid(f"{api_path or '/'} is a directory: a file cannot be saved over it")
+        if chunk is not None:
+            return self._save_chunk(model, api_path, os_path, chunk), not existed and chunk == 1
         self._require_parent(api_path, os_path)
         sign = None
         message = None
         if kind == "notebook":
             nb = model["content"]
-            notebooks.check_structure(nb, api_path=api_path)
+            problem = notebooks.save_problem(nb)
+            if problem:
+                raise errors.Invalid(f"Unexpected error while saving file: {api_path} {problem}")
             trusted = notebooks.all_cells_trusted(nb)
             notebooks.normalize(nb)
             data, message = self._cell_cache.render(nb)
@@ -268,10 +285,16 @@ class ContentsManager:
             data = _decode_content(model, api_path)
         else:
             raise errors.Invalid(f"Unhandled contents type: {kind}")
-        fileio.atomic_write(os_path, data, api_path=api_path)
+        written = fileio.atomic_write(os_path, data, api_path=api_path)
         if kind == "notebook":
             self._first_checkpoint(api_path)
-        result = self.get(api_path, content=False)
+        # The model of what was written, not of what is there now: another request may have
+        # deleted or replaced it already, and the save did succeed.
+        result = self._base_model(api_path, os_path, written)
+        if kind == "notebook":
+            result["type"] = "notebook"
+        else:
+            result["mimetype"] = guess_mimetype(os_path)
         if message:
             result["message"] = message
         if sign:
@@ -286,45 +309,32 @@ class ContentsManager:
         return model
 
     def _first_checkpoint(self, api_path: str) -> None:
-        """A notebook always has a checkpoint: make one if there is none; never replace one."""
-        if self.checkpoints.list(api_path):
-            return
+        """A notebook always has a checkpoint: make one if there is none; never replace one.
+
+        The save or copy itself succeeded: a first checkpoint that cannot be made (the file
+        deleted or renamed meanwhile, a name too long for its checkpoint's) is logged, never
+        reported as the save's failure.
+        """
         try:
-            self.checkpoints.create(api_path)
+            if not self.checkpoints.list(api_path):
+                self.checkpoints.create(api_path)
         except errors.NotebookError as exc:
-            # The save itself succeeded; a missing first checkpoint must not undo that.
             log.warning("no checkpoint for %s: %s", api_path, exc.message)
+        except OSError as exc:
+            log.warning("no checkpoint for %s: %s", api_path, exc.strerror or exc)
 
     def _save_chunk(self, model: dict[str, Any], api_path: str, os_path: str, chunk: Any) -> ContentsModel:
+        """One chunk of an upload (``uploads.Uploads``); a malformed one changes nothing."""
         if model.get("type") != "file":
             raise errors.Invalid(f'File type "{model.get("type")}" is not supported for large file transfer')
         if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk == 0 or chunk < -1:
-            raise errors.Invalid(f"Chunk '{chunk}' is invalid: use 1 for the first, 2, 3, ... and -1 for the last")
+            raise errors.Invalid(f"Chunk {_short_repr(chunk)} is invalid: use 1 for the first, 2, 3, ... "
+                                 "and -1 for the last")
         self._require_parent(api_path, os_path)
         data = _decode_content(model, api_path)
-        parent, name = os.path.split(os_path)
-        api_parent = split_api_path(api_path)[0]
-        partial = self.root.os_path(join_api_path(api_parent, f".~upload-{name}"))
-        if os.path.islink(partial):
-            raise errors.Invalid(f"Upload of {api_path} refused: its partial file is a symlink")
-        if chunk != 1 and not os.path.exists(partial):
-            raise errors.Invalid(f"Upload of {api_path} has no first chunk; send chunk 1 first")
-        try:
-            with open(partial, "wb" if chunk == 1 else "ab") as f:
-                f.write(data)
-                if chunk == -1:
-                    f.flush()
-                    os.fsync(f.fileno())
-            if chunk == -1:
-                if os.path.exists(os_path):
-                    shutil.copymode(os_path, partial)
-                os.replace(partial, os.path.realpath(os_path))
-                fileio.fsync_dir(parent)
-                return self.get(api_path, content=False)
-        except OSError as exc:
-            raise errors.SaveFailed(f"Unexpected error while saving file: {api_path} {exc.strerror}") from exc
-        result = self._base_model(api_path, partial)
-        result["mimetype"] = guess_mimetype(name)
+        st = self.uploads.write(api_path, os_path, chunk, data)
+        result = self._base_model(api_path, os_path, st)
+        result["mimetype"] = guess_mimetype(os_path)
         return result
 
     def _mkdir(self, api_path: str, os_path: str) -> None:
@@ -335,6 +345,9 @@ class ContentsManager:
         self._require_parent(api_path, os_path)
         try:
             os.mkdir(os_path)
+        except FileExistsError:  # made meanwhile, by another request
+            if not os.path.isdir(os_path):
+                raise errors.Invalid(f"Not a directory: {api_path}") from None
         except OSError as exc:
             raise fileio.save_error(exc, api_path) from exc
 
@@ -419,8 +432,8 @@ class ContentsManager:
             raise errors.Conflict(f"File already exists: {target}")
         try:
             fileio.atomic_copy(self.root.os_path(from_path), dst, api_path=target)
-        except OSError as exc:
-            raise fileio.save_error(exc, target) from exc
+        except OSError as exc:  # reading the source: deleted or replaced meanwhile
+            raise fileio.read_error(exc, from_path) from exc
         if target.endswith(".ipynb"):
             self._first_checkpoint(target)
         return target
@@ -473,35 +486,58 @@ class ContentsManager:
         if not old_path:
             raise errors.Invalid("Can't rename root")
         # The source is checked first: samefile() cannot compare with a file that is not there.
-        if not os.path.lexists(old_os) or not os.path.isdir(os.path.dirname(new_os)):
-            raise errors.NotFound(f"File or directory does not exist: {old_path}")
+        missing = errors.NotFound(f"File or directory does not exist: {old_path}")
+        if not os.path.lexists(old_os):
+            raise missing
+        new_parent = split_api_path(new_path)[0]
+        if not os.path.isdir(os.path.dirname(new_os)):
+            raise errors.NotFound(f"No such directory: {new_parent}")
         if os.path.lexists(new_os) and not _same_file(old_os, new_os):
             raise errors.Conflict(f"File already exists: {new_path}")
-        if os.path.islink(old_os) and not _link_stays_inside(self.root, old_os, new_os):
-            raise errors.Invalid(f"Cannot move the link {old_path} to {new_path}: it would point outside the root")
+        if os.path.isdir(old_os) and not os.path.islink(old_os) and new_os.startswith(old_os + os.sep):
+            # jupyter_server answers 500 ("Unknown error renaming file"); the OS says EINVAL.
+            raise errors.Invalid(f"Cannot move a directory '{old_path}' into itself '{new_path}'")
         try:
+            if os.path.islink(old_os) and not _link_stays_inside(self.root, old_os, new_os):
+                raise errors.Invalid(f"Cannot move the link {old_path} to {new_path}: it would point outside the root")
             os.rename(old_os, new_os)
-        except OSError as exc:
-            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+        except OSError as exc:  # mostly another request, between the checks and the rename
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR):
                 raise errors.Conflict(f"File already exists: {new_path}") from exc
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                raise missing if not os.path.lexists(old_os) else errors.NotFound(
+                    f"No such directory: {new_parent}") from exc
+            if exc.errno == errno.EINVAL:
+                raise errors.Invalid(f"Cannot move a directory '{old_path}' into itself '{new_path}'") from exc
             raise fileio.save_error(exc, new_path) from exc
         self.checkpoints.rename(old_path, new_path)
         return self.get(new_path, content=False)
 
     def delete(self, api_path: str) -> None:
-        """Delete a file or a directory with everything in it, and the path's checkpoints."""
+        """Delete a file or a directory with everything in it, the path's checkpoints, and an
+        upload to it under way (``uploads.Uploads.cancel``): with only that, the delete
+        cancels the upload.
+
+        :raises errors.NotFound: nothing there (deleted meanwhile, maybe).
+        """
         api_path = normalize_api_path(api_path)
         if not api_path:
             raise errors.Invalid("Can't delete root")
         self._check_writable_name(api_path, "delete")
         os_path = self.root.os_path(api_path)
+        cancelled = self.uploads.cancel(api_path)
+        missing = errors.NotFound(f"File or directory does not exist: {api_path}")
         if not os.path.lexists(os_path):
-            raise errors.NotFound(f"File or directory does not exist: {api_path}")
+            if cancelled:
+                return
+            raise missing
         try:
             if os.path.isdir(os_path) and not os.path.islink(os_path):
-                shutil.rmtree(os_path)
+                shutil.rmtree(os_path, onerror=_unless_gone)
             else:
                 os.unlink(os_path)
+        except FileNotFoundError as exc:  # deleted meanwhile, by another request
+            raise missing from exc
         except OSError as exc:
             raise fileio.save_error(exc, api_path) from exc
         self.checkpoints.delete_all(api_path)
@@ -527,6 +563,17 @@ class ContentsManager:
         os_path = self._readable_os_path(api_path)
         nb = notebooks.parse_notebook(_read_bytes(os_path, api_path), api_path=api_path)
         self.notary.sign(self.notary.compute_signature(nb))
+
+
+def _unless_gone(function: Any, path: str, excinfo: Any) -> None:
+    """``rmtree``'s error handler: what another request deleted first is deleted."""
+    if not isinstance(excinfo[1], FileNotFoundError):
+        raise excinfo[1]
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _tree_size(os_path: str, *, stop_above: int) -> int:
@@ -578,8 +625,8 @@ def _read_bytes(os_path: str, api_path: str) -> bytes:
     try:
         with open(os_path, "rb") as f:
             return f.read()
-    except PermissionError as exc:
-        raise errors.Forbidden(f"Permission denied: {api_path}") from exc
+    except OSError as exc:  # permissions, or deleted or replaced meanwhile
+        raise fileio.read_error(exc, api_path) from exc
 
 
 def _as_new_model(model: dict[str, Any], api_path: str) -> dict[str, Any]:
@@ -602,7 +649,10 @@ def _decode_content(model: dict[str, Any], api_path: str) -> bytes:
     if not isinstance(content, str):
         raise errors.Invalid(f"File content of {api_path} must be a string")
     if fmt == "text":
-        return content.encode("utf-8", "surrogatepass")
+        try:
+            return content.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 (nor text) has it
+            raise errors.Invalid(f"Encoding error saving {api_path}: {exc}") from exc
     try:
         return base64.b64decode(content.encode("ascii"), validate=False)
     except (binascii.Error, UnicodeEncodeError) as exc:

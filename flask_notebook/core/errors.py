@@ -19,6 +19,10 @@ class Invalid(NotebookError):
     """The request is malformed; reason e.g. "bad format"."""
 
 
+class NameTooLong(Invalid):
+    """A path with a name longer than the file system allows: no such file can exist."""
+
+
 class Conflict(NotebookError):
     """The request clashes with current state, e.g. a rename onto an existing file."""
 

@@ -17,10 +17,16 @@ from collections.abc import Iterable
 from . import errors
 
 
-def atomic_write(os_path: str, data: bytes | Iterable[bytes], *, api_path: str) -> None:
+def atomic_write(os_path: str, data: bytes | Iterable[bytes], *, api_path: str) -> os.stat_result:
     """Replace `os_path` with `data`, atomically. A symlinked target is written through the link.
 
+    Returns the new file's status, as it was written: another request may delete or replace
+    the file the moment it is in place, and a write that succeeded must not be reported as
+    failed because the file could not be found again.
+
     :raises errors.Forbidden: the OS refused (permissions).
+    :raises errors.NotFound, errors.Invalid, errors.Conflict: another request changed the
+        place meanwhile (``save_error``).
     :raises errors.SaveFailed: anything else went wrong (e.g. the disk is full).
     """
     target = os.path.realpath(os_path)
@@ -32,7 +38,7 @@ def atomic_write(os_path: str, data: bytes | Iterable[bytes], *, api_path: str) 
     except OSError as exc:  # e.g. the parent is a file, or a symlink loop
         raise save_error(exc, api_path) from exc
     try:
-        fd, tmp_path = tempfile.mkstemp(prefix=f".~{name}.", suffix=".tmp", dir=directory)
+        fd, tmp_path = tempfile.mkstemp(prefix=f".~{temp_stem(name)}.", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise save_error(exc, api_path) from exc
     try:
@@ -45,6 +51,7 @@ def atomic_write(os_path: str, data: bytes | Iterable[bytes], *, api_path: str) 
             tmp.flush()
             os.fsync(tmp.fileno())
         os.chmod(tmp_path, mode if mode is not None else 0o666 & ~_UMASK)
+        written = os.stat(tmp_path)
         os.replace(tmp_path, target)
     except BaseException as exc:
         _remove_quietly(tmp_path)
@@ -52,13 +59,17 @@ def atomic_write(os_path: str, data: bytes | Iterable[bytes], *, api_path: str) 
             raise save_error(exc, api_path) from exc
         raise
     fsync_dir(directory)
+    return written
 
 
 def atomic_copy(src_os_path: str, dst_os_path: str, *, api_path: str) -> None:
     """Copy a file's bytes over `dst_os_path` atomically (used for checkpoints)."""
     with open(src_os_path, "rb") as src:
         atomic_write(dst_os_path, iter(lambda: src.read(1 << 20), b""), api_path=api_path)
-    shutil.copystat(src_os_path, dst_os_path)
+    try:
+        shutil.copystat(src_os_path, dst_os_path)
+    except (FileNotFoundError, NotADirectoryError):  # either was removed meanwhile: the copy was made
+        pass
 
 
 def copy_tree(src: str, dst: str, *, api_path: str) -> None:
@@ -69,6 +80,7 @@ def copy_tree(src: str, dst: str, *, api_path: str) -> None:
     Symlinks are copied as symlinks, never followed (``cp -r``), so nothing outside the
     tree is read and a link cannot loop. A relative link whose target lies outside `src` is
     pointed again at the same target from its new place; links within `src` move with it.
+    Temporary files of writes under way in `src` are left out.
 
     :raises errors.Conflict: `dst` appeared meanwhile.
     :raises errors.Forbidden: the OS refused (permissions).
@@ -78,9 +90,9 @@ def copy_tree(src: str, dst: str, *, api_path: str) -> None:
     created = _make_parents(parent, api_path)
     tmp = None
     try:
-        tmp = tempfile.mkdtemp(prefix=f".~copy-{name}.", dir=parent)
+        tmp = tempfile.mkdtemp(prefix=f".~copy-{temp_stem(name)}.", dir=parent)
         os.rmdir(tmp)  # copytree makes it, with the source's mode
-        shutil.copytree(src, tmp, symlinks=True)
+        shutil.copytree(src, tmp, symlinks=True, ignore=_transient)
         # Relative links are read from the directory that really holds them.
         _retarget_links(os.path.realpath(src), tmp, os.path.join(os.path.realpath(parent), name))
         # Claim the name first (mkdir fails if anything has it), then rename the copy over the
@@ -105,6 +117,13 @@ def copy_tree(src: str, dst: str, *, api_path: str) -> None:
     fsync_dir(parent)
 
 
+def _transient(folder: str, names: list[str]) -> set[str]:
+    """``copytree``'s filter: the temporary files of saves, copies and uploads under way
+    in the tree are not copied (half-written, they would stay in the copy for good)."""
+    return {name for name in names if name.startswith(".~") and (
+        name.endswith(".tmp") or name.startswith((".~copy-", ".~upload-")))}
+
+
 def _make_parents(directory: str, api_path: str) -> list[str]:
     """Create `directory` and its missing parents; return those created, outermost first."""
     missing: list[str] = []
@@ -112,12 +131,26 @@ def _make_parents(directory: str, api_path: str) -> list[str]:
         missing.append(directory)
         directory = os.path.dirname(directory)
     missing.reverse()
-    for path in missing:
-        try:
-            os.mkdir(path)
-        except OSError as exc:
-            raise save_error(exc, api_path) from exc
-    return missing
+    made: list[str] = []
+    try:
+        for path in missing:
+            try:
+                os.mkdir(path)
+            except FileExistsError as exc:
+                if os.path.isdir(path):  # made meanwhile, by another request
+                    continue
+                raise errors.SaveFailed(f"Unexpected error while saving file: {api_path} a file is in the way") from exc
+            except OSError as exc:
+                raise save_error(exc, api_path) from exc
+            made.append(path)
+    except errors.NotebookError:
+        for path in reversed(made):
+            try:
+                os.rmdir(path)
+            except OSError:
+                break
+        raise
+    return made
 
 
 def _retarget_links(src: str, copy: str, final: str) -> None:
@@ -172,7 +205,46 @@ def _remove_quietly(os_path: str) -> None:
         pass
 
 
+def temp_stem(name: str) -> str:
+    """The start of `name` for a hidden temporary name beside it (``.~<stem>.<random>.tmp``):
+    the whole of a long name would make one longer than the file system allows (255 bytes)."""
+    return name[:48]  # at most 192 bytes of UTF-8 (4 a character), whatever the name
+
+
 def save_error(exc: OSError, api_path: str) -> errors.NotebookError:
+    """The error to report for a write to `api_path` that failed with `exc`.
+
+    Most failures that are not the server's fault come from another request changing the
+    same path at the same moment (the checks before a write cannot hold it still): a parent
+    folder deleted is a 404, a folder or file that appeared where this one goes a 400 or
+    409. What is left (a full disk, an I/O error) is ``SaveFailed``, a 500.
+    """
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return errors.Forbidden(f"Permission denied: {api_path}")
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        parent = api_path.rpartition("/")[0]
+        return errors.NotFound(f"No such directory: {parent}" if parent else f"No such file or directory: {api_path}")
+    if exc.errno == errno.EISDIR:
+        return errors.Invalid(f"{api_path} is a directory: a file cannot be saved over it")
+    if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+        return errors.Conflict(f"File already exists: {api_path}")
+    if exc.errno == errno.ENAMETOOLONG:
+        return errors.NameTooLong(f"Name too long: {api_path}")
     return errors.SaveFailed(f"Unexpected error while saving file: {api_path} {exc.strerror or exc}")
+
+
+def read_error(exc: OSError, api_path: str) -> errors.NotebookError:
+    """The error to report for a read of `api_path` that failed with `exc`: the file was
+    deleted (404) or replaced by a folder (409) by another request since it was looked at.
+
+    :raises OSError: `exc` itself, for failures no client could cause (an I/O error): 500.
+    """
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return errors.Forbidden(f"Permission denied: {api_path}")
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return errors.NotFound(f"file or directory '/{api_path}' does not exist")
+    if exc.errno == errno.EISDIR:
+        return errors.Conflict(f"{api_path} was replaced by a directory while it was read; ask again")
+    if exc.errno == errno.ENAMETOOLONG:
+        return errors.NameTooLong(f"Name too long: {api_path}")
+    raise exc

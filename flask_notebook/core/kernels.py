@@ -96,8 +96,9 @@ _CONTROL = ("control",)
 
 
 #: jupyter_server's kernel id pattern: five dash-separated words (not strictly a UUID). The
-#: id names the connection file, so nothing else may pass.
-KERNEL_ID = re.compile(r"^\w+-\w+-\w+-\w+-\w+$", re.ASCII)
+#: id names the connection file, so nothing else may pass: use ``fullmatch`` (``$`` also
+#: matches before a final newline, so ``match`` took ``"a-b-c-d-e\n"``).
+KERNEL_ID = re.compile(r"\w+-\w+-\w+-\w+-\w+", re.ASCII)
 
 
 def wait_for_exit(process: Any, timeout: float) -> None:
@@ -477,7 +478,7 @@ class KernelRegistry:
         :raises errors.KernelFailed: the kernel process could not be launched.
         :raises errors.Unavailable: the server is shutting down.
         """
-        if kernel_id is not None and not KERNEL_ID.match(kernel_id):
+        if kernel_id is not None and not KERNEL_ID.fullmatch(kernel_id):
             raise errors.Invalid(f"{kernel_id!r} is not a valid kernel id")
         if kernel_id is not None and kernel_id in self.kernels:
             return self.kernels[kernel_id]

@@ -208,8 +208,11 @@ def decode_legacy(data: bytes | str) -> tuple[str, list[bytes], dict[str, Any]]:
     if not isinstance(channel, str):
         raise Malformed("a channel that is not a string")
     header = msg["header"]
-    parts = [orjson.dumps(header), orjson.dumps(msg.get("parent_header") or {}),
-             orjson.dumps(msg.get("metadata") or {}), orjson.dumps(msg.get("content") or {}), *buffers]
+    try:
+        parts = [orjson.dumps(header), orjson.dumps(msg.get("parent_header") or {}),
+                 orjson.dumps(msg.get("metadata") or {}), orjson.dumps(msg.get("content") or {}), *buffers]
+    except orjson.JSONEncodeError:  # orjson reads 1024 levels but writes 254: the socket stays up
+        raise Malformed("a message nested more than 254 levels deep") from None
     return channel, parts, header
 
 

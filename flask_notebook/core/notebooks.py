@@ -40,41 +40,118 @@ _NON_TEXT_SPLIT_MIMES = frozenset({"application/javascript", "image/svg+xml"})
 # -- reading ---------------------------------------------------------------------------
 
 
+#: How deep a JSON document may nest: bodies and notebooks alike. orjson stops at 1024
+#: levels and the json module (its fallback) recursed until Python's limit (RecursionError,
+#: a 500); but long before that, what walks a document recursively runs out of Python's
+#: 1000 frames: nbformat's signature, the json module's encoder (orjson writes only 254
+#: levels), ``repr``. jupyter_server reads notebooks nested some 450 levels deep (checked
+#: with 2.21.1: 450 read, 500 "Unreadable Notebook"); no real notebook comes near.
+MAX_DEPTH = 400
+
+
+class Refused(ValueError):
+    """Well-formed JSON that is not taken: nested past ``MAX_DEPTH``, or holding a lone
+    surrogate (``"\\ud800"``), which is no Unicode text: it cannot be written as UTF-8."""
+
+
 def parse_notebook(raw: bytes, *, api_path: str) -> dict[str, Any]:
     """Parse notebook bytes into an nbformat v4 dict with joined multi-line strings.
 
     Older formats are upgraded through nbformat. Schema problems are not raised here:
-    see ``validation_message``.
+    see ``validation_message``; a notebook nbformat could not read is (``read_problem``).
 
-    :raises errors.Invalid: the bytes are not a notebook at all.
+    :raises errors.Invalid: the bytes are not UTF-8 ("bad format"), or not a notebook that
+        can be read ("Unreadable Notebook", as jupyter_server says it).
     """
     try:
-        nb = loads(raw)
+        parsed = loads(raw)
+    except UnicodeDecodeError as exc:
+        raise errors.Invalid(f"{api_path} is not UTF-8 encoded", reason="bad format") from exc
+    except Refused as exc:
+        raise errors.Invalid(f"Unreadable Notebook: {api_path} {exc}") from exc
     except ValueError as exc:
         raise errors.Invalid(f"Unreadable Notebook: {api_path} {exc!r}") from exc
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells", []), list):
+    if not isinstance(parsed, dict):
         raise errors.Invalid(f"Unreadable Notebook: {api_path} not a notebook document")
-    if nb.get("nbformat") != 4:
-        nb = _upgrade(raw, api_path)
+    nb: dict[str, Any] = parsed if _is_v4(parsed) else _upgrade(raw, api_path)
+    problem = read_problem(nb)
+    if problem:
+        raise errors.Invalid(f"Unreadable Notebook: {api_path} {problem}")
     normalize(nb)
-    return nb  # type: ignore[no-any-return]
+    return nb
 
 
 def loads(raw: bytes | str) -> Any:
-    """Parse JSON exactly as the json module does, but fast.
+    """Parse JSON as the json module does, but fast; refuse what the server could not handle.
 
     orjson reads integers beyond 64 bits as floats and refuses NaN and Infinity, which
     Python's json accepts; such documents (rare) take the json module's path. A float of
     2**63 or more is the trace a big integer leaves, and sends the document there too.
+    Lone surrogates only pass the json module (orjson refuses them), so only that path
+    looks for them. Bytes must be UTF-8 (the json module would guess UTF-16 or 32).
+
+    :raises Refused: nested deeper than ``MAX_DEPTH``, or a lone surrogate.
+    :raises ValueError: not JSON (``UnicodeDecodeError``: bytes that are not UTF-8).
     """
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     try:
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(data)
-    if any(abs(number) >= _HUGE for number in _floats(parsed)):
-        return json.loads(data)
+        parsed = _json_loads(raw if isinstance(raw, str) else raw.decode("utf-8"))
+        _scan(parsed, text=True)
+        return parsed
+    if _scan(parsed, text=False):
+        return _json_loads(data.decode("utf-8"))
     return parsed
+
+
+def _json_loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise Refused(f"nested deeper than {MAX_DEPTH} levels") from None
+
+
+def _scan(doc: Any, *, text: bool) -> bool:
+    """Whether `doc` holds a float of 2**63 or more (see ``loads``). Iterative: it is what
+    finds a document too deep to walk recursively.
+
+    :param text: also look for lone surrogates, in strings and keys.
+    :raises Refused: nested deeper than ``MAX_DEPTH``, or (`text`) a lone surrogate.
+    """
+    huge = False
+    stack = [(doc, 1)] if type(doc) in (dict, list) else []
+    if text and type(doc) is str:
+        _check_text(doc)
+    push, pop = stack.append, stack.pop
+    while stack:
+        container, depth = pop()
+        if type(container) is dict:
+            if text:
+                for key in container:
+                    _check_text(key)
+            values = container.values()
+        else:
+            values = container
+        for value in values:
+            kind = type(value)
+            if kind is dict or kind is list:
+                if depth >= MAX_DEPTH:
+                    raise Refused(f"nested deeper than {MAX_DEPTH} levels")
+                push((value, depth + 1))
+            elif kind is float:
+                huge = huge or not -_HUGE < value < _HUGE
+            elif text and kind is str:
+                _check_text(value)
+    return huge
+
+
+def _check_text(value: str) -> None:
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise Refused(f"a lone surrogate ({value[exc.start]!r}) is not text") from None
 
 
 def _floats(obj: Any) -> Iterator[float]:
@@ -90,6 +167,10 @@ def _floats(obj: Any) -> Iterator[float]:
             extend(item)
         elif kind is float:
             yield item
+
+
+def _is_v4(nb: dict[str, Any]) -> bool:
+    return type(nb.get("nbformat")) is int and nb["nbformat"] == 4
 
 
 def normalize(nb: dict[str, Any]) -> None:
@@ -120,7 +201,7 @@ def _plain(value: Any) -> Any:
 
 def _rejoin_lines(nb: dict[str, Any]) -> None:
     for cell in _cells(nb):
-        if isinstance(cell.get("source"), list):
+        if isinstance(cell.get("source"), list) and _lines_or_other(cell["source"]):
             cell["source"] = "".join(cell["source"])
         for attachment in _dict(cell.get("attachments")).values():
             _join_bundle(attachment)
@@ -130,7 +211,7 @@ def _rejoin_lines(nb: dict[str, Any]) -> None:
                     continue
                 if output.get("output_type") in ("execute_result", "display_data"):
                     _join_bundle(output.get("data"))
-                elif isinstance(output.get("text"), list):
+                elif isinstance(output.get("text"), list) and _lines_or_other(output["text"]):
                     output["text"] = "".join(output["text"])
 
 
@@ -183,18 +264,89 @@ def validation_message(nb: dict[str, Any]) -> str | None:
     return f"Notebook validation failed: {error.message}:\n{instance}"
 
 
-def check_structure(nb: Any, *, api_path: str) -> None:
-    """Refuse a notebook too broken to write at all (jupyter_server answers 500 here).
+def read_problem(nb: dict[str, Any]) -> str | None:
+    """What would stop nbformat from reading this nbformat 4 document, in words; None if
+    nothing would. A notebook on disk with such a problem is "Unreadable Notebook" (400),
+    as in jupyter_server, whose nbformat fails on it (checked with 2.21.1, one case each):
+    ``nbformat_minor`` that is not an integer, ``metadata`` or ``cells`` missing or of the
+    wrong type, a cell that is not an object or has no ``metadata`` object, a ``cell_type``
+    that is not a string, ``source`` or stream ``text`` lines that are not all strings,
+    ``attachments`` that are not an object of objects, ``outputs`` that are not a list of
+    objects, ``data`` that is not an object. Any other departure from the schema is only
+    invalid: the notebook is read, with a ``validation_message``.
 
-    :raises errors.Invalid: `nb` is not an object with a cells list of objects with metadata.
+    Differences, where the reference's own outcome was an accident: ``"cells": {}`` (it
+    iterates the empty object and reads it; we refuse any non-list) and a cell without a
+    ``cell_type`` (it answers 500 when marking trust; we read it, invalid).
+    """
+    minor = nb.get("nbformat_minor", 0)
+    if not isinstance(minor, int):
+        return f"nbformat_minor must be an integer, not {_describe(minor)}"
+    for key, kind, name in (("metadata", dict, "an object"), ("cells", list, "a list")):
+        if key not in nb:
+            return f"has no {key}"
+        if not isinstance(nb[key], kind):
+            return f"{key} must be {name}, not {_describe(nb[key])}"
+    for index, cell in enumerate(nb["cells"]):
+        problem = _cell_problem(cell)
+        if problem:
+            return f"cell {index}: {problem}"
+    return None
+
+
+def _cell_problem(cell: Any) -> str | None:
+    if not isinstance(cell, dict):
+        return f"not an object but {_describe(cell)}"
+    if not isinstance(cell.get("metadata"), dict):
+        return "has no metadata object"
+    if "cell_type" in cell and not isinstance(cell["cell_type"], str):
+        return f"cell_type must be a string, not {_describe(cell['cell_type'])}"
+    if not _lines_or_other(cell.get("source")):
+        return "source lines must all be strings"
+    attachments = cell.get("attachments", {})
+    if not isinstance(attachments, dict) or not all(isinstance(bundle, dict) for bundle in attachments.values()):
+        return "attachments must be an object of objects"
+    if cell.get("cell_type") != "code" or "outputs" not in cell:
+        return None
+    outputs = cell["outputs"]
+    if not isinstance(outputs, list):
+        return f"outputs must be a list, not {_describe(outputs)}"
+    for number, output in enumerate(outputs):
+        if not isinstance(output, dict):
+            return f"output {number} is not an object but {_describe(output)}"
+        if output.get("output_type") in ("execute_result", "display_data"):
+            if not isinstance(output.get("data", {}), dict):
+                return f"output {number}: data must be an object, not {_describe(output['data'])}"
+        elif not _lines_or_other(output.get("text")):
+            return f"output {number}: text lines must all be strings"
+    return None
+
+
+def _lines_or_other(value: Any) -> bool:
+    """False for a list that is not all strings: nbformat joins a list of lines."""
+    return not isinstance(value, list) or all(isinstance(line, str) for line in value)
+
+
+def _describe(value: Any) -> str:
+    """A client's value in an error message, shortly: it may be megabytes, or deep."""
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "a list"
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def save_problem(nb: Any) -> str | None:
+    """Why a notebook a client sent cannot be saved; None if it can (maybe schema-invalid).
+
+    What could not be read back (``read_problem``) is never written, nor anything but an
+    nbformat 4 document: jupyter_server's writer fails on those (500); it is the request
+    that is wrong.
     """
     if not isinstance(nb, dict):
-        raise errors.Invalid(f"Unexpected error while saving file: {api_path} notebook content must be an object")
-    if not isinstance(nb.get("cells", []), list) or not isinstance(nb.get("metadata", {}), dict):
-        raise errors.Invalid(f"Unexpected error while saving file: {api_path} malformed notebook")
-    for index, cell in enumerate(nb.get("cells", [])):
-        if not isinstance(cell, dict) or not isinstance(cell.get("metadata"), dict):
-            raise errors.Invalid(f"Unexpected error while saving file: {api_path} cell {index} has no metadata")
+        return "notebook content must be an object"
+    if not _is_v4(nb):
+        return f"nbformat must be 4, not {_describe(nb.get('nbformat'))}" if "nbformat" in nb else "has no nbformat"
+    return read_problem(nb)
 
 
 # -- writing ---------------------------------------------------------------------------

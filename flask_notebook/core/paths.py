@@ -56,16 +56,34 @@ def _encodable(path: str) -> bool:
     return True
 
 
+def _pathconf(os_path: str, name: str, default: int) -> int:
+    try:
+        value = os.pathconf(os_path, name)
+    except (OSError, ValueError):  # not on this system, or the root does not exist yet
+        return default
+    return value if value > 0 else default
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class Root:
     """The contents root, and the rules for what may be reached beneath it.
 
     A path is refused (``errors.NotFound``) when it contains a NUL byte, an empty, `.` or
     `..` segment, or a drive letter, or when it resolves, symlinks followed, outside the
-    root. jupyter_server follows symlinks that point outside its root; we do not.
+    root. jupyter_server follows symlinks that point outside its root; we do not. A name
+    longer than the file system takes (255 bytes), or a path longer than it takes, is
+    ``errors.NameTooLong`` (400; jupyter_server answers 500).
     """
 
     def __init__(self, root_dir: str, *, allow_hidden: bool = False, hide_globs: list[str] | None = None) -> None:
         self.os_root = os.path.realpath(root_dir)
+        # Longer names fail with ENAMETOOLONG deep down (realpath, a temporary file's name):
+        # checked once, here, with an honest message.
+        self.name_max = _pathconf(self.os_root, "PC_NAME_MAX", 255)
+        self.path_max = _pathconf(self.os_root, "PC_PATH_MAX", 4096)
         self.allow_hidden = allow_hidden
         self.hide_globs = list(hide_globs or [])
         # One compiled regex for all globs: fnmatch per glob per entry dominated big listings.
@@ -83,7 +101,15 @@ class Root:
         parts = api_path.split("/")
         if _DRIVE.match(api_path) or any(p in ("", ".", "..") for p in parts):
             raise errors.NotFound(f"{api_path} is outside root contents directory")
+        for part in parts:
+            size = len(os.fsencode(part))
+            if size > self.name_max:
+                raise errors.NameTooLong(f"Name too long: '{_shorten(part)}' is {size} bytes; "
+                                         f"the file system allows {self.name_max}")
         os_path = os.path.join(self.os_root, *parts)
+        if len(os.fsencode(os_path)) >= self.path_max:
+            raise errors.NameTooLong(f"Path too long: {_shorten(api_path)} makes a path of more than "
+                                     f"{self.path_max - 1} bytes")
         if not self.is_inside(os_path):
             raise errors.NotFound(f"{api_path} is outside root contents directory")
         return os_path
@@ -156,7 +182,7 @@ class Root:
             return None
         try:
             os_path = self.os_path(api_path)
-        except errors.NotFound:
+        except (errors.NotFound, errors.NameTooLong):
             return None
         return api_path if os.path.exists(os_path) else None
 

@@ -117,7 +117,7 @@ class Sessions:
         kernel = changes.get("kernel")
         if isinstance(kernel, dict):
             if kernel.get("id") is not None:
-                if kernel["id"] not in self.registry.kernels:
+                if not isinstance(kernel["id"], str) or kernel["id"] not in self.registry.kernels:
                     raise errors.Invalid(f"No such kernel: {kernel['id']}")
                 session["kernel_id"] = kernel["id"]
             elif kernel.get("name") is not None:

@@ -339,7 +339,7 @@ class Terminals:
         else:
             try:
                 os_path = self.root.os_path(cwd)
-            except errors.NotFound:
+            except (errors.NotFound, errors.NameTooLong):
                 return self.root.os_root
         return os_path if os.path.isdir(os_path) and self.root.is_inside(os_path) else self.root.os_root
 

@@ -256,7 +256,7 @@ def test_parse_upgrades_a_v3_notebook() -> None:
         b'"a string"',
         b"null",
         b'{"cells": 5, "nbformat": 4}',
-        b"\xff\xfe{\x00}\x00",
+        b'{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
         b'{"nbformat": 3}',
         b'{"nbformat": 2, "worksheets": "nope"}',
         b'{"nbformat": "four"}',
@@ -294,8 +294,18 @@ def test_validation_message_describes_an_invalid_notebook(damage: Callable[[dict
     assert message is not None and message.startswith("Notebook validation failed")
 
 
+def test_bytes_that_are_not_utf8_are_a_bad_format() -> None:
+    # As jupyter_server: "<path> is not UTF-8 encoded", reason "bad format" (the json module
+    # would have guessed UTF-16 here, and read it).
+    with pytest.raises(errors.Invalid, match="^bad.ipynb is not UTF-8 encoded$") as info:
+        notebooks.parse_notebook(b"\xff\xfe{\x00}\x00", api_path="bad.ipynb")
+    assert info.value.reason == "bad format"
+
+
 def test_an_invalid_but_parsable_notebook_still_parses() -> None:
-    raw = b'{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    # A cell with metadata but no source: nbformat reads it, and so does jupyter_server (200,
+    # with a validation message). Without metadata it is unreadable (test_parse_garbage...).
+    raw = b'{"cells": [{"cell_type": "code", "metadata": {}}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
     nb = notebooks.parse_notebook(raw, api_path="t.ipynb")
     assert notebooks.validation_message(nb).startswith("Notebook validation failed")  # type: ignore[union-attr]
 
@@ -304,9 +314,8 @@ def test_an_invalid_but_parsable_notebook_still_parses() -> None:
     "content",
     [None, [], "nb", {"cells": "x"}, {"cells": [], "metadata": []}, {"cells": [1]}, {"cells": [{"source": ""}]}],
 )
-def test_check_structure_refuses_what_cannot_be_written(content: Any) -> None:
-    with pytest.raises(errors.Invalid, match="Unexpected error while saving file: t.ipynb"):
-        notebooks.check_structure(content, api_path="t.ipynb")
+def test_save_problem_names_what_cannot_be_written(content: Any) -> None:
+    assert notebooks.save_problem(content)
 
 
 def test_notary_signs_and_checks(tmp_path: Any) -> None:
@@ -333,3 +342,28 @@ def test_all_cells_trusted() -> None:
     assert not notebooks.all_cells_trusted(rich)
     notebooks.mark_cells(rich, True)
     assert notebooks.all_cells_trusted(rich)
+
+
+@pytest.mark.parametrize("raw, refused", [
+    (b"[" * notebooks.MAX_DEPTH + b"]" * notebooks.MAX_DEPTH, False),
+    (b"[" * (notebooks.MAX_DEPTH + 1) + b"]" * (notebooks.MAX_DEPTH + 1), True),
+    (b'{"a": NaN, "b": ' + b"[" * notebooks.MAX_DEPTH + b"]" * notebooks.MAX_DEPTH + b"}", True),  # json's path
+    (b"[" * 5000 + b"]" * 5000, True),  # past orjson's 1024 and the json module's recursion
+    (b'{"x": "\\ud800"}', True),
+    (b'{"\\udc00": 1}', True),
+    (b'"\\ud83d\\ude00"', False),  # a surrogate pair is text (an emoji)
+    (b'{"x": 1180591620717411303424, "y": "\\udfff"}', True),
+])
+def test_loads_refuses_what_is_too_deep_or_not_text(raw: bytes, refused: bool) -> None:
+    if refused:
+        with pytest.raises(notebooks.Refused):
+            notebooks.loads(raw)
+    else:
+        notebooks.loads(raw)
+
+
+@pytest.mark.parametrize("raw", ['{"a": "b"}'.encode("utf-16"), b'{"a": "\xed\xa0\x80"}'])
+def test_loads_takes_only_utf8_bytes(raw: bytes) -> None:
+    """The json module took these: it guessed UTF-16, and decoded a surrogate's bytes."""
+    with pytest.raises(UnicodeDecodeError):
+        notebooks.loads(raw)

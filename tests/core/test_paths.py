@@ -235,3 +235,21 @@ def test_api_path_helpers() -> None:
     assert split_api_path("a/b/c.txt") == ("a/b", "c.txt")
     assert split_api_path("c.txt") == ("", "c.txt")
     assert iso_utc(0) == "1970-01-01T00:00:00.000000Z"
+
+
+@pytest.mark.parametrize("api_path, message", [
+    ("n" * 256, f"Name too long: '{'n' * 39}…' is 256 bytes; the file system allows 255"),
+    ("ok/" + "€" * 86, f"Name too long: '{'€' * 39}…' is 258 bytes; the file system allows 255"),
+])
+def test_a_name_longer_than_the_file_system_takes_is_name_too_long(rt: Root, api_path: str, message: str) -> None:
+    """It was "outside root contents directory" (404): resolving it failed with ENAMETOOLONG."""
+    with pytest.raises(errors.NameTooLong) as info:
+        rt.os_path(api_path)
+    assert info.value.message == message
+    assert rt.os_path("m" * 255).endswith("m" * 255)
+    assert rt.resolve_path("n" * 256) is None
+
+
+def test_a_path_longer_than_the_system_takes_is_name_too_long(rt: Root) -> None:
+    with pytest.raises(errors.NameTooLong, match="^Path too long: "):
+        rt.os_path("/".join(["d" * 250] * 17))

@@ -411,8 +411,10 @@ class Server(WSGIServer):  # type: ignore[misc]
         if not conn.waiting:
             return True
         try:
-            self._reclaim_idle()
-            got = self.slots.acquire(timeout=min(SLOT_WAIT, self.idle_timeout))
+            got = self.slots.acquire(blocking=False)  # one may have come free since
+            if not got:
+                self._reclaim_idle()
+                got = self.slots.acquire(timeout=min(SLOT_WAIT, self.idle_timeout))
         finally:
             conn.waiting = False
             self.waiting -= 1

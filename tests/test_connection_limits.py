@@ -112,7 +112,7 @@ def test_limits_from_the_environment(root: Path, monkeypatch: pytest.MonkeyPatch
 def test_a_connection_that_sends_nothing_is_closed_after_the_idle_timeout(quick: LiveServer) -> None:
     server = quick
     waited, data = until_closed(connect(server))  # (was: open for good)
-    assert 0.9 < waited < 3 and data == b""
+    assert 0.8 < waited < 5 and data == b""
 
 
 def test_half_a_request_head_is_answered_408_within_the_idle_timeout(quick: LiveServer) -> None:
@@ -120,7 +120,7 @@ def test_half_a_request_head_is_answered_408_within_the_idle_timeout(quick: Live
     sock = connect(server)
     sock.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")
     waited, data = until_closed(sock)
-    assert 0.9 < waited < 3
+    assert 0.8 < waited < 5
     assert data.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
     assert body_of(data) == {"message": "The request did not arrive whole within 1 s (NOTEBOOK_HTTP_IDLE_TIMEOUT)",
                              "reason": "request timeout"}
@@ -134,7 +134,7 @@ def test_a_head_sent_a_byte_at_a_time_gets_no_more_than_the_idle_timeout(quick: 
         for byte in b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n" * 10:
             sock.sendall(bytes([byte]))
             time.sleep(0.1)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 5
 
 
 def test_a_keep_alive_connection_is_closed_after_the_idle_timeout(quick: LiveServer) -> None:
@@ -143,7 +143,7 @@ def test_a_keep_alive_connection_is_closed_after_the_idle_timeout(quick: LiveSer
     sock.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: token " + TOKEN.encode() + b"\r\n\r\n")
     waited, data = until_closed(sock)
     assert data.startswith(b"HTTP/1.1 200 OK\r\n")
-    assert 0.9 < waited < 3
+    assert 0.8 < waited < 5
 
 
 def test_a_request_body_that_stops_coming_is_answered_408(quick: LiveServer) -> None:
@@ -152,7 +152,7 @@ def test_a_request_body_that_stops_coming_is_answered_408(quick: LiveServer) -> 
     sock.sendall(b"PUT /api/contents/stalled.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: token "
                  + TOKEN.encode() + b"\r\nContent-Length: 100\r\n\r\n{\"type\"")
     waited, data = until_closed(sock)
-    assert 0.9 < waited < 3
+    assert 0.8 < waited < 5
     head = data.split(b"\r\n\r\n", 1)[0].decode()
     assert head.startswith("HTTP/1.1 408 ") and "\r\nConnection: close" in head
     assert body_of(data) == {"message": "No data came from the client for 1 s while the request body was read "
@@ -182,7 +182,7 @@ def test_idle_connections_make_room_at_the_connection_limit(start_server: Callab
     first, second = connect(server), connect(server)  # taken in before the newcomer, in this order
     started = time.monotonic()
     assert server.request("GET", "api/status", timeout=10).status_code == 200  # (was: no limit at all)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 4
     assert until_closed(first)[1] == b""
     with second, pytest.raises(TimeoutError):
         second.settimeout(0.5)
@@ -199,7 +199,7 @@ def test_connections_past_the_limit_wait_for_a_slot_then_get_503(start_server: C
     time.sleep(1.5)  # longer than the idle timeout: WebSockets stay
     started = time.monotonic()
     refused = requests.get(server.url + "api/status", headers=AUTH, timeout=10)  # (was 200: no limit)
-    assert 0.9 < time.monotonic() - started < 3
+    assert 0.8 < time.monotonic() - started < 4.5
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
     assert refused.json() == {"message": "The server has too many open connections (NOTEBOOK_MAX_CONNECTIONS=2); "
                                          "try again shortly", "reason": "too many connections"}
@@ -222,4 +222,4 @@ def test_a_tls_handshake_that_never_comes_is_closed_after_the_idle_timeout(
     server = start_server("--certfile", str(certfile), "--keyfile", str(keyfile),
                           env={"NOTEBOOK_HTTP_IDLE_TIMEOUT": "1"})
     waited, data = until_closed(connect(server))  # (was: open for good)
-    assert 0.9 < waited < 3 and data == b""
+    assert 0.8 < waited < 5 and data == b""

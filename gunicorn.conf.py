@@ -14,6 +14,8 @@ import os
 import signal
 from typing import Any
 
+from flask_notebook import limits
+
 wsgi_app = "app:app"
 
 # Loopback only, as the standalone server: put a reverse proxy (deploy/nginx.conf) in front,
@@ -25,8 +27,17 @@ bind = ["127.0.0.1:8888"]
 # one's kernels. To scale, run several instances and route by kernel (README).
 workers = 1
 worker_class = "gevent"
-# Every open WebSocket holds one of these (and one file descriptor: raise `ulimit -n` to match).
-worker_connections = 10_000
+
+# Descriptors: the soft open-file limit is raised to the hard one here, in the arbiter, and the
+# worker (and its kernels) inherit it. Every connection holds a descriptor, and so does each
+# of a kernel's sockets: a client that could take them all could keep kernels from starting,
+# or restarting. So the worker serves at most NOTEBOOK_MAX_CONNECTIONS connections at once,
+# by default half of what the limit leaves (as the standalone server: flask_notebook/limits.py);
+# past them gevent stops accepting and new connections wait in the listening socket's backlog
+# until one ends. An open WebSocket holds its connection (and its greenlet) until it closes.
+_NOFILE_BEFORE, _NOFILE = limits.raise_open_file_limit()
+worker_connections = limits.max_connections(os.environ.get("NOTEBOOK_MAX_CONNECTIONS")) or \
+    limits.default_max_connections(_NOFILE)
 # The app is loaded in the worker, never in the arbiter: the kernel pool and culler are
 # greenlets of the worker, and gevent is patched (app.py) in the process that serves.
 preload_app = False
@@ -41,7 +52,16 @@ timeout = 120
 graceful_timeout = 10
 # Seconds an idle keep-alive connection is kept (gunicorn's default). It also bounds how long
 # such a connection, a browser's say, delays a graceful stop (SIGTERM, POST /api/shutdown);
-# the nginx example closes upstream connections after each request.
+# the nginx example closes upstream connections after each request. The gevent worker reads
+# every request's head (the first one's too) under this timeout, so it also closes, within
+# 2 s, a connection that sends nothing or half a head (what NOTEBOOK_HTTP_IDLE_TIMEOUT bounds
+# in the standalone server; gunicorn does not read that key). What gunicorn cannot bound: a
+# request body that stops coming (no read timeout once the head is in), a TLS handshake that
+# never ends, and connections past worker_connections, which wait (no 503) for as long as
+# open WebSockets hold every slot; when descriptors run out all the same, gevent's server
+# backs off accepting (and logs a traceback each time) until some are free. nginx in front
+# (deploy/nginx.conf) bounds the first two with its client_body_timeout and
+# client_header_timeout (60 s by default).
 keepalive = 2
 
 # Forwarded headers are the app's business, and only when NOTEBOOK_TRUST_PROXY says so:
@@ -66,6 +86,9 @@ def post_fork(server: Any, worker: Any) -> None:
     for handler in worker.log.error_log.handlers:
         log.addHandler(handler)
     log.propagate = False
+    raised = f" (raised from {_NOFILE_BEFORE})" if _NOFILE_BEFORE != _NOFILE else ""
+    worker.log.info("flask-notebook: open file limit %d%s: at most %d connections at once", _NOFILE, raised,
+                    worker.worker_connections)
 
 
 def post_worker_init(worker: Any) -> None:

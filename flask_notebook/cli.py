@@ -13,18 +13,15 @@ import getpass
 import ipaddress
 import logging
 import os
-import re
 import signal
-import socket
 import sys
 import webbrowser
 from typing import Any
 
-from gevent.pywsgi import WSGIHandler, WSGIServer
+from . import limits
+from .server import AccessLog, Server
 
 log = logging.getLogger("flask_notebook")
-
-_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"]*")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.hash_password:
         return _print_password_hash()
     logging.basicConfig(level=args.log_level.upper(), format="[%(levelname)s %(asctime)s %(name)s] %(message)s")
+    # Before anything opens a descriptor: kernels (the pool's too) inherit the raised limit.
+    before, nofile = limits.raise_open_file_limit()
 
     from .factory import create_app
 
@@ -93,8 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"flask-notebook: {exc}", file=sys.stderr)
         return 2
     state = app.extensions["notebook"]
+    max_connections = _max_connections(app.config["NOTEBOOK_MAX_CONNECTIONS"], before, nofile)
     ssl_args = {"certfile": args.certfile, "keyfile": args.keyfile} if args.certfile else {}
-    server = _Server((args.ip, args.port), app, log=_AccessLog(), error_log=log, **ssl_args)
+    server = Server((args.ip, args.port), app, log=AccessLog(), error_log=log, max_connections=max_connections,
+                    idle_timeout=limits.idle_timeout(app.config["NOTEBOOK_HTTP_IDLE_TIMEOUT"]), nofile=nofile,
+                    **ssl_args)
     try:
         server.init_socket()
     except OSError as exc:
@@ -126,6 +128,23 @@ def main(argv: list[str] | None = None) -> int:
         server.stop(timeout=1)
     log.info("stopped")
     return 0
+
+
+def _max_connections(setting: Any, before: int, nofile: int) -> int:
+    """NOTEBOOK_MAX_CONNECTIONS, or the limit derived from the open-file limit; logged."""
+    chosen = limits.max_connections(setting)
+    derived = limits.default_max_connections(nofile)
+    raised = f" (raised from {before})" if before != nofile else ""
+    if chosen is None:
+        log.info("open file limit %d%s: at most %d connections at once", nofile, raised, derived)
+        return derived
+    log.info("open file limit %d%s: at most %d connections at once (NOTEBOOK_MAX_CONNECTIONS)", nofile, raised,
+             chosen)
+    if chosen > derived:
+        log.warning("NOTEBOOK_MAX_CONNECTIONS=%d leaves kernels fewer descriptors than the %d the open file "
+                    "limit (%d) would give them: connections can starve kernels", chosen,
+                    nofile - limits.SERVER_DESCRIPTORS - derived, nofile)
+    return chosen
 
 
 def _stop_on_signals(server: Any) -> Any:
@@ -177,98 +196,3 @@ def _version() -> str:
     from . import __version__
 
     return __version__
-
-
-class _Handler(WSGIHandler):  # type: ignore[misc]
-    """Hands a WebSocket its connection's own socket, as gunicorn does, instead of a copy,
-    and lets a kernel WebSocket outlive its request.
-
-    Under gevent's server simple-websocket otherwise ``dup``s the socket: two descriptors
-    per WebSocket, which halves how many fit under the open-file limit. Exposed as
-    ``gunicorn.socket``, the socket is used as is, and flask-sock then ends the request by
-    raising StopIteration (its signal to gunicorn that the connection was taken over).
-
-    A kernel WebSocket calls ``flask_notebook.park`` to keep its socket when the request
-    ends: the socket is then not closed here nor by the server, and this greenlet, the
-    request and its environ are freed while the WebSocket stays open (``core.websocket``).
-    """
-
-    parked = False
-    reads_done = False
-    socket: Any
-    environ: Any
-
-    def get_environ(self) -> dict[str, Any]:
-        environ: dict[str, Any] = super().get_environ()
-        if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
-            environ["gunicorn.socket"] = self.socket
-            environ["flask_notebook.park"] = self._park
-        return environ
-
-    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        """An upgrade that is answered over HTTP after all (refused, or no WebSocket there)
-        ends its connection, since its read buffer is gone: say so, or the client would send
-        its next request on it. (A WebSocket's 101 is written by simple-websocket itself.)"""
-        if self.reads_done:
-            headers = [*headers, ("Connection", "close")]
-        return super().start_response(status, headers, exc_info)
-
-    def _park(self) -> None:
-        self.parked = True
-        self.server.parked.add(self.socket)
-
-    def run_application(self) -> None:
-        if "gunicorn.socket" in self.environ and not _has_body(self.environ):
-            # The WebSocket reads the socket itself: free the 8 KiB read buffer now, not
-            # when the WebSocket ends (the handshake has been read whole). Not when a body
-            # follows: that is no handshake, and pywsgi reads what is left of the body after
-            # the response (on a closed file it fails, and the connection with it).
-            self.rfile.close()
-            self.reads_done = True
-        try:
-            super().run_application()
-        except StopIteration:  # the WebSocket is over or parked: write nothing
-            self.close_connection = True
-        if self.parked:
-            self.environ = None
-            self.socket = None  # not closed (nor read from) when this handler ends
-
-
-def _has_body(environ: dict[str, Any]) -> bool:
-    return environ.get("CONTENT_LENGTH") not in (None, "", "0") or "chunked" in environ.get(
-        "HTTP_TRANSFER_ENCODING", "").lower()
-
-
-class _Server(WSGIServer):  # type: ignore[misc]
-    """gevent's WSGI server with Nagle's algorithm off (a response written in more than one
-    piece otherwise waits ~40 ms for the client's delayed ACK; tornado sets this too), and
-    parked WebSockets left open when their request ends."""
-
-    handler_class = _Handler
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.parked: set[Any] = set()
-
-    def handle(self, sock: socket.socket, address: Any) -> None:
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:  # not TCP (a Unix socket)
-            pass
-        super().handle(sock, address)
-
-    def do_close(self, sock: Any, *args: Any) -> None:
-        if sock in self.parked:
-            self.parked.discard(sock)  # the WebSocket owns it now
-        else:
-            super().do_close(sock, *args)
-
-
-class _AccessLog:
-    """gevent's access log, with tokens in query strings replaced: tokens never reach logs."""
-
-    def __init__(self) -> None:
-        self._log = logging.getLogger("flask_notebook.access")
-
-    def write(self, line: str) -> None:
-        self._log.info("%s", _TOKEN_IN_URL.sub(r"\1[redacted]", line.rstrip()))

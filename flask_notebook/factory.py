@@ -10,12 +10,15 @@ import orjson
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import limits
 from .extension import DEFAULTS, Notebook
 
 #: Keys only the standalone app reads (an embedding host mounts us and wraps its app itself).
 STANDALONE_DEFAULTS: dict[str, Any] = {
     "NOTEBOOK_BASE_URL": "/",
     "NOTEBOOK_TRUST_PROXY": 0,
+    "NOTEBOOK_HTTP_IDLE_TIMEOUT": 60,
+    "NOTEBOOK_MAX_CONNECTIONS": None,
 }
 
 
@@ -30,6 +33,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     believed (werkzeug's ``ProxyFix``); with 0 those headers are ignored, since anyone can
     send them.
 
+    ``NOTEBOOK_HTTP_IDLE_TIMEOUT`` (default 60) and ``NOTEBOOK_MAX_CONNECTIONS`` (default
+    derived from the open-file limit) are read by our servers (the ``flask-notebook``
+    command; gunicorn.conf.py reads the second) and only checked here: the seconds a
+    connection may take to send a request's head, or stay idle between requests, or pause
+    while sending a body; and how many connections are served at once.
+
     :raises ValueError: a configuration value is unusable.
     """
     app = Flask(__name__, static_folder=None)
@@ -40,6 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for key, default in STANDALONE_DEFAULTS.items():
         app.config.setdefault(key, default)
     hops = proxy_hops(app.config["NOTEBOOK_TRUST_PROXY"])
+    limits.idle_timeout(app.config["NOTEBOOK_HTTP_IDLE_TIMEOUT"])
+    limits.max_connections(app.config["NOTEBOOK_MAX_CONNECTIONS"])
     base_url = str(app.config["NOTEBOOK_BASE_URL"])
     Notebook().init_app(app, url_prefix="/" + base_url.strip("/") if base_url.strip("/") else "")
     if hops:

@@ -8,9 +8,10 @@ otherwise answer our 404s with its HTML page.
 
 from __future__ import annotations
 
+import errno
 import logging
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, default_exceptions
 
 from ..core import errors
@@ -30,17 +31,47 @@ STATUS: dict[type[errors.NotebookError], int] = {
 }
 
 
+#: The process, or the system, has run out of file descriptors.
+_NO_DESCRIPTORS = (errno.EMFILE, errno.ENFILE)
+OUT_OF_DESCRIPTORS = "The server has run out of file descriptors; try again shortly"
+
+
+def out_of_descriptors(exc: BaseException) -> bool:
+    """Whether `exc`, or an error it was raised from, is a want of file descriptors (an
+    ``OSError``, or a ``zmq.ZMQError``, with errno EMFILE or ENFILE): a passing state the
+    client is told of with 503, not a bug of ours."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if getattr(cause, "errno", None) in _NO_DESCRIPTORS:
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def error_response(status: int, message: str, reason: str | None = None) -> Response:
     return json_response({"message": message, "reason": reason}, status)
 
 
+def _descriptors_response(exc: BaseException) -> Response:
+    log.warning("%s %s failed: out of file descriptors (%s)", request.method, request.path, exc)
+    response = error_response(503, OUT_OF_DESCRIPTORS, "too many open files")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def handle_notebook_error(exc: errors.NotebookError) -> Response:
+    if out_of_descriptors(exc):
+        return _descriptors_response(exc)
     status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 500)
     return error_response(status, exc.message, exc.reason)
 
 
 def handle_page_error(exc: errors.NotebookError) -> Response:
     """Outside the API (pages, login, downloads) errors are plain text with the same status."""
+    if out_of_descriptors(exc):
+        return Response(OUT_OF_DESCRIPTORS, 503, mimetype="text/plain")
     status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 500)
     return Response(exc.message, status, mimetype="text/plain")
 
@@ -60,6 +91,8 @@ def handle_http_exception(exc: HTTPException) -> Response:
 def handle_unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
+    if out_of_descriptors(exc):
+        return _descriptors_response(exc)
     log.exception("unhandled error in the notebook API")
     return error_response(500, "Unhandled error")
 

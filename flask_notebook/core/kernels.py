@@ -17,6 +17,7 @@ culling, the kernel limit, and the state each kernel's model reports (contract 4
 from __future__ import annotations
 
 import contextvars
+import errno
 import functools
 import logging
 import os
@@ -189,7 +190,17 @@ class GeventRestarter(KernelRestarter):
     once; ``time_to_dead`` bounds the wait), then runs the base class's ``poll`` under the lock.
     ``poll`` calls ``stop`` and ``start`` from this very greenlet when it restarts the kernel,
     so ``stop`` never kills the greenlet that calls it: it only retires it.
+
+    A kernel is dead only when its process has exited (or its provisioner says so) and
+    restarting it keeps failing. ``poll`` failing otherwise (the process runs, or its state
+    could not be learnt: descriptors ran out, say) is logged and retried with backoff, and so
+    is a restart that fails for want of resources (descriptors, memory, processes), which
+    pass; other failed restarts are retried ``restart_limit`` times before the kernel is
+    declared dead (``dead`` callbacks).
     """
+
+    #: Seconds before the first retry of a failed poll; doubled on each failure, up to the last.
+    retry_delays = (0.5, 30.0)
 
     def __init__(self, *, after_poll: Callable[[], None], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -197,7 +208,7 @@ class GeventRestarter(KernelRestarter):
         self._greenlet: Any = None
 
     def start(self) -> None:
-        if self._greenlet is None:
+        if self._greenlet is None or self._greenlet.dead:
             self._greenlet = gevent.spawn(self._loop)
 
     def stop(self) -> None:
@@ -207,6 +218,7 @@ class GeventRestarter(KernelRestarter):
 
     def _loop(self) -> None:
         me = gevent.getcurrent()
+        failures = 0
         while self._greenlet is me:
             process = getattr(self.kernel_manager.provisioner, "process", None)
             if process is not None:
@@ -220,12 +232,68 @@ class GeventRestarter(KernelRestarter):
                 return
             try:
                 LIFECYCLE.run(self.poll)
-            except Exception:
-                log.exception("restarting kernel %s failed", self.kernel_manager.kernel_id)
-                self._fire_callbacks("dead")
-                if self._greenlet is me:
-                    self._greenlet = None
+            except Exception as exc:
+                failures += 1
+                if self._dead(exc, failures):
+                    log.error("restarting kernel %s failed %d times, lastly with %s: %s", self.kernel_manager.kernel_id,
+                              failures, type(exc).__name__, exc)
+                    self._fire_callbacks("dead")
+                    if self._greenlet is me:
+                        self._greenlet = None
+                else:
+                    self._retry_later(me, exc, failures)
+                    continue
+            else:
+                failures = 0
             self._after_poll()
+
+    def _dead(self, exc: Exception, failures: int) -> bool:
+        """Whether a failed poll means the kernel is dead (see the class docstring)."""
+        return (failures > self.restart_limit and not _wants_resources(exc)
+                and _has_exited(self.kernel_manager))
+
+    def _retry_later(self, me: Any, exc: Exception, failures: int) -> None:
+        # A restart that failed midway (``stop`` retired this greenlet; the manager is left
+        # marked as shutting down, which makes every later poll a no-op) is this greenlet's
+        # to retry. No shutdown can have come meanwhile: it would have waited for the lock
+        # and killed this greenlet, which has not yielded since.
+        self._greenlet = me
+        self.kernel_manager.shutting_down = False
+        first, last = self.retry_delays
+        delay = min(first * 2 ** (failures - 1), last)
+        log.warning("watching kernel %s failed (%s: %s); trying again in %g s", self.kernel_manager.kernel_id,
+                    type(exc).__name__, exc, delay)
+        gevent.sleep(delay)
+
+
+#: errno values of a want of resources, which passes: retried however often it happens.
+_RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN, errno.ENOBUFS})
+
+
+def _wants_resources(exc: BaseException) -> bool:
+    """Whether `exc`, or an error it was raised from, is a want of descriptors, memory or
+    processes (an ``OSError`` or a ``zmq.ZMQError``)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if getattr(cause, "errno", None) in _RESOURCE_ERRNOS:
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _has_exited(km: KernelManager) -> bool:
+    """Whether the kernel's process is known to have exited: its exit status is in, or (a
+    provisioner with no local process) the provisioner says it has none. Not knowing is not
+    having exited. Never yields to another greenlet."""
+    process = getattr(km.provisioner, "process", None)
+    try:
+        if process is not None:
+            return process.poll() is not None
+        return not km.has_kernel
+    except Exception:
+        return False
 
 
 _PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
@@ -714,7 +782,10 @@ class KernelRegistry:
     def _on_restart(self, kernel: Kernel) -> None:
         """The process died unexpectedly and is about to be restarted (under the lock)."""
         process = getattr(kernel.km.provisioner, "process", None)
-        cause = exit_cause(getattr(process, "returncode", None))
+        if process is None and kernel.restart_pending and kernel.cause:
+            cause = kernel.cause  # a restart that failed, retried: the process that died is gone
+        else:
+            cause = exit_cause(getattr(process, "returncode", None))
         kernel.cause = cause
         kernel.reason = f"The kernel {cause}; it was restarted"
         kernel.reset_state("restarting")

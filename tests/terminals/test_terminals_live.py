@@ -110,7 +110,9 @@ def test_set_size_resizes_the_pty_to_the_smallest_client(server: LiveServer,
     assert first.run("stty size").strip() == "33 111"
     second = TerminalSocket(server.url, name)
     second.send("set_size", 50, 90)
-    assert first.run("stty size").strip() == "33 90"  # terminado's rule: each dimension's smallest
+    # terminado's rule: each dimension's smallest. The other socket's message is read by its
+    # own greenlet, so it may come after this socket's next command: wait for it.
+    wait_for(lambda: first.run("stty size").strip() == "33 90")
     second.close()
     wait_for(lambda: first.run("stty size").strip() == "33 111")  # the other's size went with it
 

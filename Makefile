@@ -21,7 +21,7 @@ CHROMIUM ?= /usr/bin/chromium
 # The reverse-proxy tests (tests/deploy/) run Debian's nginx in front of the server.
 NGINX ?= /usr/sbin/nginx
 
-.PHONY: install assets browser nginx run test conformance bench bench-kernels typecheck clean
+.PHONY: install assets browser nginx run test conformance bench bench-kernels bench-load typecheck clean
 
 install: $(STAMP) assets
 
@@ -78,6 +78,11 @@ bench: install $(BENCH_STAMP)
 # The kernel WebSocket relay: us, jupyter_server and a direct ZMQ client (bench/kernels.py).
 bench-kernels: install $(BENCH_STAMP)
 	$(PY) bench/kernels.py --jupyter-python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
+
+# Sustained load: 20, then 50 kernels in a closed `1+1` loop, us then jupyter_server
+# (bench/load.py); BENCH_ARGS=--soak for the 30-minute soak of our server alone.
+bench-load: install $(BENCH_STAMP)
+	$(PY) bench/load.py --jupyter-python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info node_modules $(ASSETS_DIR)

@@ -8,9 +8,9 @@ socket and a little memory, where jupyter_server opens four ZMQ sockets per WebS
   onlookers) from a shared log, every 50 ms, in one write each (``_Flusher``); every
   connection still sees the kernel's messages in the kernel's order;
 - replies on shell and control are routed back by their parent's msg_id to the connection
-  that sent the request (the most recent 10,000 requests are remembered); stdin requests
-  (``input()``) the same way, by the execute request that caused them. Shell and stdin
-  share one ZMQ identity, which ipykernel requires;
+  that sent the request (remembered until both its reply and its idle status have come, at
+  most 10,000 at once); stdin requests (``input()``) the same way, by the execute request
+  that caused them. Shell and stdin share one ZMQ identity, which ipykernel requires;
 - each connection has an outbound queue bounded in bytes: written at once when the socket
   takes it, else by a writer greenlet, so the ZMQ readers never wait for a slow browser.
   Only pure output (stream and display data) is ever shed, and a notice takes its place in
@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 
 #: The requester of the relay's own requests (the readiness nudge).
 _INTERNAL = ""
-#: Who sent each of the most recent client requests; older ones are forgotten.
+#: Who sent each client request, until its reply and its idle have both come; past this many
+#: (a kernel that never says idle, say), the oldest are forgotten.
 _MAX_REQUESTS = 10_000
 _NUDGE_INTERVAL = 0.25
 _NUDGE_RESEND = 2.0
@@ -358,8 +359,13 @@ class KernelChannels:
         self.connections: dict[str, Connection] = {}
         self.offline: OrderedDict[str, Outbox] = OrderedDict()
         #: Request msg_id -> the session that sent it: replies (and ``input()`` requests) go
-        #: back to it, and its iopub reaches it before the onlookers'.
+        #: back to it, and its iopub reaches it before the onlookers'. Forgotten when both
+        #: the reply and the idle status have come (``_settle``). (Kept until 10,000 newer
+        #: ones pushed them out, they took ~125 bytes each: a server relaying for 20 busy
+        #: kernels grew by 1 MiB a minute for its first 25 minutes; bench/load.py --soak.)
         self.requesters: OrderedDict[str, str] = OrderedDict()
+        #: Requests whose reply or idle has come, but not both yet.
+        self._half_done: set[str] = set()
         #: iopub not yet handed to every connection, numbered from `_log_base`: each
         #: connection's `cursor` says where it is (``fan_in``).
         self._log: list[Msg] = []
@@ -430,6 +436,7 @@ class KernelChannels:
             return False
         self._disconnect()
         self.requesters.clear()
+        self._half_done.clear()
         self._connect(info)
         return True
 
@@ -445,6 +452,7 @@ class KernelChannels:
             conn.flush_quick()
         self.offline.clear()
         self.requesters.clear()
+        self._half_done.clear()
 
     def hang_up(self) -> None:
         """Stop relaying and close every WebSocket, after what the kernel said last: the
@@ -644,11 +652,16 @@ class KernelChannels:
                 self._log_base += 1
             for outbox in self.offline.values():
                 outbox.put(msg)
+            if msg.msg_type == "status" and msg.parent_msg_id in self.requesters \
+                    and msg.content().get("execution_state") == "idle":
+                self._settle(msg.parent_msg_id)
             return
-        target = self.requesters.get(msg.parent_msg_id or "")
+        parent_id = msg.parent_msg_id or ""
+        target = self.requesters.get(parent_id)
         if target is None:
             log.debug("no route for a %s %s", msg.channel, msg.msg_type)
-        elif target == _INTERNAL:
+            return
+        if target == _INTERNAL:
             if msg.msg_type == "kernel_info_reply":
                 self._nudge_reply.set()
                 probe = self._probes.get(msg.parent_msg_id or "")
@@ -660,6 +673,18 @@ class KernelChannels:
             conn.deliver(msg)
         elif target in self.offline:
             self.offline[target].put(msg)
+        if msg.channel != "stdin":  # (an input request comes while its execute request runs)
+            self._settle(parent_id)
+
+    def _settle(self, msg_id: str) -> None:
+        """The reply or the idle of a request came: once both have, nothing more is routed
+        by it, and it is forgotten. (Output a kernel's thread prints later, with that request
+        as its parent, still reaches every connection, from the shared log.)"""
+        if msg_id in self._half_done:
+            self._half_done.discard(msg_id)
+            self.requesters.pop(msg_id, None)
+        else:
+            self._half_done.add(msg_id)
 
     def fan_in(self, conn: Connection) -> None:
         """Queue for `conn` the iopub it has not had yet, in order."""
@@ -706,8 +731,10 @@ class KernelChannels:
 
     def _remember(self, msg_id: str, session_id: str) -> None:
         self.requesters[msg_id] = session_id
+        self._half_done.discard(msg_id)  # (a client that reuses a msg_id asks anew)
         if len(self.requesters) > _MAX_REQUESTS:
-            self.requesters.popitem(last=False)
+            oldest, _ = self.requesters.popitem(last=False)
+            self._half_done.discard(oldest)
 
     # -- connections ----------------------------------------------------------------------
 

@@ -119,17 +119,9 @@ def page(context: BrowserContext, ui_server: UIServer, page_errors: list[str], p
     page = context.new_page()
     page.on("pageerror", lambda error: page_errors.append(f"{error.name}: {error.message}\n{error.stack}"))
     page.on("console", lambda msg: page_console.append(f"{msg.type}: {msg.text}"))
-    downloads: list[object] = []
-    page.on("download", lambda download: downloads.append(download))
     yield page
-    if downloads:
-        # Chromium can hang closing a page that downloaded something, even once the file
-        # is complete (seen twice in full runs); closing its context does not
-        # (microsoft/playwright#22185).
-        context.close()
-    else:
-        for pg in context.pages:
-            pg.close(run_before_unload=False)
+    for pg in context.pages:
+        pg.close(run_before_unload=False)
     for session in ui_server.json("GET", "api/sessions", 200):
         ui_server.request("DELETE", f"api/sessions/{session['id']}")
     assert not page_errors, "uncaught errors in the page:\n" + "\n".join(page_errors)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from ..conftest import wait_for
 from .conftest import UIServer, code_cell, put_notebook
 from .notebook_helpers import menu, open_notebook
 
@@ -66,13 +67,23 @@ def test_download_and_revert_to_checkpoint(page: Page, ui_server: UIServer) -> N
     open_notebook(page, "revert.ipynb")
     page.keyboard.press("Control+s")  # saves and makes the checkpoint
     expect(page.get_by_role("status").filter(has_text="Saved")).to_have_text("Saved")
-    with page.expect_download() as download:
-        menu(page, "File", "Download .ipynb")
-    assert download.value.suggested_filename == "revert.ipynb"
-    # path() waits for the download to finish: chromium can hang closing a page whose
-    # download is still in progress (microsoft/playwright#22185).
-    saved = json.loads(Path(download.value.path()).read_text())
-    source = saved["cells"][0]["source"]
+    # The download link is caught in the page and fetched here, not by chromium's download
+    # manager: chromium can hang closing a page, or its context, after a download, even a
+    # finished one (seen three times in full runs; microsoft/playwright#22185).
+    page.evaluate("""() => {
+        window.downloadsAsked = [];
+        document.addEventListener("click", (event) => {
+            const link = event.target.closest && event.target.closest("a[download]");
+            if (link) { window.downloadsAsked.push([link.href, link.download]); event.preventDefault(); }
+        }, true);
+    }""")
+    menu(page, "File", "Download .ipynb")
+    wait_for(lambda: page.evaluate("window.downloadsAsked.length") > 0, timeout=20)
+    assert page.evaluate("window.downloadsAsked") == [[f"{ui_server.url}files/revert.ipynb?download=1", "revert.ipynb"]]
+    download = ui_server.request("GET", "files/revert.ipynb?download=1")
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    assert "revert.ipynb" in download.headers["Content-Disposition"]
+    source = json.loads(download.content)["cells"][0]["source"]
     assert ("".join(source) if isinstance(source, list) else source) == "original"
     put_notebook(ui_server, "revert.ipynb", [code_cell("changed elsewhere")])
     menu(page, "File", "Revert to checkpoint…")

@@ -855,14 +855,19 @@ def soak(args: argparse.Namespace, root: str, work: str, kernels: Kernels, serve
             except BaseException as exc:  # reported after the run
                 sampler_error.append(exc)
 
+        samplers: list[threading.Thread] = []
+
         def tick(now: float) -> None:
-            threading.Thread(target=take, args=(now,), daemon=True).start()
+            samplers.append(threading.Thread(target=take, args=(now,), daemon=True))
+            samplers[-1].start()
 
         gc.collect()
         last[0] = len(loop.requests)  # the calibration's requests are not the soak's
         tick(t0)
         loop.run(args.duration, measuring=True, interval=interval, tick=tick, tick_every=args.sample_interval)
         loop.drain()
+        for thread in samplers:
+            thread.join(HTTP_TIMEOUT)
         if not samples or samples[-1].at < args.duration - args.sample_interval / 2:
             take(time.perf_counter())  # the end, unless a sample was just taken
         progress("\n")
@@ -893,8 +898,9 @@ def soak(args: argparse.Namespace, root: str, work: str, kernels: Kernels, serve
                  f"  {'at s':>7}{'RSS MiB':>10}{'fds':>6}{'kernels':>9}{'restarted':>11}{'executes':>10}"
                  f"{'p50 ms':>9}{'p99 ms':>9}"]
         for s in samples:
+            latency = f"{s.p50:9.1f}{s.p99:9.1f}" if s.executes else f"{'-':>9}{'-':>9}"
             lines.append(f"  {s.at:7.0f}{s.rss_kib / 1024:10.1f}{s.fds:6d}{s.kernels_listed:9d}{s.restarted:11d}"
-                         f"{s.executes:10d}{s.p50:9.1f}{s.p99:9.1f}")
+                         f"{s.executes:10d}{latency}")
         lines += [
             "",
             f"  memory: {first.rss_kib / 1024:.1f} MiB at {first.at:.0f} s (after the {warm:g} s warm-up) -> "

@@ -652,9 +652,10 @@ class KernelChannels:
                 self._log_base += 1
             for outbox in self.offline.values():
                 outbox.put(msg)
-            if msg.msg_type == "status" and msg.parent_msg_id in self.requesters \
+            parent_id = msg.parent_msg_id
+            if msg.msg_type == "status" and parent_id is not None and parent_id in self.requesters \
                     and msg.content().get("execution_state") == "idle":
-                self._settle(msg.parent_msg_id)
+                self._settle(parent_id)
             return
         parent_id = msg.parent_msg_id or ""
         target = self.requesters.get(parent_id)

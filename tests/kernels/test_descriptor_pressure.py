@@ -165,8 +165,9 @@ def test_a_kernel_that_dies_while_descriptors_are_exhausted_is_restarted_once_th
         for sock in socks:
             sock.close()
     wait_for(lambda: kernel_processes(srv.runtime_dir) not in ([], [pid]), timeout=60)
-    model = srv.kernel(kid)  # (was 404: declared dead, removed)
-    assert model["execution_state"] == "starting" and "SIGKILL" in model["reason"]
+    # (was 404: declared dead, removed); `restarting` until the new process is launched
+    model = wait_for(lambda: (m := srv.kernel(kid))["execution_state"] == "starting" and m, timeout=30)
+    assert "SIGKILL" in model["reason"]
     assert "is dead" not in srv.log()
 
 

@@ -199,7 +199,7 @@ def no_such_endpoint(unknown: str) -> Response:
         # it (`/api/kernels/` -> 302 `/api/kernels`), query kept.
         query = request.query_string.decode("latin-1")
         target = request.script_root + request.path.rstrip("/") + (f"?{query}" if query else "")
-        return redirect(target, 302)
+        return Response(status=302, headers={"Location": target})
     allowed = _http_methods()
     if allowed:
         raise MethodNotAllowed(valid_methods=sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))

@@ -37,17 +37,9 @@ OUT_OF_DESCRIPTORS = "The server has run out of file descriptors; try again shor
 
 
 def out_of_descriptors(exc: BaseException) -> bool:
-    """Whether `exc`, or an error it was raised from, is a want of file descriptors (an
-    ``OSError``, or a ``zmq.ZMQError``, with errno EMFILE or ENFILE): a passing state the
-    client is told of with 503, not a bug of ours."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        if getattr(cause, "errno", None) in _NO_DESCRIPTORS:
-            return True
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return False
+    """Whether `exc`, or an error it was raised from, is a want of file descriptors: a
+    passing state the client is told of with 503, not a bug of ours."""
+    return errors.caused_by_errno(exc, _NO_DESCRIPTORS)
 
 
 def error_response(status: int, message: str, reason: str | None = None) -> Response:

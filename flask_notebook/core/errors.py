@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 
 class NotebookError(Exception):
     """An error the API reports to the client. `message` is shown to people."""
@@ -45,3 +47,16 @@ class KernelFailed(NotebookError):
 
 class Unavailable(NotebookError):
     """Not possible right now, but soon: e.g. the kernel is restarting."""
+
+
+def caused_by_errno(exc: BaseException, errnos: Collection[int]) -> bool:
+    """Whether `exc`, or an error it was raised from (``__cause__``, ``__context__``), has one
+    of `errnos` (an ``OSError``, or a ``zmq.ZMQError``, which carries one too)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if getattr(cause, "errno", None) in errnos:
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False

@@ -272,15 +272,8 @@ _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EA
 
 def _wants_resources(exc: BaseException) -> bool:
     """Whether `exc`, or an error it was raised from, is a want of descriptors, memory or
-    processes (an ``OSError`` or a ``zmq.ZMQError``)."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        if getattr(cause, "errno", None) in _RESOURCE_ERRNOS:
-            return True
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return False
+    processes."""
+    return errors.caused_by_errno(exc, _RESOURCE_ERRNOS)
 
 
 def _has_exited(km: KernelManager) -> bool:

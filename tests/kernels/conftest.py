@@ -44,6 +44,16 @@ def add_kernelspec(data_dir: Path, name: str, argv: list[str], **extra: Any) -> 
                                                       **extra}))
 
 
+def add_vanishing_kernelspec(base: Path) -> Path:
+    """A kernelspec "vanishing" whose argv starts with a script in `base` that runs ipykernel:
+    move or remove the script (the returned path) and the kernel can no longer be started."""
+    program = base / "kernel-program"
+    program.write_text(f"#!/bin/sh\nexec {sys.executable} -m ipykernel_launcher \"$@\"\n")
+    program.chmod(0o755)
+    add_kernelspec(base / "data", "vanishing", [str(program), "-f", "{connection_file}"])
+    return program
+
+
 class Server(LiveServer):
     """A live server with its own Jupyter directories, and helpers for kernels."""
 

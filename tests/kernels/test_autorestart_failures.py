@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from collections.abc import Callable
 
 import pytest
 
 from ..conftest import wait_for
 from ..kernel_client import of_type, stdout_of
-from .conftest import Server, add_kernelspec
+from .conftest import Server, add_vanishing_kernelspec
 
 pytestmark = pytest.mark.live
 
@@ -23,10 +22,7 @@ def test_a_kernel_whose_restart_fails_comes_back_when_it_can_be_started_again(
     """Its program is gone when it dies, then back: the kernel is restarted (it was declared
     dead and removed at the first failed restart)."""
     srv = make_server()
-    program = srv.base / "kernel-program"
-    program.write_text(f"#!/bin/sh\nexec {sys.executable} -m ipykernel_launcher \"$@\"\n")
-    program.chmod(0o755)
-    add_kernelspec(srv.base / "data", "vanishing", [str(program), "-f", "{connection_file}"])
+    program = add_vanishing_kernelspec(srv.base)
     kid = srv.start_kernel(name="vanishing")
     client = srv.client(kid)
     pid = int(stdout_of(client.run("import os; print(os.getpid())")))

@@ -15,7 +15,7 @@ import requests
 
 from ..conftest import wait_for
 from ..kernel_client import KernelClient, of_type
-from .conftest import Server, add_kernelspec, kernel_processes
+from .conftest import Server, add_kernelspec, add_vanishing_kernelspec, kernel_processes
 from .test_rest import assert_json_error
 
 #: An ipykernel that takes seconds to exit once asked to (an atexit hook; a big ``__del__``
@@ -106,10 +106,7 @@ def test_a_restart_waiting_for_a_slow_kernel_holds_up_no_other_kernel(make_serve
 
 def test_a_restart_that_cannot_start_the_kernel_is_a_500(make_server: Callable[..., Server]) -> None:
     srv = make_server()
-    program = srv.base / "kernel-program"
-    program.write_text(f"#!/bin/sh\nexec {sys.executable} -m ipykernel_launcher \"$@\"\n")
-    program.chmod(0o755)
-    add_kernelspec(srv.base / "data", "vanishing", [str(program), "-f", "{connection_file}"])
+    program = add_vanishing_kernelspec(srv.base)
     kid = srv.start_kernel(name="vanishing")
     watcher = srv.client(kid)
     program.unlink()  # the restart's new process cannot be started

@@ -194,6 +194,9 @@ def rename_contents(api_path: str) -> Response:
 @bp.delete("/", defaults={"api_path": ""}, strict_slashes=False)
 @bp.delete("/<nb_path:api_path>", **ROUTE)
 def delete_contents(api_path: str) -> Response:
+    if _flag("upload", False):  # ours: cancel the upload to the path, keep the file
+        offload(state().contents.cancel_upload, api_path)
+        return Response(status=204)
     offload(state().contents.delete, api_path)
     emit_contents("delete", api_path.strip("/"))
     return Response(status=204)

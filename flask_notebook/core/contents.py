@@ -162,6 +162,7 @@ class ContentsManager:
         model = self._base_model(api_path, os_path)
         model["type"], model["size"] = "directory", None
         if content:
+            self.uploads.sweep_left_over(os_path)
             model["content"], model["format"] = self.lister.entries(api_path, os_path), "json"
         return model
 
@@ -541,6 +542,19 @@ class ContentsManager:
         except OSError as exc:
             raise fileio.save_error(exc, api_path) from exc
         self.checkpoints.delete_all(api_path)
+
+    def cancel_upload(self, api_path: str) -> None:
+        """Stop a chunked upload to `api_path` and remove its partial file, leaving the
+        target (a file the upload was replacing) as it is.
+
+        :raises errors.NotFound: no upload to that path is under way.
+        """
+        api_path = normalize_api_path(api_path)
+        if not api_path:
+            raise errors.Invalid("Can't upload to root")
+        self._check_writable_name(api_path, "delete")
+        if not self.uploads.cancel(api_path):
+            raise errors.NotFound(f"No upload to {api_path} is under way")
 
     # -- checkpoints and trust -----------------------------------------------------------
 

@@ -14,7 +14,11 @@ the old file, or none. The protocol names no upload, only its target, so:
 - A chunk that fails to be written (a full disk, a file size limit) removes the partial:
   the upload is over; the target is untouched.
 - A DELETE of the target cancels an upload to it (and removes a partial that a crashed
-  server left behind).
+  server left behind); ``cancel`` alone is what ``DELETE ...?upload=1`` asks for: the upload
+  goes, the target stays.
+- A partial that no upload of this process knows and that has not changed for
+  ``IDLE_TIMEOUT`` (a server killed mid-upload) is removed the first time this process
+  lists its folder (`sweep_left_over`), so hidden partials never pile up.
 
 Chunk writes run in worker threads: the registry is guarded by a real thread lock, held
 only to read and change it, never while writing.
@@ -62,6 +66,9 @@ class Uploads:
         self.idle_timeout = idle_timeout
         self._active: dict[str, _Upload] = {}
         self._lock = _allocate_lock()
+        #: Folders `sweep_left_over` has looked in (bounded: cleared when it grows past this).
+        self._swept: set[str] = set()
+        self.max_swept = 10_000
 
     def partial_os_path(self, api_path: str) -> str:
         """``.~upload-<name>`` beside the target; for a name too long to take the prefix,
@@ -85,6 +92,7 @@ class Uploads:
         """
         partial = self.partial_os_path(api_path)
         self.sweep()
+        self.sweep_left_over(os.path.dirname(partial))
         with self._lock:
             upload = self._claim(partial, api_path, chunk)
         try:
@@ -106,11 +114,16 @@ class Uploads:
                 raise errors.Invalid(f"Upload of {api_path} refused: its partial file is a symlink") from exc
             raise fileio.save_error(exc, api_path) from exc
         with self._lock:
+            current = self._active.get(partial)
             if chunk == -1:
-                if self._active.get(partial) is upload:
+                if current is upload:
                     del self._active[partial]
-            else:
+            elif current is upload:
                 upload.busy, upload.next_chunk, upload.last_write = False, chunk + 1, time.monotonic()
+            else:  # cancelled while this chunk was written: what it wrote is no one's
+                if current is None:
+                    _remove(partial)
+                raise errors.Conflict(f"The upload of {api_path} was cancelled")
         return st
 
     def _claim(self, partial: str, api_path: str, chunk: int) -> _Upload:
@@ -179,6 +192,31 @@ class Uploads:
                     _remove(partial)
                     log.info("upload of %s abandoned (no chunk for %.0f s): partial file removed",
                              upload.api_path, self.idle_timeout)
+
+
+    def sweep_left_over(self, os_dir: str) -> None:
+        """Remove the partial files in `os_dir` that a previous server left (killed or
+        restarted mid-upload): those no upload of this process knows, unchanged for
+        ``idle_timeout`` seconds (a live upload of another process sharing the folder keeps
+        changing its partial). Once per folder per process: after that, every partial there
+        is one of ours, and `sweep` sees to it."""
+        if os_dir in self._swept:
+            return
+        if len(self._swept) >= self.max_swept:
+            self._swept.clear()
+        self._swept.add(os_dir)
+        cutoff = time.time() - self.idle_timeout
+        try:
+            with os.scandir(os_dir) as scan:
+                left = [entry.path for entry in scan if entry.name.startswith(_PREFIX)
+                        and entry.is_file(follow_symlinks=False)
+                        and entry.stat(follow_symlinks=False).st_mtime < cutoff]
+        except OSError:  # gone, unreadable: nothing of ours to remove there
+            return
+        for partial in left:
+            with self._lock:
+                if partial not in self._active and _remove(partial):
+                    log.info("removed a partial upload left by an earlier server: %s", partial)
 
 
 def _remove(os_path: str) -> bool:

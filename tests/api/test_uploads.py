@@ -88,6 +88,42 @@ def test_delete_cancels_an_upload_and_removes_a_partial_left_by_a_crash(client: 
     assert_error(client.delete(f"{API}/old.bin"), 404)
 
 
+def test_delete_with_upload_query_cancels_only_the_upload(client: FlaskClient, root: Path) -> None:
+    """Ours (the UI's Cancel): the upload goes at once, the file it was replacing stays."""
+    (root / "keep.bin").write_bytes(b"old")
+    assert client.put(f"{API}/keep.bin", json=chunk(b"new-1.", 1)).status_code == 200
+    assert client.delete(f"{API}/keep.bin?upload=1").status_code == 204
+    assert partials(root) == [] and (root / "keep.bin").read_bytes() == b"old"
+    assert_error(client.put(f"{API}/keep.bin", json=chunk(b"new-2", -1)), 400)  # it is over
+    assert_error(client.delete(f"{API}/keep.bin?upload=1"), 404, "No upload to keep.bin is under way")
+    assert_error(client.delete(f"{API}/keep.bin?upload=yes"), 400)
+    assert (root / "keep.bin").read_bytes() == b"old"
+    # Sent again at once: not 409 for the cancelled one.
+    assert client.put(f"{API}/keep.bin", json=chunk(b"new-1.", 1)).status_code == 200
+    assert client.put(f"{API}/keep.bin", json=chunk(b"new-2", -1)).status_code == 200
+    assert (root / "keep.bin").read_bytes() == b"new-1.new-2"
+
+
+def test_partials_left_by_an_earlier_server_go_when_their_folder_is_listed(client: FlaskClient, root: Path) -> None:
+    """A server killed mid-upload leaves its hidden partial; the next one removes it once it
+    has been left alone for the idle timeout, and keeps one that may still be written."""
+    sub = root / "sub"
+    sub.mkdir()
+    (sub / ".~upload-old.bin").write_bytes(b"left over")
+    hours_ago = os.stat(sub).st_mtime - 3 * 3600
+    os.utime(sub / ".~upload-old.bin", (hours_ago, hours_ago))
+    (sub / ".~upload-fresh.bin").write_bytes(b"maybe another process's, under way")
+    (sub / ".~upload-dir").mkdir()  # not a partial of ours: a folder is never removed
+    os.utime(sub / ".~upload-dir", (hours_ago, hours_ago))
+    assert client.get(f"{API}/sub").status_code == 200
+    assert partials(sub) == [".~upload-dir", ".~upload-fresh.bin"]
+    # A chunk into a folder sweeps it too.
+    (root / ".~upload-old.bin").write_bytes(b"left over")
+    os.utime(root / ".~upload-old.bin", (hours_ago, hours_ago))
+    assert client.put(f"{API}/other.bin", json=chunk(b"1", 1)).status_code == 201
+    assert partials(root) == [".~upload-other.bin"]
+
+
 class SizeLimitedServer(LiveServer):
     """The real server with files limited to `FILE_LIMIT` bytes (RLIMIT_FSIZE): a write
     past it fails with EFBIG, as one fails on a full disk (Python ignores SIGXFSZ)."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Page, Request, Route, expect
 
 from .conftest import UIServer
 from .test_tree import make_folder, open_tree, row
@@ -80,7 +81,7 @@ def test_large_upload_goes_in_chunks_with_progress(page: Page, ui_server: UIServ
     expect(bar).to_have_attribute("max", str(len(data)))
     entry = page.get_by_role("region", name="Uploads").locator('.nb-upload[data-name="big.bin"]')
     expect(entry).to_have_attribute("data-state", "done")
-    expect(entry).to_contain_text("Uploaded")
+    expect(entry.last).to_contain_text("Uploaded")  # the cancelled row stays above it
     assert (folder / "big.bin").read_bytes() == data
     assert [body["chunk"] for body in puts] == [1, 2, -1]
     assert all(body["type"] == "file" and body["format"] == "base64" for body in puts)
@@ -129,3 +130,40 @@ def test_drag_and_drop_uploads_into_the_folder_or_onto_a_subfolder(page: Page, u
     expect(page.locator('.nb-upload[data-name="into-inbox.txt"]')).to_have_attribute("data-state", "done")
     assert (folder / "inbox" / "into-inbox.txt").read_text() == "sorted"
     expect(row(page, "into-inbox.txt")).to_have_count(0)
+
+
+def test_cancelling_a_chunked_upload_drops_it_on_the_server_and_keeps_the_old_file(
+        page: Page, ui_server: UIServer) -> None:
+    """Cancel between chunks: the server forgets the upload at once (the same file can be
+    sent again straight away, not 409 for two minutes) and the file it was replacing stays."""
+    folder = make_folder(ui_server, "up-cancel", {"big.bin": "old"})
+    open_tree(page, "up-cancel")
+    held: list[Route] = []
+
+    def hold_second_chunk(route: Route) -> None:
+        body = json.loads(route.request.post_data or "{}") if route.request.method == "PUT" else {}
+        if body.get("chunk") == 2 and not held:
+            held.append(route)  # left unanswered: the upload waits on it until cancelled
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/api/contents/up-cancel/big\.bin(\?.*)?$"), hold_second_chunk)
+    data = os.urandom(2 * CHUNK + 10)
+    upload_with_button(page, {"name": "big.bin", "mimeType": "application/octet-stream", "buffer": data})
+    page.get_by_role("dialog", name="Replace files?").get_by_role("button", name="Replace").click()
+    deadline = time.monotonic() + 20  # route handlers run while playwright is called
+    while not held:
+        assert time.monotonic() < deadline, "the second chunk was never sent"
+        page.wait_for_timeout(50)
+    assert [name for name in os.listdir(folder) if name.startswith(".~upload-")]  # chunk 1 is there
+    with page.expect_request(lambda r: r.method == "DELETE" and "upload=1" in r.url) as cancel:
+        page.get_by_role("button", name="Cancel uploading big.bin").click()
+    entry = page.get_by_role("region", name="Uploads").locator('.nb-upload[data-name="big.bin"]')
+    expect(entry).to_contain_text("Cancelled")
+    assert cancel.value.response() is not None and cancel.value.response().status == 204
+    assert os.listdir(folder) == ["big.bin"] and (folder / "big.bin").read_text() == "old"
+    page.unroute(re.compile(r".*/api/contents/up-cancel/big\.bin(\?.*)?$"))
+    upload_with_button(page, {"name": "big.bin", "mimeType": "application/octet-stream", "buffer": data})
+    page.get_by_role("dialog", name="Replace files?").get_by_role("button", name="Replace").click()
+    expect(entry.last).to_contain_text("Uploaded")  # the cancelled row stays above it
+    assert (folder / "big.bin").read_bytes() == data

@@ -46,14 +46,25 @@ export async function uploadFile(file, apiPath, { onProgress = () => {}, signal 
   }
   const count = Math.ceil(file.size / size);
   let data = null;
-  for (let index = 0; index < count; index += 1) {
-    signal?.throwIfAborted();
-    const start = index * size;
-    const end = Math.min(file.size, start + size);
-    const content = await blobToBase64(file.slice(start, end));
-    const chunk = index === count - 1 ? -1 : index + 1;
-    ({ data } = await request("PUT", url, { body: { type: "file", format: "base64", chunk, content }, signal }));
-    onProgress(end, file.size);
+  let started = false;
+  try {
+    for (let index = 0; index < count; index += 1) {
+      signal?.throwIfAborted();
+      const start = index * size;
+      const end = Math.min(file.size, start + size);
+      const content = await blobToBase64(file.slice(start, end));
+      const chunk = index === count - 1 ? -1 : index + 1;
+      started = true;
+      ({ data } = await request("PUT", url, { body: { type: "file", format: "base64", chunk, content }, signal }));
+      onProgress(end, file.size);
+    }
+  } catch (problem) {
+    // A cancelled upload must not hold its name on the server until it expires (two
+    // minutes): ask the server to drop it (ours; the file it was replacing stays).
+    if (started && problem.name === "AbortError") {
+      request("DELETE", url, { query: { upload: 1 } }).catch(() => {});
+    }
+    throw problem;
   }
   return data;
 }

@@ -82,7 +82,7 @@ def seconds(*, above_zero: bool = False, empty: float | None = None) -> Callable
 
     def parse(value: Any) -> float:
         if empty is not None and value in (None, ""):
-            return empty
+            return float(empty)
         number = _number(value)
         if not (number > 0 if above_zero else number >= 0):
             raise Invalid(expected)
@@ -109,7 +109,7 @@ def _optional_count(value: Any) -> int | None:
         return None
     number = _whole(value)
     if number is None or number < 0:
-        raise Invalid("a whole number (0 or more), or None for no limit")
+        raise Invalid("a whole number, 0 or more (unset: no limit)")
     return number
 
 
@@ -118,7 +118,7 @@ def _message_size(value: Any) -> int | None:
         return None
     number = _whole(value)
     if number is None or number < 0:
-        raise Invalid("a number of bytes (0 or None: no limit)")
+        raise Invalid("a whole number of bytes (0 or unset: no limit)")
     return number or None
 
 

@@ -1,8 +1,8 @@
 """Every ``NOTEBOOK_*`` setting, defined once: its key, type, default, meaning and check.
 
 ``Settings.from_config(app.config)`` reads and checks them all at start-up, so that a bad
-value stops the app with one line (``NOTEBOOK_CULL_INTERVAL must be a number of seconds, not
-'often'``) instead of failing later, and views read typed values
+value stops the app with one line (``NOTEBOOK_CULL_INTERVAL must be a number of seconds (0 or
+more), not 'often'``) instead of failing later, and views read typed values
 (``state().settings.cull_interval``) instead of ``app.config``. The ``init_app`` docstring's
 list of keys is made from these definitions; the README's table is checked against them
 (``tests/test_config_reference.py``).

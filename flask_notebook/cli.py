@@ -92,10 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"flask-notebook: {exc}", file=sys.stderr)
         return 2
     state = app.extensions["notebook"]
-    max_connections = _max_connections(app.config["NOTEBOOK_MAX_CONNECTIONS"], before, nofile)
+    max_connections = _max_connections(state.settings.max_connections, before, nofile)
     ssl_args = {"certfile": args.certfile, "keyfile": args.keyfile} if args.certfile else {}
     server = Server((args.ip, args.port), app, log=AccessLog(), error_log=log, max_connections=max_connections,
-                    idle_timeout=limits.idle_timeout(app.config["NOTEBOOK_HTTP_IDLE_TIMEOUT"]), nofile=nofile,
+                    idle_timeout=state.settings.http_idle_timeout, nofile=nofile,
                     **ssl_args)
     try:
         server.init_socket()
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     state.shutdown_server = stopping.set  # POST /api/shutdown stops as SIGTERM does
     try:
         server.start()
-        url = _url(args, server.server_port, state.token, str(app.config["NOTEBOOK_BASE_URL"]))
+        url = _url(args, server.server_port, state.token, state.settings.base_url)
         print(f"flask-notebook {_version()} is serving {state.root_dir} at {url}", file=sys.stderr, flush=True)
         if not args.no_browser:
             webbrowser.open(url)
@@ -130,9 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _max_connections(setting: Any, before: int, nofile: int) -> int:
-    """NOTEBOOK_MAX_CONNECTIONS, or the limit derived from the open-file limit; logged."""
-    chosen = limits.max_connections(setting)
+def _max_connections(chosen: int | None, before: int, nofile: int) -> int:
+    """NOTEBOOK_MAX_CONNECTIONS (`chosen`), or the limit derived from the open-file limit; logged."""
     derived = limits.default_max_connections(nofile)
     raised = f" (raised from {before})" if before != nofile else ""
     if chosen is None:

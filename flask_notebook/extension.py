@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import atexit
-import os
+import copy
 import secrets
 import time
 import weakref
@@ -21,50 +21,15 @@ from .core.events import EventBus
 from .core.execute import Executions
 from .core.kernels import KernelRegistry
 from .core.kernelspecs import Kernelspecs
-from .core.pool import KernelPool, parse_sizes
+from .core.pool import KernelPool
 from .core.sessions import Sessions
 from .core.paths import Root
 from .core.terminals import Terminals, default_shell
+from .settings import DEFINITIONS, Settings, describe
 
-#: Every config key the extension reads, with its default. ``init_app``'s docstring
-#: explains them; the README's configuration table lists them too (a test checks).
-DEFAULTS: dict[str, Any] = {
-    "NOTEBOOK_ROOT_DIR": None,
-    "NOTEBOOK_TOKEN": None,
-    "NOTEBOOK_PASSWORD": None,
-    "NOTEBOOK_SECRET_KEY": None,
-    "NOTEBOOK_ALLOW_HIDDEN": False,
-    "NOTEBOOK_HIDE_GLOBS": ["__pycache__", "*.pyc", "*.pyo", ".DS_Store", "*~"],
-    "NOTEBOOK_MAX_BODY_SIZE": 512 * 1024 * 1024,
-    "NOTEBOOK_ALLOW_ORIGIN": "",
-    "NOTEBOOK_ALLOW_ORIGIN_PAT": "",
-    "NOTEBOOK_ALLOW_CREDENTIALS": False,
-    "NOTEBOOK_ALLOW_REMOTE_ACCESS": True,
-    "NOTEBOOK_LOCAL_HOSTNAMES": ["localhost"],
-    "NOTEBOOK_DISABLE_CHECK_XSRF": False,
-    "NOTEBOOK_COOKIE_MAX_AGE": 30 * 24 * 3600,
-    "NOTEBOOK_DEFAULT_KERNEL_NAME": "python3",
-    "NOTEBOOK_DATA_DIR": None,
-    "NOTEBOOK_LISTING_CACHE": True,
-    "NOTEBOOK_MAX_KERNELS": None,
-    "NOTEBOOK_CULL_IDLE_TIMEOUT": 0,
-    "NOTEBOOK_CULL_INTERVAL": 300,
-    "NOTEBOOK_CULL_CONNECTED": False,
-    "NOTEBOOK_CULL_BUSY": False,
-    "NOTEBOOK_KERNEL_INFO_TIMEOUT": 60,
-    "NOTEBOOK_WS_QUEUE_LIMIT": 32 * 1024 * 1024,
-    "NOTEBOOK_WS_REPLAY_LIMIT": 16 * 1024 * 1024,
-    "NOTEBOOK_WS_PING_INTERVAL": 25,
-    "NOTEBOOK_WS_MAX_MESSAGE_SIZE": 64 * 1024 * 1024,
-    "NOTEBOOK_WS_COMPRESSION": False,
-    "NOTEBOOK_EXECUTE_API": True,
-    "NOTEBOOK_EXECUTE_RECORD_TTL": 600,
-    "NOTEBOOK_EXECUTE_TIMEOUT": 1800,
-    "NOTEBOOK_KERNEL_POOL": {},
-    "NOTEBOOK_KERNEL_POOL_SEED": "",
-    "NOTEBOOK_AUTOSAVE_INTERVAL": 120,
-    "NOTEBOOK_TERMINALS_ENABLED": True,
-}
+#: Every config key the extension reads, with its default (``settings`` defines them all;
+#: the standalone server's own keys are in ``factory.STANDALONE_DEFAULTS``).
+DEFAULTS: dict[str, Any] = {d.key: d.default for d in DEFINITIONS if not d.standalone}
 
 Authorize = Callable[[Request], Any]
 
@@ -84,7 +49,8 @@ class NotebookState:
     secret_key: str
     authorize: Authorize | None
     login_url: str | None
-    config: dict[str, Any]
+    #: Every NOTEBOOK_* setting, typed and checked once, at start-up.
+    settings: Settings
     #: ``/api/config`` sections: this server's store over the Jupyter config path's.
     config_sections: ConfigSections
     pool: KernelPool | None = None
@@ -139,61 +105,9 @@ class Notebook:
     ) -> None:
         """Mount the notebook under `url_prefix` (default ``/notebook``).
 
-        Reads these config keys once, here; each gets its default via ``setdefault``:
-
-        - ``NOTEBOOK_ROOT_DIR``: directory served (default: the current directory).
-        - ``NOTEBOOK_TOKEN``: the access token. ``None`` generates one (none if a password
-          is set); ``""`` turns token auth off.
-        - ``NOTEBOOK_PASSWORD``: a hash from ``flask-notebook --hash-password``; enables
-          password login on the login page.
-        - ``NOTEBOOK_SECRET_KEY``: signs the login cookie (default: the app's ``SECRET_KEY``,
-          else random per process, so logins end when the process does).
-        - ``NOTEBOOK_ALLOW_HIDDEN``: serve dot-files (default ``False``).
-        - ``NOTEBOOK_HIDE_GLOBS``: names left out of listings.
-        - ``NOTEBOOK_MAX_BODY_SIZE``: request bodies above this many bytes get 413.
-        - ``NOTEBOOK_ALLOW_ORIGIN``, ``NOTEBOOK_ALLOW_ORIGIN_PAT``, ``NOTEBOOK_ALLOW_CREDENTIALS``:
-          CORS: an origin (or ``*``), a regex of origins, and whether to allow credentials.
-        - ``NOTEBOOK_ALLOW_REMOTE_ACCESS``: when ``False``, only loopback addresses and
-          ``NOTEBOOK_LOCAL_HOSTNAMES`` are accepted as the Host header (DNS-rebinding guard;
-          the command line turns it on when it binds to loopback).
-        - ``NOTEBOOK_DISABLE_CHECK_XSRF``: skip the XSRF check for cookie sessions.
-        - ``NOTEBOOK_COOKIE_MAX_AGE``: login cookie lifetime in seconds.
-        - ``NOTEBOOK_DEFAULT_KERNEL_NAME``: the default kernelspec.
-        - ``NOTEBOOK_DATA_DIR``: where notebook signatures and ``/api/config`` sections are
-          kept (default: Jupyter's data dir).
-        - ``NOTEBOOK_LISTING_CACHE``: reuse directory listings until inotify reports a change
-          (Linux, local file systems only; default ``True``).
-        - ``NOTEBOOK_MAX_KERNELS``: refuse (403) to start more kernels than this (``None``: no limit).
-        - ``NOTEBOOK_CULL_IDLE_TIMEOUT``, ``NOTEBOOK_CULL_INTERVAL``, ``NOTEBOOK_CULL_CONNECTED``,
-          ``NOTEBOOK_CULL_BUSY``: shut down kernels idle that many seconds (0: never), checked
-          every interval, including connected or busy ones if those are ``True``.
-        - ``NOTEBOOK_KERNEL_INFO_TIMEOUT``: seconds a restart waits for the kernel to answer.
-        - ``NOTEBOOK_AUTOSAVE_INTERVAL``: seconds between the editor's autosaves of a changed
-          notebook (``0``: no autosave).
-        - ``NOTEBOOK_WS_QUEUE_LIMIT``: bytes queued for one WebSocket before output is shed
-          (with a notice in the output; replies and status messages are never shed).
-        - ``NOTEBOOK_WS_REPLAY_LIMIT``: bytes kept for a disconnected WebSocket, replayed when
-          it reconnects with the same ``session_id`` (0: no replay).
-        - ``NOTEBOOK_WS_PING_INTERVAL``: seconds between WebSocket pings (a peer that misses a
-          pong is dropped).
-        - ``NOTEBOOK_WS_MAX_MESSAGE_SIZE``: the largest message a client may send, in bytes.
-        - ``NOTEBOOK_WS_COMPRESSION``: accept permessage-deflate (default ``False``: it costs
-          CPU on every message and kernel traffic is local).
-        - ``NOTEBOOK_EXECUTE_API``: serve ``POST /api/execute`` (code run on a throw-away
-          kernel; default ``True``). ``/api/kernels/<id>/execute`` is always served.
-        - ``NOTEBOOK_EXECUTE_RECORD_TTL``: seconds the record of a finished REST execution is
-          kept for ``GET .../requests/<id>``.
-        - ``NOTEBOOK_EXECUTE_TIMEOUT``: the ``timeout`` of a REST execution that sets none, in
-          seconds (default 1800; ``0`` or ``None``: none): past it the request is interrupted
-          and ends with status ``timeout``, also when the kernel hangs (stopped, or stuck).
-        - ``NOTEBOOK_KERNEL_POOL``: kernels kept started and warm, by kernelspec name, e.g.
-          ``{"python3": 2}``; starting a kernel or session takes one at once. They count
-          toward ``NOTEBOOK_MAX_KERNELS``.
-        - ``NOTEBOOK_KERNEL_POOL_SEED``: code run in each pooled kernel before it is handed
-          out (e.g. imports); a kernel whose seed fails is discarded.
-        - ``NOTEBOOK_TERMINALS_ENABLED``: serve terminals (``/api/terminals`` and their
-          WebSocket; default ``True``). A terminal is a shell of the server's user, as the
-          kernels are; when ``False`` those URLs are 404.
+        Reads the ``NOTEBOOK_*`` config keys once, here, into ``state().settings``
+        (``flask_notebook.settings.Settings``, where each is defined); each key gets its
+        default via ``setdefault``. The keys are listed at the end.
 
         :param authorize: ``callable(request) -> identity or None`` that replaces token and
             password auth, for a host with its own login. It is asked on every request of
@@ -209,6 +123,10 @@ class Notebook:
             answers 501: stopping a host's process is the host's call. The ``flask-notebook``
             command and gunicorn.conf.py set their own.
         :raises RuntimeError: the app already has a notebook.
+        :raises ValueError: a config value is unusable: one line naming the key, the value and
+            what it must be.
+
+        The keys:
         """
         if "notebook" in app.extensions:
             raise RuntimeError("Notebook is already registered on this app; call init_app once per app.")
@@ -218,41 +136,37 @@ class Notebook:
         login_url = login_url or options.pop("login_url", None)
         shutdown = shutdown or options.pop("shutdown", None)
         for key, value in DEFAULTS.items():
-            app.config.setdefault(key, value)
-        config = {key: app.config[key] for key in DEFAULTS}
-        root_dir = config["NOTEBOOK_ROOT_DIR"] or os.getcwd()
-        if not os.path.isdir(root_dir):
-            raise ValueError(f"NOTEBOOK_ROOT_DIR {root_dir!r} is not a directory")
-        root = Root(root_dir, allow_hidden=config["NOTEBOOK_ALLOW_HIDDEN"], hide_globs=config["NOTEBOOK_HIDE_GLOBS"])
-        notary = notebooks.Notary(config["NOTEBOOK_DATA_DIR"])
-        password_hash = config["NOTEBOOK_PASSWORD"] or None
-        token = config["NOTEBOOK_TOKEN"]
+            app.config.setdefault(key, copy.deepcopy(value))
+        settings = Settings.from_config(app.config)
+        root = Root(settings.root_dir, allow_hidden=settings.allow_hidden, hide_globs=list(settings.hide_globs))
+        notary = notebooks.Notary(settings.data_dir)
+        password_hash = settings.password
+        token = settings.token
         if token is None and authorize is None:
             token = None if password_hash else auth.new_token()
-        kernelspecs = Kernelspecs(default_name=config["NOTEBOOK_DEFAULT_KERNEL_NAME"])
+        kernelspecs = Kernelspecs(default_name=settings.default_kernel_name)
         events = EventBus()
-        max_kernels = config["NOTEBOOK_MAX_KERNELS"]
         kernels = KernelRegistry(
             kernelspecs,
-            max_kernels=int(max_kernels) if max_kernels not in (None, "") else None,
-            cull_idle_timeout=float(config["NOTEBOOK_CULL_IDLE_TIMEOUT"]),
-            cull_interval=float(config["NOTEBOOK_CULL_INTERVAL"]),
-            cull_connected=bool(config["NOTEBOOK_CULL_CONNECTED"]),
-            cull_busy=bool(config["NOTEBOOK_CULL_BUSY"]),
-            replay_limit=int(config["NOTEBOOK_WS_REPLAY_LIMIT"]),
+            max_kernels=settings.max_kernels,
+            cull_idle_timeout=settings.cull_idle_timeout,
+            cull_interval=settings.cull_interval,
+            cull_connected=settings.cull_connected,
+            cull_busy=settings.cull_busy,
+            replay_limit=settings.ws_replay_limit,
             events=events,
         )
         executions = Executions(
             interrupt=kernels.interrupt,
-            ready_timeout=float(config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]),
-            queue_limit=int(config["NOTEBOOK_WS_QUEUE_LIMIT"]),
-            record_ttl=float(config["NOTEBOOK_EXECUTE_RECORD_TTL"]),
-            default_timeout=_execute_timeout(config["NOTEBOOK_EXECUTE_TIMEOUT"]),
+            ready_timeout=settings.kernel_info_timeout,
+            queue_limit=settings.ws_queue_limit,
+            record_ttl=settings.execute_record_ttl,
+            default_timeout=settings.execute_timeout,
         )
         kernels.on_stop.append(executions.kernel_stopped)
-        pool = _kernel_pool(kernels, kernelspecs, config, root.os_root)
+        pool = _kernel_pool(kernels, kernelspecs, settings, root.os_root)
         state = NotebookState(
-            contents=ContentsManager(root, notary, listing_cache=config["NOTEBOOK_LISTING_CACHE"]),
+            contents=ContentsManager(root, notary, listing_cache=settings.listing_cache),
             kernelspecs=kernelspecs,
             kernels=kernels,
             sessions=Sessions(kernels, root),
@@ -260,21 +174,21 @@ class Notebook:
             notary=notary,
             token=token,
             password_hash=password_hash,
-            secret_key=str(config["NOTEBOOK_SECRET_KEY"] or app.secret_key or secrets.token_hex(32)),
+            secret_key=str(settings.secret_key or app.secret_key or secrets.token_hex(32)),
             authorize=authorize,
             login_url=login_url,
-            config=config,
-            config_sections=ConfigSections(store_dir(config["NOTEBOOK_DATA_DIR"] or jupyter_data_dir(), root.os_root)),
+            settings=settings,
+            config_sections=ConfigSections(store_dir(settings.data_dir or jupyter_data_dir(), root.os_root)),
             pool=pool,
             shutdown_server=shutdown,
             events=events,
         )
         kernels.on_activity = state.touch
-        if config["NOTEBOOK_TERMINALS_ENABLED"]:
+        if settings.terminals_enabled:
             state.terminals = Terminals(root, shell_command=default_shell(),
                                         env={"JUPYTER_SERVER_ROOT": root.os_root}, on_activity=state.touch)
         notebooks.validation_message(notebooks.new_notebook())  # compile the schema validator now
-        _websocket_options(app, config)
+        _websocket_options(app, settings)
         app.extensions["notebook"] = state
         # A weak reference: an app that is dropped (tests make hundreds) releases its state.
         atexit.register(_shutdown_at_exit, weakref.ref(state))
@@ -288,13 +202,13 @@ class Notebook:
             pool.start()  # in the background: greenlets run once the server serves
 
 
-def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, config: dict[str, Any],
+def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, settings: Settings,
                  root_dir: str) -> KernelPool | None:
     """The warm pool NOTEBOOK_KERNEL_POOL asks for, or None.
 
-    :raises ValueError: a malformed size, or a kernelspec that does not exist.
+    :raises ValueError: a kernelspec that does not exist.
     """
-    sizes = parse_sizes(config["NOTEBOOK_KERNEL_POOL"] or {})
+    sizes = settings.kernel_pool
     if not any(sizes.values()):
         return None
     for name in sizes:
@@ -302,28 +216,11 @@ def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, config: dict
             kernelspecs.get_spec(name)
         except Exception as exc:
             raise ValueError(f"NOTEBOOK_KERNEL_POOL names kernelspec {name!r}, which is not installed") from exc
-    return KernelPool(kernels, sizes, cwd=root_dir, seed=str(config["NOTEBOOK_KERNEL_POOL_SEED"] or ""),
-                      ready_timeout=float(config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]),
-                      queue_limit=int(config["NOTEBOOK_WS_QUEUE_LIMIT"]))
+    return KernelPool(kernels, sizes, cwd=root_dir, seed=settings.kernel_pool_seed,
+                      ready_timeout=settings.kernel_info_timeout, queue_limit=settings.ws_queue_limit)
 
 
-def _execute_timeout(value: Any) -> float | None:
-    """NOTEBOOK_EXECUTE_TIMEOUT as seconds, None for no limit.
-
-    :raises ValueError: not a number of seconds (0 or more).
-    """
-    if value in (None, "", 0):
-        return None
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = -1.0
-    if isinstance(value, bool) or not 0 <= seconds < float("inf"):
-        raise ValueError(f"NOTEBOOK_EXECUTE_TIMEOUT must be a number of seconds (0: no limit), not {value!r}")
-    return seconds or None
-
-
-def _websocket_options(app: Flask, config: dict[str, Any]) -> None:
+def _websocket_options(app: Flask, settings: Settings) -> None:
     """flask-sock reads its options app-wide: add ours to what the host set, never overriding it.
 
     The kernel protocol's subprotocol is only chosen when a client offers it, so a host's own
@@ -339,7 +236,7 @@ def _websocket_options(app: Flask, config: dict[str, Any]) -> None:
         subprotocols.append(V1_PROTOCOL)
     options["subprotocols"] = subprotocols
     # No ping_interval: our sockets are pinged by one greenlet (blueprints.channels.Pinger).
-    options.setdefault("max_message_size", config["NOTEBOOK_WS_MAX_MESSAGE_SIZE"] or None)
+    options.setdefault("max_message_size", settings.ws_max_message_size)
     from gevent import monkey
 
     if monkey.is_module_patched("threading"):
@@ -347,6 +244,11 @@ def _websocket_options(app: Flask, config: dict[str, Any]) -> None:
         # and threading.Event: a few KiB less for each idle WebSocket.
         options.setdefault("thread_class", GreenThread)
         options.setdefault("event_class", Event)
+
+
+#: One definition per key: the list of keys comes from ``settings``.
+Notebook.init_app.__doc__ = (Notebook.init_app.__doc__ or "").rstrip() + "\n\n" + "\n".join(
+    "        " + line for line in describe().splitlines()) + "\n"
 
 
 def _shutdown_at_exit(ref: weakref.ref[NotebookState]) -> None:

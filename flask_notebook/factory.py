@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import limits
-from .extension import DEFAULTS, Notebook
+from . import settings
+from .extension import Notebook
 
-#: Keys only the standalone app reads (an embedding host mounts us and wraps its app itself).
-STANDALONE_DEFAULTS: dict[str, Any] = {
-    "NOTEBOOK_BASE_URL": "/",
-    "NOTEBOOK_TRUST_PROXY": 0,
-    "NOTEBOOK_HTTP_IDLE_TIMEOUT": 60,
-    "NOTEBOOK_MAX_CONNECTIONS": None,
-}
+#: Keys only the standalone app reads (an embedding host mounts us and wraps its app itself),
+#: with their defaults; ``settings`` defines them.
+STANDALONE_DEFAULTS: dict[str, Any] = {d.key: d.default for d in settings.DEFINITIONS if d.standalone}
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """A Flask app serving only the notebook, mounted at ``NOTEBOOK_BASE_URL`` (default "/").
 
     Configuration comes from ``NOTEBOOK_*`` environment variables (values parsed as JSON
-    when they are JSON, like Flask's ``from_prefixed_env``), then from `config`.
+    when they are JSON, like Flask's ``from_prefixed_env``: ``settings.from_environ``), then
+    from `config`; ``init_app`` checks every value once (``settings.Settings``).
 
     ``NOTEBOOK_TRUST_PROXY`` (default 0) is the number of reverse proxies in front of the
     app whose ``X-Forwarded-For``, ``-Proto``, ``-Host`` and ``-Prefix`` headers are
@@ -42,17 +39,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     :raises ValueError: a configuration value is unusable.
     """
     app = Flask(__name__, static_folder=None)
-    for key, value in os.environ.items():
-        if key.startswith("NOTEBOOK_"):
-            app.config[key] = _env_value(key, value)
+    app.config.update(settings.from_environ(os.environ))
     app.config.update(config or {})
     for key, default in STANDALONE_DEFAULTS.items():
-        app.config.setdefault(key, default)
-    hops = proxy_hops(app.config["NOTEBOOK_TRUST_PROXY"])
-    limits.idle_timeout(app.config["NOTEBOOK_HTTP_IDLE_TIMEOUT"])
-    limits.max_connections(app.config["NOTEBOOK_MAX_CONNECTIONS"])
-    base_url = str(app.config["NOTEBOOK_BASE_URL"])
-    Notebook().init_app(app, url_prefix="/" + base_url.strip("/") if base_url.strip("/") else "")
+        app.config.setdefault(key, copy.deepcopy(default))
+    # The prefix is needed to mount: checked here, as init_app checks every key (this one too).
+    base_url: str = settings.parse("NOTEBOOK_BASE_URL", app.config["NOTEBOOK_BASE_URL"]).strip("/")
+    Notebook().init_app(app, url_prefix="/" + base_url if base_url else "")
+    hops = app.extensions["notebook"].settings.trust_proxy
     if hops:
         # The whole app is ours, so the middleware may wrap it; an embedding host decides
         # for its own site (README, "Behind a reverse proxy").
@@ -60,31 +54,3 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                 x_prefix=hops)
     return app
 
-
-def proxy_hops(value: Any) -> int:
-    """``NOTEBOOK_TRUST_PROXY`` as a number of proxies: a count, or ``true`` for one.
-
-    :raises ValueError: anything else, or a negative count.
-    """
-    if value is None:
-        return 0
-    if isinstance(value, str):
-        value = {"true": 1, "false": 0, "": 0}.get(value.strip().lower(), value.strip())
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int) and value >= 0:
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    raise ValueError(f"NOTEBOOK_TRUST_PROXY must be a number of proxies (0, 1, 2, ...), not {value!r}")
-
-
-def _env_value(key: str, value: str) -> Any:
-    """Booleans, numbers and lists are JSON; a token of digits stays a string."""
-    default = DEFAULTS.get(key, STANDALONE_DEFAULTS.get(key))
-    if default is None or isinstance(default, str):
-        return value
-    try:
-        return orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return value

@@ -1,14 +1,16 @@
 """The open-file limit and the connection limits of our server processes: the
 ``flask-notebook`` command's (``cli``) and gunicorn.conf.py's.
 
-Standard library only, so that gunicorn.conf.py can import it in gunicorn's arbiter, where
-nothing of the app is loaded.
+Standard library only (with ``settings``, which is too), so that gunicorn.conf.py can import
+it in gunicorn's arbiter, where nothing of the app is loaded.
 """
 
 from __future__ import annotations
 
 import resource
 from typing import Any
+
+from . import settings
 
 #: Descriptors the server holds whatever it serves: the listening socket, the event loop,
 #: ZMQ's context, log files, inotify, the thread pool, a spare kept for refusing
@@ -60,28 +62,19 @@ def max_waiting(max_connections: int) -> int:
 
 
 def idle_timeout(value: Any) -> float:
-    """``NOTEBOOK_HTTP_IDLE_TIMEOUT`` in seconds.
+    """``NOTEBOOK_HTTP_IDLE_TIMEOUT`` in seconds (``settings`` defines it).
 
     :raises ValueError: not a number of seconds above 0.
     """
-    try:
-        seconds = float(value) if not isinstance(value, bool) else float("nan")
-    except (TypeError, ValueError):
-        seconds = float("nan")
-    if not 0 < seconds < float("inf"):
-        raise ValueError(f"NOTEBOOK_HTTP_IDLE_TIMEOUT must be a number of seconds above 0, not {value!r}")
+    seconds: float = settings.parse("NOTEBOOK_HTTP_IDLE_TIMEOUT", value)
     return seconds
 
 
 def max_connections(value: Any) -> int | None:
-    """``NOTEBOOK_MAX_CONNECTIONS``: a count, or None to derive it from the open-file limit.
+    """``NOTEBOOK_MAX_CONNECTIONS``: a count, or None to derive it from the open-file limit
+    (``settings`` defines it).
 
     :raises ValueError: neither empty nor a whole number above 0.
     """
-    if value is None or value == "":
-        return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    raise ValueError(f"NOTEBOOK_MAX_CONNECTIONS must be a whole number above 0 (or unset), not {value!r}")
+    count: int | None = settings.parse("NOTEBOOK_MAX_CONNECTIONS", value)
+    return count

@@ -1,5 +1,6 @@
-"""The README's reference tables against the code: every `NOTEBOOK_*` key the code names and
-every command-line option are listed with their default and meaning, and nothing else is."""
+"""The README's reference tables against the code: every setting (``flask_notebook.settings``
+defines each key once, with its default) and every command-line option are listed with their
+default and meaning, and nothing else is; no code names a key that is not a setting."""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from flask_notebook import create_app
 from flask_notebook.cli import build_parser
-from flask_notebook.extension import DEFAULTS
+from flask_notebook.settings import DEFINITIONS
 
 PROJECT = Path(__file__).parent.parent
 README = PROJECT / "README.md"
@@ -87,16 +87,8 @@ def literal(value: Any) -> set[str]:
     return {f"`{s}`" for s in spellings}
 
 
-@pytest.fixture
-def effective_defaults(tmp_path: Path) -> dict[str, Any]:
-    """DEFAULTS, plus what ``create_app`` fills in for keys outside it (``NOTEBOOK_BASE_URL``)."""
-    app = create_app({"NOTEBOOK_ROOT_DIR": str(tmp_path), "NOTEBOOK_TOKEN": "x"})
-    try:
-        outside = {key: value for key, value in app.config.items()
-                   if key.startswith("NOTEBOOK_") and key not in DEFAULTS}
-    finally:
-        app.extensions["notebook"].shutdown_all()
-    return {**DEFAULTS, **outside}
+#: Every setting's default, as ``app.config`` gets it: the one definition of each key.
+DEFAULTS = {definition.key: definition.default for definition in DEFINITIONS}
 
 
 def test_the_key_scanner_finds_keys_and_only_keys() -> None:
@@ -110,6 +102,18 @@ def test_the_key_scanner_finds_keys_and_only_keys() -> None:
     assert set(DEFAULTS) <= set(found)
 
 
+def test_the_configuration_table_lists_every_setting_and_nothing_else() -> None:
+    table = config_table()
+    missing, stale = sorted(set(DEFAULTS) - set(table)), sorted(set(table) - set(DEFAULTS))
+    assert not missing, f"add these settings to the README's Configuration table: {missing}"
+    assert not stale, f"the README's Configuration table lists keys that are no setting: {stale}"
+
+
+def test_every_key_the_code_names_is_a_setting() -> None:
+    named = {key: sorted(where) for key, where in keys_in_code().items() if key not in DEFAULTS}
+    assert not named, f"define these keys in flask_notebook/settings.py: {named}"
+
+
 def test_every_key_the_code_names_is_in_the_configuration_table() -> None:
     table = config_table()
     missing = {key: sorted(where) for key, where in keys_in_code().items() if key not in table}
@@ -121,13 +125,13 @@ def test_the_configuration_table_has_no_key_the_code_does_not_know() -> None:
     assert not stale, f"the README's Configuration table lists keys no code reads: {sorted(stale)}"
 
 
-def test_each_key_is_listed_with_its_default_and_meaning(effective_defaults: dict[str, Any]) -> None:
+def test_each_key_is_listed_with_its_default_and_meaning() -> None:
     for key, (default_cell, meaning) in config_table().items():
         assert meaning, f"{key}: no meaning"
         assert default_cell, f"{key}: no default"
-        if key not in effective_defaults:
-            continue  # known to the code but not given a default in one place: documented is enough
-        default = effective_defaults[key]
+        if key not in DEFAULTS:
+            continue  # reported by the test above
+        default = DEFAULTS[key]
         if default is None:
             continue  # computed at start-up (the current directory, a generated token): described
         assert any(default_cell.startswith(s) for s in literal(default)), (

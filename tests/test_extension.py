@@ -127,8 +127,8 @@ def test_environment_configures_the_standalone_app(tmp_path: Path, monkeypatch: 
     app = create_app({"TESTING": True})
     state = app.extensions["notebook"]
     assert state.token == "12345"  # digits stay a string
-    assert state.config["NOTEBOOK_ALLOW_HIDDEN"] is True
-    assert state.config["NOTEBOOK_MAX_BODY_SIZE"] == 2048
+    assert state.settings.allow_hidden is True
+    assert state.settings.max_body_size == 2048
     response = app.test_client().put("/api/contents/a.txt", headers={"Authorization": "token 12345"},
                                      data=json.dumps({"type": "file", "format": "text", "content": "x" * 4096}))
     assert response.status_code == 413

@@ -97,7 +97,7 @@ def check_channels() -> None:
         return
     view_args = request.view_args or {}
     state().kernels.get(view_args.get("kernel_id", ""))
-    if not state().config["NOTEBOOK_WS_COMPRESSION"]:
+    if not state().settings.ws_compression:
         # simple-websocket rebuilds the handshake from the environ, and accepts deflate
         # whenever the client offers it.
         request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
@@ -258,7 +258,7 @@ def _serve(ws: Any, relay: KernelChannels, session_id: str) -> None:
     st = state()
     protocol = ws.subprotocol
     decode = _decode_v1 if protocol == messages.V1_PROTOCOL else messages.decode_legacy
-    ready_timeout = float(st.config["NOTEBOOK_KERNEL_INFO_TIMEOUT"])
+    ready_timeout = st.settings.kernel_info_timeout
 
     def on_message(data: bytes | str) -> None:
         # Client messages wait until the kernel has answered once and iopub is live.
@@ -271,7 +271,7 @@ def _serve(ws: Any, relay: KernelChannels, session_id: str) -> None:
         relay.detach(conn)
 
     server = websocket.ServerSocket(ws.sock, on_message, on_close,
-                                    max_message_size=int(st.config["NOTEBOOK_WS_MAX_MESSAGE_SIZE"] or 2**63))
+                                    max_message_size=st.settings.ws_max_message_size or 2**63)
     ws.connected = False  # simple-websocket is done with it: flask-sock's close does nothing
 
     def send(msg: messages.Msg) -> None:
@@ -287,10 +287,10 @@ def _serve(ws: Any, relay: KernelChannels, session_id: str) -> None:
         return server.try_send_frame(b"".join([msg.frame(protocol) for msg in msgs]))
 
     conn = Connection(session_id, protocol, send, server.close,
-                      queue_limit=int(st.config["NOTEBOOK_WS_QUEUE_LIMIT"]), try_send=try_send,
+                      queue_limit=st.settings.ws_queue_limit, try_send=try_send,
                       try_send_all=try_send_all)
     relay.attach(conn)
-    pinger.add(server, float(st.config["NOTEBOOK_WS_PING_INTERVAL"] or 0))
+    pinger.add(server, st.settings.ws_ping_interval)
     park = request.environ.get(PARK)
     if park is not None and server.parkable:
         park()  # the request ends; the connection stays open, with no greenlet
@@ -309,13 +309,13 @@ def _serve_compressed(ws: Any, relay: KernelChannels, session_id: str) -> None:
         ws.send(msg.encode(protocol))
 
     conn = Connection(session_id, protocol, send, lambda: close_socket(ws),
-                      queue_limit=int(st.config["NOTEBOOK_WS_QUEUE_LIMIT"]))
+                      queue_limit=st.settings.ws_queue_limit)
     relay.attach(conn)
     pinged = PingedSocket(ws, locked)
-    pinger.add(pinged, float(st.config["NOTEBOOK_WS_PING_INTERVAL"] or 0))
+    pinger.add(pinged, st.settings.ws_ping_interval)
     decode = _decode_v1 if protocol == messages.V1_PROTOCOL else messages.decode_legacy
     try:
-        relay.ready.wait(float(st.config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]))
+        relay.ready.wait(st.settings.kernel_info_timeout)
         while not conn.closed:
             data = ws.receive()
             if data is None:

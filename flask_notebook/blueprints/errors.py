@@ -72,7 +72,7 @@ def handle_http_exception(exc: HTTPException) -> Response:
     if isinstance(exc, RequestEntityTooLarge):
         from ..extension import state
 
-        limit = state().config["NOTEBOOK_MAX_BODY_SIZE"]
+        limit = state().settings.max_body_size
         return error_response(413, f"Request body is larger than the limit of {limit} bytes (NOTEBOOK_MAX_BODY_SIZE)")
     response = error_response(exc.code or 500, exc.description or exc.name)
     if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]

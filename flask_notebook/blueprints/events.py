@@ -36,7 +36,7 @@ def post_event() -> Response:
 @bp.before_request
 def check_subscribe() -> None:
     """permessage-deflate only when configured, as for the kernel WebSocket."""
-    if request.endpoint == "notebook.api.events.subscribe" and not state().config["NOTEBOOK_WS_COMPRESSION"]:
+    if request.endpoint == "notebook.api.events.subscribe" and not state().settings.ws_compression:
         request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
 
 
@@ -54,7 +54,7 @@ def subscribe(ws: Any) -> None:
     pinged = PingedSocket(ws, locked)
     subscription = st.events.subscribe()
     reader = gevent.spawn(_read_until_closed, ws, subscription)
-    pinger.add(pinged, float(st.config["NOTEBOOK_WS_PING_INTERVAL"] or 0))
+    pinger.add(pinged, st.settings.ws_ping_interval)
     try:
         for frames in subscription:
             for frame in frames:

@@ -107,7 +107,7 @@ def answer_once(request_id: str) -> Response:
 
 
 def _execute_api_enabled() -> None:
-    if not state().config["NOTEBOOK_EXECUTE_API"]:
+    if not state().settings.execute_api:
         raise errors.NotFound("/api/execute is switched off on this server (NOTEBOOK_EXECUTE_API)",
                               reason="disabled")
 

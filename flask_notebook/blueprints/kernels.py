@@ -84,12 +84,12 @@ def interrupt_kernel(kernel_id: str) -> Response:
     """204 once the kernel is interrupted: for a kernel still starting, once it has started
     (``KernelRegistry.interrupt``)."""
     st = state()
-    st.kernels.interrupt(kernel_id, timeout=float(st.config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]))
+    st.kernels.interrupt(kernel_id, timeout=st.settings.kernel_info_timeout)
     return Response(status=204)
 
 
 @bp.post("/<kernel_id>/restart")
 def restart_kernel(kernel_id: str) -> Response:
     st = state()
-    kernel = st.kernels.restart(kernel_id, timeout=float(st.config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]))
+    kernel = st.kernels.restart(kernel_id, timeout=st.settings.kernel_info_timeout)
     return json_response(kernel.model(), 200, _location(kernel.id))

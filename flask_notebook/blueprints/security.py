@@ -69,7 +69,7 @@ def _cookie_identity(st: NotebookState) -> Identity | None:
     if not raw:
         return None
     try:
-        identity: Identity = _serializer(st).loads(raw, max_age=st.config["NOTEBOOK_COOKIE_MAX_AGE"])
+        identity: Identity = _serializer(st).loads(raw, max_age=st.settings.cookie_max_age)
     except BadSignature:
         return None
     return identity
@@ -139,7 +139,7 @@ def set_login_cookie(response: BaseResponse, identity: Identity) -> None:
     response.set_cookie(
         login_cookie_name(),
         _serializer(st).dumps(identity),
-        max_age=st.config["NOTEBOOK_COOKIE_MAX_AGE"],
+        max_age=st.settings.cookie_max_age,
         path=cookie_path(),
         httponly=True,
         secure=request.is_secure,
@@ -176,11 +176,11 @@ def cookie_path() -> str:
 def check_host() -> None:
     """DNS-rebinding guard: with remote access off, only loopback Host names are served."""
     st = state()
-    if st.config["NOTEBOOK_ALLOW_REMOTE_ACCESS"]:
+    if st.settings.allow_remote_access:
         return
     host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
     host = host.strip("[]")
-    if host in st.config["NOTEBOOK_LOCAL_HOSTNAMES"]:
+    if host in st.settings.local_hostnames:
         return
     try:
         if ipaddress.ip_address(host).is_loopback:
@@ -199,7 +199,7 @@ def guard_api() -> Response | None:
     st = state()
     # One byte over the limit: werkzeug quietly truncates a chunked body at this size, and
     # json_body refuses what reaches it, so a truncated body is never taken for a whole one.
-    request.max_content_length = st.config["NOTEBOOK_MAX_BODY_SIZE"] + 1
+    request.max_content_length = st.settings.max_body_size + 1
     identity, proven = authenticate()
     if identity is None:
         raise errors.Forbidden("Forbidden")
@@ -236,7 +236,7 @@ def guard_page() -> BaseResponse | None:
 
 def check_xsrf() -> None:
     """Unsafe requests authenticated by cookie must echo the `_xsrf` cookie (double submit)."""
-    if request.method in SAFE_METHODS or state().config["NOTEBOOK_DISABLE_CHECK_XSRF"]:
+    if request.method in SAFE_METHODS or state().settings.disable_check_xsrf:
         return
     # Not from a form field: API bodies are JSON even when a client labels them as a form,
     # and parsing them as one would consume the body. The login form checks its own field.
@@ -259,25 +259,25 @@ def check_origin() -> None:
 
 
 def origin_allowed(origin: str) -> bool:
-    config = state().config
-    if config["NOTEBOOK_ALLOW_ORIGIN"] in ("*", origin):
+    settings = state().settings
+    if settings.allow_origin in ("*", origin):
         return True
-    pattern = config["NOTEBOOK_ALLOW_ORIGIN_PAT"]
-    return bool(pattern) and re.match(pattern, origin) is not None
+    pattern = settings.allow_origin_pat
+    return pattern is not None and pattern.match(origin) is not None
 
 
 def cors_headers(response: Response) -> Response:
     """Access-Control-* headers on API responses, as jupyter_server sets them."""
-    config = state().config
+    settings = state().settings
     origin = request.headers.get("Origin")
-    allow = config["NOTEBOOK_ALLOW_ORIGIN"]
+    allow = settings.allow_origin
     if allow:
         response.headers["Access-Control-Allow-Origin"] = allow
     elif origin and (origin_allowed(origin) or getattr(g, "notebook_proven", False)):
         response.headers["Access-Control-Allow-Origin"] = origin
     if "Access-Control-Allow-Origin" in response.headers:
         response.vary.add("Origin")
-        if config["NOTEBOOK_ALLOW_CREDENTIALS"]:
+        if settings.allow_credentials:
             response.headers["Access-Control-Allow-Credentials"] = "true"
     return response
 

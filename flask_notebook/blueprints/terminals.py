@@ -98,7 +98,7 @@ def check_terminal_socket() -> Response | None:
     if denied is not None:
         return denied
     _terminals().get((request.view_args or {}).get("name", ""))
-    if not state().config["NOTEBOOK_WS_COMPRESSION"]:
+    if not state().settings.ws_compression:
         request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     return None
 
@@ -127,7 +127,7 @@ def terminal_socket(ws: Any, name: str) -> None:
     try:
         ws.send(_SETUP)
         writer = gevent.spawn(_write_output, ws, client)
-        pinger.add(pinged, float(st.config["NOTEBOOK_WS_PING_INTERVAL"] or 0))
+        pinger.add(pinged, st.settings.ws_ping_interval)
         while True:
             data = ws.receive()
             if data is not None:

@@ -109,7 +109,7 @@ def notebook(api_path: str) -> BaseResponse:
     config = page_config(
         path=api_path,
         kernelspecsUrl=url_for("notebook.api.kernelspecs.list_kernelspecs"),
-        autosaveInterval=float(state().config["NOTEBOOK_AUTOSAVE_INTERVAL"]),
+        autosaveInterval=state().settings.autosave_interval,
     )
     return _page("notebook.html", 200 if found else 404, nb_config=config, title=name, missing=not found,
                  api_path=api_path)

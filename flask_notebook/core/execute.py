@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,8 +107,21 @@ def parse_options(body: Any) -> Options:
     return options
 
 
+#: The transitions of a request's status: from each pending status, where it may go.
+_NEXT = {"queued": frozenset({"running", *FINAL}), "running": frozenset({"input_required", *FINAL}),
+         "input_required": frozenset({"running", *FINAL})}
+
+
 class Execution:
-    """One request and what the kernel said about it so far.
+    """One request's public record: what ``GET .../requests/<id>`` and ``POST /api/execute``
+    answer, and the events a stream replays. What the executor tracks while the request is in
+    the kernel (its message id, the kernel's busy and idle, the reply, an interrupt) is not
+    here but in the executor's ``Flight``.
+
+    The record changes only through its transitions, each of which checks the current status:
+    ``queued`` -> ``running`` (``start``) <-> ``input_required`` (``ask_input``, ``resume``),
+    and from any of these to a final status (``finish``); outputs come in while it is pending.
+    Every change wakes whoever waits on it.
 
     ``events`` is everything a stream sends, in order (``accepted`` first, then ``output``,
     ``clear_output``, ``update_display``, ``input_required``, and last ``done``); ``outputs``
@@ -120,7 +133,6 @@ class Execution:
         self.kernel_id = kernel_id
         self.options = options
         self.status = "queued"
-        self.msg_id: str | None = None
         self.execution_count: int | None = None
         self.outputs: list[dict[str, Any]] = []
         self.error: dict[str, Any] | None = None
@@ -129,21 +141,10 @@ class Execution:
         self.finished: float | None = None
         self.input_request: dict[str, Any] | None = None
         self.events: list[tuple[str, Any]] = [("accepted", {"id": self.id, "kernel_id": kernel_id})]
-        # What the executor tracks while the request is in the kernel.
-        self.busy = False
-        self.idle = False
-        self.reply: dict[str, Any] | None = None
-        self.reply_at = 0.0
-        self.end_as: str | None = None  # "timeout" or "aborted" once stopped for that
-        self.lost = False  # the kernel died under it
-        self.pid: int | None = None  # of the kernel process it was sent to
-        self.deadline = None if options.timeout is None else time.monotonic() + options.timeout
-        self.interrupted_at = 0.0
-        self.input_parent: dict[str, Any] | None = None
         self._clear_on_next = False
         self._displays: dict[str, list[dict[str, Any]]] = {}
         self._changed = Event()
-        self._on_done = on_done
+        self._on_done = [on_done] if on_done is not None else []
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -193,29 +194,82 @@ class Execution:
             if not self.wait(keepalive) and index >= len(self.events):
                 yield None
 
-    # -- changes (executor and service) ---------------------------------------------------------
+    def add_done_callback(self, callback: Callable[[Execution], None]) -> None:
+        """Call `callback(execution)` once it finishes (at once if it has)."""
+        if self.done:
+            callback(self)
+        else:
+            self._on_done.append(callback)
 
-    def _changed_now(self) -> None:
-        event, self._changed = self._changed, Event()
-        event.set()
+    # -- transitions --------------------------------------------------------------------------
 
-    def _event(self, name: str, payload: Any) -> None:
-        self.events.append((name, payload))
+    def start(self) -> None:
+        """``queued`` -> ``running``: the request is being sent to the kernel.
+
+        :raises RuntimeError: it is not queued (the executor sends each request once, and
+            only one that has not ended).
+        """
+        self._move("running", only_from="queued")
+        self.started = time.time()
         self._changed_now()
 
-    def finish(self, status: str, error: dict[str, Any] | None = None) -> None:
+    def ask_input(self, prompt: str, password: bool) -> bool:
+        """``running`` -> ``input_required``: the code waits for ``input()``. False (and no
+        change) when the request is no longer running: it ended meanwhile."""
+        if self.status != "running":
+            return False
+        self._move("input_required")
+        self.input_request = {"prompt": prompt, "password": password}
+        self._event("input_required", self.input_request)
+        return True
+
+    def resume(self) -> None:
+        """``input_required`` -> ``running``: the input has been answered.
+
+        :raises errors.Conflict: the request is not waiting for input.
+        """
+        if self.status != "input_required":
+            raise errors.Conflict(f"Request {self.id} is not waiting for input (it is {self.status})",
+                                  reason="not waiting for input")
+        self._move("running")
+        self.input_request = None
+        self._changed_now()
+
+    def set_execution_count(self, count: int | None) -> None:
+        """The kernel's ``execute_input`` said which count the code runs as."""
+        if not self.done:
+            self.execution_count = count
+            self._changed_now()
+
+    def finish(self, status: str, error: dict[str, Any] | None = None, *, reply: dict[str, Any] | None = None) -> None:
+        """Pending -> `status` (a final one), with the kernel's `reply` if there is one (its
+        ``execution_count`` and ``user_expressions``). A finished record does not change:
+        the first final status wins.
+
+        :raises RuntimeError: `status` is not a final one.
+        """
+        if status not in FINAL:
+            raise RuntimeError(f"request {self.id} cannot finish as {status}")
         if self.done:
             return
-        self.status = status
+        self._move(status)
+        if reply is not None:
+            self.execution_count = reply.get("execution_count", self.execution_count)
+            self.user_expressions = reply.get("user_expressions") or {}
         if error is not None:
             self.error = error
         self.input_request = None
         self.finished = time.time()
         self._event("done", self.record())
-        if self._on_done is not None:
-            self._on_done(self)
+        callbacks, self._on_done = self._on_done, []
+        for callback in callbacks:
+            callback(self)
 
     def add_output(self, msg_type: str, content: dict[str, Any]) -> None:
+        """An iopub output message of the request, merged into ``outputs``; one after the
+        request has finished is left out (the record is final)."""
+        if self.done:
+            return
         if msg_type == "clear_output":
             if content.get("wait"):
                 self._clear_on_next = True
@@ -246,6 +300,19 @@ class Execution:
                 self._displays.setdefault(display_id, []).append(self.outputs[-1])
         self._event("output", output)
 
+    def _move(self, status: str, *, only_from: str | None = None) -> None:
+        if status not in _NEXT.get(self.status, ()) or (only_from is not None and self.status != only_from):
+            raise RuntimeError(f"request {self.id} cannot go from {self.status} to {status}")
+        self.status = status
+
+    def _changed_now(self) -> None:
+        event, self._changed = self._changed, Event()
+        event.set()
+
+    def _event(self, name: str, payload: Any) -> None:
+        self.events.append((name, payload))
+        self._changed_now()
+
 
 def to_output(msg_type: str, content: dict[str, Any]) -> dict[str, Any]:
     """An iopub output message's content as an nbformat v4 output dict."""
@@ -262,6 +329,44 @@ def to_output(msg_type: str, content: dict[str, Any]) -> dict[str, Any]:
 
 def _lost(reason: str) -> dict[str, Any]:
     return {"ename": "DeadKernelError", "evalue": reason, "traceback": []}
+
+
+@dataclass(eq=False)
+class Flight:
+    """What an executor tracks about one request while it waits in the queue or runs in the
+    kernel; never shown to clients (the ``Execution`` is). Each change is followed by
+    ``changed()``, which wakes the executor's loop that follows the request."""
+
+    execution: Execution
+    #: ``time.monotonic()`` past which the request times out (its timeout counts from acceptance).
+    deadline: float | None
+    #: The ``execute_request``'s message id and the kernel process it was sent to.
+    msg_id: str | None = None
+    pid: int | None = None
+    #: What the kernel said: iopub ``busy``, then ``idle``; the ``execute_reply`` and when.
+    busy: bool = False
+    idle: bool = False
+    reply: dict[str, Any] | None = None
+    reply_at: float = 0.0
+    #: "timeout" or "aborted" once stopped for that; when the interrupt was sent.
+    end_as: str | None = None
+    interrupted_at: float = 0.0
+    #: The kernel died or restarted under it.
+    lost: bool = False
+    #: The header of the pending ``input_request``, the parent of our ``input_reply``.
+    input_parent: dict[str, Any] | None = None
+    _changed: Event = field(default_factory=Event, repr=False)
+
+    def changed(self) -> None:
+        event, self._changed = self._changed, Event()
+        event.set()
+
+    def wait(self, timeout: float) -> None:
+        self._changed.wait(timeout)
+
+    def finish(self, status: str, error: dict[str, Any] | None = None) -> None:
+        self.execution.finish(status, error)
+        self.changed()
 
 
 class Executor:
@@ -281,8 +386,8 @@ class Executor:
         self.kernel = kernel
         self.subshell_id = subshell_id
         self.session_id = "rest-" + uuid.uuid4().hex
-        self.queue: deque[Execution] = deque()
-        self.current: Execution | None = None
+        self.queue: deque[Flight] = deque()
+        self.current: Flight | None = None
         self.closed = False
         self._interrupt = interrupt
         self._ready_timeout = ready_timeout
@@ -296,15 +401,15 @@ class Executor:
         return self._worker is None and not self.queue and self.current is None
 
     def submit(self, execution: Execution) -> None:
-        self.queue.append(execution)
+        self.queue.append(_flight(execution))
         if self._worker is None:
             self._worker = gevent.spawn(self._run)
 
     def close(self, reason: str) -> None:
         """The kernel is gone: every request not yet finished ends with `reason`."""
         self.closed = True
-        for execution in [*([self.current] if self.current else []), *self.queue]:
-            execution.finish("error", _lost(reason))
+        for flight in [*([self.current] if self.current else []), *self.queue]:
+            flight.finish("error", _lost(reason))
         self.queue.clear()
 
     # -- the worker ------------------------------------------------------------------------------
@@ -316,16 +421,16 @@ class Executor:
         relay = self.kernel.channels
         assert relay is not None and relay.ready.is_set() and self._worker is None
         self._attach(relay)
-        self.current = execution
-        self._send_execute(relay, execution)
-        self._worker = gevent.spawn(self._run, execution)
+        flight = self.current = _flight(execution)
+        self._send_execute(relay, flight)
+        self._worker = gevent.spawn(self._run, flight)
 
     def _attach(self, relay: KernelChannels) -> None:
         self._conn = Connection(self.session_id, None, self._take, lambda: None,
                                 queue_limit=self._queue_limit, try_send=self._try_take)
         relay.attach(self._conn)
 
-    def _run(self, first: Execution | None = None) -> None:
+    def _run(self, first: Flight | None = None) -> None:
         relay = self.kernel.channels
         try:
             if relay is None or relay.closed:
@@ -338,12 +443,12 @@ class Executor:
                     self._follow(relay, first)
                     self.current = None
                 while self.queue and not self.closed:
-                    execution = self.queue.popleft()
-                    if execution.done:  # cancelled while it waited
+                    flight = self.queue.popleft()
+                    if flight.execution.done:  # cancelled while it waited
                         continue
-                    self.current = execution
+                    self.current = flight
                     try:
-                        self._execute(relay, execution)
+                        self._execute(relay, flight)
                     finally:
                         self.current = None
             finally:
@@ -356,65 +461,64 @@ class Executor:
         if self.queue and not self.closed:  # submitted while detaching
             self._worker = gevent.spawn(self._run)
 
-    def _execute(self, relay: KernelChannels, execution: Execution) -> None:
+    def _execute(self, relay: KernelChannels, flight: Flight) -> None:
         wait = self._ready_timeout
-        if execution.deadline is not None:
-            wait = max(0.0, min(wait, execution.deadline - time.monotonic()))
+        if flight.deadline is not None:
+            wait = max(0.0, min(wait, flight.deadline - time.monotonic()))
         if not relay.ready.wait(wait):
-            if execution.deadline is not None and time.monotonic() >= execution.deadline:
-                execution.finish("timeout")
+            if flight.deadline is not None and time.monotonic() >= flight.deadline:
+                flight.finish("timeout")
             else:
-                execution.finish("error", _lost(f"The kernel did not answer within {self._ready_timeout} s"))
+                flight.finish("error", _lost(f"The kernel did not answer within {self._ready_timeout} s"))
             return
-        if execution.done:  # timed out or cancelled while waiting for the kernel
+        if flight.execution.done:  # timed out or cancelled while waiting for the kernel
             return
-        self._send_execute(relay, execution)
-        self._follow(relay, execution)
+        self._send_execute(relay, flight)
+        self._follow(relay, flight)
 
-    def _send_execute(self, relay: KernelChannels, execution: Execution) -> None:
-        options = execution.options
+    def _send_execute(self, relay: KernelChannels, flight: Flight) -> None:
+        options = flight.execution.options
         content = {"code": options.code, "silent": options.silent, "store_history": options.store_history,
                    "user_expressions": options.user_expressions, "allow_stdin": options.allow_stdin,
                    "stop_on_error": options.stop_on_error}
-        execution.pid = self.kernel.pid
+        flight.pid = self.kernel.pid
         # Known before the send: the relay drains the shell socket right after sending, and on
         # a busy machine the reply can be there already. Taken before we know its id, it
         # would be dropped, and the request would wait for it for ever.
-        execution.msg_id = uuid.uuid4().hex
-        execution.status = "running"
-        execution.started = time.time()
-        self._send(relay, "shell", "execute_request", content, msg_id=execution.msg_id)
-        execution._changed_now()
+        flight.msg_id = uuid.uuid4().hex
+        flight.execution.start()
+        self._send(relay, "shell", "execute_request", content, msg_id=flight.msg_id)
+        flight.changed()
 
-    def _follow(self, relay: KernelChannels, execution: Execution) -> None:
-        """Until the kernel is done with `execution`: timeout, cancel, death."""
+    def _follow(self, relay: KernelChannels, flight: Flight) -> None:
+        """Until the kernel is done with `flight`'s request: timeout, cancel, death."""
+        execution = flight.execution
         while True:
             now = time.monotonic()
-            replied = execution.reply is not None and (execution.idle or now - execution.reply_at > IDLE_GRACE)
+            replied = flight.reply is not None and (flight.idle or now - flight.reply_at > IDLE_GRACE)
             if replied:
-                self._complete(execution)
+                self._complete(flight)
                 return
             if relay.closed:
-                execution.finish("error", _lost("The kernel was shut down during the execution"))
+                flight.finish("error", _lost("The kernel was shut down during the execution"))
                 return
-            if execution.lost or self.kernel.pid != execution.pid:  # the process died or was restarted
-                execution.finish("error", _lost(self.kernel.reason or "The kernel restarted during the execution"))
+            if flight.lost or self.kernel.pid != flight.pid:  # the process died or was restarted
+                flight.finish("error", _lost(self.kernel.reason or "The kernel restarted during the execution"))
                 return
-            if execution.done and (execution.end_as is None or self.subshell_id is not None):
+            if execution.done and (flight.end_as is None or self.subshell_id is not None):
                 return
             self._expire_queued(now)
-            if execution.end_as is None and execution.deadline is not None and now >= execution.deadline:
-                self._stop(execution, "timeout")
-            if execution.end_as is not None and execution.busy and not execution.idle and not execution.interrupted_at:
-                self._interrupt_now(execution)
-            if execution.end_as is not None and execution.interrupted_at and \
-                    now - execution.interrupted_at > INTERRUPT_GRACE:
-                execution.finish(execution.end_as)  # the kernel ignores interrupts: move on
+            if flight.end_as is None and flight.deadline is not None and now >= flight.deadline:
+                self._stop(flight, "timeout")
+            if flight.end_as is not None and flight.busy and not flight.idle and not flight.interrupted_at:
+                self._interrupt_now(flight)
+            if flight.end_as is not None and flight.interrupted_at and now - flight.interrupted_at > INTERRUPT_GRACE:
+                flight.finish(flight.end_as)  # the kernel ignores interrupts: move on
                 return
             wait = 0.25
-            if execution.end_as is None and execution.deadline is not None:
-                wait = max(0.0, min(wait, execution.deadline - now))
-            execution.wait(wait)
+            if flight.end_as is None and flight.deadline is not None:
+                wait = max(0.0, min(wait, flight.deadline - now))
+            flight.wait(wait)
 
     def _expire_queued(self, now: float) -> None:
         """Requests waiting behind the current one time out too: a timeout counts from acceptance."""
@@ -427,45 +531,43 @@ class Executor:
         interrupted if it runs, and ends when the kernel says so."""
         if execution.done:
             return
-        if execution is not self.current:
+        if self.current is None or self.current.execution is not execution:
             execution.finish(status)
             return
-        self._stop(execution, status)
+        self._stop(self.current, status)
 
-    def _stop(self, execution: Execution, status: str) -> None:
-        execution.end_as = status
-        if execution.busy and not execution.idle:
-            self._interrupt_now(execution)
+    def _stop(self, flight: Flight, status: str) -> None:
+        flight.end_as = status
+        if flight.busy and not flight.idle:
+            self._interrupt_now(flight)
         else:
             # Still queued in the kernel behind another client's code, which an interrupt
             # would hit: the record ends now, and the request is interrupted when it starts.
-            execution.finish(status)
-        execution._changed_now()
+            flight.execution.finish(status)
+        flight.changed()
 
-    def _interrupt_now(self, execution: Execution) -> None:
+    def _interrupt_now(self, flight: Flight) -> None:
         if self.subshell_id is not None:  # the signal would stop the main shell's code instead
-            execution.finish(execution.end_as or "aborted")
+            flight.finish(flight.end_as or "aborted")
             return
-        execution.interrupted_at = time.monotonic()
+        flight.interrupted_at = time.monotonic()
         try:
             self._interrupt()
         except errors.NotebookError as exc:
-            execution.finish("error", _lost(exc.message))
+            flight.finish("error", _lost(exc.message))
 
-    def _complete(self, execution: Execution) -> None:
-        reply = execution.reply or {}
+    def _complete(self, flight: Flight) -> None:
+        reply = flight.reply or {}
         status = str(reply.get("status", "error"))
-        if execution.end_as is not None:
-            status = execution.end_as
+        if flight.end_as is not None:
+            status = flight.end_as
         elif status not in ("ok", "error", "aborted"):
             status = "error"
         error = None
         if reply.get("status") == "error":
             error = {"ename": reply.get("ename", ""), "evalue": reply.get("evalue", ""),
                      "traceback": reply.get("traceback", [])}
-        execution.execution_count = reply.get("execution_count", execution.execution_count)
-        execution.user_expressions = reply.get("user_expressions") or {}
-        execution.finish(status, error)
+        flight.execution.finish(status, error, reply=reply)
 
     def answer(self, execution: Execution, value: str) -> None:
         """Send `value` as the reply to the request's pending ``input()``.
@@ -473,14 +575,14 @@ class Executor:
         :raises errors.Conflict: the request is not waiting for input.
         """
         relay = self.kernel.channels
-        if execution.status != "input_required" or execution.input_parent is None or relay is None:
+        flight = self.current
+        if flight is None or flight.execution is not execution or flight.input_parent is None or relay is None:
             raise errors.Conflict(f"Request {execution.id} is not waiting for input (it is {execution.status})",
                                   reason="not waiting for input")
         # As for the execute request: the next input_request may come back inside the send.
-        parent, execution.input_parent, execution.input_request = execution.input_parent, None, None
-        execution.status = "running"
+        parent, flight.input_parent = flight.input_parent, None
+        execution.resume()
         self._send(relay, "stdin", "input_reply", {"value": value}, parent=parent)
-        execution._changed_now()
 
     def _send(self, relay: KernelChannels, channel: str, msg_type: str, content: dict[str, Any],
               parent: dict[str, Any] | None = None, msg_id: str | None = None) -> str:
@@ -499,65 +601,120 @@ class Executor:
 
     def _take(self, msg: Msg) -> None:
         """Every message for this connection, in the relay's reader greenlet: never blocks."""
-        execution = self.current
-        if execution is None or execution.msg_id is None:
+        flight = self.current
+        if flight is None or flight.msg_id is None:
             return
         try:
-            if msg.parent_msg_id != execution.msg_id:
+            if msg.parent_msg_id != flight.msg_id:
                 if msg.channel == "iopub" and msg.msg_type == "status" and not msg.parent:
                     state = msg.content().get("execution_state")  # server-made: restarting or dead
                     if state in ("restarting", "dead"):
-                        execution.lost = True
-                        execution.finish("error", _lost(str(msg.content().get("reason") or f"The kernel is {state}")))
+                        flight.lost = True
+                        flight.finish("error", _lost(str(msg.content().get("reason") or f"The kernel is {state}")))
                 return
-            self._update(execution, msg)
+            self._update(flight, msg)
         except Exception:  # a malformed message must not cut the relay's connection
             log.exception("kernel %s sent a message the executor could not read", self.kernel.id)
 
-    def _update(self, execution: Execution, msg: Msg) -> None:
+    def _update(self, flight: Flight, msg: Msg) -> None:
+        execution = flight.execution
         msg_type = msg.msg_type
         if msg.channel == "iopub":
             if msg_type == "status":
                 state = msg.content().get("execution_state")
                 if state == "busy":
-                    execution.busy = True
+                    flight.busy = True
                 elif state == "idle":
-                    execution.idle = True
+                    flight.idle = True
             elif msg_type == "execute_input":
                 count = msg.content().get("execution_count")
-                execution.execution_count = count if isinstance(count, int) else None
-            elif msg_type in _OUTPUT_TYPES and not execution.done:
+                execution.set_execution_count(count if isinstance(count, int) else None)
+            elif msg_type in _OUTPUT_TYPES:
                 execution.add_output(msg_type, msg.content())
-            execution._changed_now()
+            flight.changed()
         elif msg.channel == "shell" and msg_type == "execute_reply":
-            execution.reply = msg.content()
-            execution.reply_at = time.monotonic()
-            execution._changed_now()
-        elif msg.channel == "stdin" and msg_type == "input_request" and not execution.done:
+            flight.reply = msg.content()
+            flight.reply_at = time.monotonic()
+            flight.changed()
+        elif msg.channel == "stdin" and msg_type == "input_request":
             content = msg.content()
-            execution.input_parent = msg.header
-            execution.input_request = {"prompt": str(content.get("prompt", "")),
-                                       "password": bool(content.get("password", False))}
-            execution.status = "input_required"
-            execution._event("input_required", execution.input_request)
+            if execution.ask_input(str(content.get("prompt", "")), bool(content.get("password", False))):
+                flight.input_parent = msg.header
+
+
+def _flight(execution: Execution) -> Flight:
+    timeout = execution.options.timeout
+    return Flight(execution, deadline=None if timeout is None else time.monotonic() + timeout)
+
+
+class Records:
+    """The records of one app's REST requests, by id and by kernel.
+
+    A finished record is kept `ttl` seconds, or less when there are more than `limit` records
+    (the first finished go first; records of requests still pending are always kept). Finished
+    records wait in a queue in the order they finished, so a read drops the expired ones from
+    its front and looks at nothing else.
+
+    :param clock: seconds, for the expiry (``time.monotonic``).
+    """
+
+    def __init__(self, *, ttl: float, limit: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.limit = limit
+        self._clock = clock
+        self._by_id: dict[str, Execution] = {}
+        self._by_kernel: dict[str, dict[str, Execution]] = {}
+        #: (when, request id) of each finished record, in the order they finished.
+        self._finished: deque[tuple[float, str]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def add(self, execution: Execution) -> None:
+        """Keep `execution`'s record; its expiry starts when it finishes."""
+        self.purge()
+        self._by_id[execution.id] = execution
+        self._by_kernel.setdefault(execution.kernel_id, {})[execution.id] = execution
+        execution.add_done_callback(self._finished_now)
+
+    def get(self, request_id: str) -> Execution | None:
+        self.purge()
+        return self._by_id.get(request_id)
+
+    def of_kernel(self, kernel_id: str) -> list[Execution]:
+        """The records of `kernel_id`'s requests, oldest first."""
+        self.purge()
+        return list(self._by_kernel.get(kernel_id, {}).values())
+
+    def purge(self) -> None:
+        """Forget the finished records that expired, or that are past the limit, first finished first."""
+        horizon = self._clock() - self.ttl
+        while self._finished and (self._finished[0][0] <= horizon or len(self._by_id) > self.limit):
+            _, request_id = self._finished.popleft()
+            execution = self._by_id.pop(request_id)
+            of_kernel = self._by_kernel[execution.kernel_id]
+            del of_kernel[request_id]
+            if not of_kernel:
+                del self._by_kernel[execution.kernel_id]
+
+    def _finished_now(self, execution: Execution) -> None:
+        self._finished.append((self._clock(), execution.id))
 
 
 class Executions:
     """Every REST request of one app: executors per kernel and shell, and records by request id.
 
     :param record_ttl: seconds a finished record is kept.
-    :param max_records: at most this many records are kept (the oldest finished go first).
+    :param max_records: at most this many records are kept (the first finished go first).
     :param default_timeout: the ``timeout`` of a request that sets none (None: no limit), so
         that a request to a kernel that hangs (stopped, or stuck in native code) ends.
     """
 
     def __init__(self, *, interrupt: Callable[[str], None], ready_timeout: float, queue_limit: int,
                  record_ttl: float = 600, max_records: int = 10_000, default_timeout: float | None = None) -> None:
-        self.records: OrderedDict[str, Execution] = OrderedDict()
+        self.records = Records(ttl=record_ttl, limit=max_records)
         self.executors: dict[tuple[str, str | None], Executor] = {}
         self.default_timeout = default_timeout
-        self.record_ttl = record_ttl
-        self.max_records = max_records
         self._interrupt = interrupt
         self._ready_timeout = ready_timeout
         self._queue_limit = queue_limit
@@ -580,7 +737,7 @@ class Executions:
                 kernel, interrupt=lambda: self._interrupt(kernel.id), ready_timeout=self._ready_timeout,
                 queue_limit=self._queue_limit, subshell_id=options.subshell_id)
         execution = Execution(kernel.id, options, on_done=on_done)
-        self.records[execution.id] = execution
+        self.records.add(execution)
         executor.submit(execution)
         return execution
 
@@ -603,15 +760,13 @@ class Executions:
 
     def get(self, request_id: str, kernel_id: str | None = None) -> Execution:
         """:raises errors.NotFound: no such request (or not one of `kernel_id`'s), or forgotten."""
-        self.purge()
         execution = self.records.get(request_id)
         if execution is None or (kernel_id is not None and execution.kernel_id != kernel_id):
             raise errors.NotFound(f"No such request: {request_id}")
         return execution
 
     def of_kernel(self, kernel_id: str) -> list[Execution]:
-        self.purge()
-        return [e for e in self.records.values() if e.kernel_id == kernel_id]
+        return self.records.of_kernel(kernel_id)
 
     def cancel(self, execution: Execution) -> None:
         executor = self.executors.get((execution.kernel_id, execution.options.subshell_id))
@@ -636,13 +791,7 @@ class Executions:
                 executor.close(reason)
 
     def purge(self) -> None:
-        horizon = time.time() - self.record_ttl
-        for request_id, execution in list(self.records.items()):
-            if len(self.records) <= self.max_records and (
-                    not execution.done or execution.finished is None or execution.finished > horizon):
-                continue
-            if execution.done:
-                del self.records[request_id]
+        self.records.purge()
         # An idle executor holds nothing; without this, one per subshell ever used would stay.
         for key, executor in list(self.executors.items()):
             if key[1] is not None and executor.idle:

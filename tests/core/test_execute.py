@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
 import pytest
 
 from flask_notebook.core import errors
-from flask_notebook.core.execute import Execution, Options, check_usable, parse_options
+from flask_notebook.core.execute import Execution, Options, Records, check_usable, parse_options
 from flask_notebook.core.kernels import Kernel
 from flask_notebook.core.pool import handout_code, parse_sizes
 
@@ -58,6 +61,74 @@ def test_a_stream_ends_after_done() -> None:
     execution.add_output("stream", {"name": "stdout", "text": "x"})
     execution.finish("ok")
     assert [item[1] for item in execution.stream(1) if item is not None] == ["output", "done"]
+
+
+def test_a_record_changes_only_through_transitions_from_the_right_status() -> None:
+    execution = Execution("k", Options(code=""))
+    with pytest.raises(errors.Conflict):
+        execution.resume()  # queued: not waiting for input
+    execution.start()
+    assert execution.status == "running" and execution.started is not None
+    with pytest.raises(RuntimeError):
+        execution.start()  # sent once
+    assert execution.ask_input("name? ", False)
+    assert execution.record()["input_request"] == {"prompt": "name? ", "password": False}
+    execution.resume()
+    assert execution.status == "running" and execution.input_request is None
+    execution.finish("timeout", reply={"execution_count": 3, "user_expressions": {"x": {}}})
+    assert (execution.status, execution.execution_count, execution.user_expressions) == ("timeout", 3, {"x": {}})
+    # A finished record is final: late messages of the kernel change nothing.
+    assert not execution.ask_input("again? ", False)
+    execution.set_execution_count(4)
+    execution.add_output("stream", {"name": "stdout", "text": "late"})
+    execution.finish("ok", reply={"execution_count": 5})
+    assert (execution.status, execution.execution_count, execution.outputs) == ("timeout", 3, [])
+    assert [name for name, _ in execution.events] == ["accepted", "input_required", "done"]
+    with pytest.raises(RuntimeError):
+        Execution("k", Options(code="")).finish("running")  # not a final status
+
+
+class NoScan(dict[str, Any]):
+    """A dict that fails the test when anything walks through all of it."""
+
+    def __iter__(self) -> Any:
+        raise AssertionError("a read walked through every record")
+
+    keys = values = items = __iter__  # type: ignore[assignment]
+
+
+def test_finished_records_expire_in_finish_order_without_a_scan_per_read() -> None:
+    now = [0.0]
+    records = Records(ttl=100, limit=10_000, clock=lambda: now[0])
+    pending = Execution("k0", Options(code=""))
+    executions = [Execution(f"k{n % 3}", Options(code="")) for n in range(1000)]
+    for execution in [pending, *executions]:
+        records.add(execution)
+    finish_order = executions[:]
+    random.Random(18).shuffle(finish_order)  # not the order they were submitted in
+    for execution in finish_order:
+        now[0] += 1
+        execution.finish("ok")  # at 1, 2, ..., 1000
+    records._by_id = NoScan(records._by_id)  # reads look at the front of the finish queue only
+    now[0] = 100.5
+    assert all(records.get(e.id) is e for e in executions) and len(records) == 1001  # none expired yet
+    for n, execution in enumerate(finish_order):
+        now[0] = 100 + n + 1  # the n-th to finish (and no other) is now older than the ttl
+        assert records.get(execution.id) is None
+        assert len(records) == 1001 - (n + 1)
+        if n + 1 < len(finish_order):
+            assert records.get(finish_order[n + 1].id) is finish_order[n + 1]
+    assert records.get(pending.id) is pending and records.of_kernel("k0") == [pending]  # pending ones stay
+
+
+def test_past_the_limit_the_first_finished_records_go_first() -> None:
+    records = Records(ttl=3600, limit=3)
+    executions = [Execution("k", Options(code="")) for _ in range(5)]
+    for execution in executions:
+        records.add(execution)
+    for index in (4, 2, 0):
+        executions[index].finish("ok")
+    assert [e.id for e in records.of_kernel("k")] == [executions[i].id for i in (0, 1, 3)]  # 4 and 2 went
 
 
 def test_a_kernel_without_a_relay_is_refused() -> None:

@@ -1,0 +1,458 @@
+"""Every ``NOTEBOOK_*`` setting, defined once: its key, type, default, meaning and check.
+
+``Settings.from_config(app.config)`` reads and checks them all at start-up, so that a bad
+value stops the app with one line (``NOTEBOOK_CULL_INTERVAL must be a number of seconds (0 or
+more), not 'often'``) instead of failing later, and views read typed values
+(``state().settings.cull_interval``) instead of ``app.config``. The ``init_app`` docstring's
+list of keys is made from these definitions; the README's table is checked against them
+(``tests/test_config_reference.py``).
+
+Standard library only, as ``limits`` (which uses it) must be for gunicorn.conf.py.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import textwrap
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, NamedTuple
+
+#: What every bad value is reported as: the key, what it must be, and the value as given.
+MESSAGE = "{key} must be {expected}, not {value!r}"
+
+
+class Invalid(ValueError):
+    """A setting's value is unusable; ``expected`` says what it must be."""
+
+    def __init__(self, expected: str) -> None:
+        super().__init__(expected)
+        self.expected = expected
+
+
+def invalid(key: str, value: Any, expected: str) -> ValueError:
+    """The start-up error for `key`: one line, naming the key, what it must be, and `value`."""
+    return ValueError(MESSAGE.format(key=key, expected=expected, value=value))
+
+
+# -- parsers: raw config value -> typed value, or Invalid ---------------------------------------
+
+
+def _flag(value: Any) -> bool:
+    """``True``/``False``, or their JSON spellings (as the environment gives them); ``None`` and
+    ``""`` (unset) are false, as they always were."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", ""):
+        return value.strip().lower() in ("true", "1")
+    raise Invalid("true or false")
+
+
+def _number(value: Any) -> float:
+    """A finite number, or a string of one (``"2.5"``); NaN for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return math.nan
+    try:
+        number = float(value)
+    except ValueError:
+        return math.nan
+    return number if math.isfinite(number) else math.nan
+
+
+def _whole(value: Any) -> int | None:
+    """A whole number (``3``, ``3.0``, ``"3"``), or None."""
+    number = _number(value)
+    if math.isnan(number) or number != int(number):
+        return None
+    if isinstance(value, str) and not re.fullmatch(r"\s*[+-]?\d+(\.0*)?\s*", value):
+        return None  # "1e3" is a number but not how anyone writes a count
+    return int(number)
+
+
+def seconds(*, above_zero: bool = False, empty: float | None = None) -> Callable[[Any], float]:
+    """A number of seconds, 0 or more (or above 0); `empty` stands for None and ``""`` if given."""
+    expected = "a number of seconds above 0" if above_zero else "a number of seconds (0 or more)"
+
+    def parse(value: Any) -> float:
+        if empty is not None and value in (None, ""):
+            return float(empty)
+        number = _number(value)
+        if not (number > 0 if above_zero else number >= 0):
+            raise Invalid(expected)
+        return number
+
+    return parse
+
+
+def count(what: str, *, above_zero: bool = False) -> Callable[[Any], int]:
+    """A whole number of `what`, 0 or more (or above 0)."""
+    expected = f"a whole number of {what}" + (" above 0" if above_zero else " (0 or more)")
+
+    def parse(value: Any) -> int:
+        number = _whole(value)
+        if number is None or not (number > 0 if above_zero else number >= 0):
+            raise Invalid(expected)
+        return number
+
+    return parse
+
+
+def _optional_count(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    number = _whole(value)
+    if number is None or number < 0:
+        raise Invalid("a whole number, 0 or more (unset: no limit)")
+    return number
+
+
+def _message_size(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    number = _whole(value)
+    if number is None or number < 0:
+        raise Invalid("a whole number of bytes (0 or unset: no limit)")
+    return number or None
+
+
+def _execute_timeout(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    number = _number(value)
+    if not number >= 0:
+        raise Invalid("a number of seconds (0: no limit)")
+    return number or None
+
+
+def _max_connections(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise Invalid("a whole number above 0 (or unset)")
+
+
+def _proxy_hops(value: Any) -> int:
+    """A count of proxies, or ``true`` for one."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        value = {"true": 1, "false": 0, "": 0}.get(value.strip().lower(), value.strip())
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise Invalid("a number of proxies (0, 1, 2, ...)")
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid("a string")
+    return value
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid("a kernelspec name")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    """A string, or None; ``""`` is None too."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise Invalid("a string (or None)")
+    return value
+
+
+def _token(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise Invalid('a string (None: generated; "": no token)')
+
+
+def _secret_key(value: Any) -> str | None:
+    if value is None or value == "" or value == b"":
+        return None
+    if not isinstance(value, (str, bytes)):
+        raise Invalid("a string (or None)")
+    return str(value)  # bytes as str() spells them, as always: the cookies it signed stay valid
+
+
+def _code(value: Any) -> str:
+    if value is None:
+        return ""
+    return _text(value)
+
+
+def _strings(what: str) -> Callable[[Any], tuple[str, ...]]:
+    def parse(value: Any) -> tuple[str, ...]:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
+            raise Invalid(f"a list of {what}")
+        return tuple(value)
+
+    return parse
+
+
+def _pattern(value: Any) -> re.Pattern[str] | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise Invalid("a regular expression")
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise Invalid(f"a regular expression ({exc})") from None
+
+
+def _path(value: Any) -> str | None:
+    """A path as a string, or None."""
+    if value is None or value == "":
+        return None
+    path = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if not isinstance(path, str):
+        raise Invalid("a directory")
+    return path
+
+
+def _root_dir(value: Any) -> str:
+    """An existing directory; None: the current directory.
+
+    :raises ValueError: not a directory (a message of its own: the value is well formed).
+    """
+    path = _path(value) or os.getcwd()
+    if not os.path.isdir(path):
+        raise ValueError(f"NOTEBOOK_ROOT_DIR {path!r} is not a directory")
+    return path
+
+
+def _kernel_pool(value: Any) -> dict[str, int]:
+    from .core.pool import parse_sizes  # gevent and jupyter_client: loaded only when checked
+
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, (dict, str)):
+        raise Invalid('kernelspec names with sizes, like {"python3": 2} or "python3=2,r=1"')
+    try:
+        return parse_sizes(value)
+    except ValueError as exc:
+        raise Invalid(f'kernelspec names with sizes, like {{"python3": 2}} or "python3=2,r=1" ({exc})') from None
+
+
+# -- the definitions --------------------------------------------------------------------------
+
+
+def setting(key: str, default: Any, parse: Callable[[Any], Any], meaning: str, *, standalone: bool = False) -> Any:
+    """One setting: the field of ``Settings`` that holds its checked value.
+
+    :param default: what ``app.config`` gets when the key is missing (as it is written there,
+        before `parse`).
+    :param parse: the raw value -> the typed one; raises ``Invalid`` naming what is expected.
+    :param standalone: read by the standalone server only (``create_app``, ``flask-notebook``);
+        ``init_app`` adds no default for it to a host's config.
+    """
+    return field(metadata={"key": key, "default": default, "parse": parse, "meaning": meaning,
+                           "standalone": standalone})
+
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The checked value of every ``NOTEBOOK_*`` key, read once at start-up."""
+
+    root_dir: str = setting(
+        "NOTEBOOK_ROOT_DIR", None, _root_dir, "directory served (default: the current directory).")
+    token: str | None = setting(
+        "NOTEBOOK_TOKEN", None, _token,
+        'the access token. ``None`` generates one (none if a password is set); ``""`` turns token auth off.')
+    password: str | None = setting(
+        "NOTEBOOK_PASSWORD", None, _optional_text,
+        "a hash from ``flask-notebook --hash-password``; enables password login on the login page.")
+    secret_key: str | None = setting(
+        "NOTEBOOK_SECRET_KEY", None, _secret_key,
+        "signs the login cookie (default: the app's ``SECRET_KEY``, else random per process, so logins "
+        "end when the process does).")
+    allow_hidden: bool = setting("NOTEBOOK_ALLOW_HIDDEN", False, _flag, "serve dot-files.")
+    hide_globs: tuple[str, ...] = setting(
+        "NOTEBOOK_HIDE_GLOBS", ["__pycache__", "*.pyc", "*.pyo", ".DS_Store", "*~"], _strings("glob patterns"),
+        "names left out of listings.")
+    max_body_size: int = setting(
+        "NOTEBOOK_MAX_BODY_SIZE", 512 * MiB, count("bytes"), "request bodies above this many bytes get 413.")
+    allow_origin: str = setting(
+        "NOTEBOOK_ALLOW_ORIGIN", "", _text, "CORS: an origin allowed to make cookie requests, or ``*``.")
+    allow_origin_pat: re.Pattern[str] | None = setting(
+        "NOTEBOOK_ALLOW_ORIGIN_PAT", "", _pattern, "CORS: a regular expression of allowed origins.")
+    allow_credentials: bool = setting(
+        "NOTEBOOK_ALLOW_CREDENTIALS", False, _flag, "CORS: send ``Access-Control-Allow-Credentials: true``.")
+    allow_remote_access: bool = setting(
+        "NOTEBOOK_ALLOW_REMOTE_ACCESS", True, _flag,
+        "when ``False``, only loopback addresses and ``NOTEBOOK_LOCAL_HOSTNAMES`` are accepted as the Host "
+        "header (DNS-rebinding guard; the command line turns it on when it binds to loopback).")
+    local_hostnames: tuple[str, ...] = setting(
+        "NOTEBOOK_LOCAL_HOSTNAMES", ["localhost"], _strings("host names"),
+        "host names accepted as local by that check.")
+    disable_check_xsrf: bool = setting(
+        "NOTEBOOK_DISABLE_CHECK_XSRF", False, _flag, "skip the XSRF check for cookie sessions.")
+    cookie_max_age: int = setting(
+        "NOTEBOOK_COOKIE_MAX_AGE", 30 * 24 * 3600, count("seconds"), "login cookie lifetime in seconds.")
+    default_kernel_name: str = setting(
+        "NOTEBOOK_DEFAULT_KERNEL_NAME", "python3", _name, "the default kernelspec.")
+    data_dir: str | None = setting(
+        "NOTEBOOK_DATA_DIR", None, _path,
+        "where notebook signatures and ``/api/config`` sections are kept (default: Jupyter's data dir).")
+    listing_cache: bool = setting(
+        "NOTEBOOK_LISTING_CACHE", True, _flag,
+        "reuse directory listings until inotify reports a change (Linux, local file systems only).")
+    max_kernels: int | None = setting(
+        "NOTEBOOK_MAX_KERNELS", None, _optional_count,
+        "refuse (403) to start more kernels than this (``None``: no limit).")
+    cull_idle_timeout: float = setting(
+        "NOTEBOOK_CULL_IDLE_TIMEOUT", 0, seconds(), "shut down kernels idle this many seconds (0: never).")
+    cull_interval: float = setting(
+        "NOTEBOOK_CULL_INTERVAL", 300, seconds(), "seconds between culling rounds (0: the default).")
+    cull_connected: bool = setting(
+        "NOTEBOOK_CULL_CONNECTED", False, _flag, "also cull idle kernels that have open WebSockets.")
+    cull_busy: bool = setting("NOTEBOOK_CULL_BUSY", False, _flag, "also cull kernels that are busy.")
+    kernel_info_timeout: float = setting(
+        "NOTEBOOK_KERNEL_INFO_TIMEOUT", 60, seconds(above_zero=True),
+        "seconds a restart, and a new WebSocket, wait for the kernel to answer.")
+    ws_queue_limit: int = setting(
+        "NOTEBOOK_WS_QUEUE_LIMIT", 32 * MiB, count("bytes"),
+        "bytes queued for one WebSocket before output is shed (with a notice in the output; replies and "
+        "status messages are never shed).")
+    ws_replay_limit: int = setting(
+        "NOTEBOOK_WS_REPLAY_LIMIT", 16 * MiB, count("bytes"),
+        "bytes kept for a disconnected WebSocket, replayed when it reconnects with the same ``session_id`` "
+        "(0: no replay).")
+    ws_ping_interval: float = setting(
+        "NOTEBOOK_WS_PING_INTERVAL", 25, seconds(empty=0),
+        "seconds between WebSocket pings (a peer that misses a pong is dropped; 0: no pings).")
+    ws_max_message_size: int | None = setting(
+        "NOTEBOOK_WS_MAX_MESSAGE_SIZE", 64 * MiB, _message_size,
+        "the largest message a client may send, in bytes (0 or ``None``: no limit).")
+    ws_compression: bool = setting(
+        "NOTEBOOK_WS_COMPRESSION", False, _flag,
+        "accept permessage-deflate (it costs CPU on every message and kernel traffic is local).")
+    execute_api: bool = setting(
+        "NOTEBOOK_EXECUTE_API", True, _flag,
+        "serve ``POST /api/execute`` (code run on a throw-away kernel); ``/api/kernels/<id>/execute`` is "
+        "always served.")
+    execute_record_ttl: float = setting(
+        "NOTEBOOK_EXECUTE_RECORD_TTL", 600, seconds(),
+        "seconds the record of a finished REST execution is kept for ``GET .../requests/<id>``.")
+    execute_timeout: float | None = setting(
+        "NOTEBOOK_EXECUTE_TIMEOUT", 1800, _execute_timeout,
+        "the ``timeout`` of a REST execution that sets none, in seconds (``0`` or ``None``: none): past it "
+        "the request is interrupted and ends with status ``timeout``, also when the kernel hangs.")
+    kernel_pool: dict[str, int] = setting(
+        "NOTEBOOK_KERNEL_POOL", {}, _kernel_pool,
+        'kernels kept started and warm, by kernelspec name, e.g. ``{"python3": 2}``; starting a kernel or '
+        "session takes one at once. They count toward ``NOTEBOOK_MAX_KERNELS``.")
+    kernel_pool_seed: str = setting(
+        "NOTEBOOK_KERNEL_POOL_SEED", "", _code,
+        "code run in each pooled kernel before it is handed out (e.g. imports); a kernel whose seed "
+        "fails is discarded.")
+    autosave_interval: float = setting(
+        "NOTEBOOK_AUTOSAVE_INTERVAL", 120, seconds(),
+        "seconds between the editor's autosaves of a changed notebook (``0``: no autosave).")
+    terminals_enabled: bool = setting(
+        "NOTEBOOK_TERMINALS_ENABLED", True, _flag,
+        "serve terminals (``/api/terminals`` and their WebSocket); a terminal is a shell of the server's "
+        "user, as the kernels are. When ``False`` those URLs are 404.")
+    base_url: str = setting(
+        "NOTEBOOK_BASE_URL", "/", _text, "the URL prefix of every route (``--base-url``).", standalone=True)
+    trust_proxy: int = setting(
+        "NOTEBOOK_TRUST_PROXY", 0, _proxy_hops,
+        "believe the ``X-Forwarded-For``, ``-Proto``, ``-Host`` and ``-Prefix`` headers of this many reverse "
+        "proxies (werkzeug's ``ProxyFix``; ``true`` is 1).", standalone=True)
+    http_idle_timeout: float = setting(
+        "NOTEBOOK_HTTP_IDLE_TIMEOUT", 60, seconds(above_zero=True),
+        "seconds a connection may take to send a request's head, stay idle between requests, or pause "
+        "while sending a body.", standalone=True)
+    max_connections: int | None = setting(
+        "NOTEBOOK_MAX_CONNECTIONS", None, _max_connections,
+        "connections served at once (default: derived from the open-file limit).", standalone=True)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Every setting from `config` (its default where the key is missing), checked.
+
+        :raises ValueError: one line naming the first bad key, its value and what it must be
+            (or that ``NOTEBOOK_ROOT_DIR`` is not a directory).
+        """
+        values = {}
+        for definition in DEFINITIONS:
+            raw = config.get(definition.key, definition.default)
+            try:
+                values[definition.name] = definition.parse(raw)
+            except Invalid as exc:
+                raise invalid(definition.key, raw, exc.expected) from None
+        return cls(**values)
+
+
+class Definition(NamedTuple):
+    """One setting as ``Settings`` declares it."""
+
+    key: str
+    name: str
+    default: Any
+    parse: Callable[[Any], Any]
+    meaning: str
+    standalone: bool
+
+
+#: Every setting, in the order ``Settings`` declares them.
+DEFINITIONS: tuple[Definition, ...] = tuple(
+    Definition(f.metadata["key"], f.name, f.metadata["default"], f.metadata["parse"], f.metadata["meaning"],
+               f.metadata["standalone"])
+    for f in fields(Settings))
+BY_KEY: dict[str, Definition] = {definition.key: definition for definition in DEFINITIONS}
+
+
+def parse(key: str, value: Any) -> Any:
+    """`value` checked as `key`'s (for a server that reads one key before the app exists).
+
+    :raises ValueError: as ``Settings.from_config``.
+    """
+    try:
+        return BY_KEY[key].parse(value)
+    except Invalid as exc:
+        raise invalid(key, value, exc.expected) from None
+
+
+def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The ``NOTEBOOK_*`` variables of `environ` as config values. Booleans, numbers, lists and
+    mappings are JSON (as Flask's ``from_prefixed_env`` reads them); the value of a key whose
+    default is a string or None stays a string, so a token of digits is not made a number."""
+    config: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith("NOTEBOOK_"):
+            continue
+        definition = BY_KEY.get(key)
+        config[key] = value
+        if definition is not None and not (definition.default is None or isinstance(definition.default, str)):
+            try:
+                config[key] = json.loads(value)
+            except ValueError:
+                pass  # not JSON: the setting's check says what it must be
+    return config
+
+
+def describe(*, standalone: bool = False) -> str:
+    """The reST list of keys, with their meanings, for ``init_app``'s docstring."""
+    return "\n".join(textwrap.fill(f"- ``{d.key}``: {d.meaning}", width=88, subsequent_indent="  ")
+                     for d in DEFINITIONS if d.standalone == standalone)

@@ -26,7 +26,9 @@ import websocket
 
 from flask_notebook import create_app
 
-from .conftest import AUTH, TOKEN, LiveServer, isolated_env, wait_for
+from .support.env import AUTH, TOKEN, isolated_env
+from .support.server import LiveServer
+from .support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 

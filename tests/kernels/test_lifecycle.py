@@ -10,10 +10,11 @@ from collections.abc import Callable
 
 import pytest
 
-from ..conftest import wait_for
-from ..kernel_client import of_type
-from .conftest import Server, add_kernelspec, kernel_processes
-from .test_rest import assert_json_error
+from ..support.kernel_client import of_type
+from ..support.kernels import add_kernelspec, kernel_processes
+from ..support.responses import assert_json_error
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 
 def test_sigkill_restarts_the_kernel_and_says_why(server: Server, kernel_id: str) -> None:

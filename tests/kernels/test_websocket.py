@@ -18,9 +18,11 @@ import requests
 import trustme
 import websocket
 
-from ..conftest import TOKEN, isolated_env, wait_for
-from ..kernel_client import V1, Closed, KernelClient, of_type, stdout_of
-from .conftest import Server, add_kernelspec
+from ..support.env import TOKEN, isolated_env
+from ..support.kernel_client import V1, Closed, KernelClient, of_type, stdout_of
+from ..support.kernels import add_kernelspec
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 PROTOCOLS = [pytest.param(V1, id="v1"), pytest.param(None, id="legacy")]
 PROJECT = Path(__file__).parent.parent.parent

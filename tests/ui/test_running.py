@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from ..conftest import wait_for
-from .conftest import UIServer, put_notebook
+from ..support.browser import UIServer, put_notebook
+from ..support.waiting import wait_for
 from .test_tree import open_tree, row
 
 pytestmark = pytest.mark.live

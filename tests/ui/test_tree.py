@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import UIServer, put_notebook
-from .notebook_helpers import expect_ready, output, run_code
+from ..support.browser import UIServer, put_notebook
+from ..support.notebook_page import expect_ready, output, run_code
 
 pytestmark = pytest.mark.live
 

@@ -11,9 +11,10 @@ import pytest
 import trustme
 from playwright.sync_api import Browser, Page, expect
 
-from ..conftest import TOKEN, wait_for
-from ..kernels.conftest import kernel_processes
-from .conftest import TIMEOUT_MS, UIServer
+from ..support.browser import TIMEOUT_MS, UIServer
+from ..support.env import TOKEN
+from ..support.kernels import kernel_processes
+from ..support.waiting import wait_for
 from .test_tree import row
 
 pytestmark = pytest.mark.live

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import UIServer
+from ..support.browser import UIServer
 from .test_tree import make_folder, open_tree
 
 pytestmark = pytest.mark.live

@@ -8,7 +8,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import UIServer
+from ..support.browser import UIServer
 from .test_tree import open_tree, row
 
 pytestmark = pytest.mark.live

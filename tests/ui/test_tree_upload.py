@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Request, Route, expect
 
-from .conftest import UIServer
+from ..support.browser import UIServer
 from .test_tree import make_folder, open_tree, row
 
 pytestmark = pytest.mark.live

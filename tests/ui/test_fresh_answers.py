@@ -32,7 +32,7 @@ from playwright.sync_api import Page, expect
 
 from ..support.browser import UIServer, code_cell, put_notebook
 from ..support.notebook_page import cell, expect_ready, menu
-from .test_tree import make_folder, open_tree, row
+from ..support.tree_page import make_folder, open_tree, row
 
 pytestmark = pytest.mark.live
 

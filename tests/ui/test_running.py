@@ -8,8 +8,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ..support.browser import UIServer, put_notebook
+from ..support.tree_page import open_tree, row
 from ..support.waiting import wait_for
-from .test_tree import open_tree, row
 
 pytestmark = pytest.mark.live
 

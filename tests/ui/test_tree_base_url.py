@@ -14,8 +14,8 @@ from playwright.sync_api import Browser, Page, expect
 from ..support.browser import TIMEOUT_MS, UIServer
 from ..support.env import TOKEN
 from ..support.kernels import kernel_processes
+from ..support.tree_page import row
 from ..support.waiting import wait_for
-from .test_tree import row
 
 pytestmark = pytest.mark.live
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ..support.browser import UIServer
-from .test_tree import open_tree, row
+from ..support.tree_page import open_tree, row
 
 pytestmark = pytest.mark.live
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, Request, Route, expect
 
 from ..support.browser import UIServer
-from .test_tree import make_folder, open_tree, row
+from ..support.tree_page import make_folder, open_tree, row
 
 pytestmark = pytest.mark.live
 

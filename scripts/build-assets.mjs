@@ -10,8 +10,13 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const src = `${root}flask_notebook/static/flask_notebook/src`;
 const outdir = `${root}flask_notebook/static/flask_notebook/build`;
 
-rmSync(outdir, { recursive: true, force: true });
+// `--inputs` builds nothing: it prints every file the bundle is made from, one per line
+// (relative to the project), so a test can check that the Makefile's stamp depends on each.
+const inputsOnly = process.argv.includes("--inputs");
+if (!inputsOnly) rmSync(outdir, { recursive: true, force: true });
 const result = await esbuild.build({
+  write: !inputsOnly,
+  absWorkingDir: root,
   entryPoints: { notebook: `${src}/notebook/main.js`, "notebook-style": `${src}/notebook/notebook.css` },
   outdir,
   bundle: true,
@@ -25,6 +30,10 @@ const result = await esbuild.build({
   metafile: true,
   logLevel: "warning",
 });
+if (inputsOnly) {
+  console.log(Object.keys(result.metafile.inputs).join("\n"));
+  process.exit(0);
+}
 for (const [name, info] of Object.entries(result.metafile.outputs)) {
   if (!name.endsWith(".map") && !name.includes("/fonts/")) {
     console.log(`${name.slice(name.indexOf("static/"))}  ${(info.bytes / 1024).toFixed(0)} KiB`);

@@ -1,72 +1,29 @@
-"""Fixtures: a fresh app per test (flaskr style), a host app, and a real server in a subprocess."""
+"""Fixtures: a fresh app per test (flaskr style), a host app, real servers in a subprocess,
+and the browser. What they are built from lives in tests/support.
+
+Every failing test's report carries the logs of the servers (and gunicorn, nginx, the example
+site) it ran: see tests/support/logs.py.
+"""
 
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, Playwright, sync_playwright
-from werkzeug.test import TestResponse
 
 from flask_notebook import Notebook, create_app
 
-TOKEN = "test-token-0123456789"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # we run as root in CI
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-AUTH = {"Authorization": f"token {TOKEN}"}
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10, interval: float = 0.02) -> Any:
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
-
-
-def assert_error(response: TestResponse, status: int, message: str | None = None) -> dict[str, Any]:
-    """An error with `status` whose body is exactly ``{"message": str, "reason": str | None}``."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert set(body) == {"message", "reason"}
-    assert isinstance(body["message"], str) and body["message"]
-    assert body["reason"] is None or isinstance(body["reason"], str)
-    if message is not None:
-        assert body["message"] == message
-    return body
-
-
-def isolated_env(base: Path) -> dict[str, str]:
-    """Environment variables that point every Jupyter directory into `base`."""
-    env = {"JUPYTER_PLATFORM_DIRS": "1", "IPYTHONDIR": str(base / "ipython")}
-    for name in ("CONFIG", "DATA", "RUNTIME"):
-        (base / name.lower()).mkdir(parents=True, exist_ok=True)
-        env[f"JUPYTER_{name}_DIR"] = str(base / name.lower())
-    return env
+from .support import logs
+from .support.browser import CHROMIUM, CHROMIUM_ARGS
+from .support.env import AUTH, TOKEN, isolated_env
+from .support.kernels import kernel_processes
+from .support.server import LiveServer, Server
+from .support.waiting import wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -132,49 +89,7 @@ def host_app(root: Path) -> Iterator[Flask]:
     host.extensions["notebook"].shutdown_all()
 
 
-class LiveServer:
-    """The real `python -m flask_notebook` in a subprocess, gevent-patched as in production."""
-
-    def __init__(self, root: Path, log_path: Path, args: list[str], env: dict[str, str]) -> None:
-        self.root = root
-        self.log_path = log_path
-        self.token = TOKEN
-        self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen(self.command(root, args), stdout=self._log, stderr=subprocess.STDOUT, env=env)
-        match = wait_for(self._url_line, timeout=20)
-        self.url = match.group(1)  # e.g. http://127.0.0.1:PORT/
-        self.port = int(match.group(2))
-
-    def command(self, root: Path, args: list[str]) -> list[str]:
-        return [sys.executable, "-m", "flask_notebook", "--port", "0", "--no-browser",
-                "--root-dir", str(root), "--token", TOKEN, *args]
-
-    def _url_line(self) -> re.Match[str] | None:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-        return re.search(r" at (https?://[^:/]+:(\d+)/[^?\s]*)\?token=", self.log())
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {**AUTH, **kwargs.pop("headers", {})}
-        kwargs.setdefault("timeout", 30)
-        return requests.request(method, self.url + path.lstrip("/"), headers=headers, **kwargs)
-
-    def stop(self, sig: int | None = None) -> int:
-        if self.proc.poll() is None:
-            if sig is None:
-                self.proc.terminate()
-            else:
-                self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log.close()
-        return self.proc.returncode
+# -- live servers ---------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -198,13 +113,58 @@ def live_server(start_server: Callable[..., LiveServer]) -> LiveServer:
     return start_server()
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server per module, with its own Jupyter directories (a server starts in about a
+    second); each test starts and shuts down its own kernels."""
+    srv = Server(tmp_path_factory.mktemp("server"))
+    yield srv
+    srv.stop()
+    wait_for(lambda: not kernel_processes(srv.runtime_dir), timeout=10)
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Servers with their own configuration, for one test."""
+    servers: list[Server] = []
+
+    def make(*args: str, env: dict[str, str] | None = None) -> Server:
+        srv = Server(tmp_path / f"s{len(servers)}", list(args), env)
+        servers.append(srv)
+        return srv
+
+    yield make
+    for srv in servers:
+        srv.stop()
+
+
+@pytest.fixture
+def kernel_id(server: Server) -> Iterator[str]:
+    """A kernel of `server`, shut down (and its clients closed) after the test."""
+    kid = server.start_kernel()
+    yield kid
+    server.request("DELETE", f"api/kernels/{kid}")
+    for client in server.clients:
+        client.ws.shutdown()
+    server.clients.clear()
+
+
+# -- the logs of a failing test -------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    logs.begin_test()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """Failures of live tests include the server's log."""
+    """A failure (in setup, call or teardown) shows the log of every process the test ran."""
     outcome = yield
     report = outcome.get_result()
-    if report.failed and "live_server" in getattr(item, "funcargs", {}):
-        report.sections.append(("server log", item.funcargs["live_server"].log()))
+    if report.failed:
+        for title, text in logs.sections():
+            report.sections.append((f"Captured {title}", text))
 
 
 # -- the browser: one per test process ------------------------------------------------------------

@@ -16,7 +16,9 @@ import pytest
 import requests
 import trustme
 
-from .conftest import AUTH, TOKEN, LiveServer, wait_for
+from .support.env import AUTH, TOKEN
+from .support.server import LiveServer
+from .support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 PROJECT = Path(__file__).parent.parent

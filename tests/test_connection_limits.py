@@ -26,7 +26,9 @@ import websocket
 
 from flask_notebook import create_app
 
-from .conftest import AUTH, TOKEN, LiveServer, isolated_env, wait_for
+from .support.env import AUTH, TOKEN, isolated_env
+from .support.server import LiveServer
+from .support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 
@@ -133,7 +135,7 @@ def test_a_head_sent_a_byte_at_a_time_gets_no_more_than_the_idle_timeout(quick: 
     with connect(server) as sock, pytest.raises(OSError):  # the server closes, and a write fails
         for byte in b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n" * 10:
             sock.sendall(bytes([byte]))
-            time.sleep(0.1)
+            time.sleep(0.1)  # trickling is the point of the test, not a wait
     assert time.monotonic() - started < 5
 
 
@@ -169,7 +171,7 @@ def test_a_slow_body_that_keeps_coming_is_read_whole(quick: LiveServer) -> None:
                  + b"\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body))
     for start in range(0, len(body), len(body) // 5):
         sock.sendall(body[start:start + len(body) // 5])
-        time.sleep(0.4)
+        time.sleep(0.4)  # a slow body is the point of the test, not a wait
     _, data = until_closed(sock)
     assert data.startswith(b"HTTP/1.1 201 CREATED\r\n"), data
     assert (server.root / "a.txt").read_text() == "x" * 40
@@ -196,7 +198,7 @@ def test_connections_past_the_limit_wait_for_a_slot_then_get_503(start_server: C
     url = server.url.replace("http", "ws", 1) + "api/events/subscribe"
     sockets = [websocket.create_connection(url, header=[f"Authorization: token {TOKEN}"], timeout=10)
                for _ in range(2)]
-    time.sleep(1.5)  # longer than the idle timeout: WebSockets stay
+    time.sleep(1.5)  # the point of the test: longer than the idle timeout, and WebSockets stay
     started = time.monotonic()
     refused = requests.get(server.url + "api/status", headers=AUTH, timeout=10)  # (was 200: no limit)
     assert 0.8 < time.monotonic() - started < 4.5

@@ -13,7 +13,7 @@ from flask_notebook import Notebook, create_app
 from flask_notebook.extension import DEFAULTS
 from flask_notebook.factory import STANDALONE_DEFAULTS
 
-from .conftest import AUTH, TOKEN
+from .support.env import AUTH, TOKEN
 
 README = Path(__file__).parent.parent / "README.md"
 

@@ -15,7 +15,9 @@ import nbformat
 import pytest
 import requests
 
-from .conftest import AUTH, LiveServer, wait_for
+from .support.env import AUTH
+from .support.server import LiveServer
+from .support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class ContentsModel(TypedDict, total=False):
@@ -48,3 +48,18 @@ class Identity(TypedDict):
 class TerminalModel(TypedDict):
     name: str
     last_activity: str
+
+
+class SessionNotebook(TypedDict):
+    path: str
+    name: str | None
+
+
+class SessionModel(TypedDict):
+    id: str
+    path: str
+    name: str | None
+    type: str | None
+    kernel: dict[str, Any]
+    #: Only for type "notebook": the legacy form, still sent by jupyter_server 2.21.
+    notebook: NotRequired[SessionNotebook]

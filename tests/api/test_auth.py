@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from flask_notebook import Notebook, create_app, hash_password
 
-from ..conftest import AUTH, TOKEN
+from ..support.env import AUTH, TOKEN
 
 
 def _login(client: FlaskClient, secret: str = TOKEN, next_url: str | None = None) -> tuple[int, str]:

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from werkzeug.test import TestResponse
 
-from ..conftest import assert_error
+from ..support.responses import assert_error
 
 API = "/api/contents"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")

@@ -30,7 +30,8 @@ from flask.testing import FlaskClient
 
 from flask_notebook import Notebook, create_app
 
-from ..conftest import AUTH, TOKEN, assert_error
+from ..support.env import AUTH, TOKEN
+from ..support.responses import assert_error
 
 
 def _app(root: Path, **config: object) -> Flask:

@@ -20,7 +20,8 @@ from werkzeug.test import TestResponse
 
 from flask_notebook import create_app
 
-from ..conftest import TOKEN, assert_error
+from ..support.env import TOKEN
+from ..support.responses import assert_error
 
 API = "/api/contents"
 KEYS = {

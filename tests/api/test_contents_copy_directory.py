@@ -33,7 +33,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ..conftest import assert_error
+from ..support.responses import assert_error
 from .test_contents_api import assert_model, post_json, put_json, text_body
 
 

@@ -24,7 +24,8 @@ from flask.testing import FlaskClient
 from flask_notebook.core.event_schemas import CONTENTS_SERVICE
 from flask_notebook.core.events import BAD_TIMESTAMP, Subscription
 
-from ..conftest import TOKEN, assert_error
+from ..support.env import TOKEN
+from ..support.responses import assert_error
 
 CS = CONTENTS_SERVICE
 GOOD = {"schema_id": CS, "version": "1", "data": {"action": "get", "path": "a.txt"}}

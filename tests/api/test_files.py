@@ -9,7 +9,7 @@ import nbformat
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ..conftest import TOKEN
+from ..support.env import TOKEN
 
 
 def test_text_file_is_served_inline_with_charset(client: FlaskClient, root: Path) -> None:

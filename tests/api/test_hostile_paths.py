@@ -25,7 +25,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from flask.testing import FlaskClient
 
-from ..conftest import AUTH, LiveServer
+from ..support.env import AUTH
+from ..support.server import LiveServer
 
 SECRET = b"TOP-SECRET-7f3a9c-never-serve-me"
 SECRET_MARKERS = (SECRET, base64.b64encode(SECRET)[:24])

@@ -18,7 +18,8 @@ import requests
 
 from flask_notebook import create_app
 
-from ..conftest import AUTH, TOKEN, LiveServer
+from ..support.env import AUTH, TOKEN
+from ..support.server import LiveServer
 
 pytestmark = pytest.mark.live
 

@@ -16,7 +16,8 @@ from flask.testing import FlaskClient
 
 from flask_notebook import create_app
 
-from ..conftest import TOKEN, wait_for
+from ..support.env import TOKEN
+from ..support.waiting import wait_for
 
 
 def _app(root: Path, **config: object) -> Flask:

@@ -13,7 +13,8 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from ..conftest import AUTH, LiveServer
+from ..support.env import AUTH
+from ..support.server import LiveServer
 
 pytestmark = pytest.mark.live
 

@@ -42,7 +42,8 @@ from flask.testing import FlaskClient
 
 from flask_notebook.core.notebooks import MAX_DEPTH
 
-from ..conftest import LiveServer, assert_error
+from ..support.responses import assert_error
+from ..support.server import LiveServer
 
 API = "/api/contents"
 TOO_DEEP = f"Invalid JSON in body of request: nested deeper than {MAX_DEPTH} levels"

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from flask_notebook.core.exporters import export_formats
 
-from ..conftest import assert_error
+from ..support.responses import assert_error
 
 REFERENCE = {
     "asciidoc": {"output_mimetype": "text/asciidoc"}, "custom": {"output_mimetype": ""},

@@ -15,7 +15,7 @@ from pathlib import Path
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from ..conftest import assert_error
+from ..support.responses import assert_error
 
 
 @contextmanager

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 import requests
 
-from ..conftest import AUTH, LiveServer
+from ..support.env import AUTH
+from ..support.server import LiveServer
 
 pytestmark = pytest.mark.live
 

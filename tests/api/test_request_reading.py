@@ -25,7 +25,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ..conftest import AUTH, assert_error
+from ..support.env import AUTH
+from ..support.responses import assert_error
 
 
 @pytest.mark.parametrize("raw", ["+", "%20", "%01", ""])

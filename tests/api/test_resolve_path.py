@@ -26,8 +26,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from ..conftest import wait_for
-from ..kernels.conftest import Server, kernel_processes
+from ..support.kernels import kernel_processes
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ..conftest import AUTH, TOKEN
+from ..support.env import AUTH, TOKEN
 
 API_CSP = "frame-ancestors 'self'; report-uri /api/security/csp-report; default-src 'none'"
 

@@ -12,7 +12,8 @@ from flask.testing import FlaskClient
 
 from flask_notebook import Notebook
 
-from ..conftest import AUTH, TOKEN, assert_error
+from ..support.env import AUTH, TOKEN
+from ..support.responses import assert_error
 
 
 @pytest.fixture

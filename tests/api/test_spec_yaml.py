@@ -22,9 +22,10 @@ from openapi_spec_validator import validate
 from flask_notebook import Notebook
 from flask_notebook.blueprints import apispec
 
-from ..conftest import AUTH, TOKEN, assert_error
+from ..support.conformance import REFERENCE_SPEC
+from ..support.env import AUTH, TOKEN
+from ..support.responses import assert_error
 
-PROJECT = Path(__file__).parent.parent.parent
 METHODS = {"get", "put", "post", "delete", "patch"}
 
 
@@ -87,7 +88,7 @@ def test_without_credentials_it_is_a_json_403(anon: FlaskClient) -> None:
 
 
 #: jupyter_server's own api.yaml, in the project's shared reference material (beside the clone).
-REFERENCE_YAML = PROJECT.parent / "shared" / "reference" / "jupyter_server_api.yaml"
+REFERENCE_YAML = REFERENCE_SPEC
 RENAMED = {"/api/": "/api"}  # it documents /api/, which answers a redirect to /api
 
 

@@ -19,7 +19,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ..conftest import LiveServer, assert_error, wait_for
+from ..support.responses import assert_error
+from ..support.server import LiveServer
+from ..support.waiting import wait_for
 
 API = "/api/contents"
 

@@ -23,7 +23,8 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 
 from flask_notebook.blueprints import apispec
 
-from ..conftest import AUTH, LiveServer
+from ..support.env import AUTH
+from ..support.server import LiveServer
 from .test_reference_spec import MAX_EXAMPLES, failed_checks, reset
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,

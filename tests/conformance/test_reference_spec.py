@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,10 +28,11 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
                                                positive_data_acceptance, response_headers_conformance,
                                                response_schema_conformance, status_code_conformance)
 
-from ..conftest import AUTH, LiveServer
-from .conftest import seed_root
+from ..support.conformance import REFERENCE_SPEC, seed_root
+from ..support.env import AUTH
+from ..support.server import LiveServer
 
-SPEC = Path(__file__).parent.parent.parent.parent / "shared" / "reference" / "jupyter_server_api.yaml"
+SPEC = REFERENCE_SPEC
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance, negative_data_rejection, positive_data_acceptance]
 

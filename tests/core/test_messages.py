@@ -11,7 +11,7 @@ from flask_notebook.core import messages, websocket
 from flask_notebook.core.channels import Gap, Outbox
 from flask_notebook.core.messages import Malformed
 
-from ..kernel_client import pack_v1, unpack_legacy, unpack_v1
+from ..support.kernel_client import pack_v1, unpack_legacy, unpack_v1
 
 HEADER = {"msg_id": "m1", "msg_type": "stream", "session": "s", "username": "u", "date": "", "version": "5.3"}
 

@@ -15,7 +15,7 @@ from flask_notebook.core import errors
 from flask_notebook.core.paths import Root
 from flask_notebook.core.terminals import Terminals, TerminalClient
 
-from ..terminal_client import alive
+from ..support.terminal_client import alive
 
 
 @pytest.fixture

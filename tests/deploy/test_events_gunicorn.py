@@ -10,9 +10,9 @@ from collections.abc import Callable
 import pytest
 import websocket
 
-from ..conftest import wait_for
-from ..kernels.conftest import Server
-from ..kernels.test_events import kernel_frame, read_frames, subscribe
+from ..support.events import kernel_frame, read_frames, subscribe
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 

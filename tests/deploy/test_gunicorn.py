@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from ..conftest import TOKEN, wait_for
-from ..kernel_client import Closed, of_type, stdout_of
-from ..kernels.conftest import Server, kernel_processes
-from ..terminal_client import TerminalSocket, alive
-from .conftest import PROJECT
+from ..support.env import PROJECT, TOKEN
+from ..support.kernel_client import Closed, of_type, stdout_of
+from ..support.kernels import kernel_processes
+from ..support.server import Server
+from ..support.terminal_client import TerminalSocket, alive
+from ..support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import wait_for
-from ..kernels.conftest import kernel_processes
-from .conftest import PROJECT, GunicornServer
+from ..support.deploy import GunicornServer
+from ..support.env import PROJECT
+from ..support.kernels import kernel_processes
+from ..support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 

@@ -10,10 +10,10 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from ..conftest import AUTH, TOKEN
-from ..kernel_client import KernelClient, of_type
-from ..kernels.conftest import Server
-from .conftest import PREFIX, Nginx
+from ..support.deploy import PREFIX, Nginx
+from ..support.env import AUTH, TOKEN
+from ..support.kernel_client import KernelClient, of_type
+from ..support.server import Server
 
 pytestmark = pytest.mark.live
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from ..conftest import TOKEN
-from ..kernels.conftest import Server
-from ..ui.conftest import TIMEOUT_MS, code_cell
-from ..ui.notebook_helpers import cell, expect_ready, output
-from .conftest import PREFIX, Nginx, issue_cert
+from ..support.browser import TIMEOUT_MS, code_cell
+from ..support.deploy import PREFIX, Nginx, issue_cert
+from ..support.env import TOKEN
+from ..support.notebook_page import cell, expect_ready, output
+from ..support.server import Server
 
 pytestmark = pytest.mark.live
 

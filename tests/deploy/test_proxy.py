@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 from flask_notebook import create_app
 from flask_notebook.cli import parse_args
 
-from ..conftest import AUTH, TOKEN
+from ..support.env import AUTH, TOKEN
 
 #: What deploy/nginx.conf sends for https://notebooks.example.com:8443/jupyter/.
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "notebooks.example.com:8443",

@@ -17,9 +17,10 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from ..conftest import TOKEN
-from ..kernel_client import Closed
-from ..kernels.conftest import Server, kernel_processes
+from ..support.env import TOKEN
+from ..support.kernel_client import Closed
+from ..support.kernels import kernel_processes
+from ..support.server import Server
 
 pytestmark = pytest.mark.live
 

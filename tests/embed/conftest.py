@@ -1,4 +1,5 @@
-"""The example site (``examples/embedded_site``) as a real server, and its users.
+"""The example site (``examples/embedded_site``) as a real server, and its users
+(tests/support/site.py).
 
 Fixtures
 --------
@@ -13,149 +14,25 @@ Fixtures
     A ``requests.Session`` logged in through the site's form as ada, holding the site's
     session cookie and the notebook's ``_xsrf`` cookie. ``ada.xsrf`` is the header to send
     with unsafe requests. Teardown deletes the sessions the test started.
+
+A failing test's report carries the site's log (root conftest).
 """
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
 
-from ..conftest import isolated_env, wait_for
-from ..kernel_client import V1, KernelClient
-from ..kernels.conftest import add_kernelspec, kernel_processes
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "embedded_site"
-#: The lines each way of serving prints once it listens.
-_READY = {
-    "python": re.compile(r"Serving on (http://127\.0\.0\.1:(\d+)/)"),
-    "gunicorn": re.compile(r"Listening at: (http://127\.0\.0\.1:(\d+))"),
-}
-
-
-class Site:
-    """The example site in a subprocess: ``python app.py``, or gunicorn with the gevent worker."""
-
-    def __init__(self, base: Path, server: str = "python") -> None:
-        self.jupyter = isolated_env(base)
-        add_kernelspec(base / "data", "python3", [sys.executable, "-m", "ipykernel_launcher", "-f",
-                                                  "{connection_file}"])
-        self.root = base / "root"
-        self.root.mkdir()
-        env = {key: value for key, value in os.environ.items() if not key.startswith("NOTEBOOK_")}
-        env.update(self.jupyter, NOTEBOOK_ROOT_DIR=str(self.root), PORT="0", SECRET_KEY="test-secret-key")
-        if server == "python":
-            command = [sys.executable, str(EXAMPLE / "app.py")]
-        else:
-            command = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "-b", "127.0.0.1:0",
-                       "--chdir", str(EXAMPLE), "app:app"]
-        self.log_path = base / "site.log"
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=base)
-        try:
-            match = wait_for(lambda: self._ready(_READY[server]), timeout=30)
-        except AssertionError as exc:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            self._log.close()
-            raise AssertionError(f"the site did not start ({exc}):\n{self.log()}") from None
-        self.url = match.group(1).rstrip("/") + "/"
-
-    def _ready(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"it exited with {self.proc.returncode}")
-        return pattern.search(self.log())
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    @property
-    def runtime_dir(self) -> Path:
-        return Path(self.jupyter["JUPYTER_RUNTIME_DIR"])
-
-    def login(self, username: str = "ada", password: str = "lovelace") -> User:
-        """A session logged in through the site's own form, as a browser does it."""
-        user = User(self)
-        response = user.post(self.url + "login", data={"username": username, "password": password},
-                             allow_redirects=False)
-        assert response.status_code == 302, (response.status_code, response.text)
-        # A notebook page gives out the _xsrf cookie, as it does to the browser.
-        assert user.get(self.url + "notebook/tree/").status_code == 200
-        assert user.xsrf
-        return user
-
-    def stop(self) -> int:
-        """SIGTERM, as systemd or docker stop would send; the site stops its kernels."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-                raise AssertionError(f"the site ignored SIGTERM:\n{self.log()}") from None
-        self._log.close()
-        return self.proc.returncode
-
-
-class User(requests.Session):
-    """A browser-like client of the site: cookies only, never a token."""
-
-    def __init__(self, site: Site) -> None:
-        super().__init__()
-        self.site = site
-        self.clients: list[KernelClient] = []
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", 30)
-        return super().request(method, url, *args, **kwargs)
-
-    @property
-    def xsrf(self) -> str | None:
-        return self.cookies.get("_xsrf", path="/notebook/")
-
-    def api(self, method: str, path: str, status: int, **kwargs: Any) -> Any:
-        """A notebook API call with the cookies, plus the XSRF header on unsafe methods."""
-        headers = {**kwargs.pop("headers", {})}
-        if method not in ("GET", "HEAD") and self.xsrf:
-            headers["X-XSRFToken"] = self.xsrf
-        response = self.request(method, self.site.url + "notebook/api/" + path, headers=headers, **kwargs)
-        assert response.status_code == status, (response.status_code, response.text)
-        return response.json() if response.content else None
-
-    def kernel_client(self, kernel_id: str) -> KernelClient:
-        """The kernel WebSocket with this session's cookies and no token."""
-        cookie = "; ".join(f"{c.name}={c.value}" for c in self.cookies)
-        client = KernelClient(self.site.url + "notebook/", kernel_id, None, protocol=V1,
-                              header=[f"Cookie: {cookie}"])
-        self.clients.append(client)
-        return client
-
-    def close(self) -> None:
-        for client in self.clients:
-            client.ws.shutdown()
-        self.clients.clear()
-        super().close()
-
-
-def _stop_and_check(site: Site) -> None:
-    assert site.stop() == 0, site.log()
-    wait_for(lambda: not kernel_processes(site.runtime_dir), timeout=15)
+from ..support.site import Site, User, stop_and_check
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     srv = Site(tmp_path_factory.mktemp("site"))
     yield srv
-    _stop_and_check(srv)
+    stop_and_check(srv)
 
 
 @pytest.fixture
@@ -169,7 +46,7 @@ def start_site(tmp_path: Path) -> Iterator[Callable[[str], Site]]:
 
     yield start
     for srv in sites:
-        _stop_and_check(srv)
+        stop_and_check(srv)
 
 
 @pytest.fixture
@@ -181,12 +58,3 @@ def ada(site: Site) -> Iterator[User]:
         user.api("DELETE", f"sessions/{session['id']}", 204)
     for kernel in user.api("GET", "kernels", 200):
         user.api("DELETE", f"kernels/{kernel['id']}", 204)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """Failures include the site's log."""
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed and "site" in getattr(item, "funcargs", {}):
-        report.sections.append(("site log", item.funcargs["site"].log()[-20_000:]))

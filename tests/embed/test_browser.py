@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from ..ui.conftest import TIMEOUT_MS
-from ..ui.notebook_helpers import expect_ready, output, run_code
-from .conftest import Site, User
+from ..support.browser import TIMEOUT_MS
+from ..support.notebook_page import expect_ready, output, run_code
+from ..support.site import Site, User
 
 pytestmark = pytest.mark.live
 

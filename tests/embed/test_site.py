@@ -12,9 +12,9 @@ import pytest
 import requests
 import websocket
 
-from ..conftest import wait_for
-from ..kernel_client import V1, of_type
-from .conftest import Site, User
+from ..support.kernel_client import V1, of_type
+from ..support.site import Site, User
+from ..support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 

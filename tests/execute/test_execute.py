@@ -9,19 +9,16 @@ from pathlib import Path
 
 import requests
 
-from ..conftest import TOKEN, wait_for
-from ..kernel_client import of_type
-from ..kernels.test_rest import assert_json_error
-from .conftest import Server, events, execute, result, stdout
+from ..support.env import TOKEN
+from ..support.execute import events, execute, result, stdout, wait_file
+from ..support.kernel_client import of_type
+from ..support.responses import assert_json_error
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 RECORD_KEYS = {"id", "kernel_id", "status", "execution_count", "outputs", "error", "user_expressions",
                "input_request", "started", "finished"}
-
-
-def wait_file(path: Path) -> str:
-    """Code that blocks until the test creates `path` (so a test decides when it ends)."""
-    return f"import os, time\nwhile not os.path.exists({str(path)!r}):\n    time.sleep(0.02)\n"
 
 
 def test_sync_execute_returns_the_completion_record(server: Server, kernel_id: str) -> None:

@@ -16,9 +16,11 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
-from ..conftest import TOKEN, wait_for
-from ..kernels.conftest import Server, add_kernelspec
-from .conftest import execute, result, stdout
+from ..support.env import TOKEN
+from ..support.execute import execute, result, stdout
+from ..support.kernels import add_kernelspec
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 #: Prints a line every 0.1 s for a minute: the server writes to the stream all along.
 CHATTY = "import time\nfor i in range(600):\n    print(i, flush=True)\n    time.sleep(0.1)"

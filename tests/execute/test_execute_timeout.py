@@ -11,8 +11,8 @@ import pytest
 
 from flask_notebook import create_app
 
-from ..kernels.conftest import Server
-from .conftest import execute, result, stdout
+from ..support.execute import execute, result, stdout
+from ..support.server import Server
 
 
 @pytest.mark.live

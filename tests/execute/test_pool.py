@@ -12,10 +12,12 @@ from pathlib import Path
 
 import requests
 
-from ..conftest import TOKEN, isolated_env, wait_for
-from ..kernels.conftest import kernel_processes
-from ..kernels.test_rest import assert_json_error
-from .conftest import Server, events, result, stdout
+from ..support.env import TOKEN, isolated_env
+from ..support.execute import events, result, stdout
+from ..support.kernels import kernel_processes
+from ..support.responses import assert_json_error
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 SEED = "import json as seeded_json\nSEEDED = 41 + 1"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import isolated_env
+from ..support.env import isolated_env
 
 pytestmark = pytest.mark.live
 PROJECT = Path(__file__).parent.parent.parent

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..conftest import wait_for
-from ..kernels.test_rest import assert_json_error
-from .conftest import Server, execute, result, stdout
-from .test_execute import wait_file
+from ..support.execute import execute, result, stdout, wait_file
+from ..support.responses import assert_json_error
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 
 def new_subshell(server: Server, kernel_id: str) -> str:

@@ -10,9 +10,10 @@ from collections.abc import Callable
 
 import pytest
 
-from ..conftest import wait_for
-from ..kernel_client import of_type, stdout_of
-from .conftest import Server, add_vanishing_kernelspec
+from ..support.kernel_client import of_type, stdout_of
+from ..support.kernels import add_vanishing_kernelspec
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 

@@ -22,9 +22,11 @@ import pytest
 import requests
 import websocket
 
-from ..conftest import TOKEN, wait_for
-from ..kernel_client import KernelClient, stdout_of
-from .conftest import Server, add_kernelspec, kernel_processes
+from ..support.env import TOKEN
+from ..support.kernel_client import KernelClient, stdout_of
+from ..support.kernels import add_kernelspec, kernel_processes
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 
-from ..conftest import wait_for
-from .conftest import Server
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 
 def open_descriptors(pid: int) -> int:

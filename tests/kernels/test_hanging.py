@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from ..conftest import wait_for
-from .conftest import Server
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 

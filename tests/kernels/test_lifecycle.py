@@ -7,13 +7,15 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 
-from ..conftest import wait_for
-from ..kernel_client import of_type
-from .conftest import Server, add_kernelspec, kernel_processes
-from .test_rest import assert_json_error
+from ..support.kernel_client import of_type
+from ..support.kernels import add_kernelspec, kernel_processes
+from ..support.responses import assert_json_error
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 
 def test_sigkill_restarts_the_kernel_and_says_why(server: Server, kernel_id: str) -> None:
@@ -71,8 +73,13 @@ def test_culling(make_server: Callable[..., Server]) -> None:
     keep.wait_ready()
     runner.wait_ready()
     runner.execute("import time\ntime.sleep(30)")
+    wait_for(lambda: srv.kernel(busy)["execution_state"] == "busy", timeout=30)
     wait_for(lambda: srv.request("GET", f"api/kernels/{idle}").status_code == 404, timeout=30)
-    time.sleep(3)  # two more culling rounds
+    # The point of this wait is that nothing happens: two more culling rounds (1 s apart) after
+    # both kernels have been inactive for longer than the idle timeout (4 s), as the idle one was.
+    inactive_since = max(datetime.fromisoformat(srv.kernel(kid)["last_activity"]).timestamp()
+                         for kid in (connected, busy))
+    time.sleep(max(0.0, inactive_since + 4 + 2 - time.time()))
     assert srv.request("GET", f"api/kernels/{connected}").status_code == 200  # cull_connected is off
     assert srv.request("GET", f"api/kernels/{busy}").status_code == 200  # cull_busy is off
     assert f"culling kernel {idle}" in srv.log() and "idle for" in srv.log()
@@ -89,8 +96,9 @@ def test_server_exit_leaves_no_kernel_behind(make_server: Callable[..., Server],
     ids = [srv.start_kernel() for _ in range(3)]
     stubborn = srv.client(ids[0])
     # A kernel that ignores SIGINT and is busy: it must still be gone.
-    stubborn.execute("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)")
-    time.sleep(0.5)
+    stubborn.execute("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                     "print('ignoring SIGINT', flush=True)\ntime.sleep(60)")
+    stubborn.until(lambda m: m["msg_type"] == "stream" and "ignoring SIGINT" in m["content"]["text"])
     for kid in ids[1:]:
         srv.client(kid)  # open sockets too
     assert len(kernel_processes(srv.runtime_dir)) == 3

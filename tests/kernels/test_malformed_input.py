@@ -15,8 +15,8 @@ import uuid
 import pytest
 import websocket
 
-from ..conftest import TOKEN
-from .conftest import Server
+from ..support.env import TOKEN
+from ..support.server import Server
 
 
 @pytest.mark.parametrize("bad_id", ["a-b-c-d-e\n", "a-b-c-d-e\r\n", "../a-b-c-d-e", "a-b-c-d-e/x", "a-b-c-d", "a-b-c-d-é"])

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from jupyter_client.blocking import BlockingKernelClient
 
-from ..conftest import wait_for
-from ..kernel_client import V1, KernelClient, of_type, stdout_of
-from .conftest import Server
+from ..support.kernel_client import V1, KernelClient, of_type, stdout_of
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 PROTOCOLS = [pytest.param(V1, id="v1"), pytest.param(None, id="legacy")]
 

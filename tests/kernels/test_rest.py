@@ -5,18 +5,12 @@ from __future__ import annotations
 import re
 import time
 
-from ..conftest import wait_for
-from .conftest import Server
+from ..support.responses import assert_json_error
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 MODEL_KEYS = {"id", "name", "last_activity", "execution_state", "connections"}
-
-
-def assert_json_error(response: object, status: int, contains: str = "") -> dict[str, object]:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    body = response.json()  # type: ignore[attr-defined]
-    assert {"message", "reason"} <= set(body) and contains in body["message"], body
-    return body  # type: ignore[no-any-return]
 
 
 def test_kernel_lifecycle_over_rest(server: Server) -> None:

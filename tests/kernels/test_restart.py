@@ -13,10 +13,11 @@ from typing import Any
 
 import requests
 
-from ..conftest import wait_for
-from ..kernel_client import KernelClient, of_type
-from .conftest import Server, add_kernelspec, add_vanishing_kernelspec, kernel_processes
-from .test_rest import assert_json_error
+from ..support.kernel_client import KernelClient, of_type
+from ..support.kernels import add_kernelspec, add_vanishing_kernelspec, kernel_processes
+from ..support.responses import assert_json_error
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 #: An ipykernel that takes seconds to exit once asked to (an atexit hook; a big ``__del__``
 #: does the same). jupyter_client's restart waits for it: half of ``shutdown_wait_time``

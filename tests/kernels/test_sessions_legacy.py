@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import Server
-from .test_rest import assert_json_error
+from ..support.responses import assert_json_error
+from ..support.server import Server
 
 pytestmark = pytest.mark.live
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from ..conftest import wait_for
-from .test_events import post_event, subscribe
+from ..support.events import post_event, subscribe
+from ..support.waiting import wait_for
 
 
 def test_a_subscriber_that_stops_reading_is_aborted(make_server: Any) -> None:

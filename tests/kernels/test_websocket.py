@@ -18,9 +18,11 @@ import requests
 import trustme
 import websocket
 
-from ..conftest import TOKEN, isolated_env, wait_for
-from ..kernel_client import V1, Closed, KernelClient, of_type, stdout_of
-from .conftest import Server, add_kernelspec
+from ..support.env import TOKEN, isolated_env
+from ..support.kernel_client import V1, Closed, KernelClient, of_type, stdout_of
+from ..support.kernels import add_kernelspec
+from ..support.server import Server
+from ..support.waiting import wait_for
 
 PROTOCOLS = [pytest.param(V1, id="v1"), pytest.param(None, id="legacy")]
 PROJECT = Path(__file__).parent.parent.parent
@@ -243,13 +245,14 @@ def test_plain_get_on_channels_is_a_json_400(server: Server, kernel_id: str) -> 
     assert response.status_code == 400 and set(response.json()) == {"message", "reason"}
 
 
-def test_reconnect_replays_exactly_what_was_missed(server: Server, kernel_id: str) -> None:
+def test_reconnect_replays_exactly_what_was_missed(server: Server, kernel_id: str, tmp_path: Path) -> None:
     """Disconnect in the middle of a long output, reconnect with the same session id: every
     line arrives exactly once, across the two sockets."""
     lines = 3000
+    printed = tmp_path / "printed"  # the kernel writes it after its last line
     client = server.client(kernel_id, session_id="replay-me")
     msg_id = client.execute(f"import time\nfor i in range({lines}):\n    print(i, flush=True)\n"
-                            "    if i % 100 == 0: time.sleep(0.01)")
+                            f"    if i % 100 == 0: time.sleep(0.01)\nopen({str(printed)!r}, 'w').close()")
     client.until(lambda m: m["msg_type"] == "stream" and "200\n" in m["content"]["text"])
     # A clean close: we keep reading until the server's close frame, so nothing it wrote
     # before it saw our close is dropped on our side.
@@ -260,7 +263,7 @@ def test_reconnect_replays_exactly_what_was_missed(server: Server, kernel_id: st
     client.ws.shutdown()
     client.ws.shutdown()
     before = list(client.received)
-    time.sleep(0.5)  # the output continues while nobody is connected
+    wait_for(printed.exists, timeout=60)  # the rest of the output came while nobody was connected
     again = server.connect(kernel_id, session_id="replay-me")
     after = again.until_idle(msg_id, timeout=60)
     numbers = [int(n) for n in (stdout_of(before) + stdout_of(after)).split()]
@@ -269,14 +272,17 @@ def test_reconnect_replays_exactly_what_was_missed(server: Server, kernel_id: st
     again.close()
 
 
-def test_slow_reader_receives_everything(server: Server, kernel_id: str) -> None:
+def test_slow_reader_receives_everything(server: Server, kernel_id: str, tmp_path: Path) -> None:
     client = server.client(kernel_id)
     count = 10000
+    printed = tmp_path / "printed"  # the kernel writes it after its last line
     # Paced a little: a kernel flooding iopub faster than this process is scheduled can
     # overrun ZMQ's high-water mark in the kernel itself, which no server can see.
     msg_id = client.execute(f"import time\nfor i in range({count}):\n    print(i, flush=True)\n"
-                            "    if i % 200 == 0: time.sleep(0.002)")
-    time.sleep(4)  # not reading: the server queues for us and keeps draining the kernel
+                            f"    if i % 200 == 0: time.sleep(0.002)\nopen({str(printed)!r}, 'w').close()")
+    # Not reading until the kernel has printed everything: the server queues for us and keeps
+    # draining the kernel meanwhile.
+    wait_for(printed.exists, timeout=60)
     seen = client.until_idle(msg_id, timeout=90)
     assert [int(n) for n in stdout_of(seen).split()] == list(range(count))
     client.close()
@@ -299,13 +305,14 @@ def test_shed_output_is_announced(make_server: object) -> None:
     client.close()
 
 
-def test_replay_overflow_is_announced(make_server: object) -> None:
+def test_replay_overflow_is_announced(make_server: object, tmp_path: Path) -> None:
     srv = make_server(env={"NOTEBOOK_WS_REPLAY_LIMIT": "20000"})  # type: ignore[operator]
     kid = srv.start_kernel()
     client = srv.client(kid, session_id="away")
-    msg_id = client.execute("for i in range(2000):\n    print(i, flush=True)")
+    printed = tmp_path / "printed"  # the kernel writes it after its last line
+    msg_id = client.execute(f"for i in range(2000):\n    print(i, flush=True)\nopen({str(printed)!r}, 'w').close()")
     client.close()
-    time.sleep(3)  # the output (about 700 KB) is produced while nobody is connected
+    wait_for(printed.exists, timeout=60)  # the output (about 700 KB) came while nobody was connected
     again = srv.connect(kid, session_id="away")
     seen = again.until_idle(msg_id, timeout=60)
     notices = [m for m in of_type(seen, "stream") if "replay buffer" in m["content"]["text"]]

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ..terminal_client import TerminalSocket
+from ..support.terminal_client import TerminalSocket
 
 
 @pytest.fixture(autouse=True)

@@ -36,8 +36,10 @@ import pytest
 import requests
 import websocket
 
-from ..conftest import TOKEN, LiveServer, wait_for
-from ..terminal_client import Disconnected, TerminalSocket, alive
+from ..support.env import TOKEN
+from ..support.server import LiveServer
+from ..support.terminal_client import Disconnected, TerminalSocket, alive
+from ..support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 

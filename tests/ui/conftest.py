@@ -3,10 +3,10 @@
 Fixtures
 --------
 ``ui_server`` (module scope)
-    A live server (``tests.kernels.conftest.Server``: ``python -m flask_notebook`` in a subprocess,
-    gevent-patched as in production) with its own Jupyter directories and a ``python3``
-    kernelspec. ``ui_server.root`` is the served directory, ``ui_server.url`` ends in "/",
-    ``ui_server.json(method, path, status, json=...)`` calls the API with the token.
+    A live server (``tests.support.browser.UIServer``: ``python -m flask_notebook`` in a
+    subprocess, gevent-patched as in production) with its own Jupyter directories and a
+    ``python3`` kernelspec. ``ui_server.root`` is the served directory, ``ui_server.url`` ends
+    in "/", ``ui_server.json(method, path, status, json=...)`` calls the API with the token.
 ``browser`` (session scope, so one per xdist worker; in ``tests/conftest.py``)
     Chromium at ``/usr/bin/chromium`` (``$CHROMIUM`` overrides), headless, with a fresh
     temporary profile (Playwright makes one per launch) and no network chatter of its own.
@@ -19,58 +19,25 @@ Fixtures
 ``page_errors`` (function scope)
     The uncaught JavaScript errors of ``page`` so far, for tests that expect some.
 
-Helpers: ``put_notebook(server, path, cells)`` writes a notebook through the API;
-``code_cell(source)`` and ``markdown_cell(source)`` build cells for it.
+Helpers (tests/support/browser.py): ``put_notebook(server, path, cells)`` writes a notebook
+through the API; ``code_cell(source)`` and ``markdown_cell(source)`` build cells for it.
+tests/support/notebook_page.py drives the notebook page.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page
 
-from ..conftest import TOKEN, wait_for
-from ..kernels.conftest import Server, kernel_processes
+from ..support.browser import TIMEOUT_MS, UIServer
+from ..support.env import TOKEN
+from ..support.kernels import kernel_processes
+from ..support.waiting import wait_for
 
-#: Deadline in milliseconds for every Playwright action and `expect`: generous, because the
-#: suite runs on two shared cores next to kernels starting.
-TIMEOUT_MS = 20_000
-
-expect.set_options(timeout=TIMEOUT_MS)
 pytestmark = pytest.mark.live
-
-
-def code_cell(source: str, outputs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"cell_type": "code", "source": source, "metadata": {}, "outputs": outputs or [],
-            "execution_count": None}
-
-
-def markdown_cell(source: str) -> dict[str, Any]:
-    return {"cell_type": "markdown", "source": source, "metadata": {}}
-
-
-def put_notebook(server: Server, path: str, cells: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Write a v4 notebook at `path` through the contents API and return its model."""
-    content = {
-        "cells": cells if cells is not None else [code_cell("")],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    for i, cell in enumerate(content["cells"]):
-        cell.setdefault("id", f"cell-{i}")
-    return server.json("PUT", f"api/contents/{path}", (200, 201), json={"type": "notebook", "content": content})  # type: ignore[no-any-return]
-
-
-class UIServer(Server):
-    def json(self, method: str, path: str, status: int | tuple[int, ...], **kwargs: Any) -> Any:
-        response = self.request(method, path, **kwargs)
-        expected = status if isinstance(status, tuple) else (status,)
-        assert response.status_code in expected, (response.status_code, response.text)
-        return response.json() if response.content else None
 
 
 @pytest.fixture(scope="module")
@@ -129,17 +96,9 @@ def page(context: BrowserContext, ui_server: UIServer, page_errors: list[str], p
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """Failures of browser tests include the server's log and the page's console."""
+    """Failures of browser tests include the page's console (the server's log comes from the
+    root conftest)."""
     outcome = yield
     report = outcome.get_result()
-    funcargs = getattr(item, "funcargs", {})
-    if report.failed and "ui_server" in funcargs:
-        report.sections.append(("server log", funcargs["ui_server"].log()[-20_000:]))
-    if report.failed and funcargs.get("page_console"):
-        report.sections.append(("browser console", "\n".join(funcargs["page_console"])[-20_000:]))
-
-
-def screenshot_path(name: str) -> Path:
-    """Where the suite writes screenshots that the README shows (``UPDATE_SCREENSHOTS=1 make test``
-    rewrites them; otherwise only missing ones are written)."""
-    return Path(__file__).parent.parent.parent / "docs" / name
+    if report.failed and getattr(item, "funcargs", {}).get("page_console"):
+        report.sections.append(("browser console", "\n".join(item.funcargs["page_console"])[-20_000:]))

@@ -30,9 +30,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import UIServer, code_cell, put_notebook
-from .notebook_helpers import cell, expect_ready, menu
-from .test_tree import make_folder, open_tree, row
+from ..support.browser import UIServer, code_cell, put_notebook
+from ..support.notebook_page import cell, expect_ready, menu
+from ..support.tree_page import make_folder, open_tree, row
 
 pytestmark = pytest.mark.live
 

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from ..conftest import TOKEN, wait_for
-from .conftest import TIMEOUT_MS, UIServer
+from ..support.browser import TIMEOUT_MS, UIServer
+from ..support.env import TOKEN
+from ..support.waiting import wait_for
 
 
 @pytest.fixture

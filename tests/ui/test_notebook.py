@@ -9,8 +9,8 @@ import zlib
 
 from playwright.sync_api import Page, expect
 
-from .conftest import UIServer, code_cell, markdown_cell, put_notebook, screenshot_path
-from .notebook_helpers import cell, menu, open_notebook, output, run_code
+from ..support.browser import UIServer, code_cell, markdown_cell, put_notebook, screenshot_path
+from ..support.notebook_page import cell, menu, open_notebook, output, run_code
 
 
 def test_type_code_shift_enter_shows_the_result(page: Page, ui_server: UIServer) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from ..conftest import wait_for
-from ..kernels.conftest import kernel_processes
-from .conftest import UIServer, code_cell, put_notebook
-from .notebook_helpers import cell, open_notebook
+from ..support.browser import UIServer, code_cell, put_notebook
+from ..support.kernels import kernel_processes
+from ..support.notebook_page import cell, open_notebook
+from ..support.waiting import wait_for
 
 INTERVAL = 1
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from ..conftest import wait_for
-from ..kernels.conftest import add_kernelspec
-from .conftest import UIServer, code_cell, put_notebook
-from .notebook_helpers import cell, kernel_state, menu, open_notebook, output
+from ..support.browser import UIServer, code_cell, put_notebook
+from ..support.kernels import add_kernelspec
+from ..support.notebook_page import cell, kernel_state, menu, open_notebook, output
+from ..support.waiting import wait_for
 
 WHICH = "import os\nos.environ.get('WHICH_KERNEL', 'python3')"
 

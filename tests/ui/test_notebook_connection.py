@@ -8,8 +8,8 @@ import time
 
 from playwright.sync_api import Page, WebSocketRoute, expect
 
-from .conftest import TIMEOUT_MS, UIServer, code_cell, put_notebook
-from .notebook_helpers import cell, kernel_state, open_notebook, output
+from ..support.browser import TIMEOUT_MS, UIServer, code_cell, put_notebook
+from ..support.notebook_page import cell, kernel_state, open_notebook, output
 from .test_notebook_reconnect import drop_server_connections
 
 CHANNELS = re.compile(r"/api/kernels/[^/?]+/channels")

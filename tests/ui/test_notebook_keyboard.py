@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from .conftest import UIServer, code_cell, put_notebook
-from .notebook_helpers import cell, open_notebook, output
+from ..support.browser import UIServer, code_cell, put_notebook
+from ..support.notebook_page import cell, open_notebook, output
 
 
 def cells(page: Page) -> list[str]:

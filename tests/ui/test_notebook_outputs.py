@@ -7,8 +7,8 @@ import base64
 
 from playwright.sync_api import Page, expect
 
-from .conftest import UIServer, code_cell, put_notebook
-from .notebook_helpers import cell, menu, open_notebook, output
+from ..support.browser import UIServer, code_cell, put_notebook
+from ..support.notebook_page import cell, menu, open_notebook, output
 from .test_notebook import tiny_png
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from ..conftest import wait_for
-from .conftest import UIServer, code_cell, put_notebook
-from .notebook_helpers import menu, open_notebook
+from ..support.browser import UIServer, code_cell, put_notebook
+from ..support.notebook_page import menu, open_notebook
+from ..support.waiting import wait_for
 
 
 def test_missing_notebook_is_a_404_page(page: Page, ui_server: UIServer) -> None:

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from ..conftest import wait_for
-from .conftest import UIServer, put_notebook
-from .test_tree import open_tree, row
+from ..support.browser import UIServer, put_notebook
+from ..support.tree_page import open_tree, row
+from ..support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 

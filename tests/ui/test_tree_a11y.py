@@ -7,8 +7,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import UIServer
-from .test_tree import make_folder, open_tree, row
+from ..support.browser import UIServer
+from ..support.tree_page import make_folder, open_tree, row
 
 pytestmark = pytest.mark.live
 

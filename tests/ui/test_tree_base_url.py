@@ -11,10 +11,11 @@ import pytest
 import trustme
 from playwright.sync_api import Browser, Page, expect
 
-from ..conftest import TOKEN, wait_for
-from ..kernels.conftest import kernel_processes
-from .conftest import TIMEOUT_MS, UIServer
-from .test_tree import row
+from ..support.browser import TIMEOUT_MS, UIServer
+from ..support.env import TOKEN
+from ..support.kernels import kernel_processes
+from ..support.tree_page import row
+from ..support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 

@@ -8,8 +8,8 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import UIServer
-from .test_tree import open_tree, row
+from ..support.browser import UIServer
+from ..support.tree_page import open_tree, row
 
 pytestmark = pytest.mark.live
 

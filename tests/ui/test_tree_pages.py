@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ..conftest import TOKEN
+from ..support.env import TOKEN
 
 
 def config_block(html: bytes) -> dict[str, object]:

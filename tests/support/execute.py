@@ -1,17 +1,18 @@
-"""REST execution tests: the kernel tests' live server, and helpers for records and event streams."""
+"""REST execution (``POST /api/kernels/<id>/execute``): requests, records, event streams."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import requests
 
-from ..kernels.conftest import Server, kernel_id, make_server, server  # noqa: F401 (fixtures)
+from .server import LiveServer
 
 
-def execute(srv: Server, kernel_id: str, code: str, status: int = 200, *, params: dict[str, str] | None = None,
+def execute(srv: LiveServer, kernel_id: str, code: str, status: int = 200, *, params: dict[str, str] | None = None,
             headers: dict[str, str] | None = None, **body: Any) -> requests.Response:
     response = srv.request("POST", f"api/kernels/{kernel_id}/execute", json={"code": code, **body},
                            params=params, headers=headers or {})
@@ -42,3 +43,8 @@ def events(response: requests.Response) -> Iterator[tuple[str, dict[str, Any]]]:
             name = line[len("event: "):]
         elif line.startswith("data: "):
             data.append(line[len("data: "):])
+
+
+def wait_file(path: Path) -> str:
+    """Code that blocks until the test creates `path` (so a test decides when it ends)."""
+    return f"import os, time\nwhile not os.path.exists({str(path)!r}):\n    time.sleep(0.02)\n"

@@ -10,7 +10,7 @@ from typing import Any
 
 import websocket
 
-from .conftest import TOKEN
+from .env import TOKEN
 
 
 class Disconnected(Exception):

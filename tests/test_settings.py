@@ -19,7 +19,7 @@ from flask_notebook.extension import DEFAULTS
 from flask_notebook.factory import STANDALONE_DEFAULTS
 from flask_notebook.settings import DEFINITIONS, Settings, from_environ
 
-from .conftest import TOKEN
+from .support.env import TOKEN
 
 #: (key, a bad value, the message it gets): values of every kind of setting.
 BAD = [

@@ -18,8 +18,8 @@ from .core import auth, notebooks
 from .core.config import ConfigSections, store_dir
 from .core.contents import ContentsManager
 from .core.events import EventBus
-from .core.execute import Executions
-from .core.kernels import KernelRegistry
+from .core.execute import Executions, run_code
+from .core.kernels import Kernel, KernelRegistry
 from .core.kernelspecs import Kernelspecs
 from .core.pool import KernelPool, parse_sizes
 from .core.sessions import Sessions
@@ -111,6 +111,8 @@ class NotebookState:
         if self.terminals is not None:
             self.terminals.shutdown_all()  # shells end at SIGHUP: quick, before the kernels' grace
         self.events.close()
+        if self.pool is not None:
+            self.pool.close()
         self.kernels.shutdown_all()
         self.notary.close()
         self.contents.close()
@@ -243,7 +245,7 @@ class Notebook:
             events=events,
         )
         executions = Executions(
-            interrupt=kernels.interrupt,
+            interrupt=kernels.interrupt_kernel,
             ready_timeout=float(config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]),
             queue_limit=int(config["NOTEBOOK_WS_QUEUE_LIMIT"]),
             record_ttl=float(config["NOTEBOOK_EXECUTE_RECORD_TTL"]),
@@ -302,9 +304,22 @@ def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, config: dict
             kernelspecs.get_spec(name)
         except Exception as exc:
             raise ValueError(f"NOTEBOOK_KERNEL_POOL names kernelspec {name!r}, which is not installed") from exc
-    return KernelPool(kernels, sizes, cwd=root_dir, seed=str(config["NOTEBOOK_KERNEL_POOL_SEED"] or ""),
-                      ready_timeout=float(config["NOTEBOOK_KERNEL_INFO_TIMEOUT"]),
-                      queue_limit=int(config["NOTEBOOK_WS_QUEUE_LIMIT"]))
+    ready_timeout = float(config["NOTEBOOK_KERNEL_INFO_TIMEOUT"])
+    queue_limit = int(config["NOTEBOOK_WS_QUEUE_LIMIT"])
+
+    def run(kernel: Kernel, code: str, timeout: float) -> Callable[[], str | None]:
+        return run_code(kernel, code, timeout, ready_timeout=ready_timeout, queue_limit=queue_limit)
+
+    pool = KernelPool(kernels, sizes, cwd=root_dir, seed=str(config["NOTEBOOK_KERNEL_POOL_SEED"] or ""),
+                      ready_timeout=ready_timeout, run_code=run)
+
+    def take(name: str, cwd: str, env: dict[str, str] | None) -> Kernel | None:
+        return pool.take(name, cwd=cwd, env=env)
+
+    kernels.take = take
+    kernels.evict = pool.evict
+    kernels.on_stop.append(lambda kernel, reason: pool.start())  # the limit may have kept it from refilling
+    return pool
 
 
 def _execute_timeout(value: Any) -> float | None:

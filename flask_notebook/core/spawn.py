@@ -1,4 +1,4 @@
-"""Processes started by ``os.posix_spawn`` under gevent: kernels (`provisioner`) and terminals' shells.
+"""Processes started by ``os.posix_spawn`` under gevent: kernels (`provisioner`), terminals' shells.
 
 Under monkey-patching, ``subprocess.Popen`` is gevent's, which forks and runs Python in the
 child until ``exec``. The fork copies the server's page tables while the event loop waits, so
@@ -8,15 +8,16 @@ median of 22, ``python -c pass`` started from a gevent-patched process holding a
 =================  ============  ============  ============
 server RSS          62 MB         562 MB        1562 MB
 =================  ============  ============  ============
-gevent's Popen      6.3-6.6 ms    21.6 ms       48.6 ms
-posix_spawn         0.12-0.14 ms  0.15 ms       0.12 ms
+gevent's Popen      6.3-8.3 ms    21.6-26.9 ms  48.6 ms
+os.posix_spawn      0.12-0.15 ms  0.14-0.15 ms  0.12 ms
+KernelProcess       0.39 ms       0.30 ms
 =================  ============  ============  ============
 
-(The C ``fork_exec`` this module used before, through CPython's private
-``Popen._execute_child``, took 0.5 ms.) A kernel boots in hundreds of ms, but in its own
-process; these milliseconds are the server's, during which no other client is served, at
-every kernel start, pool refills included. A server holding replay buffers and thousands of
-sockets runs to hundreds of MB. So kernels and shells start here, with public calls only:
+(`KernelProcess` adds its checks of the program and directory; the C ``fork_exec`` this
+module used before, through CPython's private ``Popen._execute_child``, took 0.5 ms.) A
+kernel boots in hundreds of ms, but in its own process; these milliseconds are the server's,
+during which no other client is served, at every kernel start, pool refills included. A
+server holding replay buffers and thousands of sockets runs to hundreds of MB. So kernels and shells start here, with public calls only:
 gevent's patched ``os.posix_spawn`` (the C library's vfork-like spawn, plus a child watcher)
 and gevent's cooperative ``os.waitpid``.
 

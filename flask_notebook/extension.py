@@ -18,8 +18,8 @@ from .core import auth, notebooks
 from .core.config import ConfigSections, store_dir
 from .core.contents import ContentsManager
 from .core.events import EventBus
-from .core.execute import Executions
-from .core.kernels import KernelRegistry
+from .core.execute import Executions, run_code
+from .core.kernels import Kernel, KernelRegistry
 from .core.kernelspecs import Kernelspecs
 from .core.pool import KernelPool
 from .core.sessions import Sessions
@@ -77,6 +77,8 @@ class NotebookState:
         if self.terminals is not None:
             self.terminals.shutdown_all()  # shells end at SIGHUP: quick, before the kernels' grace
         self.events.close()
+        if self.pool is not None:
+            self.pool.close()
         self.kernels.shutdown_all()
         self.notary.close()
         self.contents.close()
@@ -157,7 +159,7 @@ class Notebook:
             events=events,
         )
         executions = Executions(
-            interrupt=kernels.interrupt,
+            interrupt=kernels.interrupt_kernel,
             ready_timeout=settings.kernel_info_timeout,
             queue_limit=settings.ws_queue_limit,
             record_ttl=settings.execute_record_ttl,
@@ -216,8 +218,21 @@ def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, settings: Se
             kernelspecs.get_spec(name)
         except Exception as exc:
             raise ValueError(f"NOTEBOOK_KERNEL_POOL names kernelspec {name!r}, which is not installed") from exc
-    return KernelPool(kernels, sizes, cwd=root_dir, seed=settings.kernel_pool_seed,
-                      ready_timeout=settings.kernel_info_timeout, queue_limit=settings.ws_queue_limit)
+    ready_timeout, queue_limit = settings.kernel_info_timeout, settings.ws_queue_limit
+
+    def run(kernel: Kernel, code: str, timeout: float) -> Callable[[], str | None]:
+        return run_code(kernel, code, timeout, ready_timeout=ready_timeout, queue_limit=queue_limit)
+
+    pool = KernelPool(kernels, sizes, cwd=root_dir, seed=settings.kernel_pool_seed,
+                      ready_timeout=ready_timeout, run_code=run)
+
+    def take(name: str, cwd: str, env: dict[str, str] | None) -> Kernel | None:
+        return pool.take(name, cwd=cwd, env=env)
+
+    kernels.take = take
+    kernels.evict = pool.evict
+    kernels.on_stop.append(lambda kernel, reason: pool.start())  # the limit may have kept it from refilling
+    return pool
 
 
 def _websocket_options(app: Flask, settings: Settings) -> None:

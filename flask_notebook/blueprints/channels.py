@@ -96,7 +96,7 @@ def check_channels() -> None:
     if request.endpoint != "notebook.api.kernels.channels":
         return
     view_args = request.view_args or {}
-    state().kernels.get(view_args.get("kernel_id", ""))
+    state().kernels.get_kernel(view_args.get("kernel_id", ""))
     if not state().settings.ws_compression:
         # simple-websocket rebuilds the handshake from the environ, and accepts deflate
         # whenever the client offers it.
@@ -107,7 +107,7 @@ def check_channels() -> None:
 @bp.get("/<kernel_id>/channels")
 def channels_without_upgrade(kernel_id: str) -> Response:
     """The same URL without a WebSocket upgrade, as jupyter_server answers it."""
-    state().kernels.get(kernel_id)
+    state().kernels.get_kernel(kernel_id)
     raise errors.Invalid('Can "Upgrade" only to "WebSocket".')
 
 
@@ -225,7 +225,7 @@ def close_socket(ws: Any, reason: int | None = None, message: str | None = None)
 def channels(ws: Any, kernel_id: str) -> None:
     st = state()
     try:
-        kernel = st.kernels.get(kernel_id)
+        kernel = st.kernels.get_kernel(kernel_id)
     except errors.NotFound:  # shut down during the handshake
         return
     relay = kernel.channels

@@ -34,7 +34,7 @@ KEEPALIVE = 15.0
 @bp.post("/kernels/<kernel_id>/execute")
 def execute(kernel_id: str) -> Response:
     st = state()
-    kernel = st.kernels.get(kernel_id)
+    kernel = st.kernels.get_kernel(kernel_id)
     options = parse_options(json_body())
     mode = _mode()
     execution = st.executions.submit(kernel, options)
@@ -44,7 +44,7 @@ def execute(kernel_id: str) -> Response:
 @bp.get("/kernels/<kernel_id>/requests")
 def list_requests(kernel_id: str) -> Response:
     st = state()
-    st.kernels.get(kernel_id)
+    st.kernels.get_kernel(kernel_id)
     return json_response([_summary(e) for e in st.executions.of_kernel(kernel_id)])
 
 
@@ -117,7 +117,7 @@ def _kernel_request(kernel_id: str, request_id: str) -> Execution:
     try:
         return st.executions.get(request_id, kernel_id)
     except errors.NotFound:
-        st.kernels.get(kernel_id)  # an unknown kernel says so
+        st.kernels.get_kernel(kernel_id)  # an unknown kernel says so
         raise
 
 

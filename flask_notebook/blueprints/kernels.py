@@ -16,7 +16,7 @@ def _location(kernel_id: str) -> dict[str, str]:
 
 @bp.get("")
 def list_kernels() -> Response:
-    return json_response([k.model() for k in state().kernels.all()])
+    return json_response([k.model() for k in state().kernels.list_kernels()])
 
 
 @bp.post("")
@@ -34,7 +34,7 @@ def start_kernel() -> Response:
         if value is not None and not isinstance(value, str):
             raise errors.Invalid(f"'{field}' must be a string")
     cwd = st.sessions.kernel_cwd(path or "", is_dir=True)
-    kernel = st.kernels.start(name or None, cwd=cwd, kernel_id=kernel_id or None)
+    kernel = st.kernels.start_kernel(name or None, cwd=cwd, kernel_id=kernel_id or None)
     return json_response(kernel.model(), 201, _location(kernel.id))
 
 
@@ -48,7 +48,7 @@ def get_kernel(kernel_id: str) -> Response:
     """The kernel's model, as jupyter_server's. With ``?probe=1`` (or ``true``), also
     ``responsive``: whether the kernel answered a ``kernel_info_request`` on its control
     channel within ``probe_timeout`` seconds (default 5, at most 60)."""
-    kernel = state().kernels.get(kernel_id)
+    kernel = state().kernels.get_kernel(kernel_id)
     probe = (query_arg("probe") or "").lower()
     if probe not in ("", "0", "false", "1", "true"):
         raise errors.Invalid("'probe' must be 1 or 0 (true or false)", reason="bad field: probe")
@@ -75,7 +75,7 @@ def _probe_timeout() -> float:
 
 @bp.delete("/<kernel_id>")
 def shutdown_kernel(kernel_id: str) -> Response:
-    state().kernels.shutdown(kernel_id)
+    state().kernels.shutdown_kernel(kernel_id)
     return Response(status=204)
 
 
@@ -84,12 +84,12 @@ def interrupt_kernel(kernel_id: str) -> Response:
     """204 once the kernel is interrupted: for a kernel still starting, once it has started
     (``KernelRegistry.interrupt``)."""
     st = state()
-    st.kernels.interrupt(kernel_id, timeout=st.settings.kernel_info_timeout)
+    st.kernels.interrupt_kernel(kernel_id, timeout=st.settings.kernel_info_timeout)
     return Response(status=204)
 
 
 @bp.post("/<kernel_id>/restart")
 def restart_kernel(kernel_id: str) -> Response:
     st = state()
-    kernel = st.kernels.restart(kernel_id, timeout=st.settings.kernel_info_timeout)
+    kernel = st.kernels.restart_kernel(kernel_id, timeout=st.settings.kernel_info_timeout)
     return json_response(kernel.model(), 200, _location(kernel.id))

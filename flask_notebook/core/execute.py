@@ -745,9 +745,9 @@ class Executions:
         """Run `options` on a kernel of its own (from the pool when there is one), which is
         shut down as soon as the request ends: nothing is left for the next request.
 
-        :raises: what ``KernelRegistry.start`` raises.
+        :raises: what ``KernelRegistry.start_kernel`` raises.
         """
-        kernel = registry.start(name, cwd=cwd)
+        kernel = registry.start_kernel(name, cwd=cwd)
 
         def discard(_: Execution) -> None:
             gevent.spawn(_shutdown_quietly, registry, kernel.id)
@@ -800,9 +800,31 @@ class Executions:
 
 def _shutdown_quietly(registry: KernelRegistry, kernel_id: str) -> None:
     try:
-        registry.shutdown(kernel_id, grace=1.0)
+        registry.shutdown_kernel(kernel_id, grace=1.0)
     except errors.NotFound:  # already gone
         pass
+
+
+def run_code(kernel: Kernel, code: str, timeout: float, *, ready_timeout: float,
+             queue_limit: int) -> Callable[[], str | None]:
+    """Run `code` silently on `kernel`, which is ready (its relay has had kernel_info), as
+    ``pool.RunCode`` says: sent before this returns; the callable returned waits for it (for
+    at most `timeout` seconds and ten more) and answers None when it ran without error, else
+    the exception's name or the status. A run that has not ended by then is abandoned."""
+    executor = Executor(kernel, interrupt=kernel.interrupt, ready_timeout=ready_timeout, queue_limit=queue_limit)
+    execution = Execution(kernel.id, Options(code=code, silent=True, store_history=False, allow_stdin=False,
+                                             timeout=timeout))
+    executor.submit_now(execution)
+
+    def outcome() -> str | None:
+        execution.wait_until(lambda: execution.done, timeout=timeout + 10)
+        if execution.status == "ok":
+            return None
+        if not execution.done:
+            executor.close("abandoned")
+        return str(execution.error["ename"]) if execution.error else execution.status
+
+    return outcome
 
 
 def check_usable(kernel: Kernel) -> None:

@@ -1,5 +1,9 @@
 """The kernel registry: one jupyter_client ``KernelManager`` per kernel, under gevent.
 
+The manager is jupyter_client's own, used through its public API only; it launches the
+process through a kernel provisioner (`provisioner.py`: ours, unless the kernelspec names
+another).
+
 jupyter_client's synchronous API drives a private asyncio loop and is not greenlet-safe:
 two overlapping calls from different greenlets fail. Every call into it therefore goes
 through ``LIFECYCLE.run``: it holds one lock (a gevent lock: greenlets only, never threads,
@@ -23,34 +27,24 @@ import logging
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import gevent
-from gevent import monkey
 from gevent.lock import RLock, Semaphore
 from jupyter_client.manager import KernelManager
-from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from jupyter_client.restarter import KernelRestarter
 from jupyter_core.paths import jupyter_runtime_dir
-from jupyter_core.utils import run_sync
 
-from . import errors
+from . import errors, provisioner
 from .channels import KernelChannels, server_message, zmq_context
 from .event_schemas import KERNEL_ACTIONS
 from .events import EventBus, kernel_action
 from .kernelspecs import Kernelspecs
 from .messages import Msg
 from .paths import iso_utc
-from .spawn import KernelProcess
-
-if TYPE_CHECKING:
-    from .pool import KernelPool
 
 log = logging.getLogger(__name__)
 
@@ -186,10 +180,15 @@ def _emits(action: str) -> Callable[[Callable[Concatenate[KernelRegistry, str, P
 class GeventRestarter(KernelRestarter):
     """Autorestart for a gevent process: jupyter_client's only concrete restarter needs tornado.
 
+    The registry makes one per kernel (``Kernel.restarter``), starts it when the kernel's
+    process has started, and stops it before it stops or restarts the process itself: the
+    kernel manager, a plain jupyter_client ``KernelManager``, knows nothing of it.
+
     One greenlet per kernel waits for the process to exit (gevent's child watcher says so at
     once; ``time_to_dead`` bounds the wait), then runs the base class's ``poll`` under the lock.
-    ``poll`` calls ``stop`` and ``start`` from this very greenlet when it restarts the kernel,
-    so ``stop`` never kills the greenlet that calls it: it only retires it.
+    ``poll`` restarts the kernel from this very greenlet, which then watches the new process;
+    ``stop`` never kills the greenlet that calls it (``poll`` does, when it gives up): it only
+    retires it.
 
     A kernel is dead only when its process has exited (or its provisioner says so) and
     restarting it keeps failing. ``poll`` failing otherwise (the process runs, or its state
@@ -237,7 +236,7 @@ class GeventRestarter(KernelRestarter):
                 if self._dead(exc, failures):
                     log.error("restarting kernel %s failed %d times, lastly with %s: %s", self.kernel_manager.kernel_id,
                               failures, type(exc).__name__, exc)
-                    self._fire_callbacks("dead")
+                    self._declare_dead()
                     if self._greenlet is me:
                         self._greenlet = None
                 else:
@@ -247,16 +246,23 @@ class GeventRestarter(KernelRestarter):
                 failures = 0
             self._after_poll()
 
+    def _declare_dead(self) -> None:
+        for callback in self.callbacks["dead"]:
+            try:
+                callback()
+            except Exception:
+                log.exception("a callback failed for dead kernel %s", self.kernel_manager.kernel_id)
+
     def _dead(self, exc: Exception, failures: int) -> bool:
         """Whether a failed poll means the kernel is dead (see the class docstring)."""
         return (failures > self.restart_limit and not _wants_resources(exc)
                 and _has_exited(self.kernel_manager))
 
     def _retry_later(self, me: Any, exc: Exception, failures: int) -> None:
-        # A restart that failed midway (``stop`` retired this greenlet; the manager is left
-        # marked as shutting down, which makes every later poll a no-op) is this greenlet's
-        # to retry. No shutdown can have come meanwhile: it would have waited for the lock
-        # and killed this greenlet, which has not yielded since.
+        # A restart that failed midway (the manager is left marked as shutting down, which
+        # makes every later poll a no-op) is this greenlet's to retry. No shutdown can have
+        # come meanwhile: it would have waited for the lock and killed this greenlet, which
+        # has not yielded since.
         self._greenlet = me
         self.kernel_manager.shutting_down = False
         first, last = self.retry_delays
@@ -289,120 +295,22 @@ def _has_exited(km: KernelManager) -> bool:
         return False
 
 
-_PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
-
-
-def _reserve(ip: str, port: int) -> socket.socket | None:
-    """A bound, never listening socket that keeps `port` from being handed out meanwhile.
-
-    Linux gives neither ``bind(0)`` nor an outgoing ``connect`` a port that a socket is bound
-    to, while a kernel whose listener sets SO_REUSEADDR (libzmq does, on POSIX) can still bind
-    it, since this socket never listens. None when the port is taken.
-    """
-    sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((ip, port))
-    except OSError:
-        sock.close()
-        return None
-    return sock
-
-
-class _Manager(KernelManager):
-    """A KernelManager whose autorestart is the gevent restarter, and whose ports are held.
-
-    jupyter_client picks free TCP ports and the kernel binds them a moment later; if any
-    other process takes one meanwhile, ipykernel fails to bind and then hangs with its
-    traceback printed, alive but deaf, so no restarter notices. The manager therefore holds
-    each of its kernel's ports (`_reserve`) from the moment they are chosen until the kernel
-    is gone, across restarts.
-    """
-
-    def __init__(self, *, after_poll: Callable[[], None], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._after_poll = after_poll
-        self._held: dict[str, socket.socket] = {}
-
-    def write_connection_file(self, **kwargs: Any) -> None:
-        if self.transport == "tcp" and not (self._connection_file_written and os.path.exists(self.connection_file)):
-            self._hold_ports()
-        super().write_connection_file(**kwargs)
-
-    def _hold_ports(self) -> None:
-        for name in _PORT_NAMES:
-            port = getattr(self, name)
-            held = self._held.get(name)
-            if held is not None and port and held.getsockname()[1] == port:
-                continue
-            sock = _reserve(self.ip, port) if port and held is None else None
-            if sock is None:  # no port yet, new ports wanted, or it was taken before we held it
-                sock = _reserve(self.ip, 0)  # before the old one is let go: a new number
-            if held is not None:
-                held.close()
-            if sock is None:
-                self._held.pop(name, None)
-                continue
-            self._held[name] = sock
-            setattr(self, name, sock.getsockname()[1])
-
-    def release_ports(self) -> None:
-        for sock in self._held.values():
-            sock.close()
-        self._held = {}
-
-    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-        """What jupyter_client's local provisioner does, with a process that starts in C
-        (`KernelProcess`: 1 ms instead of gevent's 8) when gevent has patched ``subprocess``.
-        Unpatched, jupyter_client's ``Popen`` is the C one already; other provisioners, and
-        launch options beyond the registry's (``cwd`` and ``env``), go jupyter_client's way."""
-        provisioner = self.provisioner
-        if (type(provisioner) is not LocalProvisioner or sys.platform == "win32"
-                or not monkey.is_module_patched("subprocess") or set(kw) - {"cwd", "env"}):
-            await super()._async_launch_kernel(kernel_cmd, **kw)
-            return
-        env = dict(kw.get("env") or os.environ)
-        env["JPY_PARENT_PID"] = str(os.getpid())  # ipykernel exits when this process is gone
-        cwd = kw.get("cwd")
-        process = KernelProcess([os.path.expanduser(arg) for arg in kernel_cmd], stdin=subprocess.DEVNULL,
-                                env=env, cwd=cwd, start_new_session=True)
-        provisioner.process = process
-        provisioner.pid = process.pid
-        try:
-            provisioner.pgid = os.getpgid(process.pid)
-        except OSError:
-            provisioner.pgid = None
-        provisioner.cwd = cwd or os.getcwd()
-        self._reconcile_connection_info(provisioner.connection_info)
-
-    async def _async_cleanup_resources(self, restart: bool = False) -> None:
-        await super()._async_cleanup_resources(restart=restart)
-        if not restart:
-            self.release_ports()
-
-    cleanup_resources = run_sync(_async_cleanup_resources)
-
-    def start_restarter(self) -> None:
-        if self.autorestart and self.has_kernel:
-            if self._restarter is None:
-                self._restarter = GeventRestarter(kernel_manager=self, parent=self, log=self.log,
-                                                  after_poll=self._after_poll, time_to_dead=1.0)
-            self._restarter.start()
-
-    def stop_restarter(self) -> None:
-        if self._restarter is not None:
-            self._restarter.stop()
-
-
 class Kernel:
-    """A running kernel, as the registry and its model see it."""
+    """A running kernel, as the registry and its model see it.
 
-    def __init__(self, kernel_id: str, name: str, km: _Manager, cwd: str) -> None:
+    `km` is jupyter_client's ``KernelManager``, which launches the process through a
+    provisioner (`provisioner.HeldPortsProvisioner` unless the kernelspec names another);
+    `restarter` is its autorestart, which the registry starts once the kernel is listed (a
+    pooled kernel has none running) and stops before it stops or restarts the process.
+    """
+
+    def __init__(self, kernel_id: str, name: str, km: KernelManager, cwd: str) -> None:
         self.id = kernel_id
         self.name = name
         self.km = km
         self.cwd = cwd
         self.channels: KernelChannels | None = None
+        self.restarter: GeventRestarter | None = None
         self.execution_state = "starting"
         self.last_activity = time.time()
         self.reason: str | None = None
@@ -458,9 +366,25 @@ class Kernel:
         return model
 
     @property
+    def process(self) -> Any:
+        """The kernel's process (a ``subprocess.Popen``, or what the provisioner has instead),
+        None while it has none."""
+        return getattr(self.km.provisioner, "process", None)
+
+    @property
     def pid(self) -> int | None:
-        process = getattr(self.km.provisioner, "process", None)
-        return getattr(process, "pid", None)
+        return getattr(self.process, "pid", None)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the kernel's process is there and has not exited. Never yields."""
+        process = self.process
+        return process is not None and process.poll() is None
+
+    def interrupt(self) -> None:
+        """Send the interrupt now (SIGINT, or the kernelspec's ``interrupt_mode`` message),
+        however far the kernel has started: ``KernelRegistry.interrupt_kernel`` waits for that."""
+        LIFECYCLE.run(self.km.interrupt_kernel)
 
     @property
     def started(self) -> bool:
@@ -477,19 +401,35 @@ class Kernel:
         return self.channels is not None and self.channels.probe(timeout)
 
 
+#: Takes a warm kernel of a kernelspec for a working directory and environment, or None
+#: (`pool.KernelPool.take`); it was launched by the registry, unlisted.
+Take = Callable[[str, str, "dict[str, str] | None"], "Kernel | None"]
+#: Makes room under the kernel limit for a kernel of a kernelspec the pool cannot give, by
+#: giving up a warm kernel of another: True when it did (`pool.KernelPool.evict`).
+Evict = Callable[[str], bool]
+
+
 class KernelRegistry:
-    """Every kernel of one app, by id.
+    """Every kernel of one app, by id, with the jupyter_client verbs (``start_kernel``,
+    ``list_kernels``, ``get_kernel``, ``interrupt_kernel``, ``restart_kernel``,
+    ``shutdown_kernel``), autorestart, culling and the kernel limit.
+
+    Kernels it launched without listing them (``launch``: a pool's warm kernels) count toward
+    the limit and are stopped by ``shutdown_all`` too.
 
     :param max_kernels: refuse to start more than this many (``None``: no limit).
     :param cull_idle_timeout: shut down kernels idle this many seconds (0: never), checked
         every ``cull_interval`` seconds; ``cull_connected`` and ``cull_busy`` as jupyter_server's.
     :param replay_limit: bytes kept for a disconnected WebSocket, per session id.
+    :param take: where ``start_kernel`` first looks for a kernel (see `Take`), and `evict`
+        what it asks for room; both built from the pool by the app (``extension.py``).
     """
 
     def __init__(self, kernelspecs: Kernelspecs, *, max_kernels: int | None = None,
                  cull_idle_timeout: float = 0, cull_interval: float = 300, cull_connected: bool = False,
                  cull_busy: bool = False, replay_limit: int = 16 * 1024 * 1024, replay_sessions: int = 8,
-                 on_activity: Callable[[float], None] | None = None, events: EventBus | None = None) -> None:
+                 on_activity: Callable[[float], None] | None = None, events: EventBus | None = None,
+                 take: Take | None = None, evict: Evict | None = None) -> None:
         self.kernelspecs = kernelspecs
         self.events = events
         self.kernels: dict[str, Kernel] = {}
@@ -501,37 +441,44 @@ class KernelRegistry:
         self.replay_limit = replay_limit
         self.replay_sessions = replay_sessions
         self.on_activity = on_activity
-        #: Called with a kernel that is gone (shut down, culled or dead) and why.
+        self.take = take
+        self.evict = evict
+        #: Called with a kernel that is gone (shut down, culled, dead or discarded) and why.
         self.on_stop: list[Callable[[Kernel, str], None]] = []
-        #: Warm kernels handed out by ``start`` (``pool.KernelPool``), if any.
-        self.pool: KernelPool | None = None
+        self.provisioners = provisioner.factory()
+        self._unlisted: set[Kernel] = set()
         self._starting = 0
         self._culler: Any = None
         self._closed = False
 
     # -- queries --------------------------------------------------------------------------
 
-    def get(self, kernel_id: str) -> Kernel:
+    def get_kernel(self, kernel_id: str) -> Kernel:
         """:raises errors.NotFound: no such kernel."""
         kernel = self.kernels.get(kernel_id)
         if kernel is None:
             raise errors.NotFound(f"Kernel does not exist: {kernel_id}")
         return kernel
 
-    def all(self) -> list[Kernel]:
+    def list_kernels(self) -> list[Kernel]:
         return list(self.kernels.values())
 
     @property
     def connections(self) -> int:
         return sum(k.connections for k in self.kernels.values())
 
+    @property
+    def closed(self) -> bool:
+        """Whether ``shutdown_all`` has run: no kernel starts any more."""
+        return self._closed
+
     # -- start ------------------------------------------------------------------------------
 
     @_emits_start
-    def start(self, name: str | None = None, *, cwd: str, kernel_id: str | None = None,
-              env: dict[str, str] | None = None) -> Kernel:
+    def start_kernel(self, name: str | None = None, *, cwd: str, kernel_id: str | None = None,
+                     env: dict[str, str] | None = None) -> Kernel:
         """Launch a kernel (returns once the process is launched, not when it answers), or
-        take a warm one from the pool.
+        take a warm one (`take`).
 
         :raises errors.Invalid: `kernel_id` is not of the form jupyter_server accepts.
         :raises errors.NotFound: no kernelspec of that name.
@@ -548,19 +495,18 @@ class KernelRegistry:
         name = (name or self.kernelspecs.default_name).lower()
         self.kernelspecs.get_spec(name)  # NotFound, with a clear message
         kernel = None
-        if kernel_id is None and self.pool is not None:
+        if kernel_id is None and self.take is not None:
             # A client-chosen id names the connection file: such a kernel is started cold.
-            kernel = self.pool.take(name, cwd=cwd, env=env)
-        if kernel is None:
-            if not self.has_room() and not (self.pool is not None and self.pool.evict(name)):
+            kernel = self.take(name, cwd, env)
+        if kernel is not None:
+            self._unlisted.discard(kernel)
+            self._start_restarter(kernel)
+        else:
+            if not self.has_room() and not (self.evict is not None and self.evict(name)):
                 raise errors.LimitReached(
                     f"The maximum number of kernels ({self.max_kernels}) is running; "
                     "shut one down first (NOTEBOOK_MAX_KERNELS)", reason="kernel limit reached")
-            self._starting += 1
-            try:
-                kernel = self.launch(name, cwd=cwd, kernel_id=kernel_id, env=env)
-            finally:
-                self._starting -= 1
+            kernel = self.launch(name, cwd=cwd, kernel_id=kernel_id, env=env, listed=True)
         self.kernels[kernel.id] = kernel
         self._touch(kernel)
         if self.cull_idle_timeout > 0 and self._culler is None:
@@ -568,51 +514,73 @@ class KernelRegistry:
         return kernel
 
     def has_room(self) -> bool:
-        """Whether one more kernel fits under the limit (pooled kernels count)."""
-        held = len(self.kernels) + self._starting + (self.pool.count if self.pool is not None else 0)
+        """Whether one more kernel fits under the limit (unlisted kernels count)."""
+        held = len(self.kernels) + len(self._unlisted) + self._starting
         return self.max_kernels is None or held < self.max_kernels
 
     def launch(self, name: str, *, cwd: str, kernel_id: str | None = None, env: dict[str, str] | None = None,
-               autorestart: bool = True) -> Kernel:
-        """Launch a kernel process and its relay, without registering it (``start`` and the pool do).
+               listed: bool = False) -> Kernel:
+        """Launch a kernel process and its relay. Unless `listed` (``start_kernel`` lists it),
+        the kernel is not listed and has no autorestart, until ``start_kernel`` takes it (`take`)
+        or ``discard`` stops it.
 
         :raises errors.KernelFailed: the kernel process could not be launched.
+        :raises errors.Unavailable: the server is shutting down (or did while it launched).
         """
+        if self._closed:
+            raise errors.Unavailable("The server is shutting down", reason="shutting down")
         kernel_id = kernel_id or str(uuid.uuid4())
         runtime = jupyter_runtime_dir()
         os.makedirs(runtime, exist_ok=True)
-        kernel: Kernel
         # The relay's ZMQ context, not one per kernel: jupyter_client's default would start two
         # more threads (ZMQ's I/O and reaper) in this process for every kernel, for the one
         # control socket it opens to ask for a polite shutdown.
-        km = _Manager(kernel_name=name, kernel_spec_manager=self.kernelspecs.manager, context=zmq_context(),
-                      connection_file=os.path.join(runtime, f"kernel-{kernel_id}.json"),
-                      after_poll=lambda: self._after_poll(kernel), autorestart=autorestart)
+        km = KernelManager(kernel_name=name, kernel_spec_manager=self.kernelspecs.manager, context=zmq_context(),
+                           connection_file=os.path.join(runtime, f"kernel-{kernel_id}.json"))
         km.kernel_id = kernel_id
         kernel = Kernel(kernel_id, name, km, cwd)
+        self._starting += 1
         try:
+            # Ours, unless the kernelspec names another (``provisioner.factory``).
+            km.provisioner = self.provisioners.create_provisioner_instance(kernel_id, km.kernel_spec, parent=km)
             LIFECYCLE.run(km.start_kernel, cwd=cwd, env={**os.environ, **(env or {})})
         except Exception as exc:
             _discard(km)
             log.warning("kernel %s (%s) could not be started: %s", kernel_id, name, exc)
             raise errors.KernelFailed(f"The kernel '{name}' could not be started: {exc}",
                                       reason=str(exc)) from exc
-        km.add_restart_callback(lambda: self._on_restart(kernel), "restart")
-        km.add_restart_callback(lambda: self._on_dead(kernel), "dead")
+        finally:
+            self._starting -= 1
+        kernel.restarter = GeventRestarter(kernel_manager=km, parent=km, log=km.log, time_to_dead=1.0,
+                                           after_poll=lambda: self._after_poll(kernel))
+        kernel.restarter.add_callback(lambda: self._on_restart(kernel), "restart")
+        kernel.restarter.add_callback(lambda: self._on_dead(kernel), "dead")
         kernel.channels = KernelChannels(kernel_id, dict(km.get_connection_info(session=False)),
                                          on_iopub=lambda msg: self._track(kernel, msg),
                                          replay_limit=self.replay_limit, replay_sessions=self.replay_sessions)
+        if self._closed:  # shutdown_all came while it launched, and did not see it
+            gevent.spawn(self._stop, kernel, 0, "The server is shutting down")
+            raise errors.Unavailable("The server is shutting down", reason="shutting down")
+        if listed:
+            self._start_restarter(kernel)
+        else:
+            self._unlisted.add(kernel)
         log.info("kernel %s started (%s) in %s", kernel_id, name, cwd)
         return kernel
 
     def discard(self, kernel: Kernel, *, grace: float = 1.0, reason: str = "The kernel was shut down") -> None:
-        """Stop a kernel that is not registered (a pooled one)."""
-        self._stop(kernel, grace, reason)
+        """Stop an unlisted kernel (a pooled one), in the background: it stops counting at once."""
+        self._unlisted.discard(kernel)
+        gevent.spawn(self._stop, kernel, grace, reason)
+
+    def _start_restarter(self, kernel: Kernel) -> None:
+        if kernel.restarter is not None and kernel.km.has_kernel:
+            kernel.restarter.start()
 
     # -- operations ---------------------------------------------------------------------------
 
     @_emits("interrupt")
-    def interrupt(self, kernel_id: str, *, timeout: float = 60) -> None:
+    def interrupt_kernel(self, kernel_id: str, *, timeout: float = 60) -> None:
         """Interrupt the kernel; a kernel still starting, once it has started (``Kernel.started``).
 
         A kernel process that gets SIGINT before it has set up its handler dies of it
@@ -622,7 +590,7 @@ class KernelRegistry:
         :raises errors.NotFound: no such kernel, or it was shut down meanwhile.
         :raises errors.Unavailable: the kernel did not start within `timeout`.
         """
-        kernel = self.get(kernel_id)
+        kernel = self.get_kernel(kernel_id)
         deadline = time.monotonic() + timeout
         while not kernel.started and self.kernels.get(kernel_id) is kernel:
             if time.monotonic() >= deadline:
@@ -631,11 +599,11 @@ class KernelRegistry:
             gevent.sleep(0.05)
         if self.kernels.get(kernel_id) is not kernel:
             raise errors.NotFound(f"Kernel {kernel_id} was shut down before it could be interrupted")
-        LIFECYCLE.run(kernel.km.interrupt_kernel)
+        kernel.interrupt()
         self._touch(kernel)
 
     @_emits("restart")
-    def restart(self, kernel_id: str, *, timeout: float = 60) -> Kernel:
+    def restart_kernel(self, kernel_id: str, *, timeout: float = 60) -> Kernel:
         """Restart on the same ports; returns once the new kernel answers kernel_info.
 
         What jupyter_client's ``restart_kernel(now=False)`` does, in three steps, so that the
@@ -648,7 +616,7 @@ class KernelRegistry:
         :raises errors.NotFound: no such kernel, or it was shut down during the restart.
         :raises errors.KernelFailed: the restart failed, or the kernel did not come back within `timeout`.
         """
-        kernel = self.get(kernel_id)
+        kernel = self.get_kernel(kernel_id)
         assert kernel.channels is not None
         with kernel.lifecycle:
             try:
@@ -657,7 +625,7 @@ class KernelRegistry:
                 raise
             except Exception as exc:
                 log.warning("restarting kernel %s failed: %s", kernel_id, exc)
-                if not _running(kernel):  # the old process is gone and no new one came
+                if not kernel.alive:  # the old process is gone and no new one came
                     self._declare_dead(kernel, f"The kernel could not be restarted: {exc}")
                 raise errors.KernelFailed(f"Exception restarting kernel: {exc}", reason=str(exc)) from exc
         kernel.reset_state("starting")
@@ -674,8 +642,8 @@ class KernelRegistry:
 
     def _restart(self, kernel: Kernel) -> None:
         km = kernel.km
-        process = getattr(km.provisioner, "process", None)
-        LIFECYCLE.run(_ask_to_exit, km, process, restart=True)
+        process = kernel.process
+        LIFECYCLE.run(_ask_to_exit, kernel, process, restart=True)
         if process is not None and process.poll() is None:
             wait = max(km.shutdown_wait_time, 0)
             if km.provisioner is not None:
@@ -687,9 +655,10 @@ class KernelRegistry:
         if self.kernels.get(kernel.id) is not kernel:  # shut down meanwhile: ``_stop`` finishes
             raise errors.NotFound(f"Kernel {kernel.id} was shut down during its restart")
         LIFECYCLE.run(km.restart_kernel, now=True)  # kills what is left; the same ports and arguments
+        self._start_restarter(kernel)
 
     @_emits("shutdown")
-    def shutdown(self, kernel_id: str, *, grace: float = 3.0) -> None:
+    def shutdown_kernel(self, kernel_id: str, *, grace: float = 3.0) -> None:
         """Ask the kernel to exit; after `grace` seconds, kill it. Removes its connection file.
 
         :raises errors.NotFound: no such kernel.
@@ -699,8 +668,6 @@ class KernelRegistry:
             raise errors.NotFound(f"Kernel does not exist: {kernel_id}")
         self._stop(kernel, grace)
         log.info("kernel %s shut down", kernel_id)
-        if self.pool is not None:
-            self.pool.start()  # the limit may have kept it from refilling
 
     def shutdown_all(self, *, grace: float = 1.5) -> None:
         """Stop every kernel, in parallel, best effort per kernel, and close their WebSockets.
@@ -708,8 +675,9 @@ class KernelRegistry:
         self._closed = True
         if self._culler is not None:
             self._culler.kill(block=False)
-        kernels = list(self.kernels.values()) + (self.pool.close() if self.pool is not None else [])
+        kernels = list(self.kernels.values()) + list(self._unlisted)
         self.kernels.clear()
+        self._unlisted.clear()
         if kernels:
             gevent.joinall([gevent.spawn(self._stop, k, grace) for k in kernels], timeout=grace + 6)
         for kernel in kernels:
@@ -720,8 +688,8 @@ class KernelRegistry:
         km = kernel.km
         try:
             with kernel.lifecycle:  # after a restart in progress (which then starts nothing)
-                process = getattr(km.provisioner, "process", None)
-                LIFECYCLE.run(_ask_to_exit, km, process if grace > 0 else None)
+                process = kernel.process
+                LIFECYCLE.run(_ask_to_exit, kernel, process if grace > 0 else None)
                 if process is not None and grace > 0:
                     wait_for_exit(process, grace)
                 LIFECYCLE.run(km.shutdown_kernel, now=True)  # kills what is left; reaps; removes the connection file
@@ -774,7 +742,7 @@ class KernelRegistry:
 
     def _on_restart(self, kernel: Kernel) -> None:
         """The process died unexpectedly and is about to be restarted (under the lock)."""
-        process = getattr(kernel.km.provisioner, "process", None)
+        process = kernel.process
         if process is None and kernel.restart_pending and kernel.cause:
             cause = kernel.cause  # a restart that failed, retried: the process that died is gone
         else:
@@ -842,26 +810,22 @@ class KernelRegistry:
                        f"{kernel.execution_state}, {kernel.connections} connection(s)")
             log.warning("culling kernel %s (%s): %s", kernel.id, kernel.name, why)
             try:
-                self.shutdown(kernel.id)
+                self.shutdown_kernel(kernel.id)
             except errors.NotFound:
                 continue
             culled.append(kernel.id)
         return culled
 
 
-def _running(kernel: Kernel) -> bool:
-    """Whether the kernel's process is there and has not exited."""
-    process = getattr(kernel.km.provisioner, "process", None)
-    return process is not None and process.poll() is None
-
-
-def _ask_to_exit(km: KernelManager, process: Any, *, restart: bool = False) -> None:
+def _ask_to_exit(kernel: Kernel, process: Any, *, restart: bool = False) -> None:
     """Stop watching the kernel (its exit is no death to autorestart) and, if `process` is
     still running, ask it to shut down: interrupted first, so a busy kernel reads the
     request at once, and continued, so a stopped one does too (without, it would wait for
     SIGKILL, which works on a stopped process, after the whole grace period). Called through
     ``LIFECYCLE.run``."""
-    km.stop_restarter()
+    km = kernel.km
+    if kernel.restarter is not None:
+        kernel.restarter.stop()
     km.shutting_down = True
     if process is not None and process.poll() is None:
         km.interrupt_kernel()

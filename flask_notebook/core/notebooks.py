@@ -17,6 +17,7 @@ import os
 import re
 import uuid
 import functools
+from importlib import resources
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -429,10 +430,28 @@ class CellCache:
         return entry
 
 
+def _schema_json(minor: int | None) -> dict[str, Any]:
+    """nbformat's own schema for 4.`minor` (its newest for a minor newer than it knows), the file
+    ``nbformat.validator.get_validator`` would read: named in nbformat's public table
+    ``nbformat.v4.nbformat_schema``, read from the package's data. (The validator keeps the
+    parsed schema in a private attribute, and ``_get_schema_json`` is private.)
+
+    :raises AttributeError: no schema for that minor version, as nbformat's validator says.
+    """
+    names: dict[tuple[int | None, int | None], str] = nbformat.v4.nbformat_schema
+    if (4, minor) in names:
+        name = names[(4, minor)]
+    elif minor is not None and minor > nbformat.v4.nbformat_minor:
+        name = names[(None, None)]
+    else:
+        raise AttributeError("Cannot find appropriate nbformat schema file.")
+    return json.loads(resources.files(nbformat.v4).joinpath(name).read_text(encoding="utf8"))  # type: ignore[no-any-return]
+
+
 @functools.lru_cache(maxsize=8)
 def _schema_checks(minor: int | None) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     """Compiled checks of one nbformat 4.x schema: the whole document, and a single cell."""
-    schema = nb_validator._get_schema_json(nbformat.v4, version=4, version_minor=minor)  # type: ignore[no-untyped-call]
+    schema = _schema_json(minor)
     cell_schema = {"$ref": "#/definitions/cell", "definitions": schema["definitions"]}
     return fastjsonschema.compile(schema), fastjsonschema.compile(cell_schema)
 

@@ -1,9 +1,11 @@
 """A pool of warm kernels: started in the background, seeded, and handed out at once.
 
 A pooled kernel is started in the root, answers ``kernel_info``, runs the seed code, and
-waits. It is not in the registry (not listed, never culled), but it counts toward the kernel
-limit. ``KernelRegistry.start`` takes one when the kernelspec matches and the client did not
-choose the kernel id; the pool then starts a replacement.
+waits. The registry launched it but does not list it (never culled), and it counts toward
+the kernel limit. ``KernelRegistry.start_kernel`` takes one (through ``take``, which the app
+hands it) when the kernelspec matches and the client did not choose the kernel id; the pool
+then starts a replacement. The pool runs code on a kernel through the `RunCode` callable it
+is given (the executor's), and starts, discards and counts kernels through the registry.
 
 The working directory: a kernel is expected to run in its notebook's folder (relative
 ``open()``, imports of modules beside the notebook), and a pool that served only notebooks
@@ -16,22 +18,28 @@ for the root and without extra environment, since we cannot move them; otherwise
 started cold, as without a pool.
 
 A pooled kernel has no autorestart: if it dies while waiting, it is discarded and replaced.
-Autorestart is turned on when it is handed out.
+The registry turns autorestart on when it takes the kernel.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import gevent
 
 from . import errors
-from .execute import Execution, Executor, Options
-from .kernels import LIFECYCLE, Kernel, KernelRegistry, exit_cause, wait_for_exit
+from .kernels import Kernel, KernelRegistry, exit_cause, wait_for_exit
 
 log = logging.getLogger(__name__)
+
+#: ``run_code(kernel, code, timeout)`` sends `code` to run silently on `kernel` before it
+#: returns (so whatever is sent to the kernel later runs after it), and returns a callable
+#: that waits for the outcome: None when the code ran without error in time, else why not (an
+#: exception's name or a status; never the code or its output). ``execute.run_code``.
+RunCode = Callable[[Kernel, str, float], Callable[[], "str | None"]]
 
 #: Seconds to wait before starting again after a pooled kernel failed to start or seed.
 _BACKOFF_MAX = 60.0
@@ -60,16 +68,17 @@ class KernelPool:
     :param sizes: how many to keep per kernelspec name, e.g. ``{"python3": 2}``.
     :param cwd: where pooled kernels start (the root).
     :param seed: code run in each kernel before it joins the pool ("" for none).
+    :param run_code: how the seed and the hand-out code run (`RunCode`).
     """
 
-    def __init__(self, registry: KernelRegistry, sizes: dict[str, int], *, cwd: str, seed: str = "",
-                 ready_timeout: float = 60, queue_limit: int = 32 * 1024 * 1024) -> None:
+    def __init__(self, registry: KernelRegistry, sizes: dict[str, int], *, cwd: str, run_code: RunCode,
+                 seed: str = "", ready_timeout: float = 60) -> None:
         self.registry = registry
         self.sizes = {name.lower(): int(size) for name, size in sizes.items() if int(size) > 0}
         self.cwd = cwd
         self.seed = seed
         self.ready_timeout = ready_timeout
-        self.queue_limit = queue_limit
+        self.run_code = run_code
         self.idle: dict[str, deque[Kernel]] = {name: deque() for name in self.sizes}
         self.warming: dict[str, int] = dict.fromkeys(self.sizes, 0)
         self.closed = False
@@ -77,19 +86,14 @@ class KernelPool:
         self._watchers: dict[str, Any] = {}
         self._failures: dict[str, int] = dict.fromkeys(self.sizes, 0)
         self._warming_kernels: set[Kernel] = set()
-        registry.pool = self
-
-    @property
-    def count(self) -> int:
-        """Kernels the pool holds or is starting: they count toward the kernel limit."""
-        return sum(len(q) for q in self.idle.values()) + sum(self.warming.values())
 
     def status(self) -> dict[str, dict[str, int]]:
         return {name: {"size": size, "ready": len(self.idle[name]), "starting": self.warming[name]}
                 for name, size in self.sizes.items()}
 
     def start(self) -> None:
-        """Fill the pool in the background."""
+        """Fill the pool in the background (again: after a kernel stopped, the limit may have
+        kept it from refilling)."""
         for name in self.sizes:
             self._refill(name)
 
@@ -108,7 +112,7 @@ class KernelPool:
         while queue and kernel is None:
             candidate = queue.popleft()
             self._unwatch(candidate)
-            if self._alive(candidate) and candidate.channels is not None and candidate.channels.ready.is_set():
+            if candidate.alive and candidate.channels is not None and candidate.channels.ready.is_set():
                 kernel = candidate
             else:
                 self._drop(candidate, "it died while waiting in the pool")
@@ -120,8 +124,6 @@ class KernelPool:
             # whoever sends it, reaches the kernel after it (one shell socket per kernel).
             self._handout(kernel, handout_code(cwd, env))
         kernel.cwd = cwd
-        kernel.km.autorestart = True
-        LIFECYCLE.run(kernel.km.start_restarter)
         log.info("kernel %s (%s) taken from the pool, in %s", kernel.id, name, cwd)
         return kernel
 
@@ -132,24 +134,22 @@ class KernelPool:
             if other != name and queue:
                 kernel = queue.pop()
                 self._unwatch(kernel)
-                gevent.spawn(self.registry.discard, kernel, reason="evicted from the pool")
+                self.registry.discard(kernel, reason="evicted from the pool")
                 log.info("pooled kernel %s (%s) shut down to make room for a %s kernel", kernel.id, other, name)
                 return True
         return False
 
-    def close(self) -> list[Kernel]:
-        """Stop filling; the kernels held, for the registry to shut down with the rest."""
+    def close(self) -> None:
+        """Stop filling. The kernels held are the registry's to stop (``shutdown_all``)."""
         self.closed = True
         for filler in list(self._fillers.values()):
             filler.kill(block=False)
         for watcher in list(self._watchers.values()):
             watcher.kill(block=False)
         self._watchers.clear()
-        kernels = [k for q in self.idle.values() for k in q] + list(self._warming_kernels)
         for queue in self.idle.values():
             queue.clear()
         self._warming_kernels.clear()
-        return kernels
 
     # -- filling ----------------------------------------------------------------------------------
 
@@ -170,12 +170,14 @@ class KernelPool:
                 finally:
                     self.warming[name] -= 1
                 if kernel is None:
+                    if self.registry.closed:
+                        return
                     self._failures[name] += 1
                     gevent.sleep(min(_BACKOFF_MAX, 0.5 * 2 ** self._failures[name]))
                     continue
                 self._failures[name] = 0
                 if self.closed:
-                    gevent.spawn(self.registry.discard, kernel)
+                    self.registry.discard(kernel)
                     return
                 self.idle[name].append(kernel)
                 self._watchers[kernel.id] = gevent.spawn(self._watch, name, kernel)
@@ -186,64 +188,49 @@ class KernelPool:
     def _warm(self, name: str) -> Kernel | None:
         """A started, answering, seeded kernel, or None (logged)."""
         try:
-            kernel = self.registry.launch(name, cwd=self.cwd, autorestart=False)
+            kernel = self.registry.launch(name, cwd=self.cwd)
+        except errors.Unavailable:  # the server is shutting down
+            return None
         except errors.NotebookError as exc:
             log.error("a pooled %s kernel could not be started: %s", name, exc.message)
             return None
         self._warming_kernels.add(kernel)
         try:
             assert kernel.channels is not None
-            if not kernel.channels.ready.wait(self.ready_timeout) or not self._alive(kernel):
+            if not kernel.channels.ready.wait(self.ready_timeout) or not kernel.alive:
                 log.error("a pooled %s kernel (%s) did not answer within %s s", name, kernel.id, self.ready_timeout)
-            elif self.seed and not self._run(kernel, self.seed, self.ready_timeout, what="seed code"):
+            elif self.seed and not self._check(kernel, self.run_code(kernel, self.seed, self.ready_timeout),
+                                                "seed code"):
                 pass
             else:
                 log.info("kernel %s (%s) is warm in the pool", kernel.id, name)
                 return kernel
         finally:
             self._warming_kernels.discard(kernel)
-        gevent.spawn(self.registry.discard, kernel, grace=0, reason="it failed in the pool")
+        self.registry.discard(kernel, grace=0, reason="it failed in the pool")
         return None
 
-    def _executor(self, kernel: Kernel) -> Executor:
-        def interrupt() -> None:
-            LIFECYCLE.run(kernel.km.interrupt_kernel)
-
-        return Executor(kernel, interrupt=interrupt, ready_timeout=self.ready_timeout, queue_limit=self.queue_limit)
-
     def _handout(self, kernel: Kernel, code: str) -> None:
-        execution = Execution(kernel.id, Options(code=code, silent=True, store_history=False, allow_stdin=False,
-                                                 timeout=_HANDOUT_TIMEOUT))
-        self._executor(kernel).submit_now(execution)
-        gevent.spawn(self._check, kernel, execution, _HANDOUT_TIMEOUT, "hand-out code (chdir)")
+        gevent.spawn(self._check, kernel, self.run_code(kernel, code, _HANDOUT_TIMEOUT), "hand-out code (chdir)")
 
-    def _check(self, kernel: Kernel, execution: Execution, timeout: float, what: str) -> bool:
-        execution.wait_until(lambda: execution.done, timeout=timeout + 10)
-        if execution.status == "ok":
+    @staticmethod
+    def _check(kernel: Kernel, outcome: Callable[[], str | None], what: str) -> bool:
+        """Wait for code sent by ``run_code``: True when it ran without error in time."""
+        why = outcome()
+        if why is None:
             return True
-        why = execution.error["ename"] if execution.error else execution.status
         # The code is the operator's, but it is still not logged: only what went wrong.
         log.error("the %s failed in pooled kernel %s (%s): %s", what, kernel.id, kernel.name, why)
-        return False
-
-    def _run(self, kernel: Kernel, code: str, timeout: float, what: str) -> bool:
-        """Run `code` silently on `kernel`: True when it ran without error in time."""
-        executor = self._executor(kernel)
-        execution = Execution(kernel.id, Options(code=code, silent=True, store_history=False, allow_stdin=False,
-                                                 timeout=timeout))
-        executor.submit(execution)
-        if self._check(kernel, execution, timeout, what):
-            return True
-        if not execution.done:
-            executor.close("abandoned")
         return False
 
     # -- deaths -----------------------------------------------------------------------------------
 
     def _watch(self, name: str, kernel: Kernel) -> None:
-        process = getattr(kernel.km.provisioner, "process", None)
+        process = kernel.process
         while process is not None and process.poll() is None:
             wait_for_exit(process, 3600)
+        if self.registry.closed:  # it stopped the kernel
+            return
         if kernel.id in self._watchers and self._watchers[kernel.id] is gevent.getcurrent():
             del self._watchers[kernel.id]
             try:
@@ -260,12 +247,7 @@ class KernelPool:
 
     def _drop(self, kernel: Kernel, why: str) -> None:
         log.warning("pooled kernel %s (%s) discarded: %s", kernel.id, kernel.name, why)
-        gevent.spawn(self.registry.discard, kernel, grace=0, reason=f"The pooled kernel {why}")
-
-    @staticmethod
-    def _alive(kernel: Kernel) -> bool:
-        process = getattr(kernel.km.provisioner, "process", None)
-        return process is not None and process.poll() is None
+        self.registry.discard(kernel, grace=0, reason=f"The pooled kernel {why}")
 
     def _is_python(self, name: str) -> bool:
         try:

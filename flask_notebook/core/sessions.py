@@ -117,7 +117,7 @@ class Sessions:
     def _kernel_for(self, session: Session, kernel_name: str | None, kernel_id: str | None) -> Kernel:
         if kernel_id and kernel_id in self.registry.kernels:
             return self.registry.kernels[kernel_id]
-        return self.registry.start(kernel_name, cwd=self.kernel_cwd(session.path), kernel_id=kernel_id or None,
+        return self.registry.start_kernel(kernel_name, cwd=self.kernel_cwd(session.path), kernel_id=kernel_id or None,
                                    env=self._env(session))
 
     def update(self, session_id: str, changes: dict[str, Any]) -> SessionModel:
@@ -137,7 +137,7 @@ class Sessions:
                     raise errors.Invalid(f"No such kernel: {kernel['id']}")
                 session.kernel_id = kernel["id"]
             elif kernel.get("name") is not None:
-                started = self.registry.start(kernel["name"], cwd=self.kernel_cwd(session.path),
+                started = self.registry.start_kernel(kernel["name"], cwd=self.kernel_cwd(session.path),
                                               env=self._env(session))
                 session.kernel_id = started.id
         if "path" in changes:
@@ -148,7 +148,7 @@ class Sessions:
             session.type = changes["type"]
         if session.kernel_id != old_kernel_id:
             try:
-                self.registry.shutdown(old_kernel_id)
+                self.registry.shutdown_kernel(old_kernel_id)
             except errors.NotFound:
                 pass
         kernel_now = self._live(session)
@@ -165,6 +165,6 @@ class Sessions:
         if session is None:
             raise errors.NotFound(f"Session not found: session_id='{session_id}'")
         try:
-            self.registry.shutdown(session.kernel_id)
+            self.registry.shutdown_kernel(session.kernel_id)
         except errors.NotFound:
             pass

@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from flask_notebook.core.channels import Connection, KernelChannels
-from flask_notebook.core.kernels import _Manager
+from jupyter_client.manager import KernelManager
 from flask_notebook.core.messages import V1_PROTOCOL, Msg
 
 SESSION = "client-session"
@@ -34,8 +34,7 @@ def until(condition: Callable[[], Any], timeout: float = 30) -> Any:
 
 @pytest.fixture
 def relay(tmp_path: Path) -> Iterator[KernelChannels]:
-    km = _Manager(after_poll=lambda: None, connection_file=str(tmp_path / "kernel-t.json"), ip="127.0.0.1",
-                  autorestart=False)
+    km = KernelManager(connection_file=str(tmp_path / "kernel-t.json"), ip="127.0.0.1", autorestart=False)
     km.start_kernel(cwd=str(tmp_path))
     channels = KernelChannels("t", dict(km.get_connection_info(session=False)), on_iopub=lambda msg: None,
                               replay_limit=0, replay_sessions=0)

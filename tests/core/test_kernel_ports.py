@@ -1,4 +1,4 @@
-"""A kernel's TCP ports are held by its manager from the moment they are chosen.
+"""A kernel's TCP ports are held by its provisioner from the moment they are chosen.
 
 Otherwise any other process may take one before the kernel binds it, and ipykernel then
 hangs, alive but deaf (seen in CI: ``ZMQError: Address already in use``).
@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from flask_notebook.core.kernels import _PORT_NAMES, _Manager
+from jupyter_client.manager import KernelManager
+from jupyter_core.utils import run_sync
+
+from flask_notebook.core.provisioner import PORT_NAMES as _PORT_NAMES
+from flask_notebook.core.provisioner import HeldPortsProvisioner
 
 
 def _bind(port: int) -> socket.socket:
@@ -28,8 +32,28 @@ def _bind(port: int) -> socket.socket:
     return sock
 
 
+class _Manager(KernelManager):
+    """A kernel manager with our provisioner, whose ``write_connection_file`` is what the
+    provisioner's ``pre_launch`` does before a launch: hold the ports and write the file."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.provisioner = HeldPortsProvisioner(kernel_id="x", kernel_spec=self.kernel_spec, parent=self)
+        self.preparing = False
+
+    def write_connection_file(self, **kwargs: object) -> None:
+        if self.preparing:  # the provisioner's own call
+            super().write_connection_file(**kwargs)
+            return
+        self.preparing = True
+        try:
+            run_sync(self.provisioner.pre_launch)()
+        finally:
+            self.preparing = False
+
+
 def _manager(tmp_path: Path) -> _Manager:
-    return _Manager(after_poll=lambda: None, connection_file=str(tmp_path / "kernel-x.json"), ip="127.0.0.1")
+    return _Manager(connection_file=str(tmp_path / "kernel-x.json"), ip="127.0.0.1")
 
 
 def test_chosen_ports_cannot_be_taken_until_the_kernel_is_gone(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
-"""Kernel processes (`core.spawn.KernelProcess`): started by the standard library's C path
-under gevent's monkey-patching, with their exit status right whoever reaps them; and the
-registry's kernel manager uses them exactly when gevent has patched ``subprocess``.
+"""Kernel processes (`core.spawn.KernelProcess`): started by ``os.posix_spawn`` under gevent's
+monkey-patching, with their exit status right whoever reaps them; and the registry's
+provisioner uses them exactly when gevent has patched ``subprocess``.
 
 Each case runs in a fresh interpreter, patched as the server is (or not, as an embedding
 site may be), and reports what it saw as JSON.
@@ -95,11 +95,13 @@ LAUNCH = textwrap.dedent("""
         from gevent import monkey
         monkey.patch_all()
     from jupyter_client.kernelspec import KernelSpecManager
-    from flask_notebook.core.kernels import _Manager
+    from jupyter_client.manager import KernelManager
+    from flask_notebook.core import provisioner
 
     specs = KernelSpecManager(kernel_dirs=[sys.argv[1]])
-    km = _Manager(after_poll=lambda: None, kernel_name="sleeper", kernel_spec_manager=specs,
-                  connection_file=os.path.join(sys.argv[1], "kernel-t.json"), autorestart=False)
+    km = KernelManager(kernel_name="sleeper", kernel_spec_manager=specs,
+                       connection_file=os.path.join(sys.argv[1], "kernel-t.json"))
+    km.provisioner = provisioner.factory().create_provisioner_instance("t", km.kernel_spec, parent=km)
     extra = {"stdout": subprocess.DEVNULL} if sys.argv[2] == "patched-stdout" else {}
     km.start_kernel(cwd=sys.argv[1], env=dict(os.environ), **extra)
     process = km.provisioner.process

@@ -44,7 +44,7 @@ def finished(execution: Execution, status: str = "", timeout: float = 20) -> dic
 def main(scenario: str) -> None:
     registry = KernelRegistry(Kernelspecs(default_name="python3"))
     executions = Executions(interrupt=lambda kernel_id: None, ready_timeout=60, queue_limit=1 << 20)
-    kernel = registry.start("python3", cwd=os.getcwd())
+    kernel = registry.start_kernel("python3", cwd=os.getcwd())
     results: dict[str, Any] = {}
     try:
         assert kernel.channels is not None and kernel.channels.ready.wait(60), "no kernel_info_reply"

@@ -1,0 +1,150 @@
+"""How this server launches a kernel: a jupyter_client kernel provisioner.
+
+jupyter_client starts every kernel through a provisioner, chosen by the kernelspec's
+``metadata.kernel_provisioner`` or, for a kernelspec that names none, the factory's
+``default_provisioner_name``. `HeldPortsProvisioner` is registered under the entry point group
+``jupyter_client.kernel_provisioners`` as ``flask-notebook-local`` (pyproject.toml), and the
+registry's factory (`factory`) makes it the default; a kernelspec that names a provisioner
+keeps its own. It is jupyter_client's ``LocalProvisioner`` with two changes:
+
+- Ports are held. jupyter_client picks free TCP ports and the kernel binds them a moment
+  later; if any other process takes one meanwhile, ipykernel fails to bind and then hangs
+  with its traceback printed, alive but deaf, so no restarter notices. ``pre_launch`` holds
+  each port (`reserve`) from the moment it is chosen, and ``cleanup`` lets them go once the
+  kernel is gone; a restart on the same ports keeps them.
+- Under gevent's patching, the process is started by ``os.posix_spawn`` (`spawn.KernelProcess`)
+  instead of gevent's ``Popen``, which stalls the server for as long as a fork of it takes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+from typing import Any
+
+from gevent import monkey
+from jupyter_client.connect import KernelConnectionInfo
+from jupyter_client.manager import KernelManager
+from jupyter_client.provisioning.factory import KernelProvisionerFactory
+from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+
+from .spawn import KernelProcess
+
+log = logging.getLogger(__name__)
+
+#: The entry point name (pyproject.toml's ``jupyter_client.kernel_provisioners``).
+NAME = "flask-notebook-local"
+
+PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+
+#: Launch options `KernelProcess` takes; with any other, the launch is jupyter_client's own.
+_SPAWN_OPTIONS = frozenset({"cwd", "env", "kernel_id", "extra_arguments"})
+
+
+def factory() -> KernelProvisionerFactory:
+    """A provisioner factory whose default, for kernelspecs that name no provisioner, is ours.
+
+    An instance of its own rather than jupyter_client's process-wide singleton, so that
+    another user of jupyter_client in the process (a host application) keeps its default.
+
+    :raises RuntimeError: the entry point is not registered (the package is not installed).
+    """
+    made = KernelProvisionerFactory(default_provisioner_name=NAME)
+    if NAME not in made.get_provisioner_entries():
+        raise RuntimeError(f"The kernel provisioner {NAME!r} is not registered: install flask-notebook "
+                           "(pip install, or `make install` in a source tree)")
+    return made
+
+
+def reserve(ip: str, port: int) -> socket.socket | None:
+    """A bound, never listening socket that keeps `port` from being handed out meanwhile.
+
+    Linux gives neither ``bind(0)`` nor an outgoing ``connect`` a port that a socket is bound
+    to, while a kernel whose listener sets SO_REUSEADDR (libzmq does, on POSIX) can still bind
+    it, since this socket never listens. None when the port is taken.
+    """
+    sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((ip, port))
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+class HeldPortsProvisioner(LocalProvisioner):
+    """jupyter_client's local provisioner, with its kernel's ports held and, under gevent,
+    its process spawned (see the module docstring)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.held: dict[str, socket.socket] = {}
+        self._written = False  # whether pre_launch wrote the connection file
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        km = self.parent
+        if km is not None and km.transport == "tcp":
+            # The held sockets keep this process from choosing the ports again, which is all
+            # the manager's port cache does; left on, it would choose after us.
+            km.cache_ports = False
+            # On a restart on the same ports the connection file stays, and so do they.
+            if not (self._written and os.path.exists(km.connection_file)):
+                self.hold_ports(km)
+        kwargs = await super().pre_launch(**kwargs)
+        self._written = True
+        return kwargs
+
+    def hold_ports(self, km: KernelManager) -> None:
+        """Hold `km`'s ports; choose (and hold) one where it has none, or where its port was
+        taken before it could be held."""
+        for name in PORT_NAMES:
+            port = getattr(km, name)
+            held = self.held.get(name)
+            if held is not None and port and held.getsockname()[1] == port:
+                continue
+            sock = reserve(km.ip, port) if port and held is None else None
+            if sock is None:  # no port yet, new ports wanted, or it was taken before we held it
+                sock = reserve(km.ip, 0)  # before the old one is let go: a new number
+            if held is not None:
+                held.close()
+            if sock is None:
+                self.held.pop(name, None)
+                continue
+            self.held[name] = sock
+            setattr(km, name, sock.getsockname()[1])
+
+    def release_ports(self) -> None:
+        for sock in self.held.values():
+            sock.close()
+        self.held = {}
+
+    async def cleanup(self, restart: bool = False) -> None:
+        await super().cleanup(restart=restart)
+        if not restart:
+            self.release_ports()
+            self._written = False
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        """What ``LocalProvisioner.launch_kernel`` does, with a process started by
+        `KernelProcess` when gevent has patched ``subprocess``. Unpatched, jupyter_client's
+        ``Popen`` is the standard library's, which spawns in C already; launch options beyond
+        the registry's (``cwd`` and ``env``) go jupyter_client's way too."""
+        if sys.platform == "win32" or not monkey.is_module_patched("subprocess") or set(kwargs) - _SPAWN_OPTIONS:
+            return await super().launch_kernel(cmd, **kwargs)
+        env = dict(kwargs.get("env") or os.environ)
+        env["JPY_PARENT_PID"] = str(os.getpid())  # ipykernel exits when this process is gone
+        cwd = kwargs.get("cwd")
+        process = KernelProcess([os.path.expanduser(arg) for arg in cmd], stdin=subprocess.DEVNULL, env=env,
+                                cwd=cwd, start_new_session=True)
+        self.process = process  # type: ignore[assignment]  # Popen's interface, as far as jupyter_client uses it
+        self.pid = process.pid
+        try:
+            self.pgid = os.getpgid(process.pid)
+        except OSError:
+            self.pgid = None
+        self.cwd = cwd or os.getcwd()
+        return self.connection_info

@@ -25,7 +25,8 @@ import gevent  # noqa: E402
 import orjson  # noqa: E402
 
 from flask_notebook import cli  # noqa: E402
-from flask_notebook.core import channels, websocket  # noqa: E402
+from flask_notebook.core import channels  # noqa: E402
+from flask_notebook.transport import server_socket  # noqa: E402
 
 _out = open(sys.argv[1], "ab")  # noqa: SIM115 - closed at exit
 _records: list[bytes] = []
@@ -46,7 +47,7 @@ def _record(msg_id: Any, what: str, *times: float) -> None:
 
 _send = channels.KernelChannels.send
 _dispatch = channels.KernelChannels._dispatch
-_read_parked = websocket.ServerSocket._read_parked
+_read_parked = server_socket.ServerSocket._read_parked
 #: When the reader of a WebSocket started reading it: (the event loop's iteration began, now).
 _reading = (0.0, 0.0)
 
@@ -78,7 +79,7 @@ def dispatch(self: Any, msg: Any) -> None:
 
 channels.KernelChannels.send = send  # type: ignore[method-assign]
 channels.KernelChannels._dispatch = dispatch  # type: ignore[method-assign]
-websocket.ServerSocket._read_parked = read_parked  # type: ignore[method-assign]
+server_socket.ServerSocket._read_parked = read_parked  # type: ignore[method-assign]
 atexit.register(_flush)
 
 #: Per event-loop iteration (from the poll's return to the next poll): wall and CPU seconds.

@@ -26,6 +26,7 @@ from .core.sessions import Sessions
 from .core.paths import Root
 from .core.terminals import Terminals, default_shell
 from .settings import DEFINITIONS, Settings, describe
+from .transport.pinger import Pinger
 
 #: Every config key the extension reads, with its default (``settings`` defines them all;
 #: the standalone server's own keys are in ``factory.STANDALONE_DEFAULTS``).
@@ -59,6 +60,8 @@ class NotebookState:
     #: gunicorn.conf.py's, or a host's (``init_app(shutdown=...)``); None answers 501.
     shutdown_server: Callable[[], None] | None = None
     events: EventBus = field(default_factory=EventBus)
+    #: Pings this app's WebSockets at its NOTEBOOK_WS_PING_INTERVAL (no pings by default).
+    pinger: Pinger = field(default_factory=Pinger)
     #: Failed logins per client address (the login form's backoff).
     login_throttle: auth.LoginThrottle = field(default_factory=auth.LoginThrottle)
     started: float = field(default_factory=time.time)
@@ -184,6 +187,7 @@ class Notebook:
             pool=pool,
             shutdown_server=shutdown,
             events=events,
+            pinger=Pinger(settings.ws_ping_interval),
         )
         kernels.on_activity = state.touch
         if settings.terminals_enabled:
@@ -241,7 +245,7 @@ def _websocket_options(app: Flask, settings: Settings) -> None:
     The kernel protocol's subprotocol is only chosen when a client offers it, so a host's own
     WebSocket routes are unaffected by its presence in the list.
     """
-    from .blueprints.channels import GreenThread
+    from .transport.upgrade import GreenThread
     from gevent.event import Event
     from .core.messages import V1_PROTOCOL
 
@@ -250,7 +254,7 @@ def _websocket_options(app: Flask, settings: Settings) -> None:
     if V1_PROTOCOL not in subprotocols:
         subprotocols.append(V1_PROTOCOL)
     options["subprotocols"] = subprotocols
-    # No ping_interval: our sockets are pinged by one greenlet (blueprints.channels.Pinger).
+    # No ping_interval: our sockets are pinged by one greenlet per app (transport.pinger.Pinger).
     options.setdefault("max_message_size", settings.ws_max_message_size)
     from gevent import monkey
 

@@ -48,6 +48,7 @@ from gevent.socket import socket as GeventSocket
 from werkzeug.exceptions import RequestTimeout
 
 from . import limits
+from .transport import upgrade
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +137,9 @@ class Handler(WSGIHandler):  # type: ignore[misc]
     ``gunicorn.socket``, the socket is used as is, and flask-sock then ends the request by
     raising StopIteration (its signal to gunicorn that the connection was taken over).
 
-    A kernel WebSocket calls ``flask_notebook.park`` to keep its socket when the request
-    ends: the socket is then not closed here nor by the server, and this greenlet, the
-    request and its environ are freed while the WebSocket stays open (``core.websocket``).
+    A kernel WebSocket calls ``upgrade.PARK`` to keep its socket when the request ends: the
+    socket is then not closed here nor by the server, and this greenlet, the request and its
+    environ are freed while the WebSocket stays open (``transport.server_socket``).
     """
 
     parked = False
@@ -216,9 +217,7 @@ class Handler(WSGIHandler):  # type: ignore[misc]
     def get_environ(self) -> dict[str, Any]:
         self.head_deadline = None  # the head is in: from here on, reads wait per read
         environ: dict[str, Any] = super().get_environ()
-        if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
-            environ["gunicorn.socket"] = self.socket
-            environ["flask_notebook.park"] = self._park
+        upgrade.handoff(environ, self.socket, self._park)
         return environ
 
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -235,7 +234,7 @@ class Handler(WSGIHandler):  # type: ignore[misc]
         self.server.parked.add(self.socket)
 
     def run_application(self) -> None:
-        if "gunicorn.socket" in self.environ and not _has_body(self.environ):
+        if upgrade.handed_off(self.environ) and not _has_body(self.environ):
             # The WebSocket reads the socket itself: free the 8 KiB read buffer now, not
             # when the WebSocket ends (the handshake has been read whole). Not when a body
             # follows: that is no handshake, and pywsgi reads what is left of the body after

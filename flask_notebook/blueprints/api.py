@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..core import auth, errors
 from ..core.paths import iso_utc
 from ..extension import state
+from ..transport import upgrade
 from . import security
 from .errors import error_response
 from .http import json_body, json_response, query_arg
@@ -249,7 +250,7 @@ def _http_methods() -> set[str]:
 
 def finish_response(response: Response) -> Response:
     """ETag and 304, security headers and CORS on every API response."""
-    if request.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+    if upgrade.is_upgrade(request.environ):
         return response  # the WebSocket has come and gone; nothing is sent
     if request.method == "GET" and response.status_code == 200 and not response.is_streamed:
         if "ETag" not in response.headers:

@@ -1,7 +1,8 @@
 """`/api/events`: post an event, and the WebSocket `/api/events/subscribe` that streams them.
 
-The subscriber's socket is served by simple-websocket through flask-sock, in the request's
-greenlet (events are few: none of the kernel WebSocket's parking or shared frames). It is
+The subscriber's socket is the transport's ``SimpleSocket`` (simple-websocket through
+flask-sock), written by the request's greenlet (events are few: none of the kernel
+WebSocket's parking or shared frames). It is
 authenticated before the handshake like every API request (``security.guard_api``: token,
 or login cookie from the same origin), and pinged like the kernel WebSockets.
 """
@@ -13,13 +14,14 @@ from typing import Any
 
 import gevent
 from flask import Blueprint, Response, request
-from simple_websocket import ConnectionClosed
 
 from ..core import errors
 from ..core.event_schemas import CONTENTS_SERVICE
-from ..core.events import Subscription, contents_action
+from ..core.events import contents_action
 from ..extension import state
-from .channels import LockedSocket, PingedSocket, pinger, sock
+from ..transport import upgrade
+from ..transport.framing import Closed
+from .channels import sock
 from .http import json_body
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,8 @@ def post_event() -> Response:
 @bp.before_request
 def check_subscribe() -> None:
     """permessage-deflate only when configured, as for the kernel WebSocket."""
-    if request.endpoint == "notebook.api.events.subscribe" and not state().settings.ws_compression:
-        request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+    if request.endpoint == "notebook.api.events.subscribe":
+        upgrade.prepare(request.environ, compression=state().settings.ws_compression)
 
 
 @bp.get("/subscribe")
@@ -50,33 +52,26 @@ def subscribe_without_upgrade() -> Response:
 def subscribe(ws: Any) -> None:
     """One text frame per event until either side closes; what the client sends is ignored."""
     st = state()
-    locked = ws.sock = LockedSocket(ws.sock)  # each frame one sendall, the reader's pongs included
-    pinged = PingedSocket(ws, locked)
     subscription = st.events.subscribe()
-    reader = gevent.spawn(_read_until_closed, ws, subscription)
-    pinger.add(pinged, st.settings.ws_ping_interval)
+    # The client's frames are discarded; the subscription ends when the socket closes (the
+    # client left, or missed a ping).
+    socket = upgrade.accept(ws, _ignore, subscription.close)
+    reader = gevent.spawn(socket.serve)
+    st.pinger.add(socket)
     try:
         for frames in subscription:
             for frame in frames:
-                ws.send(frame)  # a slow client holds up only this greenlet; its queue is bounded
-    except (ConnectionClosed, OSError):  # the client is gone
+                socket.send(frame)  # a slow client holds up only this greenlet; its queue is bounded
+    except (Closed, OSError):  # the client is gone
         pass
     finally:
         subscription.close()
-        pinger.discard(pinged)
+        st.pinger.discard(socket)
         reader.kill(block=False)
 
 
-def _read_until_closed(ws: Any, subscription: Subscription) -> None:
-    """Discard the client's frames; end the subscription when the socket closes (the client
-    left, or missed a ping)."""
-    try:
-        while True:
-            ws.receive()
-    except ConnectionClosed:
-        pass
-    finally:
-        subscription.close()
+def _ignore(data: bytes | str) -> None:
+    pass
 
 
 def emit_contents(action: str, path: str, source_path: str | None = None) -> None:

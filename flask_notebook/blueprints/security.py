@@ -22,6 +22,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from ..core import auth, errors
 from ..core.models import Identity
 from ..extension import Authorize, NotebookState, state
+from ..transport import upgrade
 
 log = logging.getLogger(__name__)
 
@@ -333,6 +334,6 @@ def after_auth(response: Response) -> Response:
     identity: Any = g.pop("notebook_new_login", None)
     if identity is not None:
         set_login_cookie(response, identity)
-    if request.environ.get("HTTP_UPGRADE", "").lower() != "websocket":
+    if not upgrade.is_upgrade(request.environ):
         response.headers.setdefault("Content-Security-Policy", content_security_policy())
     return response

@@ -7,9 +7,10 @@ terminal has kept, in one frame), and ``["disconnect", 1]`` before it closes the
 the shell has ended; the client sends ``["stdin", text]`` and ``["set_size", rows, cols]``.
 Anything else is ignored.
 
-The socket is served by simple-websocket (as the kernel WebSocket is with compression on):
-this request's greenlet reads what the client sends, a second one writes the terminal's
-output, and every write is one ``sendall`` under the socket's lock. It authenticates as
+The socket is the transport's ``SimpleSocket`` (simple-websocket, as the kernel WebSocket is
+with compression on): this request's greenlet reads what the client sends, a second one
+writes the terminal's output, and every write is one ``sendall`` under the socket's lock.
+It is pinged by the app's ``Pinger``, as the kernel WebSockets are. It authenticates as
 the API does (``security.guard_api``), before the handshake, as does the 404 of an
 unknown terminal.
 """
@@ -17,20 +18,20 @@ unknown terminal.
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
 import gevent
 import orjson
 from flask import Blueprint, Response, request, url_for
 from flask_sock import Sock
-from simple_websocket import ConnectionClosed
 
 from ..core import errors
 from ..core.terminals import Terminals, TerminalClient
 from ..extension import state
+from ..transport import upgrade
+from ..transport.base import Socket
+from ..transport.framing import Closed
 from . import security
-from .channels import LockedSocket, PingedSocket, close_socket, pinger
 from .http import json_body, json_response
 
 log = logging.getLogger(__name__)
@@ -98,8 +99,7 @@ def check_terminal_socket() -> Response | None:
     if denied is not None:
         return denied
     _terminals().get((request.view_args or {}).get("name", ""))
-    if not state().settings.ws_compression:
-        request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+    upgrade.prepare(request.environ, compression=state().settings.ws_compression)
     return None
 
 
@@ -116,44 +116,36 @@ def terminal_socket(ws: Any, name: str) -> None:
         terminal = _terminals().get(name)
     except errors.NotFound:  # ended during the handshake
         return
-    try:
-        ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError:  # not TCP
-        pass
-    locked = ws.sock = LockedSocket(ws.sock)
-    pinged = PingedSocket(ws, locked)  # pinged as a kernel WebSocket with compression is
     client = terminal.attach()
+    socket = upgrade.accept(ws, lambda data: _handle(client, data), lambda: None)
     writer = None
     try:
-        ws.send(_SETUP)
-        writer = gevent.spawn(_write_output, ws, client)
-        pinger.add(pinged, st.settings.ws_ping_interval)
-        while True:
-            data = ws.receive()
-            if data is not None:
-                _handle(client, data)
-    except (ConnectionClosed, OSError):
+        socket.send(_SETUP)
+        writer = gevent.spawn(_write_output, socket, client)
+        st.pinger.add(socket)
+        socket.serve()
+    except (Closed, OSError):
         pass
     finally:
-        pinger.discard(pinged)
+        st.pinger.discard(socket)
         client.detach()
         if writer is not None:
             writer.kill(block=False)
 
 
-def _write_output(ws: Any, client: TerminalClient) -> None:
+def _write_output(socket: Socket, client: TerminalClient) -> None:
     """The terminal's output to the socket until the terminal ends; then close it."""
     try:
         while True:
             text = client.read()
             if text is None:
-                ws.send(_DISCONNECT)
+                socket.send(_DISCONNECT)
                 break
-            ws.send(orjson.dumps(["stdout", text]).decode())
-    except (ConnectionClosed, OSError):
+            socket.send(orjson.dumps(["stdout", text]).decode())
+    except (Closed, OSError):
         pass
     finally:
-        close_socket(ws)  # wakes the request's greenlet, waiting in receive()
+        socket.close()  # wakes the request's greenlet, waiting in serve()
 
 
 def _handle(client: TerminalClient, data: str | bytes) -> None:

@@ -75,6 +75,7 @@ _EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
 _zmq_send = zmq.backend.Socket.send
 PROTOCOL_VERSION = "5.4"
 
+#: One ZMQ context for the process, as pyzmq recommends; it carries no setting of any app.
 _context: Any = None
 #: What ``_recv`` returns for a kernel message it could not parse (and logged).
 _MALFORMED = Msg("", [], {}, {})
@@ -175,6 +176,9 @@ class _Cork:
             conn.flush_quick()
 
 
+#: One for the process, shared by the relays of every app in it: it carries no setting, only
+#: the depth of the batches being dispatched (a batch left open while another reader runs only
+#: puts off those writes to the end of the outer batch).
 _cork = _Cork()
 
 
@@ -344,6 +348,9 @@ class _Flusher:
             self._greenlet = None
 
 
+#: One greenlet for the process, shared by the relays of every app in it: it carries no
+#: setting of any app (its interval and batch are constants of the design, not configuration),
+#: so two apps cannot see each other's values here.
 _flusher = _Flusher()
 
 

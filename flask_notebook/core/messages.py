@@ -3,7 +3,9 @@
 A message from the kernel is kept as its raw ZMQ parts (header, parent_header, metadata,
 content, buffers...). Only the header and the parent header are parsed, for routing and state
 tracking; the content passes through untouched. Encodings for the two WebSocket protocols are
-made on first use and shared by every connection that receives the message (contract 9.3, 9.4).
+made on first use and shared by every connection that receives the message (contract 9.3, 9.4);
+so are the WebSocket frames the transport makes of them (``frames``), but framing is the
+transport's (``flask_notebook.transport.framing``): nothing here knows RFC 6455.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ import struct
 from typing import Any
 
 import orjson
-
-from . import websocket
 
 DELIM = b"<IDS|MSG>"
 V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
@@ -33,7 +33,7 @@ class Msg:
     state tracking read of them (taken once: every message is looked at several times)."""
 
     __slots__ = ("channel", "parts", "header", "parent", "size", "msg_type", "parent_msg_id", "sheddable",
-                 "_v1", "_legacy", "_frames")
+                 "frames", "_v1", "_legacy")
 
     def __init__(self, channel: str, parts: list[bytes], header: dict[str, Any], parent: dict[str, Any]) -> None:
         self.channel = channel
@@ -49,7 +49,8 @@ class Msg:
         self.sheddable: bool = channel == "iopub" and self.msg_type in SHEDDABLE
         self._v1: bytes | None = None
         self._legacy: bytes | str | None = None
-        self._frames: dict[str | None, bytes] | None = None
+        #: The transport's frames of this message, by protocol: made once, for every connection.
+        self.frames: dict[str | None, bytes] | None = None
 
     def content(self) -> dict[str, Any]:
         """Parsed on demand: only small messages (status) need it."""
@@ -65,22 +66,18 @@ class Msg:
             self._legacy = encode_legacy(self.channel, self.parts, self.header)
         return self._legacy
 
-
-    def frame(self, protocol: str | None) -> bytes:
-        """The whole WebSocket frame (server to client: unmasked), made once and shared by
-        every connection with this protocol: fanning out is then one ``sendall`` each."""
-        if self._frames is None:
-            self._frames = {}
-        frame = self._frames.get(protocol)
-        if frame is None:
-            if protocol == V1_PROTOCOL:  # header and payload in one join
-                frame = websocket.frame_of(_v1_pieces(self.channel, self.parts))
-                self._v1 = None
-            else:
-                frame = websocket.frame(self.encode(protocol))
-                self._legacy = None  # the frame holds it
-            self._frames[protocol] = frame
-        return frame
+    def pieces(self, protocol: str | None) -> tuple[list[bytes], bool]:
+        """What ``encode`` gives, as pieces to join, and whether it is text: for a transport
+        that joins them once with its frame header. Its frame then holds the message, so the
+        encoding ``encode`` kept is let go."""
+        if protocol == V1_PROTOCOL:
+            self._v1 = None
+            return _v1_pieces(self.channel, self.parts), False
+        data = self.encode(protocol)
+        self._legacy = None
+        if isinstance(data, str):
+            return [data.encode()], True
+        return [data], False
 
 
 def from_zmq(channel: str, frames: list[bytes]) -> Msg:

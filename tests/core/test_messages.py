@@ -7,9 +7,10 @@ import struct
 
 import pytest
 
-from flask_notebook.core import messages, websocket
+from flask_notebook.core import messages
 from flask_notebook.core.channels import Gap, Outbox
 from flask_notebook.core.messages import Malformed
+from flask_notebook.transport import framing
 
 from ..support.kernel_client import pack_v1, unpack_legacy, unpack_v1
 
@@ -34,9 +35,9 @@ def test_v1_round_trip_matches_an_independent_client() -> None:
 @pytest.mark.parametrize("size", [0, 200, 70_000])
 def test_the_shared_v1_frame_is_the_v1_message_framed(size: int) -> None:
     msg = messages.from_zmq("iopub", zmq_frames({"text": "x" * size}, b"\x00buf"))
-    frame = msg.frame(messages.V1_PROTOCOL)
-    assert frame == websocket.frame(messages.encode_v1("iopub", msg.parts))
-    assert msg.frame(messages.V1_PROTOCOL) is frame  # made once
+    frame = framing.shared_frame(msg, messages.V1_PROTOCOL)
+    assert frame == framing.frame(messages.encode_v1("iopub", msg.parts))
+    assert framing.shared_frame(msg, messages.V1_PROTOCOL) is frame  # made once
     head = 2 if len(frame) - 2 < 126 else 4 if len(frame) - 4 < 65536 else 10
     assert unpack_v1(frame[head:])["content"] == {"text": "x" * size}
     assert (msg.msg_type, msg.parent_msg_id, msg.sheddable) == ("stream", "p1", True)

@@ -366,7 +366,7 @@ def test_a_peer_that_never_answers_pings_is_dropped(make_server: object) -> None
             silent.recv(timeout=10)
 
 
-# -- the WebSocket protocol itself (core.websocket) ---------------------------------------------
+# -- the WebSocket protocol itself (transport.framing) -----------------------------------------
 
 
 def test_ping_is_answered_with_its_payload(server: Server, kernel_id: str) -> None:

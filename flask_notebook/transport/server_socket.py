@@ -1,28 +1,27 @@
-"""A server WebSocket after its handshake (RFC 6455), as the kernel channels use it.
+"""A server WebSocket after its handshake, read and written by us (RFC 6455 frames: ``framing``).
 
-flask-sock and simple-websocket do the handshake; from then on this module reads and
-writes the socket itself, for three reasons:
+flask-sock and simple-websocket do the handshake; from then on this socket reads and writes
+the connection itself, for three reasons:
 
 - an idle WebSocket can be *parked*: no greenlet at all, only a watcher on its descriptor
   that starts one when the client sends something (``park``). A greenlet per socket (two,
   with simple-websocket's reader) and the request objects it keeps alive cost more memory
   than everything else an idle kernel WebSocket needs;
 - every write is a whole ``sendall`` under one lock, and a write that would wait can be
-  declined instead (``try_send``), so fan-out never blocks a reader;
-- messages the server sends are framed once, by ``frame``, and the same bytes go to every
-  connection.
+  declined instead (``try_send_frame``), so fan-out never blocks a reader;
+- messages the server sends to many sockets are framed once (``framing.shared_frame``), and
+  the same bytes go to every connection.
 
-No extensions are negotiated here: a server configured for permessage-deflate uses
-simple-websocket throughout instead.
+No extensions are negotiated here: a server configured for permessage-deflate is served by
+``simple.SimpleSocket`` instead.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
-import struct
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gevent
@@ -30,135 +29,12 @@ from gevent.lock import Semaphore
 from gevent.ssl import SSLSocket
 from greenlet import getcurrent, greenlet  # type: ignore[import-untyped]  # (no stubs)
 
+from .framing import (BINARY, CLOSE, INVALID_DATA, NORMAL, PING, PONG, SERVER_ERROR, TEXT, Closed, FrameParser,
+                      ProtocolError, Shareable, close_payload, frame, shared_frame)
+
 log = logging.getLogger(__name__)
 
-CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-#: Close codes (RFC 6455 7.4.1).
-NORMAL, GOING_AWAY, PROTOCOL_ERROR, INVALID_DATA, POLICY, TOO_BIG, SERVER_ERROR = \
-    1000, 1001, 1002, 1007, 1008, 1009, 1011
 _RECV_SIZE = 65536
-
-
-class Closed(Exception):
-    """The WebSocket is closed: nothing more can be written."""
-
-
-class ProtocolError(Exception):
-    """The client broke the protocol; the connection is closed with `code`."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-def frame(payload: bytes | str, opcode: int | None = None) -> bytes:
-    """One final, unmasked frame (server to client): binary for bytes, text for str."""
-    if isinstance(payload, str):
-        payload = payload.encode()
-        opcode = TEXT if opcode is None else opcode
-    elif opcode is None:
-        opcode = BINARY
-    return _head(opcode, len(payload)) + payload
-
-
-def frame_of(pieces: list[bytes], opcode: int = BINARY) -> bytes:
-    """``frame`` of the pieces' concatenation, joined once."""
-    return b"".join([_head(opcode, sum(map(len, pieces))), *pieces])
-
-
-def _head(opcode: int, n: int) -> bytes:
-    if n < 126:
-        return struct.pack("!BB", 0x80 | opcode, n)
-    if n < 65536:
-        return struct.pack("!BBH", 0x80 | opcode, 126, n)
-    return struct.pack("!BBQ", 0x80 | opcode, 127, n)
-
-
-def _unmask(data: bytes | bytearray, mask: bytes | bytearray) -> bytes:
-    n = len(data)
-    if not n:
-        return b""
-    key = int.from_bytes((bytes(mask) * (n // 4 + 1))[:n], "big")
-    return (int.from_bytes(data, "big") ^ key).to_bytes(n, "big")
-
-
-class FrameParser:
-    """Client frames in, whole messages and control frames out, whatever the chunking."""
-
-    __slots__ = ("max_size", "_buf", "_opcode", "_parts", "_size")
-
-    def __init__(self, max_size: int) -> None:
-        self.max_size = max_size
-        self._buf = bytearray()
-        self._opcode: int | None = None  # of the fragmented message being received
-        self._parts: list[bytes] = []
-        self._size = 0
-
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        """(opcode, payload) for every message and control frame completed by `data`.
-
-        :raises ProtocolError: on anything RFC 6455 forbids a client, or a message over
-            `max_size` bytes.
-        """
-        buf = self._buf
-        buf += data
-        out: list[tuple[int, bytes]] = []
-        pos = 0
-        while len(buf) - pos >= 2:
-            b0, b1 = buf[pos], buf[pos + 1]
-            fin, opcode, n = b0 & 0x80, b0 & 0x0F, b1 & 0x7F
-            if b0 & 0x70:
-                raise ProtocolError(PROTOCOL_ERROR, "reserved bits set without an extension")
-            if not b1 & 0x80:
-                raise ProtocolError(PROTOCOL_ERROR, "an unmasked client frame")
-            head = 2
-            if n == 126:
-                if len(buf) - pos < 4:
-                    break
-                n, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
-            elif n == 127:
-                if len(buf) - pos < 10:
-                    break
-                n, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
-            if opcode >= 0x8:
-                if opcode not in (CLOSE, PING, PONG):
-                    raise ProtocolError(PROTOCOL_ERROR, f"unknown control opcode {opcode:#x}")
-                if n > 125 or not fin:
-                    raise ProtocolError(PROTOCOL_ERROR, "a control frame that is fragmented or too long")
-            elif opcode not in (CONTINUATION, TEXT, BINARY):
-                raise ProtocolError(PROTOCOL_ERROR, f"unknown data opcode {opcode:#x}")
-            if self._size + n > self.max_size:
-                raise ProtocolError(TOO_BIG, f"a message over {self.max_size} bytes")
-            end = pos + head + 4 + n
-            if len(buf) < end:
-                break
-            payload = _unmask(buf[pos + head + 4:end], buf[pos + head:pos + head + 4])
-            pos = end
-            if opcode >= 0x8:
-                out.append((opcode, payload))
-                continue
-            if opcode == CONTINUATION:
-                if self._opcode is None:
-                    raise ProtocolError(PROTOCOL_ERROR, "a continuation frame with no message to continue")
-            elif self._opcode is not None:
-                raise ProtocolError(PROTOCOL_ERROR, "a new message before the last one ended")
-            else:
-                self._opcode = opcode
-            if fin and not self._parts:  # the common case: a message in one frame
-                out.append((self._opcode, payload))
-            else:
-                self._parts.append(payload)
-                self._size += n
-                if not fin:
-                    continue
-                out.append((self._opcode, b"".join(self._parts)))
-                self._parts = []
-                self._size = 0
-            self._opcode = None
-        if pos:
-            del buf[:pos]
-        return out
 
 
 class _Readers:
@@ -196,7 +72,9 @@ class _Readers:
             sock = hub.switch()  # until `read` hands over the next socket
 
 
-#: Each hub's readers (a greenlet can only be switched to in its own thread).
+#: Each hub's readers (a greenlet can only be switched to in its own thread). Shared by every
+#: app in the process, which is safe: a reader carries no setting of its own, it only runs the
+#: callbacks of the socket it is handed.
 _hub_readers: weakref.WeakKeyDictionary[Any, _Readers] = weakref.WeakKeyDictionary()
 
 
@@ -218,12 +96,16 @@ class ServerSocket:
     handed the socket when data arrives (``_Readers``).
     """
 
-    __slots__ = ("sock", "connected", "pong_received", "_parser", "_lock", "_on_message", "_on_close",
+    __slots__ = ("sock", "protocol", "connected", "pong_received", "_parser", "_lock", "_on_message", "_on_close",
                  "_watcher", "_raw", "_readers")
 
+    #: Writes that would wait can be declined (``try_send_messages``).
+    nonblocking = True
+
     def __init__(self, sock: Any, on_message: Callable[[bytes | str], None], on_close: Callable[[], None], *,
-                 max_message_size: int) -> None:
+                 max_message_size: int, protocol: str | None = None) -> None:
         self.sock = sock
+        self.protocol = protocol
         self.connected = True
         self.pong_received = True
         self._parser = FrameParser(max_message_size)
@@ -241,8 +123,14 @@ class ServerSocket:
 
     # -- reading ------------------------------------------------------------------------
 
-    def serve(self) -> None:
-        """Read until the connection ends, in this greenlet."""
+    def serve(self, park: Callable[[], None] | None = None) -> None:
+        """Read until the connection ends, in this greenlet. Given `park` (our server's way to
+        end the request and keep its connection open) and a `parkable` socket, call it and
+        read with no greenlet instead (``park``): then this returns at once."""
+        if park is not None and self.parkable:
+            park()
+            self.park()
+            return
         try:
             while self.connected:
                 try:
@@ -316,6 +204,22 @@ class ServerSocket:
 
     # -- writing ------------------------------------------------------------------------
 
+    def send(self, data: bytes | str) -> None:
+        """One message: binary for bytes, text for str."""
+        self.send_frame(frame(data))
+
+    def send_message(self, msg: Shareable) -> None:
+        """A message many sockets send (a kernel's), in its frame shared by every connection."""
+        self.send_frame(shared_frame(msg, self.protocol))
+
+    def try_send_message(self, msg: Shareable) -> bool:
+        """``send_message`` only if the socket takes it without waiting (``try_send_frame``)."""
+        return self.try_send_frame(shared_frame(msg, self.protocol))
+
+    def try_send_messages(self, msgs: Sequence[Shareable]) -> bool:
+        """``try_send_message`` of them all, in one write."""
+        return self.try_send_frame(b"".join([shared_frame(msg, self.protocol) for msg in msgs]))
+
     def send_frame(self, data: bytes) -> None:
         """A whole frame (or several), written before any other write starts."""
         with self._lock:
@@ -388,7 +292,7 @@ class ServerSocket:
             self._watcher = None
         try:
             if self._raw is not None and not self._lock.locked():
-                self._raw.send(frame(struct.pack("!H", code) + reason.encode()[:120], CLOSE), socket.MSG_DONTWAIT)
+                self._raw.send(frame(close_payload(code, reason), CLOSE), socket.MSG_DONTWAIT)
         except OSError:
             pass
         try:

@@ -11,8 +11,9 @@ import gevent.event
 import gevent.socket
 import pytest
 
-from flask_notebook.core import websocket as ws
-from flask_notebook.core.websocket import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, FrameParser, ProtocolError
+from flask_notebook.transport import framing as ws
+from flask_notebook.transport import server_socket
+from flask_notebook.transport.framing import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, FrameParser, ProtocolError
 
 
 def client_frame(payload: bytes, opcode: int = BINARY, *, fin: bool = True, masked: bool = True,
@@ -119,7 +120,7 @@ class Parked:
         self.client, server = gevent.socket.socketpair()
         self.received: list[bytes | str] = []
         self.closed = gevent.event.Event()
-        self.server = ws.ServerSocket(server, lambda data: handle(self, data), self.closed.set,
+        self.server = server_socket.ServerSocket(server, lambda data: handle(self, data), self.closed.set,
                                       max_message_size=1 << 20)
         self.server.park()
 
@@ -171,14 +172,14 @@ def test_readers_are_reused_and_their_number_bounded() -> None:
             release.wait(DEADLINE)
         p.received.append(data)
 
-    sockets = [Parked(handle) for _ in range(ws._Readers.MAX_IDLE * 2)]
+    sockets = [Parked(handle) for _ in range(server_socket._Readers.MAX_IDLE * 2)]
     for p in sockets:  # every reader held at once: one greenlet per socket
         p.send(b"wait")
     wait_for(lambda: len(busy) == len(sockets), "every message taken by a reader")
     release.set()
     wait_for(lambda: all(p.received == [b"wait"] for p in sockets), "every message handled")
-    readers = ws._readers_here()
-    assert len(readers.idle) == ws._Readers.MAX_IDLE  # the rest ended
+    readers = server_socket._readers_here()
+    assert len(readers.idle) == server_socket._Readers.MAX_IDLE  # the rest ended
     idle = list(readers.idle)
     for i in range(50):  # one at a time: the same reader each time, no new greenlet
         sockets[i % len(sockets)].send(b"x")

@@ -146,8 +146,8 @@ def test_websockets_past_the_connection_limit_get_503_and_leave_the_kernel_alone
 
 def test_a_kernel_that_dies_while_descriptors_are_exhausted_is_restarted_once_they_free_up(
         limited: list[LimitedServer], tmp_path: Path) -> None:
-    """Its restart fails for want of descriptors: retried with backoff, never taken for a
-    dead kernel (it was: removed, its clients told it was dead). A connection limit set too
+    """Never taken for a dead kernel (it was: the restarter's poll failed with EMFILE, and the
+    kernel was removed, its clients told it was dead): restarted, at once or with backoff. A connection limit set too
     high lets idle connections take every descriptor here. The kernel is a process that
     only sleeps: an ipykernel's death frees its ZMQ connections' descriptors, which a
     restart could then take or not."""
@@ -159,9 +159,13 @@ def test_a_kernel_that_dies_while_descriptors_are_exhausted_is_restarted_once_th
     socks = exhaust(srv)
     try:
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: "trying again" in srv.log() or "is dead" in srv.log(), timeout=30)
+        # The restart happens at once when it needs no new descriptor in the server (the
+        # kernel's ports stay held, the process starts by posix_spawn), or is retried with
+        # backoff ("trying again": tests/kernels/test_autorestart_failures.py) until
+        # descriptors free up. Either way the kernel is never taken for dead.
+        wait_for(lambda: kernel_processes(srv.runtime_dir) not in ([], [pid])
+                 or "trying again" in srv.log() or "is dead" in srv.log(), timeout=30)
         assert "is dead" not in srv.log()
-        assert "Too many open files" in srv.log()
         assert srv.descriptors() > 250
     finally:
         for sock in socks:

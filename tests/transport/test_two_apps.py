@@ -19,9 +19,10 @@ import pytest
 import requests
 import websocket
 
-from ..conftest import AUTH, TOKEN, isolated_env, wait_for
-from ..kernel_client import KernelClient
-from ..kernels.conftest import add_kernelspec
+from ..support.env import AUTH, TOKEN, isolated_env
+from ..support.kernel_client import KernelClient
+from ..support.kernels import add_kernelspec
+from ..support.waiting import wait_for
 
 SERVER = Path(__file__).with_name("two_apps.py")
 #: The two apps' ping intervals, far enough apart that load on the machine cannot blur them.

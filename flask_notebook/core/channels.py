@@ -384,6 +384,7 @@ class KernelChannels:
         self._readers: list[Any] = []
         self._nudger: Any = None
         self._nudge_reply = Event()
+        self._status_seen = False  # a status message came since the last nudge began
         self._iopub_seen = Event()
         self._welcome = Event()
         self._mid_output = self._last_sheddable = False
@@ -482,6 +483,7 @@ class KernelChannels:
         # Here, not in the greenlet: a welcome that comes before it runs still counts.
         self._nudge_reply.clear()
         self._iopub_seen.clear()
+        self._status_seen = False
         self._welcome.clear()
         if self._nudger is not None:
             self._nudger.kill(block=False)
@@ -497,6 +499,11 @@ class KernelChannels:
             self._send_internal("kernel_info_request")
             gevent.wait([self._nudge_reply, self._welcome], timeout=_NUDGE_RESEND, count=1)
             if self._welcome.is_set() or (self._nudge_reply.is_set() and self._iopub_seen.wait(_NUDGE_INTERVAL)):
+                if self._welcome.is_set() and not self._status_seen:
+                    # The kernel may have answered before our subscription reached it, its
+                    # busy and idle lost: the registry would see it `starting` for ever. Now
+                    # that nothing it publishes is lost, ask once more.
+                    self._send_internal("kernel_info_request")
                 self.ready.set()
                 return
         if not self.closed:
@@ -643,6 +650,8 @@ class KernelChannels:
                 first.deliver(msg)
             if not self._iopub_seen.is_set():
                 self._iopub_seen.set()
+            if msg.msg_type == "status":
+                self._status_seen = True
             sheddable = msg.sheddable
             self._mid_output = sheddable and self._last_sheddable  # two outputs in a row: a burst
             self._last_sheddable = sheddable

@@ -6,6 +6,8 @@ works here without monkey-patching: the test waits with ``gevent.sleep``, so the
 
 from __future__ import annotations
 
+import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 import gevent
 import orjson
 import pytest
+import zmq
 
 from flask_notebook.core.channels import Connection, KernelChannels
 from jupyter_client.manager import KernelManager
@@ -108,3 +111,72 @@ def test_input_requests_still_reach_the_client_that_ran_the_cell(relay: KernelCh
     status = next(m for m in received if m.msg_type == "execute_reply").content()["status"]
     assert status == "ok"
     until(lambda: not relay.requesters)
+
+
+def test_a_kernel_that_answers_before_our_subscription_reaches_it_still_leaves_starting(tmp_path: Path) -> None:
+    """A kernel whose first busy/idle went out before the relay's SUB socket was subscribed,
+    then welcomed the subscription (JEP 65), must still be seen idle: the registry learns a
+    kernel left `starting` from a status message (it stayed `starting` for ever, about one
+    kernel start in 30 under load). The peer here speaks just enough of the protocol, on
+    real ZMQ sockets, to make that order certain: it answers the first kernel_info_request
+    before it binds its iopub port, then welcomes the subscription and answers again."""
+    from jupyter_client.session import Session
+
+    key = uuid.uuid4().hex
+    session = Session(key=key.encode(), signature_scheme="hmac-sha256")
+    ctx = zmq.Context()
+    shell, iopub = ctx.socket(zmq.ROUTER), ctx.socket(zmq.XPUB)
+    iopub.setsockopt(zmq.XPUB_VERBOSE, 1)
+    others = [ctx.socket(zmq.ROUTER) for _ in range(3)]  # control, stdin, hb: never used here
+    ports = {name: sock.bind_to_random_port("tcp://127.0.0.1")
+             for name, sock in zip(("shell_port", "control_port", "stdin_port", "hb_port"), [shell, *others])}
+    iopub_port = _free_port()
+    info = {**ports, "iopub_port": iopub_port, "ip": "127.0.0.1", "key": key, "transport": "tcp",
+            "signature_scheme": "hmac-sha256"}
+    seen: list[Msg] = []
+    channels = KernelChannels("t", info, on_iopub=seen.append, replay_limit=0, replay_sessions=0)
+
+    def answer(ident: list[bytes], request: dict[str, Any]) -> None:
+        parent = request["header"]
+        session.send(iopub, "status", {"execution_state": "busy"}, parent=parent)
+        session.send(shell, "kernel_info_reply", {"status": "ok", "protocol_version": "5.4"}, parent=parent,
+                     ident=ident)
+        session.send(iopub, "status", {"execution_state": "idle"}, parent=parent)
+
+    try:
+        raw = until(lambda: _poll(shell))  # the relay's first nudge
+        ident, rest = session.feed_identities(raw)
+        answer(ident, session.deserialize(rest))  # its statuses go nowhere: iopub is not bound yet
+        iopub.bind(f"tcp://127.0.0.1:{iopub_port}")
+        until(lambda: _poll(iopub))  # the relay's subscription
+        session.send(iopub, "iopub_welcome", {"subscription": ""})
+        until(lambda: channels.ready.is_set(), timeout=10)
+        # The relay asks again now that nothing published is lost; answer what it asks.
+        deadline = time.monotonic() + 10
+        while not any(m.msg_type == "status" and m.content().get("execution_state") == "idle" for m in seen):
+            assert time.monotonic() < deadline, "no status reached the registry: the kernel stays `starting`"
+            raw = _poll(shell)
+            if raw:
+                ident, rest = session.feed_identities(raw)
+                answer(ident, session.deserialize(rest))
+            gevent.sleep(0.01)
+    finally:
+        channels.close()
+        for sock in (shell, iopub, *others):
+            sock.close(linger=0)
+        ctx.term()
+
+
+def _poll(sock: Any) -> Any:
+    """What `sock` holds now (a multipart message), or None, letting the hub run meanwhile."""
+    gevent.sleep(0.005)
+    try:
+        return sock.recv_multipart(zmq.NOBLOCK)
+    except zmq.Again:
+        return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

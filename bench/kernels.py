@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import gc
 import os
-import shutil
 import signal
 import statistics
 import struct
@@ -1120,13 +1119,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for client in clients:
             client.close()
-        for server in servers:
-            server.stop()
-        if kernels is not None:
-            kernels.end_all()
-        for path in (root, work):
-            if path:
-                shutil.rmtree(path, ignore_errors=True)
+        run.clean_up(servers, root, work, kernels=kernels)
 
 
 if __name__ == "__main__":

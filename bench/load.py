@@ -30,7 +30,6 @@ import os
 import random
 import resource
 import selectors
-import shutil
 import signal
 import socket
 import statistics
@@ -1037,13 +1036,7 @@ def main(argv: list[str] | None = None) -> int:
     except (BenchError, KeyboardInterrupt) as exc:
         return run.failed(exc, servers)
     finally:
-        for server in servers:
-            server.stop()
-        if kernels is not None:
-            kernels.end_all()
-        for path in (root, work):
-            if path:
-                shutil.rmtree(path, ignore_errors=True)
+        run.clean_up(servers, root, work, kernels=kernels)
 
 
 if __name__ == "__main__":

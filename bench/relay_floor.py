@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -183,10 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             proc.kill()
         for client in clients:
             client.close()
-        ours.stop()
-        kernels.end_all()
-        for path in (root, work):
-            shutil.rmtree(path, ignore_errors=True)
+        run.clean_up([ours], root, work, kernels=kernels)
 
 
 if __name__ == "__main__":

@@ -425,6 +425,18 @@ def failed(exc: BaseException, servers: list[Server]) -> int:
     return 2
 
 
+def clean_up(servers: list[Server], *paths: str | None, kernels: Any = None) -> None:
+    """The end of a run, however it ended: stop the servers, end the direct kernels (an object
+    with ``end_all``), remove the temporary directories."""
+    for server in servers:
+        server.stop()
+    if kernels is not None:
+        kernels.end_all()
+    for path in paths:
+        if path:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def write_table(table: str, output: str) -> None:
     """Print the result table and keep it in `output`."""
     print()
@@ -613,11 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     except (BenchError, KeyboardInterrupt) as exc:
         return failed(exc, servers)
     finally:
-        for server in servers:
-            server.stop()
-        for path in (root, work):
-            if path:
-                shutil.rmtree(path, ignore_errors=True)
+        clean_up(servers, root, work)
 
 
 if __name__ == "__main__":

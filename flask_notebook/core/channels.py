@@ -650,7 +650,8 @@ class KernelChannels:
                 first.deliver(msg)
             if not self._iopub_seen.is_set():
                 self._iopub_seen.set()
-            if msg.msg_type == "status":
+            status = msg.msg_type == "status"
+            if status:
                 self._status_seen = True
             sheddable = msg.sheddable
             self._mid_output = sheddable and self._last_sheddable  # two outputs in a row: a burst
@@ -669,7 +670,7 @@ class KernelChannels:
             for outbox in self.offline.values():
                 outbox.put(msg)
             parent_id = msg.parent_msg_id
-            if msg.msg_type == "status" and parent_id is not None and parent_id in self.requesters \
+            if status and parent_id is not None and parent_id in self.requesters \
                     and msg.content().get("execution_state") == "idle":
                 self._settle(parent_id)
             return

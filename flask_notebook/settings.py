@@ -251,6 +251,128 @@ def _kernel_pool(value: Any) -> dict[str, int]:
         raise Invalid(f'kernelspec names with sizes, like {{"python3": 2}} or "python3=2,r=1" ({exc})') from None
 
 
+# -- many users (issue 19) ----------------------------------------------------------------------
+
+
+def _user_root(value: Any) -> str | Callable[..., Any] | None:
+    """A path template holding ``{username}``, or a callable ``(user) -> path``, or None."""
+    if value is None or value == "":
+        return None
+    if callable(value):
+        return value  # type: ignore[no-any-return]
+    path = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if not isinstance(path, str) or "{username}" not in path:
+        raise Invalid("a path template holding {username} (e.g. /srv/notebooks/{username}), or a callable")
+    try:
+        path.format(username="x")
+    except (KeyError, IndexError, ValueError):
+        raise Invalid("a path template whose only field is {username}") from None
+    return path
+
+
+def _shared_dirs(value: Any) -> dict[str, str]:
+    """Folder name in every user's tree -> a directory shown there read-only."""
+    if value is None or value == "":
+        return {}
+    expected = 'folder names with existing directories, like {"data": "/srv/data"}'
+    if not isinstance(value, dict):
+        raise Invalid(expected)
+    shared: dict[str, str] = {}
+    for name, path in value.items():
+        if not isinstance(name, str) or not name or name.startswith(".") or "/" in name or "\\" in name \
+                or name in ("..", "."):
+            raise Invalid(expected + f" (bad folder name {name!r})")
+        if not isinstance(path, (str, os.PathLike)) or not os.path.isdir(path):
+            raise Invalid(expected + f" ({path!r} is not a directory)")
+        shared[name] = os.path.realpath(path)
+    return shared
+
+
+def _sandbox(value: Any) -> str | None:
+    """``"bubblewrap"``, ``"none"``, or None: bubblewrap when NOTEBOOK_USER_ROOT is set."""
+    if value is None or value == "":
+        return None
+    if value in ("bubblewrap", "none"):
+        return str(value)
+    raise Invalid('"bubblewrap" or "none" (unset: bubblewrap when NOTEBOOK_USER_ROOT is set)')
+
+
+def _env_additions(value: Any) -> dict[str, str]:
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and k and "=" not in k and isinstance(v, str)
+                                              for k, v in value.items()):
+        raise Invalid('a mapping of variable names to strings, like {"MPLBACKEND": "Agg"}')
+    return dict(value)
+
+
+_SIZE_UNITS = {"": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024 ** 2, "mb": 1000 ** 2, "mib": 1024 ** 2,
+               "g": 1024 ** 3, "gb": 1000 ** 3, "gib": 1024 ** 3}
+
+
+def _memory_limit(value: Any) -> int | None:
+    """Bytes (``268435456``, ``"256MiB"``, ``"1G"``), or None (``0``, unset: no limit)."""
+    if value is None or value == "" or value == 0:
+        return None
+    expected = 'a number of bytes, like 268435456 or "256MiB" (unset: no limit)'
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value)
+        if match is None or match.group(2).lower() not in _SIZE_UNITS:
+            raise Invalid(expected)
+        number = float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+    else:
+        number = _number(value)
+    if not number >= 1024 * 1024:  # below 1 MiB no Python starts: a unit forgotten
+        raise Invalid(expected + ", at least 1 MiB")
+    return int(number)
+
+
+def _cpu_limit(value: Any) -> float | None:
+    if value is None or value == "" or value == 0:
+        return None
+    number = _number(value)
+    if not number >= 0.01:
+        raise Invalid("a number of CPUs above 0, like 0.5 or 2 (unset: no limit)")
+    return number
+
+
+_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+
+
+class Rate(NamedTuple):
+    """At most `count` requests per `period` seconds."""
+
+    count: int
+    period: float
+
+
+def _rate(value: Any) -> Rate | None:
+    if value is None or value == "":
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(second|minute|hour|day)s?\s*", value) if isinstance(value, str) else None
+    if match is None or int(match.group(1)) < 1:
+        raise Invalid('a rate like "60/minute" (per second, minute, hour or day; unset: no limit)')
+    return Rate(int(match.group(1)), _PERIODS[match.group(2)])
+
+
+def _audit_log(value: Any) -> str | None:
+    """A file path, or ``logger:<name>`` for a Python logger."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise Invalid('a file path, or "logger:<name>" for a Python logger')
+    text = os.fspath(value)
+    if text.startswith("logger:") and not text[len("logger:"):].strip():
+        raise Invalid('a file path, or "logger:<name>" for a Python logger')
+    return text
+
+
+def _audit_code(value: Any) -> str:
+    if value in ("full", "hash", "none"):
+        return str(value)
+    raise Invalid('"full", "hash" or "none"')
+
+
 # -- the definitions --------------------------------------------------------------------------
 
 
@@ -373,6 +495,45 @@ class Settings:
         "NOTEBOOK_TERMINALS_ENABLED", True, _flag,
         "serve terminals (``/api/terminals`` and their WebSocket); a terminal is a shell of the server's "
         "user, as the kernels are. When ``False`` those URLs are 404.")
+    users_file: str | None = setting(
+        "NOTEBOOK_USERS_FILE", None, _path,
+        "a file of users (name, scrypt hash, roles) who log in with their own passwords, managed with "
+        "``flask-notebook user add|remove|passwd``; re-read when it changes.")
+    user_root: str | Callable[..., Any] | None = setting(
+        "NOTEBOOK_USER_ROOT", None, _user_root,
+        "each user's own root: a path template with ``{username}`` (``/srv/notebooks/{username}``) or, "
+        "embedded, a callable ``(user) -> path``; created on first use with mode 0700. Unset: one shared root.")
+    shared_dirs: dict[str, str] = setting(
+        "NOTEBOOK_SHARED_DIRS", {}, _shared_dirs,
+        'folders every user sees read-only in their tree, by name: ``{"data": "/srv/data"}``.')
+    kernel_sandbox: str | None = setting(
+        "NOTEBOOK_KERNEL_SANDBOX", None, _sandbox,
+        '``"bubblewrap"`` or ``"none"``: how kernels are confined (unset: bubblewrap when '
+        "``NOTEBOOK_USER_ROOT`` is set, else none).")
+    kernel_env: dict[str, str] = setting(
+        "NOTEBOOK_KERNEL_ENV", {}, _env_additions,
+        "variables added to a sandboxed kernel's environment (which is otherwise built from an allow-list).")
+    kernel_network: bool = setting(
+        "NOTEBOOK_KERNEL_NETWORK", True, _flag,
+        "``False`` cuts sandboxed kernels off the network (they reach the server over IPC sockets).")
+    max_kernels_per_user: int | None = setting(
+        "NOTEBOOK_MAX_KERNELS_PER_USER", None, _optional_count,
+        "kernels one user may hold at once (``None``: no limit), counted when a start is requested.")
+    kernel_memory_limit: int | None = setting(
+        "NOTEBOOK_KERNEL_MEMORY_LIMIT", None, _memory_limit,
+        'memory per kernel, in bytes or with a unit (``"256MiB"``): a cgroup where the server can make '
+        "one, else ``RLIMIT_AS``.")
+    kernel_cpu_limit: float | None = setting(
+        "NOTEBOOK_KERNEL_CPU_LIMIT", None, _cpu_limit, "CPUs per kernel (fractional, e.g. ``0.5``), by cgroup.")
+    execute_rate_limit: Rate | None = setting(
+        "NOTEBOOK_EXECUTE_RATE_LIMIT", None, _rate,
+        'REST executions per user, e.g. ``"60/minute"``: past it, 429 with ``Retry-After``.')
+    audit_log: str | None = setting(
+        "NOTEBOOK_AUDIT_LOG", None, _audit_log,
+        'where the audit trail goes, one JSON line per action: a file, or ``"logger:<name>"``.')
+    audit_code: str = setting(
+        "NOTEBOOK_AUDIT_CODE", "hash", _audit_code,
+        'code executed, in audit lines: ``"full"``, ``"hash"`` (its SHA-256) or ``"none"``.')
     base_url: str = setting(
         "NOTEBOOK_BASE_URL", "/", _text, "the URL prefix of every route (``--base-url``).", standalone=True)
     trust_proxy: int = setting(
@@ -386,6 +547,13 @@ class Settings:
     max_connections: int | None = setting(
         "NOTEBOOK_MAX_CONNECTIONS", None, _max_connections,
         "connections served at once (default: derived from the open-file limit).", standalone=True)
+
+    @property
+    def sandbox(self) -> str:
+        """The kernel sandbox in force: ``"bubblewrap"`` or ``"none"``."""
+        if self.kernel_sandbox is not None:
+            return self.kernel_sandbox
+        return "bubblewrap" if self.user_root is not None else "none"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:

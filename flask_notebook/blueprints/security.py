@@ -21,6 +21,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..core import auth, errors
 from ..core.models import Identity
+from ..core.users import User, roles_of
 from ..extension import Authorize, NotebookState, state
 from ..transport import upgrade
 
@@ -94,20 +95,34 @@ def authenticate() -> tuple[Identity | None, bool]:
         scheme = request.headers.get("Authorization", "").partition(" ")[0].lower()
         proven = scheme in _TOKEN_SCHEMES and ("HTTP_COOKIE" not in request.environ
                                                or _host_accepts_without_cookies(st.authorize))
-        return auth.identity_for(user), proven
+        identity = auth.identity_for(user)
+        g.notebook_user = User(identity["username"], roles_of(user))
+        return identity, proven
     token = _request_token()
     if token and st.token and auth.tokens_equal(token, st.token):
         identity = _cookie_identity(st)
         if identity is None:
             identity = auth.anonymous_identity()
             g.notebook_new_login = identity
+        g.notebook_user = User(identity["username"], server=True)
         return identity, True
     identity = _cookie_identity(st)
     if identity is not None:
+        g.notebook_user = User(identity["username"], server=True)
         return identity, False
     if not st.token and not st.password_hash:  # auth turned off: everyone is anonymous
-        return auth.anonymous_identity(), False
+        identity = auth.anonymous_identity()
+        g.notebook_user = User(identity["username"], server=True)
+        return identity, False
     return None, False
+
+
+def current_user() -> User:
+    """The user this request acts as (set when it was authenticated: ``authenticate``)."""
+    user: User | None = g.get("notebook_user")
+    if user is None:
+        raise errors.Forbidden("Forbidden")
+    return user
 
 
 def _host_accepts_without_cookies(authorize: Authorize) -> bool:

@@ -309,6 +309,9 @@ class Kernel:
         self.name = name
         self.km = km
         self.cwd = cwd
+        #: The user who started it (``users.User.username``); None for a pooled kernel not
+        #: handed out yet, or a single-user server's.
+        self.owner: str | None = None
         self.channels: KernelChannels | None = None
         self.restarter: GeventRestarter | None = None
         self.execution_state = "starting"
@@ -476,7 +479,7 @@ class KernelRegistry:
 
     @_emits_start
     def start_kernel(self, name: str | None = None, *, cwd: str, kernel_id: str | None = None,
-                     env: dict[str, str] | None = None) -> Kernel:
+                     env: dict[str, str] | None = None, owner: str | None = None) -> Kernel:
         """Launch a kernel (returns once the process is launched, not when it answers), or
         take a warm one (`take`).
 
@@ -507,6 +510,7 @@ class KernelRegistry:
                     f"The maximum number of kernels ({self.max_kernels}) is running; "
                     "shut one down first (NOTEBOOK_MAX_KERNELS)", reason="kernel limit reached")
             kernel = self.launch(name, cwd=cwd, kernel_id=kernel_id, env=env, listed=True)
+        kernel.owner = owner
         self.kernels[kernel.id] = kernel
         self._touch(kernel)
         if self.cull_idle_timeout > 0 and self._culler is None:

@@ -340,9 +340,9 @@ _PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 
 
 class Rate(NamedTuple):
-    """At most `count` requests per `period` seconds."""
+    """At most `requests` requests per `period` seconds."""
 
-    count: int
+    requests: int
     period: float
 
 

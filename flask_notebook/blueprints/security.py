@@ -95,9 +95,9 @@ def authenticate() -> tuple[Identity | None, bool]:
         scheme = request.headers.get("Authorization", "").partition(" ")[0].lower()
         proven = scheme in _TOKEN_SCHEMES and ("HTTP_COOKIE" not in request.environ
                                                or _host_accepts_without_cookies(st.authorize))
-        identity = auth.identity_for(user)
-        g.notebook_user = User(identity["username"], roles_of(user))
-        return identity, proven
+        hosts = auth.identity_for(user)
+        g.notebook_user = User(hosts["username"], roles_of(user))
+        return hosts, proven
     token = _request_token()
     if token and st.token and auth.tokens_equal(token, st.token):
         identity = _cookie_identity(st)
@@ -106,14 +106,14 @@ def authenticate() -> tuple[Identity | None, bool]:
             g.notebook_new_login = identity
         g.notebook_user = User(identity["username"], server=True)
         return identity, True
-    identity = _cookie_identity(st)
-    if identity is not None:
-        g.notebook_user = User(identity["username"], server=True)
-        return identity, False
+    cookie = _cookie_identity(st)
+    if cookie is not None:
+        g.notebook_user = User(cookie["username"], server=True)
+        return cookie, False
     if not st.token and not st.password_hash:  # auth turned off: everyone is anonymous
-        identity = auth.anonymous_identity()
-        g.notebook_user = User(identity["username"], server=True)
-        return identity, False
+        anonymous = auth.anonymous_identity()
+        g.notebook_user = User(anonymous["username"], server=True)
+        return anonymous, False
     return None, False
 
 

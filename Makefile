@@ -20,8 +20,10 @@ ASSETS_STAMP := $(ASSETS_DIR)/.built
 CHROMIUM ?= /usr/bin/chromium
 # The reverse-proxy tests (tests/deploy/) run Debian's nginx in front of the server.
 NGINX ?= /usr/sbin/nginx
+# Kernel sandboxes (NOTEBOOK_KERNEL_SANDBOX = "bubblewrap", the default with NOTEBOOK_USER_ROOT).
+BWRAP ?= /usr/bin/bwrap
 
-.PHONY: install assets browser nginx run test conformance bench bench-kernels bench-load typecheck clean
+.PHONY: install assets browser nginx bubblewrap run test conformance bench bench-kernels bench-load typecheck clean
 
 install: $(STAMP) assets
 
@@ -42,19 +44,23 @@ browser:
 nginx:
 	@test -x $(NGINX) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx)
 
+# `make run` installs it too: a server with NOTEBOOK_USER_ROOT refuses to start without it.
+bubblewrap:
+	@test -x $(BWRAP) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap)
+
 $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-run: install
+run: install bubblewrap
 	$(VENV)/bin/flask-notebook --root-dir .
 
 # The conformance tests (tests/conformance/) run jupyter_server from the benchmark's
 # environment beside our server; `--dist loadgroup` keeps them on one worker, with one pair
 # of servers.
-test: install browser nginx $(BENCH_STAMP)
+test: install browser nginx bubblewrap $(BENCH_STAMP)
 	$(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 # Only the side-by-side conformance run against jupyter_server (also part of `make test`);

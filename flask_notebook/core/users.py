@@ -7,7 +7,9 @@ identity it authenticated (``blueprints.security.current_user``). No requests he
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,3 +74,29 @@ def roles_of(value: Any) -> frozenset[str]:
         if isinstance(roles, (list, tuple, set, frozenset)):
             return frozenset(str(role) for role in roles)
     return frozenset()
+
+
+def workspace_path(user_root: str | Callable[[User], Any], user: User) -> str:
+    """The absolute, real path of `user`'s own root under NOTEBOOK_USER_ROOT (a template with
+    ``{username}``, or a host's callable), made with mode 0700 if it is not there yet.
+
+    The name is validated before it touches a path (``validate_username``).
+
+    :raises errors.Invalid: the user name cannot name a folder.
+    :raises errors.Unavailable: the folder cannot be made, or the host's callable gave no path.
+    """
+    validate_username(user.username)
+    raw = user_root(user) if callable(user_root) else user_root.format(username=user.username)
+    if not isinstance(raw, (str, os.PathLike)) or not os.fspath(raw):
+        raise errors.Unavailable(f"NOTEBOOK_USER_ROOT gave no path for user {user.username!r}",
+                                 reason="no workspace")
+    path = os.path.realpath(os.path.abspath(os.fspath(raw)))
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise errors.Unavailable(f"The workspace of user {user.username!r} could not be made: {exc.strerror}",
+                                 reason="no workspace") from exc
+    if not os.path.isdir(path):
+        raise errors.Unavailable(f"The workspace of user {user.username!r} is not a directory",
+                                 reason="no workspace")
+    return path

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import atexit
 import copy
+import logging
+import os
 import secrets
 import time
 import weakref
@@ -14,19 +16,22 @@ from typing import Any
 from flask import Flask, Request, current_app
 from jupyter_core.paths import jupyter_data_dir
 
-from .core import auth, notebooks
+from .core import auth, notebooks, sandbox
 from .core.config import ConfigSections, store_dir
 from .core.contents import ContentsManager
 from .core.events import EventBus
 from .core.execute import Executions, run_code
-from .core.kernels import Kernel, KernelRegistry
+from .core.kernels import Confine, Kernel, KernelRegistry
 from .core.kernelspecs import Kernelspecs
 from .core.pool import KernelPool
 from .core.sessions import Sessions
 from .core.paths import Root
 from .core.terminals import Terminals, default_shell
+from .core.users import User, workspace_path
 from .settings import DEFINITIONS, Settings, describe
 from .transport.pinger import Pinger
+
+log = logging.getLogger(__name__)
 
 #: Every config key the extension reads, with its default (``settings`` defines them all;
 #: the standalone server's own keys are in ``factory.STANDALONE_DEFAULTS``).
@@ -150,6 +155,7 @@ class Notebook:
         if token is None and authorize is None:
             token = None if password_hash else auth.new_token()
         kernelspecs = Kernelspecs(default_name=settings.default_kernel_name)
+        confine = _kernel_sandbox(settings, root.os_root)
         events = EventBus()
         kernels = KernelRegistry(
             kernelspecs,
@@ -160,6 +166,7 @@ class Notebook:
             cull_busy=settings.cull_busy,
             replay_limit=settings.ws_replay_limit,
             events=events,
+            confine=confine,
         )
         executions = Executions(
             interrupt=kernels.interrupt_kernel,
@@ -192,7 +199,8 @@ class Notebook:
         kernels.on_activity = state.touch
         if settings.terminals_enabled:
             state.terminals = Terminals(root, shell_command=default_shell(),
-                                        env={"JUPYTER_SERVER_ROOT": root.os_root}, on_activity=state.touch)
+                                        env={"JUPYTER_SERVER_ROOT": root.os_root}, on_activity=state.touch,
+                                        confine=confine)
         notebooks.validation_message(notebooks.new_notebook())  # compile the schema validator now
         _websocket_options(app, settings)
         app.extensions["notebook"] = state
@@ -206,6 +214,49 @@ class Notebook:
         app.register_blueprint(notebook, url_prefix=url_prefix.rstrip("/"))
         if pool is not None:
             pool.start()  # in the background: greenlets run once the server serves
+
+
+def _kernel_sandbox(settings: Settings, root_dir: str) -> Confine | None:
+    """How kernels and terminals are confined (``core/sandbox.py``), or None without a sandbox.
+
+    With the sandbox on, bubblewrap must be on the server's PATH and able to make a sandbox
+    here (checked once, now): nothing silently runs unsandboxed. A kernel's workspace is the
+    one its caller names (the server's own user: NOTEBOOK_ROOT_DIR), else its owner's under
+    NOTEBOOK_USER_ROOT; without a user root, or an owner, NOTEBOOK_ROOT_DIR.
+
+    :raises ValueError: bubblewrap is missing or does not work; or NOTEBOOK_KERNEL_POOL is set
+        with per-user sandboxes, whose mounts are fixed when a kernel starts, before a pooled
+        kernel has an owner.
+    """
+    if settings.sandbox != "bubblewrap":
+        if settings.user_root is not None:
+            log.warning('NOTEBOOK_USER_ROOT is set and the kernel sandbox is off (NOTEBOOK_KERNEL_SANDBOX = "none"): '
+                        "every user's kernels and terminals can read and write what the server's user can, "
+                        "other users' workspaces included")
+        return None
+    if settings.user_root is not None and any(settings.kernel_pool.values()):
+        raise ValueError("NOTEBOOK_KERNEL_POOL cannot be used with per-user sandboxes (NOTEBOOK_USER_ROOT with "
+                         'NOTEBOOK_KERNEL_SANDBOX = "bubblewrap"): a sandbox\'s mounts are fixed when its kernel '
+                         "starts, before a pooled kernel has an owner. Unset one of them.")
+    try:
+        bwrap = sandbox.find_bwrap()
+        sandbox.check(bwrap, network=settings.kernel_network)
+    except sandbox.Unavailable as exc:
+        raise ValueError(f'NOTEBOOK_KERNEL_SANDBOX is "bubblewrap" but {exc}. Install it (Debian, Ubuntu: '
+                         "apt-get install bubblewrap; in a source tree, make), or run kernels unsandboxed with "
+                         'NOTEBOOK_KERNEL_SANDBOX = "none".') from None
+    user_root, shared, extra = settings.user_root, dict(settings.shared_dirs), dict(settings.kernel_env)
+    network = settings.kernel_network
+
+    def confine(owner: str | None, workspace: str | None, cwd: str) -> sandbox.Confinement:
+        if workspace is None:
+            workspace = root_dir if user_root is None or owner is None else workspace_path(user_root, User(owner))
+        workspace = os.path.realpath(workspace)
+        return sandbox.Confinement(workspace, sandbox.starting_folder(cwd, workspace, shared), shared, network,
+                                   extra, bwrap)
+
+    log.info("kernels run in bubblewrap sandboxes (%s)", bwrap)
+    return confine
 
 
 def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, settings: Settings,

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, url_for
 from ..core import errors
 from ..extension import state
 from .http import json_body, json_response, query_arg
+from .security import current_user
 
 bp = Blueprint("kernels", __name__, url_prefix="/kernels")
 
@@ -34,7 +35,10 @@ def start_kernel() -> Response:
         if value is not None and not isinstance(value, str):
             raise errors.Invalid(f"'{field}' must be a string")
     cwd = st.sessions.kernel_cwd(path or "", is_dir=True)
-    kernel = st.kernels.start_kernel(name or None, cwd=cwd, kernel_id=kernel_id or None)
+    user = current_user()
+    # The server's own user works in NOTEBOOK_ROOT_DIR; another's workspace comes from its name.
+    kernel = st.kernels.start_kernel(name or None, cwd=cwd, kernel_id=kernel_id or None, owner=user.username,
+                                     workspace=st.root_dir if user.server else None)
     return json_response(kernel.model(), 201, _location(kernel.id))
 
 

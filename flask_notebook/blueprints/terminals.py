@@ -73,7 +73,9 @@ def create_terminal() -> Response:
         if value is not None and not isinstance(value, str):
             raise errors.Invalid(f"'{field}' must be a string")
     server_url = url_for("notebook.api.get_version", _external=True).removesuffix("api")
-    terminal = terminals.create_terminal(name, cwd=cwd, env={"JUPYTER_SERVER_URL": server_url})
+    user = security.current_user()
+    terminal = terminals.create_terminal(name, cwd=cwd, env={"JUPYTER_SERVER_URL": server_url}, owner=user.username,
+                                         workspace=state().root_dir if user.server else None)
     return json_response(terminal.model())
 
 

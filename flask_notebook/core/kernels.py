@@ -21,6 +21,7 @@ culling, the kernel limit, and the state each kernel's model reports (contract 4
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import errno
 import functools
 import logging
@@ -35,10 +36,11 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import gevent
 from gevent.lock import RLock, Semaphore
 from jupyter_client.manager import KernelManager
+from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from jupyter_client.restarter import KernelRestarter
 from jupyter_core.paths import jupyter_runtime_dir
 
-from . import errors, provisioner
+from . import errors, provisioner, sandbox
 from .channels import KernelChannels, server_message, zmq_context
 from .event_schemas import KERNEL_ACTIONS
 from .events import EventBus, kernel_action
@@ -410,6 +412,9 @@ Take = Callable[[str, str, "dict[str, str] | None"], "Kernel | None"]
 #: Makes room under the kernel limit for a kernel of a kernelspec the pool cannot give, by
 #: giving up a warm kernel of another: True when it did (`pool.KernelPool.evict`).
 Evict = Callable[[str], bool]
+#: The sandbox of a kernel from its owner, the owner's workspace when the caller knows it, and
+#: the folder it is to start in (the app's, from its settings: ``extension.py``).
+Confine = Callable[[str | None, str | None, str], sandbox.Confinement]
 
 
 class KernelRegistry:
@@ -426,13 +431,16 @@ class KernelRegistry:
     :param replay_limit: bytes kept for a disconnected WebSocket, per session id.
     :param take: where ``start_kernel`` first looks for a kernel (see `Take`), and `evict`
         what it asks for room; both built from the pool by the app (``extension.py``).
+    :param confine: with a sandbox, each kernel's `sandbox.Confinement` (see `Confine`);
+        kernels are then launched by ``sandbox.BubblewrapProvisioner`` unless their
+        kernelspec names a provisioner, which must not be a local unconfined one.
     """
 
     def __init__(self, kernelspecs: Kernelspecs, *, max_kernels: int | None = None,
                  cull_idle_timeout: float = 0, cull_interval: float = 300, cull_connected: bool = False,
                  cull_busy: bool = False, replay_limit: int = 16 * 1024 * 1024, replay_sessions: int = 8,
                  on_activity: Callable[[float], None] | None = None, events: EventBus | None = None,
-                 take: Take | None = None, evict: Evict | None = None) -> None:
+                 take: Take | None = None, evict: Evict | None = None, confine: Confine | None = None) -> None:
         self.kernelspecs = kernelspecs
         self.events = events
         self.kernels: dict[str, Kernel] = {}
@@ -448,7 +456,8 @@ class KernelRegistry:
         self.evict = evict
         #: Called with a kernel that is gone (shut down, culled, dead or discarded) and why.
         self.on_stop: list[Callable[[Kernel, str], None]] = []
-        self.provisioners = provisioner.factory()
+        self.confine = confine
+        self.provisioners = provisioner.factory(sandbox.NAME if confine is not None else provisioner.NAME)
         self._unlisted: set[Kernel] = set()
         self._starting = 0
         self._culler: Any = None
@@ -479,9 +488,13 @@ class KernelRegistry:
 
     @_emits_start
     def start_kernel(self, name: str | None = None, *, cwd: str, kernel_id: str | None = None,
-                     env: dict[str, str] | None = None, owner: str | None = None) -> Kernel:
+                     env: dict[str, str] | None = None, owner: str | None = None,
+                     workspace: str | None = None) -> Kernel:
         """Launch a kernel (returns once the process is launched, not when it answers), or
         take a warm one (`take`).
+
+        :param workspace: the owner's workspace, where a sandboxed kernel is confined (else
+            worked out from `owner`: `Confine`).
 
         :raises errors.Invalid: `kernel_id` is not of the form jupyter_server accepts.
         :raises errors.NotFound: no kernelspec of that name.
@@ -509,7 +522,8 @@ class KernelRegistry:
                 raise errors.LimitReached(
                     f"The maximum number of kernels ({self.max_kernels}) is running; "
                     "shut one down first (NOTEBOOK_MAX_KERNELS)", reason="kernel limit reached")
-            kernel = self.launch(name, cwd=cwd, kernel_id=kernel_id, env=env, listed=True)
+            kernel = self.launch(name, cwd=cwd, kernel_id=kernel_id, env=env, listed=True, owner=owner,
+                                 workspace=workspace)
         kernel.owner = owner
         self.kernels[kernel.id] = kernel
         self._touch(kernel)
@@ -523,16 +537,20 @@ class KernelRegistry:
         return self.max_kernels is None or held < self.max_kernels
 
     def launch(self, name: str, *, cwd: str, kernel_id: str | None = None, env: dict[str, str] | None = None,
-               listed: bool = False) -> Kernel:
+               listed: bool = False, owner: str | None = None, workspace: str | None = None) -> Kernel:
         """Launch a kernel process and its relay. Unless `listed` (``start_kernel`` lists it),
         the kernel is not listed and has no autorestart, until ``start_kernel`` takes it (`take`)
-        or ``discard`` stops it.
+        or ``discard`` stops it. With a sandbox, confined as `confine` says for `owner`.
 
         :raises errors.KernelFailed: the kernel process could not be launched.
         :raises errors.Unavailable: the server is shutting down (or did while it launched).
         """
         if self._closed:
             raise errors.Unavailable("The server is shutting down", reason="shutting down")
+        confinement = None
+        if self.confine is not None:
+            confinement = self.confine(owner, workspace, cwd)
+            confinement = dataclasses.replace(confinement, env={**confinement.env, **(env or {})})
         kernel_id = kernel_id or str(uuid.uuid4())
         runtime = jupyter_runtime_dir()
         os.makedirs(runtime, exist_ok=True)
@@ -547,6 +565,8 @@ class KernelRegistry:
         try:
             # Ours, unless the kernelspec names another (``provisioner.factory``).
             km.provisioner = self.provisioners.create_provisioner_instance(kernel_id, km.kernel_spec, parent=km)
+            if confinement is not None:
+                _confine(km, confinement)
             LIFECYCLE.run(km.start_kernel, cwd=cwd, env={**os.environ, **(env or {})})
         except Exception as exc:
             _discard(km)
@@ -836,6 +856,24 @@ def _ask_to_exit(kernel: Kernel, process: Any, *, restart: bool = False) -> None
         km.request_shutdown(restart=restart)
         if hasattr(signal, "SIGCONT"):  # a stopped kernel (SIGSTOP) reads neither until continued
             km.signal_kernel(signal.SIGCONT)
+
+
+def _confine(km: KernelManager, confinement: sandbox.Confinement) -> None:
+    """Hand the kernel's sandbox to its provisioner. A kernelspec may name a provisioner of
+    its own: one that starts a local process unconfined is refused (nothing runs unsandboxed
+    by accident); a remote one (a gateway's) runs the kernel elsewhere, as that place confines it.
+
+    :raises RuntimeError: the kernelspec's provisioner would run the kernel here, unconfined.
+    """
+    made = km.provisioner
+    if isinstance(made, sandbox.BubblewrapProvisioner):
+        made.confinement = confinement
+    elif isinstance(made, LocalProvisioner):
+        raise RuntimeError(f"its kernelspec names the kernel provisioner {type(made).__name__}, which runs "
+                           f"kernels unconfined, and the kernel sandbox is on (NOTEBOOK_KERNEL_SANDBOX)")
+    else:
+        log.info("kernel %s: its provisioner %s runs it elsewhere, unconfined by this server",
+                 km.kernel_id, type(made).__name__)
 
 
 def _discard(km: KernelManager) -> None:

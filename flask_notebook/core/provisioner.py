@@ -44,17 +44,18 @@ PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port
 _SPAWN_OPTIONS = frozenset({"cwd", "env", "kernel_id", "extra_arguments"})
 
 
-def factory() -> KernelProvisionerFactory:
-    """A provisioner factory whose default, for kernelspecs that name no provisioner, is ours.
+def factory(default: str = NAME) -> KernelProvisionerFactory:
+    """A provisioner factory whose default, for kernelspecs that name no provisioner, is ours
+    (`default`: this module's, or the sandbox's, ``sandbox.NAME``).
 
     An instance of its own rather than jupyter_client's process-wide singleton, so that
     another user of jupyter_client in the process (a host application) keeps its default.
 
     :raises RuntimeError: the entry point is not registered (the package is not installed).
     """
-    made = KernelProvisionerFactory(default_provisioner_name=NAME)
-    if NAME not in made.get_provisioner_entries():
-        raise RuntimeError(f"The kernel provisioner {NAME!r} is not registered: install flask-notebook "
+    made = KernelProvisionerFactory(default_provisioner_name=default)
+    if default not in made.get_provisioner_entries():
+        raise RuntimeError(f"The kernel provisioner {default!r} is not registered: install flask-notebook "
                            "(pip install, or `make install` in a source tree)")
     return made
 
@@ -78,7 +79,16 @@ def reserve(ip: str, port: int) -> socket.socket | None:
 
 class HeldPortsProvisioner(LocalProvisioner):
     """jupyter_client's local provisioner, with its kernel's ports held and, under gevent,
-    its process spawned (see the module docstring)."""
+    its process spawned (see the module docstring).
+
+    The command jupyter_client built passes two hooks before it is launched, innermost
+    first: `confine_command` (the sandbox's: ``sandbox.BubblewrapProvisioner``) and then
+    ``limit_command`` (memory and CPU limits: the outermost prefix, so that the sandbox
+    is inside the limits too).
+    """
+
+    #: What `launch_kernel` starts under gevent (the sandbox's reports a signal's death).
+    process_class: type[KernelProcess] = KernelProcess
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -96,7 +106,13 @@ class HeldPortsProvisioner(LocalProvisioner):
                 self.hold_ports(km)
         kwargs = await super().pre_launch(**kwargs)
         self._written = True
+        kwargs["cmd"] = self.confine_command(list(kwargs["cmd"]), kwargs)
         return kwargs
+
+    def confine_command(self, cmd: list[str], kwargs: dict[str, Any]) -> list[str]:
+        """The command that runs `cmd` confined: `cmd` itself here (no sandbox). A sandbox
+        may also change the launch options in `kwargs` (its environment, say)."""
+        return cmd
 
     def hold_ports(self, km: KernelManager) -> None:
         """Hold `km`'s ports; choose (and hold) one where it has none, or where its port was
@@ -138,8 +154,8 @@ class HeldPortsProvisioner(LocalProvisioner):
         env = dict(kwargs.get("env") or os.environ)
         env["JPY_PARENT_PID"] = str(os.getpid())  # ipykernel exits when this process is gone
         cwd = kwargs.get("cwd")
-        process = KernelProcess([os.path.expanduser(arg) for arg in cmd], stdin=subprocess.DEVNULL, env=env,
-                                cwd=cwd, start_new_session=True)
+        process = self.process_class([os.path.expanduser(arg) for arg in cmd], stdin=subprocess.DEVNULL, env=env,
+                                     cwd=cwd, start_new_session=True)
         self.process = process  # type: ignore[assignment]  # Popen's interface, as far as jupyter_client uses it
         self.pid = process.pid
         try:

@@ -41,8 +41,8 @@ from gevent import monkey
 from gevent.event import Event
 from gevent.lock import Semaphore
 
-from . import errors
-from .kernels import wait_for_exit
+from . import errors, sandbox
+from .kernels import Confine, wait_for_exit
 from .models import TerminalModel
 from .paths import Root, iso_utc
 from .spawn import KernelProcess
@@ -311,8 +311,11 @@ class Terminals:
     """Owns every terminal this app started, by name (``"1"``, ``"2"``, ... by default)."""
 
     def __init__(self, root: Root, *, shell_command: list[str], env: dict[str, str] | None = None,
-                 on_activity: Callable[[float], None] | None = None) -> None:
+                 on_activity: Callable[[float], None] | None = None, confine: Confine | None = None) -> None:
+        """:param confine: with a kernel sandbox, a shell runs in a sandbox as its owner's
+            kernels do (``kernels.Confine``), with an environment from the same allow-list."""
         self.root = root
+        self.confine = confine
         self.shell_command = list(shell_command)
         self.env = dict(env or {})
         self.on_activity: Callable[[float], None] = on_activity or (lambda when: None)
@@ -344,12 +347,15 @@ class Terminals:
         return os_path if os.path.isdir(os_path) and self.root.is_inside(os_path) else self.root.os_root
 
     def create_terminal(self, name: str | None = None, *, cwd: str | None = None,
-                        env: dict[str, str] | None = None) -> Terminal:
+                        env: dict[str, str] | None = None, owner: str | None = None,
+                        workspace: str | None = None) -> Terminal:
         """Start a shell. A `name` already in use gives that terminal, as it is.
 
         :param cwd: see `cwd`; a folder that does not exist, or is not inside the root, is
             ignored.
         :param env: more environment variables for the shell.
+        :param owner: who starts it, and `workspace` the owner's workspace if known: with a
+            sandbox, the shell is confined there (`confine`).
         :raises errors.Invalid: a name that is not letters, digits and underscores.
         :raises errors.Unavailable: the server is shutting down.
         """
@@ -363,8 +369,20 @@ class Terminals:
         else:
             name = next(str(n) for n in range(1, len(self.terminals) + 2) if str(n) not in self.terminals)
         rows, cols = DEFAULT_SIZE
-        shell_env = {**os.environ, **self.env, **(env or {}), "TERM": "xterm-256color",
-                     "COLUMNS": str(cols), "LINES": str(rows)}
+        own = {**self.env, **(env or {}), "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)}
+        folder: str | None = self.cwd(cwd)
+        argv = self.shell_command
+        if self.confine is not None:
+            confinement = self.confine(owner, workspace, self.cwd(cwd))
+            own["JUPYTER_SERVER_ROOT"] = confinement.workspace
+            shell_env = sandbox.sandbox_env(os.environ, confinement, own=own)
+            program = shutil.which(argv[0], path=shell_env["PATH"]) or argv[0]
+            argv = [*sandbox.bwrap_args(confinement, read_only=sorted(sandbox.python_prefixes()
+                                                                      | sandbox.program_prefixes(program)),
+                                        new_session=False), *argv]
+            folder = None  # bwrap's --chdir
+        else:
+            shell_env = {**os.environ, **own}
         try:
             master, slave = os.openpty()
         except OSError as exc:  # no pty left (EAGAIN), or none at all
@@ -373,7 +391,7 @@ class Terminals:
         try:
             _set_size(master, rows, cols)
             os.set_blocking(master, False)
-            process = self._spawn(self.shell_command, slave, self.cwd(cwd), shell_env)
+            process = self._spawn(argv, slave, folder, shell_env)
         except (OSError, subprocess.SubprocessError) as exc:
             os.close(master)
             raise errors.NotebookError(f"Could not start the terminal's shell {self.shell_command[0]!r}",
@@ -386,7 +404,7 @@ class Terminals:
         return terminal
 
     @staticmethod
-    def _spawn(argv: list[str], tty: int, cwd: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def _spawn(argv: list[str], tty: int, cwd: str | None, env: dict[str, str]) -> subprocess.Popen[bytes]:
         """The shell, in a new session whose controlling terminal is `tty`. Under gevent's
         patching, started by the standard library's C path (`KernelProcess`), whose exit
         gevent reports at once; the C path closes every other descriptor either way.

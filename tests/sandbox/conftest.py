@@ -42,8 +42,11 @@ class SandboxSite:
     def __init__(self, base: Path, **settings: str) -> None:
         self.base = base
         self.jupyter = isolated_env(base)
-        add_kernelspec(base / "data", "python3", [sys.executable, "-m", "ipykernel_launcher", "-f",
-                                                  "{connection_file}"])
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        add_kernelspec(base / "data", "python3", argv)
+        # A kernelspec that names the unconfined local provisioner.
+        add_kernelspec(base / "data", "unconfined", argv,
+                       metadata={"kernel_provisioner": {"provisioner_name": "flask-notebook-local"}})
         self.root = base / "root"
         self.root.mkdir()
         self.shared = base / "shared"

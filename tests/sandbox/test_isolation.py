@@ -87,3 +87,9 @@ def test_shared_folders_are_readable_not_writable(site: SandboxSite, alice_kerne
     assert run(client, f"open({shared!r} + '/table.csv', 'a').write('3,4')")[1] == "OSError"
     assert run(client, f"open({shared!r} + '/new.txt', 'w')")[1] == "OSError"
     assert (site.shared / "table.csv").read_text() == "a,b\n1,2\n" and not (site.shared / "new.txt").exists()
+
+
+def test_a_kernelspec_naming_an_unconfined_provisioner_is_refused(site: SandboxSite) -> None:
+    body = site.api("alice", "POST", "kernels", 500, json={"name": "unconfined"})
+    assert "runs kernels unconfined, and the kernel sandbox is on (NOTEBOOK_KERNEL_SANDBOX)" in body["message"]
+    assert site.api("alice", "GET", "kernels", 200) == []

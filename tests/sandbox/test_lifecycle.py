@@ -1,0 +1,83 @@
+"""Interrupt, restart, shutdown and death reporting of sandboxed kernels: signals reach the
+kernel (never bwrap), and nothing is left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from ..support.kernel_client import KernelClient
+from ..support.kernels import kernel_processes
+from ..support.waiting import wait_for
+from .conftest import SandboxSite, kernel_pid, run
+
+
+def _processes_of(site: SandboxSite, kernel_id: str) -> list[int]:
+    """bwrap's processes and the kernel's that name this kernel's connection file."""
+    found = []
+    for pid in kernel_processes(site.runtime_dir):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if kernel_id.encode() in f.read():
+                    found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+def test_interrupt_stops_a_running_loop(site: SandboxSite, alice_kernel: tuple[str, KernelClient]) -> None:
+    kernel_id, client = alice_kernel
+    assert run(client, "kept = 42") == ("", None)
+    msg_id = client.execute("while True:\n    pass")
+    wait_for(lambda: site.api("alice", "GET", f"kernels/{kernel_id}", 200)["execution_state"] == "busy")
+    site.api("alice", "POST", f"kernels/{kernel_id}/interrupt", 204)
+    reply = client.until(lambda m: m["msg_type"] == "execute_reply" and m["parent_header"]["msg_id"] == msg_id)[-1]
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+    assert run(client, "print(kept)") == ("42\n", None)  # the same process: interrupted, not restarted
+
+
+def test_restart_gives_a_fresh_kernel_that_answers(site: SandboxSite, alice_kernel: tuple[str, KernelClient]) -> None:
+    kernel_id, client = alice_kernel
+    assert run(client, "kept = 42") == ("", None)
+    before = kernel_pid(site, kernel_id)
+    site.api("alice", "POST", f"kernels/{kernel_id}/restart", 200)
+    assert kernel_pid(site, kernel_id) != before
+    client.wait_ready()
+    out, error = run(client, "import os; print(os.getcwd()); print(kept)")
+    assert error == "NameError" and out == f"{site.workspace('alice')}\n"
+
+
+def test_shutdown_leaves_no_process(site: SandboxSite) -> None:
+    kernel_id = site.start_kernel("alice")
+    client = site.client("alice", kernel_id)
+    run(client, "import subprocess; child = subprocess.Popen(['sleep', '300'])")
+    assert len(_processes_of(site, kernel_id)) == 3  # bwrap, the sandbox's init (bwrap too), the kernel
+    client.close()
+    site.api("alice", "DELETE", f"kernels/{kernel_id}", 204)
+    assert not _processes_of(site, kernel_id)  # the API answers once the kernel is gone
+    assert not [pid for pid in _sleeps() if pid]  # the kernel's own child went with its sandbox
+
+
+def _sleeps() -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if f.read() == b"sleep\x00300\x00":
+                    pids.append(int(entry))
+        except (OSError, ValueError):
+            pass
+    return pids
+
+
+def test_a_kernel_killed_from_outside_is_reported_and_restarted(site: SandboxSite,
+                                                                alice_kernel: tuple[str, KernelClient]) -> None:
+    kernel_id, client = alice_kernel
+    before = kernel_pid(site, kernel_id)
+    os.kill(before, signal.SIGKILL)
+    model = wait_for(lambda: (m := site.api("alice", "GET", f"kernels/{kernel_id}", 200)).get("reason") and m)
+    # As for an unsandboxed kernel: the signal is named, not bwrap's exit status 137.
+    assert "killed by SIGKILL" in model["reason"] and "restarted" in model["reason"]
+    assert kernel_pid(site, kernel_id) != before
+    client.wait_ready()
+    assert run(client, "print(1 + 1)") == ("2\n", None)

@@ -1,0 +1,138 @@
+"""Benchmark the kernel sandbox: how much longer a sandboxed kernel takes to be ready.
+
+Two flask-notebook servers on one temporary root, started as subprocesses: one plain, one with
+``NOTEBOOK_KERNEL_SANDBOX=bubblewrap`` (every kernel in a bwrap sandbox confined to the root,
+the server's own user's workspace; the same mounts a user's kernel gets). Round by round,
+alternating which goes first, each is timed from ``POST /api/kernels`` until the kernel's
+``kernel_info_reply`` arrives over a WebSocket opened at once (the moment a notebook can run
+a cell). The kernel is shut down after each round, outside the timing.
+
+The result is the ratio of medians, sandboxed / plain; the target is at most 1.15.
+
+    .venv/bin/python bench/sandbox.py            # 3 warm-up rounds, 21 measured
+    .venv/bin/python bench/sandbox.py --quick    # 1 + 3: does it work?
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from typing import Any
+
+import websocket  # websocket-client
+
+import run  # bench/run.py: servers, their clean-up, the environment header
+from run import BenchError, Server
+
+RESULTS = os.path.join(run.HERE, "results-sandbox-latest.txt")
+TARGET = 1.15
+READY_TIMEOUT = 60.0
+HTTP_TIMEOUT = 60.0
+PLAIN, SANDBOXED = "plain", "sandboxed (bubblewrap)"
+
+
+def servers(root: str, work: str) -> list[Server]:
+    plain = run.ours_server(root, work)
+    plain.name = PLAIN
+    boxed = run.ours_server(root, work)
+    boxed.name = SANDBOXED
+    boxed.env = {**run.server_env(work, "sandboxed"), "NOTEBOOK_KERNEL_SANDBOX": "bubblewrap"}
+    boxed.log_path = os.path.join(work, "sandboxed.log")
+    return [plain, boxed]
+
+
+def kernel_ready(server: Server) -> float:
+    """POST /api/kernels, the WebSocket opened at once, kernel_info until its reply (ms)."""
+    kernel_id = None
+    ws = None
+    try:
+        start = time.perf_counter()
+        r = server.session.post(f"{server.base}/api/kernels", json={"name": "python3"}, timeout=HTTP_TIMEOUT)
+        if r.status_code != 201:
+            raise BenchError(f"{server.name}: POST /api/kernels answered {r.status_code}: {r.text[:300]}")
+        kernel_id = r.json()["id"]
+        ws = websocket.create_connection(f"ws://{run.HOST}:{server.port}/api/kernels/{kernel_id}/channels",
+                                         header=[f"Authorization: token {server.token}"], timeout=READY_TIMEOUT)
+        msg_id = uuid.uuid4().hex
+        header = {"msg_id": msg_id, "msg_type": "kernel_info_request", "username": "bench", "session": msg_id,
+                  "date": "2026-01-01T00:00:00.000000Z", "version": "5.4"}
+        ws.send(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": {},
+                            "channel": "shell", "buffers": []}))
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            ws.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                msg: dict[str, Any] = json.loads(ws.recv())
+            except websocket.WebSocketTimeoutException:
+                raise BenchError(f"{server.name}: no kernel_info_reply within {READY_TIMEOUT:.0f} s") from None
+            if msg.get("msg_type") == "kernel_info_reply" and msg["parent_header"].get("msg_id") == msg_id:
+                break
+        return (time.perf_counter() - start) * 1000.0
+    finally:
+        if ws is not None:
+            ws.close()
+        if kernel_id is not None:
+            server.session.delete(f"{server.base}/api/kernels/{kernel_id}", timeout=HTTP_TIMEOUT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 warm-up round and 3 measured: a check that it runs")
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--warmup", type=int, default=3)
+    args = parser.parse_args(argv)
+    warmup, rounds = (1, 3) if args.quick else (args.warmup, args.rounds)
+    run.kill_leftovers()
+    work = tempfile.mkdtemp(prefix=run.ROOT_PREFIX + "sandbox-")
+    root = os.path.join(work, "root")
+    os.makedirs(root)
+    started: list[Server] = []
+    try:
+        code_state = run._code_state()
+        for server in servers(root, work):
+            server.start()
+            started.append(server)
+        deadline = time.monotonic() + run.START_DEADLINE
+        for server in started:
+            server.wait_ready(deadline)
+        results: dict[str, list[float]] = {server.name: [] for server in started}
+        for i in range(warmup + rounds):
+            for server in started[i % 2:] + started[:i % 2]:
+                elapsed = kernel_ready(server)
+                if i >= warmup:
+                    results[server.name].append(elapsed)
+            print(".", end="", flush=True, file=sys.stderr)
+        print(file=sys.stderr)
+        lines = run.environment(None, None, code_state) + [
+            "",
+            f"kernel ready: POST /api/kernels until kernel_info_reply over a fresh WebSocket "
+            f"({warmup} warm-up rounds, {rounds} measured, interleaved)",
+            "",
+            f"{'server':<28}{'median [p10-p90] ms':>32}",
+        ]
+        for name, samples in results.items():
+            median, p10, p90 = run.stats(samples)
+            lines.append(f"{name:<28}{f'{median:.0f} [{p10:.0f}-{p90:.0f}]':>32}")
+        ratio = run.stats(results[SANDBOXED])[0] / run.stats(results[PLAIN])[0]
+        verdict = "PASS" if ratio <= TARGET else "MISS"
+        lines += ["", f"sandboxed / plain: {ratio:.3f} (target <= {TARGET}) {verdict}"]
+        if args.quick:
+            lines.append("(--quick: too few rounds to judge)")
+        run.write_table("\n".join(lines) + "\n", RESULTS)
+        return 0 if ratio <= TARGET or args.quick else 1
+    except BenchError as exc:
+        print(f"\nbench/sandbox.py: {exc}", file=sys.stderr)
+        for server in started:
+            print(f"--- {server.name} log:\n{server.log_tail()}", file=sys.stderr)
+        return 2
+    finally:
+        run.clean_up(started, work)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Request, current_app
 from jupyter_core.paths import jupyter_data_dir
 
-from .core import auth, notebooks, sandbox
+from .core import auth, errors, notebooks, sandbox
 from .core.config import ConfigSections, store_dir
 from .core.contents import ContentsManager
 from .core.events import EventBus
@@ -222,7 +222,7 @@ def _kernel_sandbox(settings: Settings, root_dir: str) -> Confine | None:
     With the sandbox on, bubblewrap must be on the server's PATH and able to make a sandbox
     here (checked once, now): nothing silently runs unsandboxed. A kernel's workspace is the
     one its caller names (the server's own user: NOTEBOOK_ROOT_DIR), else its owner's under
-    NOTEBOOK_USER_ROOT; without a user root, or an owner, NOTEBOOK_ROOT_DIR.
+    NOTEBOOK_USER_ROOT (a start with neither is refused), else NOTEBOOK_ROOT_DIR.
 
     :raises ValueError: bubblewrap is missing or does not work; or NOTEBOOK_KERNEL_POOL is set
         with per-user sandboxes, whose mounts are fixed when a kernel starts, before a pooled
@@ -249,8 +249,13 @@ def _kernel_sandbox(settings: Settings, root_dir: str) -> Confine | None:
     network = settings.kernel_network
 
     def confine(owner: str | None, workspace: str | None, cwd: str) -> sandbox.Confinement:
-        if workspace is None:
-            workspace = root_dir if user_root is None or owner is None else workspace_path(user_root, User(owner))
+        if workspace is None and user_root is not None:
+            if owner is None:  # a caller that forgot it: never NOTEBOOK_ROOT_DIR by default
+                raise errors.Forbidden("A kernel or terminal with no owner cannot be sandboxed when "
+                                       "NOTEBOOK_USER_ROOT is set", reason="no owner")
+            workspace = workspace_path(user_root, User(owner))
+        elif workspace is None:
+            workspace = root_dir
         workspace = os.path.realpath(workspace)
         return sandbox.Confinement(workspace, sandbox.starting_folder(cwd, workspace, shared), shared, network,
                                    extra, bwrap)

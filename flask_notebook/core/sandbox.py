@@ -210,7 +210,12 @@ def bwrap_args(confinement: Confinement, *, read_only: Iterable[str] = (), read_
         args += ["--ro-bind-try", path, path]
     args += ["--bind", workspace, workspace]
     for name, shared in confinement.shared_dirs.items():
-        args += ["--ro-bind", shared, os.path.join(workspace, name)]
+        place = os.path.join(workspace, name)
+        if os.path.islink(place) or (os.path.lexists(place) and not os.path.isdir(place)):
+            # The owner's own file or link by that name (bwrap would fail on it, or follow it).
+            log.warning("shared folder %r not shown in a sandbox of %s: a file or link has its name", name, workspace)
+            continue
+        args += ["--ro-bind", shared, place]
     for path in inside:
         args += ["--ro-bind-try", path, path]
     for path in read_write:

@@ -93,3 +93,16 @@ def test_a_kernelspec_naming_an_unconfined_provisioner_is_refused(site: SandboxS
     body = site.api("alice", "POST", "kernels", 500, json={"name": "unconfined"})
     assert "runs kernels unconfined, and the kernel sandbox is on (NOTEBOOK_KERNEL_SANDBOX)" in body["message"]
     assert site.api("alice", "GET", "kernels", 200) == []
+
+
+def test_a_link_where_a_shared_folder_goes_leaves_the_folder_out(site: SandboxSite) -> None:
+    """bwrap would follow the owner's link (or fail on it, and the kernel would never start)."""
+    workspace = site.workspace("bob")
+    workspace.mkdir(parents=True, exist_ok=True)
+    (workspace / "course").symlink_to("/oldroot/tmp/made-by-a-link")
+    kernel_id = site.start_kernel("bob")
+    client = site.client("bob", kernel_id)
+    assert run(client, "import os; print(os.readlink('course'))") == ("/oldroot/tmp/made-by-a-link\n", None)
+    client.close()
+    site.api("bob", "DELETE", f"kernels/{kernel_id}", 204)
+    assert "shared folder 'course' not shown in a sandbox" in site.log()

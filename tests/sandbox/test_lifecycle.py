@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 
 from ..support.kernel_client import KernelClient
 from ..support.kernels import kernel_processes
@@ -81,3 +82,11 @@ def test_a_kernel_killed_from_outside_is_reported_and_restarted(site: SandboxSit
     assert kernel_pid(site, kernel_id) != before
     client.wait_ready()
     assert run(client, "print(1 + 1)") == ("2\n", None)
+
+
+def test_an_idle_sandboxed_kernel_is_culled_with_its_sandbox(start_site: Callable[..., SandboxSite]) -> None:
+    site = start_site(NOTEBOOK_CULL_IDLE_TIMEOUT="1", NOTEBOOK_CULL_INTERVAL="1")
+    kernel_id = site.start_kernel("alice")
+    wait_for(lambda: site.api("alice", "GET", "kernels", 200) == [], timeout=20)
+    wait_for(lambda: not _processes_of(site, kernel_id), timeout=10)
+    assert f"culling kernel {kernel_id}" in site.log()

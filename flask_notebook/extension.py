@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import atexit
 import copy
+import logging
+import os
 import secrets
 import time
 import weakref
@@ -14,7 +16,8 @@ from typing import Any
 from flask import Flask, Request, current_app
 from jupyter_core.paths import jupyter_data_dir
 
-from .core import auth, notebooks
+from .core import auth, cgroups, notebooks
+from .core.cgroups import KernelLimits
 from .core.config import ConfigSections, store_dir
 from .core.contents import ContentsManager
 from .core.events import EventBus
@@ -22,11 +25,14 @@ from .core.execute import Executions, run_code
 from .core.kernels import Kernel, KernelRegistry
 from .core.kernelspecs import Kernelspecs
 from .core.pool import KernelPool
+from .core.ratelimit import RateLimiter
 from .core.sessions import Sessions
 from .core.paths import Root
 from .core.terminals import Terminals, default_shell
 from .settings import DEFINITIONS, Settings, describe
 from .transport.pinger import Pinger
+
+log = logging.getLogger(__name__)
 
 #: Every config key the extension reads, with its default (``settings`` defines them all;
 #: the standalone server's own keys are in ``factory.STANDALONE_DEFAULTS``).
@@ -56,6 +62,8 @@ class NotebookState:
     config_sections: ConfigSections
     pool: KernelPool | None = None
     terminals: Terminals | None = None
+    #: NOTEBOOK_EXECUTE_RATE_LIMIT's count per user, None without a limit.
+    execute_rate: RateLimiter | None = None
     #: Stops the whole service, for ``POST /api/shutdown``: the standalone server's and
     #: gunicorn.conf.py's, or a host's (``init_app(shutdown=...)``); None answers 501.
     shutdown_server: Callable[[], None] | None = None
@@ -154,6 +162,8 @@ class Notebook:
         kernels = KernelRegistry(
             kernelspecs,
             max_kernels=settings.max_kernels,
+            max_kernels_per_user=settings.max_kernels_per_user,
+            limits=_kernel_limits(settings),
             cull_idle_timeout=settings.cull_idle_timeout,
             cull_interval=settings.cull_interval,
             cull_connected=settings.cull_connected,
@@ -188,6 +198,7 @@ class Notebook:
             shutdown_server=shutdown,
             events=events,
             pinger=Pinger(settings.ws_ping_interval),
+            execute_rate=RateLimiter(*settings.execute_rate_limit) if settings.execute_rate_limit else None,
         )
         kernels.on_activity = state.touch
         if settings.terminals_enabled:
@@ -237,6 +248,18 @@ def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, settings: Se
     kernels.evict = pool.evict
     kernels.on_stop.append(lambda kernel, reason: pool.start())  # the limit may have kept it from refilling
     return pool
+
+
+def _kernel_limits(settings: Settings) -> KernelLimits | None:
+    """Each kernel's memory and CPU limits, by cgroup where the server can make them (probed
+    now, and said in the log, with a warning for what falls back), or None without limits."""
+    if settings.kernel_memory_limit is None and settings.kernel_cpu_limit is None:
+        return None
+    limits = KernelLimits(settings.kernel_memory_limit, settings.kernel_cpu_limit,
+                          root=os.environ.get(cgroups.ROOT_VARIABLE) or cgroups.ROOT)
+    for level, message in limits.describe():
+        log.log(level, "%s", message)
+    return limits
 
 
 def _websocket_options(app: Flask, settings: Settings) -> None:

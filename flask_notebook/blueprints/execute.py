@@ -19,8 +19,11 @@ from flask import Blueprint, Response, request, url_for
 
 from ..core import errors
 from ..core.execute import Execution, parse_options
+from ..core.users import User
 from ..extension import state
+from .errors import retry_after
 from .http import json_body, json_response
+from .security import current_user
 
 bp = Blueprint("execute", __name__)
 
@@ -37,6 +40,7 @@ def execute(kernel_id: str) -> Response:
     kernel = st.kernels.get_kernel(kernel_id)
     options = parse_options(json_body())
     mode = _mode()
+    _count_execution()
     execution = st.executions.submit(kernel, options)
     return _respond(execution, mode, _kernel_location(execution))
 
@@ -80,7 +84,9 @@ def execute_once() -> Response:
     if kernel_name is not None and not isinstance(kernel_name, str):
         raise errors.Invalid("'kernel_name' must be a string", reason="bad field: kernel_name")
     mode = _mode()
-    execution = st.executions.run_once(st.kernels, kernel_name or None, options, cwd=st.root_dir)
+    user = _count_execution()
+    execution = st.executions.run_once(st.kernels, kernel_name or None, options, cwd=st.root_dir,
+                                       owner=user.username, limited=not user.server)
     return _respond(execution, mode, _once_location(execution))
 
 
@@ -104,6 +110,33 @@ def answer_once(request_id: str) -> Response:
 
 
 # -- shared ------------------------------------------------------------------------------------
+
+
+def _count_execution() -> User:
+    """Count an execution against its user's NOTEBOOK_EXECUTE_RATE_LIMIT; returns the user.
+
+    Counted once the request is known to be well formed, just before it runs: a malformed
+    one, or one for a kernel that does not exist, costs nothing and is not counted. The
+    server's own user (the token) is the operator and is not limited, as for the kernel limit.
+
+    :raises errors.RateLimited: past the limit (429, with ``Retry-After``).
+    """
+    user = current_user()
+    limiter = state().execute_rate
+    if limiter is None or user.server:
+        return user
+    wait = limiter.hit(user.username)
+    if wait:
+        raise errors.RateLimited(
+            f"Too many executions: at most {limiter.requests} per {_period(limiter.period)} per user "
+            f"(NOTEBOOK_EXECUTE_RATE_LIMIT); try again in {retry_after(wait)} s", retry_after=wait,
+            reason="rate limited")
+    return user
+
+
+def _period(seconds: float) -> str:
+    names = {1.0: "second", 60.0: "minute", 3600.0: "hour", 86400.0: "day"}
+    return names.get(seconds, f"{seconds:g} s")
 
 
 def _execute_api_enabled() -> None:

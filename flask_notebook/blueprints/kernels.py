@@ -7,6 +7,7 @@ from flask import Blueprint, Response, url_for
 from ..core import errors
 from ..extension import state
 from .http import json_body, json_response, query_arg
+from .security import current_user
 
 bp = Blueprint("kernels", __name__, url_prefix="/kernels")
 
@@ -34,7 +35,11 @@ def start_kernel() -> Response:
         if value is not None and not isinstance(value, str):
             raise errors.Invalid(f"'{field}' must be a string")
     cwd = st.sessions.kernel_cwd(path or "", is_dir=True)
-    kernel = st.kernels.start_kernel(name or None, cwd=cwd, kernel_id=kernel_id or None)
+    user = current_user()
+    # The server's own user (the token) is the operator: NOTEBOOK_MAX_KERNELS bounds it, not
+    # the per-user limit (its identity is not even stable: one per token login).
+    kernel = st.kernels.start_kernel(name or None, cwd=cwd, kernel_id=kernel_id or None, owner=user.username,
+                                     limited=not user.server)
     return json_response(kernel.model(), 201, _location(kernel.id))
 
 

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, url_for
 from ..core import errors
 from ..extension import state
 from .http import json_body, json_response
+from .security import current_user
 
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
 
@@ -91,7 +92,9 @@ def create_session() -> Response:
     kernel_id = _string(kernel, "id")
     assert path is not None and type_ is not None
     try:
-        model = st.sessions.create(path, type_, name, kernel_name, kernel_id)
+        user = current_user()
+        model = st.sessions.create(path, type_, name, kernel_name, kernel_id, owner=user.username,
+                                   limited=not user.server)
     except (errors.NotFound, errors.KernelFailed) as exc:
         return _kernel_error(kernel_name or st.kernelspecs.default_name, exc)
     return json_response(model, 201, {"Location": url_for(".get_session", session_id=model["id"])})
@@ -118,7 +121,8 @@ def update_session(session_id: str) -> Response:
         except errors.NotFound as exc:
             return _kernel_error(str(new_kernel), exc)
     try:
-        model = st.sessions.update(session_id, body)
+        user = current_user()
+        model = st.sessions.update(session_id, body, owner=user.username, limited=not user.server)
     except errors.KernelFailed as exc:
         return _kernel_error(str(new_kernel), exc)
     return json_response(model)

@@ -741,13 +741,16 @@ class Executions:
         executor.submit(execution)
         return execution
 
-    def run_once(self, registry: KernelRegistry, name: str | None, options: Options, *, cwd: str) -> Execution:
+    def run_once(self, registry: KernelRegistry, name: str | None, options: Options, *, cwd: str,
+                 owner: str | None = None, limited: bool = True) -> Execution:
         """Run `options` on a kernel of its own (from the pool when there is one), which is
-        shut down as soon as the request ends: nothing is left for the next request.
+        shut down as soon as the request ends: nothing is left for the next request. The
+        kernel is `owner`'s while it runs, and counts toward their kernel limit (unless not
+        `limited`), so concurrent requests cannot get around it.
 
         :raises: what ``KernelRegistry.start_kernel`` raises.
         """
-        kernel = registry.start_kernel(name, cwd=cwd)
+        kernel = registry.start_kernel(name, cwd=cwd, owner=owner, limited=limited)
 
         def discard(_: Execution) -> None:
             gevent.spawn(_shutdown_quietly, registry, kernel.id)

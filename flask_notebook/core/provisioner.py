@@ -14,6 +14,10 @@ keeps its own. It is jupyter_client's ``LocalProvisioner`` with two changes:
   kernel is gone; a restart on the same ports keeps them.
 - Under gevent's patching, the process is started by ``os.posix_spawn`` (`spawn.KernelProcess`)
   instead of gevent's ``Popen``, which stalls the server for as long as a fork of it takes.
+
+And the kernel's command goes through ``limit_command``: the memory and CPU limits the
+registry sets on the provisioner (``limits``, a `cgroups.KernelLimits`) prefix it outermost,
+so the kernel, and whatever confines it, is in its groups from its first instruction.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from jupyter_client.manager import KernelManager
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
+from .cgroups import KernelLimits
 from .spawn import KernelProcess
 
 log = logging.getLogger(__name__)
@@ -84,6 +89,8 @@ class HeldPortsProvisioner(LocalProvisioner):
         super().__init__(**kwargs)
         self.held: dict[str, socket.socket] = {}
         self._written = False  # whether pre_launch wrote the connection file
+        #: The memory and CPU limits of the kernel, set by the registry before it launches.
+        self.limits: KernelLimits | None = None
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         km = self.parent
@@ -96,7 +103,18 @@ class HeldPortsProvisioner(LocalProvisioner):
                 self.hold_ports(km)
         kwargs = await super().pre_launch(**kwargs)
         self._written = True
+        kwargs["cmd"] = self.limit_command(kwargs["cmd"], kwargs.get("env"))
         return kwargs
+
+    def limit_command(self, cmd: list[str], env: dict[str, str] | None = None) -> list[str]:
+        """`cmd` run under the kernel's memory and CPU limits (`limits`), when it has any.
+
+        :raises OSError: the kernel's groups could not be made; FileNotFoundError: its
+            program does not exist.
+        """
+        if self.limits is None or self.kernel_id is None:
+            return cmd
+        return self.limits.command(self.kernel_id, cmd, env)
 
     def hold_ports(self, km: KernelManager) -> None:
         """Hold `km`'s ports; choose (and hold) one where it has none, or where its port was
@@ -127,6 +145,8 @@ class HeldPortsProvisioner(LocalProvisioner):
         if not restart:
             self.release_ports()
             self._written = False
+            if self.limits is not None and self.kernel_id is not None:
+                self.limits.release(self.kernel_id)
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         """What ``LocalProvisioner.launch_kernel`` does, with a process started by

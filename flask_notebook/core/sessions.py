@@ -96,8 +96,10 @@ class Sessions:
     # -- changes ------------------------------------------------------------------------------
 
     def create(self, path: str, type_: str, name: str | None, kernel_name: str | None,
-               kernel_id: str | None) -> SessionModel:
-        """A new session, or the live one already at `path` (returned unchanged).
+               kernel_id: str | None, *, owner: str | None = None, limited: bool = True) -> SessionModel:
+        """A new session, or the live one already at `path` (returned unchanged). A kernel it
+        starts is `owner`'s (and counts toward their limit unless not `limited`:
+        ``KernelRegistry.start_kernel``).
 
         :raises errors.NotFound: no kernelspec `kernel_name`.
         :raises errors.KernelFailed, errors.LimitReached: from starting the kernel.
@@ -109,19 +111,23 @@ class Sessions:
                 if kernel is not None:
                     return session.model(kernel.model())
         session = Session(id=str(uuid.uuid4()), path=path, name=name, type=type_, kernel_id="")
-        kernel = self._kernel_for(session, kernel_name, kernel_id)
+        kernel = self._kernel_for(session, kernel_name, kernel_id, owner=owner, limited=limited)
         session.kernel_id = kernel.id
         self._sessions[session.id] = session
         return session.model(kernel.model())
 
-    def _kernel_for(self, session: Session, kernel_name: str | None, kernel_id: str | None) -> Kernel:
+    def _kernel_for(self, session: Session, kernel_name: str | None, kernel_id: str | None, *,
+                    owner: str | None, limited: bool) -> Kernel:
         if kernel_id and kernel_id in self.registry.kernels:
             return self.registry.kernels[kernel_id]
         return self.registry.start_kernel(kernel_name, cwd=self.kernel_cwd(session.path), kernel_id=kernel_id or None,
-                                   env=self._env(session))
+                                          env=self._env(session), owner=owner, limited=limited)
 
-    def update(self, session_id: str, changes: dict[str, Any]) -> SessionModel:
-        """Apply a PATCH: path, name, type, and kernel (``id`` wins over ``name``).
+    def update(self, session_id: str, changes: dict[str, Any], *, owner: str | None = None,
+               limited: bool = True) -> SessionModel:
+        """Apply a PATCH: path, name, type, and kernel (``id`` wins over ``name``). A kernel
+        it starts is `owner`'s, as in ``create``: started before the old one is shut down,
+        as jupyter_server does, so it needs room under the owner's limit.
 
         Changing the kernel shuts the old one down, as jupyter_server does.
         :raises errors.NotFound: no such session. :raises errors.Invalid: no such kernel id.
@@ -138,7 +144,7 @@ class Sessions:
                 session.kernel_id = kernel["id"]
             elif kernel.get("name") is not None:
                 started = self.registry.start_kernel(kernel["name"], cwd=self.kernel_cwd(session.path),
-                                              env=self._env(session))
+                                                     env=self._env(session), owner=owner, limited=limited)
                 session.kernel_id = started.id
         if "path" in changes:
             session.path = normalize_api_path(changes["path"])

@@ -76,3 +76,12 @@ def test_the_servers_own_user_is_not_limited(make_server: Callable[..., Server])
     srv = make_server(env={"NOTEBOOK_MAX_KERNELS_PER_USER": "1"})
     for _ in range(2):
         srv.start_kernel()
+
+
+def test_administrators_are_limited_too(start_site: Callable[..., HostSite]) -> None:
+    """An administrator's role is about what they may see and manage, not about how much of
+    the machine they may hold: a host's administrators count like everyone else."""
+    site = start_site(max_kernels_per_user=1)
+    admin = site.user("admin-carol")
+    admin.start_kernel()
+    assert admin.request("POST", "api/kernels", json={}).status_code == 403

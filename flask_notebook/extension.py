@@ -25,6 +25,7 @@ from .core.pool import KernelPool
 from .core.sessions import Sessions
 from .core.paths import Root
 from .core.terminals import Terminals, default_shell
+from .core.userdb import UserDB
 from .settings import DEFINITIONS, Settings, describe
 from .transport.pinger import Pinger
 
@@ -56,6 +57,8 @@ class NotebookState:
     config_sections: ConfigSections
     pool: KernelPool | None = None
     terminals: Terminals | None = None
+    #: The users file's users (NOTEBOOK_USERS_FILE), who log in on the login page.
+    users: UserDB | None = None
     #: Stops the whole service, for ``POST /api/shutdown``: the standalone server's and
     #: gunicorn.conf.py's, or a host's (``init_app(shutdown=...)``); None answers 501.
     shutdown_server: Callable[[], None] | None = None
@@ -188,6 +191,7 @@ class Notebook:
             shutdown_server=shutdown,
             events=events,
             pinger=Pinger(settings.ws_ping_interval),
+            users=UserDB(settings.users_file) if settings.users_file else None,
         )
         kernels.on_activity = state.touch
         if settings.terminals_enabled:

@@ -124,12 +124,18 @@ class UserDB:
 
     def check(self, name: str, password: str,
               verify: Callable[[str, str], bool] = auth.check_password) -> User | None:
-        """The user whose name and password these are, or None. An unknown name costs as
+        """The user whose name and password these are, or None."""
+        record = self.verify(name, password, verify)
+        return record.user() if record is not None else None
+
+    def verify(self, name: str, password: str,
+               verify: Callable[[str, str], bool] = auth.check_password) -> Record | None:
+        """The record whose name and password these are, or None. An unknown name costs as
         much as a wrong password. `verify` checks a password against a hash (scrypt: the web
         layer passes one that runs off the event loop)."""
         record = self.get(name)
         matched = verify(password, record.hash if record is not None else _dummy_hash())
-        return record.user() if record is not None and matched else None
+        return record if record is not None and matched else None
 
     # -- writing (the command line) ---------------------------------------------------------
 

@@ -15,6 +15,7 @@ from flask import Flask, Request, current_app
 from jupyter_core.paths import jupyter_data_dir
 
 from .core import auth, notebooks
+from .core.audit import Audit
 from .core.config import ConfigSections, store_dir
 from .core.contents import ContentsManager
 from .core.events import EventBus
@@ -59,6 +60,8 @@ class NotebookState:
     terminals: Terminals | None = None
     #: The users file's users (NOTEBOOK_USERS_FILE), who log in on the login page.
     users: UserDB | None = None
+    #: Where audit lines go (NOTEBOOK_AUDIT_LOG), or None.
+    audit: Audit | None = None
     #: Stops the whole service, for ``POST /api/shutdown``: the standalone server's and
     #: gunicorn.conf.py's, or a host's (``init_app(shutdown=...)``); None answers 501.
     shutdown_server: Callable[[], None] | None = None
@@ -88,6 +91,8 @@ class NotebookState:
         self.kernels.shutdown_all()
         self.notary.close()
         self.contents.close()
+        if self.audit is not None:
+            self.audit.close()  # last: the lines of everything above are queued by now
 
 
 class Notebook:
@@ -192,6 +197,7 @@ class Notebook:
             events=events,
             pinger=Pinger(settings.ws_ping_interval),
             users=UserDB(settings.users_file) if settings.users_file else None,
+            audit=_audit(settings),
         )
         kernels.on_activity = state.touch
         if settings.terminals_enabled:
@@ -210,6 +216,17 @@ class Notebook:
         app.register_blueprint(notebook, url_prefix=url_prefix.rstrip("/"))
         if pool is not None:
             pool.start()  # in the background: greenlets run once the server serves
+
+
+def _audit(settings: Settings) -> Audit | None:
+    """:raises ValueError: NOTEBOOK_AUDIT_LOG names a file that cannot be opened for appending."""
+    if settings.audit_log is None:
+        return None
+    try:
+        return Audit(settings.audit_log, code=settings.audit_code)
+    except OSError as exc:
+        raise ValueError(f"NOTEBOOK_AUDIT_LOG={settings.audit_log!r}: the file cannot be opened for appending "
+                         f"({exc.strerror})") from None
 
 
 def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, settings: Settings,

@@ -15,13 +15,14 @@ import os
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, make_response, redirect, render_template, request, url_for
 from gevent import monkey
 from gevent.threadpool import ThreadPool
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..core import auth, errors
 from ..core.models import Identity
+from ..core.users import User
 from ..extension import state
 from . import security
 
@@ -121,6 +122,7 @@ def submit_login() -> BaseResponse:
     st.login_throttle.succeeded(address)
     response = redirect(_safe_next())
     identity, stamp = login
+    g.notebook_user = User(identity["username"], server=stamp is None)  # who logged in, for the audit line
     security.set_login_cookie(response, identity, stamp=stamp)
     return response
 
@@ -152,6 +154,7 @@ def _check_login(username: str, secret: str) -> tuple[Identity, str | None] | No
 def logout() -> Response:
     if state().authorize is not None:
         abort(404)  # the host's logout is the one; ours would say "logged out" and not be
+    security.authenticate()  # who is logging out, for the audit line
     response = _form(notice="You are logged out.")
     response.delete_cookie(security.login_cookie_name(), path=security.cookie_path())
     return response

@@ -17,6 +17,7 @@ from flask import Flask, Request, current_app
 from jupyter_core.paths import jupyter_data_dir
 
 from .core import auth, cgroups, notebooks
+from .core.audit import Audit
 from .core.cgroups import KernelLimits
 from .core.config import ConfigSections, store_dir
 from .core.contents import ContentsManager
@@ -29,6 +30,7 @@ from .core.ratelimit import RateLimiter
 from .core.sessions import Sessions
 from .core.paths import Root
 from .core.terminals import Terminals, default_shell
+from .core.userdb import UserDB
 from .settings import DEFINITIONS, Settings, describe
 from .transport.pinger import Pinger
 
@@ -64,6 +66,10 @@ class NotebookState:
     terminals: Terminals | None = None
     #: NOTEBOOK_EXECUTE_RATE_LIMIT's count per user, None without a limit.
     execute_rate: RateLimiter | None = None
+    #: The users file's users (NOTEBOOK_USERS_FILE), who log in on the login page.
+    users: UserDB | None = None
+    #: Where audit lines go (NOTEBOOK_AUDIT_LOG), or None.
+    audit: Audit | None = None
     #: Stops the whole service, for ``POST /api/shutdown``: the standalone server's and
     #: gunicorn.conf.py's, or a host's (``init_app(shutdown=...)``); None answers 501.
     shutdown_server: Callable[[], None] | None = None
@@ -93,6 +99,8 @@ class NotebookState:
         self.kernels.shutdown_all()
         self.notary.close()
         self.contents.close()
+        if self.audit is not None:
+            self.audit.close()  # last: the lines of everything above are queued by now
 
 
 class Notebook:
@@ -199,6 +207,8 @@ class Notebook:
             events=events,
             pinger=Pinger(settings.ws_ping_interval),
             execute_rate=RateLimiter(*settings.execute_rate_limit) if settings.execute_rate_limit else None,
+            users=UserDB(settings.users_file) if settings.users_file else None,
+            audit=_audit(settings),
         )
         kernels.on_activity = state.touch
         if settings.terminals_enabled:
@@ -217,6 +227,17 @@ class Notebook:
         app.register_blueprint(notebook, url_prefix=url_prefix.rstrip("/"))
         if pool is not None:
             pool.start()  # in the background: greenlets run once the server serves
+
+
+def _audit(settings: Settings) -> Audit | None:
+    """:raises ValueError: NOTEBOOK_AUDIT_LOG names a file that cannot be opened for appending."""
+    if settings.audit_log is None:
+        return None
+    try:
+        return Audit(settings.audit_log, code=settings.audit_code)
+    except OSError as exc:
+        raise ValueError(f"NOTEBOOK_AUDIT_LOG={settings.audit_log!r}: the file cannot be opened for appending "
+                         f"({exc.strerror})") from None
 
 
 def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, settings: Settings,

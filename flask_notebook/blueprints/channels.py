@@ -18,6 +18,7 @@ from flask_sock import Sock
 from ..core import errors
 from ..extension import state
 from ..transport import relay, upgrade
+from . import audit
 from .kernels import bp
 
 sock = Sock()
@@ -54,4 +55,4 @@ def channels(ws: Any, kernel_id: str) -> None:
                  pinger=st.pinger, queue_limit=st.settings.ws_queue_limit,
                  ready_timeout=st.settings.kernel_info_timeout,
                  max_message_size=st.settings.ws_max_message_size or 2**63,
-                 park=request.environ.get(upgrade.PARK))
+                 park=request.environ.get(upgrade.PARK), on_execute=audit.websocket_executions(kernel_id))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, make_response, redirect, render_template, url_for
+from flask import Blueprint, Response, g, make_response, redirect, render_template, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..core import errors
@@ -36,6 +36,20 @@ def page_config(**extra: Any) -> dict[str, Any]:
         "editUrl": url_for("notebook.ui.edit", api_path="x")[:-1],
         **extra,
     }
+
+
+@bp.context_processor
+def user_context() -> dict[str, Any]:
+    """Who is logged in, for the header (base.html): their name, and where to log out when
+    that is ours to offer (not with the host's login, nor with authentication off)."""
+    identity = g.get("notebook_identity")
+    if identity is None:
+        return {}
+    user = security.current_user()
+    return {"nb_user": {"username": identity["username"],
+                        "display_name": identity.get("display_name") or identity["username"],
+                        "admin": user.admin,
+                        "logout_url": security.logout_url()}}
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:

@@ -498,7 +498,8 @@ class KernelRegistry:
         (the server's own user) or there is no owner. They are counted when the start is
         asked for, before anything yields to another greenlet: the owner's listed kernels
         plus their starts still in flight, so starts at the same moment can never pass the
-        limit together (Kernel Gateway counts only kernels that have started, and lets them).
+        limit together (Enterprise Gateway counts the user's kernel sessions, which exist only
+        once a kernel has started: simultaneous starts all pass its check).
         A kernel taken from the pool counts from then on.
 
         :raises errors.Invalid: `kernel_id` is not of the form jupyter_server accepts.
@@ -805,8 +806,8 @@ class KernelRegistry:
             cause = kernel.cause  # a restart that failed, retried: the process that died is gone
         else:
             returncode = getattr(process, "returncode", None)
-            limited = self.limits.death_cause(kernel.id, returncode) if self.limits is not None else None
-            cause = limited or exit_cause(returncode)
+            by_limits = self.limits.death_cause(kernel.id, returncode) if self.limits is not None else None
+            cause = by_limits or exit_cause(returncode)
         kernel.cause = cause
         kernel.reason = f"The kernel {cause}; it was restarted"
         kernel.reset_state("restarting")

@@ -20,6 +20,7 @@ from flask import Blueprint, Response, request, url_for
 from ..core import errors
 from ..core.execute import Execution, parse_options
 from ..extension import state
+from . import ownership
 from .http import json_body, json_response
 
 bp = Blueprint("execute", __name__)
@@ -34,7 +35,7 @@ KEEPALIVE = 15.0
 @bp.post("/kernels/<kernel_id>/execute")
 def execute(kernel_id: str) -> Response:
     st = state()
-    kernel = st.kernels.get_kernel(kernel_id)
+    kernel = ownership.kernel(kernel_id)
     options = parse_options(json_body())
     mode = _mode()
     execution = st.executions.submit(kernel, options)
@@ -44,8 +45,8 @@ def execute(kernel_id: str) -> Response:
 @bp.get("/kernels/<kernel_id>/requests")
 def list_requests(kernel_id: str) -> Response:
     st = state()
-    st.kernels.get_kernel(kernel_id)
-    return json_response([_summary(e) for e in st.executions.of_kernel(kernel_id)])
+    ownership.kernel(kernel_id)
+    return json_response([_summary(e) for e in st.executions.of_kernel(kernel_id, ownership.user())])
 
 
 @bp.get("/kernels/<kernel_id>/requests/<request_id>")
@@ -80,26 +81,27 @@ def execute_once() -> Response:
     if kernel_name is not None and not isinstance(kernel_name, str):
         raise errors.Invalid("'kernel_name' must be a string", reason="bad field: kernel_name")
     mode = _mode()
-    execution = st.executions.run_once(st.kernels, kernel_name or None, options, cwd=st.root_dir)
+    execution = st.executions.run_once(st.kernels, kernel_name or None, options, cwd=ownership.workspace().os_root,
+                                       owner=ownership.owner())
     return _respond(execution, mode, _once_location(execution))
 
 
 @bp.get("/execute/<request_id>")
 def get_once(request_id: str) -> Response:
     _execute_api_enabled()
-    return _show(state().executions.get(request_id), _once_location)
+    return _show(state().executions.get(request_id, user=ownership.user()), _once_location)
 
 
 @bp.delete("/execute/<request_id>")
 def cancel_once(request_id: str) -> Response:
     _execute_api_enabled()
-    return _cancel(state().executions.get(request_id))
+    return _cancel(state().executions.get(request_id, user=ownership.user()))
 
 
 @bp.post("/execute/<request_id>/input")
 def answer_once(request_id: str) -> Response:
     _execute_api_enabled()
-    execution = state().executions.get(request_id)
+    execution = state().executions.get(request_id, user=ownership.user())
     return _answer(execution, _once_location(execution))
 
 
@@ -115,9 +117,9 @@ def _execute_api_enabled() -> None:
 def _kernel_request(kernel_id: str, request_id: str) -> Execution:
     st = state()
     try:
-        return st.executions.get(request_id, kernel_id)
+        return st.executions.get(request_id, kernel_id, user=ownership.user())
     except errors.NotFound:
-        st.kernels.get_kernel(kernel_id)  # an unknown kernel says so
+        ownership.kernel(kernel_id)  # an unknown kernel (or another user's) says so
         raise
 
 

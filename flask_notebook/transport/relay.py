@@ -23,7 +23,8 @@ Decode = Callable[[bytes | str], tuple[str, list[bytes], dict[str, Any]]]
 
 
 def attach(relay: KernelChannels, ws: Any, *, session_id: str, pinger: Pinger, queue_limit: int,
-           ready_timeout: float, max_message_size: int, park: Callable[[], None] | None = None) -> None:
+           ready_timeout: float, max_message_size: int, park: Callable[[], None] | None = None,
+           owner: str | None = None) -> None:
     """Serve flask-sock's `ws` (handshake done) as `relay`'s connection for `session_id`, until
     it closes; or, given `park` and a socket that can be parked, return at once and serve it
     with no greenlet while it is idle.
@@ -31,6 +32,8 @@ def attach(relay: KernelChannels, ws: Any, *, session_id: str, pinger: Pinger, q
     :param queue_limit: bytes queued for the socket before output is shed.
     :param ready_timeout: how long a client's message waits for a starting kernel.
     :param max_message_size: the largest message the client may send, in bytes.
+    :param owner: the user whose connection it is; a `session_id` that is another user's on
+        this kernel (taken since the check before the handshake) closes the socket at once.
     """
     decode = _decode_v1 if ws.subprotocol == messages.V1_PROTOCOL else messages.decode_legacy
 
@@ -48,8 +51,10 @@ def attach(relay: KernelChannels, ws: Any, *, session_id: str, pinger: Pinger, q
     nonblocking = socket.nonblocking
     conn = Connection(session_id, socket.protocol, socket.send_message, socket.close, queue_limit=queue_limit,
                       try_send=socket.try_send_message if nonblocking else None,
-                      try_send_all=socket.try_send_messages if nonblocking else None)
-    relay.attach(conn)
+                      try_send_all=socket.try_send_messages if nonblocking else None, owner=owner)
+    if not relay.attach(conn):
+        socket.close()
+        return
     pinger.add(socket)
     socket.serve(park)
 

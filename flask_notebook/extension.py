@@ -31,6 +31,7 @@ from .core.sessions import Sessions
 from .core.paths import Root
 from .core.terminals import Terminals, default_shell
 from .core.userdb import UserDB
+from .core.workspaces import Workspace, Workspaces
 from .settings import DEFINITIONS, Settings, describe
 from .transport.pinger import Pinger
 
@@ -62,6 +63,10 @@ class NotebookState:
     settings: Settings
     #: ``/api/config`` sections: this server's store over the Jupyter config path's.
     config_sections: ConfigSections
+    #: Each user's files, trust database and config (``core.workspaces``); `contents`,
+    #: `notary` and `config_sections` above are those of the shared one, NOTEBOOK_ROOT_DIR's.
+    #: Views use the request's user's: ``blueprints.ownership.workspace()``.
+    workspaces: Workspaces
     pool: KernelPool | None = None
     terminals: Terminals | None = None
     #: NOTEBOOK_EXECUTE_RATE_LIMIT's count per user, None without a limit.
@@ -97,8 +102,7 @@ class NotebookState:
         if self.pool is not None:
             self.pool.close()
         self.kernels.shutdown_all()
-        self.notary.close()
-        self.contents.close()
+        self.workspaces.close()
         if self.audit is not None:
             self.audit.close()  # last: the lines of everything above are queued by now
 
@@ -159,7 +163,8 @@ class Notebook:
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, copy.deepcopy(value))
         settings = Settings.from_config(app.config)
-        root = Root(settings.root_dir, allow_hidden=settings.allow_hidden, hide_globs=list(settings.hide_globs))
+        root = Root(settings.root_dir, allow_hidden=settings.allow_hidden, hide_globs=list(settings.hide_globs),
+                    shared=settings.shared_dirs)
         notary = notebooks.Notary(settings.data_dir)
         password_hash = settings.password
         token = settings.token
@@ -188,8 +193,15 @@ class Notebook:
         )
         kernels.on_stop.append(executions.kernel_stopped)
         pool = _kernel_pool(kernels, kernelspecs, settings, root.os_root)
+        data_dir = settings.data_dir or jupyter_data_dir()
+        shared = Workspace(username=None, root=root,
+                           contents=ContentsManager(root, notary, listing_cache=settings.listing_cache),
+                           notary=notary, config_sections=ConfigSections(store_dir(data_dir, root.os_root)))
+        workspaces = Workspaces(shared, user_root=settings.user_root, shared_dirs=settings.shared_dirs,
+                                data_dir=data_dir, allow_hidden=settings.allow_hidden,
+                                hide_globs=list(settings.hide_globs), listing_cache=settings.listing_cache)
         state = NotebookState(
-            contents=ContentsManager(root, notary, listing_cache=settings.listing_cache),
+            contents=shared.contents,
             kernelspecs=kernelspecs,
             kernels=kernels,
             sessions=Sessions(kernels, root),
@@ -201,7 +213,8 @@ class Notebook:
             authorize=authorize,
             login_url=login_url,
             settings=settings,
-            config_sections=ConfigSections(store_dir(settings.data_dir or jupyter_data_dir(), root.os_root)),
+            config_sections=shared.config_sections,
+            workspaces=workspaces,
             pool=pool,
             shutdown_server=shutdown,
             events=events,

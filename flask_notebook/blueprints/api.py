@@ -17,7 +17,7 @@ from ..core.paths import iso_utc
 from ..core.users import User
 from ..extension import state
 from ..transport import upgrade
-from . import security
+from . import ownership, security
 from .errors import error_response
 from .http import json_body, json_response, query_arg
 
@@ -117,16 +117,18 @@ def resolve_path() -> Response:
         raise errors.Invalid("Missing argument path")
     resolved: list[dict[str, str]] = []
     unresolved: list[dict[str, str]] = []
-    server_path = st.contents.root.resolve_path(path)
+    root = ownership.workspace().root
+    server_path = root.resolve_path(path)
     if server_path is not None:
         resolved.append({"scope": "server", "path": server_path})
     kernel_id = query_arg("kernel")
     if kernel_id:
-        kernel = st.kernels.kernels.get(kernel_id)
-        if kernel is None:
+        try:
+            kernel = st.kernels.get_kernel(kernel_id, user=ownership.user())
+        except errors.NotFound:
             unresolved.append({"scope": "kernel", "reason": f"Kernel {kernel_id} could not be found"})
         else:
-            kernel_path = st.contents.root.resolve_kernel_path(path, kernel.cwd)
+            kernel_path = root.resolve_kernel_path(path, kernel.cwd)
             if kernel_path is not None:
                 resolved.append({"scope": "kernel", "path": kernel_path})
     body: dict[str, Any] = {"resolved": resolved}
@@ -137,11 +139,14 @@ def resolve_path() -> Response:
 
 @bp.get("/status")
 def get_status() -> Response:
+    """The caller's own kernels and their connections (every kernel's, for an administrator);
+    the server's activity and start time."""
     st = state()
+    kernels = st.kernels.list_kernels(ownership.user())
     return json_response(
         {
-            "connections": st.kernels.connections,
-            "kernels": len(st.kernels.kernels),
+            "connections": sum(kernel.connections for kernel in kernels),
+            "kernels": len(kernels),
             "last_activity": iso_utc(st.last_activity),
             "started": iso_utc(st.started),
         }
@@ -185,8 +190,10 @@ def shutdown_server() -> Response:
 
     Only where something can stop the whole service (``NotebookState.shutdown_server``):
     the standalone server and gunicorn.conf.py. Embedded in a host's site, stopping the
-    host's process is not ours to do unless the host says how: 501 otherwise.
+    host's process is not ours to do unless the host says how: 501 otherwise. Administrators
+    only (403 for other users).
     """
+    ownership.require_admin("shut the server down")
     st = state()
     if not _permitted(security.current_user(), "server", "write"):
         raise errors.Forbidden("Only an administrator may stop the server", reason="not an administrator")

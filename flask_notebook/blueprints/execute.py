@@ -21,6 +21,7 @@ from ..core import errors
 from ..core.execute import Execution, parse_options
 from ..core.users import User
 from ..extension import state
+from . import ownership
 from .errors import retry_after
 from .http import json_body, json_response
 from .security import current_user
@@ -37,7 +38,7 @@ KEEPALIVE = 15.0
 @bp.post("/kernels/<kernel_id>/execute")
 def execute(kernel_id: str) -> Response:
     st = state()
-    kernel = st.kernels.get_kernel(kernel_id)
+    kernel = ownership.kernel(kernel_id)
     options = parse_options(json_body())
     mode = _mode()
     _count_execution()
@@ -48,8 +49,8 @@ def execute(kernel_id: str) -> Response:
 @bp.get("/kernels/<kernel_id>/requests")
 def list_requests(kernel_id: str) -> Response:
     st = state()
-    st.kernels.get_kernel(kernel_id)
-    return json_response([_summary(e) for e in st.executions.of_kernel(kernel_id)])
+    ownership.kernel(kernel_id)
+    return json_response([_summary(e) for e in st.executions.of_kernel(kernel_id, ownership.user())])
 
 
 @bp.get("/kernels/<kernel_id>/requests/<request_id>")
@@ -85,27 +86,27 @@ def execute_once() -> Response:
         raise errors.Invalid("'kernel_name' must be a string", reason="bad field: kernel_name")
     mode = _mode()
     user = _count_execution()
-    execution = st.executions.run_once(st.kernels, kernel_name or None, options, cwd=st.root_dir,
-                                       owner=user.username, limited=not user.server)
+    execution = st.executions.run_once(st.kernels, kernel_name or None, options, cwd=ownership.workspace().os_root,
+                                       owner=ownership.owner(), limited=not user.server)
     return _respond(execution, mode, _once_location(execution))
 
 
 @bp.get("/execute/<request_id>")
 def get_once(request_id: str) -> Response:
     _execute_api_enabled()
-    return _show(state().executions.get(request_id), _once_location)
+    return _show(state().executions.get(request_id, user=ownership.user()), _once_location)
 
 
 @bp.delete("/execute/<request_id>")
 def cancel_once(request_id: str) -> Response:
     _execute_api_enabled()
-    return _cancel(state().executions.get(request_id))
+    return _cancel(state().executions.get(request_id, user=ownership.user()))
 
 
 @bp.post("/execute/<request_id>/input")
 def answer_once(request_id: str) -> Response:
     _execute_api_enabled()
-    execution = state().executions.get(request_id)
+    execution = state().executions.get(request_id, user=ownership.user())
     return _answer(execution, _once_location(execution))
 
 
@@ -148,9 +149,9 @@ def _execute_api_enabled() -> None:
 def _kernel_request(kernel_id: str, request_id: str) -> Execution:
     st = state()
     try:
-        return st.executions.get(request_id, kernel_id)
+        return st.executions.get(request_id, kernel_id, user=ownership.user())
     except errors.NotFound:
-        st.kernels.get_kernel(kernel_id)  # an unknown kernel says so
+        ownership.kernel(kernel_id)  # an unknown kernel (or another user's) says so
         raise
 
 

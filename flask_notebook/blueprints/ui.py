@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ..core import errors
 from ..extension import state
-from . import security
+from . import ownership, security
 
 bp = Blueprint("ui", __name__)
 
@@ -70,7 +70,7 @@ def tree(api_path: str) -> BaseResponse:
     """The file browser of one directory. A file's URL goes to its editor or its download;
     a missing or hidden directory is a 404 page (not JSON: a person is reading it)."""
     api_path = api_path.strip("/")
-    contents = state().contents
+    contents = ownership.workspace().contents
     try:
         hidden = contents.root.refuse_hidden(api_path)
         is_dir = not hidden and contents.dir_exists(api_path)
@@ -91,7 +91,7 @@ def tree(api_path: str) -> BaseResponse:
 
 def _file_exists(api_path: str) -> bool:
     """A file the API would serve: not hidden, not outside the root, not a folder."""
-    contents = state().contents
+    contents = ownership.workspace().contents
     try:
         return not contents.root.refuse_hidden(api_path) and bool(contents.file_exists(api_path))
     except (errors.NotFound, errors.NameTooLong):

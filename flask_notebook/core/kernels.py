@@ -44,10 +44,11 @@ from . import errors, provisioner
 from .cgroups import KernelLimits
 from .channels import KernelChannels, server_message, zmq_context
 from .event_schemas import KERNEL_ACTIONS
-from .events import EventBus, kernel_action
+from .events import EventBus, kernel_action, owner_audience
 from .kernelspecs import Kernelspecs
 from .messages import Msg
 from .paths import iso_utc
+from .users import User
 
 log = logging.getLogger(__name__)
 
@@ -145,11 +146,13 @@ def _emits_start(method: Callable[Concatenate[KernelRegistry, P], Kernel]) -> Ca
             raise
         except Exception as exc:
             name = kwargs.get("name", args[0] if args else None)
+            owner = kwargs.get("owner")
             self._emit_action("start", str(name or self.kernelspecs.default_name).lower(),
-                              requested if isinstance(requested, str) else None, exc)
+                              requested if isinstance(requested, str) else None, exc,
+                              owner=owner if isinstance(owner, str) else None)
             raise
         if kernel is not before:
-            self._emit_action("start", kernel.name, kernel.id)
+            self._emit_action("start", kernel.name, kernel.id, owner=kernel.owner)
         return kernel
 
     return start
@@ -169,10 +172,10 @@ def _emits(action: str) -> Callable[[Callable[Concatenate[KernelRegistry, str, P
                 result = method(self, kernel_id, *args, **kwargs)
             except Exception as exc:
                 if kernel is not None:
-                    self._emit_action(action, kernel.name, kernel_id, exc)
+                    self._emit_action(action, kernel.name, kernel_id, exc, owner=kernel.owner)
                 raise
             if kernel is not None:
-                self._emit_action(action, kernel.name, kernel_id)
+                self._emit_action(action, kernel.name, kernel_id, owner=kernel.owner)
             return result
 
         return operation
@@ -313,7 +316,7 @@ class Kernel:
         self.km = km
         self.cwd = cwd
         #: The user who started it (``users.User.username``); None for a pooled kernel not
-        #: handed out yet, or a single-user server's.
+        #: handed out yet, or one of the server's own user (administrators see those).
         self.owner: str | None = None
         self.channels: KernelChannels | None = None
         self.restarter: GeventRestarter | None = None
@@ -467,15 +470,19 @@ class KernelRegistry:
 
     # -- queries --------------------------------------------------------------------------
 
-    def get_kernel(self, kernel_id: str) -> Kernel:
-        """:raises errors.NotFound: no such kernel."""
+    def get_kernel(self, kernel_id: str, *, user: User | None = None) -> Kernel:
+        """:raises errors.NotFound: no such kernel, or one `user` may not see (the same
+            message: another user's kernel is not known to exist)."""
         kernel = self.kernels.get(kernel_id)
-        if kernel is None:
+        if kernel is None or (user is not None and not user.may_see(kernel.owner)):
             raise errors.NotFound(f"Kernel does not exist: {kernel_id}")
         return kernel
 
-    def list_kernels(self) -> list[Kernel]:
-        return list(self.kernels.values())
+    def list_kernels(self, user: User | None = None) -> list[Kernel]:
+        """Every kernel, or those `user` may see."""
+        if user is None or user.admin:
+            return list(self.kernels.values())
+        return [kernel for kernel in self.kernels.values() if user.may_see(kernel.owner)]
 
     @property
     def connections(self) -> int:
@@ -502,7 +509,12 @@ class KernelRegistry:
         once a kernel has started: simultaneous starts all pass its check).
         A kernel taken from the pool counts from then on.
 
+        :param owner: who it is for (``Kernel.owner``). A `kernel_id` that is running already
+            gives that kernel if it is `owner`'s.
         :raises errors.Invalid: `kernel_id` is not of the form jupyter_server accepts.
+        :raises errors.Conflict: `kernel_id` is another owner's kernel. (A kernel id is a
+            uuid4: whoever names another user's has learnt it elsewhere; a 404 would be no
+            truer, since the id cannot be started.)
         :raises errors.NotFound: no kernelspec of that name.
         :raises errors.LimitReached: the kernel limit, or the owner's, is reached.
         :raises errors.KernelFailed: the kernel process could not be launched.
@@ -511,7 +523,10 @@ class KernelRegistry:
         if kernel_id is not None and not KERNEL_ID.fullmatch(kernel_id):
             raise errors.Invalid(f"{kernel_id!r} is not a valid kernel id")
         if kernel_id is not None and kernel_id in self.kernels:
-            return self.kernels[kernel_id]
+            running = self.kernels[kernel_id]
+            if running.owner != owner:
+                raise errors.Conflict(f"Kernel id {kernel_id} is in use", reason="kernel id in use")
+            return running
         if self._closed:
             raise errors.Unavailable("The server is shutting down", reason="shutting down")
         counted = owner if limited and self.max_kernels_per_user is not None else None
@@ -769,10 +784,11 @@ class KernelRegistry:
                 log.exception("a listener failed for kernel %s", kernel.id)
 
     def _emit_action(self, action: str, kernel_name: str, kernel_id: str | None,
-                     error: BaseException | None = None) -> None:
+                     error: BaseException | None = None, *, owner: str | None = None) -> None:
+        """A ``kernel_actions`` event, for the kernel's owner (and administrators) only."""
         if self.events is not None:
             self.events.emit(KERNEL_ACTIONS, kernel_action(action, kernel_name=kernel_name, kernel_id=kernel_id,
-                                                           error=error))
+                                                           error=error), audience=owner_audience(owner))
 
     # -- state tracking -----------------------------------------------------------------------
 

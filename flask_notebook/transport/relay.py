@@ -27,7 +27,7 @@ OnExecute = Callable[[str, dict[str, Any]], None]
 
 def attach(relay: KernelChannels, ws: Any, *, session_id: str, pinger: Pinger, queue_limit: int,
            ready_timeout: float, max_message_size: int, park: Callable[[], None] | None = None,
-           on_execute: OnExecute | None = None) -> None:
+           owner: str | None = None, on_execute: OnExecute | None = None) -> None:
     """Serve flask-sock's `ws` (handshake done) as `relay`'s connection for `session_id`, until
     it closes; or, given `park` and a socket that can be parked, return at once and serve it
     with no greenlet while it is idle.
@@ -35,6 +35,8 @@ def attach(relay: KernelChannels, ws: Any, *, session_id: str, pinger: Pinger, q
     :param queue_limit: bytes queued for the socket before output is shed.
     :param ready_timeout: how long a client's message waits for a starting kernel.
     :param max_message_size: the largest message the client may send, in bytes.
+    :param owner: the user whose connection it is; a `session_id` that is another user's on
+        this kernel (taken since the check before the handshake) closes the socket at once.
     :param on_execute: called with the msg_id and content of each ``execute_request`` the
         client sends, before it goes to the kernel (the audit trail's hook).
     """
@@ -54,8 +56,10 @@ def attach(relay: KernelChannels, ws: Any, *, session_id: str, pinger: Pinger, q
     nonblocking = socket.nonblocking
     conn = Connection(session_id, socket.protocol, socket.send_message, socket.close, queue_limit=queue_limit,
                       try_send=socket.try_send_message if nonblocking else None,
-                      try_send_all=socket.try_send_messages if nonblocking else None)
-    relay.attach(conn)
+                      try_send_all=socket.try_send_messages if nonblocking else None, owner=owner)
+    if not relay.attach(conn):
+        socket.close()
+        return
     pinger.add(socket)
     socket.serve(park)
 

@@ -27,7 +27,10 @@ log = logging.getLogger("flask_notebook")
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser. The README's table of flags lists each option with its
     default (``tests/test_config_reference.py`` checks)."""
-    parser = argparse.ArgumentParser(prog="flask-notebook", description="A Jupyter-compatible notebook server.")
+    parser = argparse.ArgumentParser(
+        prog="flask-notebook", description="A Jupyter-compatible notebook server.",
+        epilog="flask-notebook user {add,remove,passwd} NAME manages the users file (NOTEBOOK_USERS_FILE); "
+               "flask-notebook user --help says more.")
     parser.add_argument("--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8888, help="port to bind; 0 picks a free one (default 8888)")
     parser.add_argument("--root-dir", default=None, help="directory to serve (default: the current directory)")
@@ -64,6 +67,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["user"]:  # `flask-notebook user add|remove|passwd`: the users file
+        from .users_cli import main as users_main
+
+        return users_main(argv[1:])
     args = parse_args(argv)
     if args.hash_password:
         return _print_password_hash()

@@ -16,7 +16,9 @@ from typing import Any
 from flask import Flask, Request, current_app
 from jupyter_core.paths import jupyter_data_dir
 
-from .core import auth, errors, notebooks, sandbox
+from .core import auth, cgroups, notebooks, sandbox
+from .core.audit import Audit
+from .core.cgroups import KernelLimits
 from .core.config import ConfigSections, store_dir
 from .core.contents import ContentsManager
 from .core.events import EventBus
@@ -24,10 +26,13 @@ from .core.execute import Executions, run_code
 from .core.kernels import Confine, Kernel, KernelRegistry
 from .core.kernelspecs import Kernelspecs
 from .core.pool import KernelPool
+from .core.ratelimit import RateLimiter
 from .core.sessions import Sessions
 from .core.paths import Root
 from .core.terminals import Terminals, default_shell
 from .core.users import User, workspace_path
+from .core.userdb import UserDB
+from .core.workspaces import Workspace, Workspaces
 from .settings import DEFINITIONS, Settings, describe
 from .transport.pinger import Pinger
 
@@ -59,8 +64,18 @@ class NotebookState:
     settings: Settings
     #: ``/api/config`` sections: this server's store over the Jupyter config path's.
     config_sections: ConfigSections
+    #: Each user's files, trust database and config (``core.workspaces``); `contents`,
+    #: `notary` and `config_sections` above are those of the shared one, NOTEBOOK_ROOT_DIR's.
+    #: Views use the request's user's: ``blueprints.ownership.workspace()``.
+    workspaces: Workspaces
     pool: KernelPool | None = None
     terminals: Terminals | None = None
+    #: NOTEBOOK_EXECUTE_RATE_LIMIT's count per user, None without a limit.
+    execute_rate: RateLimiter | None = None
+    #: The users file's users (NOTEBOOK_USERS_FILE), who log in on the login page.
+    users: UserDB | None = None
+    #: Where audit lines go (NOTEBOOK_AUDIT_LOG), or None.
+    audit: Audit | None = None
     #: Stops the whole service, for ``POST /api/shutdown``: the standalone server's and
     #: gunicorn.conf.py's, or a host's (``init_app(shutdown=...)``); None answers 501.
     shutdown_server: Callable[[], None] | None = None
@@ -88,8 +103,9 @@ class NotebookState:
         if self.pool is not None:
             self.pool.close()
         self.kernels.shutdown_all()
-        self.notary.close()
-        self.contents.close()
+        self.workspaces.close()
+        if self.audit is not None:
+            self.audit.close()  # last: the lines of everything above are queued by now
 
 
 class Notebook:
@@ -148,7 +164,8 @@ class Notebook:
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, copy.deepcopy(value))
         settings = Settings.from_config(app.config)
-        root = Root(settings.root_dir, allow_hidden=settings.allow_hidden, hide_globs=list(settings.hide_globs))
+        root = Root(settings.root_dir, allow_hidden=settings.allow_hidden, hide_globs=list(settings.hide_globs),
+                    shared=settings.shared_dirs)
         notary = notebooks.Notary(settings.data_dir)
         password_hash = settings.password
         token = settings.token
@@ -160,6 +177,8 @@ class Notebook:
         kernels = KernelRegistry(
             kernelspecs,
             max_kernels=settings.max_kernels,
+            max_kernels_per_user=settings.max_kernels_per_user,
+            limits=_kernel_limits(settings),
             cull_idle_timeout=settings.cull_idle_timeout,
             cull_interval=settings.cull_interval,
             cull_connected=settings.cull_connected,
@@ -177,8 +196,15 @@ class Notebook:
         )
         kernels.on_stop.append(executions.kernel_stopped)
         pool = _kernel_pool(kernels, kernelspecs, settings, root.os_root)
+        data_dir = settings.data_dir or jupyter_data_dir()
+        shared = Workspace(username=None, root=root,
+                           contents=ContentsManager(root, notary, listing_cache=settings.listing_cache),
+                           notary=notary, config_sections=ConfigSections(store_dir(data_dir, root.os_root)))
+        workspaces = Workspaces(shared, user_root=settings.user_root, shared_dirs=settings.shared_dirs,
+                                data_dir=data_dir, allow_hidden=settings.allow_hidden,
+                                hide_globs=list(settings.hide_globs), listing_cache=settings.listing_cache)
         state = NotebookState(
-            contents=ContentsManager(root, notary, listing_cache=settings.listing_cache),
+            contents=shared.contents,
             kernelspecs=kernelspecs,
             kernels=kernels,
             sessions=Sessions(kernels, root),
@@ -190,11 +216,15 @@ class Notebook:
             authorize=authorize,
             login_url=login_url,
             settings=settings,
-            config_sections=ConfigSections(store_dir(settings.data_dir or jupyter_data_dir(), root.os_root)),
+            config_sections=shared.config_sections,
+            workspaces=workspaces,
             pool=pool,
             shutdown_server=shutdown,
             events=events,
             pinger=Pinger(settings.ws_ping_interval),
+            execute_rate=RateLimiter(*settings.execute_rate_limit) if settings.execute_rate_limit else None,
+            users=UserDB(settings.users_file) if settings.users_file else None,
+            audit=_audit(settings),
         )
         kernels.on_activity = state.touch
         if settings.terminals_enabled:
@@ -220,9 +250,10 @@ def _kernel_sandbox(settings: Settings, root_dir: str) -> Confine | None:
     """How kernels and terminals are confined (``core/sandbox.py``), or None without a sandbox.
 
     With the sandbox on, bubblewrap must be on the server's PATH and able to make a sandbox
-    here (checked once, now): nothing silently runs unsandboxed. A kernel's workspace is the
-    one its caller names (the server's own user: NOTEBOOK_ROOT_DIR), else its owner's under
-    NOTEBOOK_USER_ROOT (a start with neither is refused), else NOTEBOOK_ROOT_DIR.
+    here (checked once, now): nothing silently runs unsandboxed. A kernel's or terminal's
+    workspace is the one its caller names, else its owner's under NOTEBOOK_USER_ROOT (the
+    function ``Workspaces.for_user`` uses), else (no user root, or no owner: the server's own
+    user) NOTEBOOK_ROOT_DIR.
 
     :raises ValueError: bubblewrap is missing or does not work; or NOTEBOOK_KERNEL_POOL is set
         with per-user sandboxes, whose mounts are fixed when a kernel starts, before a pooled
@@ -249,19 +280,26 @@ def _kernel_sandbox(settings: Settings, root_dir: str) -> Confine | None:
     network = settings.kernel_network
 
     def confine(owner: str | None, workspace: str | None, cwd: str) -> sandbox.Confinement:
-        if workspace is None and user_root is not None:
-            if owner is None:  # a caller that forgot it: never NOTEBOOK_ROOT_DIR by default
-                raise errors.Forbidden("A kernel or terminal with no owner cannot be sandboxed when "
-                                       "NOTEBOOK_USER_ROOT is set", reason="no owner")
-            workspace = workspace_path(user_root, User(owner))
-        elif workspace is None:
-            workspace = root_dir
+        if workspace is None:
+            # The owner None is the server's own user (``blueprints.ownership.owner``).
+            workspace = root_dir if user_root is None or owner is None else workspace_path(user_root, User(owner))
         workspace = os.path.realpath(workspace)
         return sandbox.Confinement(workspace, sandbox.starting_folder(cwd, workspace, shared), shared, network,
                                    extra, bwrap)
 
     log.info("kernels run in bubblewrap sandboxes (%s)", bwrap)
     return confine
+
+
+def _audit(settings: Settings) -> Audit | None:
+    """:raises ValueError: NOTEBOOK_AUDIT_LOG names a file that cannot be opened for appending."""
+    if settings.audit_log is None:
+        return None
+    try:
+        return Audit(settings.audit_log, code=settings.audit_code)
+    except OSError as exc:
+        raise ValueError(f"NOTEBOOK_AUDIT_LOG={settings.audit_log!r}: the file cannot be opened for appending "
+                         f"({exc.strerror})") from None
 
 
 def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, settings: Settings,
@@ -293,6 +331,18 @@ def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, settings: Se
     kernels.evict = pool.evict
     kernels.on_stop.append(lambda kernel, reason: pool.start())  # the limit may have kept it from refilling
     return pool
+
+
+def _kernel_limits(settings: Settings) -> KernelLimits | None:
+    """Each kernel's memory and CPU limits, by cgroup where the server can make them (probed
+    now, and said in the log, with a warning for what falls back), or None without limits."""
+    if settings.kernel_memory_limit is None and settings.kernel_cpu_limit is None:
+        return None
+    limits = KernelLimits(settings.kernel_memory_limit, settings.kernel_cpu_limit,
+                          root=os.environ.get(cgroups.ROOT_VARIABLE) or cgroups.ROOT)
+    for level, message in limits.describe():
+        log.log(level, "%s", message)
+    return limits
 
 
 def _websocket_options(app: Flask, settings: Settings) -> None:

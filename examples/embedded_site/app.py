@@ -3,14 +3,19 @@
     python app.py                                        # http://127.0.0.1:5000/
     gunicorn -k gevent -w 1 -b 127.0.0.1:5000 app:app    # the same, under gunicorn
 
-Log in as ada / lovelace. NOTEBOOK_ROOT_DIR (default: the current directory) is served;
-PORT picks the port of `python app.py` (0: a free one).
+Log in as ada / lovelace or alan / turing (each has a workspace of their own, and sees only
+their own files, kernels and sessions), or as grace / cobol, an administrator, who sees
+everyone's kernels and sessions. Workspaces are made under NOTEBOOK_USER_ROOT (default:
+NOTEBOOK_ROOT_DIR/users/{username}; NOTEBOOK_ROOT_DIR defaults to the current directory);
+NOTEBOOK_SHARED_DIRS (JSON, e.g. {"course": "/srv/course"}) adds read-only folders to every
+tree. PORT picks the port of `python app.py` (0: a free one).
 """
 
 from gevent import monkey
 
 monkey.patch_all()  # first thing: kernels and the kernel WebSocket run on gevent
 
+import json
 import os
 import secrets
 from urllib.parse import urlsplit
@@ -22,23 +27,29 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from flask_notebook import Notebook
 
+ROOT_DIR = os.environ.get("NOTEBOOK_ROOT_DIR") or os.getcwd()
 app = Flask(__name__)
 app.config.update(
     SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_hex(32),  # signs the session cookie
     SESSION_COOKIE_SAMESITE="Lax",
-    NOTEBOOK_ROOT_DIR=os.environ.get("NOTEBOOK_ROOT_DIR") or os.getcwd(),
+    NOTEBOOK_ROOT_DIR=ROOT_DIR,
+    # Each user's own folder, made (mode 0700) on their first visit.
+    NOTEBOOK_USER_ROOT=os.environ.get("NOTEBOOK_USER_ROOT") or os.path.join(ROOT_DIR, "users", "{username}"),
+    NOTEBOOK_SHARED_DIRS=json.loads(os.environ.get("NOTEBOOK_SHARED_DIRS") or "{}"),
 )
 login_manager = LoginManager(app)
 
 
 class User(UserMixin):
-    def __init__(self, user_id: str, name: str, password: str) -> None:
+    def __init__(self, user_id: str, name: str, password: str, roles: tuple[str, ...] = ()) -> None:
         self.id, self.name, self.password_hash = user_id, name, generate_password_hash(password)
+        self.roles = roles
 
 
 # A real site keeps users, and only their password hashes, in its database.
 USERS = {user.id: user for user in [User("ada", "Ada Lovelace", "lovelace"),
-                                    User("grace", "Grace Hopper", "cobol")]}
+                                    User("alan", "Alan Turing", "turing"),
+                                    User("grace", "Grace Hopper", "cobol", roles=("admin",))]}
 
 
 @login_manager.user_loader
@@ -46,11 +57,13 @@ def load_user(user_id: str) -> User | None:
     return USERS.get(user_id)
 
 
-def notebook_user(_request: Request) -> dict[str, str] | None:
-    """The notebook asks this on every request and WebSocket: the site's user, or None."""
+def notebook_user(_request: Request) -> dict[str, object] | None:
+    """The notebook asks this on every request and WebSocket: the site's user, or None.
+    The user name names their workspace and owns their kernels; "admin" in the roles lets a
+    user see and manage everyone's kernels and sessions."""
     if not current_user.is_authenticated:
         return None
-    return {"username": current_user.id, "name": current_user.name}
+    return {"username": current_user.id, "name": current_user.name, "roles": list(current_user.roles)}
 
 
 Notebook(app, url_prefix="/notebook", authorize=notebook_user, login_url="login")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..core import errors as core_errors
-from . import (api, apispec, auth, channels, config, contents, errors, events, execute, files, kernels,
+from . import (api, apispec, audit, auth, channels, config, contents, errors, events, execute, files, kernels,
                kernelspecs, nbconvert, openapi, security, sessions, terminals, ui)
 
 notebook = Blueprint(
@@ -22,6 +22,7 @@ notebook = Blueprint(
 notebook.before_request(security.check_host)
 notebook.register_error_handler(core_errors.NotebookError, errors.handle_page_error)
 notebook.after_request(security.after_auth)
+notebook.after_request(audit.after_request)  # every action's line, from one place (NOTEBOOK_AUDIT_LOG)
 
 api.bp.before_request(security.guard_api)
 api.bp.after_request(api.finish_response)

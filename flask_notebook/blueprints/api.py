@@ -14,9 +14,10 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ..core import auth, errors
 from ..core.paths import iso_utc
+from ..core.users import User
 from ..extension import state
 from ..transport import upgrade
-from . import security
+from . import ownership, security
 from .errors import error_response
 from .http import json_body, json_response, query_arg
 
@@ -53,11 +54,16 @@ def redirect_notebooks(api_path: str) -> BaseResponse:
 
 @bp.get("/me")
 def get_me() -> Response:
-    """Who is asking, and which of the `permissions` asked for they have (all of them: there
-    is no authorizer), plus the identity fields they may change. An empty `permissions` asks
-    for nothing, as in jupyter_server."""
+    """Who is asking, and which of the `permissions` asked for they have, plus the identity
+    fields they may change: jupyter_server's answer. An empty `permissions` asks for nothing,
+    as there. Every action is allowed (jupyter_server's default authorizer) but writing the
+    ``server`` resource (``POST /api/shutdown``), which is an administrator's only.
+
+    Ours besides, under ``flask_notebook``: whether the user is an administrator (sees and
+    manages every user's kernels and sessions), their roles, and where they log out (None
+    with the host's login, or with authentication off)."""
     raw = query_arg("permissions", "") or ""
-    permissions: dict[str, list[str]] = {}
+    requested: Any = {}
     if raw:
         try:
             requested = orjson.loads(raw)
@@ -67,9 +73,19 @@ def get_me() -> Response:
             isinstance(actions, list) and all(isinstance(a, str) for a in actions) for actions in requested.values()
         ):
             raise errors.Invalid(f"permissions should be a JSON dict of {{\"resource\": [\"action\",]}}, got {raw!r}")
-        permissions = dict(requested)
+    user = security.current_user()
+    permissions: dict[str, Any] = {resource: [action for action in actions if _permitted(user, resource, action)]
+                                   for resource, actions in requested.items()}
     return json_response({"identity": g.notebook_identity,
-                          "permissions": {**permissions, "updatable_fields": list(_updatable_fields())}})
+                          "permissions": {**permissions, "updatable_fields": list(_updatable_fields())},
+                          "flask_notebook": {"admin": user.admin, "roles": sorted(user.roles),
+                                             "logout_url": security.logout_url()}})
+
+
+def _permitted(user: User, resource: str, action: str) -> bool:
+    """What jupyter_server's authorizer would answer: everything, but stopping the server
+    (``server``/``write``, ``POST /api/shutdown``), which only an administrator may."""
+    return user.admin or not (resource == "server" and action == "write")
 
 
 @bp.patch("/me")
@@ -81,7 +97,7 @@ def update_me() -> Response:
     g.notebook_identity = identity
     g.pop("notebook_new_login", None)  # this answer sets the cookie, with the new identity
     response = json_response({"status": "success", "identity": identity})
-    security.set_login_cookie(response, identity)
+    security.set_login_cookie(response, identity, stamp=g.get("notebook_login_stamp"))
     return response
 
 
@@ -101,16 +117,18 @@ def resolve_path() -> Response:
         raise errors.Invalid("Missing argument path")
     resolved: list[dict[str, str]] = []
     unresolved: list[dict[str, str]] = []
-    server_path = st.contents.root.resolve_path(path)
+    root = ownership.workspace().root
+    server_path = root.resolve_path(path)
     if server_path is not None:
         resolved.append({"scope": "server", "path": server_path})
     kernel_id = query_arg("kernel")
     if kernel_id:
-        kernel = st.kernels.kernels.get(kernel_id)
-        if kernel is None:
+        try:
+            kernel = st.kernels.get_kernel(kernel_id, user=ownership.user())
+        except errors.NotFound:
             unresolved.append({"scope": "kernel", "reason": f"Kernel {kernel_id} could not be found"})
         else:
-            kernel_path = st.contents.root.resolve_kernel_path(path, kernel.cwd)
+            kernel_path = root.resolve_kernel_path(path, kernel.cwd)
             if kernel_path is not None:
                 resolved.append({"scope": "kernel", "path": kernel_path})
     body: dict[str, Any] = {"resolved": resolved}
@@ -121,11 +139,14 @@ def resolve_path() -> Response:
 
 @bp.get("/status")
 def get_status() -> Response:
+    """The caller's own kernels and their connections (every kernel's, for an administrator);
+    the server's activity and start time."""
     st = state()
+    kernels = st.kernels.list_kernels(ownership.user())
     return json_response(
         {
-            "connections": st.kernels.connections,
-            "kernels": len(st.kernels.kernels),
+            "connections": sum(kernel.connections for kernel in kernels),
+            "kernels": len(kernels),
             "last_activity": iso_utc(st.last_activity),
             "started": iso_utc(st.started),
         }
@@ -169,9 +190,13 @@ def shutdown_server() -> Response:
 
     Only where something can stop the whole service (``NotebookState.shutdown_server``):
     the standalone server and gunicorn.conf.py. Embedded in a host's site, stopping the
-    host's process is not ours to do unless the host says how: 501 otherwise.
+    host's process is not ours to do unless the host says how: 501 otherwise. Administrators
+    only (403 for other users).
     """
+    ownership.require_admin("shut the server down")
     st = state()
+    if not _permitted(security.current_user(), "server", "write"):
+        raise errors.Forbidden("Only an administrator may stop the server", reason="not an administrator")
     if st.shutdown_server is None:
         return error_response(501, "This server is not stopped through its API: the application it is part "
                                    "of decides when it stops")

@@ -15,12 +15,14 @@ import os
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, make_response, redirect, render_template, request, url_for
 from gevent import monkey
 from gevent.threadpool import ThreadPool
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..core import auth, errors
+from ..core.models import Identity
+from ..core.users import User
 from ..extension import state
 from . import security
 
@@ -45,14 +47,17 @@ def _safe_next() -> str:
     return target
 
 
-def _form(error: str | None = None, status: int = 200) -> Response:
+def _form(error: str | None = None, status: int = 200, *, notice: str | None = None) -> Response:
     st = state()
     response = make_response(
         render_template(
             "flask_notebook/login.html",
             error=error,
+            notice=notice,
             next_url=_safe_next(),
             password_enabled=bool(st.password_hash),
+            users_enabled=st.users is not None,
+            username=request.form.get("username", "") if request.method == "POST" else "",
             xsrf=security.xsrf_token(),
         ),
         status,
@@ -107,26 +112,49 @@ def submit_login() -> BaseResponse:
         refused = _form(f"Too many failed attempts; try again in {auth.retry_after(wait)} s.", 429)
         refused.headers["Retry-After"] = str(auth.retry_after(wait))
         return refused
-    secret = request.form.get("password", "")
-    accepted = bool(secret) and (
-        (bool(st.token) and auth.tokens_equal(secret, st.token or ""))
-        or (bool(st.password_hash) and check_password(secret, st.password_hash or ""))
-    )
-    if not accepted:
+    username = request.form.get("username", "").strip() if st.users is not None else ""
+    login = _check_login(username, request.form.get("password", ""))
+    if login is None:
         failures = st.login_throttle.failures(address)
         if failures >= st.login_throttle.free:
             log.warning("%d failed logins in a row from %s: refusing its logins for a while", failures, address)
         return _form("Invalid credentials.", 401)
     st.login_throttle.succeeded(address)
     response = redirect(_safe_next())
-    security.set_login_cookie(response, auth.anonymous_identity())
+    identity, stamp = login
+    g.notebook_user = User(identity["username"], server=stamp is None)  # who logged in, for the audit line
+    security.set_login_cookie(response, identity, stamp=stamp)
     return response
+
+
+def _check_login(username: str, secret: str) -> tuple[Identity, str | None] | None:
+    """The identity (and users-file stamp) that `username` and `secret` log in as, or None.
+
+    With a user name: a users-file user and their password. Without one: the token or
+    NOTEBOOK_PASSWORD, which log in as the server's own user (an administrator).
+    """
+    st = state()
+    if not secret:
+        return None
+    if username:
+        record = st.users.verify(username, secret, check_password) if st.users is not None else None
+        if record is None:
+            return None
+        name = record.display_name or record.name
+        identity: Identity = {"username": record.name, "name": name, "display_name": name,
+                              "initials": name[:1].upper(), "avatar_url": None, "color": None}
+        return identity, record.stamp
+    if (st.token and auth.tokens_equal(secret, st.token)) or \
+            (st.password_hash and check_password(secret, st.password_hash)):
+        return auth.anonymous_identity(), None
+    return None
 
 
 @bp.get("/logout")
 def logout() -> Response:
     if state().authorize is not None:
         abort(404)  # the host's logout is the one; ours would say "logged out" and not be
-    response = make_response(render_template("flask_notebook/logout.html"))
+    security.authenticate()  # who is logging out, for the audit line
+    response = _form(notice="You are logged out.")
     response.delete_cookie(security.login_cookie_name(), path=security.cookie_path())
     return response

@@ -18,6 +18,7 @@ from flask_sock import Sock
 from ..core import errors
 from ..extension import state
 from ..transport import relay, upgrade
+from . import audit, ownership
 from .kernels import bp
 
 sock = Sock()
@@ -25,18 +26,24 @@ sock = Sock()
 
 @bp.before_request
 def check_channels() -> None:
-    """Before the handshake: an unknown kernel is a 404; compression is off unless wanted."""
+    """Before the handshake: an unknown kernel (or another user's) is a 404; a session id
+    that is another user's on this kernel is a 409 (``KernelChannels.session_taken``: their
+    replay is theirs); compression is off unless wanted."""
     if request.endpoint != "notebook.api.kernels.channels":
         return
     view_args = request.view_args or {}
-    state().kernels.get_kernel(view_args.get("kernel_id", ""))
+    kernel = ownership.kernel(view_args.get("kernel_id", ""))
+    session_id = request.args.get("session_id")
+    if session_id and kernel.channels is not None and kernel.channels.session_taken(session_id, ownership.owner()):
+        raise errors.Conflict("This session_id is in use by another user on this kernel; connect with one "
+                              "of your own", reason="session in use")
     upgrade.prepare(request.environ, compression=state().settings.ws_compression, own_reader=True)
 
 
 @bp.get("/<kernel_id>/channels")
 def channels_without_upgrade(kernel_id: str) -> Response:
     """The same URL without a WebSocket upgrade, as jupyter_server answers it."""
-    state().kernels.get_kernel(kernel_id)
+    ownership.kernel(kernel_id)
     raise errors.Invalid('Can "Upgrade" only to "WebSocket".')
 
 
@@ -44,7 +51,7 @@ def channels_without_upgrade(kernel_id: str) -> Response:
 def channels(ws: Any, kernel_id: str) -> None:
     st = state()
     try:
-        kernel = st.kernels.get_kernel(kernel_id)
+        kernel = ownership.kernel(kernel_id)
     except errors.NotFound:  # shut down during the handshake
         return
     kernel_relay = kernel.channels
@@ -54,4 +61,5 @@ def channels(ws: Any, kernel_id: str) -> None:
                  pinger=st.pinger, queue_limit=st.settings.ws_queue_limit,
                  ready_timeout=st.settings.kernel_info_timeout,
                  max_message_size=st.settings.ws_max_message_size or 2**63,
-                 park=request.environ.get(upgrade.PARK))
+                 park=request.environ.get(upgrade.PARK), owner=ownership.owner(),
+                 on_execute=audit.websocket_executions(kernel_id))

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, g
+from flask import Blueprint, Response
 
 from ..core import errors
 from ..core.config import SECTION_NAME, ConfigSections
 from ..extension import state
+from . import ownership
 from .http import json_body, json_response, offload
 
 bp = Blueprint("config", __name__, url_prefix="/config")
@@ -32,12 +33,13 @@ def _object_body() -> dict[str, Any]:
 
 
 def _sections() -> ConfigSections:
-    """This server's store; in a site with its own logins (``authorize``), the caller's own.
-    (The token's or a password's logins are one user: whoever holds it.)"""
-    st = state()
-    if st.authorize is None:
-        return st.config_sections
-    return st.config_sections.for_user(g.notebook_identity["username"])
+    """This server's store for its own user (the token's or a password's logins are one user:
+    whoever holds it); any other user's own (``ConfigSections.for_user``, their workspace's)."""
+    user = ownership.user()
+    if user.server:
+        return state().config_sections
+    return ownership.workspace().config_sections if state().workspaces.per_user \
+        else state().config_sections.for_user(user.username)
 
 
 @bp.get("/<section>")

@@ -1,4 +1,5 @@
-"""`/api/contents`: thin views over ``ContentsManager`` (contract section 3)."""
+"""`/api/contents`: thin views over ``ContentsManager`` (contract section 3), the request's
+user's (``ownership.workspace``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ..core import errors
 from ..core.models import ContentsModel
-from ..extension import state
+from . import ownership
 from .events import emit_contents
 from .http import http_date, json_body, json_response, offload, query_arg
 
@@ -66,7 +67,7 @@ def _slash_redirect(api_path: str) -> BaseResponse | None:
 def get_contents(api_path: str) -> BaseResponse:
     if redirect_response := _slash_redirect(api_path):
         return redirect_response
-    contents = state().contents
+    contents = ownership.workspace().contents
     kind = query_arg("type")
     if kind is not None and kind not in ("file", "directory", "notebook"):
         kind = "file"
@@ -98,7 +99,7 @@ def get_contents(api_path: str) -> BaseResponse:
 def create_contents(api_path: str) -> BaseResponse:
     if redirect_response := _slash_redirect(api_path):
         return redirect_response
-    contents = state().contents
+    contents = ownership.workspace().contents
     body = json_body() or {}
     if not isinstance(body, dict):
         raise errors.Invalid("The body must be a JSON object")
@@ -128,7 +129,7 @@ def create_contents(api_path: str) -> BaseResponse:
 def save_contents(api_path: str) -> BaseResponse:
     if redirect_response := _slash_redirect(api_path):
         return redirect_response
-    contents = state().contents
+    contents = ownership.workspace().contents
     body = json_body()
     if not body:
         # No model (no body, or an empty or false one, as jupyter_server reads it): a new
@@ -153,7 +154,7 @@ def _check_unchanged(api_path: str) -> None:
     If-Match may carry the file's sha256 (`hash=1`, or the ETag of a GET that read the
     content) or the ETag of a `content=0` GET, which changes with size and mtime.
     """
-    contents = state().contents
+    contents = ownership.workspace().contents
     if request.if_match.star_tag:
         if not contents.exists(api_path):
             raise errors.Conflict(f"{api_path} no longer exists", reason="conflict")
@@ -173,7 +174,7 @@ def _check_unchanged(api_path: str) -> None:
 @bp.patch("/", defaults={"api_path": ""}, strict_slashes=False)
 @bp.patch("/<nb_path:api_path>", **ROUTE)
 def rename_contents(api_path: str) -> Response:
-    contents = state().contents
+    contents = ownership.workspace().contents
     body = json_body()
     if body is None:
         raise errors.Invalid("JSON body missing")
@@ -195,9 +196,9 @@ def rename_contents(api_path: str) -> Response:
 @bp.delete("/<nb_path:api_path>", **ROUTE)
 def delete_contents(api_path: str) -> Response:
     if _flag("upload", False):  # ours: cancel the upload to the path, keep the file
-        offload(state().contents.cancel_upload, api_path)
+        offload(ownership.workspace().contents.cancel_upload, api_path)
         return Response(status=204)
-    offload(state().contents.delete, api_path)
+    offload(ownership.workspace().contents.delete, api_path)
     emit_contents("delete", api_path.strip("/"))
     return Response(status=204)
 
@@ -207,19 +208,19 @@ def delete_contents(api_path: str) -> Response:
 
 @bp.get("/<nb_path:api_path>/checkpoints", **ROUTE)
 def list_checkpoints(api_path: str) -> Response:
-    return json_response(state().contents.list_checkpoints(api_path))
+    return json_response(ownership.workspace().contents.list_checkpoints(api_path))
 
 
 @bp.post("/<nb_path:api_path>/checkpoints", **ROUTE)
 def create_checkpoint(api_path: str) -> Response:
-    checkpoint = offload(state().contents.create_checkpoint, api_path)
+    checkpoint = offload(ownership.workspace().contents.create_checkpoint, api_path)
     location = url_for(".restore_checkpoint", api_path=api_path, checkpoint_id=checkpoint["id"])
     return json_response(checkpoint, 201, {"Location": quote(location, safe="/%")})
 
 
 @bp.post("/<nb_path:api_path>/checkpoints/<checkpoint_id>", **ROUTE)
 def restore_checkpoint(api_path: str, checkpoint_id: str) -> Response:
-    offload(state().contents.restore_checkpoint, checkpoint_id, api_path)
+    offload(ownership.workspace().contents.restore_checkpoint, checkpoint_id, api_path)
     # jupyter_server emits nothing for checkpoints, and contents_service/v1 has no action for
     # them; but a restore rewrites the file, which subscribers would otherwise not learn.
     emit_contents("save", api_path.strip("/"))
@@ -228,12 +229,12 @@ def restore_checkpoint(api_path: str, checkpoint_id: str) -> Response:
 
 @bp.delete("/<nb_path:api_path>/checkpoints/<checkpoint_id>", **ROUTE)
 def delete_checkpoint(api_path: str, checkpoint_id: str) -> Response:
-    state().contents.delete_checkpoint(checkpoint_id, api_path)
+    ownership.workspace().contents.delete_checkpoint(checkpoint_id, api_path)
     return Response(status=204)
 
 
 @bp.post("/<nb_path:api_path>/trust", **ROUTE)
 def trust_notebook(api_path: str) -> Response:
-    state().contents.trust_notebook(api_path)
+    ownership.workspace().contents.trust_notebook(api_path)
     return Response(status=201)
 

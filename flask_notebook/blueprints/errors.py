@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, default_exceptions
@@ -26,6 +27,7 @@ STATUS: dict[type[errors.NotebookError], int] = {
     errors.Forbidden: 403,
     errors.SaveFailed: 500,
     errors.LimitReached: 403,
+    errors.RateLimited: 429,
     errors.KernelFailed: 500,
     errors.Unavailable: 503,
 }
@@ -57,7 +59,16 @@ def handle_notebook_error(exc: errors.NotebookError) -> Response:
     if out_of_descriptors(exc):
         return _descriptors_response(exc)
     status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 500)
-    return error_response(status, exc.message, exc.reason)
+    response = error_response(status, exc.message, exc.reason)
+    if isinstance(exc, errors.RateLimited):
+        response.headers["Retry-After"] = str(retry_after(exc.retry_after))
+    return response
+
+
+def retry_after(seconds: float) -> int:
+    """``Retry-After`` takes whole seconds: rounded up, so a client that waits that long
+    passes, and never 0, which clients read as "at once"."""
+    return max(1, math.ceil(seconds))
 
 
 def handle_page_error(exc: errors.NotebookError) -> Response:

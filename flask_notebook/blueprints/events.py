@@ -5,6 +5,9 @@ flask-sock), written by the request's greenlet (events are few: none of the kern
 WebSocket's parking or shared frames). It is
 authenticated before the handshake like every API request (``security.guard_api``: token,
 or login cookie from the same origin), and pinged like the kernel WebSockets.
+
+A user hears about their own kernels, their own posts and their own workspace's contents,
+and what is for everyone; an administrator hears everything (``core.events.owner_audience``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 from typing import Any
 
 import gevent
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 
 from ..core import errors
 from ..core.event_schemas import CONTENTS_SERVICE
@@ -21,6 +24,7 @@ from ..core.events import contents_action
 from ..extension import state
 from ..transport import upgrade
 from ..transport.framing import Closed
+from . import ownership
 from .channels import sock
 from .http import json_body
 
@@ -30,15 +34,22 @@ bp = Blueprint("events", __name__, url_prefix="/events")
 
 @bp.post("")
 def post_event() -> Response:
-    """Check a client's event against the registered schemas and send it to the subscribers."""
-    state().events.post(json_body())
+    """Check a client's event against the registered schemas and send it to the subscribers
+    who hear the poster's own events: on a server with several users, a user's post is no
+    message to the others (nor a way to make them believe a kernel of theirs did something)."""
+    state().events.post(json_body(), ownership.audience())
     return Response(status=204)
 
 
 @bp.before_request
 def check_subscribe() -> None:
-    """permessage-deflate only when configured, as for the kernel WebSocket."""
+    """Whose events the subscriber hears (before the handshake: a user who can have no
+    workspace is refused with a 403); permessage-deflate only when configured, as for the
+    kernel WebSocket."""
     if request.endpoint == "notebook.api.events.subscribe":
+        user = ownership.user()
+        g.notebook_audiences = None if user.admin else frozenset({ownership.audience(),
+                                                                  ownership.contents_audience()})
         upgrade.prepare(request.environ, compression=state().settings.ws_compression)
 
 
@@ -52,7 +63,7 @@ def subscribe_without_upgrade() -> Response:
 def subscribe(ws: Any) -> None:
     """One text frame per event until either side closes; what the client sends is ignored."""
     st = state()
-    subscription = st.events.subscribe()
+    subscription = st.events.subscribe(audiences=g.notebook_audiences)
     # The client's frames are discarded; the subscription ends when the socket closes (the
     # client left, or missed a ping).
     socket = upgrade.accept(ws, _ignore, subscription.close)
@@ -82,4 +93,5 @@ def emit_contents(action: str, path: str, source_path: str | None = None) -> Non
     operation: jupyter_server's manager also emits a ``get`` after each save, rename and copy
     (it builds its answer with ``get``), which is left out here.
     """
-    state().events.emit(CONTENTS_SERVICE, contents_action(action, path, source_path))
+    state().events.emit(CONTENTS_SERVICE, contents_action(action, path, source_path),
+                        ownership.contents_audience())

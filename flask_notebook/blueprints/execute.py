@@ -19,8 +19,12 @@ from flask import Blueprint, Response, request, url_for
 
 from ..core import errors
 from ..core.execute import Execution, parse_options
+from ..core.users import User
 from ..extension import state
+from . import ownership
+from .errors import retry_after
 from .http import json_body, json_response
+from .security import current_user
 
 bp = Blueprint("execute", __name__)
 
@@ -34,9 +38,10 @@ KEEPALIVE = 15.0
 @bp.post("/kernels/<kernel_id>/execute")
 def execute(kernel_id: str) -> Response:
     st = state()
-    kernel = st.kernels.get_kernel(kernel_id)
+    kernel = ownership.kernel(kernel_id)
     options = parse_options(json_body())
     mode = _mode()
+    _count_execution()
     execution = st.executions.submit(kernel, options)
     return _respond(execution, mode, _kernel_location(execution))
 
@@ -44,8 +49,8 @@ def execute(kernel_id: str) -> Response:
 @bp.get("/kernels/<kernel_id>/requests")
 def list_requests(kernel_id: str) -> Response:
     st = state()
-    st.kernels.get_kernel(kernel_id)
-    return json_response([_summary(e) for e in st.executions.of_kernel(kernel_id)])
+    ownership.kernel(kernel_id)
+    return json_response([_summary(e) for e in st.executions.of_kernel(kernel_id, ownership.user())])
 
 
 @bp.get("/kernels/<kernel_id>/requests/<request_id>")
@@ -80,30 +85,59 @@ def execute_once() -> Response:
     if kernel_name is not None and not isinstance(kernel_name, str):
         raise errors.Invalid("'kernel_name' must be a string", reason="bad field: kernel_name")
     mode = _mode()
-    execution = st.executions.run_once(st.kernels, kernel_name or None, options, cwd=st.root_dir)
+    user = _count_execution()
+    execution = st.executions.run_once(st.kernels, kernel_name or None, options, cwd=ownership.workspace().os_root,
+                                       owner=ownership.owner(), limited=not user.server)
     return _respond(execution, mode, _once_location(execution))
 
 
 @bp.get("/execute/<request_id>")
 def get_once(request_id: str) -> Response:
     _execute_api_enabled()
-    return _show(state().executions.get(request_id), _once_location)
+    return _show(state().executions.get(request_id, user=ownership.user()), _once_location)
 
 
 @bp.delete("/execute/<request_id>")
 def cancel_once(request_id: str) -> Response:
     _execute_api_enabled()
-    return _cancel(state().executions.get(request_id))
+    return _cancel(state().executions.get(request_id, user=ownership.user()))
 
 
 @bp.post("/execute/<request_id>/input")
 def answer_once(request_id: str) -> Response:
     _execute_api_enabled()
-    execution = state().executions.get(request_id)
+    execution = state().executions.get(request_id, user=ownership.user())
     return _answer(execution, _once_location(execution))
 
 
 # -- shared ------------------------------------------------------------------------------------
+
+
+def _count_execution() -> User:
+    """Count an execution against its user's NOTEBOOK_EXECUTE_RATE_LIMIT; returns the user.
+
+    Counted once the request is known to be well formed, just before it runs: a malformed
+    one, or one for a kernel that does not exist, costs nothing and is not counted. The
+    server's own user (the token) is the operator and is not limited, as for the kernel limit.
+
+    :raises errors.RateLimited: past the limit (429, with ``Retry-After``).
+    """
+    user = current_user()
+    limiter = state().execute_rate
+    if limiter is None or user.server:
+        return user
+    wait = limiter.hit(user.username)
+    if wait:
+        raise errors.RateLimited(
+            f"Too many executions: at most {limiter.requests} per {_period(limiter.period)} per user "
+            f"(NOTEBOOK_EXECUTE_RATE_LIMIT); try again in {retry_after(wait)} s", retry_after=wait,
+            reason="rate limited")
+    return user
+
+
+def _period(seconds: float) -> str:
+    names = {1.0: "second", 60.0: "minute", 3600.0: "hour", 86400.0: "day"}
+    return names.get(seconds, f"{seconds:g} s")
 
 
 def _execute_api_enabled() -> None:
@@ -115,9 +149,9 @@ def _execute_api_enabled() -> None:
 def _kernel_request(kernel_id: str, request_id: str) -> Execution:
     st = state()
     try:
-        return st.executions.get(request_id, kernel_id)
+        return st.executions.get(request_id, kernel_id, user=ownership.user())
     except errors.NotFound:
-        st.kernels.get_kernel(kernel_id)  # an unknown kernel says so
+        ownership.kernel(kernel_id)  # an unknown kernel (or another user's) says so
         raise
 
 

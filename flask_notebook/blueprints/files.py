@@ -9,15 +9,14 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, g, request, send_file
 
 from ..core import errors
-from ..extension import state
-from . import security
+from . import ownership, security
 
 bp = Blueprint("files", __name__, url_prefix="/files")
 
 
 @bp.get("/<nb_path:api_path>", merge_slashes=False)
 def get_file(api_path: str) -> Response:
-    contents = state().contents
+    contents = ownership.workspace().contents
     # Errors are plain text (the notebook blueprint's handler), never a host's HTML page.
     missing = errors.NotFound(f"No such file: {api_path}")
     try:

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, url_for
 
 from ..core import errors
 from ..extension import state
+from . import ownership
 from .http import json_body, json_response, query_arg
 from .security import current_user
 
@@ -17,7 +18,7 @@ def _location(kernel_id: str) -> dict[str, str]:
 
 @bp.get("")
 def list_kernels() -> Response:
-    return json_response([k.model() for k in state().kernels.list_kernels()])
+    return json_response([ownership.kernel_model(k) for k in state().kernels.list_kernels(ownership.user())])
 
 
 @bp.post("")
@@ -34,12 +35,12 @@ def start_kernel() -> Response:
     for field, value in (("name", name), ("kernel_id", kernel_id)):
         if value is not None and not isinstance(value, str):
             raise errors.Invalid(f"'{field}' must be a string")
-    cwd = st.sessions.kernel_cwd(path or "", is_dir=True)
-    user = current_user()
-    # The server's own user works in NOTEBOOK_ROOT_DIR; another's workspace comes from its name.
-    kernel = st.kernels.start_kernel(name or None, cwd=cwd, kernel_id=kernel_id or None, owner=user.username,
-                                     workspace=st.root_dir if user.server else None)
-    return json_response(kernel.model(), 201, _location(kernel.id))
+    cwd = st.sessions.kernel_cwd(path or "", is_dir=True, root=ownership.workspace().root)
+    # The server's own user (the token) is the operator: NOTEBOOK_MAX_KERNELS bounds it, not
+    # the per-user limit (its identity is not even stable: one per token login).
+    kernel = st.kernels.start_kernel(name or None, cwd=cwd, kernel_id=kernel_id or None, owner=ownership.owner(),
+                                     limited=not current_user().server)
+    return json_response(ownership.kernel_model(kernel), 201, _location(kernel.id))
 
 
 #: How long ``?probe=1`` waits for the kernel's answer by default, and at most.
@@ -52,12 +53,12 @@ def get_kernel(kernel_id: str) -> Response:
     """The kernel's model, as jupyter_server's. With ``?probe=1`` (or ``true``), also
     ``responsive``: whether the kernel answered a ``kernel_info_request`` on its control
     channel within ``probe_timeout`` seconds (default 5, at most 60)."""
-    kernel = state().kernels.get_kernel(kernel_id)
+    kernel = ownership.kernel(kernel_id)
     probe = (query_arg("probe") or "").lower()
     if probe not in ("", "0", "false", "1", "true"):
         raise errors.Invalid("'probe' must be 1 or 0 (true or false)", reason="bad field: probe")
     timeout = _probe_timeout() if probe in ("1", "true") else None
-    model = kernel.model()
+    model = ownership.kernel_model(kernel)
     if timeout is not None:
         model["responsive"] = kernel.responsive(timeout)
     return json_response(model)
@@ -79,6 +80,7 @@ def _probe_timeout() -> float:
 
 @bp.delete("/<kernel_id>")
 def shutdown_kernel(kernel_id: str) -> Response:
+    ownership.kernel(kernel_id)
     state().kernels.shutdown_kernel(kernel_id)
     return Response(status=204)
 
@@ -88,6 +90,7 @@ def interrupt_kernel(kernel_id: str) -> Response:
     """204 once the kernel is interrupted: for a kernel still starting, once it has started
     (``KernelRegistry.interrupt``)."""
     st = state()
+    ownership.kernel(kernel_id)
     st.kernels.interrupt_kernel(kernel_id, timeout=st.settings.kernel_info_timeout)
     return Response(status=204)
 
@@ -95,5 +98,6 @@ def interrupt_kernel(kernel_id: str) -> Response:
 @bp.post("/<kernel_id>/restart")
 def restart_kernel(kernel_id: str) -> Response:
     st = state()
+    ownership.kernel(kernel_id)
     kernel = st.kernels.restart_kernel(kernel_id, timeout=st.settings.kernel_info_timeout)
-    return json_response(kernel.model(), 200, _location(kernel.id))
+    return json_response(ownership.kernel_model(kernel), 200, _location(kernel.id))

@@ -21,7 +21,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..core import auth, errors
 from ..core.models import Identity
-from ..core.users import User, roles_of
+from ..core.users import User, roles_of, validate_username
 from ..extension import Authorize, NotebookState, state
 from ..transport import upgrade
 
@@ -42,6 +42,8 @@ _UNTRACKED_ENDPOINTS = frozenset({"notebook.api.get_status", "notebook.api.resol
 #: Negotiate credentials it has cached to any request, cross-site ones included).
 _TOKEN_SCHEMES = ("token", "bearer")
 _HOST_CHARS = re.compile(r"[^A-Za-z0-9]")
+#: The login cookie's mark of a users-file user: a value derived from their password hash.
+USERS_FILE_STAMP = "nb_users_file"
 
 
 # -- identity ------------------------------------------------------------------------------
@@ -66,15 +68,18 @@ def _request_token() -> str | None:
     return None
 
 
-def _cookie_identity(st: NotebookState) -> Identity | None:
+def _cookie_identity(st: NotebookState) -> tuple[Identity, str | None] | None:
+    """The login cookie's identity, and its users-file stamp (None: the server's own user)."""
     raw = request.cookies.get(login_cookie_name())
     if not raw:
         return None
     try:
-        identity: Identity = _serializer(st).loads(raw, max_age=st.settings.cookie_max_age)
+        payload: dict[str, Any] = _serializer(st).loads(raw, max_age=st.settings.cookie_max_age)
     except BadSignature:
         return None
-    return identity
+    stamp = payload.pop(USERS_FILE_STAMP, None)
+    identity: Identity = payload  # type: ignore[assignment]
+    return identity, stamp if isinstance(stamp, str) else None
 
 
 def authenticate() -> tuple[Identity | None, bool]:
@@ -86,6 +91,9 @@ def authenticate() -> tuple[Identity | None, bool]:
     one, and the host's check may well have looked only at its session cookie. Nor a header
     sent with cookies that the host's check accepted for the cookies' sake: see
     ``_host_accepts_without_cookies``.
+
+    :raises errors.Forbidden: the host's check gave a user name that cannot name a user's
+        folder, kernels and cgroups (``validate_username``): refused rather than let near a path.
     """
     st = state()
     if st.authorize is not None:
@@ -96,25 +104,46 @@ def authenticate() -> tuple[Identity | None, bool]:
         proven = scheme in _TOKEN_SCHEMES and ("HTTP_COOKIE" not in request.environ
                                                or _host_accepts_without_cookies(st.authorize))
         hosts = auth.identity_for(user)
+        try:
+            validate_username(hosts["username"])
+        except errors.Invalid as exc:
+            log.warning("the site's authorize gave an unusable user name: %s", exc.message)
+            raise errors.Forbidden(f"Your user name cannot be used here: {exc.message}",
+                                   reason="bad user name") from None
         g.notebook_user = User(hosts["username"], roles_of(user))
         return hosts, proven
     token = _request_token()
+    cookie = _cookie_identity(st)
     if token and st.token and auth.tokens_equal(token, st.token):
-        identity = _cookie_identity(st)
+        # The token is the server's own user, whoever the browser was logged in as before.
+        identity = cookie[0] if cookie is not None and cookie[1] is None else None
         if identity is None:
             identity = auth.anonymous_identity()
             g.notebook_new_login = identity
         g.notebook_user = User(identity["username"], server=True)
         return identity, True
-    cookie = _cookie_identity(st)
     if cookie is not None:
-        g.notebook_user = User(cookie["username"], server=True)
-        return cookie, False
-    if not st.token and not st.password_hash:  # auth turned off: everyone is anonymous
+        identity, stamp = cookie
+        if stamp is None:
+            g.notebook_user = User(identity["username"], server=True)
+            return identity, False
+        return _users_file_login(st, identity, stamp), False
+    if not st.token and not st.password_hash and st.users is None:  # auth turned off: everyone is anonymous
         anonymous = auth.anonymous_identity()
         g.notebook_user = User(anonymous["username"], server=True)
         return anonymous, False
     return None, False
+
+
+def _users_file_login(st: NotebookState, identity: Identity, stamp: str) -> Identity | None:
+    """A users-file login holds while its user is in the file with the password it logged in
+    with (the stamp: ``Record.stamp``); its roles are the file's, now."""
+    record = st.users.get(identity["username"]) if st.users is not None else None
+    if record is None or not secrets.compare_digest(record.stamp, stamp):
+        return None
+    g.notebook_user = record.user()
+    g.notebook_login_stamp = stamp
+    return identity
 
 
 def current_user() -> User:
@@ -150,11 +179,14 @@ def _host_accepts_without_cookies(authorize: Authorize) -> bool:
         return False
 
 
-def set_login_cookie(response: BaseResponse, identity: Identity) -> None:
+def set_login_cookie(response: BaseResponse, identity: Identity, *, stamp: str | None = None) -> None:
+    """Log the browser in as `identity`: the server's own user, or with `stamp` a users-file
+    user (``Record.stamp``)."""
     st = state()
+    payload: dict[str, Any] = {**identity, USERS_FILE_STAMP: stamp} if stamp is not None else dict(identity)
     response.set_cookie(
         login_cookie_name(),
-        _serializer(st).dumps(identity),
+        _serializer(st).dumps(payload),
         max_age=st.settings.cookie_max_age,
         path=cookie_path(),
         httponly=True,
@@ -180,6 +212,15 @@ def host_login_url(next_url: str) -> str | None:
         next_url = request.host_url.rstrip("/") + next_url
     query = [*parse_qsl(parts.query, keep_blank_values=True), ("next", next_url)]
     return urlunsplit(parts._replace(query=urlencode(query, safe="/:")))
+
+
+def logout_url() -> str | None:
+    """Where this user logs out: our `/logout`, unless the host's login is in charge (its
+    logout is the host's) or there is no login at all (authentication off)."""
+    st = state()
+    if st.authorize is not None or not (st.token or st.password_hash or st.users is not None):
+        return None
+    return url_for("notebook.auth.logout")
 
 
 def cookie_path() -> str:

@@ -8,7 +8,9 @@ from flask import Blueprint, Response, url_for
 
 from ..core import errors
 from ..extension import state
+from . import ownership
 from .http import json_body, json_response
+from .security import current_user
 
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
 
@@ -23,7 +25,7 @@ def _body(*, patch: bool = False, session_id: str | None = None) -> dict[str, An
     if body is None:
         raise errors.Invalid("No JSON data provided")
     if session_id is not None:
-        state().sessions.get(session_id)
+        state().sessions.get(session_id, ownership.user())
     if not isinstance(body, dict):
         raise errors.Invalid("The body must be a JSON object")
     return _legacy_body(body, patch=patch) if "notebook" in body else body
@@ -74,7 +76,7 @@ def _kernel_error(kernel_name: str, exc: errors.NotebookError) -> Response:
 
 @bp.get("")
 def list_sessions() -> Response:
-    return json_response(state().sessions.list())
+    return json_response([ownership.session_model(model) for model in state().sessions.list(ownership.user())])
 
 
 @bp.post("")
@@ -91,15 +93,18 @@ def create_session() -> Response:
     kernel_id = _string(kernel, "id")
     assert path is not None and type_ is not None
     try:
-        model = st.sessions.create(path, type_, name, kernel_name, kernel_id)
+        model = st.sessions.create(path, type_, name, kernel_name, kernel_id, user=ownership.user(),
+                                   owner=ownership.owner(), root=ownership.workspace().root,
+                                   limited=not current_user().server)
     except (errors.NotFound, errors.KernelFailed) as exc:
         return _kernel_error(kernel_name or st.kernelspecs.default_name, exc)
-    return json_response(model, 201, {"Location": url_for(".get_session", session_id=model["id"])})
+    return json_response(ownership.session_model(model), 201,
+                         {"Location": url_for(".get_session", session_id=model["id"])})
 
 
 @bp.get("/<session_id>")
 def get_session(session_id: str) -> Response:
-    return json_response(state().sessions.get(session_id))
+    return json_response(ownership.session_model(state().sessions.get(session_id, ownership.user())))
 
 
 @bp.patch("/<session_id>")
@@ -118,13 +123,13 @@ def update_session(session_id: str) -> Response:
         except errors.NotFound as exc:
             return _kernel_error(str(new_kernel), exc)
     try:
-        model = st.sessions.update(session_id, body)
+        model = st.sessions.update(session_id, body, user=ownership.user(), limited=not current_user().server)
     except errors.KernelFailed as exc:
         return _kernel_error(str(new_kernel), exc)
-    return json_response(model)
+    return json_response(ownership.session_model(model))
 
 
 @bp.delete("/<session_id>")
 def delete_session(session_id: str) -> Response:
-    state().sessions.delete(session_id)
+    state().sessions.delete(session_id, user=ownership.user())
     return Response(status=204)

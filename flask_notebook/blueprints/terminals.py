@@ -13,6 +13,10 @@ writes the terminal's output, and every write is one ``sendall`` under the socke
 It is pinged by the app's ``Pinger``, as the kernel WebSockets are. It authenticates as
 the API does (``security.guard_api``), before the handshake, as does the 404 of an
 unknown terminal.
+
+A terminal belongs to the user who started it: another user's is "not found" on every URL
+that names it, and not listed (an administrator's view has them all). It starts in the
+user's workspace.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from ..extension import state
 from ..transport import upgrade
 from ..transport.base import Socket
 from ..transport.framing import Closed
-from . import security
+from . import ownership, security
 from .http import json_body, json_response
 
 log = logging.getLogger(__name__)
@@ -56,7 +60,7 @@ def _terminals() -> Terminals:
 
 @bp.get("")
 def list_terminals() -> Response:
-    return json_response([terminal.model() for terminal in _terminals().all()])
+    return json_response([terminal.model() for terminal in _terminals().all(ownership.user())])
 
 
 @bp.post("")
@@ -73,20 +77,23 @@ def create_terminal() -> Response:
         if value is not None and not isinstance(value, str):
             raise errors.Invalid(f"'{field}' must be a string")
     server_url = url_for("notebook.api.get_version", _external=True).removesuffix("api")
-    user = security.current_user()
-    terminal = terminals.create_terminal(name, cwd=cwd, env={"JUPYTER_SERVER_URL": server_url}, owner=user.username,
-                                         workspace=state().root_dir if user.server else None)
+    workspace = ownership.workspace()
+    terminal = terminals.create_terminal(name, cwd=cwd, owner=ownership.owner(), root=workspace.root,
+                                         env={"JUPYTER_SERVER_URL": server_url,
+                                              "JUPYTER_SERVER_ROOT": workspace.os_root})
     return json_response(terminal.model())
 
 
 @bp.get("/<name>")
 def get_terminal(name: str) -> Response:
-    return json_response(_terminals().get(name).model())
+    return json_response(_terminals().get(name, ownership.user()).model())
 
 
 @bp.delete("/<name>")
 def terminate_terminal(name: str) -> Response:
-    _terminals().terminate(name)
+    terminals = _terminals()
+    terminals.get(name, ownership.user())
+    terminals.terminate(name)
     return Response(status=204)
 
 
@@ -100,7 +107,7 @@ def check_terminal_socket() -> Response | None:
     denied = security.guard_api()
     if denied is not None:
         return denied
-    _terminals().get((request.view_args or {}).get("name", ""))
+    _terminals().get((request.view_args or {}).get("name", ""), ownership.user())
     upgrade.prepare(request.environ, compression=state().settings.ws_compression)
     return None
 
@@ -115,7 +122,7 @@ def terminal_socket_without_upgrade(name: str) -> Response:
 def terminal_socket(ws: Any, name: str) -> None:
     st = state()
     try:
-        terminal = _terminals().get(name)
+        terminal = _terminals().get(name, ownership.user())
     except errors.NotFound:  # ended during the handshake
         return
     client = terminal.attach()

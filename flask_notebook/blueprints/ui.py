@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, make_response, redirect, render_template, url_for
+from flask import Blueprint, Response, g, make_response, redirect, render_template, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..core import errors
 from ..extension import state
-from . import security
+from . import ownership, security
 
 bp = Blueprint("ui", __name__)
 
@@ -38,6 +38,20 @@ def page_config(**extra: Any) -> dict[str, Any]:
     }
 
 
+@bp.context_processor
+def user_context() -> dict[str, Any]:
+    """Who is logged in, for the header (base.html): their name, and where to log out when
+    that is ours to offer (not with the host's login, nor with authentication off)."""
+    identity = g.get("notebook_identity")
+    if identity is None:
+        return {}
+    user = security.current_user()
+    return {"nb_user": {"username": identity["username"],
+                        "display_name": identity.get("display_name") or identity["username"],
+                        "admin": user.admin,
+                        "logout_url": security.logout_url()}}
+
+
 def _page(template: str, status: int = 200, **context: Any) -> Response:
     response = make_response(render_template(f"flask_notebook/{template}", **context), status)
     security.ensure_xsrf_cookie(response)
@@ -56,7 +70,7 @@ def tree(api_path: str) -> BaseResponse:
     """The file browser of one directory. A file's URL goes to its editor or its download;
     a missing or hidden directory is a 404 page (not JSON: a person is reading it)."""
     api_path = api_path.strip("/")
-    contents = state().contents
+    contents = ownership.workspace().contents
     try:
         hidden = contents.root.refuse_hidden(api_path)
         is_dir = not hidden and contents.dir_exists(api_path)
@@ -77,7 +91,7 @@ def tree(api_path: str) -> BaseResponse:
 
 def _file_exists(api_path: str) -> bool:
     """A file the API would serve: not hidden, not outside the root, not a folder."""
-    contents = state().contents
+    contents = ownership.workspace().contents
     try:
         return not contents.root.refuse_hidden(api_path) and bool(contents.file_exists(api_path))
     except (errors.NotFound, errors.NameTooLong):

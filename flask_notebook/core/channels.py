@@ -192,8 +192,10 @@ class Connection:
     def __init__(self, session_id: str, protocol: str | None, send: Callable[[Msg], None],
                  close: Callable[[], None], *, queue_limit: int,
                  try_send: Callable[[Msg], bool] | None = None,
-                 try_send_all: Callable[[list[Msg]], bool] | None = None) -> None:
+                 try_send_all: Callable[[list[Msg]], bool] | None = None, owner: str | None = None) -> None:
         self.session_id = session_id
+        #: The user whose connection it is: its session id is theirs on this kernel.
+        self.owner = owner
         self.protocol = protocol
         self._send = send
         self._try_send = try_send
@@ -365,6 +367,9 @@ class KernelChannels:
         self.replay_sessions = replay_sessions
         self.connections: dict[str, Connection] = {}
         self.offline: OrderedDict[str, Outbox] = OrderedDict()
+        #: Whose each session id (connected, or with a replay buffer) is: another user's
+        #: connection may neither take its place nor get its replay (``session_taken``).
+        self.session_owners: dict[str, str | None] = {}
         #: Request msg_id -> the session that sent it: replies (and ``input()`` requests) go
         #: back to it, and its iopub reaches it before the onlookers'. Forgotten when both
         #: the reply and the idle status have come (``_settle``). (Kept until 10,000 newer
@@ -756,8 +761,19 @@ class KernelChannels:
 
     # -- connections ----------------------------------------------------------------------
 
-    def attach(self, conn: Connection) -> None:
-        """Add a connection; replaces one with the same session id, and replays what it missed."""
+    def session_taken(self, session_id: str, owner: str | None) -> bool:
+        """Whether `session_id` is another user's on this kernel: connected, or kept for a
+        reconnect. (An administrator may connect to a user's kernel, with a session id of
+        their own.)"""
+        return (session_id in self.connections or session_id in self.offline) and \
+            self.session_owners.get(session_id) != owner
+
+    def attach(self, conn: Connection) -> bool:
+        """Add a connection; replaces one with the same session id, and replays what it missed.
+        False, and nothing done, when that session id is another user's (``session_taken``)."""
+        if self.session_taken(conn.session_id, conn.owner):
+            return False
+        self.session_owners[conn.session_id] = conn.owner
         old = self.connections.pop(conn.session_id, None)
         if old is not None:  # the same client, back before its old socket was noticed gone
             self.fan_in(old)
@@ -769,6 +785,7 @@ class KernelChannels:
             conn.deliver(missed.pop())
         conn.cursor = self._log_base + len(self._log)
         self.connections[conn.session_id] = conn
+        return True
 
     def detach(self, conn: Connection, *, replay: bool = True) -> None:
         """Forget a closed connection; keep what it misses from now on, for a reconnect
@@ -780,6 +797,7 @@ class KernelChannels:
         self.trim()
         conn.closed = True
         if self.closed or self.replay_limit <= 0 or not replay:
+            self.session_owners.pop(conn.session_id, None)
             return
         outbox = Outbox(self.replay_limit, "the replay buffer filled while this client was away "
                                            "(NOTEBOOK_WS_REPLAY_LIMIT)")
@@ -791,4 +809,6 @@ class KernelChannels:
                 outbox.put(item)
         self.offline[conn.session_id] = outbox
         while len(self.offline) > self.replay_sessions:
-            self.offline.popitem(last=False)
+            forgotten, _ = self.offline.popitem(last=False)
+            if forgotten not in self.connections:
+                self.session_owners.pop(forgotten, None)

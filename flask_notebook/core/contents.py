@@ -26,6 +26,7 @@ from typing import Any
 
 from . import errors, fileio, notebooks
 from .checkpoints import Checkpoints
+from .dircache import ListingCache
 from .listing import DirectoryLister, guess_mimetype
 from .models import CheckpointModel, ContentsModel
 from .paths import Root, iso_utc_ns, join_api_path, normalize_api_path, split_api_path
@@ -45,7 +46,7 @@ SORT_KEYS: dict[str, Callable[[ContentsModel], Any]] = {
 class ContentsManager:
     """The contents API's operations, named as jupyter_server names them."""
 
-    def __init__(self, root: Root, notary: notebooks.Notary, *, listing_cache: bool = True) -> None:
+    def __init__(self, root: Root, notary: notebooks.Notary, *, listing_cache: bool | ListingCache = True) -> None:
         self.root = root
         self.lister = DirectoryLister(root, cache=listing_cache)
         self.notary = notary
@@ -152,7 +153,7 @@ class ContentsManager:
             "format": None,
             "mimetype": None,
             "size": st.st_size,
-            "writable": os.access(os_path, os.W_OK),
+            "writable": os.access(os_path, os.W_OK) and not self.root.is_shared(api_path),
             "type": "file",
             "hash": None,
             "hash_algorithm": None,
@@ -162,7 +163,8 @@ class ContentsManager:
         model = self._base_model(api_path, os_path)
         model["type"], model["size"] = "directory", None
         if content:
-            self.uploads.sweep_left_over(os_path)
+            if not self.root.is_shared(api_path):
+                self.uploads.sweep_left_over(os_path)
             model["content"], model["format"] = self.lister.entries(api_path, os_path), "json"
         return model
 
@@ -243,6 +245,7 @@ class ContentsManager:
         """
         api_path = normalize_api_path(api_path)
         self._check_writable_name(api_path, "create")
+        self.check_not_shared(api_path)
         if "copy_from" in model:
             raise errors.Invalid("Cannot copy with PUT, only POST")
         # The model's own `path` is not where it is saved, but jupyter_server refuses a hidden
@@ -360,6 +363,15 @@ class ContentsManager:
         if self.root.refuse_hidden(api_path):
             raise errors.Invalid(f"Cannot {verb} file or directory '{api_path}'")
 
+    def check_not_shared(self, *api_paths: str) -> None:
+        """:raises errors.Forbidden: a path is a shared folder or lies in one: those are
+            read-only for everyone (NOTEBOOK_SHARED_DIRS); what is in them may be copied out."""
+        for api_path in api_paths:
+            if self.root.is_shared(api_path):
+                name = normalize_api_path(api_path).split("/", 1)[0]
+                raise errors.Forbidden(f"'{name}' is a shared folder: it is read-only. Copy what you need into "
+                                       "a folder of your own.", reason="read-only")
+
     # -- new, copy, rename, delete ----------------------------------------------------
 
     def new_untitled(self, api_path: str = "", *, type: str | None = None, ext: str = "") -> ContentsModel:  # noqa: A002
@@ -367,6 +379,7 @@ class ContentsManager:
         api_path = normalize_api_path(api_path)
         if not self.dir_exists(api_path) or self.root.refuse_hidden(api_path):
             raise errors.NotFound(f"No such directory: {api_path}")
+        self.check_not_shared(api_path)
         if type is None and ext == ".ipynb":
             type = "notebook"  # noqa: A001
         if type == "directory":
@@ -409,6 +422,7 @@ class ContentsManager:
         for path in (from_path, to_path):
             if self.root.refuse_hidden(path):
                 raise errors.Invalid(f"Cannot copy file or directory '{path}'")
+        self.check_not_shared(to_path)
         src = self.root.os_path(from_path)
         if not os.path.exists(src):
             raise errors.NotFound(f"file or directory '/{from_path}' does not exist")
@@ -483,6 +497,7 @@ class ContentsManager:
             return self.get(new_path, content=False)
         for path in (old_path, new_path):
             self._check_writable_name(path, "rename")
+        self.check_not_shared(old_path, new_path)
         old_os, new_os = self.root.os_path(old_path), self.root.os_path(new_path)
         if not old_path:
             raise errors.Invalid("Can't rename root")
@@ -525,6 +540,7 @@ class ContentsManager:
         if not api_path:
             raise errors.Invalid("Can't delete root")
         self._check_writable_name(api_path, "delete")
+        self.check_not_shared(api_path)
         os_path = self.root.os_path(api_path)
         cancelled = self.uploads.cancel(api_path)
         missing = errors.NotFound(f"File or directory does not exist: {api_path}")
@@ -553,6 +569,7 @@ class ContentsManager:
         if not api_path:
             raise errors.Invalid("Can't upload to root")
         self._check_writable_name(api_path, "delete")
+        self.check_not_shared(api_path)
         if not self.uploads.cancel(api_path):
             raise errors.NotFound(f"No upload to {api_path} is under way")
 
@@ -560,15 +577,18 @@ class ContentsManager:
 
     def create_checkpoint(self, api_path: str) -> CheckpointModel:
         self._readable_os_path(normalize_api_path(api_path))
+        self.check_not_shared(api_path)
         return self.checkpoints.create(normalize_api_path(api_path))
 
     def list_checkpoints(self, api_path: str) -> list[CheckpointModel]:
         return self.checkpoints.list(normalize_api_path(api_path))
 
     def restore_checkpoint(self, checkpoint_id: str, api_path: str) -> None:
+        self.check_not_shared(api_path)
         self.checkpoints.restore(checkpoint_id, normalize_api_path(api_path))
 
     def delete_checkpoint(self, checkpoint_id: str, api_path: str) -> None:
+        self.check_not_shared(api_path)
         self.checkpoints.delete(checkpoint_id, normalize_api_path(api_path))
 
     def trust_notebook(self, api_path: str) -> None:
@@ -611,7 +631,7 @@ def _link_stays_inside(root: Root, link: str, new_location: str) -> bool:
     """Whether the symlink `link`, moved to `new_location`, would still resolve inside the root."""
     target = os.readlink(link)
     resolved = os.path.join(os.path.dirname(new_location), target)
-    return root.is_inside(resolved)
+    return root.is_inside(resolved, root.os_root)
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -38,7 +38,16 @@ class SaveFailed(NotebookError):
 
 
 class LimitReached(NotebookError):
-    """A configured limit (the number of kernels) would be exceeded."""
+    """A configured limit (the number of kernels, a user's kernels) would be exceeded."""
+
+
+class RateLimited(NotebookError):
+    """Too many requests of one kind from one user; `retry_after` says in how many seconds
+    one would pass."""
+
+    def __init__(self, message: str, *, retry_after: float, reason: str | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after = retry_after
 
 
 class KernelFailed(NotebookError):

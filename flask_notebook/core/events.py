@@ -79,12 +79,28 @@ def _message(exc: fastjsonschema.JsonSchemaValueException) -> str:
     return str(exc.message)
 
 
+#: The audience of events about things of no user's (the server's own user's kernels, say):
+#: administrators only.
+ADMINS = "admins"
+
+
+def owner_audience(owner: str | None) -> str:
+    """Who hears events about what `owner` owns: that user (and administrators); for no
+    owner, administrators only."""
+    return f"user:{owner}" if owner is not None else ADMINS
+
+
 class Subscription:
     """One subscriber's queue of frames (JSON text), at most `limit` bytes. Iterate it for
-    batches of frames; the iteration ends once it is closed."""
+    batches of frames; the iteration ends once it is closed.
 
-    def __init__(self, bus: EventBus, limit: int = QUEUE_LIMIT) -> None:
+    :param audiences: the audiences whose events it gets (besides those for everyone), or
+        None: all of them (an administrator's).
+    """
+
+    def __init__(self, bus: EventBus, limit: int = QUEUE_LIMIT, audiences: frozenset[str] | None = None) -> None:
         self._bus = bus
+        self.audiences = audiences
         self.limit = limit
         self._frames: deque[str] = deque()
         self._size = 0
@@ -158,10 +174,11 @@ class EventBus:
     def subscribers(self) -> int:
         return len(self._subscriptions)
 
-    def subscribe(self, limit: int = QUEUE_LIMIT) -> Subscription:
-        """A new subscription; once the bus is closed (the server stopping), one that is
-        closed already, so a socket that arrives during the stop ends at once."""
-        subscription = Subscription(self, limit)
+    def subscribe(self, limit: int = QUEUE_LIMIT, audiences: frozenset[str] | None = None) -> Subscription:
+        """A new subscription (to every event, or to those of `audiences` and those for
+        everyone); once the bus is closed (the server stopping), one that is closed already,
+        so a socket that arrives during the stop ends at once."""
+        subscription = Subscription(self, limit, audiences)
         if self._closed:
             subscription.closed = True
             subscription._ready.set()
@@ -170,8 +187,9 @@ class EventBus:
         log.info("events subscriber joined (%d now)", len(self._subscriptions))
         return subscription
 
-    def emit(self, schema_id: str, data: dict[str, Any]) -> None:
-        """Send an event of ours to every subscriber. With none, nothing is even checked.
+    def emit(self, schema_id: str, data: dict[str, Any], audience: str | None = None) -> None:
+        """Send an event of ours to every subscriber (of `audience`, when given: see
+        ``owner_audience``). With none, nothing is even checked.
 
         An event that fails its schema is a bug here, not the caller's: it is logged and
         dropped, and the action that emitted it goes on.
@@ -187,11 +205,11 @@ class EventBus:
         except errors.Invalid as exc:
             log.error("dropped an invalid %s event: %s", schema_id, exc.message)
             return
-        self._deliver(schema_id, data)
+        self._deliver(schema_id, data, audience)
 
-    def post(self, payload: Any) -> None:
+    def post(self, payload: Any, audience: str | None = None) -> None:
         """A client's event, ``{"schema_id", "version", "data", "timestamp"?}``, checked in the
-        reference's order and with its messages, then sent to every subscriber.
+        reference's order and with its messages, then sent to every subscriber (of `audience`).
 
         The timestamp is checked and then unused: subscribers' frames carry none (as in the
         reference, where only its log handlers see it).
@@ -222,9 +240,9 @@ class EventBus:
         data = payload["data"]
         schema.validate(data)
         if self._subscriptions:
-            self._deliver(schema_id, data)
+            self._deliver(schema_id, data, audience)
 
-    def _deliver(self, schema_id: str, data: dict[str, Any]) -> None:
+    def _deliver(self, schema_id: str, data: dict[str, Any], audience: str | None) -> None:
         if "schema_id" in data:
             # The frame's own schema_id would be overwritten: the reference's listener fails
             # on such an event (a duplicate keyword argument), so no subscriber gets it.
@@ -233,7 +251,8 @@ class EventBus:
         # json.dumps as the reference's handler: the same text, spaces and escapes included.
         frame = json.dumps({"schema_id": schema_id, **data})
         for subscription in list(self._subscriptions):
-            subscription.put(frame)
+            if audience is None or subscription.audiences is None or audience in subscription.audiences:
+                subscription.put(frame)
 
     def close(self) -> None:
         """End every subscription, and any made later (the server is stopping)."""

@@ -36,6 +36,7 @@ from .channels import PROTOCOL_VERSION, Connection, KernelChannels
 from .kernels import Kernel, KernelRegistry
 from .messages import Msg
 from .paths import iso_utc
+from .users import User
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +129,12 @@ class Execution:
     is the merged nbformat view of the same outputs.
     """
 
-    def __init__(self, kernel_id: str, options: Options, *, on_done: Callable[[Execution], None] | None = None) -> None:
+    def __init__(self, kernel_id: str, options: Options, *, on_done: Callable[[Execution], None] | None = None,
+                 owner: str | None = None) -> None:
         self.id = uuid.uuid4().hex
         self.kernel_id = kernel_id
+        #: Whose it is: its kernel's owner (who else may see the kernel sees its requests).
+        self.owner = owner
         self.options = options
         self.status = "queued"
         self.execution_count: int | None = None
@@ -736,18 +740,21 @@ class Executions:
             executor = self.executors[key] = Executor(
                 kernel, interrupt=lambda: self._interrupt(kernel.id), ready_timeout=self._ready_timeout,
                 queue_limit=self._queue_limit, subshell_id=options.subshell_id)
-        execution = Execution(kernel.id, options, on_done=on_done)
+        execution = Execution(kernel.id, options, on_done=on_done, owner=kernel.owner)
         self.records.add(execution)
         executor.submit(execution)
         return execution
 
-    def run_once(self, registry: KernelRegistry, name: str | None, options: Options, *, cwd: str) -> Execution:
-        """Run `options` on a kernel of its own (from the pool when there is one), which is
-        shut down as soon as the request ends: nothing is left for the next request.
+    def run_once(self, registry: KernelRegistry, name: str | None, options: Options, *, cwd: str,
+                 owner: str | None = None, limited: bool = True) -> Execution:
+        """Run `options` on a kernel of its own (from the pool when there is one), `owner`'s,
+        which is shut down as soon as the request ends: nothing is left for the next request.
+        The kernel counts toward its owner's kernel limit while it runs (unless not `limited`),
+        so concurrent requests cannot get around it.
 
         :raises: what ``KernelRegistry.start_kernel`` raises.
         """
-        kernel = registry.start_kernel(name, cwd=cwd)
+        kernel = registry.start_kernel(name, cwd=cwd, owner=owner, limited=limited)
 
         def discard(_: Execution) -> None:
             gevent.spawn(_shutdown_quietly, registry, kernel.id)
@@ -758,15 +765,19 @@ class Executions:
             _shutdown_quietly(registry, kernel.id)
             raise
 
-    def get(self, request_id: str, kernel_id: str | None = None) -> Execution:
-        """:raises errors.NotFound: no such request (or not one of `kernel_id`'s), or forgotten."""
+    def get(self, request_id: str, kernel_id: str | None = None, *, user: User | None = None) -> Execution:
+        """:raises errors.NotFound: no such request (or not one of `kernel_id`'s, or one
+            `user` may not see), or forgotten."""
         execution = self.records.get(request_id)
-        if execution is None or (kernel_id is not None and execution.kernel_id != kernel_id):
+        if execution is None or (kernel_id is not None and execution.kernel_id != kernel_id) or \
+                (user is not None and not user.may_see(execution.owner)):
             raise errors.NotFound(f"No such request: {request_id}")
         return execution
 
-    def of_kernel(self, kernel_id: str) -> list[Execution]:
-        return self.records.of_kernel(kernel_id)
+    def of_kernel(self, kernel_id: str, user: User | None = None) -> list[Execution]:
+        """The records of `kernel_id`'s requests (those `user` may see), oldest first."""
+        records = self.records.of_kernel(kernel_id)
+        return records if user is None else [e for e in records if user.may_see(e.owner)]
 
     def cancel(self, execution: Execution) -> None:
         executor = self.executors.get((execution.kernel_id, execution.options.subshell_id))

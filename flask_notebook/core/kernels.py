@@ -15,7 +15,9 @@ context: a loop, and its two descriptors, were made and never closed per call). 
 hold up the others for long.
 
 Also here: autorestart by a gevent restarter that wakes the moment the process exits,
-culling, the kernel limit, and the state each kernel's model reports (contract 4.1, 9.8, 11).
+culling, the kernel limits (the server's and each user's), the memory and CPU limits handed
+to each kernel's provisioner (``cgroups``), and the state each kernel's model reports
+(contract 4.1, 9.8, 11).
 """
 
 from __future__ import annotations
@@ -41,12 +43,14 @@ from jupyter_client.restarter import KernelRestarter
 from jupyter_core.paths import jupyter_runtime_dir
 
 from . import errors, provisioner, sandbox
+from .cgroups import KernelLimits
 from .channels import KernelChannels, server_message, zmq_context
 from .event_schemas import KERNEL_ACTIONS
-from .events import EventBus, kernel_action
+from .events import EventBus, kernel_action, owner_audience
 from .kernelspecs import Kernelspecs
 from .messages import Msg
 from .paths import iso_utc
+from .users import User
 
 log = logging.getLogger(__name__)
 
@@ -144,11 +148,13 @@ def _emits_start(method: Callable[Concatenate[KernelRegistry, P], Kernel]) -> Ca
             raise
         except Exception as exc:
             name = kwargs.get("name", args[0] if args else None)
+            owner = kwargs.get("owner")
             self._emit_action("start", str(name or self.kernelspecs.default_name).lower(),
-                              requested if isinstance(requested, str) else None, exc)
+                              requested if isinstance(requested, str) else None, exc,
+                              owner=owner if isinstance(owner, str) else None)
             raise
         if kernel is not before:
-            self._emit_action("start", kernel.name, kernel.id)
+            self._emit_action("start", kernel.name, kernel.id, owner=kernel.owner)
         return kernel
 
     return start
@@ -168,10 +174,10 @@ def _emits(action: str) -> Callable[[Callable[Concatenate[KernelRegistry, str, P
                 result = method(self, kernel_id, *args, **kwargs)
             except Exception as exc:
                 if kernel is not None:
-                    self._emit_action(action, kernel.name, kernel_id, exc)
+                    self._emit_action(action, kernel.name, kernel_id, exc, owner=kernel.owner)
                 raise
             if kernel is not None:
-                self._emit_action(action, kernel.name, kernel_id)
+                self._emit_action(action, kernel.name, kernel_id, owner=kernel.owner)
             return result
 
         return operation
@@ -312,7 +318,7 @@ class Kernel:
         self.km = km
         self.cwd = cwd
         #: The user who started it (``users.User.username``); None for a pooled kernel not
-        #: handed out yet, or a single-user server's.
+        #: handed out yet, or one of the server's own user (administrators see those).
         self.owner: str | None = None
         self.channels: KernelChannels | None = None
         self.restarter: GeventRestarter | None = None
@@ -426,6 +432,9 @@ class KernelRegistry:
     the limit and are stopped by ``shutdown_all`` too.
 
     :param max_kernels: refuse to start more than this many (``None``: no limit).
+    :param max_kernels_per_user: refuse to start more than this many for one owner (``None``:
+        no limit); see ``start_kernel``.
+    :param limits: the memory and CPU limits every kernel it launches gets (``cgroups``).
     :param cull_idle_timeout: shut down kernels idle this many seconds (0: never), checked
         every ``cull_interval`` seconds; ``cull_connected`` and ``cull_busy`` as jupyter_server's.
     :param replay_limit: bytes kept for a disconnected WebSocket, per session id.
@@ -440,11 +449,14 @@ class KernelRegistry:
                  cull_idle_timeout: float = 0, cull_interval: float = 300, cull_connected: bool = False,
                  cull_busy: bool = False, replay_limit: int = 16 * 1024 * 1024, replay_sessions: int = 8,
                  on_activity: Callable[[float], None] | None = None, events: EventBus | None = None,
-                 take: Take | None = None, evict: Evict | None = None, confine: Confine | None = None) -> None:
+                 take: Take | None = None, evict: Evict | None = None, max_kernels_per_user: int | None = None,
+                 limits: KernelLimits | None = None, confine: Confine | None = None) -> None:
         self.kernelspecs = kernelspecs
         self.events = events
         self.kernels: dict[str, Kernel] = {}
         self.max_kernels = max_kernels
+        self.max_kernels_per_user = max_kernels_per_user
+        self.limits = limits
         self.cull_idle_timeout = cull_idle_timeout
         self.cull_interval = cull_interval if cull_interval > 0 else 300
         self.cull_connected = cull_connected
@@ -460,20 +472,26 @@ class KernelRegistry:
         self.provisioners = provisioner.factory(sandbox.NAME if confine is not None else provisioner.NAME)
         self._unlisted: set[Kernel] = set()
         self._starting = 0
+        #: Starts in flight per owner: between the per-user check and the kernel's listing.
+        self._starting_for: dict[str, int] = {}
         self._culler: Any = None
         self._closed = False
 
     # -- queries --------------------------------------------------------------------------
 
-    def get_kernel(self, kernel_id: str) -> Kernel:
-        """:raises errors.NotFound: no such kernel."""
+    def get_kernel(self, kernel_id: str, *, user: User | None = None) -> Kernel:
+        """:raises errors.NotFound: no such kernel, or one `user` may not see (the same
+            message: another user's kernel is not known to exist)."""
         kernel = self.kernels.get(kernel_id)
-        if kernel is None:
+        if kernel is None or (user is not None and not user.may_see(kernel.owner)):
             raise errors.NotFound(f"Kernel does not exist: {kernel_id}")
         return kernel
 
-    def list_kernels(self) -> list[Kernel]:
-        return list(self.kernels.values())
+    def list_kernels(self, user: User | None = None) -> list[Kernel]:
+        """Every kernel, or those `user` may see."""
+        if user is None or user.admin:
+            return list(self.kernels.values())
+        return [kernel for kernel in self.kernels.values() if user.may_see(kernel.owner)]
 
     @property
     def connections(self) -> int:
@@ -488,26 +506,65 @@ class KernelRegistry:
 
     @_emits_start
     def start_kernel(self, name: str | None = None, *, cwd: str, kernel_id: str | None = None,
-                     env: dict[str, str] | None = None, owner: str | None = None,
+                     env: dict[str, str] | None = None, owner: str | None = None, limited: bool = True,
                      workspace: str | None = None) -> Kernel:
         """Launch a kernel (returns once the process is launched, not when it answers), or
         take a warm one (`take`).
 
+        `owner`'s kernels are limited to ``max_kernels_per_user`` unless `limited` is false
+        (the server's own user) or there is no owner. They are counted when the start is
+        asked for, before anything yields to another greenlet: the owner's listed kernels
+        plus their starts still in flight, so starts at the same moment can never pass the
+        limit together (Enterprise Gateway counts the user's kernel sessions, which exist only
+        once a kernel has started: simultaneous starts all pass its check).
+        A kernel taken from the pool counts from then on.
+
+        :param owner: who it is for (``Kernel.owner``). A `kernel_id` that is running already
+            gives that kernel if it is `owner`'s.
         :param workspace: the owner's workspace, where a sandboxed kernel is confined (else
             worked out from `owner`: `Confine`).
-
         :raises errors.Invalid: `kernel_id` is not of the form jupyter_server accepts.
+        :raises errors.Conflict: `kernel_id` is another owner's kernel. (A kernel id is a
+            uuid4: whoever names another user's has learnt it elsewhere; a 404 would be no
+            truer, since the id cannot be started.)
         :raises errors.NotFound: no kernelspec of that name.
-        :raises errors.LimitReached: the kernel limit is reached.
+        :raises errors.LimitReached: the kernel limit, or the owner's, is reached.
         :raises errors.KernelFailed: the kernel process could not be launched.
         :raises errors.Unavailable: the server is shutting down.
         """
         if kernel_id is not None and not KERNEL_ID.fullmatch(kernel_id):
             raise errors.Invalid(f"{kernel_id!r} is not a valid kernel id")
         if kernel_id is not None and kernel_id in self.kernels:
-            return self.kernels[kernel_id]
+            running = self.kernels[kernel_id]
+            if running.owner != owner:
+                raise errors.Conflict(f"Kernel id {kernel_id} is in use", reason="kernel id in use")
+            return running
         if self._closed:
             raise errors.Unavailable("The server is shutting down", reason="shutting down")
+        counted = owner if limited and self.max_kernels_per_user is not None else None
+        if counted is not None:
+            self._check_user_room(counted)
+            self._starting_for[counted] = self._starting_for.get(counted, 0) + 1
+        try:
+            return self._start(name, cwd=cwd, kernel_id=kernel_id, env=env, owner=owner, workspace=workspace)
+        finally:
+            if counted is not None:
+                left = self._starting_for[counted] - 1
+                if left:
+                    self._starting_for[counted] = left
+                else:
+                    del self._starting_for[counted]
+
+    def _check_user_room(self, owner: str) -> None:
+        """:raises errors.LimitReached: `owner` holds (or is starting) ``max_kernels_per_user`` kernels."""
+        held = self._starting_for.get(owner, 0) + sum(1 for k in self.kernels.values() if k.owner == owner)
+        if self.max_kernels_per_user is not None and held >= self.max_kernels_per_user:
+            raise errors.LimitReached(
+                f"You have the maximum number of kernels one user may run ({self.max_kernels_per_user}); "
+                "shut one down first (NOTEBOOK_MAX_KERNELS_PER_USER)", reason="user kernel limit reached")
+
+    def _start(self, name: str | None, *, cwd: str, kernel_id: str | None, env: dict[str, str] | None,
+               owner: str | None, workspace: str | None) -> Kernel:
         name = (name or self.kernelspecs.default_name).lower()
         self.kernelspecs.get_spec(name)  # NotFound, with a clear message
         kernel = None
@@ -567,6 +624,7 @@ class KernelRegistry:
             km.provisioner = self.provisioners.create_provisioner_instance(kernel_id, km.kernel_spec, parent=km)
             if confinement is not None:
                 _confine(km, confinement)
+            self._set_limits(km)
             LIFECYCLE.run(km.start_kernel, cwd=cwd, env={**os.environ, **(env or {})})
         except Exception as exc:
             _discard(km)
@@ -591,6 +649,15 @@ class KernelRegistry:
             self._unlisted.add(kernel)
         log.info("kernel %s started (%s) in %s", kernel_id, name, cwd)
         return kernel
+
+    def _set_limits(self, km: KernelManager) -> None:
+        if self.limits is None:
+            return
+        if isinstance(km.provisioner, provisioner.HeldPortsProvisioner):
+            km.provisioner.limits = self.limits
+        else:
+            log.warning("kernel %s runs without its memory and CPU limits: its kernelspec names the provisioner %s",
+                        km.kernel_id, type(km.provisioner).__name__)
 
     def discard(self, kernel: Kernel, *, grace: float = 1.0, reason: str = "The kernel was shut down") -> None:
         """Stop an unlisted kernel (a pooled one), in the background: it stops counting at once."""
@@ -707,6 +774,8 @@ class KernelRegistry:
         for kernel in kernels:
             if kernel.channels is not None:
                 kernel.channels.hang_up()
+        if self.limits is not None:
+            self.limits.close()
 
     def _stop(self, kernel: Kernel, grace: float, reason: str = "The kernel was shut down") -> None:
         km = kernel.km
@@ -734,10 +803,11 @@ class KernelRegistry:
                 log.exception("a listener failed for kernel %s", kernel.id)
 
     def _emit_action(self, action: str, kernel_name: str, kernel_id: str | None,
-                     error: BaseException | None = None) -> None:
+                     error: BaseException | None = None, *, owner: str | None = None) -> None:
+        """A ``kernel_actions`` event, for the kernel's owner (and administrators) only."""
         if self.events is not None:
             self.events.emit(KERNEL_ACTIONS, kernel_action(action, kernel_name=kernel_name, kernel_id=kernel_id,
-                                                           error=error))
+                                                           error=error), audience=owner_audience(owner))
 
     # -- state tracking -----------------------------------------------------------------------
 
@@ -770,7 +840,9 @@ class KernelRegistry:
         if process is None and kernel.restart_pending and kernel.cause:
             cause = kernel.cause  # a restart that failed, retried: the process that died is gone
         else:
-            cause = exit_cause(getattr(process, "returncode", None))
+            returncode = getattr(process, "returncode", None)
+            by_limits = self.limits.death_cause(kernel.id, returncode) if self.limits is not None else None
+            cause = by_limits or exit_cause(returncode)
         kernel.cause = cause
         kernel.reason = f"The kernel {cause}; it was restarted"
         kernel.reset_state("restarting")

@@ -18,13 +18,17 @@ from .paths import Root, iso_utc_ns
 class DirectoryLister:
     """Lists directories under one root, by the root's rules for hidden and escaping entries."""
 
-    def __init__(self, root: Root, *, cache: bool = True) -> None:
+    def __init__(self, root: Root, *, cache: bool | ListingCache = True) -> None:
+        """:param cache: whether to keep listings (``ListingCache``), or one to share: the
+            listings of several roots (users' workspaces) kept in one, by OS path, under one
+            inotify descriptor. A shared one is its maker's to close."""
         self.root = root
-        listing_cache = ListingCache() if cache else None
+        self._owns_cache = cache is True
+        listing_cache = cache if isinstance(cache, ListingCache) else ListingCache() if cache else None
         self.cache = listing_cache if listing_cache is not None and listing_cache.enabled else None
 
     def close(self) -> None:
-        if self.cache is not None:
+        if self.cache is not None and self._owns_cache:
             self.cache.close()
 
     def entries(self, api_path: str, os_path: str) -> list[ContentsModel]:
@@ -34,10 +38,32 @@ class DirectoryLister:
         entries inotify named since are looked at again, and so are subdirectories and
         symlinks (whose changes inotify on this directory does not report).
         """
+        if not api_path and self.root.shared:
+            return self._with_shared(self._entries("", os_path))
+        return self._entries(api_path, os_path)
+
+    def _with_shared(self, entries: list[ContentsModel]) -> list[ContentsModel]:
+        """The root's entries with the shared folders first, in place of any real entry of
+        the same name (which the kernel sandbox's bind mount hides from kernels too)."""
+        shared: list[ContentsModel] = []
+        iso, writable = _IsoCache(), _WriteCheck()
+        for name, path in self.root.shared.items():
+            try:
+                model = self._entry_model("", name, path, os.stat(path), iso, writable)
+            except OSError:  # gone since start-up: nothing to show
+                continue
+            if model is not None:
+                model["writable"] = False
+                shared.append(model)
+        return shared + [entry for entry in entries if entry["name"] not in self.root.shared]
+
+    def _entries(self, api_path: str, os_path: str) -> list[ContentsModel]:
         prefix = f"{api_path}/" if api_path else ""
+        read_only = self.root.is_shared(api_path)
         cache = self.cache
         if cache is None:
-            return list(self._scan(prefix, os_path)[0].values())
+            scanned = self._scan(prefix, os_path)[0]
+            return _read_only(scanned) if read_only else list(scanned.values())
         looks = _IsoCache(), _WriteCheck()
         stored = cache.get(os_path)
         if stored is None:
@@ -53,12 +79,11 @@ class DirectoryLister:
                     self._look_again(prefix, os_path, name, models, changed, *looks)
                 volatile = frozenset(changed)
                 cache.store(os_path, (models, volatile), version)
-        if not volatile:
-            return list(models.values())
-        fresh = dict(models)
-        for name in volatile:
-            self._look_again(prefix, os_path, name, fresh, set(), *looks)
-        return list(fresh.values())
+        if volatile:
+            models = dict(models)
+            for name in volatile:
+                self._look_again(prefix, os_path, name, models, set(), *looks)
+        return _read_only(models) if read_only else list(models.values())
 
     def _scan(self, prefix: str, os_path: str) -> tuple[dict[str, ContentsModel], frozenset[str]]:
         """({name: entry model} in directory order, names of the subdirectories and symlinks).
@@ -69,6 +94,7 @@ class DirectoryLister:
         a GET of the entry itself reports them).
         """
         is_inside, listed = self.root.is_inside, self.root.listed
+        base = self.root.base_of(prefix)
         iso, writable = _IsoCache(), _WriteCheck()
         models: dict[str, ContentsModel] = {}
         volatile: list[str] = []
@@ -80,7 +106,7 @@ class DirectoryLister:
                 try:
                     st = entry.stat()
                     link = entry.is_symlink()
-                    if link and not is_inside(entry.path):
+                    if link and not is_inside(entry.path, base):
                         continue
                 except OSError:  # broken symlink, vanished, unreadable
                     continue
@@ -100,7 +126,7 @@ class DirectoryLister:
         if self.root.listed(name):
             try:
                 link = os.path.islink(path)
-                if not link or self.root.is_inside(path):
+                if not link or self.root.is_inside(path, self.root.base_of(prefix)):
                     model = self._entry_model(prefix, name, path, os.stat(path), iso, writable)
             except OSError:  # gone, or a broken link
                 pass
@@ -146,6 +172,17 @@ class DirectoryLister:
             "hash": None,
             "hash_algorithm": None,
         }
+
+
+def _read_only(models: dict[str, ContentsModel]) -> list[ContentsModel]:
+    """Copies of `models` marked not writable (a shared folder's: the stored models are the
+    cache's, shared by every reader)."""
+    copies = []
+    for model in models.values():
+        copy = model.copy()
+        copy["writable"] = False
+        copies.append(copy)
+    return copies
 
 
 class _IsoCache:

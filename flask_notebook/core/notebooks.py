@@ -542,6 +542,10 @@ class Notary:
 
     def __init__(self, data_dir: str | None = None) -> None:
         kwargs: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
+        if data_dir:
+            # Before the notary: it opens its SQLite store as it is made, and in a folder that
+            # is not there yet, nbformat quietly keeps the signatures in memory instead.
+            os.makedirs(data_dir, mode=0o700, exist_ok=True)
         self._notary = NotebookNotary(**kwargs)  # type: ignore[no-untyped-call]
         os.makedirs(self._notary.data_dir, exist_ok=True)
         # Read (or create) the secret now, once, rather than lazily in some worker thread.

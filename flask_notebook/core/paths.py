@@ -76,10 +76,19 @@ class Root:
     root. jupyter_server follows symlinks that point outside its root; we do not. A name
     longer than the file system takes (255 bytes), or a path longer than it takes, is
     ``errors.NameTooLong`` (400; jupyter_server answers 500).
+
+    `shared` folders (NOTEBOOK_SHARED_DIRS: name -> directory) appear as top-level folders
+    of that name: ``name/x`` is ``x`` in that directory, and a path under it must stay
+    inside it as a path under the root must stay inside the root. They hide a real entry of
+    the same name in the root (``is_shared``), as the kernel sandbox's read-only bind mount at
+    ``<root>/<name>`` hides it from kernels. Writing to them is refused by the contents
+    manager, not here.
     """
 
-    def __init__(self, root_dir: str, *, allow_hidden: bool = False, hide_globs: list[str] | None = None) -> None:
+    def __init__(self, root_dir: str, *, allow_hidden: bool = False, hide_globs: list[str] | None = None,
+                 shared: dict[str, str] | None = None) -> None:
         self.os_root = os.path.realpath(root_dir)
+        self.shared = {name: os.path.realpath(path) for name, path in (shared or {}).items()}
         # Longer names fail with ENAMETOOLONG deep down (realpath, a temporary file's name):
         # checked once, here, with an honest message.
         self.name_max = _pathconf(self.os_root, "PC_NAME_MAX", 255)
@@ -106,16 +115,30 @@ class Root:
             if size > self.name_max:
                 raise errors.NameTooLong(f"Name too long: '{_shorten(part)}' is {size} bytes; "
                                          f"the file system allows {self.name_max}")
-        os_path = os.path.join(self.os_root, *parts)
+        base = self.shared.get(parts[0])
+        if base is not None:
+            os_path = os.path.join(base, *parts[1:])
+        else:
+            base = self.os_root
+            os_path = os.path.join(base, *parts)
         if len(os.fsencode(os_path)) >= self.path_max:
             raise errors.NameTooLong(f"Path too long: {_shorten(api_path)} makes a path of more than "
                                      f"{self.path_max - 1} bytes")
-        if not self.is_inside(os_path):
+        if not self.is_inside(os_path, base):
             raise errors.NotFound(f"{api_path} is outside root contents directory")
         return os_path
 
-    def is_inside(self, os_path: str) -> bool:
-        """Whether `os_path`, with every symlink resolved, is the root or below it.
+    def is_shared(self, api_path: str) -> bool:
+        """Whether `api_path` is a shared folder or lies in one (read-only)."""
+        return normalize_api_path(api_path).split("/", 1)[0] in self.shared
+
+    def base_of(self, api_path: str) -> str:
+        """The directory `api_path` lies under: its shared folder's, or the root."""
+        return self.shared.get(normalize_api_path(api_path).split("/", 1)[0], self.os_root)
+
+    def is_inside(self, os_path: str, base: str | None = None) -> bool:
+        """Whether `os_path`, with every symlink resolved, is `base` or below it; without
+        `base`, the root or a shared folder (or below one).
 
         A path that does not exist yet (or lies in a directory we may not search, which the
         OS will refuse to enter anyway) is resolved as far as it can be. A symlink loop never
@@ -130,7 +153,8 @@ class Root:
             real = os.path.realpath(os_path)
         except OSError:  # ELOOP: nothing we can vouch for
             return False
-        return real == self.os_root or real.startswith(self.os_root.rstrip(os.sep) + os.sep)
+        bases = (base,) if base is not None else (self.os_root, *self.shared.values())
+        return any(real == b or real.startswith(b.rstrip(os.sep) + os.sep) for b in bases)
 
     # -- visibility ---------------------------------------------------------------
 

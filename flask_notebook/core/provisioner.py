@@ -14,6 +14,12 @@ keeps its own. It is jupyter_client's ``LocalProvisioner`` with two changes:
   kernel is gone; a restart on the same ports keeps them.
 - Under gevent's patching, the process is started by ``os.posix_spawn`` (`spawn.KernelProcess`)
   instead of gevent's ``Popen``, which stalls the server for as long as a fork of it takes.
+
+And the kernel's command goes through two hooks: ``confine_command`` (nothing here; the kernel
+sandbox's ``sandbox.BubblewrapProvisioner`` wraps it in bwrap), then ``limit_command``: the
+memory and CPU limits the registry sets on the provisioner (``limits``, a
+`cgroups.KernelLimits`) prefix it outermost, so the kernel, and whatever confines it, is in
+its groups from its first instruction.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from jupyter_client.manager import KernelManager
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
+from .cgroups import KernelLimits
 from .spawn import KernelProcess
 
 log = logging.getLogger(__name__)
@@ -83,8 +90,8 @@ class HeldPortsProvisioner(LocalProvisioner):
 
     The command jupyter_client built passes two hooks before it is launched, innermost
     first: `confine_command` (the sandbox's: ``sandbox.BubblewrapProvisioner``) and then
-    ``limit_command`` (memory and CPU limits: the outermost prefix, so that the sandbox
-    is inside the limits too).
+    `limit_command` (memory and CPU limits: the outermost prefix, so that the sandbox is
+    inside the limits too).
     """
 
     #: What `launch_kernel` starts under gevent (the sandbox's reports a signal's death).
@@ -94,6 +101,8 @@ class HeldPortsProvisioner(LocalProvisioner):
         super().__init__(**kwargs)
         self.held: dict[str, socket.socket] = {}
         self._written = False  # whether pre_launch wrote the connection file
+        #: The memory and CPU limits of the kernel, set by the registry before it launches.
+        self.limits: KernelLimits | None = None
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         km = self.parent
@@ -106,13 +115,23 @@ class HeldPortsProvisioner(LocalProvisioner):
                 self.hold_ports(km)
         kwargs = await super().pre_launch(**kwargs)
         self._written = True
-        kwargs["cmd"] = self.confine_command(list(kwargs["cmd"]), kwargs)
+        kwargs["cmd"] = self.limit_command(self.confine_command(list(kwargs["cmd"]), kwargs), kwargs.get("env"))
         return kwargs
 
     def confine_command(self, cmd: list[str], kwargs: dict[str, Any]) -> list[str]:
         """The command that runs `cmd` confined: `cmd` itself here (no sandbox). A sandbox
         may also change the launch options in `kwargs` (its environment, say)."""
         return cmd
+
+    def limit_command(self, cmd: list[str], env: dict[str, str] | None = None) -> list[str]:
+        """`cmd` run under the kernel's memory and CPU limits (`limits`), when it has any.
+
+        :raises OSError: the kernel's groups could not be made; FileNotFoundError: its
+            program does not exist.
+        """
+        if self.limits is None or self.kernel_id is None:
+            return cmd
+        return self.limits.command(self.kernel_id, cmd, env)
 
     def hold_ports(self, km: KernelManager) -> None:
         """Hold `km`'s ports; choose (and hold) one where it has none, or where its port was
@@ -143,6 +162,8 @@ class HeldPortsProvisioner(LocalProvisioner):
         if not restart:
             self.release_ports()
             self._written = False
+            if self.limits is not None and self.kernel_id is not None:
+                self.limits.release(self.kernel_id)
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         """What ``LocalProvisioner.launch_kernel`` does, with a process started by

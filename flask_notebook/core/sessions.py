@@ -2,6 +2,12 @@
 
 Kept in memory, as jupyter_server keeps them by default. A session whose kernel is gone
 (shut down, culled, dead) is dropped the next time it is looked at.
+
+A session belongs to the user who made it (``owner``); given a ``user``, the queries and
+changes act only on sessions that user may see (``users.User.may_see``: theirs, or all
+for an administrator), and one that user may not see is "not found". Paths are relative to
+the owner's workspace (`root`, passed per call), so two users' ``Untitled.ipynb`` are two
+sessions.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from . import errors
 from .kernels import Kernel, KernelRegistry
 from .models import SessionModel
 from .paths import Root, normalize_api_path
+from .users import User
 
 
 @dataclasses.dataclass
@@ -28,6 +35,10 @@ class Session:
     #: A PATCH may set ``name`` or ``type`` to null: jupyter_server 2.21 copies both as given.
     type: str | None
     kernel_id: str
+    #: The user who made it (``users.User.username``); None: the server's own user.
+    owner: str | None = None
+    #: The workspace its path is in (the registry's root by default).
+    root: Root | None = None
 
     def model(self, kernel_model: dict[str, Any]) -> SessionModel:
         """The wire model, with `kernel_model` (the kernel's own) as ``kernel``. A notebook
@@ -47,24 +58,28 @@ class Sessions:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def kernel_cwd(self, api_path: str, *, is_dir: bool = False) -> str:
+    def kernel_cwd(self, api_path: str, *, is_dir: bool = False, root: Root | None = None) -> str:
         """The kernel's working directory: the path's folder (the path itself if a directory),
-        walking up to the nearest folder that exists, never above the root.
+        walking up to the nearest folder that exists, never above the root (`root`, a user's
+        workspace; the registry's by default). A path in a shared folder gives that folder's
+        real directory (which the kernel sandbox binds at ``<root>/<name>``).
 
         :raises errors.Invalid: the path is outside the root.
         """
+        root = root or self.root
         try:
-            os_path = self.root.os_path(api_path)
+            os_path = root.os_path(api_path)
         except errors.NotFound as exc:
             raise errors.Invalid(exc.message) from exc
+        base = root.base_of(api_path)
         cwd = os_path if is_dir or os.path.isdir(os_path) else os.path.dirname(os_path)
-        while not os.path.isdir(cwd) and len(cwd) > len(self.root.os_root):
+        while not os.path.isdir(cwd) and len(cwd) > len(base):
             cwd = os.path.dirname(cwd)
-        return cwd if self.root.is_inside(cwd) and os.path.isdir(cwd) else self.root.os_root
+        return cwd if root.is_inside(cwd, base) and os.path.isdir(cwd) else root.os_root
 
     def _env(self, session: Session) -> dict[str, str]:
-        os_path = os.path.join(self.root.os_root, *session.path.split("/")) if session.path else \
-            self.root.os_root
+        root = session.root or self.root
+        os_path = os.path.join(root.os_root, *session.path.split("/")) if session.path else root.os_root
         return {"JPY_SESSION_NAME": os_path}
 
     def _live(self, session: Session) -> Kernel | None:
@@ -73,22 +88,35 @@ class Sessions:
             self._sessions.pop(session.id, None)
         return kernel
 
+    def _find(self, session_id: str, user: User | None) -> tuple[Session, Kernel]:
+        """:raises errors.NotFound: no such live session, or one `user` may not see."""
+        session = self._sessions.get(session_id)
+        kernel = self._live(session) if session is not None else None
+        if session is None or kernel is None or (user is not None and not user.may_see(session.owner)):
+            raise errors.NotFound(f"Session not found: session_id='{session_id}'")
+        return session, kernel
+
     # -- queries ------------------------------------------------------------------------------
 
-    def list(self) -> list[SessionModel]:
+    def list(self, user: User | None = None) -> list[SessionModel]:
+        """Every live session, or those `user` may see."""
         models = []
         for session in list(self._sessions.values()):
+            if user is not None and not user.may_see(session.owner):
+                continue
             kernel = self._live(session)
             if kernel is not None:
                 models.append(session.model(kernel.model()))
         return models
 
-    def get(self, session_id: str) -> SessionModel:
-        session = self._sessions.get(session_id)
-        kernel = self._live(session) if session is not None else None
-        if session is None or kernel is None:
-            raise errors.NotFound(f"Session not found: session_id='{session_id}'")
+    def get(self, session_id: str, user: User | None = None) -> SessionModel:
+        """:raises errors.NotFound: no such session, or one `user` may not see."""
+        session, kernel = self._find(session_id, user)
         return session.model(kernel.model())
+
+    def owner_of(self, session_id: str) -> str | None:
+        session = self._sessions.get(session_id)
+        return session.owner if session is not None else None
 
     def count_for(self, kernel_id: str) -> int:
         return sum(1 for s in self._sessions.values() if s.kernel_id == kernel_id)
@@ -96,49 +124,64 @@ class Sessions:
     # -- changes ------------------------------------------------------------------------------
 
     def create(self, path: str, type_: str, name: str | None, kernel_name: str | None,
-               kernel_id: str | None) -> SessionModel:
-        """A new session, or the live one already at `path` (returned unchanged).
+               kernel_id: str | None, *, user: User | None = None, owner: str | None = None,
+               root: Root | None = None, limited: bool = True) -> SessionModel:
+        """A new session of `owner`'s, or `owner`'s live one already at `path` (returned
+        unchanged). `user` (who asks) may use a running kernel `kernel_id` if they may see it.
+        A kernel it starts is `owner`'s, and counts toward their limit unless not `limited`
+        (``KernelRegistry.start_kernel``).
 
+        :param root: the workspace `path` is in (the registry's root by default).
         :raises errors.NotFound: no kernelspec `kernel_name`.
+        :raises errors.Conflict: `kernel_id` is a kernel `user` may not see.
         :raises errors.KernelFailed, errors.LimitReached: from starting the kernel.
         """
         path = normalize_api_path(path)
         for session in list(self._sessions.values()):
-            if session.path == path:
+            if session.path == path and session.owner == owner:  # an owner has one workspace
                 kernel = self._live(session)
                 if kernel is not None:
                     return session.model(kernel.model())
-        session = Session(id=str(uuid.uuid4()), path=path, name=name, type=type_, kernel_id="")
-        kernel = self._kernel_for(session, kernel_name, kernel_id)
+        session = Session(id=str(uuid.uuid4()), path=path, name=name, type=type_, kernel_id="", owner=owner,
+                          root=root)
+        kernel = self._kernel_for(session, kernel_name, kernel_id, user, limited=limited)
         session.kernel_id = kernel.id
         self._sessions[session.id] = session
         return session.model(kernel.model())
 
-    def _kernel_for(self, session: Session, kernel_name: str | None, kernel_id: str | None) -> Kernel:
-        if kernel_id and kernel_id in self.registry.kernels:
-            return self.registry.kernels[kernel_id]
-        return self.registry.start_kernel(kernel_name, cwd=self.kernel_cwd(session.path), kernel_id=kernel_id or None,
-                                   env=self._env(session))
+    def _kernel_for(self, session: Session, kernel_name: str | None, kernel_id: str | None,
+                    user: User | None, *, limited: bool) -> Kernel:
+        running = self.registry.kernels.get(kernel_id) if kernel_id else None
+        if running is not None and (user is None or user.may_see(running.owner)):
+            return running
+        return self.registry.start_kernel(kernel_name, cwd=self.kernel_cwd(session.path, root=session.root),
+                                          kernel_id=kernel_id or None, env=self._env(session), owner=session.owner,
+                                          limited=limited)
 
-    def update(self, session_id: str, changes: dict[str, Any]) -> SessionModel:
-        """Apply a PATCH: path, name, type, and kernel (``id`` wins over ``name``).
+    def update(self, session_id: str, changes: dict[str, Any], *, user: User | None = None,
+               limited: bool = True) -> SessionModel:
+        """Apply a PATCH: path, name, type, and kernel (``id`` wins over ``name``). A new
+        kernel is started before the old one is shut down, as jupyter_server does, so it needs
+        room under the owner's limit (unless not `limited`).
 
-        Changing the kernel shuts the old one down, as jupyter_server does.
-        :raises errors.NotFound: no such session. :raises errors.Invalid: no such kernel id.
+        Changing the kernel shuts the old one down, as jupyter_server does. A new kernel
+        (``name``) is the session owner's.
+        :raises errors.NotFound: no such session, or one `user` may not see.
+        :raises errors.Invalid: no such kernel id (or one `user` may not see).
         """
-        session = self._sessions.get(session_id)
-        if session is None or self._live(session) is None:
-            raise errors.NotFound(f"Session not found: session_id='{session_id}'")
+        session, _ = self._find(session_id, user)
         old_kernel_id = session.kernel_id
         kernel = changes.get("kernel")
         if isinstance(kernel, dict):
             if kernel.get("id") is not None:
-                if not isinstance(kernel["id"], str) or kernel["id"] not in self.registry.kernels:
+                running = self.registry.kernels.get(kernel["id"]) if isinstance(kernel["id"], str) else None
+                if running is None or (user is not None and not user.may_see(running.owner)):
                     raise errors.Invalid(f"No such kernel: {kernel['id']}")
                 session.kernel_id = kernel["id"]
             elif kernel.get("name") is not None:
-                started = self.registry.start_kernel(kernel["name"], cwd=self.kernel_cwd(session.path),
-                                              env=self._env(session))
+                started = self.registry.start_kernel(kernel["name"],
+                                                     cwd=self.kernel_cwd(session.path, root=session.root),
+                                                     env=self._env(session), owner=session.owner, limited=limited)
                 session.kernel_id = started.id
         if "path" in changes:
             session.path = normalize_api_path(changes["path"])
@@ -156,14 +199,15 @@ class Sessions:
             raise errors.NotFound(f"Session not found: session_id='{session_id}'")
         return session.model(kernel_now.model())
 
-    def delete(self, session_id: str) -> None:
+    def delete(self, session_id: str, *, user: User | None = None) -> None:
         """Remove the session and shut its kernel down.
 
-        :raises errors.NotFound: no such session.
+        :raises errors.NotFound: no such session, or one `user` may not see.
         """
-        session = self._sessions.pop(session_id, None)
-        if session is None:
+        session = self._sessions.get(session_id)
+        if session is None or (user is not None and not user.may_see(session.owner)):
             raise errors.NotFound(f"Session not found: session_id='{session_id}'")
+        del self._sessions[session_id]
         try:
             self.registry.shutdown_kernel(session.kernel_id)
         except errors.NotFound:

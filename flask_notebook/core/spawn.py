@@ -77,7 +77,7 @@ def _inherited_descriptors() -> list[int]:
     return _inherited
 
 
-def _program(argv0: str, env: dict[str, str] | None) -> str:
+def program_path(argv0: str, env: dict[str, str] | None) -> str:
     """The program's path, looked up on the child's PATH as ``Popen`` does.
 
     :raises FileNotFoundError: there is no such program.
@@ -110,7 +110,7 @@ class KernelProcess:
         self.args = list(args)
         self.returncode: int | None = None
         self.stdout: IO[bytes] | None = None
-        argv = [_program(self.args[0], env), *self.args[1:]]
+        argv = [program_path(self.args[0], env), *self.args[1:]]
         if cwd is not None:
             if not os.path.isdir(cwd):
                 raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), cwd)

@@ -46,6 +46,7 @@ from .kernels import Confine, wait_for_exit
 from .models import TerminalModel
 from .paths import Root, iso_utc
 from .spawn import KernelProcess
+from .users import User
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,8 @@ class Terminal:
                  on_activity: Callable[[float], None], on_end: Callable[[Terminal], None]) -> None:
         self.name = name
         self.process = process
+        #: The user who started it (``users.User.username``); None: the server's own user.
+        self.owner: str | None = None
         self.last_activity = time.time()
         self.ended = False
         self._fd = master_fd
@@ -322,41 +325,50 @@ class Terminals:
         self.terminals: dict[str, Terminal] = {}
         self._closed = False
 
-    def all(self) -> list[Terminal]:
-        return list(self.terminals.values())
+    def all(self, user: User | None = None) -> list[Terminal]:
+        """Every terminal, or those `user` may see."""
+        return [t for t in self.terminals.values() if user is None or user.may_see(t.owner)]
 
-    def get(self, name: str) -> Terminal:
-        """:raises errors.NotFound: no such terminal (jupyter_server_terminals' message)."""
+    def get(self, name: str, user: User | None = None) -> Terminal:
+        """:raises errors.NotFound: no such terminal, or one `user` may not see
+            (jupyter_server_terminals' message either way)."""
         terminal = self.terminals.get(name)
-        if terminal is None:
+        if terminal is None or (user is not None and not user.may_see(terminal.owner)):
             raise errors.NotFound(f"Terminal not found: {name}")
         return terminal
 
-    def cwd(self, cwd: str | None) -> str:
+    def cwd(self, cwd: str | None, root: Root | None = None) -> str:
         """The folder a terminal starts in: `cwd`, an API path (an absolute path inside the
-        root is taken too), when it is a folder inside the root; else the root."""
+        root is taken too), when it is a folder inside `root` (the registry's by default);
+        else the root."""
+        root = root or self.root
         if not cwd or "\0" in cwd:
-            return self.root.os_root
-        if os.path.isabs(cwd) and self.root.is_inside(cwd):
+            return root.os_root
+        if os.path.isabs(cwd) and root.is_inside(cwd):
             os_path = os.path.realpath(cwd)
         else:
             try:
-                os_path = self.root.os_path(cwd)
+                os_path = root.os_path(cwd)
             except (errors.NotFound, errors.NameTooLong):
-                return self.root.os_root
-        return os_path if os.path.isdir(os_path) and self.root.is_inside(os_path) else self.root.os_root
+                return root.os_root
+        return os_path if os.path.isdir(os_path) and root.is_inside(os_path) else root.os_root
 
     def create_terminal(self, name: str | None = None, *, cwd: str | None = None,
                         env: dict[str, str] | None = None, owner: str | None = None,
-                        workspace: str | None = None) -> Terminal:
-        """Start a shell. A `name` already in use gives that terminal, as it is.
+                        root: Root | None = None) -> Terminal:
+        """Start a shell, `owner`'s, in `root` (a user's workspace; the registry's root by
+        default). A `name` already in use gives that terminal, as it is, if it is `owner`'s.
+
+        Names are one namespace for all users (an administrator names any terminal by its
+        name), so a user's new terminal may be ``"2"`` because another user's is ``"1"``.
 
         :param cwd: see `cwd`; a folder that does not exist, or is not inside the root, is
             ignored.
         :param env: more environment variables for the shell.
-        :param owner: who starts it, and `workspace` the owner's workspace if known: with a
-            sandbox, the shell is confined there (`confine`).
+        :param owner: who starts it: with a sandbox, the shell is confined to `root` (else
+            to the owner's workspace: `confine`).
         :raises errors.Invalid: a name that is not letters, digits and underscores.
+        :raises errors.Conflict: `name` is another user's terminal.
         :raises errors.Unavailable: the server is shutting down.
         """
         if self._closed:
@@ -365,15 +377,17 @@ class Terminals:
             if not NAME.fullmatch(name):
                 raise errors.Invalid(f"Invalid terminal name: {name!r} (letters, digits and _ only)")
             if name in self.terminals:
+                if self.terminals[name].owner != owner:
+                    raise errors.Conflict(f"Terminal name {name!r} is in use", reason="terminal name in use")
                 return self.terminals[name]
         else:
             name = next(str(n) for n in range(1, len(self.terminals) + 2) if str(n) not in self.terminals)
         rows, cols = DEFAULT_SIZE
         own = {**self.env, **(env or {}), "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)}
-        folder: str | None = self.cwd(cwd)
+        folder: str | None = self.cwd(cwd, root)
         argv = self.shell_command
         if self.confine is not None:
-            confinement = self.confine(owner, workspace, self.cwd(cwd))
+            confinement = self.confine(owner, root.os_root if root is not None else None, self.cwd(cwd, root))
             own["JUPYTER_SERVER_ROOT"] = confinement.workspace
             shell_env = sandbox.sandbox_env(os.environ, confinement, own=own)
             program = shutil.which(argv[0], path=shell_env["PATH"]) or argv[0]
@@ -399,6 +413,7 @@ class Terminals:
         finally:
             os.close(slave)
         terminal = Terminal(name, process, master, self.on_activity, self._forget)
+        terminal.owner = owner
         self.terminals[name] = terminal
         log.info("terminal %s started (%s, pid %d)", name, self.shell_command[0], process.pid)
         return terminal

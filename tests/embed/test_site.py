@@ -96,7 +96,7 @@ def test_logged_in_user_uses_the_pages_and_rest_api_with_cookie_and_xsrf(site: S
     assert cross.status_code == 403 and cross.json()["message"].startswith("Blocked cross-origin API request")
 
     path = ada.api("POST", "contents", 201, json={"type": "notebook"})["path"]
-    assert (site.root / path).is_file()
+    assert (site.root / "users" / "ada" / path).is_file()  # her own workspace (NOTEBOOK_USER_ROOT)
     assert path in [entry["path"] for entry in ada.api("GET", "contents", 200)["content"]]
     session = ada.api("POST", "sessions", 201, json={"path": path, "type": "notebook", "kernel": {"name": "python3"}})
     kernel_id = session["kernel"]["id"]
@@ -150,6 +150,28 @@ def test_websocket_refused_before_handshake_without_the_sites_login(site: Site, 
     hijack = refused_handshake(url, header=[f"Cookie: {cookie}"], origin="http://evil.example")
     assert hijack.status_code == 403
     assert ada.api("GET", f"kernels/{kernel_id}", 200)["connections"] == 0
+
+
+def test_each_user_of_the_site_sees_only_their_own_and_an_administrator_everything(site: Site, ada: User) -> None:
+    path = ada.api("POST", "contents", 201, json={"type": "notebook"})["path"]
+    kernel_id = ada.api("POST", "kernels", 201, json={"name": "python3"})["id"]
+    alan = site.login("alan", "turing")
+    try:
+        assert path not in [entry["path"] for entry in alan.api("GET", "contents", 200)["content"]]
+        alan.api("GET", f"contents/{path}", 404)
+        assert alan.api("GET", "kernels", 200) == []
+        assert alan.api("GET", f"kernels/{kernel_id}", 404) == {"message": f"Kernel does not exist: {kernel_id}",
+                                                                "reason": None}
+        assert refused_handshake(ws_url(site, kernel_id), header=[
+            "Cookie: " + "; ".join(f"{c.name}={c.value}" for c in alan.cookies)]).status_code == 404
+    finally:
+        alan.close()
+    grace = site.login("grace", "cobol")
+    try:
+        assert {"id": kernel_id, "owner": "ada"}.items() <= grace.api("GET", f"kernels/{kernel_id}", 200).items()
+    finally:
+        grace.close()
+    assert "owner" not in ada.api("GET", f"kernels/{kernel_id}", 200)
 
 
 def test_logging_out_of_the_site_closes_the_notebook(site: Site) -> None:

@@ -22,6 +22,13 @@ function displayName(kernelName) {
   return specs[kernelName] || kernelName;
 }
 
+/** Whose it is: only an administrator's models on a server with several users carry `owner`
+ *  (null: the server's own user). */
+function ownerBadge(model) {
+  if (!("owner" in model)) return null;
+  return el("span", { className: "nb-owner", title: "Owner" }, ` · ${model.owner ?? "server"}`);
+}
+
 function sessionRow(session) {
   const link = session.type === "notebook"
     ? el("a", { href: pageUrl("notebooksUrl", session.path) }, session.path)
@@ -29,7 +36,7 @@ function sessionRow(session) {
   const button = el("button", { type: "button", "aria-label": `Shut down ${session.path}` }, "Shut Down");
   button.addEventListener("click", () => shutDown(button, apiUrl("sessions", session.id), session.path));
   return el("tr", { dataset: { sessionId: session.id } },
-    el("td", {}, link),
+    el("td", {}, link, ownerBadge(session)),
     el("td", {}, session.type || ""),
     el("td", {}, displayName(session.kernel.name)),
     stateCell(session.kernel),
@@ -42,7 +49,7 @@ function kernelRow(kernel, users) {
   const button = el("button", { type: "button", "aria-label": `Shut down ${label}` }, "Shut Down");
   button.addEventListener("click", () => shutDown(button, apiUrl("kernels", kernel.id), label));
   return el("tr", { dataset: { kernelId: kernel.id } },
-    el("td", {}, displayName(kernel.name)),
+    el("td", {}, displayName(kernel.name), ownerBadge(kernel)),
     el("td", {}, el("code", { title: kernel.id }, kernel.id.slice(0, 8))),
     stateCell(kernel),
     el("td", {}, String(kernel.connections ?? 0)),

@@ -7,6 +7,10 @@ import os
 import signal
 from collections.abc import Callable
 
+import pytest
+
+from flask_notebook.core.cgroups import KernelLimits
+
 from ..support.kernel_client import KernelClient
 from ..support.kernels import kernel_processes
 from ..support.waiting import wait_for
@@ -90,3 +94,24 @@ def test_an_idle_sandboxed_kernel_is_culled_with_its_sandbox(start_site: Callabl
     wait_for(lambda: site.api("alice", "GET", "kernels", 200) == [], timeout=20)
     wait_for(lambda: not _processes_of(site, kernel_id), timeout=10)
     assert f"culling kernel {kernel_id}" in site.log()
+
+
+def _cgroups_here() -> bool:
+    limits = KernelLimits(256 * 1024 * 1024, None)
+    limits.close()
+    return limits.memory_by is not None and limits.memory_by.startswith("cgroup")
+
+
+@pytest.mark.skipif(not _cgroups_here(), reason="this machine does not let us make cgroups")
+def test_a_sandboxed_kernel_past_its_memory_limit_is_reported_as_such(start_site: Callable[..., SandboxSite]) -> None:
+    """The limits' prefix runs bwrap in the kernel's groups; bwrap's 137 is a SIGKILL again."""
+    site = start_site(NOTEBOOK_KERNEL_MEMORY_LIMIT="256MiB")
+    kernel_id = site.start_kernel("alice")
+    client = site.client("alice", kernel_id)
+    before = kernel_pid(site, kernel_id)
+    client.execute("b = bytearray(400 * 1024 * 1024)")
+    model = wait_for(lambda: (m := site.api("alice", "GET", f"kernels/{kernel_id}", 200)).get("reason") and m)
+    assert "killed: memory limit 256 MiB reached" in model["reason"], model
+    assert kernel_pid(site, kernel_id) != before
+    client.wait_ready()
+    assert run(client, "print(1 + 1)") == ("2\n", None)

@@ -418,8 +418,9 @@ Take = Callable[[str, str, "dict[str, str] | None"], "Kernel | None"]
 #: Makes room under the kernel limit for a kernel of a kernelspec the pool cannot give, by
 #: giving up a warm kernel of another: True when it did (`pool.KernelPool.evict`).
 Evict = Callable[[str], bool]
-#: The sandbox of a kernel from its owner, the owner's workspace when the caller knows it, and
-#: the folder it is to start in (the app's, from its settings: ``extension.py``).
+#: The sandbox of a kernel or terminal from its owner, the owner's workspace when the caller
+#: knows it (terminals: their root), and the folder it is to start in (the app's, from its
+#: settings: ``extension.py``).
 Confine = Callable[[str | None, str | None, str], sandbox.Confinement]
 
 
@@ -506,8 +507,7 @@ class KernelRegistry:
 
     @_emits_start
     def start_kernel(self, name: str | None = None, *, cwd: str, kernel_id: str | None = None,
-                     env: dict[str, str] | None = None, owner: str | None = None, limited: bool = True,
-                     workspace: str | None = None) -> Kernel:
+                     env: dict[str, str] | None = None, owner: str | None = None, limited: bool = True) -> Kernel:
         """Launch a kernel (returns once the process is launched, not when it answers), or
         take a warm one (`take`).
 
@@ -521,8 +521,6 @@ class KernelRegistry:
 
         :param owner: who it is for (``Kernel.owner``). A `kernel_id` that is running already
             gives that kernel if it is `owner`'s.
-        :param workspace: the owner's workspace, where a sandboxed kernel is confined (else
-            worked out from `owner`: `Confine`).
         :raises errors.Invalid: `kernel_id` is not of the form jupyter_server accepts.
         :raises errors.Conflict: `kernel_id` is another owner's kernel. (A kernel id is a
             uuid4: whoever names another user's has learnt it elsewhere; a 404 would be no
@@ -546,7 +544,7 @@ class KernelRegistry:
             self._check_user_room(counted)
             self._starting_for[counted] = self._starting_for.get(counted, 0) + 1
         try:
-            return self._start(name, cwd=cwd, kernel_id=kernel_id, env=env, owner=owner, workspace=workspace)
+            return self._start(name, cwd=cwd, kernel_id=kernel_id, env=env, owner=owner)
         finally:
             if counted is not None:
                 left = self._starting_for[counted] - 1
@@ -564,7 +562,7 @@ class KernelRegistry:
                 "shut one down first (NOTEBOOK_MAX_KERNELS_PER_USER)", reason="user kernel limit reached")
 
     def _start(self, name: str | None, *, cwd: str, kernel_id: str | None, env: dict[str, str] | None,
-               owner: str | None, workspace: str | None) -> Kernel:
+               owner: str | None) -> Kernel:
         name = (name or self.kernelspecs.default_name).lower()
         self.kernelspecs.get_spec(name)  # NotFound, with a clear message
         kernel = None
@@ -579,8 +577,7 @@ class KernelRegistry:
                 raise errors.LimitReached(
                     f"The maximum number of kernels ({self.max_kernels}) is running; "
                     "shut one down first (NOTEBOOK_MAX_KERNELS)", reason="kernel limit reached")
-            kernel = self.launch(name, cwd=cwd, kernel_id=kernel_id, env=env, listed=True, owner=owner,
-                                 workspace=workspace)
+            kernel = self.launch(name, cwd=cwd, kernel_id=kernel_id, env=env, listed=True, owner=owner)
         kernel.owner = owner
         self.kernels[kernel.id] = kernel
         self._touch(kernel)
@@ -594,7 +591,7 @@ class KernelRegistry:
         return self.max_kernels is None or held < self.max_kernels
 
     def launch(self, name: str, *, cwd: str, kernel_id: str | None = None, env: dict[str, str] | None = None,
-               listed: bool = False, owner: str | None = None, workspace: str | None = None) -> Kernel:
+               listed: bool = False, owner: str | None = None) -> Kernel:
         """Launch a kernel process and its relay. Unless `listed` (``start_kernel`` lists it),
         the kernel is not listed and has no autorestart, until ``start_kernel`` takes it (`take`)
         or ``discard`` stops it. With a sandbox, confined as `confine` says for `owner`.
@@ -606,7 +603,7 @@ class KernelRegistry:
             raise errors.Unavailable("The server is shutting down", reason="shutting down")
         confinement = None
         if self.confine is not None:
-            confinement = self.confine(owner, workspace, cwd)
+            confinement = self.confine(owner, None, cwd)
             confinement = dataclasses.replace(confinement, env={**confinement.env, **(env or {})})
         kernel_id = kernel_id or str(uuid.uuid4())
         runtime = jupyter_runtime_dir()

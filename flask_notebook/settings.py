@@ -373,6 +373,29 @@ def _audit_code(value: Any) -> str:
     raise Invalid('"full", "hash" or "none"')
 
 
+# -- runs (issue 20) ----------------------------------------------------------------------------
+
+
+class RunHistory(NamedTuple):
+    """Finished runs kept: at most `runs`, none older than `age` seconds."""
+
+    runs: int
+    age: float
+
+
+def _run_history(value: Any) -> RunHistory:
+    expected = 'a count and an age in seconds, like {"count": 1000, "age": 2592000}'
+    if isinstance(value, RunHistory):
+        return value
+    if not isinstance(value, dict) or set(value) - {"count", "age"}:
+        raise Invalid(expected)
+    count_ = _whole(value.get("count", 1000))
+    age = _number(value.get("age", 30 * 86400))
+    if count_ is None or count_ < 0 or not age >= 0:
+        raise Invalid(expected)
+    return RunHistory(count_, age)
+
+
 # -- the definitions --------------------------------------------------------------------------
 
 
@@ -534,6 +557,23 @@ class Settings:
     audit_code: str = setting(
         "NOTEBOOK_AUDIT_CODE", "hash", _audit_code,
         'code executed, in audit lines: ``"full"``, ``"hash"`` (its SHA-256) or ``"none"``.')
+    run_history: RunHistory = setting(
+        "NOTEBOOK_RUN_HISTORY", {"count": 1000, "age": 30 * 86400}, _run_history,
+        "finished runs kept (in the data directory, across restarts): at most ``count``, none older "
+        "than ``age`` seconds.")
+    max_concurrent_runs: int = setting(
+        "NOTEBOOK_MAX_CONCURRENT_RUNS", 4, count("runs", above_zero=True),
+        "runs executing at once across kernels (runs of one kernel always go one after another).")
+    run_save_interval: float = setting(
+        "NOTEBOOK_RUN_SAVE_INTERVAL", 1, seconds(above_zero=True),
+        "seconds between a run's saves of the outputs so far (and at each cell's end).")
+    run_max_output_bytes: int = setting(
+        "NOTEBOOK_RUN_MAX_OUTPUT_BYTES", 10 * MiB, count("bytes", above_zero=True),
+        "a cell's outputs a run saves in the file, in bytes; past it they are cut, with a notice "
+        "(the live stream is not cut).")
+    run_input_timeout: float = setting(
+        "NOTEBOOK_RUN_INPUT_TIMEOUT", 300, seconds(above_zero=True),
+        "seconds a run's ``input()`` waits for an answer before the cell fails.")
     base_url: str = setting(
         "NOTEBOOK_BASE_URL", "/", _text, "the URL prefix of every route (``--base-url``).", standalone=True)
     trust_proxy: int = setting(

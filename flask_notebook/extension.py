@@ -27,6 +27,7 @@ from .core.kernels import Confine, Kernel, KernelRegistry
 from .core.kernelspecs import Kernelspecs
 from .core.pool import KernelPool
 from .core.ratelimit import RateLimiter
+from .core.runs import Runs
 from .core.sessions import Sessions
 from .core.paths import Root
 from .core.terminals import Terminals, default_shell
@@ -68,6 +69,8 @@ class NotebookState:
     #: `notary` and `config_sections` above are those of the shared one, NOTEBOOK_ROOT_DIR's.
     #: Views use the request's user's: ``blueprints.ownership.workspace()``.
     workspaces: Workspaces
+    #: Notebooks run by the server (``/api/runs``).
+    runs: Runs
     pool: KernelPool | None = None
     terminals: Terminals | None = None
     #: NOTEBOOK_EXECUTE_RATE_LIMIT's count per user, None without a limit.
@@ -100,6 +103,7 @@ class NotebookState:
         if self.terminals is not None:
             self.terminals.shutdown_all()  # shells end at SIGHUP: quick, before the kernels' grace
         self.events.close()
+        self.runs.close()  # cancels running runs, which interrupts their kernels and saves: before those go
         if self.pool is not None:
             self.pool.close()
         self.kernels.shutdown_all()
@@ -218,6 +222,11 @@ class Notebook:
             settings=settings,
             config_sections=shared.config_sections,
             workspaces=workspaces,
+            runs=Runs(kernels=kernels, kernelspecs=kernelspecs, executions=executions,
+                      store_dir=os.path.join(data_dir, "flask_notebook", "runs"),
+                      history_runs=settings.run_history.runs, history_age=settings.run_history.age,
+                      max_concurrent=settings.max_concurrent_runs, save_interval=settings.run_save_interval,
+                      max_output_bytes=settings.run_max_output_bytes, input_timeout=settings.run_input_timeout),
             pool=pool,
             shutdown_server=shutdown,
             events=events,

@@ -10,7 +10,7 @@ from flask import Blueprint
 
 from ..core import errors as core_errors
 from . import (api, apispec, audit, auth, channels, config, contents, errors, events, execute, files, kernels,
-               kernelspecs, nbconvert, openapi, security, sessions, terminals, ui)
+               kernelspecs, nbconvert, openapi, runs, security, sessions, terminals, ui)
 
 notebook = Blueprint(
     "notebook",
@@ -32,6 +32,7 @@ api.bp.register_blueprint(kernelspecs.bp)
 api.bp.register_blueprint(kernels.bp)  # with the channels WebSocket route on it
 api.bp.register_blueprint(sessions.bp)
 api.bp.register_blueprint(execute.bp)
+api.bp.register_blueprint(runs.bp)
 api.bp.register_blueprint(openapi.bp)
 api.bp.register_blueprint(terminals.bp)
 api.bp.register_blueprint(nbconvert.bp)

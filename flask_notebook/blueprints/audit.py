@@ -53,12 +53,14 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("notebook.api.terminals.create_terminal", "POST"): "terminal.create",
     ("notebook.api.terminals.terminate_terminal", "DELETE"): "terminal.delete",
     ("notebook.api.shutdown_server", "POST"): "server.shutdown",
+    ("notebook.api.runs.create_run", "POST"): "run.start",
+    ("notebook.api.runs.cancel_run", "DELETE"): "run.cancel",
 }
 #: The actions whose resource (or new path) is in the JSON answer.
 _ANSWER_NEEDED = frozenset({"kernel.start", "session.create", "terminal.create", "execute", "contents.create",
-                            "contents.mkdir", "contents.copy"})
+                            "contents.mkdir", "contents.copy", "run.start"})
 #: URL parts that name one owned thing: a 404 there may be an ownership check's answer.
-_OWNED = ("kernel_id", "session_id", "request_id")
+_OWNED = ("kernel_id", "session_id", "request_id", "run_id")
 _TERMINAL_BLUEPRINTS = ("notebook.api.terminals", "notebook.terminal_socket")
 
 
@@ -140,6 +142,12 @@ def _fields(action: str | None, response: Response, view_args: dict[str, Any]) -
         fields["resource"] = answer.get("name")
     elif action == "execute":
         fields.update(_execution_fields(body, answer, response))
+    elif action == "run.start":
+        fields["resource"] = answer.get("id")
+        fields["path"] = answer.get("path", body.get("path"))
+        fields["kernel_id"] = answer.get("kernel_id", body.get("kernel_id"))
+    if "run_id" in view_args:
+        fields["resource"] = view_args["run_id"]
     if "request_id" in view_args:
         fields["execution"] = view_args["request_id"]
     return fields

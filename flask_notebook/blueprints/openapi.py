@@ -1,8 +1,8 @@
 """`GET /api/openapi.json`: an OpenAPI 3.1 document of the endpoints we add to Jupyter's API.
 
 jupyter_server's own routes are described by its ``/api/spec.yaml`` (Swagger 2.0); this
-document covers what goes beyond it: REST execution, its requests, ``/api/execute`` and the
-kernel pool. Paths are relative to the server's base URL; a test checks that every route of
+document covers what goes beyond it: REST execution, its requests, ``/api/execute``, the
+kernel pool and runs. Paths are relative to the server's base URL; a test checks that every route of
 the ``execute`` blueprint is here.
 """
 
@@ -109,6 +109,63 @@ _KERNEL_OPTIONS: dict[str, Any] = {**_OPTIONS, "properties": {**_OPTIONS["proper
                    "kernel does not know ends the request with status `error` (the kernel's "
                    "`UnknownSubshellError`)"}}}
 
+_RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_RUN = _json(_ref("Run"), "The run")
+_RUN_BODY: dict[str, Any] = {
+    "type": "object", "required": ["path"],
+    "properties": {
+        "path": {"type": "string", "description": "The notebook to run"},
+        "cells": {"type": "array", "items": {"type": "string"},
+                  "description": "Cell ids to run, in the notebook's order (default: every code cell)"},
+        "parameters": {"type": "object", "description": "Injected as papermill does (Python kernels only): "
+                       "a cell tagged `injected-parameters` after the first cell tagged `parameters`"},
+        "output_path": {"type": "string", "description": "Where the executed copy goes; without it the "
+                        "notebook itself gets the outputs (a run in place)"},
+        "kernel_id": {"type": "string", "description": "Run on this kernel of yours; else a new kernel, "
+                      "shut down at the end"},
+        "kernel_name": {"type": "string", "description": "The new kernel's kernelspec (default: the notebook's)"},
+        "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0,
+                    "description": "Seconds per cell, then it is interrupted and the run fails (null: none)"},
+        "allow_errors": {"type": "boolean", "default": False},
+        "allow_stdin": {"type": "boolean", "default": True},
+    },
+}
+_RUN_PATHS: dict[str, Any] = {
+    "/api/runs": {
+        "post": {"tags": ["runs"], "summary": "Run a notebook on the server; its outputs are saved as they come",
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": _RUN_BODY}}},
+                 "responses": {"202": {**_RUN, "headers": {"Location": {"schema": {"type": "string"}}}},
+                               "400": _ERROR, "404": _ERROR, "409": _ERROR, "429": _ERROR, "503": _ERROR}},
+        "get": {"tags": ["runs"], "summary": "Your runs (every run, for an administrator), newest first",
+                "parameters": [{"name": name, "in": "query", "schema": {"type": kind}}
+                               for name, kind in (("path", "string"), ("status", "string"), ("limit", "integer"),
+                                                  ("offset", "integer"))],
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "runs": {"type": "array", "items": _ref("Run")}, "total": {"type": "integer"}}}, "One page"),
+                    "400": _ERROR}},
+    },
+    "/api/runs/{run_id}": {
+        "get": {"tags": ["runs"], "summary": "A run, or its events as a stream (from its start, or after "
+                                             "`Last-Event-ID` or `?from=`)",
+                "parameters": [_RUN_ID, _LAST_EVENT,
+                               {"name": "from", "in": "query", "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "The run (or the stream: `accepted`, `cell_started`, "
+                                                     "`output`, `clear_output`, `update_display`, "
+                                                     "`input_required`, `cell_finished`, and `done` last)",
+                                      "content": {"application/json": {"schema": _ref("Run")},
+                                                  "text/event-stream": {"schema": {"type": "string"}}}},
+                              "404": _ERROR}},
+        "delete": {"tags": ["runs"], "summary": "Cancel a queued or running run",
+                   "parameters": [_RUN_ID],
+                   "responses": {"202": _RUN, "404": _ERROR, "409": _ERROR}},
+    },
+    "/api/runs/{run_id}/input": {
+        "post": {"tags": ["runs"], "summary": "Answer the pending `input()` of the run's current cell",
+                 "parameters": [_RUN_ID], "requestBody": _INPUT_BODY,
+                 "responses": {"204": {"description": "Answered"}, "400": _ERROR, "404": _ERROR, "409": _ERROR}},
+    },
+}
+
 _HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 
 
@@ -171,6 +228,7 @@ SPEC: dict[str, Any] = {
                         "type": "object", "properties": {"size": {"type": "integer"}, "ready": {"type": "integer"},
                                                          "starting": {"type": "integer"}}}}, "The pool")}},
         },
+        **_RUN_PATHS,
         "/api/openapi.json": {
             "get": {"tags": ["meta"], "summary": "This document",
                     "responses": {"200": {"description": "OpenAPI 3.1"}}},
@@ -199,6 +257,30 @@ SPEC: dict[str, Any] = {
                         "prompt": {"type": "string"}, "password": {"type": "boolean"}}},
                     "started": {"type": ["string", "null"], "format": "date-time"},
                     "finished": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+            "Run": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"}, "path": {"type": "string"},
+                    "output_path": {"type": ["string", "null"]},
+                    "status": {"enum": ["queued", "running", "completed", "failed", "cancelled"]},
+                    "kernel_id": {"type": ["string", "null"]}, "kernel_name": {"type": "string"},
+                    "cells": {"type": "array", "items": {"type": "string"}},
+                    "cells_total": {"type": "integer"}, "cells_done": {"type": "integer"},
+                    "current_cell": {"type": ["string", "null"]}, "parameters": {"type": "object"},
+                    "allow_errors": {"type": "boolean"}, "timeout": {"type": ["number", "null"]},
+                    "created": {"type": "string", "format": "date-time"},
+                    "started": {"type": ["string", "null"], "format": "date-time"},
+                    "finished": {"type": ["string", "null"], "format": "date-time"},
+                    "error": {"type": "object", "properties": {
+                        "ename": {"type": "string"}, "evalue": {"type": "string"},
+                        "cell_id": {"type": ["string", "null"]}},
+                        "description": "When failed or cancelled (`Cancelled`)"},
+                    "input_request": {"type": ["object", "null"], "properties": {
+                        "cell_id": {"type": "string"}, "prompt": {"type": "string"},
+                        "password": {"type": "boolean"}}},
+                    "owner": {"type": ["string", "null"], "description": "For administrators, with several users"},
                 },
             },
             "Summary": {"type": "object", "properties": {

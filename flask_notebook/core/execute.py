@@ -723,16 +723,17 @@ class Executions:
         self._ready_timeout = ready_timeout
         self._queue_limit = queue_limit
 
-    def submit(self, kernel: Kernel, options: Options,
-               on_done: Callable[[Execution], None] | None = None) -> Execution:
-        """Queue `options` on `kernel`.
+    def submit(self, kernel: Kernel, options: Options, on_done: Callable[[Execution], None] | None = None, *,
+               default_timeout: bool = True) -> Execution:
+        """Queue `options` on `kernel`; one with no timeout gets the default one unless not
+        `default_timeout` (a run's cells: their timeout is the run's, none when it sets none).
 
         :raises errors.Conflict: the kernel is shutting down or dead.
         :raises errors.Unavailable: the kernel is restarting.
         """
         check_usable(kernel)
         self.purge()
-        if options.timeout is None and self.default_timeout:
+        if options.timeout is None and self.default_timeout and default_timeout:
             options = dataclasses.replace(options, timeout=self.default_timeout)
         key = (kernel.id, options.subshell_id)
         executor = self.executors.get(key)

@@ -1,0 +1,694 @@
+"""Runs: notebooks executed by the server, cell after cell, their outputs saved as they come.
+
+A run executes a notebook's code cells (all, or those named) on a kernel: the caller's
+(``kernel_id``), or a new one of its own, started when the run is created (so the kernel
+limits answer then) and shut down when it ends. Each cell goes through the REST execution
+engine (``core.execute``), whose events become the run's; the notebook on disk follows
+through a ``RunDocument`` (``core.rundoc``).
+
+Runs of one kernel execute one after another, in the order they came; at most
+``max_concurrent`` runs execute at once across kernels, the others wait, queued.
+
+A ``Run`` is the public record (``model()``) and its events; it changes only through its
+transitions. Finished runs are kept on disk (``core.runhistory``) and loaded at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+from gevent.event import Event
+from gevent.lock import BoundedSemaphore
+
+from . import errors, parameters, rundoc
+from .contents import ContentsManager
+from .execute import Execution, Executions, Options
+from .kernels import Kernel, KernelRegistry
+from .kernelspecs import Kernelspecs
+from .paths import iso_utc, normalize_api_path
+from .runhistory import RunStore, expired
+from .users import User
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+FINAL = frozenset({"completed", "failed", "cancelled"})
+#: Seconds a finished run keeps its events (outputs included) in memory; then only ``done``.
+EVENTS_KEPT = 600.0
+#: Seconds ``close`` gives running runs to end once cancelled (an interrupt, the last save).
+CLOSE_GRACE = 10.0
+
+
+@dataclass
+class RunRequest:
+    """A ``POST /api/runs`` body, checked (``parse_request``)."""
+
+    path: str
+    cells: list[str] | None = None
+    parameters: dict[str, Any] | None = None
+    output_path: str | None = None
+    kernel_id: str | None = None
+    kernel_name: str | None = None
+    timeout: float | None = None
+    allow_errors: bool = False
+    allow_stdin: bool = True
+
+
+def parse_request(body: Any) -> RunRequest:
+    """:raises errors.Invalid: not an object, or a field of the wrong type (named in the message)."""
+    if not isinstance(body, dict):
+        raise errors.Invalid("The body must be a JSON object with 'path'", reason="bad body")
+    path = body.get("path")
+    if not isinstance(path, str) or not normalize_api_path(path):
+        raise errors.Invalid("'path' is required: the notebook to run", reason="bad field: path")
+    request = RunRequest(path=normalize_api_path(path))
+    cells = body.get("cells")
+    if cells is not None:
+        if not isinstance(cells, list) or not all(isinstance(c, str) for c in cells):
+            raise errors.Invalid("'cells' must be a list of cell ids", reason="bad field: cells")
+        request.cells = list(cells)
+    if body.get("parameters") is not None:
+        if not isinstance(body["parameters"], dict):
+            raise errors.Invalid("'parameters' must be an object of names to values", reason="bad field: parameters")
+        request.parameters = body["parameters"]
+    for name in ("output_path", "kernel_id", "kernel_name"):
+        value = body.get(name)
+        if value is not None and (not isinstance(value, str) or not value.strip("/")):
+            raise errors.Invalid(f"'{name}' must be a non-empty string", reason=f"bad field: {name}")
+        setattr(request, name, value)
+    if request.output_path is not None:
+        request.output_path = normalize_api_path(request.output_path)
+    timeout = body.get("timeout")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 10**9:
+            raise errors.Invalid("'timeout' must be a positive number of seconds per cell, or null",
+                                 reason="bad field: timeout")
+        request.timeout = float(timeout)
+    for name in ("allow_errors", "allow_stdin"):
+        value = body.get(name)
+        if value is not None:
+            if not isinstance(value, bool):
+                raise errors.Invalid(f"'{name}' must be true or false", reason=f"bad field: {name}")
+            setattr(request, name, value)
+    return request
+
+
+class Run:
+    """One run's public record and events (see ``core.execute.Execution`` for the pattern).
+
+    Transitions: ``queued`` -> ``running`` (``start``) -> a final status (``finish``); a queued
+    run may finish without starting (cancelled). While it runs: ``cell_started``, ``event``
+    (outputs), ``ask_input``/``input_answered``, ``cell_finished``. Each wakes waiters.
+    Events are numbered from 0 (the SSE ids); a finished run's are dropped after a while
+    but for ``done``, which keeps its number.
+    """
+
+    def __init__(self, request: RunRequest, *, kernel_name: str, cells: list[str], owner: str | None,
+                 injected_cell: str | None, run_id: str | None = None) -> None:
+        self.id = run_id or uuid.uuid4().hex
+        self.path = request.path
+        self.output_path = request.output_path
+        self.status = "queued"
+        self.kernel_id = request.kernel_id
+        self.kernel_name = kernel_name
+        self.cells = cells
+        self.cells_done = 0
+        self.current_cell: str | None = None
+        self.parameters = request.parameters or {}
+        self.allow_errors = request.allow_errors
+        self.allow_stdin = request.allow_stdin
+        self.timeout = request.timeout
+        self.owner = owner
+        self.created = time.time()
+        self.started: float | None = None
+        self.finished: float | None = None
+        self.error: dict[str, Any] | None = None
+        self.input_request: dict[str, Any] | None = None
+        #: The id of the ``injected-parameters`` cell this run puts in, if it has parameters.
+        self.injected_cell = injected_cell
+        # What only the engine sees.
+        self.contents: ContentsManager | None = None
+        self.kernel: Kernel | None = None
+        self.own_kernel = False
+        self.execution: Execution | None = None
+        self.cancelling: dict[str, Any] | None = None
+        self._events: list[tuple[str, Any]] = []
+        self._first_event = 0
+        self._changed = Event()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINAL
+
+    @property
+    def root(self) -> str | None:
+        return self.contents.root.os_root if self.contents is not None else None
+
+    def model(self) -> dict[str, Any]:
+        """The run model of the API (without ``owner``, which only administrators are shown)."""
+        model: dict[str, Any] = {
+            "id": self.id, "path": self.path, "output_path": self.output_path, "status": self.status,
+            "kernel_id": self.kernel_id, "kernel_name": self.kernel_name, "cells": list(self.cells),
+            "cells_total": len(self.cells), "cells_done": self.cells_done, "current_cell": self.current_cell,
+            "parameters": self.parameters, "allow_errors": self.allow_errors, "timeout": self.timeout,
+            "created": iso_utc(self.created),
+            "started": iso_utc(self.started) if self.started is not None else None,
+            "finished": iso_utc(self.finished) if self.finished is not None else None,
+            "input_request": self.input_request,
+        }
+        if self.error is not None:
+            model["error"] = self.error
+        return model
+
+    def record(self) -> dict[str, Any]:
+        """What is kept on disk: the model, its owner and what the model leaves out."""
+        return {**self.model(), "owner": self.owner, "allow_stdin": self.allow_stdin,
+                "injected_cell": self.injected_cell, "created_ts": self.created, "started_ts": self.started,
+                "finished_ts": self.finished}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Run:
+        """A run read back from disk (``record``); its events are ``done`` alone."""
+        request = RunRequest(path=str(record["path"]), parameters=record.get("parameters") or {},
+                             output_path=record.get("output_path"), kernel_id=record.get("kernel_id"),
+                             timeout=record.get("timeout"), allow_errors=bool(record.get("allow_errors")),
+                             allow_stdin=bool(record.get("allow_stdin", True)))
+        run = cls(request, kernel_name=str(record.get("kernel_name") or ""), cells=list(record.get("cells") or []),
+                  owner=record.get("owner"), injected_cell=record.get("injected_cell"), run_id=str(record["id"]))
+        run.status = str(record.get("status"))
+        run.cells_done = int(record.get("cells_done") or 0)
+        run.current_cell = record.get("current_cell")
+        run.error = record.get("error")
+        run.created = float(record.get("created_ts") or time.time())
+        run.started = record.get("started_ts")
+        run.finished = record.get("finished_ts")
+        run._events = [("done", run.model())] if run.done else []
+        return run
+
+    def events_from(self, start: int) -> Iterator[tuple[int, str, Any]]:
+        """The events numbered `start` and after that are kept, those added meanwhile included."""
+        index = start
+        while True:
+            index = max(index, self._first_event)
+            if index - self._first_event >= len(self._events):
+                return
+            name, payload = self._events[index - self._first_event]
+            yield index, name, payload
+            index += 1
+
+    def stream(self, start: int = 0, *, keepalive: float = 15) -> Iterator[tuple[int, str, Any] | None]:
+        """Events from number `start` as they come, ending after ``done`` (at once for a finished
+        run asked for events after its ``done``); None every `keepalive` seconds without one."""
+        index = max(start, 0)
+        while True:
+            for number, name, payload in self.events_from(index):
+                yield number, name, payload
+                index = number + 1
+                if name == "done":
+                    return
+            if self.done:
+                return
+            # Nothing yields between the last look at the events and this wait: none is missed.
+            if not self._changed.wait(keepalive):
+                yield None
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not predicate():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            self._changed.wait(left)
+        return True
+
+    def forget_events(self) -> None:
+        """Drop every event but ``done`` (its number kept): a long finished run's outputs are in its file."""
+        if self.done and len(self._events) > 1:
+            self._first_event += len(self._events) - 1
+            self._events = self._events[-1:]
+
+    # -- transitions --------------------------------------------------------------------------
+
+    def accept(self) -> None:
+        """The run is queued: its first event, ``accepted``, with its model."""
+        self._event("accepted", self.model())
+
+    def start(self, kernel_id: str) -> None:
+        """:raises RuntimeError: not queued."""
+        if self.status != "queued":
+            raise RuntimeError(f"run {self.id} cannot start: it is {self.status}")
+        self.status = "running"
+        self.kernel_id = kernel_id
+        self.started = time.time()
+        self._changed_now()
+
+    def cell_started(self, cell_id: str, index: int) -> None:
+        self.current_cell = cell_id
+        self._event("cell_started", {"cell_id": cell_id, "index": index})
+
+    def event(self, name: str, payload: dict[str, Any]) -> None:
+        """An output event of the current cell (``output``, ``clear_output``, ``update_display``)."""
+        self._event(name, payload)
+
+    def ask_input(self, cell_id: str, prompt: str, password: bool) -> None:
+        self.input_request = {"cell_id": cell_id, "prompt": prompt, "password": password}
+        self._event("input_required", dict(self.input_request))
+
+    def input_answered(self) -> None:
+        self.input_request = None
+        self._changed_now()
+
+    def cell_finished(self, cell_id: str, status: str, execution_count: int | None, outputs: list[dict[str, Any]],
+                      duration: float) -> None:
+        self.cells_done += 1
+        self.input_request = None
+        self._event("cell_finished", {"cell_id": cell_id, "status": status, "execution_count": execution_count,
+                                      "outputs": outputs, "duration": round(duration, 6)})
+
+    def cell_skipped(self) -> None:
+        """A cell the run was to execute is no longer in the notebook (deleted meanwhile)."""
+        self.cells_done += 1
+        self._changed_now()
+
+    def finish(self, status: str, error: dict[str, Any] | None = None) -> bool:
+        """Pending -> `status` (a final one). The first final status wins: False if finished already.
+
+        :raises RuntimeError: `status` is not a final one.
+        """
+        if status not in FINAL:
+            raise RuntimeError(f"run {self.id} cannot finish as {status}")
+        if self.done:
+            return False
+        self.status = status
+        self.error = error
+        self.current_cell = None
+        self.input_request = None
+        self.finished = time.time()
+        self._event("done", self.model())
+        return True
+
+    def _changed_now(self) -> None:
+        event, self._changed = self._changed, Event()
+        event.set()
+
+    def _event(self, name: str, payload: Any) -> None:
+        self._events.append((name, payload))
+        self._changed_now()
+
+
+class Runs:
+    """Every run of one app: creation, the queues and the cap, execution, history."""
+
+    def __init__(self, *, kernels: KernelRegistry, kernelspecs: Kernelspecs, executions: Executions,
+                 store_dir: str, history_runs: int, history_age: float, max_concurrent: int,
+                 save_interval: float, max_output_bytes: int, input_timeout: float) -> None:
+        self.kernels = kernels
+        self.kernelspecs = kernelspecs
+        self.executions = executions
+        self.store = RunStore(store_dir)
+        self.history_runs = history_runs
+        self.history_age = history_age
+        self.save_interval = save_interval
+        self.max_output_bytes = max_output_bytes
+        self.input_timeout = input_timeout
+        self.closed = False
+        self._runs: dict[str, Run] = {}
+        self._queues: dict[str, deque[Run]] = {}
+        self._workers: dict[str, gevent.Greenlet[Any, Any]] = {}
+        self._slots = BoundedSemaphore(max_concurrent)
+        self._load()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, run_id: str, *, user: User | None = None) -> Run:
+        """:raises errors.NotFound: no such run, or one `user` may not see (the same message)."""
+        run = self._runs.get(run_id)
+        if run is None or (user is not None and not user.may_see(run.owner)):
+            raise errors.NotFound(f"No such run: {run_id}")
+        return run
+
+    def list_runs(self, *, user: User | None = None, path: str | None = None, status: str | None = None,
+                  limit: int | None = None, offset: int = 0) -> tuple[list[Run], int]:
+        """The runs `user` may see (filtered by notebook `path` and `status`), newest first, one
+        page of them, and how many there are in all."""
+        self._purge()
+        wanted = normalize_api_path(path) if path is not None else None
+        found = [run for run in self._runs.values()
+                 if (user is None or user.may_see(run.owner)) and (wanted is None or run.path == wanted)
+                 and (status is None or run.status == status)]
+        found.sort(key=lambda run: run.created, reverse=True)
+        return found[offset: None if limit is None else offset + limit], len(found)
+
+    # -- creating --------------------------------------------------------------------------------
+
+    def create(self, request: RunRequest, *, contents: ContentsManager, cwd: str, owner: str | None,
+               user: User | None = None, limited: bool = True) -> Run:
+        """Check `request` against its notebook and kernel, start its kernel if it needs one of
+        its own, and queue it.
+
+        :param contents: the caller's files (the notebook's path is in them).
+        :param cwd: where a new kernel starts. :param owner: whose run (and kernel) it is.
+        :raises errors.NotFound: no such notebook; `kernel_id` is not a kernel `user` may see.
+        :raises errors.Invalid: not a notebook; a cell id it does not have; parameters for a
+            kernel language without a translator; an unusable `output_path`; no such kernelspec.
+        :raises errors.Conflict: another run executes the notebook in place on another kernel.
+        :raises: what ``KernelRegistry.start_kernel`` raises (limits, quotas).
+        """
+        if self.closed:
+            raise errors.Unavailable("The server is shutting down", reason="shutting down")
+        nb = rundoc.load_notebook(contents, request.path)
+        if request.output_path is not None:
+            self._check_output_path(contents, request)
+        kernel: Kernel | None = None
+        if request.kernel_id is not None:
+            kernel = self.kernels.get_kernel(request.kernel_id, user=user)
+            kernel_name = kernel.name
+        else:
+            kernel_name = request.kernel_name or _notebook_kernel_name(nb) or self.kernelspecs.default_name
+        language = self._language(kernel_name, named=request.kernel_name is not None or kernel is not None)
+        values = parameters.check(request.parameters or {}, language)
+        request.parameters = values
+        injected = None
+        if values:
+            injected = uuid.uuid4().hex[:8]
+            parameters.inject(nb, values, cell_id=injected)
+        cells = _cells_to_run(nb, request.cells, injected)
+        if request.output_path is None:
+            self._check_not_run_elsewhere(contents, request)
+        run = Run(request, kernel_name=kernel_name, cells=cells, owner=owner, injected_cell=injected)
+        run.contents = contents
+        if kernel is None:
+            kernel = self.kernels.start_kernel(kernel_name, cwd=cwd, owner=owner, limited=limited)
+            run.own_kernel = True
+            run.kernel_id = kernel.id
+        run.kernel = kernel
+        run.accept()
+        self._runs[run.id] = run
+        self.store.write(run.id, run.record())
+        key = kernel.id
+        self._queues.setdefault(key, deque()).append(run)
+        if key not in self._workers:
+            self._workers[key] = gevent.spawn(self._work, key)
+        log.info("run %s of %s queued on kernel %s (%d cells)", run.id, run.path, kernel.id, len(cells))
+        return run
+
+    def _check_output_path(self, contents: ContentsManager, request: RunRequest) -> None:
+        output_path = request.output_path or ""
+        if output_path == request.path:
+            raise errors.Invalid("'output_path' is the notebook itself: leave it out to run in place",
+                                 reason="bad field: output_path")
+        if not output_path.endswith(".ipynb"):
+            raise errors.Invalid("'output_path' must name a notebook (.ipynb)", reason="bad field: output_path")
+        parent = output_path.rpartition("/")[0]
+        try:
+            hidden = contents.root.refuse_hidden(output_path)
+            usable = not hidden and contents.dir_exists(parent) and not contents.dir_exists(output_path)
+        except errors.NotFound:
+            usable = False
+        if not usable:
+            raise errors.Invalid(f"'output_path' {output_path!r} is not a notebook path in an existing folder "
+                                 "of your files", reason="bad field: output_path")
+
+    def _language(self, kernel_name: str, *, named: bool) -> str | None:
+        try:
+            spec = self.kernelspecs.get_spec(kernel_name)
+        except errors.NotFound:
+            how = "" if named else " (the notebook's kernelspec): name another with 'kernel_name'"
+            raise errors.Invalid(f"No kernelspec {kernel_name!r} is installed{how}",
+                                 reason="bad field: kernel_name") from None
+        language = spec["spec"].get("language")
+        return language if isinstance(language, str) else None
+
+    def _check_not_run_elsewhere(self, contents: ContentsManager, request: RunRequest) -> None:
+        """Two runs writing one notebook in place from two kernels would overwrite each other's
+        outputs: a second one must use the same kernel (and wait its turn) or an output path."""
+        root = contents.root.os_root
+        for other in self._runs.values():
+            if (not other.done and other.output_path is None and other.path == request.path and other.root == root
+                    and other.kernel_id != request.kernel_id):
+                raise errors.Conflict(f"Run {other.id} is executing {request.path} in place on another kernel: "
+                                      "run on its kernel (kernel_id), give an output_path, or wait for it",
+                                      reason="run in progress")
+
+    # -- cancelling, input ---------------------------------------------------------------------------
+
+    def cancel(self, run: Run, *, error: dict[str, Any] | None = None) -> None:
+        """Cancel a queued run (it ends now) or a running one (its cell is interrupted; it ends
+        within seconds).
+
+        :raises errors.Conflict: the run has finished.
+        """
+        if run.done:
+            raise errors.Conflict("The run has finished", reason="run finished")
+        error = error or {"ename": "Cancelled", "evalue": "The run was cancelled", "cell_id": run.current_cell}
+        if run.status == "queued":
+            if run.finish("cancelled", error):
+                self._ended(run)
+            return
+        run.cancelling = error
+        if run.execution is not None and not run.execution.done:
+            self.executions.cancel(run.execution)
+
+    def answer(self, run: Run, value: str) -> None:
+        """Answer the pending ``input()`` of the run's current cell.
+
+        :raises errors.Conflict: none is pending.
+        """
+        execution = run.execution
+        if run.input_request is None or execution is None or execution.done:
+            raise errors.Conflict(f"Run {run.id} is not waiting for input", reason="not waiting for input")
+        self.executions.answer(execution, value)
+        run.input_answered()
+
+    # -- the queues ---------------------------------------------------------------------------------
+
+    def _work(self, key: str) -> None:
+        queue = self._queues[key]
+        try:
+            while queue:
+                run = queue[0]
+                if not run.done:
+                    self._slots.acquire()
+                    try:
+                        if not run.done:
+                            self._execute(run)
+                    finally:
+                        self._slots.release()
+                queue.popleft()
+        finally:
+            del self._workers[key]
+            if not queue:
+                self._queues.pop(key, None)
+
+    def _execute(self, run: Run) -> None:
+        """Run every cell, then the last save, the kernel's shutdown (if the run's own) and the record."""
+        kernel = run.kernel
+        assert kernel is not None and run.contents is not None
+        run.start(kernel.id)
+        self.store.write(run.id, run.record())
+        doc: rundoc.RunDocument | None = None
+        status, error = "completed", None
+        try:
+            doc = rundoc.RunDocument(run.contents, run.path, run.output_path, save_interval=self.save_interval,
+                                     max_output_bytes=self.max_output_bytes, run_id=run.id)
+            if run.injected_cell is not None:
+                parameters.inject(doc.notebook, run.parameters, cell_id=run.injected_cell)
+            if run.output_path is not None or run.injected_cell is not None:
+                doc.save_now()  # the executed copy (or the injected cell) is there from the start
+            for index, cell_id in enumerate(run.cells):
+                if run.cancelling is not None:
+                    status, error = "cancelled", run.cancelling
+                    break
+                cell = doc.cell(cell_id)
+                if cell is None or cell.get("cell_type") != "code":
+                    run.cell_skipped()
+                    continue
+                cell_status, cell_error = self._run_cell(run, doc, kernel, cell_id, index, str(cell.get("source", "")))
+                if cell_status == "aborted" and run.cancelling is not None:
+                    status, error = "cancelled", {**run.cancelling, "cell_id": cell_id}
+                    break
+                if cell_error is not None and not run.allow_errors:
+                    status, error = "failed", {**cell_error, "cell_id": cell_id}
+                    break
+        except errors.NotebookError as exc:
+            status, error = "failed", {"ename": type(exc).__name__, "evalue": exc.message,
+                                       "cell_id": run.current_cell}
+        except Exception as exc:  # a bug must still end the run, not leave it running for ever
+            log.exception("run %s failed", run.id)
+            status, error = "failed", {"ename": "InternalError", "evalue": str(exc) or type(exc).__name__,
+                                       "cell_id": run.current_cell}
+        finally:
+            if doc is not None:
+                doc.close()
+                if doc.save_error is not None and status != "failed":
+                    status, error = "failed", {"ename": "SaveFailed", "evalue": doc.save_error.message,
+                                               "cell_id": None}
+            if run.cancelling is not None and status == "completed":
+                status, error = "cancelled", run.cancelling
+            if run.finish(status, error):
+                self._ended(run)
+
+    def _run_cell(self, run: Run, doc: rundoc.RunDocument, kernel: Kernel, cell_id: str, index: int,
+                  source: str) -> tuple[str, dict[str, Any] | None]:
+        """Execute one cell, turning its execution's events into the run's and the document's.
+        Returns the cell's status ("ok", "error", "aborted") and its error, if any."""
+        run.cell_started(cell_id, index)
+        doc.cell_started(cell_id)
+        began = time.monotonic()
+        options = Options(code=source, allow_stdin=run.allow_stdin, stop_on_error=not run.allow_errors,
+                          timeout=run.timeout)
+        execution = self.executions.submit(kernel, options, default_timeout=False)
+        run.execution = execution
+        if run.cancelling is not None:  # cancelled while it was being sent
+            self.executions.cancel(execution)
+        input_deadline: float | None = None
+        input_expired = False
+        seen = 0
+        while True:
+            while seen < len(execution.events):
+                name, payload = execution.events[seen]
+                seen += 1
+                if name == "output":
+                    run.event("output", {"cell_id": cell_id, "output": payload})
+                    doc.cell_output_changed(cell_id, execution.outputs)
+                elif name == "clear_output":
+                    run.event("clear_output", {"cell_id": cell_id, "wait": payload["wait"]})
+                    doc.cell_output_changed(cell_id, execution.outputs)
+                elif name == "update_display":
+                    output = {"output_type": "display_data", "data": payload["data"], "metadata": payload["metadata"],
+                              "transient": {"display_id": payload["display_id"]}}
+                    run.event("update_display", {"cell_id": cell_id, "output": output})
+                    doc.cell_output_changed(cell_id, execution.outputs)
+                elif name == "input_required":
+                    run.ask_input(cell_id, str(payload.get("prompt", "")), bool(payload.get("password")))
+                    input_deadline = time.monotonic() + self.input_timeout
+            if execution.done:
+                break
+            if execution.status != "input_required":
+                input_deadline = None
+            wait = None if input_deadline is None else max(0.0, input_deadline - time.monotonic())
+            if not execution.wait(wait) and input_deadline is not None and time.monotonic() >= input_deadline \
+                    and execution.status == "input_required":
+                input_expired = True
+                self.executions.cancel(execution)
+        run.execution = None
+        outputs = list(execution.outputs)
+        status, error = _outcome(execution, run, input_expired, self.input_timeout)
+        if error is not None and execution.status != "error":
+            # Our own reason in the notebook, instead of the KeyboardInterrupt of the interrupt.
+            outputs = [o for o in outputs if not (o.get("output_type") == "error" and o.get("ename") == "KeyboardInterrupt")]
+            outputs.append({"output_type": "error", "ename": error["ename"], "evalue": error["evalue"], "traceback": []})
+        run.cell_finished(cell_id, status, execution.execution_count, outputs, time.monotonic() - began)
+        doc.cell_finished(cell_id, execution.execution_count, outputs, status)
+        return status, error
+
+    def _ended(self, run: Run) -> None:
+        """A run has finished: its own kernel goes, its record is written, old ones are forgotten."""
+        if run.own_kernel and run.kernel is not None:
+            gevent.spawn(_shutdown_quietly, self.kernels, run.kernel.id)
+        run.kernel = None
+        self.store.write(run.id, run.record())
+        log.info("run %s of %s %s", run.id, run.path, run.status)
+        self._purge()
+
+    # -- history ------------------------------------------------------------------------------------
+
+    def _purge(self) -> None:
+        now = time.time()
+        finished = [(run.finished or run.created, run.id) for run in self._runs.values() if run.done]
+        for run_id in expired(finished, keep=self.history_runs, age=self.history_age, now=now):
+            del self._runs[run_id]
+            self.store.delete(run_id)
+        for run in self._runs.values():
+            if run.done and run.finished is not None and now - run.finished > EVENTS_KEPT:
+                run.forget_events()
+
+    def _load(self) -> None:
+        for record in self.store.load():
+            try:
+                run = Run.from_record(record)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("skipping the record of run %s: %s", record.get("id"), exc)
+                continue
+            if not run.done:
+                # Its kernel was a child of the server and died with it (or, the caller's, was
+                # shut down with it): nothing of the run is left to go on with.
+                run.finish("failed", {"ename": "ServerStopped",
+                                      "evalue": f"The server stopped while the run was {run.status}",
+                                      "cell_id": run.current_cell})
+                self.store.write(run.id, run.record())
+            run.forget_events()
+            self._runs[run.id] = run
+        self._purge()
+
+    def close(self) -> None:
+        """Cancel every unfinished run and wait (a little) for each to end and save, before the
+        kernels are shut down. No run is created after."""
+        self.closed = True
+        stopping = {"ename": "Cancelled", "evalue": "The server stopped during the run"}
+        for run in list(self._runs.values()):
+            if not run.done:
+                self.cancel(run, error={**stopping, "cell_id": run.current_cell})
+        gevent.joinall(list(self._workers.values()), timeout=CLOSE_GRACE)
+        for run in list(self._runs.values()):
+            if not run.done and run.finish("cancelled", {**stopping, "cell_id": run.current_cell}):
+                self.store.write(run.id, run.record())
+
+
+def _outcome(execution: Execution, run: Run, input_expired: bool,
+             input_timeout: float) -> tuple[str, dict[str, Any] | None]:
+    """The cell's status and error from its execution's end."""
+    if execution.status == "ok":
+        return "ok", None
+    if input_expired:
+        return "error", {"ename": "InputTimeout",
+                         "evalue": f"No answer to input() within {input_timeout:g} s (NOTEBOOK_RUN_INPUT_TIMEOUT)"}
+    if execution.status == "timeout":
+        return "error", {"ename": "CellTimeoutError",
+                         "evalue": f"The cell did not finish within the run's timeout of {run.timeout:g} s "
+                                   "and was interrupted"}
+    if execution.status == "aborted":
+        if run.cancelling is not None:
+            return "aborted", None
+        return "error", {"ename": "Aborted", "evalue": "The kernel aborted the cell"}
+    error = execution.error or {}
+    return "error", {"ename": str(error.get("ename", "Error")), "evalue": str(error.get("evalue", ""))}
+
+
+def _notebook_kernel_name(nb: dict[str, Any]) -> str | None:
+    spec = (nb.get("metadata") or {}).get("kernelspec")
+    name = spec.get("name") if isinstance(spec, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def _cells_to_run(nb: dict[str, Any], selected: list[str] | None, injected: str | None) -> list[str]:
+    """The code cells to execute, in the notebook's order: all, or those `selected` (and the
+    injected parameters cell).
+
+    :raises errors.Invalid: a selected id names no cell of the notebook.
+    """
+    cells = [cell for cell in nb.get("cells", []) if isinstance(cell, dict)]
+    if selected is not None:
+        known = {cell.get("id") for cell in cells}
+        unknown = [cell_id for cell_id in selected if cell_id not in known]
+        if unknown:
+            raise errors.Invalid(f"The notebook has no cell {unknown[0]!r}", reason="bad field: cells")
+    wanted = None if selected is None else {*selected, injected}
+    return [str(cell["id"]) for cell in cells
+            if cell.get("cell_type") == "code" and (wanted is None or cell.get("id") in wanted)]
+
+
+def _shutdown_quietly(registry: KernelRegistry, kernel_id: str) -> None:
+    try:
+        registry.shutdown_kernel(kernel_id, grace=1.0)
+    except errors.NotFound:  # already gone
+        pass

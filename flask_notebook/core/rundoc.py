@@ -153,8 +153,6 @@ class RunDocument:
         self.known_hashes: set[str] = {digest} if digest else set()
         #: What is written of each executed cell's outputs, bounded.
         self._outputs: dict[str, BoundedOutputs] = {}
-        #: Cells whose outputs came as events (``output``...), not as whole lists.
-        self._fed: set[str] = set()
         self._lock = gevent.lock.RLock()
         #: The ids of the cells this run has started (whose outputs are the run's).
         self.executed: set[str] = set()
@@ -212,13 +210,11 @@ class RunDocument:
         transient = output.get("transient")
         display_id = transient.get("display_id") if isinstance(transient, dict) else None
         self._bound(cell_id).add(output, display_id=display_id if isinstance(display_id, str) else None)
-        self._fed.add(cell_id)
         self._save_soon(urgent=False)
 
     def clear_output(self, cell_id: str, wait: bool) -> None:
         """``clear_output`` in the cell: now, or (`wait`) at its next output."""
         self._bound(cell_id).clear(wait=wait)
-        self._fed.add(cell_id)
         self._save_soon(urgent=False)
 
     def update_display(self, output: dict[str, Any]) -> None:
@@ -247,10 +243,9 @@ class RunDocument:
         if cell is None:
             return
         started = self._started.get(cell_id, now)
-        if cell_id not in self._fed:
-            # Outputs that came as events are kept as they were merged: the bound has
-            # measured them, and knows their display ids for later cells' updates.
-            self._outputs[cell_id] = _bounded(outputs, self.max_output_bytes)
+        # Measured once more, whole (once per cell): the final list may hold what no event
+        # carried (the error the run adds for a timeout, a cancel or a dead kernel).
+        self._outputs[cell_id] = _bounded(outputs, self.max_output_bytes)
         cell["execution_count"] = execution_count
         _execution(cell)["execution"] = {"start": iso_utc(started), "end": iso_utc(now),
                                          "duration": round(now - started, 6), "status": status,

@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_notebook.core import rundoc
+from flask_notebook.core.execute import Execution, Options
 from flask_notebook.core.rundoc import RunDocument
 
 from ..support.waiting import wait_for
@@ -153,7 +154,9 @@ def test_a_cell_printing_30_mib_is_cut_in_the_file_at_the_limit_with_the_notice(
     chunk = line * 512  # 512 KiB
     for _ in range(60):  # 30 MiB, as the kernel sends it: in pieces
         doc.output("a", stdout(chunk))
-    doc.cell_finished("a", 1, [], "ok")
+    gevent.sleep(0.05)
+    assert len(orjson.dumps(doc.notebook)) < 2 * 2**20  # never more than the bound, not only on disk
+    doc.cell_finished("a", 1, [stdout(chunk * 60)], "ok")
     doc.cell_started("b")
     doc.output("b", stdout("fine\n"))
     doc.cell_finished("b", 2, [stdout("fine\n")], "ok")
@@ -189,36 +192,42 @@ def test_every_version_written_during_a_run_of_odd_outputs_is_valid(app: Flask, 
     thread.start()
     try:
         doc = document(app, save_interval=0.0, max_output_bytes=4096)
-        odd: list[tuple[str, Any]] = [
-            ("output", {"output_type": "display_data", "metadata": {"image/png": {"width": 2}},
-                        "data": {"text/plain": "<Figure>", "text/html": "<b>x</b>", "image/png": "iVBORw0KGgo=",
-                                 "image/svg+xml": "<svg/>", "application/json": {"a": [1, None]},
-                                 "application/vnd.custom+json": [1, 2], "text/latex": "$x$",
-                                 "text/x-odd": {"not": "text"}},
-                        "transient": {"display_id": "d1"}}),
-            ("update_display", {"output_type": "display_data", "data": {"text/plain": "updated"}, "metadata": {},
-                                "transient": {"display_id": "d1"}}),
-            ("clear_output", True),
-            ("output", {"output_type": "stream", "name": "stdout", "text": "10%\r20%\r"}),
-            ("output", {"output_type": "stream", "name": "stdout", "text": "\x1b[31m100%\x1b[0m\r\n"}),
-            ("output", {"output_type": "execute_result", "execution_count": 3, "data": {"text/plain": "3"},
-                        "metadata": {}}),
-            ("output", {"output_type": "stream", "name": "stderr", "text": "é😀\x00\n" * 2000}),
-            ("output", {"output_type": "error", "ename": "ZeroDivisionError", "evalue": "division by zero",
-                        "traceback": ["\x1b[0;31m---\x1b[0m", "ZeroDivisionError: division by zero"]}),
+        # Kernel messages (iopub msg_type, content), through the execution engine's merge and
+        # into the document as the run engine passes them on.
+        odd: list[tuple[str, dict[str, Any]]] = [
+            ("display_data", {"metadata": {"image/png": {"width": 2}},
+                              "data": {"text/plain": "<Figure>", "text/html": "<b>x</b>", "image/png": "iVBORw0KGgo=",
+                                       "image/svg+xml": "<svg/>", "application/json": {"a": [1, None]},
+                                       "application/vnd.custom+json": [1, 2], "text/latex": "$x$",
+                                       "text/x-odd": {"not": "text"}},
+                              "transient": {"display_id": "d1"}}),
+            ("update_display_data", {"data": {"text/plain": "updated"}, "metadata": {},
+                                     "transient": {"display_id": "d1"}}),
+            ("clear_output", {"wait": True}),
+            ("stream", {"name": "stdout", "text": "10%\r20%\r"}),
+            ("stream", {"name": "stdout", "text": "\x1b[31m100%\x1b[0m\r\n"}),
+            ("execute_result", {"execution_count": 3, "data": {"text/plain": "3"}, "metadata": {}}),
+            ("stream", {"name": "stderr", "text": "é😀\x00\n" * 2000}),
+            ("error", {"ename": "ZeroDivisionError", "evalue": "division by zero",
+                       "traceback": ["\x1b[0;31m---\x1b[0m", "ZeroDivisionError: division by zero"]}),
         ]
         for n in range(6):
             cell_id = f"c{n}"
             doc.cell_started(cell_id)
-            for kind, payload in odd:
-                if kind == "output":
-                    doc.output(cell_id, payload)
-                elif kind == "clear_output":
-                    doc.clear_output(cell_id, payload)
-                else:
-                    doc.update_display(payload)
+            execution = Execution("kernel", Options(code=""))
+            execution.start()
+            for msg_type, content in odd:
+                seen = len(execution.events)
+                execution.add_output(msg_type, content)
+                for name, payload in execution.events[seen:]:
+                    if name == "output":
+                        doc.output(cell_id, payload)
+                    elif name == "clear_output":
+                        doc.clear_output(cell_id, payload["wait"])
+                    elif name == "update_display":
+                        doc.cell_output_changed(cell_id, execution.outputs)
                 gevent.sleep(0.005)
-            doc.cell_finished(cell_id, n + 1, [], "error")
+            doc.cell_finished(cell_id, n + 1, execution.outputs, "error")
             gevent.sleep(0.01)
         doc.close()
         wait_for(lambda: reads > 50, timeout=10)

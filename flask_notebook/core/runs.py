@@ -310,7 +310,7 @@ class Runs:
 
     def __init__(self, *, kernels: KernelRegistry, kernelspecs: Kernelspecs, executions: Executions,
                  store_dir: str, history_runs: int, history_age: float, max_concurrent: int,
-                 save_interval: float, max_output_bytes: int, input_timeout: float) -> None:
+                 save_interval: float, max_output_bytes: int, input_timeout: float, ready_timeout: float = 60) -> None:
         self.kernels = kernels
         self.kernelspecs = kernelspecs
         self.executions = executions
@@ -320,6 +320,7 @@ class Runs:
         self.save_interval = save_interval
         self.max_output_bytes = max_output_bytes
         self.input_timeout = input_timeout
+        self.ready_timeout = ready_timeout
         self.closed = False
         self._runs: dict[str, Run] = {}
         self._queues: dict[str, deque[Run]] = {}
@@ -504,6 +505,7 @@ class Runs:
                 parameters.inject(doc.notebook, run.parameters, cell_id=run.injected_cell)
             if run.output_path is not None or run.injected_cell is not None:
                 doc.save_now()  # the executed copy (or the injected cell) is there from the start
+            self._wait_ready(run, kernel)
             for index, cell_id in enumerate(run.cells):
                 if run.cancelling is not None:
                     status, error = "cancelled", run.cancelling
@@ -536,6 +538,21 @@ class Runs:
                 status, error = "cancelled", run.cancelling
             if run.finish(status, error):
                 self._ended(run)
+
+    def _wait_ready(self, run: Run, kernel: Kernel) -> None:
+        """Until the kernel answers (a new one is still starting): its start-up must not count
+        toward the first cell's timeout, which the execution counts from its submission.
+
+        :raises errors.Unavailable: it did not answer within the kernel_info timeout.
+        """
+        relay = kernel.channels
+        deadline = time.monotonic() + self.ready_timeout
+        while relay is not None and not relay.closed and run.cancelling is None and not relay.ready.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise errors.Unavailable(f"The kernel did not answer within {self.ready_timeout:g} s",
+                                         reason="kernel not ready")
+            relay.ready.wait(min(left, 0.5))
 
     def _run_cell(self, run: Run, doc: rundoc.RunDocument, kernel: Kernel, cell_id: str, index: int,
                   source: str) -> tuple[str, dict[str, Any] | None]:

@@ -14,31 +14,109 @@ A cell is found by its id every time (never by its index), so whoever rearranges
 the ids. Documents of runs in place are registered by (contents root, path) while they are
 open (``in_place``), for that merge to find.
 
+A user's save of a notebook that a run writes in place goes through ``save_user_version``:
+merged by cell id (``runmerge``: the user's sources, order, metadata and new cells, the run's
+outputs, counts and timing), and from then on the user's version is what the run writes its
+outputs into. The run's saves and the user's hold one lock per document (a gevent lock: both
+come from greenlets of the server's loop; the file work itself is offloaded under it), so
+neither writes a version made before the other's was written. The bytes each wrote are
+remembered (``known_hashes``), so a browser whose ``If-Match`` names one of them is not told
+the file changed: the run changed it, and the merge keeps both parts. That holds for the
+first save after the run too (``finished_run``, ``save_after_run``): a page that was open
+during the run and saves later is no conflict either, as long as nothing but the run wrote
+the file since; its save is merged with the outputs the run left in the file.
+
+Each executed cell's outputs are kept bounded (``runoutputs.BoundedOutputs``): what is
+written of a cell is at most ``max_output_bytes``, then a notice; the run's event stream,
+which is not written here, carries everything.
+
 Nothing here knows HTTP or the run's queue: ``core.runs`` drives it.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import gevent
+import gevent.lock
 import orjson
 from gevent import monkey
 from gevent.event import Event
 
-from . import errors
+from . import errors, notebooks
 from .contents import ContentsManager
+from .models import ContentsModel
 from .paths import iso_utc, normalize_api_path
+from .runmerge import CellResult, METADATA_KEY, adopt_ids, overlay
+from .runoutputs import BoundedOutputs
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Open documents of runs in place, by (contents root, api path).
 _IN_PLACE: dict[tuple[str, str], RunDocument] = {}
+#: What runs in place that ended left for the next save of their notebook, by (root, path).
+_FINISHED: dict[tuple[str, str], Finished] = {}
+#: How many of those are kept (the oldest go first): a few hashes each.
+FINISHED_KEPT = 256
+#: How many hashes of its own saves a document remembers (a save a second, for hours).
+HASHES_KEPT = 1024
+
+
+@dataclass
+class Finished:
+    """An in-place run that ended: the versions of the file it read or wrote, and its last."""
+
+    run_id: str
+    known_hashes: set[str]
+    last_hash: str | None
+
+
+def finished_run(contents: ContentsManager, path: str) -> Finished | None:
+    """What the last run in place of `path` left, until the file's next save through us."""
+    return _FINISHED.get((contents.root.os_root, normalize_api_path(path)))
+
+
+def save_after_run(contents: ContentsManager, finished: Finished, model: dict[str, Any],
+                   path: str) -> tuple[ContentsModel, bool]:
+    """Save a client's notebook model that was read before or during the run `finished`,
+    merged with what the run left in the file: the outputs, counts and timing of the cells
+    whose ``metadata.flask_notebook.execution`` names the run. Blocking (a worker thread);
+    the record is used up (the next save is an ordinary one).
+
+    :raises errors.NotebookError: as ``ContentsManager.save``.
+    """
+    _FINISHED.pop((contents.root.os_root, normalize_api_path(path)), None)
+    content = model.get("content")
+    if model.get("type") != "notebook" or not isinstance(content, dict) or notebooks.save_problem(content):
+        return contents.save(model, path)
+    on_disk: dict[str, Any] = contents.get(path, type="notebook")["content"]
+    owned: dict[str, CellResult] = {}
+    for cell in on_disk.get("cells", []):
+        ours = cell.get("metadata", {}).get(METADATA_KEY) if isinstance(cell, dict) else None
+        execution = ours.get("execution") if isinstance(ours, dict) else None
+        if isinstance(execution, dict) and execution.get("run_id") == finished.run_id and \
+                cell.get("cell_type") == "code" and isinstance(cell.get("id"), str):
+            owned[cell["id"]] = CellResult(outputs=cell.get("outputs", []), execution_count=cell.get("execution_count"),
+                                           execution=execution)
+    notebooks.normalize(content)
+    merged = overlay(adopt_ids(content, on_disk), owned)
+    _trust(merged, owned)
+    return contents.save({**model, "content": merged}, path)
+
+
+def _trust(nb: dict[str, Any], cell_ids: Any) -> None:
+    """Mark the run's cells trusted: its outputs are as trusted as its own saves make them."""
+    for cell_id in cell_ids:
+        cell = _find(nb, cell_id)
+        if cell is not None and cell.get("cell_type") == "code":
+            cell["metadata"]["trusted"] = True
 
 
 def in_place(contents: ContentsManager, path: str) -> RunDocument | None:
@@ -52,11 +130,16 @@ def load_notebook(contents: ContentsManager, path: str) -> dict[str, Any]:
 
     :raises errors.NotFound: no such notebook. :raises errors.Invalid: not a notebook.
     """
+    return _load(contents, path)[0]
+
+
+def _load(contents: ContentsManager, path: str) -> tuple[dict[str, Any], str | None]:
+    """``load_notebook``, and the sha256 of the bytes read."""
     model = offload(contents.get, path, type="notebook")
     model = contents.finish_get(model)
     nb: dict[str, Any] = model["content"]
     ensure_cell_ids(nb)
-    return nb
+    return nb, model.pop("_sha256", None)
 
 
 def ensure_cell_ids(nb: dict[str, Any]) -> None:
@@ -124,7 +207,15 @@ class RunDocument:
         self.save_interval = save_interval
         self.max_output_bytes = max_output_bytes
         self.run_id = run_id
-        self.notebook: dict[str, Any] = load_notebook(contents, self.path)
+        self.notebook, digest = _load(contents, self.path)
+        #: sha256 of the versions of the file this document read or wrote: a client that
+        #: read one of them is no conflict (``save_user_version`` merges its save).
+        self.known_hashes: set[str] = {digest} if digest else set()
+        self._recent_hashes: list[str] = []
+        self.last_hash: str | None = digest
+        #: What is written of each executed cell's outputs, bounded.
+        self._outputs: dict[str, BoundedOutputs] = {}
+        self._lock = gevent.lock.RLock()
         #: The ids of the cells this run has started (whose outputs are the run's).
         self.executed: set[str] = set()
         #: The last save's failure, if it failed (the run reports it).
@@ -138,6 +229,9 @@ class RunDocument:
         self._key = (contents.root.os_root, self.path)
         if self.output_path is None:
             _IN_PLACE[self._key] = self
+            before = _FINISHED.pop(self._key, None)
+            if before is not None:  # a page open since before the last run is no conflict either
+                self.known_hashes |= before.known_hashes
 
     # -- what the run tells it -----------------------------------------------------------------
 
@@ -156,6 +250,7 @@ class RunDocument:
         cell = self.cell(cell_id)
         if cell is None:
             return
+        self._outputs[cell_id] = BoundedOutputs(self.max_output_bytes)
         cell["outputs"] = []
         cell["execution_count"] = None
         # The code runs for the user who asked for the run: its outputs are as trusted as
@@ -167,12 +262,43 @@ class RunDocument:
         self._save_soon(urgent=False)
 
     def cell_output_changed(self, cell_id: str, outputs: list[dict[str, Any]]) -> None:
-        """The cell's outputs so far (nbformat outputs, the whole list)."""
-        cell = self.cell(cell_id)
-        if cell is None:
-            return
-        cell["outputs"] = list(outputs)
+        """The cell's outputs so far (nbformat outputs, the whole list). Each call measures
+        the whole list again: as outputs arrive, ``output``, ``clear_output`` and
+        ``update_display`` cost only what is new."""
+        self._outputs[cell_id] = _bounded(outputs, self.max_output_bytes)
+        if self.cell(cell_id) is not None:
+            self._save_soon(urgent=False)
+
+    def output(self, cell_id: str, output: dict[str, Any]) -> None:
+        """An output of the cell (the ``output`` event's: an nbformat output; a display's id,
+        for ``update_display``, in its ``transient.display_id``)."""
+        transient = output.get("transient")
+        display_id = transient.get("display_id") if isinstance(transient, dict) else None
+        self._bound(cell_id).add(output, display_id=display_id if isinstance(display_id, str) else None)
         self._save_soon(urgent=False)
+
+    def clear_output(self, cell_id: str, wait: bool) -> None:
+        """``clear_output`` in the cell: now, or (`wait`) at its next output."""
+        self._bound(cell_id).clear(wait=wait)
+        self._save_soon(urgent=False)
+
+    def update_display(self, output: dict[str, Any]) -> None:
+        """``update_display_data`` (the ``update_display`` event's output, with
+        ``transient.display_id``): every executed cell's outputs showing that display."""
+        transient = output.get("transient")
+        display_id = transient.get("display_id") if isinstance(transient, dict) else None
+        if not isinstance(display_id, str):
+            return
+        for bound in self._outputs.values():
+            if bound.has_display(display_id):
+                bound.update_display(display_id, output.get("data"), output.get("metadata"))
+        self._save_soon(urgent=False)
+
+    def _bound(self, cell_id: str) -> BoundedOutputs:
+        bound = self._outputs.get(cell_id)
+        if bound is None:
+            bound = self._outputs[cell_id] = BoundedOutputs(self.max_output_bytes)
+        return bound
 
     def cell_finished(self, cell_id: str, execution_count: int | None, outputs: list[dict[str, Any]],
                       status: str) -> None:
@@ -182,7 +308,9 @@ class RunDocument:
         if cell is None:
             return
         started = self._started.get(cell_id, now)
-        cell["outputs"] = list(outputs)
+        # Measured once more, whole (once per cell): the final list may hold what no event
+        # carried (the error the run adds for a timeout, a cancel or a dead kernel).
+        self._outputs[cell_id] = _bounded(outputs, self.max_output_bytes)
         cell["execution_count"] = execution_count
         _execution(cell)["execution"] = {"start": iso_utc(started), "end": iso_utc(now),
                                          "duration": round(now - started, 6), "status": status,
@@ -212,6 +340,9 @@ class RunDocument:
             self.closed = True
             if _IN_PLACE.get(self._key) is self:
                 del _IN_PLACE[self._key]
+                _FINISHED[self._key] = Finished(self.run_id, set(self.known_hashes), self.last_hash)
+                while len(_FINISHED) > FINISHED_KEPT:
+                    del _FINISHED[next(iter(_FINISHED))]
 
     # -- saving --------------------------------------------------------------------------------
 
@@ -238,23 +369,109 @@ class RunDocument:
             self._saver = None
 
     def _save_once(self) -> None:
-        self._dirty = False
-        # A copy, taken now: the save runs in a thread while the run goes on changing
-        # `notebook`, and the contents manager normalises what it is given in place.
-        snapshot = orjson.loads(orjson.dumps(self._for_disk()))
-        try:
-            model, _ = offload(self.contents.save, {"type": "notebook", "content": snapshot}, self.target)
-            self.contents.finish_save(model)
-            self.save_error = None
-        except errors.NotebookError as exc:
-            self.save_error = exc
-            log.warning("run %s could not save %s: %s", self.run_id, self.target, exc.message)
-        finally:
-            self._last_save = time.monotonic()
+        with self._lock:
+            self._dirty = False
+            # A copy, taken now: the save runs in a thread while the run goes on changing
+            # `notebook`, and the contents manager normalises what it is given in place.
+            snapshot = _copy(self._for_disk())
+            try:
+                model, _ = self._write({"type": "notebook", "content": snapshot})
+                self.contents.finish_save(model)
+                self.save_error = None
+            except errors.NotebookError as exc:
+                self.save_error = exc
+                log.warning("run %s could not save %s: %s", self.run_id, self.target, exc.message)
+            finally:
+                self._last_save = time.monotonic()
+
+    def _write(self, model: dict[str, Any]) -> tuple[ContentsModel, bool]:
+        """Save `model` to the target (offloaded), and remember the hash of what is there
+        now. Under the lock: no other save of ours comes between the two."""
+        saved, created = offload(self.contents.save, model, self.target)
+        if self.output_path is None:
+            digest = offload(self.contents.file_hash, self.target)
+            if digest:
+                self.last_hash = digest
+                self.known_hashes.add(digest)
+                self._recent_hashes.append(digest)
+                if len(self._recent_hashes) > HASHES_KEPT:
+                    self.known_hashes.discard(self._recent_hashes.pop(0))
+        return saved, created
 
     def _for_disk(self) -> dict[str, Any]:
-        """What is written: ``notebook`` as it is."""
+        """What is written: ``notebook``, each executed cell with its bounded outputs."""
+        cells = {cell.get("id"): cell for cell in self.notebook.get("cells", []) if isinstance(cell, dict)}
+        for cell_id, bound in self._outputs.items():
+            cell = cells.get(cell_id)
+            if cell is not None and cell.get("cell_type") == "code":
+                cell["outputs"] = bound.saved()
         return self.notebook
+
+    # -- the user's saves ----------------------------------------------------------------------
+
+    def save_user_version(self, model: dict[str, Any]) -> tuple[ContentsModel, bool]:
+        """Save a client's notebook model to this run's notebook, merged with the run's part
+        (``runmerge.overlay``): returns what ``ContentsManager.save`` returns. The merged
+        version is the document from now on: the run's later saves keep the user's sources,
+        order, metadata and new cells; a cell the user deleted is no longer written to.
+
+        A model that is no notebook (or that the contents manager will refuse) is saved as
+        it is, for the contents manager to judge; the run's next save writes its document.
+
+        :raises errors.NotebookError: as ``ContentsManager.save``.
+        """
+        content = model.get("content")
+        if model.get("type") != "notebook" or not isinstance(content, dict) or notebooks.save_problem(content):
+            with self._lock:
+                return self._write(model)
+        with self._lock:
+            notebooks.normalize(content)
+            user = adopt_ids(content, self.notebook)
+            self._for_disk()
+            merged = overlay(user, self._owned())
+            _trust(merged, self.executed)
+            self.notebook = merged
+            saved, created = self._write({**model, "content": _copy(merged)})
+            self.contents.finish_save(saved)
+            return saved, created
+
+    def _owned(self) -> dict[str, CellResult]:
+        """The run's part of each executed cell still in the document."""
+        owned: dict[str, CellResult] = {}
+        for cell_id in self.executed:
+            cell = self.cell(cell_id)
+            if cell is None or cell.get("cell_type") != "code":
+                continue
+            ours = cell.get("metadata", {}).get(METADATA_KEY)
+            execution = ours.get("execution") if isinstance(ours, dict) else None
+            owned[cell_id] = CellResult(outputs=cell.get("outputs", []), execution_count=cell.get("execution_count"),
+                                        execution=execution if isinstance(execution, dict) else {})
+        return owned
+
+
+def _find(nb: dict[str, Any], cell_id: str) -> dict[str, Any] | None:
+    for cell in nb.get("cells", []):
+        if isinstance(cell, dict) and cell.get("id") == cell_id:
+            return cell
+    return None
+
+
+def _bounded(outputs: list[dict[str, Any]], limit: int) -> BoundedOutputs:
+    bound = BoundedOutputs(limit)
+    for output in outputs:
+        transient = output.get("transient") if isinstance(output, dict) else None
+        display_id = transient.get("display_id") if isinstance(transient, dict) else None
+        bound.add(output, display_id=display_id if isinstance(display_id, str) else None)
+    return bound
+
+
+def _copy(nb: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of a notebook, fast; the slow way for what orjson cannot encode (an
+    integer past 64 bits, a lone surrogate)."""
+    try:
+        return orjson.loads(orjson.dumps(nb))  # type: ignore[no-any-return]
+    except (TypeError, orjson.JSONEncodeError):
+        return copy.deepcopy(nb)
 
 
 def _execution(cell: dict[str, Any]) -> dict[str, Any]:

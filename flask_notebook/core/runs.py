@@ -314,14 +314,16 @@ class Runs:
                 seen += 1
                 if name == "output":
                     run.event("output", {"cell_id": cell_id, "output": payload})
-                    doc.cell_output_changed(cell_id, execution.outputs)
+                    doc.output(cell_id, payload)  # measured as it comes, for the file's bound
                 elif name == "clear_output":
                     run.event("clear_output", {"cell_id": cell_id, "wait": payload["wait"]})
-                    doc.cell_output_changed(cell_id, execution.outputs)
+                    doc.clear_output(cell_id, payload["wait"])
                 elif name == "update_display":
                     output = {"output_type": "display_data", "data": payload["data"], "metadata": payload["metadata"],
                               "transient": {"display_id": payload["display_id"]}}
                     run.event("update_display", {"cell_id": cell_id, "output": output})
+                    # The execution rewrote the display's outputs (an output event carries no
+                    # display id): the document measures the cell's list again.
                     doc.cell_output_changed(cell_id, execution.outputs)
                 elif name == "input_required":
                     run.ask_input(cell_id, str(payload.get("prompt", "")), bool(payload.get("password")))

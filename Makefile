@@ -23,7 +23,7 @@ NGINX ?= /usr/sbin/nginx
 # Kernel sandboxes (NOTEBOOK_KERNEL_SANDBOX = "bubblewrap", the default with NOTEBOOK_USER_ROOT).
 BWRAP ?= /usr/bin/bwrap
 
-.PHONY: install assets browser nginx bubblewrap run test conformance bench bench-kernels bench-load typecheck clean
+.PHONY: install assets browser nginx bubblewrap run test conformance bench bench-kernels bench-load bench-runs bench-sandbox typecheck clean
 
 install: $(STAMP) assets
 
@@ -89,6 +89,14 @@ bench-kernels: install $(BENCH_STAMP)
 # (bench/load.py); BENCH_ARGS=--soak for the 30-minute soak of our server alone.
 bench-load: install $(BENCH_STAMP)
 	$(PY) bench/load.py --jupyter-python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
+
+# Runs (issue 20): a notebook run by the server against papermill's CLI, and per cell against
+# bare REST executions; the kernel sandbox's start against an unsandboxed kernel's (issue 19).
+bench-runs: install $(BENCH_STAMP)
+	$(PY) bench/runs.py --papermill $(BENCH_VENV)/bin/papermill $(BENCH_ARGS)
+
+bench-sandbox: install bubblewrap
+	$(PY) bench/sandbox.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info node_modules $(ASSETS_DIR)

@@ -15,7 +15,7 @@ import orjson
 from flask import Blueprint, Response, request, url_for
 
 from ..core import errors
-from ..core.runs import STATUSES, Run, parse_request
+from ..core.runrecord import STATUSES, Run, parse_request
 from ..extension import state
 from . import ownership
 from .http import json_body, json_response, query_arg

@@ -1,4 +1,5 @@
-"""RunDocument on a real ContentsManager: what it writes, and when (no server)."""
+"""The core of runs without a server: RunDocument on a real ContentsManager (what it writes,
+and when), and the pruning of run history."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from flask_notebook.core import notebooks, rundoc
 from flask_notebook.core.contents import ContentsManager
 from flask_notebook.core.paths import Root
 from flask_notebook.core.rundoc import RunDocument
+from flask_notebook.core.runhistory import expired
 
 from ..support.waiting import wait_for
 
@@ -85,3 +87,11 @@ def test_with_an_output_path_the_source_is_untouched(cm: ContentsManager, root: 
     doc.close()
     assert (root / "src.ipynb").read_bytes() == before
     assert _read(root / "out.ipynb")["cells"][0]["execution_count"] == 1
+
+
+def test_history_forgets_runs_past_the_age_then_the_oldest_past_the_count() -> None:
+    finished = [(100.0, "a"), (200.0, "b"), (300.0, "c"), (400.0, "d")]
+    assert expired(finished, keep=10, age=150, now=450) == ["a", "b"]
+    assert expired(finished, keep=1, age=1000, now=450) == ["a", "b", "c"]
+    assert expired(finished, keep=0, age=1000, now=450) == ["a", "b", "c", "d"]
+    assert expired([], keep=0, age=0) == []

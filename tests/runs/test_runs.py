@@ -123,8 +123,8 @@ def test_cancel_interrupts_the_kernel_and_ends_the_run(server: Server, kernel_id
 
 def test_a_cell_past_its_timeout_is_interrupted_and_fails_the_run(server: Server) -> None:
     write_notebook(server.root / "timeout.ipynb", "print('quick')", "import time\ntime.sleep(60)", "print('never')")
-    run = wait_run(server, start_run(server, path="timeout.ipynb", timeout=1)["id"], timeout=30)
-    assert run["status"] == "failed" and run["timeout"] == 1
+    run = wait_run(server, start_run(server, path="timeout.ipynb", timeout=2)["id"], timeout=30)
+    assert run["status"] == "failed" and run["timeout"] == 2
     assert run["error"]["ename"] == "CellTimeoutError" and run["error"]["cell_id"] == "c1"
     cells = read_notebook(server.root / "timeout.ipynb").cells
     assert [o.ename for o in cells[1].outputs] == ["CellTimeoutError"] and cells[2].execution_count is None

@@ -143,34 +143,43 @@ def save_contents(api_path: str) -> BaseResponse:
         raise errors.Invalid("The body must be a JSON object (a contents model)")
     # A notebook a run writes in place: the user's save is merged with the run's outputs.
     document = rundoc.in_place(contents, api_path)
+    after_run = None
     if request.if_match and body.get("chunk") in (None, 1):
-        _check_unchanged(api_path, document)
+        after_run = _check_unchanged(api_path, document)
     if document is not None and body.get("chunk") is None:
         model, created = document.save_user_version(body)
+    elif after_run is not None and body.get("chunk") is None:
+        model, created = offload(rundoc.save_after_run, contents, after_run, body, api_path)
     else:
         model, created = offload(contents.save, body, api_path)
     emit_contents("save", model["path"])  # every chunk of an upload, as jupyter_server
     return _model_response(contents.finish_save(model), 201 if created else 200)
 
 
-def _check_unchanged(api_path: str, document: rundoc.RunDocument | None = None) -> None:
+def _check_unchanged(api_path: str, document: rundoc.RunDocument | None = None) -> rundoc.Finished | None:
     """A save with If-Match fails with 409 when the file is no longer what the client read.
 
     If-Match may carry the file's sha256 (`hash=1`, or the ETag of a GET that read the
     content) or the ETag of a `content=0` GET, which changes with size and mtime. While a
     run writes the notebook in place (`document`), a version the run read or wrote is no
-    conflict: the save is merged with the run's part.
+    conflict: the save is merged with the run's part. After such a run, neither is one
+    (returned: the save is to be merged with what the run left) while the file is still
+    the run's last version.
     """
     contents = ownership.workspace().contents
     if document is not None and any(request.if_match.contains(digest) for digest in document.known_hashes):
-        return
+        return None
     if request.if_match.star_tag:
         if not contents.exists(api_path):
             raise errors.Conflict(f"{api_path} no longer exists", reason="conflict")
-        return
+        return None
     current = offload(contents.file_hash, api_path)
     if current is None:
         raise errors.Conflict(f"{api_path} was deleted or replaced since it was read", reason="conflict")
+    finished = rundoc.finished_run(contents, api_path)
+    if finished is not None and current == finished.last_hash and not request.if_match.contains(current) and \
+            any(request.if_match.contains(digest) for digest in finished.known_hashes):
+        return finished
     candidates = {current}
     if contents.file_exists(api_path):
         metadata_model = contents.get(api_path, content=False)
@@ -178,6 +187,7 @@ def _check_unchanged(api_path: str, document: rundoc.RunDocument | None = None) 
     if not any(request.if_match.contains(tag) for tag in candidates):
         raise errors.Conflict(f"{api_path} changed on disk since it was read; reload it or save elsewhere",
                               reason="conflict")
+    return None
 
 
 @bp.patch("/", defaults={"api_path": ""}, strict_slashes=False)

@@ -21,7 +21,10 @@ outputs into. The run's saves and the user's hold one lock per document (a geven
 come from greenlets of the server's loop; the file work itself is offloaded under it), so
 neither writes a version made before the other's was written. The bytes each wrote are
 remembered (``known_hashes``), so a browser whose ``If-Match`` names one of them is not told
-the file changed: the run changed it, and the merge keeps both parts.
+the file changed: the run changed it, and the merge keeps both parts. That holds for the
+first save after the run too (``finished_run``, ``save_after_run``): a page that was open
+during the run and saves later is no conflict either, as long as nothing but the run wrote
+the file since; its save is merged with the outputs the run left in the file.
 
 Each executed cell's outputs are kept bounded (``runoutputs.BoundedOutputs``): what is
 written of a cell is at most ``max_output_bytes``, then a notice; the run's event stream,
@@ -37,6 +40,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import gevent
@@ -57,6 +61,62 @@ T = TypeVar("T")
 
 #: Open documents of runs in place, by (contents root, api path).
 _IN_PLACE: dict[tuple[str, str], RunDocument] = {}
+#: What runs in place that ended left for the next save of their notebook, by (root, path).
+_FINISHED: dict[tuple[str, str], Finished] = {}
+#: How many of those are kept (the oldest go first): a few hashes each.
+FINISHED_KEPT = 256
+#: How many hashes of its own saves a document remembers (a save a second, for hours).
+HASHES_KEPT = 1024
+
+
+@dataclass
+class Finished:
+    """An in-place run that ended: the versions of the file it read or wrote, and its last."""
+
+    run_id: str
+    known_hashes: set[str]
+    last_hash: str | None
+
+
+def finished_run(contents: ContentsManager, path: str) -> Finished | None:
+    """What the last run in place of `path` left, until the file's next save through us."""
+    return _FINISHED.get((contents.root.os_root, normalize_api_path(path)))
+
+
+def save_after_run(contents: ContentsManager, finished: Finished, model: dict[str, Any],
+                   path: str) -> tuple[ContentsModel, bool]:
+    """Save a client's notebook model that was read before or during the run `finished`,
+    merged with what the run left in the file: the outputs, counts and timing of the cells
+    whose ``metadata.flask_notebook.execution`` names the run. Blocking (a worker thread);
+    the record is used up (the next save is an ordinary one).
+
+    :raises errors.NotebookError: as ``ContentsManager.save``.
+    """
+    _FINISHED.pop((contents.root.os_root, normalize_api_path(path)), None)
+    content = model.get("content")
+    if model.get("type") != "notebook" or not isinstance(content, dict) or notebooks.save_problem(content):
+        return contents.save(model, path)
+    on_disk: dict[str, Any] = contents.get(path, type="notebook")["content"]
+    owned: dict[str, CellResult] = {}
+    for cell in on_disk.get("cells", []):
+        ours = cell.get("metadata", {}).get(METADATA_KEY) if isinstance(cell, dict) else None
+        execution = ours.get("execution") if isinstance(ours, dict) else None
+        if isinstance(execution, dict) and execution.get("run_id") == finished.run_id and \
+                cell.get("cell_type") == "code" and isinstance(cell.get("id"), str):
+            owned[cell["id"]] = CellResult(outputs=cell.get("outputs", []), execution_count=cell.get("execution_count"),
+                                           execution=execution)
+    notebooks.normalize(content)
+    merged = overlay(adopt_ids(content, on_disk), owned)
+    _trust(merged, owned)
+    return contents.save({**model, "content": merged}, path)
+
+
+def _trust(nb: dict[str, Any], cell_ids: Any) -> None:
+    """Mark the run's cells trusted: its outputs are as trusted as its own saves make them."""
+    for cell_id in cell_ids:
+        cell = _find(nb, cell_id)
+        if cell is not None and cell.get("cell_type") == "code":
+            cell["metadata"]["trusted"] = True
 
 
 def in_place(contents: ContentsManager, path: str) -> RunDocument | None:
@@ -151,6 +211,8 @@ class RunDocument:
         #: sha256 of the versions of the file this document read or wrote: a client that
         #: read one of them is no conflict (``save_user_version`` merges its save).
         self.known_hashes: set[str] = {digest} if digest else set()
+        self._recent_hashes: list[str] = []
+        self.last_hash: str | None = digest
         #: What is written of each executed cell's outputs, bounded.
         self._outputs: dict[str, BoundedOutputs] = {}
         self._lock = gevent.lock.RLock()
@@ -167,6 +229,9 @@ class RunDocument:
         self._key = (contents.root.os_root, self.path)
         if self.output_path is None:
             _IN_PLACE[self._key] = self
+            before = _FINISHED.pop(self._key, None)
+            if before is not None:  # a page open since before the last run is no conflict either
+                self.known_hashes |= before.known_hashes
 
     # -- what the run tells it -----------------------------------------------------------------
 
@@ -275,6 +340,9 @@ class RunDocument:
             self.closed = True
             if _IN_PLACE.get(self._key) is self:
                 del _IN_PLACE[self._key]
+                _FINISHED[self._key] = Finished(self.run_id, set(self.known_hashes), self.last_hash)
+                while len(_FINISHED) > FINISHED_KEPT:
+                    del _FINISHED[next(iter(_FINISHED))]
 
     # -- saving --------------------------------------------------------------------------------
 
@@ -323,7 +391,11 @@ class RunDocument:
         if self.output_path is None:
             digest = offload(self.contents.file_hash, self.target)
             if digest:
+                self.last_hash = digest
                 self.known_hashes.add(digest)
+                self._recent_hashes.append(digest)
+                if len(self._recent_hashes) > HASHES_KEPT:
+                    self.known_hashes.discard(self._recent_hashes.pop(0))
         return saved, created
 
     def _for_disk(self) -> dict[str, Any]:
@@ -357,11 +429,7 @@ class RunDocument:
             user = adopt_ids(content, self.notebook)
             self._for_disk()
             merged = overlay(user, self._owned())
-            for cell_id in self.executed:
-                cell = _find(merged, cell_id)
-                if cell is not None and cell.get("cell_type") == "code":
-                    # The run's outputs are as trusted as the run's own saves make them.
-                    cell["metadata"]["trusted"] = True
+            _trust(merged, self.executed)
             self.notebook = merged
             saved, created = self._write({**model, "content": _copy(merged)})
             self.contents.finish_save(saved)

@@ -104,6 +104,14 @@ def test_a_put_of_an_edited_copy_mid_run_keeps_edit_and_outputs_and_every_read_i
         assert timing["status"] == "ok" and timing["run_id"] == run["id"]
         assert timing["end"] >= timing["start"] and timing["duration"] >= 0
     assert by_id["c1"]["metadata"]["flask_notebook"]["execution"]["duration"] >= 2
+    # The page saves again after the run, with the version it read: merged, not a conflict.
+    copy["cells"][3]["source"] = "print('last, edited after')"
+    response = srv.request("PUT", "api/contents/nb.ipynb", headers={"If-Match": etag},
+                           json={"type": "notebook", "format": "json", "content": copy})
+    assert response.status_code == 200, response.text
+    after = cells(read_notebook(root / "nb.ipynb"))
+    assert after["c2"]["source"] == "print('last, edited after')" and text(after["c2"]) == "last\n"
+    assert text(after["c1"]) == text(by_id["c1"])
 
 
 def test_a_cell_printing_30_mib_is_cut_in_the_file_but_not_in_the_stream(

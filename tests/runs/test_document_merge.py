@@ -249,3 +249,32 @@ def test_the_run_document_leaves_the_registry_when_it_closes(app: Flask, root: P
     assert rundoc.in_place(app.extensions["notebook"].contents, "nb.ipynb") is doc
     doc.close()
     assert rundoc.in_place(app.extensions["notebook"].contents, "nb.ipynb") is None
+
+
+def test_the_first_save_after_the_run_of_a_page_open_during_it_is_merged_not_a_409(
+        app: Flask, client: FlaskClient, root: Path) -> None:
+    write(root / "nb.ipynb", code("a", "1"), code("b", "2"))
+    opened = client.get(URL)
+    etag, copy = opened.headers["ETag"], opened.get_json()["content"]
+    doc = document(app)
+    doc.cell_started("a")
+    doc.output("a", stdout("run's\n"))
+    doc.cell_finished("a", 1, [stdout("run's\n")], "ok")
+    doc.close()
+    other_tab = json.loads(json.dumps(copy))
+    copy["cells"][1]["source"] = "2, edited after the run"
+    response = client.put(URL, json={"type": "notebook", "content": copy}, headers={"If-Match": etag})
+    assert response.status_code == 200, response.get_json()
+    cells = by_id(read(root / "nb.ipynb"))
+    assert cells["a"]["outputs"] == [stdout("run's\n")] and cells["a"]["execution_count"] == 1
+    assert cells["b"]["source"] == "2, edited after the run"
+    # Now the file is the user's: another page with the same old version is in conflict ...
+    assert client.put(URL, json={"type": "notebook", "content": other_tab},
+                      headers={"If-Match": etag}).status_code == 409
+    # ... and a save of the current version is an ordinary one (clearing outputs clears them).
+    current = client.get(URL)
+    cleared = current.get_json()["content"]
+    cleared["cells"][0]["outputs"] = []
+    assert client.put(URL, json={"type": "notebook", "content": cleared},
+                      headers={"If-Match": current.headers["ETag"]}).status_code == 200
+    assert by_id(read(root / "nb.ipynb"))["a"]["outputs"] == []

@@ -199,3 +199,20 @@ def test_run_with_parameters_writes_the_output_notebook_with_the_injected_cell(p
     assert "alpha = 21" in "".join(injected["source"]) and "name = 'runs'" in "".join(injected["source"])
     assert (ui_server.root / "report.ipynb").read_text() == source_before  # the source is untouched
     expect(history.get_by_role("row").filter(has_text="out/report-21.ipynb").locator(".nb-run-status")).to_have_text("completed")
+
+
+def test_a_run_started_in_another_tab_shows_live_in_this_one(
+    page: Page, context: BrowserContext, ui_server: UIServer
+) -> None:
+    put_notebook(ui_server, "shared.ipynb", [gated_cell(1, "shared.go"), code_cell("print('two')")])
+    open_notebook(page, "shared.ipynb")
+    other = context.new_page()
+    open_notebook(other, "shared.ipynb")
+    menu(other, "Cell", "Run all cells")
+    expect(prompt(page, 1)).to_have_text("[*]:")
+    expect(prompt(page, 2)).to_have_text("[*]:")
+    (ui_server.root / "shared.go").touch()
+    expect(output(page, 1)).to_have_text("cell 1")
+    expect(output(page, 2)).to_have_text("two")
+    expect(prompt(page, 2)).to_have_text("[2]:")
+    expect(page).to_have_title("shared.ipynb · flask-notebook")

@@ -191,10 +191,11 @@ class App {
     }
   }
 
-  /** Follow runs of this notebook started elsewhere (once at a time; not while one of this
-   *  page's runs is being posted, which is followed when its answer comes). */
+  /** Follow runs of this notebook started elsewhere: once at a time, and only while the page
+   *  follows none (runs of one kernel go one after another, so code starting meanwhile is the
+   *  followed run's; one being posted is followed when its answer comes). */
   discoverRuns() {
-    if (this.discovering || this.runs.followed.some((run) => !run.id)) return;
+    if (this.discovering || this.runs.followed.length) return;
     this.discovering = this.followRuns().finally(() => {
       this.discovering = null;
     });

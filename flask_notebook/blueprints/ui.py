@@ -1,4 +1,4 @@
-"""The pages: the file browser (`/tree/<path>`), the Running view and the notebook editor.
+"""The pages: the file browser (`/tree/<path>`), the Running and Runs views and the notebook editor.
 
 Pages are thin: they check the path, then hand the JS its URLs in the #nb-config block
 (``page_config``); the listing itself comes from the contents API.
@@ -33,6 +33,7 @@ def page_config(**extra: Any) -> dict[str, Any]:
         "notebooksUrl": url_for("notebook.ui.notebook", api_path="x")[:-1],
         "filesUrl": url_for("notebook.files.get_file", api_path="x")[:-1],
         "runningUrl": url_for("notebook.ui.running"),
+        "runsUrl": url_for("notebook.ui.runs"),
         "editUrl": url_for("notebook.ui.edit", api_path="x")[:-1],
         **extra,
     }
@@ -112,6 +113,12 @@ def edit(api_path: str) -> BaseResponse:
 def running() -> Response:
     """Running kernels and the sessions (notebooks, consoles) that use them."""
     return _page("running.html", nb_config=page_config(), nav_current="running")
+
+
+@bp.get("/runs")
+def runs() -> Response:
+    """The run history: the caller's runs (everyone's for an administrator), newest first."""
+    return _page("runs.html", nb_config=page_config(), nav_current="runs")
 
 
 @bp.get("/notebooks/<nb_path:api_path>")

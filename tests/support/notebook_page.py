@@ -24,6 +24,11 @@ def cell(page: Page, n: int) -> Locator:
     return page.locator(".nb-cell").nth(n - 1)
 
 
+def prompt(page: Page, n: int) -> Locator:
+    """Cell `n`'s prompt: "[ ]:", "[*]:" (queued or running), "[3]:"."""
+    return cell(page, n).locator(".nb-prompt")
+
+
 def run_code(page: Page, n: int, code: str) -> None:
     """Type `code` into cell `n`'s editor and run it with Shift-Enter."""
     cell(page, n).locator(".cm-content").click()

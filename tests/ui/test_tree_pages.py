@@ -58,7 +58,7 @@ def test_missing_hidden_or_escaping_folder_is_an_html_404(client: FlaskClient, r
 
 
 def test_pages_redirect_to_login_without_credentials(anon: FlaskClient) -> None:
-    for url in ("/", "/tree/", "/tree/sub", "/running"):
+    for url in ("/", "/tree/", "/tree/sub", "/running", "/runs"):
         response = anon.get(url)
         assert response.status_code == 302, url
         assert response.headers["Location"].startswith("/login?next="), url
@@ -87,9 +87,12 @@ def test_pages_under_a_host_prefix(host_app: Flask, root: Path) -> None:
     config = config_block(page.data)
     assert config["treeUrl"] == "/nb/tree/" and config["apiUrl"] == "/nb/api"
     assert config["notebooksUrl"] == "/nb/notebooks/" and config["filesUrl"] == "/nb/files/"
+    assert config["runsUrl"] == "/nb/runs"
+    runs = client.get("/nb/runs")
+    assert runs.status_code == 200 and b'aria-current="page">Runs</a>' in runs.data
     assert b'src="/nb/static/flask_notebook/js/tree.js"' in page.data
     for asset in ("js/tree.js", "js/api.js", "js/grid.js", "js/upload.js", "js/dialogs.js", "js/format.js",
-                  "js/running.js", "js/edit.js", "js/actions.js", "browser.css", "base.css"):
+                  "js/running.js", "js/runs.js", "js/runlist.js", "js/edit.js", "js/actions.js", "browser.css", "base.css"):
         with client.get(f"/nb/static/flask_notebook/{asset}") as response:
             assert response.status_code == 200, asset
             if asset.endswith(".js"):

@@ -9,6 +9,7 @@
 //   notebooksUrl  "/nb/notebooks/"        + an encoded API path
 //   filesUrl      "/nb/files/"            + an encoded API path: raw downloads
 //   runningUrl    "/nb/running"
+//   runsUrl       "/nb/runs"               the run history page
 //   editUrl       "/nb/edit/"             + an encoded API path: the text editor
 // Pages may add their own keys (the tree page adds `path`).
 //

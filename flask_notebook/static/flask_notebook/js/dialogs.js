@@ -22,11 +22,12 @@ export function el(tag, props = {}, ...children) {
 let dialogCount = 0;
 
 /**
- * Show a modal dialog and resolve to what `onSubmit` returns, or null when cancelled.
+ * Show a modal dialog and resolve to what `onSubmit` returns, or null when cancelled
+ * (exported for dialogs with fields of their own, like the notebook's Run with parameters).
  * `body` is an array of nodes; `onSubmit` may throw (or return a rejected promise) with a
  * message to show inside the dialog and keep it open.
  */
-function openDialog({ title, body, confirmLabel, confirmClass = "nb-primary", onSubmit, initialFocus }) {
+export function openDialog({ title, body, confirmLabel, confirmClass = "nb-primary", onSubmit, initialFocus, className = "" }) {
   const previous = document.activeElement;
   const id = `nb-dialog-${++dialogCount}`;
   const error = el("p", { className: "nb-dialog-error", role: "alert" });
@@ -37,7 +38,7 @@ function openDialog({ title, body, confirmLabel, confirmClass = "nb-primary", on
     ...body,
     error,
     el("div", { className: "nb-dialog-buttons" }, cancel, confirm));
-  const dialog = el("dialog", { className: "nb-dialog", "aria-labelledby": `${id}-title` }, form);
+  const dialog = el("dialog", { className: `nb-dialog ${className}`.trim(), "aria-labelledby": `${id}-title` }, form);
   document.body.append(dialog);
   return new Promise((resolve) => {
     let result = null;

@@ -31,6 +31,8 @@ export class Cell {
     this.executionCount = model.execution_count ?? null;
     this.running = false;
     this.queued = false;
+    /** Counts the person's edits of the source and type (runs.js keeps those cells as shown). */
+    this.edits = 0;
 
     this.element = document.createElement("div");
     this.element.className = "nb-cell";
@@ -72,6 +74,7 @@ export class Cell {
       label: "Cell source",
       cellKeys: env.cellKeys(this),
       onChange: () => {
+        this.edits += 1;
         if (this.type === "markdown") this.isRendered = false;
         env.changed();
       },
@@ -117,6 +120,7 @@ export class Cell {
       this.executionCount = null;
     }
     this.type = type;
+    this.edits += 1;
     this.isRendered = false;
     this.editor.setType(type);
     this.applyType();

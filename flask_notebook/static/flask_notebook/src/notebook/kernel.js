@@ -1,4 +1,4 @@
-// One kernel, seen through its WebSocket: execute requests with callbacks per message, stdin,
+// One kernel, seen through its WebSocket: requests with callbacks per message (kernel_info),
 // the kernel's state, and reconnection with the same session_id, so the server replays what
 // arrived while the socket was down (contract 9.5) and no output is lost.
 //
@@ -14,6 +14,10 @@
 
 import { apiUrl, request } from "../../js/api.js";
 import { V1_PROTOCOL, deserialize, serialize } from "./wire.js";
+
+// Cells do not run through this socket: they run as runs on the server (runs.js), whose
+// outputs the socket sees on iopub too. Only replies to this page's own requests are handled
+// here; the rest is an "unhandled" event, never drawn into a cell.
 
 const RECONNECT_DELAYS_MS = [100, 250, 500, 1000, 2000, 4000];
 /** Handshakes that fail in a row before the page looks into why and says so. */
@@ -217,17 +221,6 @@ export class Kernel extends EventTarget {
       if (handler) handler.queued = false;
       this.ws.send(serialize(msg));
     }
-  }
-
-  /** Run `code`; handlers: onIopub(msg), onReply(msg), onInput(msg), onFail(reason). */
-  execute(code, handlers) {
-    return this.send("shell", "execute_request", {
-      code, silent: false, store_history: true, user_expressions: {}, allow_stdin: true, stop_on_error: true,
-    }, handlers);
-  }
-
-  inputReply(value) {
-    this.send("stdin", "input_reply", { value });
   }
 
   handle(msg) {

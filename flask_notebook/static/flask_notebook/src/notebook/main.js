@@ -1,11 +1,14 @@
 // The notebook editor page: load the notebook, start or join its session, connect to the
-// kernel, and wire the header, the keyboard and saving together.
+// kernel, and wire the header, the keyboard, saving and runs together. Cells run as runs on
+// the server (runs.js), on the session's kernel; the kernel WebSocket is for everything else.
 
 import { ApiError, apiUrl, contentsUrl, encodePath, pageConfig, pageUrl, request } from "../../js/api.js";
 import { confirmDialog, el, promptDialog, showError, toast } from "../../js/dialogs.js";
 import { Kernel } from "./kernel.js";
 import { SHORTCUTS, installKeyboard } from "./keyboard.js";
 import { Notebook } from "./notebook.js";
+import { runWithParameters, showRunHistory } from "./runpanel.js";
+import { Runs } from "./runs.js";
 import { Saver } from "./save.js";
 import { buildHeader } from "./toolbar.js";
 
@@ -93,14 +96,39 @@ class App {
       path: this.path,
       etag: response.headers.get("ETag"),
       autosaveSeconds: Number(this.config.autosaveInterval) || 0,
+      runWriting: () => this.runs.writing,
     });
     this.saver.addEventListener("status", (event) => this.showSaveState(event.detail));
+    this.runs = new Runs(this.notebook, {
+      path: () => this.path,
+      kernelId: () => (this.session ? this.session.kernel.id : null),
+      prepare: () => this.saveForRun(),
+      saved: (etag) => this.saver.adoptEtag(etag),
+      settled: () => this.saver.settled(),
+    });
+    this.notebook.runner = (cellsToRun) => this.runs.run(cellsToRun);
     this.showName();
     this.showSaveState({ status: "saved" });
     if (data.message) toast(`This notebook is not valid: ${data.message}`, { error: true });
     this.root.dataset.state = "ready";
     this.notebook.commandMode();
+    this.followRuns();
     await this.startSession();
+  }
+
+  /** Show the runs of this notebook in progress (started from any tab or browser). */
+  async followRuns() {
+    try {
+      await this.runs.attach();
+    } catch (error) {
+      showError("Following the notebook's runs", error);
+    }
+  }
+
+  /** Before a run: save what the person sees, so the run executes it, in cells the file has. */
+  async saveForRun() {
+    if (!this.saver.dirty && !this.notebook.unsavedIds) return true;
+    return this.saver.save({ checkpoint: false });
   }
 
   kernelName() {
@@ -138,6 +166,10 @@ class App {
         this.showKernelState(status, reason);
       });
       this.kernel.addEventListener("problem", (event) => this.showConnectionProblem(event.detail));
+      // Code this page did not send started on the kernel: a run from another tab, maybe.
+      this.kernel.addEventListener("unhandled", (event) => {
+        if (event.detail.header.msg_type === "execute_input") this.discoverRuns();
+      });
       this.notebook.kernel = this.kernel;
     }
     this.setKernelspec(kernelModel.name);
@@ -157,6 +189,16 @@ class App {
       this.notebook.metadata.kernelspec = { name, display_name: displayName, language: spec ? spec.spec.language : "" };
       if (current) this.notebook.changed();
     }
+  }
+
+  /** Follow runs of this notebook started elsewhere: once at a time, and only while the page
+   *  follows none (runs of one kernel go one after another, so code starting meanwhile is the
+   *  followed run's; one being posted is followed when its answer comes). */
+  discoverRuns() {
+    if (this.discovering || this.runs.followed.length) return;
+    this.discovering = this.followRuns().finally(() => {
+      this.discovering = null;
+    });
   }
 
   showKernelState(status, reason = null) {
@@ -252,14 +294,42 @@ class App {
       runBelow: () => nb().runBelow(),
       clearOutput: () => nb().clearOutputs(),
       clearAllOutputs: () => nb().clearOutputs(nb().cells),
-      interrupt: guard("Interrupt", () => this.kernel && this.kernel.interrupt()),
+      interrupt: guard("Interrupt", () => this.interrupt()),
       restart: guard("Restart", () => this.restart()),
       restartClear: guard("Restart", () => this.restart({ clear: true })),
       restartRunAll: guard("Restart", () => this.restart({ runAll: true })),
       changeKernel: guard("Change kernel", () => this.changeKernel()),
+      runHistory: () => this.runHistory(),
+      runWithParameters: guard("Run with parameters", () => this.runWithParameters()),
       help: () => this.help(),
     };
     return this._actions;
+  }
+
+  /** Interrupt: cancel this page's runs (which interrupts the kernel), or, with none, the
+   *  kernel itself. */
+  async interrupt() {
+    if (this.runs.active.length) await this.runs.cancelAll();
+    else if (this.kernel) await this.kernel.interrupt();
+  }
+
+  runHistory() {
+    showRunHistory({ path: () => this.path, runs: this.runs, onClose: () => this.notebook.commandMode() });
+  }
+
+  async runWithParameters() {
+    const model = await runWithParameters({
+      path: this.path,
+      cells: this.notebook.cells,
+      kernelName: this.session ? this.session.kernel.name : this.kernelName(),
+      start: (body) => this.runs.start(body),
+    });
+    if (!model) {
+      this.notebook.commandMode();
+      return;
+    }
+    toast(`Run started: it writes ${model.output_path}.`);
+    this.runHistory();
   }
 
   async restart({ clear = false, runAll = false } = {}) {
@@ -272,6 +342,7 @@ class App {
       danger: true,
     });
     if (!ok) return;
+    await this.runs.cancelAll();
     await this.kernel.restart();
     if (clear || runAll) this.notebook.clearOutputs(this.notebook.cells);
     if (runAll) this.notebook.runAll();

@@ -2,10 +2,10 @@
 // the toolbar, the menus and the keyboard share (insert, delete, move, copy, run...).
 
 import { Cell } from "./cells.js";
-import { Displays, outputFromMessage } from "./outputs.js";
+import { Displays } from "./outputs.js";
 
 export class Notebook extends EventTarget {
-  /** `container` gets the cells; `kernel` is set later (see main.js). */
+  /** `container` gets the cells; `kernel` and `runner` (runs cells) are set later (main.js). */
   constructor(container, { resolveImage }) {
     super();
     this.container = container;
@@ -13,6 +13,11 @@ export class Notebook extends EventTarget {
     this.active = 0;
     this.mode = "command";
     this.kernel = null;
+    this.runner = null;
+    /** Changes made inside quietly() are not the person's: they do not make the page dirty. */
+    this.quiet = 0;
+    /** Cells loaded without an id got one here: the file needs a save before a run names them. */
+    this.unsavedIds = false;
     this.clipboard = [];
     this.deleted = [];
     this.displays = new Displays();
@@ -51,6 +56,7 @@ export class Notebook extends EventTarget {
     this.nbformatMinor = Math.max(content.nbformat_minor || 5, 5);
     this.cells = [];
     const cells = content.cells && content.cells.length ? content.cells : [{ cell_type: "code", source: "" }];
+    this.unsavedIds = cells.some((cell) => !cell.id);
     for (const model of cells) this.insertModel(this.cells.length, model, false);
     this.renumber();
     this.select(0, { focus: false });
@@ -70,8 +76,20 @@ export class Notebook extends EventTarget {
   }
 
   changed() {
+    if (this.quiet) return;
     this.changes = (this.changes || 0) + 1;
     this.dispatchEvent(new Event("change"));
+  }
+
+  /** Apply what the server did (a run's outputs, which it saves itself) without marking the
+   *  page as changed. */
+  quietly(fn) {
+    this.quiet += 1;
+    try {
+      return fn();
+    } finally {
+      this.quiet -= 1;
+    }
   }
 
   get activeCell() {
@@ -225,66 +243,29 @@ export class Notebook extends EventTarget {
 
   // -- running -----------------------------------------------------------------------------
 
-  /** Run one cell: Markdown renders, code goes to the kernel. */
-  runCell(cell) {
-    if (cell.type === "markdown") {
-      cell.render();
-      return;
-    }
-    if (cell.type !== "code") return;
-    const code = cell.source;
-    cell.outputs.clear();
-    if (!this.kernel || !code.trim()) {
-      if (!code.trim()) {
+  /**
+   * Run cells: Markdown renders here; code cells with source go to `this.runner` (main.js:
+   * a run on the server, runs.js) in one run; an empty code cell just loses its outputs.
+   */
+  runCells(cells) {
+    const code = [];
+    for (const cell of cells) {
+      if (cell.type === "markdown") cell.render();
+      if (cell.type !== "code") continue;
+      if (cell.source.trim()) {
+        code.push(cell);
+      } else if (cell.outputs.outputs.length || cell.executionCount !== null) {
+        cell.outputs.clear();
         cell.executionCount = null;
         cell.updatePrompt();
         this.changed();
       }
-      return;
     }
-    cell.queued = true;
-    cell.trusted = true; // its outputs are ours from now on
-    cell.outputs.trusted = true;
-    cell.updatePrompt();
-    this.changed();
-    const done = () => {
-      cell.running = cell.queued = false;
-      cell.updatePrompt();
-    };
-    this.kernel.execute(code, {
-      onIopub: (msg) => {
-        const type = msg.header.msg_type;
-        if (type === "status" || type === "execute_input") {
-          if (type === "execute_input" || msg.content.execution_state === "busy") {
-            cell.running = true;
-            cell.updatePrompt();
-          }
-          return;
-        }
-        if (type === "clear_output") cell.outputs.clearOutput(msg.content.wait);
-        else if (type === "update_display_data") {
-          this.displays.update(msg.content.transient && msg.content.transient.display_id, msg.content.data, msg.content.metadata);
-        } else {
-          const output = outputFromMessage(msg);
-          if (output) cell.outputs.add(output);
-        }
-      },
-      onInput: (msg) => {
-        cell.outputs.askInput(msg.content.prompt, msg.content.password, (value) => this.kernel.inputReply(value));
-      },
-      onReply: (msg) => {
-        if (msg.content.status !== "aborted") cell.executionCount = msg.content.execution_count ?? null;
-        done();
-        this.changed();
-      },
-      onDone: done,
-      onFail: () => done(),
-    });
+    if (code.length && this.runner) this.runner(code);
   }
 
   runActive({ advance = false, insert = false } = {}) {
-    const cell = this.activeCell;
-    this.runCell(cell);
+    this.runCells([this.activeCell]);
     if (insert) {
       this.insert("below");
       this.editCell(this.activeCell);
@@ -301,7 +282,7 @@ export class Notebook extends EventTarget {
   }
 
   runRange(start, end) {
-    for (const cell of this.cells.slice(start, end)) this.runCell(cell);
+    this.runCells(this.cells.slice(start, end));
   }
 
   runAll() {

@@ -22,25 +22,6 @@ function joined(value) {
   return Array.isArray(value) ? value.join("") : value;
 }
 
-/** A message from the kernel (iopub) as an nbformat output, or null. */
-export function outputFromMessage(msg) {
-  const c = msg.content;
-  switch (msg.header.msg_type) {
-    case "stream":
-      return { output_type: "stream", name: c.name, text: c.text };
-    case "display_data":
-      return { output_type: "display_data", data: c.data, metadata: c.metadata || {},
-               transient: c.transient || {} };
-    case "execute_result":
-      return { output_type: "execute_result", data: c.data, metadata: c.metadata || {},
-               execution_count: c.execution_count, transient: c.transient || {} };
-    case "error":
-      return { output_type: "error", ename: c.ename, evalue: c.evalue, traceback: c.traceback || [] };
-    default:
-      return null;
-  }
-}
-
 function renderJson(value, depth = 0) {
   if (value === null || typeof value !== "object") {
     return el("span", `nb-json-${value === null ? "null" : typeof value}`, JSON.stringify(value));

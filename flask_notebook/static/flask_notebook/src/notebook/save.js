@@ -1,14 +1,22 @@
 // Saving: PUT with If-Match (the server answers 409 when the file changed on disk since we
 // read or last wrote it), a checkpoint on explicit saves, autosave, the dirty marker in the
 // title, and the warning before leaving with unsaved changes.
+//
+// While a run of this page writes the file (runs.js), the file changes under us by design:
+// the server merges a save made during an in-place run by cell id, and the page reads the
+// file's new ETag when the run ends. A 409 in that window is the run's own writing, not
+// somebody else's, so the save is made again over the file's current version (merged by the
+// server) instead of asking "changed on disk".
 
 import { contentsUrl, request } from "../../js/api.js";
 import { confirmDialog } from "../../js/dialogs.js";
 
 export class Saver extends EventTarget {
-  constructor(notebook, { path, etag, autosaveSeconds }) {
+  /** `runWriting()` says whether a run of this page is writing the file (see above). */
+  constructor(notebook, { path, etag, autosaveSeconds, runWriting = () => false }) {
     super();
     this.notebook = notebook;
+    this.runWriting = runWriting;
     this.path = path;
     this.etag = etag;
     this.dirty = false;
@@ -54,7 +62,17 @@ export class Saver extends EventTarget {
     }
   }
 
-  async doSave({ checkpoint, auto, force }) {
+  /** Resolves when no save is on its way. */
+  async settled() {
+    while (this.saving) await this.saving.catch(() => {});
+  }
+
+  /** The file on disk, as this page shows it, now has `etag` (a run wrote it, runs.js). */
+  adoptEtag(etag) {
+    if (etag) this.etag = etag;
+  }
+
+  async doSave({ checkpoint, auto, force, again = false }) {
     this.setStatus("saving");
     const wasDirtyAt = this.changeCount();
     const headers = {};
@@ -67,10 +85,15 @@ export class Saver extends EventTarget {
       await this.refreshEtag();
       if (checkpoint) await request("POST", `${contentsUrl(this.path)}/checkpoints`);
     } catch (error) {
+      if (error.status === 409 && !again && this.runWriting()) {
+        await this.refreshEtag();
+        return this.doSave({ checkpoint, auto, force, again: true });
+      }
       if (error.status === 409 && !auto) return this.conflict();
       this.setStatus("error", error.message);
       return false;
     }
+    this.notebook.unsavedIds = false; // the ids the page gave cells are in the file now
     if (this.changeCount() === wasDirtyAt) this.dirty = false;
     this.setStatus(this.dirty ? "unsaved" : "saved", checkpoint ? "checkpoint" : null);
     return true;

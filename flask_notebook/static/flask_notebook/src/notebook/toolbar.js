@@ -106,6 +106,7 @@ export function buildHeader(host, a) {
       { id: "save", label: "Save and checkpoint", keys: "Ctrl-S", run: a.save },
       { id: "rename", label: "Rename…", run: a.rename },
       { id: "download", label: "Download .ipynb", run: a.download },
+      { id: "run-parameters", label: "Run with parameters…", run: a.runWithParameters },
       "-",
       { id: "revert", label: "Revert to checkpoint…", run: a.revert },
       { id: "reload", label: "Reload from disk", run: a.reloadFromDisk },
@@ -135,6 +136,8 @@ export function buildHeader(host, a) {
       "-",
       { id: "clear", label: "Clear cell output", run: a.clearOutput },
       { id: "clear-all", label: "Clear all outputs", run: a.clearAllOutputs },
+      "-",
+      { id: "run-history", label: "Run history…", run: a.runHistory },
     ], menus),
     menu("Kernel", [
       { id: "interrupt", label: "Interrupt kernel", keys: "I, I", run: a.interrupt },

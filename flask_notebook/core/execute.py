@@ -278,7 +278,7 @@ class Execution:
             if content.get("wait"):
                 self._clear_on_next = True
             else:
-                self.outputs = []
+                self.outputs, self._displays = [], {}
             self._event("clear_output", {"wait": bool(content.get("wait"))})
             return
         if msg_type == "update_display_data":
@@ -292,7 +292,7 @@ class Execution:
         output = to_output(msg_type, content)
         if self._clear_on_next:
             self._clear_on_next = False
-            self.outputs = []
+            self.outputs, self._displays = [], {}
         last = self.outputs[-1] if self.outputs else None
         if (output["output_type"] == "stream" and last is not None and last["output_type"] == "stream"
                 and last["name"] == output["name"]):
@@ -300,9 +300,19 @@ class Execution:
         else:
             self.outputs.append(dict(output))
             display_id = (content.get("transient") or {}).get("display_id")
-            if msg_type == "display_data" and isinstance(display_id, str):
+            if msg_type in ("display_data", "execute_result") and isinstance(display_id, str):
                 self._displays.setdefault(display_id, []).append(self.outputs[-1])
+                # The event says which display it shows (a later update names it); the
+                # record's nbformat view has no ``transient``.
+                output = {**output, "transient": {"display_id": display_id}}
         self._event("output", output)
+
+    def display_outputs(self) -> list[dict[str, Any]]:
+        """``outputs``, each display's with its ``transient.display_id`` (as its ``output``
+        event had it): for who applies later ``update_display`` events to them."""
+        shown = {id(output): display_id for display_id, outputs in self._displays.items() for output in outputs}
+        return [{**output, "transient": {"display_id": shown[id(output)]}} if id(output) in shown else output
+                for output in self.outputs]
 
     def _move(self, status: str, *, only_from: str | None = None) -> None:
         if status not in _NEXT.get(self.status, ()) or (only_from is not None and self.status != only_from):

@@ -322,9 +322,8 @@ class Runs:
                     output = {"output_type": "display_data", "data": payload["data"], "metadata": payload["metadata"],
                               "transient": {"display_id": payload["display_id"]}}
                     run.event("update_display", {"cell_id": cell_id, "output": output})
-                    # The execution rewrote the display's outputs (an output event carries no
-                    # display id): the document measures the cell's list again.
-                    doc.cell_output_changed(cell_id, execution.outputs)
+                    # Every executed cell showing that display (an earlier one's too).
+                    doc.update_display(output)
                 elif name == "input_required":
                     run.ask_input(cell_id, str(payload.get("prompt", "")), bool(payload.get("password")))
                     input_deadline = time.monotonic() + self.input_timeout
@@ -338,13 +337,15 @@ class Runs:
                 input_expired = True
                 self.executions.cancel(execution)
         run.execution = None
-        outputs = list(execution.outputs)
+        # With their display ids: the document applies later cells' updates to them.
+        outputs = execution.display_outputs()
         status, error = _outcome(execution, run, input_expired, self.input_timeout)
         if error is not None and execution.status != "error":
             # Our own reason in the notebook, instead of the KeyboardInterrupt of the interrupt.
             outputs = [o for o in outputs if not (o.get("output_type") == "error" and o.get("ename") == "KeyboardInterrupt")]
             outputs.append({"output_type": "error", "ename": error["ename"], "evalue": error["evalue"], "traceback": []})
-        run.cell_finished(cell_id, status, execution.execution_count, outputs, time.monotonic() - began)
+        run.cell_finished(cell_id, status, execution.execution_count, [_nbformat(o) for o in outputs],
+                          time.monotonic() - began)
         doc.cell_finished(cell_id, execution.execution_count, outputs, status)
         return status, error
 
@@ -419,6 +420,13 @@ def _outcome(execution: Execution, run: Run, input_expired: bool,
         return "error", {"ename": "Aborted", "evalue": "The kernel aborted the cell"}
     error = execution.error or {}
     return "error", {"ename": str(error.get("ename", "Error")), "evalue": str(error.get("evalue", ""))}
+
+
+def _nbformat(output: dict[str, Any]) -> dict[str, Any]:
+    """`output` without its ``transient`` (which nbformat outputs do not have)."""
+    if "transient" not in output:
+        return output
+    return {key: value for key, value in output.items() if key != "transient"}
 
 
 def _notebook_kernel_name(nb: dict[str, Any]) -> str | None:

@@ -452,9 +452,10 @@ class Executor:
         if (execution.pipeline is not None and last is not None and last.msg_id is not None and not self.queue
                 and not self.closed and last.execution.pipeline == execution.pipeline and not last.execution.done
                 and relay is not None and not relay.closed):
-            # The one before it is in the kernel: this one goes to the kernel's queue now.
-            self._send_execute(relay, flight)
+            # The one before it is in the kernel: this one goes to the kernel's queue now (in
+            # `ahead` before it is sent, so that a reply taken inside the send finds it).
             self.ahead.append(flight)
+            self._send_execute(relay, flight)
             return
         self.queue.append(flight)
         if self._worker is None:
@@ -544,8 +545,8 @@ class Executor:
         while pipeline is not None and self.queue and self.queue[0].execution.pipeline == pipeline:
             waiting = self.queue.popleft()  # submitted before the first was sent: sent with it
             if not waiting.execution.done:
-                self._send_execute(relay, waiting)
                 self.ahead.append(waiting)
+                self._send_execute(relay, waiting)
         self._follow(relay, flight)
 
     def _send_execute(self, relay: KernelChannels, flight: Flight) -> None:

@@ -320,7 +320,7 @@ class Runs:
         finally:
             # Those still queued in the kernel were aborted by it (the cell before failed or
             # was interrupted): they end here, and are interrupted if one starts after all.
-            for _, _, execution in run.sent:
+            for _, _, execution in list(run.sent):
                 if execution is not None and not execution.done:
                     self.executions.cancel(execution)
             run.sent.clear()

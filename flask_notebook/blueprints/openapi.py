@@ -288,7 +288,8 @@ SPEC: dict[str, Any] = {
                 for key in ("id", "kernel_id", "status", "execution_count", "started", "finished")}},
             "Event": {
                 "description": "Server-Sent Events: `id` (its index), `event` and `data` (JSON). "
-                               "`accepted` {id, kernel_id}; `output` (an nbformat output, as it arrived); "
+                               "`accepted` {id, kernel_id}; `output` (an nbformat output, as it arrived; "
+                               "a display's with its id in `transient.display_id`); "
                                "`clear_output` {wait}; `update_display` {display_id, data, metadata}; "
                                "`input_required` {prompt, password}; `done` (the completion record), last. "
                                "A `: keepalive` comment every 15 s while nothing happens.",

@@ -7,6 +7,24 @@ as it happens. The executor sends one request at a time, in the order they came:
 runs one cell at a time anyway, and one request in flight is what makes a timeout or a
 cancel interrupt the right code.
 
+Requests of one *pipeline* (a run's cells: ``Executions.submit(..., pipeline=run_id)``) are
+the exception: each is sent as soon as it is submitted while the one before it is still in
+the kernel, which queues them on its shell and runs them in order, with no round trip
+between them (as Notebook's "Run all" does). Each is tracked by its message id; what the
+kernel sends is routed by parent message id, so each record gets its own outputs. A pipelined
+request counts as started when the kernel starts it (its ``execute_input``), not when it is
+sent, and its timeout counts from then. What ipykernel 7.4 does with queued requests (checked
+live): after an ``execute_reply`` with status ``error`` to a request with ``stop_on_error``
+(an exception, or the ``KeyboardInterrupt`` of an interrupt), every ``execute_request`` that
+has reached the kernel's shell-channel thread by then is aborted: its reply has status
+``aborted`` and no other content, iopub shows ``busy`` and ``idle`` for it but no
+``execute_input`` and no output, and the code never runs. The abort ends with a marker the
+kernel queues behind those requests (``stop_on_error_timeout`` plays no part with the
+shell-channel thread of 7.x): a request that arrives after it runs, so one sent while the
+failing cell runs may escape the abort (about one in five, sent on the failing cell's
+``execute_input``); one sent after the error reply always runs. With ``stop_on_error``
+false nothing is aborted. The caller decides what to send together (``core.runs``).
+
 There is an executor per shell of a kernel: the main one, and each kernel subshell (JEP 91)
 named by a request's ``subshell_id``. A subshell runs its requests beside the main shell's
 and the other subshells', so their executors do not wait for each other; requests to one
@@ -130,18 +148,24 @@ class Execution:
     """
 
     def __init__(self, kernel_id: str, options: Options, *, on_done: Callable[[Execution], None] | None = None,
-                 owner: str | None = None) -> None:
+                 owner: str | None = None, pipeline: str | None = None) -> None:
         self.id = uuid.uuid4().hex
         self.kernel_id = kernel_id
         #: Whose it is: its kernel's owner (who else may see the kernel sees its requests).
         self.owner = owner
         self.options = options
+        #: The requests of one pipeline are sent without waiting for each other (see the module's doc).
+        self.pipeline = pipeline
         self.status = "queued"
         self.execution_count: int | None = None
         self.outputs: list[dict[str, Any]] = []
         self.error: dict[str, Any] | None = None
         self.user_expressions: dict[str, Any] = {}
         self.started: float | None = None
+        #: When the kernel started running the code (``time.time()``): its ``busy``, or for a
+        #: pipelined request its ``execute_input``; None until then, and for good when the
+        #: kernel aborted it or it ended before it began.
+        self.began: float | None = None
         self.finished: float | None = None
         self.input_request: dict[str, Any] | None = None
         self.events: list[tuple[str, Any]] = [("accepted", {"id": self.id, "kernel_id": kernel_id})]
@@ -239,6 +263,12 @@ class Execution:
         self.input_request = None
         self._changed_now()
 
+    def begin(self) -> None:
+        """The kernel started running the code (once; not after the record ended)."""
+        if self.began is None and not self.done:
+            self.began = time.time()
+            self._changed_now()
+
     def set_execution_count(self, count: int | None) -> None:
         """The kernel's ``execute_input`` said which count the code runs as."""
         if not self.done:
@@ -278,7 +308,7 @@ class Execution:
             if content.get("wait"):
                 self._clear_on_next = True
             else:
-                self.outputs = []
+                self.outputs, self._displays = [], {}
             self._event("clear_output", {"wait": bool(content.get("wait"))})
             return
         if msg_type == "update_display_data":
@@ -292,7 +322,7 @@ class Execution:
         output = to_output(msg_type, content)
         if self._clear_on_next:
             self._clear_on_next = False
-            self.outputs = []
+            self.outputs, self._displays = [], {}
         last = self.outputs[-1] if self.outputs else None
         if (output["output_type"] == "stream" and last is not None and last["output_type"] == "stream"
                 and last["name"] == output["name"]):
@@ -300,9 +330,19 @@ class Execution:
         else:
             self.outputs.append(dict(output))
             display_id = (content.get("transient") or {}).get("display_id")
-            if msg_type == "display_data" and isinstance(display_id, str):
+            if msg_type in ("display_data", "execute_result") and isinstance(display_id, str):
                 self._displays.setdefault(display_id, []).append(self.outputs[-1])
+                # The event says which display it shows (a later update names it); the
+                # record's nbformat view has no ``transient``.
+                output = {**output, "transient": {"display_id": display_id}}
         self._event("output", output)
+
+    def display_outputs(self) -> list[dict[str, Any]]:
+        """``outputs``, each display's with its ``transient.display_id`` (as its ``output``
+        event had it): for who applies later ``update_display`` events to them."""
+        shown = {id(output): display_id for display_id, outputs in self._displays.items() for output in outputs}
+        return [{**output, "transient": {"display_id": shown[id(output)]}} if id(output) in shown else output
+                for output in self.outputs]
 
     def _move(self, status: str, *, only_from: str | None = None) -> None:
         if status not in _NEXT.get(self.status, ()) or (only_from is not None and self.status != only_from):
@@ -342,12 +382,15 @@ class Flight:
     ``changed()``, which wakes the executor's loop that follows the request."""
 
     execution: Execution
-    #: ``time.monotonic()`` past which the request times out (its timeout counts from acceptance).
+    #: ``time.monotonic()`` past which the request times out: its timeout counts from
+    #: acceptance, or for a pipelined request from its start (None until then).
     deadline: float | None
     #: The ``execute_request``'s message id and the kernel process it was sent to.
     msg_id: str | None = None
     pid: int | None = None
-    #: What the kernel said: iopub ``busy``, then ``idle``; the ``execute_reply`` and when.
+    #: What the kernel said: iopub ``busy`` (for a pipelined request, its ``execute_input``:
+    #: the kernel also says ``busy`` for a request it aborts), then ``idle``; the
+    #: ``execute_reply`` and when.
     busy: bool = False
     idle: bool = False
     reply: dict[str, Any] | None = None
@@ -372,9 +415,15 @@ class Flight:
         self.execution.finish(status, error)
         self.changed()
 
+    @property
+    def running(self) -> bool:
+        """The kernel runs the code now (as far as we know): what an interrupt would hit."""
+        return self.busy and not self.idle and self.reply is None
+
 
 class Executor:
-    """Runs the REST requests to one shell of a kernel, one at a time, in order.
+    """Runs the REST requests to one shell of a kernel, one at a time, in order; those of one
+    pipeline are sent together (``ahead``), and followed one at a time, in order.
 
     Its relay connection is attached only while it has work, so an idle kernel shows no
     connection for it (and culling treats it as jupyter_server would).
@@ -392,6 +441,8 @@ class Executor:
         self.session_id = "rest-" + uuid.uuid4().hex
         self.queue: deque[Flight] = deque()
         self.current: Flight | None = None
+        #: Requests sent to the kernel behind ``current``, of its pipeline, in order.
+        self.ahead: deque[Flight] = deque()
         self.closed = False
         self._interrupt = interrupt
         self._ready_timeout = ready_timeout
@@ -402,17 +453,32 @@ class Executor:
     @property
     def idle(self) -> bool:
         """Nothing queued, running or attached."""
-        return self._worker is None and not self.queue and self.current is None
+        return self._worker is None and not self.queue and self.current is None and not self.ahead
 
     def submit(self, execution: Execution) -> None:
-        self.queue.append(_flight(execution))
+        flight = _flight(execution)
+        relay = self.kernel.channels
+        last = self.ahead[-1] if self.ahead else self.current
+        if (execution.pipeline is not None and last is not None and last.msg_id is not None and not self.queue
+                and not self.closed and last.execution.pipeline == execution.pipeline and not last.execution.done
+                and relay is not None and not relay.closed):
+            # The one before it is in the kernel: this one goes to the kernel's queue now (in
+            # `ahead` before it is sent, so that a reply taken inside the send finds it).
+            self.ahead.append(flight)
+            self._send_execute(relay, flight)
+            return
+        self.queue.append(flight)
         if self._worker is None:
             self._worker = gevent.spawn(self._run)
+
+    def in_flight(self) -> list[Flight]:
+        """The requests sent to the kernel and not yet followed to their end, in order."""
+        return [*([self.current] if self.current else []), *self.ahead]
 
     def close(self, reason: str) -> None:
         """The kernel is gone: every request not yet finished ends with `reason`."""
         self.closed = True
-        for flight in [*([self.current] if self.current else []), *self.queue]:
+        for flight in [*self.in_flight(), *self.queue]:
             flight.finish("error", _lost(reason))
         self.queue.clear()
 
@@ -446,7 +512,14 @@ class Executor:
                 if first is not None:
                     self._follow(relay, first)
                     self.current = None
-                while self.queue and not self.closed:
+                while (self.ahead or self.queue) and not self.closed:
+                    if self.ahead:  # sent already: followed in turn
+                        self.current = self.ahead.popleft()
+                        try:
+                            self._follow(relay, self.current)
+                        finally:
+                            self.current = None
+                        continue
                     flight = self.queue.popleft()
                     if flight.execution.done:  # cancelled while it waited
                         continue
@@ -478,6 +551,12 @@ class Executor:
         if flight.execution.done:  # timed out or cancelled while waiting for the kernel
             return
         self._send_execute(relay, flight)
+        pipeline = flight.execution.pipeline
+        while pipeline is not None and self.queue and self.queue[0].execution.pipeline == pipeline:
+            waiting = self.queue.popleft()  # submitted before the first was sent: sent with it
+            if not waiting.execution.done:
+                self.ahead.append(waiting)
+                self._send_execute(relay, waiting)
         self._follow(relay, flight)
 
     def _send_execute(self, relay: KernelChannels, flight: Flight) -> None:
@@ -514,7 +593,7 @@ class Executor:
             self._expire_queued(now)
             if flight.end_as is None and flight.deadline is not None and now >= flight.deadline:
                 self._stop(flight, "timeout")
-            if flight.end_as is not None and flight.busy and not flight.idle and not flight.interrupted_at:
+            if flight.end_as is not None and flight.running and not flight.interrupted_at:
                 self._interrupt_now(flight)
             if flight.end_as is not None and flight.interrupted_at and now - flight.interrupted_at > INTERRUPT_GRACE:
                 flight.finish(flight.end_as)  # the kernel ignores interrupts: move on
@@ -535,14 +614,15 @@ class Executor:
         interrupted if it runs, and ends when the kernel says so."""
         if execution.done:
             return
-        if self.current is None or self.current.execution is not execution:
+        flight = next((f for f in self.in_flight() if f.execution is execution), None)
+        if flight is None:
             execution.finish(status)
             return
-        self._stop(self.current, status)
+        self._stop(flight, status)
 
     def _stop(self, flight: Flight, status: str) -> None:
         flight.end_as = status
-        if flight.busy and not flight.idle:
+        if flight.running:
             self._interrupt_now(flight)
         else:
             # Still queued in the kernel behind another client's code, which an interrupt
@@ -567,6 +647,8 @@ class Executor:
             status = flight.end_as
         elif status not in ("ok", "error", "aborted"):
             status = "error"
+        if reply.get("status") in ("ok", "error"):
+            flight.execution.begin()  # it ran, even if iopub dropped its execute_input
         error = None
         if reply.get("status") == "error":
             error = {"ename": reply.get("ename", ""), "evalue": reply.get("evalue", ""),
@@ -579,8 +661,8 @@ class Executor:
         :raises errors.Conflict: the request is not waiting for input.
         """
         relay = self.kernel.channels
-        flight = self.current
-        if flight is None or flight.execution is not execution or flight.input_parent is None or relay is None:
+        flight = next((f for f in self.in_flight() if f.execution is execution), None)
+        if flight is None or flight.input_parent is None or relay is None:
             raise errors.Conflict(f"Request {execution.id} is not waiting for input (it is {execution.status})",
                                   reason="not waiting for input")
         # As for the execute request: the next input_request may come back inside the send.
@@ -606,15 +688,20 @@ class Executor:
     def _take(self, msg: Msg) -> None:
         """Every message for this connection, in the relay's reader greenlet: never blocks."""
         flight = self.current
-        if flight is None or flight.msg_id is None:
+        if flight is None and not self.ahead:
             return
         try:
-            if msg.parent_msg_id != flight.msg_id:
+            parent = msg.parent_msg_id
+            if flight is None or flight.msg_id != parent:
+                flight = next((f for f in self.ahead if f.msg_id == parent), None)
+            if flight is None or flight.msg_id is None:
                 if msg.channel == "iopub" and msg.msg_type == "status" and not msg.parent:
                     state = msg.content().get("execution_state")  # server-made: restarting or dead
                     if state in ("restarting", "dead"):
-                        flight.lost = True
-                        flight.finish("error", _lost(str(msg.content().get("reason") or f"The kernel is {state}")))
+                        for lost in self.in_flight():
+                            if lost.msg_id is not None:
+                                lost.lost = True
+                                lost.finish("error", _lost(str(msg.content().get("reason") or f"The kernel is {state}")))
                 return
             self._update(flight, msg)
         except Exception:  # a malformed message must not cut the relay's connection
@@ -626,11 +713,12 @@ class Executor:
         if msg.channel == "iopub":
             if msg_type == "status":
                 state = msg.content().get("execution_state")
-                if state == "busy":
-                    flight.busy = True
+                if state == "busy" and (execution.pipeline is None or execution.options.silent):
+                    self._began(flight)
                 elif state == "idle":
                     flight.idle = True
             elif msg_type == "execute_input":
+                self._began(flight)
                 count = msg.content().get("execution_count")
                 execution.set_execution_count(count if isinstance(count, int) else None)
             elif msg_type in _OUTPUT_TYPES:
@@ -645,10 +733,21 @@ class Executor:
             if execution.ask_input(str(content.get("prompt", "")), bool(content.get("password", False))):
                 flight.input_parent = msg.header
 
+    @staticmethod
+    def _began(flight: Flight) -> None:
+        if flight.busy:
+            return
+        flight.busy = True
+        timeout = flight.execution.options.timeout
+        if flight.deadline is None and timeout is not None:  # a pipelined request's: from its start
+            flight.deadline = time.monotonic() + timeout
+        flight.execution.begin()
+
 
 def _flight(execution: Execution) -> Flight:
     timeout = execution.options.timeout
-    return Flight(execution, deadline=None if timeout is None else time.monotonic() + timeout)
+    from_now = timeout is not None and execution.pipeline is None
+    return Flight(execution, deadline=time.monotonic() + timeout if from_now and timeout is not None else None)
 
 
 class Records:
@@ -724,9 +823,11 @@ class Executions:
         self._queue_limit = queue_limit
 
     def submit(self, kernel: Kernel, options: Options, on_done: Callable[[Execution], None] | None = None, *,
-               default_timeout: bool = True) -> Execution:
+               default_timeout: bool = True, pipeline: str | None = None) -> Execution:
         """Queue `options` on `kernel`; one with no timeout gets the default one unless not
         `default_timeout` (a run's cells: their timeout is the run's, none when it sets none).
+        Requests of one `pipeline` are sent to the kernel one after the other without waiting
+        for each other (see the module's doc); each one's timeout counts from its start.
 
         :raises errors.Conflict: the kernel is shutting down or dead.
         :raises errors.Unavailable: the kernel is restarting.
@@ -741,7 +842,7 @@ class Executions:
             executor = self.executors[key] = Executor(
                 kernel, interrupt=lambda: self._interrupt(kernel.id), ready_timeout=self._ready_timeout,
                 queue_limit=self._queue_limit, subshell_id=options.subshell_id)
-        execution = Execution(kernel.id, options, on_done=on_done, owner=kernel.owner)
+        execution = Execution(kernel.id, options, on_done=on_done, owner=kernel.owner, pipeline=pipeline)
         self.records.add(execution)
         executor.submit(execution)
         return execution

@@ -215,6 +215,9 @@ class RunDocument:
         self.last_hash: str | None = digest
         #: What is written of each executed cell's outputs, bounded.
         self._outputs: dict[str, BoundedOutputs] = {}
+        #: display id -> the executed cells that showed it (where in the cell's outputs, its
+        #: ``BoundedOutputs`` knows): a later cell's ``update_display`` reaches them all.
+        self._displays: dict[str, set[str]] = {}
         self._lock = gevent.lock.RLock()
         #: The ids of the cells this run has started (whose outputs are the run's).
         self.executed: set[str] = set()
@@ -265,16 +268,17 @@ class RunDocument:
         """The cell's outputs so far (nbformat outputs, the whole list). Each call measures
         the whole list again: as outputs arrive, ``output``, ``clear_output`` and
         ``update_display`` cost only what is new."""
-        self._outputs[cell_id] = _bounded(outputs, self.max_output_bytes)
+        self._measure(cell_id, outputs)
         if self.cell(cell_id) is not None:
             self._save_soon(urgent=False)
 
     def output(self, cell_id: str, output: dict[str, Any]) -> None:
         """An output of the cell (the ``output`` event's: an nbformat output; a display's id,
         for ``update_display``, in its ``transient.display_id``)."""
-        transient = output.get("transient")
-        display_id = transient.get("display_id") if isinstance(transient, dict) else None
-        self._bound(cell_id).add(output, display_id=display_id if isinstance(display_id, str) else None)
+        display_id = _display_id(output)
+        self._bound(cell_id).add(output, display_id=display_id)
+        if display_id is not None:
+            self._displays.setdefault(display_id, set()).add(cell_id)
         self._save_soon(urgent=False)
 
     def clear_output(self, cell_id: str, wait: bool) -> None:
@@ -284,15 +288,28 @@ class RunDocument:
 
     def update_display(self, output: dict[str, Any]) -> None:
         """``update_display_data`` (the ``update_display`` event's output, with
-        ``transient.display_id``): every executed cell's outputs showing that display."""
-        transient = output.get("transient")
-        display_id = transient.get("display_id") if isinstance(transient, dict) else None
-        if not isinstance(display_id, str):
+        ``transient.display_id``): every executed cell's outputs showing that display, this
+        cell's or an earlier one's."""
+        display_id = _display_id(output)
+        if display_id is None:
             return
-        for bound in self._outputs.values():
-            if bound.has_display(display_id):
-                bound.update_display(display_id, output.get("data"), output.get("metadata"))
-        self._save_soon(urgent=False)
+        updated = False
+        for cell_id in self._displays.get(display_id, ()):
+            bound = self._outputs.get(cell_id)
+            if bound is not None and bound.update_display(display_id, output.get("data"), output.get("metadata")):
+                updated = True
+        if updated:
+            self._save_soon(urgent=False)
+
+    def _measure(self, cell_id: str, outputs: list[dict[str, Any]]) -> None:
+        """The cell's bounded outputs made anew from `outputs` (its displays' ids in their
+        ``transient``)."""
+        bound = self._outputs[cell_id] = BoundedOutputs(self.max_output_bytes)
+        for output in outputs:
+            display_id = _display_id(output)
+            bound.add(output, display_id=display_id)
+            if display_id is not None:
+                self._displays.setdefault(display_id, set()).add(cell_id)
 
     def _bound(self, cell_id: str) -> BoundedOutputs:
         bound = self._outputs.get(cell_id)
@@ -309,8 +326,9 @@ class RunDocument:
             return
         started = self._started.get(cell_id, now)
         # Measured once more, whole (once per cell): the final list may hold what no event
-        # carried (the error the run adds for a timeout, a cancel or a dead kernel).
-        self._outputs[cell_id] = _bounded(outputs, self.max_output_bytes)
+        # carried (the error the run adds for a timeout, a cancel or a dead kernel). Its
+        # displays' ids (``transient``) are kept, for later cells' updates.
+        self._measure(cell_id, outputs)
         cell["execution_count"] = execution_count
         _execution(cell)["execution"] = {"start": iso_utc(started), "end": iso_utc(now),
                                          "duration": round(now - started, 6), "status": status,
@@ -456,13 +474,11 @@ def _find(nb: dict[str, Any], cell_id: str) -> dict[str, Any] | None:
     return None
 
 
-def _bounded(outputs: list[dict[str, Any]], limit: int) -> BoundedOutputs:
-    bound = BoundedOutputs(limit)
-    for output in outputs:
-        transient = output.get("transient") if isinstance(output, dict) else None
-        display_id = transient.get("display_id") if isinstance(transient, dict) else None
-        bound.add(output, display_id=display_id if isinstance(display_id, str) else None)
-    return bound
+def _display_id(output: Any) -> str | None:
+    """The display an output shows or updates (its ``transient.display_id``), if any."""
+    transient = output.get("transient") if isinstance(output, dict) else None
+    display_id = transient.get("display_id") if isinstance(transient, dict) else None
+    return display_id if isinstance(display_id, str) else None
 
 
 def _copy(nb: dict[str, Any]) -> dict[str, Any]:

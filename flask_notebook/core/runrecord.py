@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -112,7 +113,10 @@ class Run:
         self.contents: ContentsManager | None = None
         self.kernel: Kernel | None = None
         self.own_kernel = False
+        #: The current cell's request; those sent to the kernel behind it, with their cells'
+        #: index and id (None: a cell no longer in the notebook, counted in its turn).
         self.execution: Execution | None = None
+        self.sent: deque[tuple[int, str, Execution | None]] = deque()
         self.cancelling: dict[str, Any] | None = None
         self._events: list[tuple[str, Any]] = []
         self._first_event = 0

@@ -6,6 +6,17 @@ limits answer then) and shut down when it ends. Each cell goes through the REST 
 engine (``core.execute``), whose events become the run's; the notebook on disk follows
 through a ``RunDocument`` (``core.rundoc``).
 
+The cells are sent in batches (``BATCH``) as one pipeline: the kernel queues them and runs
+one after the other with no round trip between them, and a cell starts (``cell_started``,
+its timeout) when the kernel starts it. A failing cell ends the run: the kernel aborts the
+cells queued behind it (``stop_on_error``; see ``core.execute`` for what ipykernel does),
+which are then left alone, in the file and in the events. A batch is sent only once the one
+before has ended: a request sent while a cell of ours may still fail could arrive after the
+kernel's abort and run anyway. A cancel interrupts the running cell, whose
+``KeyboardInterrupt`` aborts the queued ones the same way. With ``allow_errors`` the cells
+are sent with ``stop_on_error`` false, so nothing would abort the queued ones on a cancel:
+such a run sends one cell at a time.
+
 Runs of one kernel execute one after another, in the order they came; at most
 ``max_concurrent`` runs execute at once across kernels, the others wait, queued.
 
@@ -41,6 +52,8 @@ __all__ = ["Runs", "Run", "RunRequest", "STATUSES", "parse_request"]
 EVENTS_KEPT = 600.0
 #: Seconds ``close`` gives running runs to end once cancelled (an interrupt, the last save).
 CLOSE_GRACE = 10.0
+#: How many cells of a run are sent to the kernel together (the sources are read then).
+BATCH = 32
 
 
 class Runs:
@@ -194,8 +207,10 @@ class Runs:
                 self._ended(run)
             return
         run.cancelling = error
-        if run.execution is not None and not run.execution.done:
-            self.executions.cancel(run.execution)
+        # The running cell first (interrupted), then those queued in the kernel behind it.
+        for execution in [run.execution, *(sent for _, _, sent in run.sent)]:
+            if execution is not None and not execution.done:
+                self.executions.cancel(execution)
 
     def answer(self, run: Run, value: str) -> None:
         """Answer the pending ``input()`` of the run's current cell.
@@ -244,21 +259,7 @@ class Runs:
             if run.output_path is not None or run.injected_cell is not None:
                 doc.save_now()  # the executed copy (or the injected cell) is there from the start
             self._wait_ready(run, kernel)
-            for index, cell_id in enumerate(run.cells):
-                if run.cancelling is not None:
-                    status, error = "cancelled", run.cancelling
-                    break
-                cell = doc.cell(cell_id)
-                if cell is None or cell.get("cell_type") != "code":
-                    run.cell_skipped()
-                    continue
-                cell_status, cell_error = self._run_cell(run, doc, kernel, cell_id, index, str(cell.get("source", "")))
-                if cell_status == "aborted" and run.cancelling is not None:
-                    status, error = "cancelled", {**run.cancelling, "cell_id": cell_id}
-                    break
-                if cell_error is not None and not run.allow_errors:
-                    status, error = "failed", {**cell_error, "cell_id": cell_id}
-                    break
+            status, error = self._run_cells(run, doc, kernel)
         except errors.NotebookError as exc:
             status, error = "failed", {"ename": type(exc).__name__, "evalue": exc.message,
                                        "cell_id": run.current_cell}
@@ -292,19 +293,69 @@ class Runs:
                                          reason="kernel not ready")
             relay.ready.wait(min(left, 0.5))
 
-    def _run_cell(self, run: Run, doc: rundoc.RunDocument, kernel: Kernel, cell_id: str, index: int,
-                  source: str) -> tuple[str, dict[str, Any] | None]:
-        """Execute one cell, turning its execution's events into the run's and the document's.
-        Returns the cell's status ("ok", "error", "aborted") and its error, if any."""
+    def _run_cells(self, run: Run, doc: rundoc.RunDocument, kernel: Kernel) -> tuple[str, dict[str, Any] | None]:
+        """Execute the run's cells, a batch at a time; the run's end status and error."""
+        batch = 1 if run.allow_errors else BATCH
+        upcoming = deque(enumerate(run.cells))
+        try:
+            while True:
+                if run.cancelling is not None:
+                    return "cancelled", run.cancelling
+                if not run.sent:
+                    if not upcoming:
+                        return "completed", None
+                    self._send_batch(run, doc, kernel, upcoming, batch)
+                    continue
+                index, cell_id, execution = run.sent.popleft()
+                if execution is None:
+                    run.cell_skipped()
+                    continue
+                cell_status, cell_error = self._follow_cell(run, doc, cell_id, index, execution)
+                if cell_status == "aborted" and run.cancelling is not None:
+                    return "cancelled", {**run.cancelling, "cell_id": cell_id}
+                if cell_error is not None and (not run.allow_errors or execution.began is None):
+                    # (A cell that never began was refused by the kernel or lost with it: not
+                    # an error of the notebook's code, which is what allow_errors lets by.)
+                    return "failed", {**cell_error, "cell_id": cell_id}
+        finally:
+            # Those still queued in the kernel were aborted by it (the cell before failed or
+            # was interrupted): they end here, and are interrupted if one starts after all.
+            for _, _, execution in list(run.sent):
+                if execution is not None and not execution.done:
+                    self.executions.cancel(execution)
+            run.sent.clear()
+            run.execution = None
+
+    def _send_batch(self, run: Run, doc: rundoc.RunDocument, kernel: Kernel, upcoming: deque[tuple[int, str]],
+                    batch: int) -> None:
+        """Send the next `batch` cells (their sources as they are now), in order, into ``run.sent``;
+        a cell no longer in the notebook goes there as None, to be counted in its turn."""
+        while upcoming and len(run.sent) < batch and run.cancelling is None:
+            index, cell_id = upcoming.popleft()
+            cell = doc.cell(cell_id)
+            if cell is None or cell.get("cell_type") != "code":
+                run.sent.append((index, cell_id, None))
+                continue
+            options = Options(code=str(cell.get("source", "")), allow_stdin=run.allow_stdin,
+                              stop_on_error=not run.allow_errors, timeout=run.timeout)
+            execution = self.executions.submit(kernel, options, default_timeout=False, pipeline=run.id)
+            run.sent.append((index, cell_id, execution))
+            if run.cancelling is not None:  # cancelled while it was being sent
+                self.executions.cancel(execution)
+
+    def _follow_cell(self, run: Run, doc: rundoc.RunDocument, cell_id: str, index: int,
+                     execution: Execution) -> tuple[str, dict[str, Any] | None]:
+        """Follow one cell's execution from when the kernel starts it, turning its events into
+        the run's and the document's. Returns the cell's status ("ok", "error", "aborted") and
+        its error, if any. A cell the kernel never started (aborted, or ended before it began)
+        gets no event and is not touched in the document."""
+        run.execution = execution
+        execution.wait_until(lambda: execution.began is not None or execution.done)
+        if execution.began is None:
+            return _outcome(execution, run, False, self.input_timeout)
         run.cell_started(cell_id, index)
         doc.cell_started(cell_id)
         began = time.monotonic()
-        options = Options(code=source, allow_stdin=run.allow_stdin, stop_on_error=not run.allow_errors,
-                          timeout=run.timeout)
-        execution = self.executions.submit(kernel, options, default_timeout=False)
-        run.execution = execution
-        if run.cancelling is not None:  # cancelled while it was being sent
-            self.executions.cancel(execution)
         input_deadline: float | None = None
         input_expired = False
         seen = 0
@@ -322,9 +373,8 @@ class Runs:
                     output = {"output_type": "display_data", "data": payload["data"], "metadata": payload["metadata"],
                               "transient": {"display_id": payload["display_id"]}}
                     run.event("update_display", {"cell_id": cell_id, "output": output})
-                    # The execution rewrote the display's outputs (an output event carries no
-                    # display id): the document measures the cell's list again.
-                    doc.cell_output_changed(cell_id, execution.outputs)
+                    # Every executed cell showing that display (an earlier one's too).
+                    doc.update_display(output)
                 elif name == "input_required":
                     run.ask_input(cell_id, str(payload.get("prompt", "")), bool(payload.get("password")))
                     input_deadline = time.monotonic() + self.input_timeout
@@ -338,13 +388,15 @@ class Runs:
                 input_expired = True
                 self.executions.cancel(execution)
         run.execution = None
-        outputs = list(execution.outputs)
+        # With their display ids: the document applies later cells' updates to them.
+        outputs = execution.display_outputs()
         status, error = _outcome(execution, run, input_expired, self.input_timeout)
         if error is not None and execution.status != "error":
             # Our own reason in the notebook, instead of the KeyboardInterrupt of the interrupt.
             outputs = [o for o in outputs if not (o.get("output_type") == "error" and o.get("ename") == "KeyboardInterrupt")]
             outputs.append({"output_type": "error", "ename": error["ename"], "evalue": error["evalue"], "traceback": []})
-        run.cell_finished(cell_id, status, execution.execution_count, outputs, time.monotonic() - began)
+        run.cell_finished(cell_id, status, execution.execution_count, [_nbformat(o) for o in outputs],
+                          time.monotonic() - began)
         doc.cell_finished(cell_id, execution.execution_count, outputs, status)
         return status, error
 
@@ -419,6 +471,13 @@ def _outcome(execution: Execution, run: Run, input_expired: bool,
         return "error", {"ename": "Aborted", "evalue": "The kernel aborted the cell"}
     error = execution.error or {}
     return "error", {"ename": str(error.get("ename", "Error")), "evalue": str(error.get("evalue", ""))}
+
+
+def _nbformat(output: dict[str, Any]) -> dict[str, Any]:
+    """`output` without its ``transient`` (which nbformat outputs do not have)."""
+    if "transient" not in output:
+        return output
+    return {key: value for key, value in output.items() if key != "transient"}
 
 
 def _notebook_kernel_name(nb: dict[str, Any]) -> str | None:

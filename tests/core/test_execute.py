@@ -43,6 +43,9 @@ def test_outputs_merge_streams_and_follow_clear_and_update_display() -> None:
     execution.add_output("display_data", {"data": {"text/plain": "v1"}, "metadata": {},
                                           "transient": {"display_id": "d"}})
     assert execution.outputs == [{"output_type": "display_data", "data": {"text/plain": "v1"}, "metadata": {}}]
+    # The event says which display it is; the record's nbformat view does not.
+    assert execution.events[-1][1]["transient"] == {"display_id": "d"}
+    assert execution.display_outputs() == [{**execution.outputs[0], "transient": {"display_id": "d"}}]
     execution.add_output("update_display_data", {"data": {"text/plain": "v2"}, "metadata": {},
                                                  "transient": {"display_id": "d"}})
     assert execution.outputs[0]["data"] == {"text/plain": "v2"}

@@ -225,9 +225,11 @@ def test_every_version_written_during_a_run_of_odd_outputs_is_valid(app: Flask, 
                     elif name == "clear_output":
                         doc.clear_output(cell_id, payload["wait"])
                     elif name == "update_display":
-                        doc.cell_output_changed(cell_id, execution.outputs)
+                        doc.update_display({"output_type": "display_data", "data": payload["data"],
+                                            "metadata": payload["metadata"],
+                                            "transient": {"display_id": payload["display_id"]}})
                 gevent.sleep(0.005)
-            doc.cell_finished(cell_id, n + 1, execution.outputs, "error")
+            doc.cell_finished(cell_id, n + 1, execution.display_outputs(), "error")
             gevent.sleep(0.01)
         doc.close()
         wait_for(lambda: reads > 50, timeout=10)

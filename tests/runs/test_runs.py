@@ -180,6 +180,30 @@ def test_events_stream_each_cell_and_resume_after_the_last_event_seen(server: Se
     assert stream(server, run["id"], params={"from": str(middle)}) == seen[middle + 1:]
 
 
+def test_a_later_cell_updates_an_earlier_cells_display_in_the_file_and_the_events(server: Server) -> None:
+    write_notebook(server.root / "displays.ipynb",
+                   "from IPython.display import display, update_display\n"
+                   "h = display('first', display_id=True)\n_ = display('shared v0', display_id='shared')",
+                   "_ = display('shared v0', display_id='shared')\nh.update('updated')",
+                   "update_display('shared v1', display_id='shared')")
+    run = start_run(server, path="displays.ipynb")
+    seen = stream(server, run["id"])
+    assert seen[-1][2]["status"] == "completed"
+    shown = [data for _, name, data in seen if name == "output" and data["cell_id"] == "c0"]
+    display_id = shown[0]["output"]["transient"]["display_id"]
+    assert shown[1]["output"]["transient"] == {"display_id": "shared"}
+    updates = [data for _, name, data in seen if name == "update_display"]
+    assert [(u["cell_id"], u["output"]["transient"]["display_id"], u["output"]["data"]["text/plain"])
+            for u in updates] == [("c1", display_id, "'updated'"), ("c2", "shared", "'shared v1'")]
+    finished = next(data for _, name, data in seen if name == "cell_finished")
+    assert all("transient" not in output for output in finished["outputs"])  # nbformat outputs
+    # The file: every cell that shows a display has its last update, with no transient.
+    cells = read_notebook(server.root / "displays.ipynb").cells
+    assert [[o.data["text/plain"] for o in cell.outputs] for cell in cells] == [
+        ["'updated'", "'shared v1'"], ["'shared v1'"], []]
+    assert all("transient" not in output for cell in cells for output in cell.outputs)
+
+
 def test_input_is_answered_through_the_run(server: Server) -> None:
     write_notebook(server.root / "ask.ipynb", "name = input('Who? ')\nprint('hello', name)")
     run = start_run(server, path="ask.ipynb")

@@ -33,7 +33,7 @@ bp = Blueprint("apispec", __name__)
 UNDESCRIBED = frozenset({
     "notebook.static", "notebook.api.no_such_endpoint", "notebook.api.no_such_websocket", "notebook.auth.login",
     "notebook.auth.submit_login", "notebook.auth.logout", "notebook.ui.index", "notebook.ui.tree",
-    "notebook.ui.edit", "notebook.ui.running", "notebook.ui.notebook",
+    "notebook.ui.edit", "notebook.ui.running", "notebook.ui.runs", "notebook.ui.notebook",
 })
 
 

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from ..support.site import Site, User, stop_and_check
+from ..support.process import stop_and_check
+from ..support.site import Site, User
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,6 @@ A failing test's report carries the site's log (root conftest).
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,70 +22,31 @@ from typing import Any
 import pytest
 import requests
 
-from ..support import logs
-from ..support.env import isolated_env
 from ..support.kernel_client import V1, KernelClient
-from ..support.kernels import add_kernelspec, kernel_processes
+from ..support.kernels import kernel_processes
+from ..support.process import SiteProcess, site_env
 from ..support.waiting import wait_for
 
 HOST_SITE = Path(__file__).with_name("host_site.py")
 
 
-class HostSite:
+class HostSite(SiteProcess):
     """``python host_site.py`` with `settings` in its environment; ``url`` ends in ``/nb/``."""
 
     def __init__(self, base: Path, settings: dict[str, Any], env: dict[str, str] | None = None) -> None:
         self.base = base
-        self.jupyter = isolated_env(base)
-        add_kernelspec(base / "data", "python3", [sys.executable, "-m", "ipykernel_launcher", "-f",
-                                                  "{connection_file}"])
         self.root = base / "root"
-        self.root.mkdir()
-        environ = {key: value for key, value in os.environ.items() if not key.startswith("NOTEBOOK_")}
-        environ.update(self.jupyter, NOTEBOOK_ROOT_DIR=str(self.root), **(env or {}))
+        environ = site_env(base)
+        environ.update(env or {})
         for name, value in settings.items():
             environ["NOTEBOOK_" + name.upper()] = value if isinstance(value, str) else json.dumps(value)
-        self.log_path = base / "site.log"
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, str(HOST_SITE)], stdout=self._log, stderr=subprocess.STDOUT,
-                                     env=environ, cwd=base)
-        logs.started(self)
-        try:
-            match = wait_for(self._ready, timeout=30)
-        except AssertionError:
-            self.stop()
-            raise
-        self.url = match.group(1)
-
-    def _ready(self) -> re.Match[str] | None:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"the site exited with {self.proc.returncode}:\n{self.log()}")
-        return re.search(r"Serving on (http://127\.0\.0\.1:\d+/nb/)", self.log())
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def log_title(self) -> str:
-        return f"limits host site log ({self.log_path})"
-
-    @property
-    def runtime_dir(self) -> Path:
-        return Path(self.jupyter["JUPYTER_RUNTIME_DIR"])
+        super().__init__([sys.executable, str(HOST_SITE)], environ, base, base / "site.log",
+                         ready=r"Serving on (http://127\.0\.0\.1:\d+/nb/)", title="limits host site",
+                         stop_timeout=20)
+        self.url = self.ready.group(1)
 
     def user(self, name: str) -> User:
         return User(self, name)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if not self._log.closed:
-            self._log.close()
-            logs.stopped(self)
 
 
 class User:

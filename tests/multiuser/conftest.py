@@ -17,10 +17,6 @@ the API lets each user reach; the sandbox has tests of its own.
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,67 +25,28 @@ from typing import Any
 import pytest
 import requests
 
-from ..support import logs
-from ..support.env import isolated_env
 from ..support.kernel_client import V1, KernelClient
-from ..support.kernels import add_kernelspec, kernel_processes
+from ..support.process import SiteProcess, site_env, stop_and_check
 from ..support.terminal_client import TerminalSocket
-from ..support.waiting import wait_for
 
 SITE = Path(__file__).with_name("site.py")
 
 
-class Site:
+class Site(SiteProcess):
     def __init__(self, base: Path) -> None:
         self.base = base
-        self.jupyter = isolated_env(base)
-        add_kernelspec(base / "data", "python3", [sys.executable, "-m", "ipykernel_launcher", "-f",
-                                                  "{connection_file}"])
-        (base / "root").mkdir()
+        env = site_env(base)
         (base / "shared").mkdir()
         (base / "shared" / "lesson.txt").write_text("read me\n")
-        env = {key: value for key, value in os.environ.items() if not key.startswith("NOTEBOOK_")}
-        env.update(self.jupyter, PORT="0", NOTEBOOK_ROOT_DIR=str(base / "root"),
-                   NOTEBOOK_USER_ROOT=str(base / "users" / "{username}"),
+        env.update(PORT="0", NOTEBOOK_USER_ROOT=str(base / "users" / "{username}"),
                    NOTEBOOK_SHARED_DIRS=json.dumps({"course": str(base / "shared")}),
                    NOTEBOOK_KERNEL_SANDBOX="none")
-        self.log_path = base / "site.log"
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, str(SITE)], stdout=self._log, stderr=subprocess.STDOUT,
-                                     env=env, cwd=base)
-        logs.started(self)
-        match = wait_for(self._ready, timeout=30)
-        self.url = match.group(1) + "nb/"
-
-    def _ready(self) -> re.Match[str] | None:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"the site exited with {self.proc.returncode}:\n{self.log()}")
-        return re.search(r"Serving on (http://127\.0\.0\.1:\d+/)", self.log())
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def log_title(self) -> str:
-        return f"multi-user site log ({self.log_path})"
-
-    @property
-    def runtime_dir(self) -> Path:
-        return Path(self.jupyter["JUPYTER_RUNTIME_DIR"])
+        super().__init__([sys.executable, str(SITE)], env, base, base / "site.log",
+                         ready=r"Serving on (http://127\.0\.0\.1:\d+/)", title="multi-user site")
+        self.url = self.ready.group(1) + "nb/"
 
     def workspace(self, username: str) -> Path:
         return self.base / "users" / username
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log.close()
-        logs.stopped(self)
-        return self.proc.returncode
 
 
 class Member(requests.Session):
@@ -140,8 +97,7 @@ class Member(requests.Session):
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     srv = Site(tmp_path_factory.mktemp("multiuser"))
     yield srv
-    assert srv.stop() == 0, srv.log()
-    wait_for(lambda: not kernel_processes(srv.runtime_dir), timeout=15)
+    stop_and_check(srv)
 
 
 @pytest.fixture

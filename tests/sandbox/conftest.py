@@ -13,9 +13,6 @@ Fixtures
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,10 +21,9 @@ from typing import Any
 import pytest
 import requests
 
-from ..support import logs
-from ..support.env import isolated_env
 from ..support.kernel_client import KernelClient, of_type, stdout_of
 from ..support.kernels import add_kernelspec, kernel_processes
+from ..support.process import PYTHON_KERNEL, SiteProcess, site_env, stop_and_check
 from ..support.waiting import wait_for
 
 HOST_APP = Path(__file__).with_name("host_app.py")
@@ -36,56 +32,28 @@ SECRETS = {"SECRET_KEY": "host-secret-key-5f1d", "HOST_DB_PASSWORD": "db-passwor
 USERS = ("alice", "bob")
 
 
-class SandboxSite:
+class SandboxSite(SiteProcess):
     """``python host_app.py`` with its own Jupyter directories, root, user root and shared folder."""
 
     def __init__(self, base: Path, **settings: str) -> None:
         self.base = base
-        self.jupyter = isolated_env(base)
-        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        add_kernelspec(base / "data", "python3", argv)
-        # A kernelspec that names the unconfined local provisioner.
-        add_kernelspec(base / "data", "unconfined", argv,
-                       metadata={"kernel_provisioner": {"provisioner_name": "flask-notebook-local"}})
         self.root = base / "root"
-        self.root.mkdir()
+        self.clients: list[KernelClient] = []
+        env = site_env(base)
+        # A kernelspec that names the unconfined local provisioner.
+        add_kernelspec(base / "data", "unconfined", PYTHON_KERNEL,
+                       metadata={"kernel_provisioner": {"provisioner_name": "flask-notebook-local"}})
         self.shared = base / "shared"
         self.shared.mkdir()
         (self.shared / "table.csv").write_text("a,b\n1,2\n")
-        env = {key: value for key, value in os.environ.items() if not key.startswith("NOTEBOOK_")}
-        env.update(self.jupyter, **SECRETS, PORT="0", NOTEBOOK_ROOT_DIR=str(self.root),
-                   NOTEBOOK_USER_ROOT=str(base / "users" / "{username}"),
+        env.update(**SECRETS, PORT="0", NOTEBOOK_USER_ROOT=str(base / "users" / "{username}"),
                    NOTEBOOK_SHARED_DIRS=json.dumps({"course": str(self.shared)}),
                    NOTEBOOK_KERNEL_ENV=json.dumps({"COURSE_NAME": "cs101"}))
         env.update(settings)
-        self.log_path = base / "site.log"
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, str(HOST_APP)], stdout=self._log, stderr=subprocess.STDOUT,
-                                     env=env, cwd=base)
-        logs.started(self)
-        try:
-            match = wait_for(self._ready, timeout=30)
-        except AssertionError:
-            self.stop()
-            raise
-        self.url = match.group(1) + "notebook/"
-        self.port = int(match.group(2))
-        self.clients: list[KernelClient] = []
-
-    def _ready(self) -> re.Match[str] | None:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"the site exited with {self.proc.returncode}:\n{self.log()}")
-        return re.search(r"Serving on (http://127\.0\.0\.1:(\d+)/)", self.log())
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def log_title(self) -> str:
-        return f"sandbox site log ({self.log_path})"
-
-    @property
-    def runtime_dir(self) -> Path:
-        return Path(self.jupyter["JUPYTER_RUNTIME_DIR"])
+        super().__init__([sys.executable, str(HOST_APP)], env, base, base / "site.log",
+                         ready=r"Serving on (http://127\.0\.0\.1:(\d+)/)", title="sandbox site")
+        self.url = self.ready.group(1) + "notebook/"
+        self.port = int(self.ready.group(2))
 
     def workspace(self, user: str) -> Path:
         return self.base / "users" / user
@@ -109,16 +77,7 @@ class SandboxSite:
     def stop(self) -> int:
         for client in self.clients:
             client.ws.shutdown()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log.close()
-        logs.stopped(self)
-        return self.proc.returncode
+        return super().stop()
 
 
 def run(client: KernelClient, code: str, timeout: float = 30) -> tuple[str, str | None]:
@@ -139,11 +98,6 @@ def kernel_pid(site: SandboxSite, kernel_id: str) -> int:
         return None
 
     return int(wait_for(find, timeout=15))
-
-
-def stop_and_check(site: SandboxSite) -> None:
-    assert site.stop() == 0, site.log()
-    wait_for(lambda: not kernel_processes(site.runtime_dir), timeout=15)
 
 
 @pytest.fixture(scope="module")

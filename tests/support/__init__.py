@@ -8,6 +8,9 @@ and conftest files only declare fixtures that call into it.
 - ``server``: ``LiveServer`` (``python -m flask_notebook`` in a subprocess) and ``Server`` (one
   with its own Jupyter directories, and helpers for kernels).
 - ``kernels``: kernelspecs to install, the kernel processes a server left.
+- ``process``: ``SiteProcess``, a site script in a subprocess (started once its log says it
+  listens, stopped with SIGTERM), ``site_env`` and ``stop_and_check``: the base of the host
+  sites of tests/limits, tests/sandbox, tests/multiuser and of ``site``.
 - ``kernel_client``, ``terminal_client``: small WebSocket clients for kernels and terminals.
 - ``events``: the events WebSocket (``/api/events/subscribe``).
 - ``execute``: REST execution (``/api/kernels/<id>/execute``) and its Server-Sent Events.

@@ -453,6 +453,26 @@ def stats(samples: list[float]) -> tuple[float, float, float]:
     return statistics.median(samples), deciles[0], deciles[-1]
 
 
+def spread(samples: list[float], scale: float = 1.0, digits: int = 0) -> str:
+    """``median [p10-p90]`` of `samples` times `scale`, with `digits` decimals."""
+    median, p10, p90 = (value * scale for value in stats(samples))
+    return f"{median:.{digits}f} [{p10:.{digits}f}-{p90:.{digits}f}]"
+
+
+def verdict(label: str, ratio: float, target: float) -> str:
+    """A ratio against its target: ``label: 1.012 (target <= 1.1) PASS`` (or ``MISS``)."""
+    return f"{label}: {ratio:.3f} (target <= {target}) {'PASS' if ratio <= target else 'MISS'}"
+
+
+def finish(lines: list[str], output: str, passed: bool, quick: bool) -> int:
+    """Print and keep the table `lines` (noting a --quick run); the exit status: 0 when the
+    targets were met or the run was quick (too few rounds to judge), else 1."""
+    if quick:
+        lines.append("(--quick: too few rounds to judge)")
+    write_table("\n".join(lines) + "\n", output)
+    return 0 if passed or quick else 1
+
+
 def report(results: dict[str, dict[str, list[float]]], servers: list[Server], header: list[str]) -> tuple[str, bool]:
     names = [s.name for s in servers]
     lines = header + [""]

@@ -196,29 +196,19 @@ def main(argv: list[str] | None = None) -> int:
             f"{'':<34}{'median [p10-p90] s':>28}",
         ]
         for name, samples in (("flask-notebook POST /api/runs", ours), ("papermill CLI", theirs)):
-            median, p10, p90 = run.stats(samples)
-            lines.append(f"{name:<34}{f'{median:.2f} [{p10:.2f}-{p90:.2f}]':>28}")
+            lines.append(f"{name:<34}{run.spread(samples, digits=2):>28}")
         ratio1 = run.stats(ours)[0] / run.stats(theirs)[0]
-        verdict1 = "PASS" if ratio1 <= NOTEBOOK_TARGET else "MISS"
-        lines += ["", f"flask-notebook / papermill: {ratio1:.3f} (target <= {NOTEBOOK_TARGET}) {verdict1}", "",
+        lines += ["", run.verdict("flask-notebook / papermill", ratio1, NOTEBOOK_TARGET), "",
                   f"2. per cell on one warm kernel: a run of the {args.cells} cells against the same code as "
                   f"{args.cells} REST executions in turn", "",
                   f"{'':<34}{'median [p10-p90] ms per cell':>28}"]
         for name, samples in (("run (kernel_id)", runs_warm), ("bare REST executions", bare)):
-            median, p10, p90 = (value * 1000 / args.cells for value in run.stats(samples))
-            lines.append(f"{name:<34}{f'{median:.2f} [{p10:.2f}-{p90:.2f}]':>28}")
+            lines.append(f"{name:<34}{run.spread(samples, 1000 / args.cells, 2):>28}")
         ratio2 = run.stats(runs_warm)[0] / run.stats(bare)[0]
-        verdict2 = "PASS" if ratio2 <= PER_CELL_TARGET else "MISS"
-        lines += ["", f"run / bare executions: {ratio2:.3f} (target <= {PER_CELL_TARGET}) {verdict2}"]
-        if args.quick:
-            lines.append("(--quick: too few rounds to judge)")
-        run.write_table("\n".join(lines) + "\n", RESULTS)
-        return 0 if (ratio1 <= NOTEBOOK_TARGET and ratio2 <= PER_CELL_TARGET) or args.quick else 1
+        lines += ["", run.verdict("run / bare executions", ratio2, PER_CELL_TARGET)]
+        return run.finish(lines, RESULTS, ratio1 <= NOTEBOOK_TARGET and ratio2 <= PER_CELL_TARGET, args.quick)
     except BenchError as exc:
-        print(f"\nbench/runs.py: {exc}", file=sys.stderr)
-        for server in started:
-            print(f"--- {server.name} log:\n{server.log_tail()}", file=sys.stderr)
-        return 2
+        return run.failed(exc, started)
     finally:
         run.clean_up(started, work)
 

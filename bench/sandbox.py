@@ -116,20 +116,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{'server':<28}{'median [p10-p90] ms':>32}",
         ]
         for name, samples in results.items():
-            median, p10, p90 = run.stats(samples)
-            lines.append(f"{name:<28}{f'{median:.0f} [{p10:.0f}-{p90:.0f}]':>32}")
+            lines.append(f"{name:<28}{run.spread(samples):>32}")
         ratio = run.stats(results[SANDBOXED])[0] / run.stats(results[PLAIN])[0]
-        verdict = "PASS" if ratio <= TARGET else "MISS"
-        lines += ["", f"sandboxed / plain: {ratio:.3f} (target <= {TARGET}) {verdict}"]
-        if args.quick:
-            lines.append("(--quick: too few rounds to judge)")
-        run.write_table("\n".join(lines) + "\n", RESULTS)
-        return 0 if ratio <= TARGET or args.quick else 1
+        lines += ["", run.verdict("sandboxed / plain", ratio, TARGET)]
+        return run.finish(lines, RESULTS, ratio <= TARGET, args.quick)
     except BenchError as exc:
-        print(f"\nbench/sandbox.py: {exc}", file=sys.stderr)
-        for server in started:
-            print(f"--- {server.name} log:\n{server.log_tail()}", file=sys.stderr)
-        return 2
+        return run.failed(exc, started)
     finally:
         run.clean_up(started, work)
 

@@ -144,3 +144,26 @@ export async function request(method, url, options = {}) {
 export async function getJson(url, query) {
   return (await request("GET", url, { query })).data;
 }
+
+/** `fn` made to run one call at a time: a call while one is running gets that one's promise
+ *  (a refresh asked for twice draws once). */
+export function oneAtATime(fn) {
+  let running = null;
+  return () => {
+    running ||= Promise.resolve()
+      .then(fn)
+      .finally(() => {
+        running = null;
+      });
+    return running;
+  };
+}
+
+/** Call `refresh` every `ms` while the page is visible, and when it becomes visible again. */
+export function pollWhileVisible(refresh, ms) {
+  const ifVisible = () => {
+    if (document.visibilityState === "visible") refresh();
+  };
+  document.addEventListener("visibilitychange", ifVisible);
+  setInterval(ifVisible, ms);
+}

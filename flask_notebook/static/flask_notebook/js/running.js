@@ -1,7 +1,7 @@
 // The Running view: sessions (notebooks, consoles, files with a kernel) and kernels, each
 // with a Shut Down button, kept current by polling while the page is visible.
 
-import { ApiError, apiUrl, getJson, pageUrl, request } from "./api.js";
+import { ApiError, apiUrl, getJson, oneAtATime, pageUrl, pollWhileVisible, request } from "./api.js";
 import { confirmDialog, el, showError } from "./dialogs.js";
 import { absoluteTime, relativeTime } from "./format.js";
 
@@ -81,17 +81,8 @@ async function shutDownAll() {
   await refresh();
 }
 
-let refreshing = null;
-
 /** Fetch sessions and kernels and redraw both tables (one refresh at a time). */
-function refresh() {
-  if (!refreshing) {
-    refreshing = draw().finally(() => {
-      refreshing = null;
-    });
-  }
-  return refreshing;
-}
+const refresh = oneAtATime(() => draw());
 
 async function draw() {
   try {
@@ -127,12 +118,7 @@ async function loadSpecs() {
 
 $("nb-running-refresh").addEventListener("click", refresh);
 $("nb-shutdown-all").addEventListener("click", shutDownAll);
-document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible") refresh();
-});
-setInterval(() => {
-  if (document.visibilityState === "visible") refresh();
-}, POLL_MS);
+pollWhileVisible(refresh, POLL_MS);
 loadSpecs().then(refresh).then(() => {
   document.documentElement.dataset.nbReady = "true";
 });

@@ -2,6 +2,7 @@
 // by status, with Cancel for runs that have not ended; kept current by polling while the page
 // is visible.
 
+import { oneAtATime, pollWhileVisible } from "./api.js";
 import { showError } from "./dialogs.js";
 import { listRuns, runTable } from "./runlist.js";
 
@@ -13,17 +14,8 @@ let offset = 0;
 const table = runTable({ label: "Runs", onChange: () => refresh() });
 $("nb-runs-list").append(table.element);
 
-let refreshing = null;
-
 /** Fetch the current page and redraw it (one refresh at a time). */
-function refresh() {
-  if (!refreshing) {
-    refreshing = draw().finally(() => {
-      refreshing = null;
-    });
-  }
-  return refreshing;
-}
+const refresh = oneAtATime(() => draw());
 
 async function draw() {
   try {
@@ -58,12 +50,7 @@ $("nb-runs-older").addEventListener("click", () => {
   offset += PAGE;
   refresh();
 });
-document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible") refresh();
-});
-setInterval(() => {
-  if (document.visibilityState === "visible") refresh();
-}, POLL_MS);
+pollWhileVisible(refresh, POLL_MS);
 refresh().then(() => {
   document.documentElement.dataset.nbReady = "true";
 });

@@ -3,6 +3,7 @@
 // `parameters`, pre-filled with its values; the run writes an executed copy at an output
 // path, and the server injects the values after that cell).
 
+import { oneAtATime } from "../../js/api.js";
 import { el, openDialog } from "../../js/dialogs.js";
 import { listRuns, runTable } from "../../js/runlist.js";
 
@@ -18,9 +19,8 @@ export function showRunHistory({ path, runs, onClose }) {
   const dialog = el("dialog", { className: "nb-dialog nb-run-history", "aria-labelledby": "nb-run-history-title" },
     title, status, table.element,
     el("div", { className: "nb-dialog-buttons" }, refreshButton, close));
-  let drawing = null;
-  const refresh = () => {
-    drawing ||= listRuns({ path: path(), limit: 50 })
+  const refresh = oneAtATime(() =>
+    listRuns({ path: path(), limit: 50 })
       .then(({ runs: list, total }) => {
         table.update(list);
         status.textContent = total > list.length ? `The last ${list.length} of ${total} runs.` : "";
@@ -29,11 +29,9 @@ export function showRunHistory({ path, runs, onClose }) {
         status.textContent = `Could not list the runs: ${problem.message}`;
       })
       .finally(() => {
-        drawing = null;
         dialog.dataset.state = "ready";
-      });
-    return drawing;
-  };
+      }),
+  );
   const onChange = () => refresh();
   const timer = setInterval(refresh, HISTORY_POLL_MS);
   runs.addEventListener("change", onChange);

@@ -70,6 +70,7 @@ def test_each_action_is_one_line_with_its_user_and_no_secret(make_server: Callab
     server, log = audit_server(make_server, tmp_path)
     bob, alice, stranger = Browser(server), Browser(server), Browser(server)
     assert bob.login("bob", WRONG) == 401
+    assert bob.login(PASSWORDS["bob"], WRONG) == 401  # a password typed into the user name field
     assert bob.login("bob", PASSWORDS["bob"]) == 302
     assert alice.login("alice", PASSWORDS["alice"]) == 302
 
@@ -118,6 +119,7 @@ def test_each_action_is_one_line_with_its_user_and_no_secret(make_server: Callab
         return found[0]
 
     one("login", outcome="failed", status=401, name_tried="bob", user=None)
+    one("login", outcome="failed", status=401, name_tried=None, user=None)  # not a user's name: not written
     one("login", outcome="ok", user="bob")
     one("login", outcome="ok", user="alice")
     one("contents.save", user="bob", path="b.txt", outcome="ok")

@@ -122,7 +122,7 @@ def _fields(action: str | None, response: Response, view_args: dict[str, Any]) -
         if action == "contents.copy" and isinstance(body.get("copy_from"), str):
             fields["copy_from"] = body["copy_from"]
     elif action == "login":
-        fields["name_tried"] = request.form.get("username") or None
+        fields["name_tried"] = _known_name(request.form.get("username"))
         fields["method"] = "password" if request.form.get("username") else "token"
     if "kernel_id" in view_args:
         fields["resource"] = view_args["kernel_id"]
@@ -199,3 +199,11 @@ def websocket_executions(kernel_id: str) -> Callable[[str, dict[str, Any]], None
                      execution=msg_id, code=code if isinstance(code, str) else None, server_user=server_user)
 
     return on_execute
+
+
+
+def _known_name(value: str | None) -> str | None:
+    """`value` if it names a user of the users file, else None: people type passwords into the
+    user name field, and what is not a user's name must not reach the audit trail."""
+    users = state().users
+    return value if value and users is not None and users.get(value) is not None else None

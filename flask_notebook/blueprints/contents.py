@@ -11,7 +11,9 @@ from flask import Blueprint, Response, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..core import errors, rundoc
+from ..core.contents import ContentsManager
 from ..core.models import ContentsModel
+from ..extension import state
 from . import ownership
 from .events import emit_contents
 from .http import http_date, json_body, json_response, offload, query_arg
@@ -206,6 +208,7 @@ def rename_contents(api_path: str) -> Response:
         return _model_response(model)
     if not isinstance(new_path, str):
         raise errors.Invalid("'path' must be a string")
+    _check_no_run_writes(contents, api_path, "renamed")
     model = offload(contents.rename, api_path, new_path)
     emit_contents("rename", model["path"], api_path.strip("/"))
     return _model_response(model)
@@ -217,9 +220,19 @@ def delete_contents(api_path: str) -> Response:
     if _flag("upload", False):  # ours: cancel the upload to the path, keep the file
         offload(ownership.workspace().contents.cancel_upload, api_path)
         return Response(status=204)
-    offload(ownership.workspace().contents.delete, api_path)
+    contents = ownership.workspace().contents
+    _check_no_run_writes(contents, api_path, "deleted")
+    offload(contents.delete, api_path)
     emit_contents("delete", api_path.strip("/"))
     return Response(status=204)
+
+
+def _check_no_run_writes(contents: ContentsManager, api_path: str, done: str) -> None:
+    """:raises errors.Conflict: a run is writing that notebook (its next save would bring it back)."""
+    run = state().runs.writer_of(contents, api_path)
+    if run is not None:
+        raise errors.Conflict(f"{api_path.strip('/')} cannot be {done} while run {run.id} writes it: cancel the "
+                              "run or wait for it to end", reason="run in progress")
 
 
 # -- checkpoints and trust --------------------------------------------------------------------

@@ -134,8 +134,7 @@ class Runs:
             injected = uuid.uuid4().hex[:8]
             parameters.inject(nb, values, cell_id=injected)
         cells = _cells_to_run(nb, request.cells, injected)
-        if request.output_path is None:
-            self._check_not_run_elsewhere(contents, request)
+        self._check_not_run_elsewhere(contents, request)
         run = Run(request, kernel_name=kernel_name, cells=cells, owner=owner, injected_cell=injected)
         run.contents = contents
         if kernel is None:
@@ -182,14 +181,30 @@ class Runs:
 
     def _check_not_run_elsewhere(self, contents: ContentsManager, request: RunRequest) -> None:
         """Two runs writing one notebook in place from two kernels would overwrite each other's
-        outputs: a second one must use the same kernel (and wait its turn) or an output path."""
+        outputs: a second one must use the same kernel (and wait its turn) or an output path;
+        nor may a run's output path be a notebook another unfinished run writes."""
         root = contents.root.os_root
         for other in self._runs.values():
-            if (not other.done and other.output_path is None and other.path == request.path and other.root == root
-                    and other.kernel_id != request.kernel_id):
+            if (request.output_path is None and not other.done and other.output_path is None
+                    and other.path == request.path and other.root == root and other.kernel_id != request.kernel_id):
                 raise errors.Conflict(f"Run {other.id} is executing {request.path} in place on another kernel: "
                                       "run on its kernel (kernel_id), give an output_path, or wait for it",
                                       reason="run in progress")
+        target = request.output_path
+        for other in self._runs.values():
+            if target is not None and not other.done and other.root == root and target == (other.output_path or other.path):
+                raise errors.Conflict(f"Run {other.id} is writing {target}: choose another output_path, or wait "
+                                      "for it", reason="run in progress")
+
+    def writer_of(self, contents: ContentsManager, path: str) -> Run | None:
+        """The unfinished run that writes the notebook at `path` of `contents` (in place, or
+        as its output copy), if any: deleting or renaming it meanwhile would not stick (the
+        run's next save would write it again)."""
+        root, path = contents.root.os_root, normalize_api_path(path)
+        for run in self._runs.values():
+            if not run.done and run.root == root and (run.output_path or run.path) == path:
+                return run
+        return None
 
     # -- cancelling, input ---------------------------------------------------------------------------
 

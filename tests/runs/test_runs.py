@@ -121,6 +121,25 @@ def test_cancel_interrupts_the_kernel_and_ends_the_run(server: Server, kernel_id
                                                                           "reason": "run finished"}
 
 
+def test_a_notebook_a_run_writes_is_neither_deleted_renamed_nor_another_runs_output(server: Server) -> None:
+    """Deleted or renamed while a run writes it, the run's next save would bring it back; a
+    second run writing the same file would overwrite the first's outputs."""
+    write_notebook(server.root / "busy.ipynb", "import time\nprint('started', flush=True)\nwhile True:\n"
+                   "    time.sleep(0.05)")
+    write_notebook(server.root / "other.ipynb", "1")
+    run = start_run(server, path="busy.ipynb")
+    wait_for(lambda: _text(read_notebook(server.root / "busy.ipynb").cells[0]), timeout=30)
+    for method, body in (("DELETE", None), ("PATCH", {"path": "moved.ipynb"})):
+        response = server.request(method, "api/contents/busy.ipynb", json=body)
+        assert response.status_code == 409 and response.json()["reason"] == "run in progress", response.text
+        assert run["id"] in response.json()["message"]
+    refused = start_run(server, 409, path="other.ipynb", output_path="busy.ipynb")
+    assert refused["reason"] == "run in progress" and run["id"] in refused["message"]
+    assert (server.root / "busy.ipynb").exists() and not (server.root / "moved.ipynb").exists()
+    assert server.request("DELETE", f"api/runs/{run['id']}").status_code == 202
+    assert server.request("DELETE", "api/contents/busy.ipynb").status_code == 204
+
+
 def test_a_cell_past_its_timeout_is_interrupted_and_fails_the_run(server: Server) -> None:
     write_notebook(server.root / "timeout.ipynb", "print('quick')", "import time\ntime.sleep(60)", "print('never')")
     run = wait_run(server, start_run(server, path="timeout.ipynb", timeout=2)["id"], timeout=30)

@@ -13,6 +13,7 @@ import pytest
 
 from flask_notebook.core.cgroups import ROOT_VARIABLE, KernelLimits
 
+from ..support.cgroups import needs_cgroups, require_cgroups
 from ..support.waiting import wait_for
 from .conftest import HostSite, User
 
@@ -21,13 +22,6 @@ pytestmark = pytest.mark.live
 MiB = 1024 * 1024
 
 
-def _cgroups_here() -> bool:
-    limits = KernelLimits(256 * MiB, 0.5)
-    limits.close()
-    return limits.memory_by is not None and limits.memory_by.startswith("cgroup") and limits.cpu_by is not None
-
-
-needs_cgroups = pytest.mark.skipif(not _cgroups_here(), reason="this machine does not let us make cgroups")
 
 
 def _groups(user: User, kernel_id: str) -> list[Path]:
@@ -45,6 +39,7 @@ def _groups(user: User, kernel_id: str) -> list[Path]:
 @needs_cgroups
 def test_a_kernel_past_its_memory_limit_is_killed_reported_and_restarted(
         start_site: Callable[..., HostSite]) -> None:
+    require_cgroups(cpu=True)
     site = start_site(kernel_memory_limit="256MiB")
     alice = site.user("alice")
     kernel_id = alice.start_kernel()
@@ -71,6 +66,7 @@ def test_a_kernel_past_its_memory_limit_is_killed_reported_and_restarted(
 
 @needs_cgroups
 def test_a_busy_loop_gets_about_its_cpu_share(start_site: Callable[..., HostSite]) -> None:
+    require_cgroups(cpu=True)
     site = start_site(kernel_cpu_limit=0.5)
     alice = site.user("alice")
     kernel_id = alice.start_kernel()
@@ -84,6 +80,7 @@ def test_a_busy_loop_gets_about_its_cpu_share(start_site: Callable[..., HostSite
 
 @needs_cgroups
 def test_a_kernels_groups_are_removed_when_it_is_shut_down(start_site: Callable[..., HostSite]) -> None:
+    require_cgroups(cpu=True)
     site = start_site(kernel_memory_limit=256 * MiB, kernel_cpu_limit=1)
     alice = site.user("alice")
     kernel_id = alice.start_kernel()

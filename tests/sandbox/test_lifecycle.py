@@ -9,8 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from flask_notebook.core.cgroups import KernelLimits
-
+from ..support.cgroups import needs_cgroups, require_cgroups
 from ..support.kernel_client import KernelClient
 from ..support.kernels import kernel_processes
 from ..support.waiting import wait_for
@@ -96,15 +95,10 @@ def test_an_idle_sandboxed_kernel_is_culled_with_its_sandbox(start_site: Callabl
     assert f"culling kernel {kernel_id}" in site.log()
 
 
-def _cgroups_here() -> bool:
-    limits = KernelLimits(256 * 1024 * 1024, None)
-    limits.close()
-    return limits.memory_by is not None and limits.memory_by.startswith("cgroup")
-
-
-@pytest.mark.skipif(not _cgroups_here(), reason="this machine does not let us make cgroups")
+@needs_cgroups
 def test_a_sandboxed_kernel_past_its_memory_limit_is_reported_as_such(start_site: Callable[..., SandboxSite]) -> None:
     """The limits' prefix runs bwrap in the kernel's groups; bwrap's 137 is a SIGKILL again."""
+    require_cgroups()
     site = start_site(NOTEBOOK_KERNEL_MEMORY_LIMIT="256MiB")
     kernel_id = site.start_kernel("alice")
     client = site.client("alice", kernel_id)

@@ -16,23 +16,17 @@ The result is the ratio of medians, sandboxed / plain; the target is at most 1.1
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 import time
-import uuid
-from typing import Any
-
-import websocket  # websocket-client
 
 import run  # bench/run.py: servers, their clean-up, the environment header
+from kernels import Kernels, kernel_ready_rest  # bench/kernels.py: the kernel-ready measurement
 from run import BenchError, Server
 
 RESULTS = os.path.join(run.HERE, "results-sandbox-latest.txt")
 TARGET = 1.15
-READY_TIMEOUT = 60.0
-HTTP_TIMEOUT = 60.0
 PLAIN, SANDBOXED = "plain", "sandboxed (bubblewrap)"
 
 
@@ -44,40 +38,6 @@ def servers(root: str, work: str) -> list[Server]:
     boxed.env = {**run.server_env(work, "sandboxed"), "NOTEBOOK_KERNEL_SANDBOX": "bubblewrap"}
     boxed.log_path = os.path.join(work, "sandboxed.log")
     return [plain, boxed]
-
-
-def kernel_ready(server: Server) -> float:
-    """POST /api/kernels, the WebSocket opened at once, kernel_info until its reply (ms)."""
-    kernel_id = None
-    ws = None
-    try:
-        start = time.perf_counter()
-        r = server.session.post(f"{server.base}/api/kernels", json={"name": "python3"}, timeout=HTTP_TIMEOUT)
-        if r.status_code != 201:
-            raise BenchError(f"{server.name}: POST /api/kernels answered {r.status_code}: {r.text[:300]}")
-        kernel_id = r.json()["id"]
-        ws = websocket.create_connection(f"ws://{run.HOST}:{server.port}/api/kernels/{kernel_id}/channels",
-                                         header=[f"Authorization: token {server.token}"], timeout=READY_TIMEOUT)
-        msg_id = uuid.uuid4().hex
-        header = {"msg_id": msg_id, "msg_type": "kernel_info_request", "username": "bench", "session": msg_id,
-                  "date": "2026-01-01T00:00:00.000000Z", "version": "5.4"}
-        ws.send(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": {},
-                            "channel": "shell", "buffers": []}))
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            ws.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                msg: dict[str, Any] = json.loads(ws.recv())
-            except websocket.WebSocketTimeoutException:
-                raise BenchError(f"{server.name}: no kernel_info_reply within {READY_TIMEOUT:.0f} s") from None
-            if msg.get("msg_type") == "kernel_info_reply" and msg["parent_header"].get("msg_id") == msg_id:
-                break
-        return (time.perf_counter() - start) * 1000.0
-    finally:
-        if ws is not None:
-            ws.close()
-        if kernel_id is not None:
-            server.session.delete(f"{server.base}/api/kernels/{kernel_id}", timeout=HTTP_TIMEOUT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     root = os.path.join(work, "root")
     os.makedirs(root)
     started: list[Server] = []
+    kernels = Kernels(work)
     try:
         code_state = run._code_state()
         for server in servers(root, work):
@@ -103,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, list[float]] = {server.name: [] for server in started}
         for i in range(warmup + rounds):
             for server in started[i % 2:] + started[:i % 2]:
-                elapsed = kernel_ready(server)
+                elapsed = kernel_ready_rest(kernels, server, server.name)
                 if i >= warmup:
                     results[server.name].append(elapsed)
             print(".", end="", flush=True, file=sys.stderr)
@@ -123,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         return run.failed(exc, started)
     finally:
-        run.clean_up(started, work)
+        run.clean_up(started, work, kernels=kernels)
 
 
 if __name__ == "__main__":

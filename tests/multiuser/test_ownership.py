@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import websocket
 
+from ..support.execute import wait_file
 from ..support.events import CS
 from ..support.kernel_client import stdout_of
 from ..support.waiting import wait_for
@@ -97,8 +98,10 @@ def test_a_replay_is_only_for_the_user_whose_session_it_is(site: Site, alice: Me
     session_id = uuid.uuid4().hex
     client = alice.kernel_client(kernel_id, session_id)
     client.wait_ready()
-    client.execute("import time; time.sleep(1); print('alice-secret'); open('done', 'w').close()")
+    gate = site.workspace("alice") / "go"
+    client.execute(wait_file(gate) + "print('alice-secret'); open('done', 'w').close()")
     client.close()  # away while the kernel prints: what she misses is kept for her session id
+    gate.touch()
     done = site.workspace("alice") / "done"
     wait_for(lambda: done.exists() and alice.api("GET", f"kernels/{kernel_id}", 200)["execution_state"] == "idle",
              timeout=30)

@@ -83,7 +83,8 @@ def test_run_all_goes_on_with_the_page_closed_and_a_reopened_page_follows_it(
 
 
 def test_edits_made_during_a_run_survive_its_saves(page: Page, ui_server: UIServer) -> None:
-    put_notebook(ui_server, "edits.ipynb", [markdown_cell("# Before"), slow_cell(1), slow_cell(2), slow_cell(3)])
+    put_notebook(ui_server, "edits.ipynb", [markdown_cell("# Before"), slow_cell(1), slow_cell(2),
+                                            gated_cell(3, "edits.go")])
     open_notebook(page, "edits.ipynb")
     menu(page, "Cell", "Run all cells")
     expect(output(page, 2)).to_have_text("cell 1")
@@ -99,6 +100,8 @@ def test_edits_made_during_a_run_survive_its_saves(page: Page, ui_server: UIServ
     page.keyboard.press("Escape")
     page.keyboard.press("Control+s")
     expect(page.get_by_role("status").filter(has_text="Saved")).to_have_text("Saved")
+    assert runs_of(ui_server, "edits.ipynb")[0]["status"] == "running"  # the save came mid-run
+    (ui_server.root / "edits.go").touch()
     expect(prompt(page, 4)).to_have_text("[3]:", timeout=30_000)
 
     def merged() -> bool:

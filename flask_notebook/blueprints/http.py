@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from email.utils import format_datetime
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from flask import Response, g, request
-from gevent import get_hub, monkey
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import PathConverter
 
 from ..core import errors, notebooks
+from ..core.fileio import offload as offload  # blocking file work off the hub, for every view
 
-T = TypeVar("T")
 
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -81,27 +79,6 @@ def json_body() -> Any:
     return body
 
 
-def offload(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run blocking file work in gevent's thread pool, so other requests keep being served.
-
-    Without gevent's monkey-patching (the Flask test client, a threaded server) a worker
-    thread buys nothing, and the call runs inline.
-    """
-    if not monkey.is_module_patched("threading"):
-        return fn(*args, **kwargs)
-    # Exceptions travel back as values: gevent's pool would print a traceback for each one
-    # (every 404 included) before re-raising it here.
-    ok, value = get_hub().threadpool.apply(_capture, (fn, args, kwargs))
-    if not ok:
-        raise value
-    return value  # type: ignore[no-any-return]
-
-
-def _capture(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
-    try:
-        return True, fn(*args, **kwargs)
-    except Exception as exc:  # re-raised in the calling greenlet, where the handlers are
-        return False, exc
 
 
 def http_date(iso: str) -> str:

@@ -12,9 +12,15 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import gevent
+from gevent import monkey
 
 from . import errors
+
+T = TypeVar("T")
 
 
 def atomic_write(os_path: str, data: bytes | Iterable[bytes], *, api_path: str) -> os.stat_result:
@@ -248,3 +254,26 @@ def read_error(exc: OSError, api_path: str) -> errors.NotebookError:
     if exc.errno == errno.ENAMETOOLONG:
         return errors.NameTooLong(f"Name too long: {api_path}")
     raise exc
+
+
+def offload(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run blocking file work in gevent's thread pool, so other requests keep being served.
+
+    Without gevent's monkey-patching (the Flask test client, a threaded server) a worker
+    thread buys nothing, and the call runs inline.
+    """
+    if not monkey.is_module_patched("threading"):
+        return fn(*args, **kwargs)
+    # Exceptions travel back as values: gevent's pool would print a traceback for each one
+    # (every 404 included) before re-raising it here.
+    ok, value = gevent.get_hub().threadpool.apply(_capture, (fn, args, kwargs))
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
+def _capture(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
+    try:
+        return True, fn(*args, **kwargs)
+    except Exception as exc:  # re-raised in the calling greenlet, where the handlers are
+        return False, exc

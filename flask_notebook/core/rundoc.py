@@ -39,25 +39,23 @@ import copy
 import hashlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import gevent
 import gevent.lock
 import orjson
-from gevent import monkey
 from gevent.event import Event
 
 from . import errors, notebooks
 from .contents import ContentsManager
+from .fileio import offload
 from .models import ContentsModel
 from .paths import iso_utc, normalize_api_path
 from .runmerge import CellResult, METADATA_KEY, adopt_ids, overlay
 from .runoutputs import BoundedOutputs
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 #: Open documents of runs in place, by (contents root, api path).
 _IN_PLACE: dict[tuple[str, str], RunDocument] = {}
@@ -169,23 +167,6 @@ def ensure_cell_ids(nb: dict[str, Any]) -> None:
                 salt += 1
             cell["id"] = cell_id
         seen.add(cell_id)
-
-
-def offload(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run blocking file work in gevent's thread pool (inline where threads are not patched)."""
-    if not monkey.is_module_patched("threading"):
-        return fn(*args, **kwargs)
-    ok, value = gevent.get_hub().threadpool.apply(_capture, (fn, args, kwargs))
-    if not ok:
-        raise value
-    return value  # type: ignore[no-any-return]
-
-
-def _capture(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
-    try:
-        return True, fn(*args, **kwargs)
-    except Exception as exc:  # re-raised in the calling greenlet
-        return False, exc
 
 
 class RunDocument:

@@ -406,8 +406,10 @@ class Runs:
         # With their display ids: the document applies later cells' updates to them.
         outputs = execution.display_outputs()
         status, error = _outcome(execution, run, input_expired, self.input_timeout)
-        if error is not None and execution.status != "error":
+        if error is not None and (input_expired or execution.status != "error"):
             # Our own reason in the notebook, instead of the KeyboardInterrupt of the interrupt.
+            # An unanswered input() ends either way: the interrupt's error reply may come back
+            # before the cancel settles it (status "error", its output maybe not in yet).
             outputs = [o for o in outputs if not (o.get("output_type") == "error" and o.get("ename") == "KeyboardInterrupt")]
             outputs.append({"output_type": "error", "ename": error["ename"], "evalue": error["evalue"], "traceback": []})
         run.cell_finished(cell_id, status, execution.execution_count, [_nbformat(o) for o in outputs],

@@ -1,7 +1,10 @@
-// Bundles the notebook editor (our ES modules + CodeMirror, marked, DOMPurify, KaTeX from
+// Bundles the pages' scripts (our ES modules + CodeMirror, marked, DOMPurify, KaTeX... from
 // node_modules, pinned by package-lock.json) into flask_notebook/static/flask_notebook/build/.
-// One minified JS file and one CSS file; KaTeX's fonts are copied next to the CSS, so a page
-// needs nothing beyond our server. The build directory is not committed: `make` runs this.
+// One minified entry per page and one CSS file; KaTeX's fonts are copied next to the CSS, so a
+// page needs nothing beyond our server. Code splitting is on: what a page needs only sometimes
+// (widgets, chart libraries, terminal, language grammars) is a dynamic `import()` and lands in
+// build/chunks/, fetched the first time it is needed. The build directory is not committed:
+// `make` runs this.
 import * as esbuild from "esbuild";
 import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -17,9 +20,15 @@ if (!inputsOnly) rmSync(outdir, { recursive: true, force: true });
 const result = await esbuild.build({
   write: !inputsOnly,
   absWorkingDir: root,
-  entryPoints: { notebook: `${src}/notebook/main.js`, "notebook-style": `${src}/notebook/notebook.css` },
+  // One entry per line: page scripts and stylesheets.
+  entryPoints: {
+    notebook: `${src}/notebook/main.js`,
+    "notebook-style": `${src}/notebook/notebook.css`,
+  },
   outdir,
   bundle: true,
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
   minify: true,
   sourcemap: "linked",
   format: "esm",

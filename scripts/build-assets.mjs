@@ -24,6 +24,8 @@ const result = await esbuild.build({
   entryPoints: {
     notebook: `${src}/notebook/main.js`,
     "notebook-style": `${src}/notebook/notebook.css`,
+    edit: `${src}/edit/main.js`,
+    "edit-style": `${src}/edit/edit.css`,
   },
   outdir,
   bundle: true,

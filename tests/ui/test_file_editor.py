@@ -122,6 +122,12 @@ def test_ctrl_s_saves_and_focus_changes_keep_the_text(page: Page, ui_server: UIS
     box.press_sequentially(" more")
     assert editor_text(page) == "first\nsecond more"
     assert ui_server.json("GET", "api/contents/keep/draft.txt", 200)["content"] == "first\n"  # nothing saved yet
+    # Leaving now asks first (the browser's "Leave site?"); staying keeps the text.
+    with page.expect_event("dialog") as leaving:
+        page.close(run_before_unload=True)
+    assert leaving.value.type == "beforeunload"
+    leaving.value.dismiss()
+    assert editor_text(page) == "first\nsecond more"
     # Ctrl-S saves, also when the focus is outside the editor (not the browser's Save Page).
     page.get_by_role("button", name="Save").focus()
     page.keyboard.press("Control+s")

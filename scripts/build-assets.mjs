@@ -24,6 +24,7 @@ const result = await esbuild.build({
   entryPoints: {
     notebook: `${src}/notebook/main.js`,
     "notebook-style": `${src}/notebook/notebook.css`,
+    "widgets-style": `${src}/notebook/widgets.css`,
   },
   outdir,
   bundle: true,
@@ -33,7 +34,8 @@ const result = await esbuild.build({
   sourcemap: "linked",
   format: "esm",
   target: ["es2022", "chrome110", "firefox110", "safari16"],
-  loader: { ".woff2": "file", ".woff": "file", ".ttf": "file" },
+  // SVG as text: JupyterLab's icons (bundled with the widgets chunk) import their SVG source.
+  loader: { ".woff2": "file", ".woff": "file", ".ttf": "file", ".svg": "text" },
   assetNames: "fonts/[name]",
   legalComments: "linked",
   metafile: true,

@@ -22,20 +22,24 @@ CELLS = [
 ]
 
 
+#: A stored widget view whose model exists nowhere (no kernel has it, no saved state).
+ORPHAN = {"output_type": "display_data", "metadata": {}, "data": {
+    "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0, "model_id": "0" * 32},
+    "text/plain": "IntSlider(value=1)"}}
+
+
 def run_cell(page: Page, n: int) -> None:
-    """Select cell `n` (its prompt area, so no editor takes the keys) and run it."""
+    """Click into cell `n`'s editor and run it (Ctrl-Enter: the cell stays selected)."""
     cell(page, n).locator(".cm-content").click()
     page.keyboard.press("Control+Enter")
 
 
-def slider(page: Page, n: int, name: str) -> object:
-    return output(page, n).get_by_role("slider", name=name)
-
-
 def test_widgets_sync_interact_tqdm_and_saved_state(page: Page, ui_server: UIServer) -> None:
     path = "widgets.ipynb"
-    put_notebook(ui_server, path, [code_cell(source) for source in CELLS])
+    put_notebook(ui_server, path, [code_cell(source) for source in CELLS] + [code_cell("", [ORPHAN])])
     open_notebook(page, path)
+    orphan = output(page, 6).get_by_role("status")
+    expect(orphan).to_have_text("Loading widget…")
 
     # An IntSlider: a slider named by its description, at its value.
     run_cell(page, 1)
@@ -68,6 +72,10 @@ def test_widgets_sync_interact_tqdm_and_saved_state(page: Page, ui_server: UISer
     run_cell(page, 5)
     expect(output(page, 5)).to_contain_text("100%")
     expect(output(page, 5)).to_contain_text("20/20")
+
+    # The view without a model said so, in the end (its text/plain too).
+    expect(orphan).to_contain_text("The widget cannot be shown")
+    expect(orphan).to_contain_text("IntSlider(value=1)")
 
     # Save: the widgets' state goes into the notebook's metadata, as Notebook 7 writes it.
     page.keyboard.press("Control+s")

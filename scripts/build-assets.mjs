@@ -42,10 +42,11 @@ const result = await esbuild.build({
   logLevel: "warning",
 });
 if (inputsOnly) {
-  console.log(Object.keys(result.metafile.inputs).join("\n"));
-  process.exit(0);
-}
-for (const [name, info] of Object.entries(result.metafile.outputs)) {
+  // "(disabled):x" names a module a package's "browser" field turns off: no file to depend on.
+  // Written before exiting: process.exit() would cut a long list written to a pipe.
+  const list = Object.keys(result.metafile.inputs).filter((path) => !path.startsWith("(disabled):"));
+  process.stdout.write(`${list.join("\n")}\n`, () => process.exit(0));
+} else for (const [name, info] of Object.entries(result.metafile.outputs)) {
   if (!name.endsWith(".map") && !name.includes("/fonts/")) {
     console.log(`${name.slice(name.indexOf("static/"))}  ${(info.bytes / 1024).toFixed(0)} KiB`);
   }

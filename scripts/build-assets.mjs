@@ -24,6 +24,7 @@ const result = await esbuild.build({
   entryPoints: {
     notebook: `${src}/notebook/main.js`,
     "notebook-style": `${src}/notebook/notebook.css`,
+    terminal: `${src}/terminal/main.js`,
   },
   outdir,
   bundle: true,

@@ -151,7 +151,9 @@ def test_copy_and_paste(page: Page, context: BrowserContext, ui_server: UIServer
     term.evaluate("navigator.clipboard.writeText('echo button-$((5*5))')")
     term.get_by_role("button", name="Paste").focus()
     term.keyboard.press("Enter")
-    term.keyboard.press("Enter")
+    wait_screen(term, r"echo button-\$\(\(5\*5\)\)")
+    wait_for(lambda: term.evaluate("document.activeElement.classList.contains('xterm-helper-textarea')"))
+    term.keyboard.press("Enter")  # focus went back to the terminal
     wait_screen(term, r"\nbutton-25\n")
 
 

@@ -31,12 +31,32 @@ const READER_KEY = "flask-notebook.terminal.screenReaderMode";
 
 // -- the terminal --------------------------------------------------------------------------------
 
+/** ANSI colours readable on a light background (GitHub's light terminal palette); on a dark
+ *  one, xterm's own. */
+const LIGHT_ANSI = {
+  black: "#24292f", red: "#cf222e", green: "#116329", yellow: "#4d2d00", blue: "#0969da", magenta: "#8250df",
+  cyan: "#1b7c83", white: "#6e7781", brightBlack: "#57606a", brightRed: "#a40e26", brightGreen: "#1a7f37",
+  brightYellow: "#633c01", brightBlue: "#218bff", brightMagenta: "#a475f9", brightCyan: "#3192aa",
+  brightWhite: "#8c959f",
+};
+
+/** Whether a CSS colour ("#ffffff", "rgb(13, 17, 23)") is light. */
+function isLight(color) {
+  const probe = document.createElement("span");
+  probe.style.color = color;
+  document.body.append(probe);
+  const [r, g, b] = (getComputedStyle(probe).color.match(/\d+/g) || [0, 0, 0]).map(Number);
+  probe.remove();
+  return 0.299 * r + 0.587 * g + 0.114 * b > 128;
+}
+
 function theme() {
   const css = getComputedStyle(document.documentElement);
   const v = (key) => css.getPropertyValue(key).trim();
   return {
     background: v("--nb-bg"), foreground: v("--nb-fg"), cursor: v("--nb-fg"), cursorAccent: v("--nb-bg"),
     selectionBackground: v("--nb-selected"), selectionForeground: v("--nb-selected-fg"),
+    ...(isLight(v("--nb-bg")) ? LIGHT_ANSI : {}),
   };
 }
 

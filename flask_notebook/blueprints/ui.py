@@ -1,4 +1,5 @@
-"""The pages: the file browser (`/tree/<path>`), the Running and Runs views and the notebook editor.
+"""The pages: the file browser (`/tree/<path>`), the Running and Runs views, the notebook editor and
+a terminal (`/terminals/<name>`).
 
 Pages are thin: they check the path, then hand the JS its URLs in the #nb-config block
 (``page_config``); the listing itself comes from the contents API.

@@ -28,6 +28,7 @@ const result = await esbuild.build({
     "widgets-style": `${src}/notebook/widgets.css`,
     edit: `${src}/edit/main.js`,
     "edit-style": `${src}/edit/edit.css`,
+    terminal: `${src}/terminal/main.js`,
   },
   outdir,
   bundle: true,

@@ -10,7 +10,7 @@ import {
   HighlightStyle, bracketMatching, indentOnInput, indentUnit, syntaxHighlighting,
 } from "@codemirror/language";
 import { Compartment, EditorState, Prec } from "@codemirror/state";
-import { EditorView, drawSelection, keymap, placeholder } from "@codemirror/view";
+import { EditorView, drawSelection, keymap, lineNumbers, placeholder } from "@codemirror/view";
 import { tags as t } from "@lezer/highlight";
 
 const highlight = HighlightStyle.define([
@@ -40,6 +40,8 @@ const theme = EditorView.theme({
   ".cm-matchingBracket": { backgroundColor: "var(--nb-editor-match)", outline: "1px solid var(--nb-border)" },
   ".cm-nonmatchingBracket": { color: "var(--nb-danger)" },
   ".cm-placeholder": { color: "var(--nb-muted)" },
+  ".cm-gutters": { backgroundColor: "var(--nb-editor-bg)", color: "var(--nb-muted)", border: "none" },
+  ".cm-lineNumbers .cm-gutterElement": { fontFamily: "var(--nb-mono)", padding: "0 4px 0 6px" },
 });
 
 function insertSpaces(view) {
@@ -66,11 +68,13 @@ function language(type) {
 
 /**
  * A CodeMirror view for one cell. `cellKeys` is a keymap (the notebook's keys, which win);
- * `onChange()` is called after every edit; `onFocus()` when the editor gets focus.
+ * `onChange()` is called after every edit; `onFocus()` when the editor gets focus;
+ * `numbered` shows line numbers (setLineNumbers() changes it).
  */
-export function createEditor({ parent, doc, type, label, cellKeys, onChange, onFocus }) {
+export function createEditor({ parent, doc, type, label, cellKeys, onChange, onFocus, numbered = false }) {
   const lang = new Compartment();
   const labelled = new Compartment();
+  const numbers = new Compartment();
   const view = new EditorView({
     parent,
     state: EditorState.create({
@@ -90,6 +94,7 @@ export function createEditor({ parent, doc, type, label, cellKeys, onChange, onF
         placeholder(type === "markdown" ? "Markdown" : type === "raw" ? "Raw text" : ""),
         keymap.of([...closeBracketsKeymap, ...tabKeys, ...defaultKeymap, ...historyKeymap]),
         labelled.of(EditorView.contentAttributes.of({ "aria-label": label })),
+        numbers.of(numbered ? lineNumbers() : []),
         EditorView.lineWrapping,
         EditorView.updateListener.of((update) => {
           if (update.docChanged) onChange();
@@ -98,8 +103,14 @@ export function createEditor({ parent, doc, type, label, cellKeys, onChange, onF
       ],
     }),
   });
-  return {
+  const editor = {
     view,
+    lineNumbers: numbered,
+    setLineNumbers(on) {
+      if (on === editor.lineNumbers) return;
+      editor.lineNumbers = on;
+      view.dispatch({ effects: numbers.reconfigure(on ? lineNumbers() : []) });
+    },
     setType(newType) {
       view.dispatch({ effects: lang.reconfigure(language(newType)) });
     },
@@ -107,6 +118,7 @@ export function createEditor({ parent, doc, type, label, cellKeys, onChange, onF
       view.dispatch({ effects: labelled.reconfigure(EditorView.contentAttributes.of({ "aria-label": newLabel })) });
     },
   };
+  return editor;
 }
 
 /** Whether the cursor is on the first (or last) line, for Up/Down to move between cells. */

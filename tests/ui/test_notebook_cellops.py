@@ -232,23 +232,28 @@ def test_run_a_selection_after_moves_and_merges(page: Page, ui_server: UIServer)
     expect_selected(page, [3])
     expect(prompt(page, 3)).to_have_text("[ ]:")
 
-    # Merge cells 3 and 4 and move the merged cell to the top; run all selected with Ctrl-Enter.
+    # Merge cells 2 and 3 (the code's outputs go), move cell 3 to the top, run all with Ctrl-Enter.
+    page.keyboard.press("k")
     page.keyboard.press("Shift+M")
-    assert sources(page) == ["print('one')", "print('two')", "print('three')\n\nx = 4\nx"]
+    assert sources(page) == ["print('one')", "print('two')\n\nprint('three')", "x = 4\nx"]
+    expect(output(page, 2)).to_have_count(0)  # an empty output area is hidden
+    expect(prompt(page, 2)).to_have_text("[ ]:")
+    expect(output(page, 1)).to_have_text("one")
+    page.keyboard.press("j")
     page.keyboard.press("Control+Shift+ArrowUp")
     page.keyboard.press("Control+Shift+ArrowUp")
     page.keyboard.press("Control+a")
     page.keyboard.press("Control+Enter")
-    expect(output(page, 1)).to_contain_text("three")
-    expect(output(page, 1)).to_contain_text("Out[3]:4")
+    expect(output(page, 1)).to_have_text("Out[3]:4")
     expect(output(page, 2)).to_have_text("one")
-    expect(output(page, 3)).to_have_text("two")
+    expect(output(page, 3)).to_have_text("two three")
+    expect(prompt(page, 3)).to_have_text("[5]:")
     expect_selected(page, [1, 2, 3])
 
     def outputs_saved() -> list[str] | None:
         cells = saved_cells(ui_server, "run-sel.ipynb")
         texts = ["".join(text_of(o) for o in cell["outputs"]) for cell in cells]
-        return texts if texts == ["three\n4", "one\n", "two\n"] else None
+        return texts if texts == ["4", "one\n", "two\nthree\n"] else None
 
     wait_for(outputs_saved, timeout=20)
-    assert saved_sources(ui_server, "run-sel.ipynb") == ["print('three')\n\nx = 4\nx", "print('one')", "print('two')"]
+    assert saved_sources(ui_server, "run-sel.ipynb") == ["x = 4\nx", "print('one')", "print('two')\n\nprint('three')"]

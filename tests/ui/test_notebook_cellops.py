@@ -90,6 +90,9 @@ def test_select_copy_paste_delete_undo_move_merge(page: Page, ui_server: UIServe
     # Shift-click extends from the anchor with the mouse.
     row(page, 1).locator(".nb-prompt").click()
     expect_selected(page, [1])
+    row(page, 2).locator(".cm-content").click(modifiers=["Shift"])  # another cell's editor too
+    expect_selected(page, [1, 2])
+    expect(row(page, 2)).to_be_focused()  # command mode, not editing
     row(page, 3).locator(".nb-prompt").click(modifiers=["Shift"])
     expect_selected(page, [1, 2, 3])
 

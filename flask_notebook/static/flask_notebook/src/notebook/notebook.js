@@ -53,6 +53,15 @@ export class Notebook extends EventTarget {
       if (event.shiftKey) event.preventDefault(); // extend the cell selection, not a text one
       this.select(this.cells.indexOf(element.cell), { extend: event.shiftKey });
     });
+    // Shift-click in another cell's editor extends the cell selection too (in the active
+    // cell's own editor it selects text); seen before CodeMirror, which would start editing.
+    container.addEventListener("mousedown", (event) => {
+      const element = event.shiftKey && event.button === 0 && event.target.closest(".nb-cell");
+      if (!element || !element.cell || element.cell === this.activeCell || !event.target.closest(".cm-editor")) return;
+      event.preventDefault();
+      event.stopPropagation();
+      this.select(this.cells.indexOf(element.cell), { extend: true });
+    }, { capture: true });
     installDragAndDrop(this);
     container.addEventListener("focusin", (event) => {
       const element = event.target.closest(".nb-cell");

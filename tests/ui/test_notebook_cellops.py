@@ -30,6 +30,7 @@ def expect_selected(page: Page, selected: list[int]) -> None:
         state = "true" if n in selected else "false"
         expect(row(page, n)).to_have_attribute("aria-selected", state)
     expect(page.locator(".nb-cell.nb-selected")).to_have_count(len(selected))
+    expect(page.locator(".nb-cell[tabindex='0']")).to_have_count(1)  # one tab stop: the active cell
 
 
 def save(page: Page) -> None:

@@ -147,9 +147,11 @@ export class Notebook extends EventTarget {
     if (!this.cells.length) return;
     index = Math.max(0, Math.min(index, this.cells.length - 1));
     const previous = this.activeCell;
-    if (previous) {
-      previous.element.classList.remove("nb-editing");
-      previous.element.tabIndex = -1;
+    if (previous) previous.element.classList.remove("nb-editing");
+    // The one cell in the tab order: the active cell before cells were inserted or removed.
+    if (this.tabStop) {
+      this.tabStop.element.tabIndex = -1;
+      this.tabStop.element.classList.remove("nb-editing");
     }
     if (extend && !this.cells.includes(this.anchor)) this.anchor = previous || null;
     this.active = index;
@@ -157,6 +159,7 @@ export class Notebook extends EventTarget {
     if (!extend || !this.anchor) this.anchor = cell;
     this.paintSelection();
     cell.element.tabIndex = 0;
+    this.tabStop = cell;
     if (focus) this.commandMode();
     this.dispatchEvent(new Event("select"));
   }

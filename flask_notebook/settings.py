@@ -513,7 +513,7 @@ class Settings:
         "fails is discarded.")
     autosave_interval: float = setting(
         "NOTEBOOK_AUTOSAVE_INTERVAL", 120, seconds(),
-        "seconds between the editor's autosaves of a changed notebook (``0``: no autosave).")
+        "seconds between the editor's autosaves of a changed notebook or text file (``0``: no autosave).")
     terminals_enabled: bool = setting(
         "NOTEBOOK_TERMINALS_ENABLED", True, _flag,
         "serve terminals (``/api/terminals`` and their WebSocket); a terminal is a shell of the server's "

@@ -101,11 +101,13 @@ def _file_exists(api_path: str) -> bool:
 
 @bp.get("/edit/<nb_path:api_path>")
 def edit(api_path: str) -> BaseResponse:
-    """A plain text editor for one file (Jupyter's `/edit/<path>`); a missing file is a 404 page."""
+    """The file editor (Jupyter's `/edit/<path>`, src/edit/ bundled into build/edit.js); a missing
+    file is a 404 page. It autosaves at the notebooks' interval."""
     api_path = api_path.strip("/")
     found = _file_exists(api_path)
     name = api_path.rsplit("/", 1)[-1]
-    return _page("edit.html", 200 if found else 404, nb_config=page_config(path=api_path), nav_current="files",
+    config = page_config(path=api_path, autosaveInterval=state().settings.autosave_interval)
+    return _page("edit.html", 200 if found else 404, nb_config=config, nav_current="files",
                  title=name, missing=not found, api_path=api_path)
 
 

@@ -347,7 +347,7 @@ function handleGridKey(event) {
 function wire() {
   $("nb-new-notebook").addEventListener("click", newNotebook);
   $("nb-new-folder").addEventListener("click", () => actions.newUntitled({ type: "directory" }, "folder"));
-  $("nb-new-file").addEventListener("click", () => actions.newUntitled({ type: "file", ext: ".txt" }, "text file"));
+  $("nb-new-file").addEventListener("click", () => actions.newTextFile());
   $("nb-upload").addEventListener("click", () => $("nb-upload-input").click());
   $("nb-upload-input").addEventListener("change", (event) => {
     const files = Array.from(event.target.files);

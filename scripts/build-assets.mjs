@@ -25,6 +25,7 @@ const result = await esbuild.build({
   entryPoints: {
     notebook: `${src}/notebook/main.js`,
     "notebook-style": `${src}/notebook/notebook.css`,
+    "widgets-style": `${src}/notebook/widgets.css`,
     edit: `${src}/edit/main.js`,
     "edit-style": `${src}/edit/edit.css`,
   },
@@ -36,14 +37,18 @@ const result = await esbuild.build({
   sourcemap: "linked",
   format: "esm",
   target: ["es2022", "chrome110", "firefox110", "safari16"],
-  loader: { ".woff2": "file", ".woff": "file", ".ttf": "file" },
+  // SVG as text: JupyterLab's icons (bundled with the widgets chunk) import their SVG source.
+  loader: { ".woff2": "file", ".woff": "file", ".ttf": "file", ".svg": "text" },
   assetNames: "fonts/[name]",
   legalComments: "linked",
   metafile: true,
   logLevel: "warning",
 });
 if (inputsOnly) {
-  console.log(Object.keys(result.metafile.inputs).join("\n"));
+  // "(disabled):x" names a module a package's "browser" field turns off: no file to depend on.
+  // Written before exiting: process.exit() would cut a long list written to a pipe.
+  const list = Object.keys(result.metafile.inputs).filter((path) => !path.startsWith("(disabled):"));
+  await new Promise((resolve) => process.stdout.write(`${list.join("\n")}\n`, resolve));
   process.exit(0);
 }
 // Each script and stylesheet also gzipped beside it (name.gz), once, at the best level: the

@@ -11,6 +11,7 @@ import { runWithParameters, showRunHistory } from "./runpanel.js";
 import { Runs } from "./runs.js";
 import { Saver } from "./save.js";
 import { buildHeader } from "./toolbar.js";
+import { widgetLink } from "./widgetlink.js";
 
 const STATUS_TEXT = {
   connecting: "Connecting",
@@ -98,6 +99,7 @@ class App {
       etag: response.headers.get("ETag"),
       autosaveSeconds: Number(this.config.autosaveInterval) || 0,
       runWriting: () => this.runs.writing,
+      beforeSave: () => widgetLink.saveState(),
     });
     this.saver.addEventListener("status", (event) => this.showSaveState(event.detail));
     this.runs = new Runs(this.notebook, {
@@ -172,6 +174,7 @@ class App {
         if (event.detail.header.msg_type === "execute_input") this.discoverRuns();
       });
       this.notebook.kernel = this.kernel;
+      widgetLink.connect(this.kernel, this.notebook);
     }
     this.setKernelspec(kernelModel.name);
   }

@@ -47,7 +47,7 @@ export class Notebook extends EventTarget {
     };
     container.addEventListener("mousedown", (event) => {
       const element = event.target.closest(".nb-cell");
-      if (!element || !element.cell || event.target.closest(".cm-editor, input")) return;
+      if (!element || !element.cell || event.target.closest(".cm-editor, input, .nb-widget")) return;
       // Pressing the drag handle of a selected cell keeps the selection: it is what moves.
       if (event.target.closest(".nb-drag-handle") && this.selectedCells.includes(element.cell)) return;
       if (event.shiftKey) event.preventDefault(); // extend the cell selection, not a text one

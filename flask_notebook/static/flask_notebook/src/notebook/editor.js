@@ -8,8 +8,17 @@ import { markdown } from "@codemirror/lang-markdown";
 import { python } from "@codemirror/lang-python";
 import { bracketMatching, indentOnInput, indentUnit, syntaxHighlighting } from "@codemirror/language";
 import { Compartment, EditorState, Prec } from "@codemirror/state";
-import { EditorView, drawSelection, keymap, placeholder } from "@codemirror/view";
+import { EditorView, drawSelection, keymap, lineNumbers, placeholder } from "@codemirror/view";
 import { highlight, theme } from "./code-theme.js";
+
+/** Line numbers in a cell (L, Shift-L): quiet, on the editor's own background. */
+const numbered = () => [
+  lineNumbers(),
+  EditorView.theme({
+    ".cm-gutters": { backgroundColor: "var(--nb-editor-bg)", color: "var(--nb-muted)", border: "none" },
+    ".cm-lineNumbers .cm-gutterElement": { fontFamily: "var(--nb-mono)", padding: "0 4px 0 6px" },
+  }),
+];
 
 function insertSpaces(view) {
   const { head } = view.state.selection.main;
@@ -35,11 +44,13 @@ function language(type) {
 
 /**
  * A CodeMirror view for one cell. `cellKeys` is a keymap (the notebook's keys, which win);
- * `onChange()` is called after every edit; `onFocus()` when the editor gets focus.
+ * `onChange()` is called after every edit; `onFocus()` when the editor gets focus;
+ * `numbered` shows line numbers (setLineNumbers() changes it).
  */
-export function createEditor({ parent, doc, type, label, cellKeys, onChange, onFocus }) {
+export function createEditor({ parent, doc, type, label, cellKeys, onChange, onFocus, numbered: withNumbers = false }) {
   const lang = new Compartment();
   const labelled = new Compartment();
+  const numbers = new Compartment();
   const view = new EditorView({
     parent,
     state: EditorState.create({
@@ -59,6 +70,7 @@ export function createEditor({ parent, doc, type, label, cellKeys, onChange, onF
         placeholder(type === "markdown" ? "Markdown" : type === "raw" ? "Raw text" : ""),
         keymap.of([...closeBracketsKeymap, ...tabKeys, ...defaultKeymap, ...historyKeymap]),
         labelled.of(EditorView.contentAttributes.of({ "aria-label": label })),
+        numbers.of(withNumbers ? numbered() : []),
         EditorView.lineWrapping,
         EditorView.updateListener.of((update) => {
           if (update.docChanged) onChange();
@@ -67,8 +79,14 @@ export function createEditor({ parent, doc, type, label, cellKeys, onChange, onF
       ],
     }),
   });
-  return {
+  const editor = {
     view,
+    lineNumbers: withNumbers,
+    setLineNumbers(on) {
+      if (on === editor.lineNumbers) return;
+      editor.lineNumbers = on;
+      view.dispatch({ effects: numbers.reconfigure(on ? numbered() : []) });
+    },
     setType(newType) {
       view.dispatch({ effects: lang.reconfigure(language(newType)) });
     },
@@ -76,6 +94,7 @@ export function createEditor({ parent, doc, type, label, cellKeys, onChange, onF
       view.dispatch({ effects: labelled.reconfigure(EditorView.contentAttributes.of({ "aria-label": newLabel })) });
     },
   };
+  return editor;
 }
 
 /** Whether the cursor is on the first (or last) line, for Up/Down to move between cells. */

@@ -85,7 +85,8 @@ class App {
     const { data, response } = await request("GET", contentsUrl(this.path), { query: { type: "notebook" } });
     this.model = data;
     const header = el("div", { className: "nb-notebook-header" });
-    const cells = el("div", { className: "nb-cells", role: "group", "aria-label": "Cells" });
+    // A grid of rows (cells) that can be selected together (aria-selected on each, as the tree).
+    const cells = el("div", { className: "nb-cells", role: "grid", "aria-multiselectable": "true", "aria-label": "Cells" });
     this.root.replaceChildren(header, cells);
     this.notebook = new Notebook(cells, { resolveImage: (src, cell) => this.resolveImage(src, cell) });
     this.handles = buildHeader(header, this.actions());
@@ -287,6 +288,12 @@ class App {
       insertBelow: () => nb().insert("below"),
       moveUp: () => nb().move(-1),
       moveDown: () => nb().move(1),
+      selectAll: () => nb().selectAll(),
+      mergeCells: () => nb().merge(),
+      mergeBelow: () => nb().mergeBelow(),
+      splitCell: () => nb().split(),
+      toggleLineNumbers: () => nb().toggleLineNumbers(),
+      toggleAllLineNumbers: () => nb().toggleLineNumbers({ all: true }),
       changeType: (type) => {
         nb().changeType(type);
         nb().commandMode();

@@ -79,6 +79,7 @@ export class Cell {
         env.changed();
       },
       onFocus: () => env.focused(this),
+      kernel: () => (env.kernel ? env.kernel() : null),
     });
     if (this.type === "code") this.outputs.load(model.outputs || []);
     this.setOutputsHidden(Boolean(this.metadata.jupyter && this.metadata.jupyter.outputs_hidden) || this.metadata.collapsed === true);

@@ -12,6 +12,9 @@ import {
 import { Compartment, EditorState, Prec } from "@codemirror/state";
 import { EditorView, drawSelection, keymap, placeholder } from "@codemirror/view";
 import { tags as t } from "@lezer/highlight";
+import { kernelCompletion } from "./complete.js";
+import { kernelHelp } from "./inspect.js";
+import { singleListMarker } from "./mdlist.js";
 
 const highlight = HighlightStyle.define([
   { tag: [t.keyword, t.controlKeyword, t.operatorKeyword, t.definitionKeyword, t.moduleKeyword], color: "var(--nb-syn-keyword)", fontWeight: "600" },
@@ -58,24 +61,33 @@ const tabKeys = [
   },
 ];
 
+/** Code cells ask the kernel: Tab completes, Shift-Tab shows help (complete.js, inspect.js). */
+function kernelAssist(type, getKernel) {
+  return type === "code" ? [kernelCompletion(getKernel), kernelHelp(getKernel)] : [];
+}
+
 function language(type) {
   if (type === "code") return python();
-  if (type === "markdown") return markdown();
+  if (type === "markdown") return [markdown(), singleListMarker];
   return [];
 }
 
 /**
  * A CodeMirror view for one cell. `cellKeys` is a keymap (the notebook's keys, which win);
- * `onChange()` is called after every edit; `onFocus()` when the editor gets focus.
+ * `onChange()` is called after every edit; `onFocus()` when the editor gets focus;
+ * `kernel()` gives the notebook's Kernel (or null) for completion and help.
  */
-export function createEditor({ parent, doc, type, label, cellKeys, onChange, onFocus }) {
+export function createEditor({ parent, doc, type, label, cellKeys, onChange, onFocus, kernel = () => null }) {
   const lang = new Compartment();
+  const assist = new Compartment();
   const labelled = new Compartment();
   const view = new EditorView({
     parent,
     state: EditorState.create({
       doc,
       extensions: [
+        // Before the notebook's keys: Esc closes a popup first, Up/Down move in it.
+        assist.of(kernelAssist(type, kernel)),
         Prec.highest(keymap.of(cellKeys)),
         history(),
         drawSelection(),
@@ -101,7 +113,7 @@ export function createEditor({ parent, doc, type, label, cellKeys, onChange, onF
   return {
     view,
     setType(newType) {
-      view.dispatch({ effects: lang.reconfigure(language(newType)) });
+      view.dispatch({ effects: [lang.reconfigure(language(newType)), assist.reconfigure(kernelAssist(newType, kernel))] });
     },
     setLabel(newLabel) {
       view.dispatch({ effects: labelled.reconfigure(EditorView.contentAttributes.of({ "aria-label": newLabel })) });

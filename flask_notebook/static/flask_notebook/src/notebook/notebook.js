@@ -31,6 +31,7 @@ export class Notebook extends EventTarget {
       edit: (cell) => this.editCell(cell),
       displays: this.displays,
       resolveImage: (src, cell) => this.resolveImage(src, cell),
+      kernel: () => this.kernel,
     };
     container.addEventListener("mousedown", (event) => {
       const element = event.target.closest(".nb-cell");

@@ -149,13 +149,35 @@ def test_shift_tab_shows_help_and_the_pager(page: Page, ui_server: UIServer) -> 
     expect(tooltip).to_be_hidden()
 
 
-def test_focus_returns_to_the_cell_after_input(page: Page, ui_server: UIServer) -> None:
-    put_notebook(ui_server, "ask.ipynb", [code_cell("name = input('Your name: ')\nprint('hi', name)")])
+def test_busy_kernel_no_popup_and_focus_back_after_input(page: Page, ui_server: UIServer) -> None:
+    put_notebook(ui_server, "ask.ipynb", [code_cell("name = input('Your name: ')\nprint('hi', name)"), code_cell("")])
     open_notebook(page, "ask.ipynb")
+    # Which requests the page sends to the kernel (a spy: every call goes through).
+    page.evaluate("""(() => {
+        const kernel = nbApp.notebook.kernel;
+        const send = kernel.send.bind(kernel);
+        window.sentTypes = [];
+        kernel.send = (channel, type, ...rest) => (window.sentTypes.push(type), send(channel, type, ...rest));
+    })()""")
     editor(page, 1).click()
     page.keyboard.press("Control+Enter")
     box = output(page, 1).get_by_role("textbox", name="Your name:")
     expect(box).to_be_focused()
+    expect(kernel_state(page)).to_have_text("Kernel Busy")
+
+    # The kernel waits for input: Tab and Shift-Tab ask it nothing, show nothing, type nothing.
+    editor(page, 2).click()
+    page.keyboard.type("pri")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Shift+Tab")
+    assert source(page, 2) == "pri"
+    expect(page.get_by_role("listbox")).to_have_count(0)
+    expect(page.get_by_role("tooltip")).to_have_count(0)
+    sent = page.evaluate("window.sentTypes")
+    assert "complete_request" not in sent and "inspect_request" not in sent, sent
+
+    # Answering the prompt takes the focus back to the cell that asked.
+    box.click()
     page.keyboard.type("Ada")
     page.keyboard.press("Enter")
     expect(editor(page, 1)).to_be_focused()

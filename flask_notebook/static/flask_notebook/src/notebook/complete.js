@@ -125,8 +125,8 @@ function tab(getKernel) {
     if (completionStatus(view.state) === "active") return accept(view);
     const { state } = view;
     if (state.selection.ranges.some((r) => !r.empty) || inLeadingSpace(state)) return false;
-    if (!readyKernel(getKernel)) return false;
-    startCompletion(view);
+    // A busy, dead or absent kernel: nothing (no spaces typed either, as Notebook 7).
+    if (readyKernel(getKernel)) startCompletion(view);
     return true;
   };
 }

@@ -132,7 +132,7 @@ function shiftTab(getKernel) {
     if (state.selection.ranges.some((r) => !r.empty) || inLeadingSpace(state)) return false;
     if (state.field(helpField, false)) return expandHelp(view);
     const kernel = readyKernel(getKernel);
-    if (!kernel) return false;
+    if (!kernel) return true; // busy, dead or absent: no help, no error
     const code = state.doc.toString();
     const pos = state.selection.main.head;
     const name = nameAt(state, pos);

@@ -1,11 +1,12 @@
 // Tab completion from the kernel (complete_request), in CodeMirror's completion popup (a
 // `listbox` of `option`s), with the type and signature ipykernel gives through jedi
-// (metadata._jupyter_types_experimental). Tab starts it (not typing), typing filters it,
-// Enter or Tab accepts, Esc closes. A kernel that is busy, dead or away gives no popup.
+// (metadata._jupyter_types_experimental). Tab starts it (not typing; a single candidate goes
+// straight in), typing filters it, Enter or Tab accepts, Esc closes. A kernel that is busy,
+// dead or away gives no popup.
 
 import {
-  acceptCompletion, autocompletion, closeCompletion, completionStatus, moveCompletionSelection,
-  startCompletion,
+  acceptCompletion, autocompletion, closeCompletion, completionStatus, insertCompletionText,
+  moveCompletionSelection, startCompletion,
 } from "@codemirror/autocomplete";
 import { Prec } from "@codemirror/state";
 import { EditorView, keymap } from "@codemirror/view";
@@ -69,35 +70,44 @@ const ICONS = {
   path: "text", magic: "keyword",
 };
 
+/** Ask the kernel for completions at `pos` of `code`: a CodeMirror CompletionResult or null. */
+async function kernelCompletions(kernel, code, pos) {
+  const reply = await ask(kernel, "complete_request", { code, cursor_pos: toCodePoints(code, pos) });
+  if (!reply || reply.status !== "ok" || !reply.matches || !reply.matches.length) return null;
+  const from = Math.min(fromCodePoints(code, reply.cursor_start), pos);
+  const to = Math.min(Math.max(fromCodePoints(code, reply.cursor_end), pos), code.length);
+  const types = new Map();
+  const experimental = (reply.metadata || {})._jupyter_types_experimental;
+  if (Array.isArray(experimental)) for (const entry of experimental) types.set(entry.text, entry);
+  const seen = new Set();
+  const options = [];
+  reply.matches.forEach((label, i) => {
+    if (seen.has(label)) return;
+    seen.add(label);
+    const info = types.get(label) || {};
+    options.push({
+      label,
+      type: ICONS[info.type] || undefined,
+      detail: info.signature || undefined,
+      kernelType: info.type && info.type !== "<unknown>" ? info.type : null,
+      // The kernel's order stands where the typed text does not decide.
+      boost: Math.max(-99, 99 - i),
+    });
+  });
+  return { from, to, options, validFor: /^[\p{L}\p{N}_]*$/u };
+}
+
+/** Results Tab already fetched, by the document they are for (documents are immutable). */
+const fetched = new WeakMap();
+
 function completionSource(getKernel) {
   return async (context) => {
+    const ready = fetched.get(context.state.doc);
+    if (ready && ready.pos === context.pos) return ready.result;
     const kernel = readyKernel(getKernel);
     if (!kernel) return null;
-    const code = context.state.doc.toString();
-    const pos = context.pos;
-    const reply = await ask(kernel, "complete_request", { code, cursor_pos: toCodePoints(code, pos) });
-    if (context.aborted || !reply || reply.status !== "ok" || !reply.matches || !reply.matches.length) return null;
-    const from = Math.min(fromCodePoints(code, reply.cursor_start), pos);
-    const to = Math.min(Math.max(fromCodePoints(code, reply.cursor_end), pos), code.length);
-    const types = new Map();
-    const experimental = (reply.metadata || {})._jupyter_types_experimental;
-    if (Array.isArray(experimental)) for (const entry of experimental) types.set(entry.text, entry);
-    const seen = new Set();
-    const options = [];
-    reply.matches.forEach((label, i) => {
-      if (seen.has(label)) return;
-      seen.add(label);
-      const info = types.get(label) || {};
-      options.push({
-        label,
-        type: ICONS[info.type] || undefined,
-        detail: info.signature || undefined,
-        kernelType: info.type && info.type !== "<unknown>" ? info.type : null,
-        // The kernel's order stands where the typed text does not decide.
-        boost: Math.max(-99, 99 - i),
-      });
-    });
-    return { from, to, options, validFor: /^[\p{L}\p{N}_]*$/u };
+    const result = await kernelCompletions(kernel, context.state.doc.toString(), context.pos);
+    return context.aborted ? null : result;
   };
 }
 
@@ -126,7 +136,24 @@ function tab(getKernel) {
     const { state } = view;
     if (state.selection.ranges.some((r) => !r.empty) || inLeadingSpace(state)) return false;
     // A busy, dead or absent kernel: nothing (no spaces typed either, as Notebook 7).
-    if (readyKernel(getKernel)) startCompletion(view);
+    const kernel = readyKernel(getKernel);
+    if (!kernel) return true;
+    const { doc } = state;
+    const pos = state.selection.main.head;
+    kernelCompletions(kernel, doc.toString(), pos).then((result) => {
+      // Only if the person has not typed or moved meanwhile.
+      if (!result || view.state.doc !== doc || view.state.selection.main.head !== pos || !view.dom.isConnected) return;
+      if (result.options.length === 1) {
+        // One candidate: in it goes, no popup (as Notebook 7).
+        view.dispatch({
+          ...insertCompletionText(view.state, result.options[0].label, result.from, result.to),
+          userEvent: "input.complete",
+        });
+        return;
+      }
+      fetched.set(doc, { pos, result });
+      startCompletion(view);
+    });
     return true;
   };
 }

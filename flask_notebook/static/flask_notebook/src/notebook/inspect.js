@@ -171,6 +171,8 @@ const theme = EditorView.theme({
 export function kernelHelp(getKernel) {
   return [
     helpField,
+    // The tooltip belongs to the editor with the focus.
+    EditorView.focusChangeEffect.of((state, focusing) => (!focusing && state.field(helpField, false) ? setHelp.of(null) : null)),
     Prec.highest(keymap.of([
       { key: "Shift-Tab", run: shiftTab(getKernel) },
       { key: "Escape", run: escape },

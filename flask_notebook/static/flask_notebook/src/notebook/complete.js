@@ -141,8 +141,8 @@ function tab(getKernel) {
     const { doc } = state;
     const pos = state.selection.main.head;
     kernelCompletions(kernel, doc.toString(), pos).then((result) => {
-      // Only if the person has not typed or moved meanwhile.
-      if (!result || view.state.doc !== doc || view.state.selection.main.head !== pos || !view.dom.isConnected) return;
+      // Only if the person has not typed, moved or left the editor (Esc) meanwhile.
+      if (!result || view.state.doc !== doc || view.state.selection.main.head !== pos || !view.hasFocus) return;
       if (result.options.length === 1) {
         // One candidate: in it goes, no popup (as Notebook 7).
         view.dispatch({

@@ -138,7 +138,7 @@ function shiftTab(getKernel) {
     const name = nameAt(state, pos);
     ask(kernel, "inspect_request", { code, cursor_pos: toCodePoints(code, pos), detail_level: 0 }).then((reply) => {
       // Only if nothing moved meanwhile, and the editor is still there.
-      if (!reply || reply.status !== "ok" || !reply.found || !view.dom.isConnected) return;
+      if (!reply || reply.status !== "ok" || !reply.found || !view.hasFocus) return;
       if (view.state.doc.toString() !== code || view.state.selection.main.head !== pos) return;
       const text = (reply.data || {})["text/plain"];
       if (typeof text !== "string" || !text) return;

@@ -137,6 +137,14 @@ def test_shift_tab_shows_help_and_the_pager(page: Page, ui_server: UIServer) -> 
     pager.get_by_role("button", name="Close help").click()
     expect(pager).to_be_hidden()
     expect(editor(page, 2)).to_be_focused()
+    # Esc from inside the pager closes it too, and the editor gets the focus back.
+    page.keyboard.press("Shift+Tab")
+    expect(tooltip).to_be_visible()
+    page.keyboard.press("Shift+Tab")
+    pager.locator("pre").click()
+    page.keyboard.press("Escape")
+    expect(pager).to_be_hidden()
+    expect(editor(page, 2)).to_be_focused()
 
     # Shift-Tab in leading whitespace, or on a selection, still dedents.
     page.keyboard.press("Enter")

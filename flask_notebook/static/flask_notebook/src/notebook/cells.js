@@ -93,6 +93,7 @@ export class Cell {
       },
       onFocus: () => env.focused(this),
       numbered: Boolean(env.lineNumbers && env.lineNumbers()),
+      kernel: () => (env.kernel ? env.kernel() : null),
     });
     if (this.type === "code") this.outputs.load(model.outputs || []);
     this.setOutputsHidden(Boolean(this.metadata.jupyter && this.metadata.jupyter.outputs_hidden) || this.metadata.collapsed === true);

@@ -10,6 +10,9 @@ import { bracketMatching, indentOnInput, indentUnit, syntaxHighlighting } from "
 import { Compartment, EditorState, Prec } from "@codemirror/state";
 import { EditorView, drawSelection, keymap, lineNumbers, placeholder } from "@codemirror/view";
 import { highlight, theme } from "./code-theme.js";
+import { kernelCompletion } from "./complete.js";
+import { kernelHelp } from "./inspect.js";
+import { singleListMarker } from "./mdlist.js";
 
 /** Line numbers in a cell (L, Shift-L): quiet, on the editor's own background. */
 const numbered = () => [
@@ -36,19 +39,26 @@ const tabKeys = [
   },
 ];
 
+/** Code cells ask the kernel: Tab completes, Shift-Tab shows help (complete.js, inspect.js). */
+function kernelAssist(type, getKernel) {
+  return type === "code" ? [kernelCompletion(getKernel), kernelHelp(getKernel)] : [];
+}
+
 function language(type) {
   if (type === "code") return python();
-  if (type === "markdown") return markdown();
+  if (type === "markdown") return [markdown(), singleListMarker];
   return [];
 }
 
 /**
  * A CodeMirror view for one cell. `cellKeys` is a keymap (the notebook's keys, which win);
  * `onChange()` is called after every edit; `onFocus()` when the editor gets focus;
- * `numbered` shows line numbers (setLineNumbers() changes it).
+ * `numbered` shows line numbers (setLineNumbers() changes it); `kernel()` gives the notebook's
+ * Kernel (or null) for completion and help.
  */
-export function createEditor({ parent, doc, type, label, cellKeys, onChange, onFocus, numbered: withNumbers = false }) {
+export function createEditor({ parent, doc, type, label, cellKeys, onChange, onFocus, numbered: withNumbers = false, kernel = () => null }) {
   const lang = new Compartment();
+  const assist = new Compartment();
   const labelled = new Compartment();
   const numbers = new Compartment();
   const view = new EditorView({
@@ -56,6 +66,8 @@ export function createEditor({ parent, doc, type, label, cellKeys, onChange, onF
     state: EditorState.create({
       doc,
       extensions: [
+        // Before the notebook's keys: Esc closes a popup first, Up/Down move in it.
+        assist.of(kernelAssist(type, kernel)),
         Prec.highest(keymap.of(cellKeys)),
         history(),
         drawSelection(),
@@ -88,7 +100,7 @@ export function createEditor({ parent, doc, type, label, cellKeys, onChange, onF
       view.dispatch({ effects: numbers.reconfigure(on ? numbered() : []) });
     },
     setType(newType) {
-      view.dispatch({ effects: lang.reconfigure(language(newType)) });
+      view.dispatch({ effects: [lang.reconfigure(language(newType)), assist.reconfigure(kernelAssist(newType, kernel))] });
     },
     setLabel(newLabel) {
       view.dispatch({ effects: labelled.reconfigure(EditorView.contentAttributes.of({ "aria-label": newLabel })) });

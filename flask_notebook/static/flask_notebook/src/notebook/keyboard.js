@@ -40,8 +40,9 @@ export const SHORTCUTS = {
   ],
   "Edit mode (Enter)": [
     ["Esc", "leave the editor for command mode"],
-    ["Tab", "indent (or insert spaces)"],
-    ["Shift-Tab", "dedent"],
+    ["Tab", "complete from the kernel; indent at a line's start or a selection"],
+    ["Enter / Tab, Esc", "accept a completion, close the list"],
+    ["Shift-Tab", "help for the name at the cursor (twice: in the pager); dedent at a line's start"],
     ["Up on the first line / Down on the last", "move to the cell above or below"],
     ["Ctrl-Z / Ctrl-Shift-Z", "undo / redo in the cell"],
     ["Ctrl-Shift-minus", "split the cell at the cursor (or around the selected text)"],

@@ -44,6 +44,7 @@ export class Notebook extends EventTarget {
       displays: this.displays,
       resolveImage: (src, cell) => this.resolveImage(src, cell),
       lineNumbers: () => this.lineNumbersDefault,
+      kernel: () => this.kernel,
     };
     container.addEventListener("mousedown", (event) => {
       const element = event.target.closest(".nb-cell");

@@ -254,7 +254,10 @@ export class Kernel extends EventTarget {
         this.failPending();
       } else if (["starting", "idle", "busy"].includes(state)) {
         this.executionState = state;
-        this.setStatus(state);
+        // During a restart the old kernel still reports (busy, idle: its shutdown) and the new
+        // one starts: the page says "Restarting" until the restart request has answered, so
+        // nobody runs code on a kernel about to go.
+        if (!this.restarting) this.setStatus(state);
       }
       if (handler && state === "idle") {
         handler.idle = true;

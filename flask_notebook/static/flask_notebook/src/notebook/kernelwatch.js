@@ -13,14 +13,17 @@ function stable(value) {
   return JSON.stringify(value ?? null);
 }
 
-/** metadata.language_info = the reply's whole language_info; a change (so it is saved) only
- *  when it differs from what the notebook has. */
+/** metadata.language_info = the reply's whole language_info. Replacing a different one is a
+ *  change (the notebook becomes unsaved); filling in a missing one is not, so opening a
+ *  notebook does not make it "unsaved" (it goes in with the next save: an edit, a run's,
+ *  Ctrl-S); the same one again changes nothing. */
 export function adoptLanguageInfo(notebook, info) {
   const languageInfo = info && info.language_info;
   if (!languageInfo || typeof languageInfo !== "object") return;
-  if (stable(notebook.metadata.language_info) === stable(languageInfo)) return;
+  const current = notebook.metadata.language_info;
+  if (stable(current) === stable(languageInfo)) return;
   notebook.metadata.language_info = structuredClone(languageInfo);
-  notebook.changed();
+  if (current) notebook.changed();
 }
 
 /**

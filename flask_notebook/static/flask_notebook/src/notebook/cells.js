@@ -38,11 +38,24 @@ export class Cell {
     this.element.className = "nb-cell";
     this.element.tabIndex = -1;
     this.element.cell = this;
+    this.element.setAttribute("aria-selected", "false");
     this.prompt = document.createElement("div");
     this.prompt.className = "nb-prompt";
     this.prompt.setAttribute("aria-hidden", "true");
+    // The cell is a row of the cells grid: the gutter (drag handle, prompt) and the body.
+    this.handle = document.createElement("div");
+    this.handle.className = "nb-drag-handle";
+    this.handle.setAttribute("role", "button");
+    this.handle.draggable = true;
+    this.handle.tabIndex = -1; // keyboard: Ctrl-Shift-Up/Down move the selected cells
+    this.handle.title = "Drag to move the selected cells (keys: Ctrl-Shift-Up / Ctrl-Shift-Down)";
+    this.gutter = document.createElement("div");
+    this.gutter.className = "nb-gutter";
+    this.gutter.setAttribute("role", "gridcell");
+    this.gutter.append(this.handle, this.prompt);
     this.body = document.createElement("div");
     this.body.className = "nb-cell-body";
+    this.body.setAttribute("role", "gridcell");
     this.editorHost = document.createElement("div");
     this.editorHost.className = "nb-editor";
     this.rendered = document.createElement("div");
@@ -67,14 +80,16 @@ export class Cell {
     this.scroller.className = "nb-scroll-toggle";
     this.scroller.innerHTML = '<svg viewBox="0 0 10 16" width="10" height="16" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="1.4"><path d="M5 1.5v13M2 4.5l3-3 3 3M2 11.5l3 3 3-3"/></svg>';
     this.scroller.addEventListener("click", () => this.toggleScrolled());
-    const gutter = document.createElement("div");
-    gutter.className = "nb-output-gutter";
-    gutter.append(this.collapser, this.scroller);
+    // The output's own gutter (collapse bar, scroll toggle); the wrapper reaches into the
+    // cell's left margin (notebook.css), so Out[n]: prompts sit under In's.
+    const outputGutter = document.createElement("div");
+    outputGutter.className = "nb-output-gutter";
+    outputGutter.append(this.collapser, this.scroller);
     this.outputWrapper = document.createElement("div");
     this.outputWrapper.className = "nb-output-wrapper";
-    this.outputWrapper.append(gutter, this.outputs.element);
-    // The wrapper spans the cell, so Out[n]: prompts sit in the left margin under In's.
-    this.element.append(this.prompt, this.body, this.outputWrapper);
+    this.outputWrapper.append(outputGutter, this.outputs.element);
+    this.body.append(this.outputWrapper);
+    this.element.append(this.gutter, this.body);
 
     this.editor = createEditor({
       parent: this.editorHost,
@@ -88,6 +103,7 @@ export class Cell {
         env.changed();
       },
       onFocus: () => env.focused(this),
+      numbered: Boolean(env.lineNumbers && env.lineNumbers()),
     });
     if (this.type === "code") this.outputs.load(model.outputs || []);
     this.setOutputsHidden(Boolean(this.metadata.jupyter && this.metadata.jupyter.outputs_hidden) || this.metadata.collapsed === true);
@@ -110,7 +126,8 @@ export class Cell {
   setIndex(index) {
     const n = index + 1;
     this.element.setAttribute("aria-label", `${TYPE_NAMES[this.type]} cell ${n}`);
-    this.element.setAttribute("role", "group");
+    this.element.setAttribute("role", "row");
+    this.handle.setAttribute("aria-label", `Drag to move cell ${n}`);
     this.outputs.setLabel(`Cell ${n} output`);
     this.editor.setLabel(`${TYPE_NAMES[this.type]} cell ${n} source`);
     this.collapser.setAttribute("aria-label", `${this.outputsHidden ? "Expand" : "Collapse"} output of cell ${n}`);
@@ -194,6 +211,14 @@ export class Cell {
     this.element.classList.toggle("nb-outputs-unscrolled", !scrolled);
     this.scroller.setAttribute("aria-pressed", String(scrolled));
     if (this.index !== undefined) this.setIndex(this.index);
+  }
+
+  get lineNumbers() {
+    return this.editor.lineNumbers;
+  }
+
+  setLineNumbers(on) {
+    this.editor.setLineNumbers(on);
   }
 
   focusEditor(at = "end") {

@@ -74,9 +74,20 @@ export class Cell {
     this.collapser.type = "button";
     this.collapser.className = "nb-collapser";
     this.collapser.addEventListener("click", () => this.toggleOutputs());
+    // Long outputs scroll (metadata.scrolled, true unless set to false): a toggle per output.
+    this.scroller = document.createElement("button");
+    this.scroller.type = "button";
+    this.scroller.className = "nb-scroll-toggle";
+    this.scroller.innerHTML = '<svg viewBox="0 0 10 16" width="10" height="16" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="1.4"><path d="M5 1.5v13M2 4.5l3-3 3 3M2 11.5l3 3 3-3"/></svg>';
+    this.scroller.addEventListener("click", () => this.toggleScrolled());
+    // The output's own gutter (collapse bar, scroll toggle); the wrapper reaches into the
+    // cell's left margin (notebook.css), so Out[n]: prompts sit under In's.
+    const outputGutter = document.createElement("div");
+    outputGutter.className = "nb-output-gutter";
+    outputGutter.append(this.collapser, this.scroller);
     this.outputWrapper = document.createElement("div");
     this.outputWrapper.className = "nb-output-wrapper";
-    this.outputWrapper.append(this.collapser, this.outputs.element);
+    this.outputWrapper.append(outputGutter, this.outputs.element);
     this.body.append(this.outputWrapper);
     this.element.append(this.gutter, this.body);
 
@@ -97,6 +108,7 @@ export class Cell {
     });
     if (this.type === "code") this.outputs.load(model.outputs || []);
     this.setOutputsHidden(Boolean(this.metadata.jupyter && this.metadata.jupyter.outputs_hidden) || this.metadata.collapsed === true);
+    this.setScrolled(this.metadata.scrolled !== false, false);
     this.isRendered = false;
     this.applyType();
     if (this.type === "markdown" && this.source.trim()) this.render();
@@ -120,6 +132,8 @@ export class Cell {
     this.outputs.setLabel(`Cell ${n} output`);
     this.editor.setLabel(`${TYPE_NAMES[this.type]} cell ${n} source`);
     this.collapser.setAttribute("aria-label", `${this.outputsHidden ? "Expand" : "Collapse"} output of cell ${n}`);
+    this.scroller.setAttribute("aria-label", `Scroll output of cell ${n}`);
+    this.scroller.title = this.scrolled ? "Long output scrolls (Shift-O shows it whole)" : "Output shown whole (Shift-O makes it scroll)";
     this.index = index;
   }
 
@@ -183,6 +197,20 @@ export class Cell {
     this.element.classList.toggle("nb-outputs-hidden", hidden);
     this.collapser.setAttribute("aria-expanded", String(!hidden));
     this.collapser.textContent = hidden ? "▸ Output hidden" : "";
+    if (this.index !== undefined) this.setIndex(this.index);
+  }
+
+  toggleScrolled() {
+    this.setScrolled(!this.scrolled);
+    this.env.changed();
+  }
+
+  /** Scrolled: a long output gets a maximum height and a scroll bar; else it is shown whole. */
+  setScrolled(scrolled, record = true) {
+    this.scrolled = scrolled;
+    if (record) this.metadata.scrolled = scrolled;
+    this.element.classList.toggle("nb-outputs-unscrolled", !scrolled);
+    this.scroller.setAttribute("aria-pressed", String(scrolled));
     if (this.index !== undefined) this.setIndex(this.index);
   }
 

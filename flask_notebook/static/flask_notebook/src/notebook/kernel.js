@@ -3,7 +3,8 @@
 // arrived while the socket was down (contract 9.5) and no output is lost.
 //
 // Events (a "status" CustomEvent, detail {status, reason}) report the state shown to people:
-// connecting, starting, idle, busy, restarting, dead, disconnected, reconnecting.
+// connecting, starting, idle, busy, restarting, dead, disconnected, reconnecting. An "info"
+// CustomEvent carries each kernel_info_reply's content (language_info, help_links...).
 //
 // A "problem" CustomEvent (detail {kind} or null) says why the WebSocket cannot connect, once
 // it has failed to open a few times in a row while retrying goes on: "websocket" (the server
@@ -124,6 +125,7 @@ export class Kernel extends EventTarget {
       this.send("shell", "kernel_info_request", {}, {
         onReply: (reply) => {
           this.info = reply.content;
+          this.dispatchEvent(new CustomEvent("info", { detail: reply.content }));
           if (this.status === "starting") this.setStatus("idle");
         },
       });
@@ -321,6 +323,7 @@ export class Kernel extends EventTarget {
     this.send("shell", "kernel_info_request", {}, {
       onReply: (reply) => {
         this.info = reply.content;
+        this.dispatchEvent(new CustomEvent("info", { detail: reply.content }));
         if (["restarting", "starting", "idle"].includes(this.status)) this.setStatus("idle");
       },
     });

@@ -27,6 +27,7 @@ export const SHORTCUTS = {
     ["R", "change to raw"],
     ["Ctrl-Shift-Up / Ctrl-Shift-Down", "move the cell up or down"],
     ["O", "hide or show the cell's output"],
+    ["Shift-O", "scroll the cell's long output, or show it whole"],
     ["I, I", "interrupt the kernel"],
     ["0, 0", "restart the kernel (asks first)"],
     ["H", "show these shortcuts"],
@@ -127,6 +128,7 @@ export function installKeyboard(notebook, actions) {
     else if (key === "m") notebook.changeType("markdown");
     else if (key === "r") notebook.changeType("raw");
     else if (key === "o") notebook.activeCell.toggleOutputs();
+    else if (key === "O") notebook.activeCell.toggleScrolled();
     else if (key === "i") { if (pressedTwice("i")) actions.interrupt(); }
     else if (key === "0") { if (pressedTwice("0")) actions.restart(); }
     else if (key === "h") actions.help();

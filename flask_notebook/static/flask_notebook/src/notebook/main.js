@@ -5,12 +5,14 @@
 import { ApiError, apiUrl, contentsUrl, encodePath, pageConfig, pageUrl, request } from "../../js/api.js";
 import { confirmDialog, el, promptDialog, showError, toast } from "../../js/dialogs.js";
 import { Kernel } from "./kernel.js";
+import { KernelNotice, adoptLanguageInfo } from "./kernelwatch.js";
 import { SHORTCUTS, installKeyboard } from "./keyboard.js";
 import { Notebook } from "./notebook.js";
 import { runWithParameters, showRunHistory } from "./runpanel.js";
 import { Runs } from "./runs.js";
 import { Saver } from "./save.js";
 import { buildHeader } from "./toolbar.js";
+import { trustNotebook } from "./trust.js";
 import { widgetLink } from "./widgetlink.js";
 
 const STATUS_TEXT = {
@@ -91,6 +93,11 @@ class App {
     this.notebook = new Notebook(cells, { resolveImage: (src, cell) => this.resolveImage(src, cell) });
     this.handles = buildHeader(header, this.actions());
     installKeyboard(this.notebook, this.actions());
+    this.kernelNotice = new KernelNotice(this.handles.connectionProblem, {
+      // A dead kernel is gone (its session with it): a new session gets a new one.
+      restart: () => (this.kernel && this.kernel.status === "dead" ? this.startSession() : this.actions().restart()),
+      done: () => this.notebook.commandMode(),
+    });
     this.notebook.load(data.content);
     this.notebook.addEventListener("select", () => this.syncCellType());
     cells.addEventListener("focusin", () => this.syncCellType());
@@ -167,7 +174,9 @@ class App {
         const { status, reason } = event.detail;
         if (status === "restarting" || status === "dead") this.notebook.resetRunning();
         this.showKernelState(status, reason);
+        this.kernelNotice.status(status, reason);
       });
+      this.kernel.addEventListener("info", (event) => adoptLanguageInfo(this.notebook, event.detail));
       this.kernel.addEventListener("problem", (event) => this.showConnectionProblem(event.detail));
       // Code this page did not send started on the kernel: a run from another tab, maybe.
       this.kernel.addEventListener("unhandled", (event) => {
@@ -312,6 +321,7 @@ class App {
       runHistory: () => this.runHistory(),
       runWithParameters: guard("Run with parameters", () => this.runWithParameters()),
       help: () => this.help(),
+      trust: guard("Trust notebook", () => trustNotebook(this)),
     };
     return this._actions;
   }

@@ -4,10 +4,12 @@
 
 import { appendAnsi, overwrite } from "./ansi.js";
 import { renderHtml, renderLatex, renderMarkdown, sanitize } from "./render.js";
+import { RICH_MIME_ORDER, allowed, renderRich, runScripts } from "./rich.js";
 import { WIDGET_VIEW_MIME, renderWidget } from "./widgetlink.js";
 
 export const MIME_ORDER = [
-  WIDGET_VIEW_MIME, "text/html", "image/png", "image/jpeg", "image/svg+xml", "text/markdown", "text/latex",
+  WIDGET_VIEW_MIME, ...RICH_MIME_ORDER,
+  "text/html", "image/png", "image/jpeg", "image/svg+xml", "text/markdown", "text/latex",
   "application/json", "text/plain",
 ];
 
@@ -43,10 +45,13 @@ function renderJson(value, depth = 0) {
 
 /** The element for one rich output (display_data / execute_result). */
 export function renderData(data, metadata, { trusted, resolveImage }) {
-  const mime = MIME_ORDER.find((m) => m in data);
+  const mime = MIME_ORDER.find((m) => m in data && allowed(m, trusted));
   const box = el("div", "nb-output-data");
   if (!mime) {
-    box.textContent = `[no renderer for ${Object.keys(data).join(", ")}]`;
+    box.textContent = MIME_ORDER.some((m) => m in data)
+      ? "[JavaScript output not run: this notebook is not trusted]"
+      : `[no renderer for ${Object.keys(data).join(", ")}]`;
+    box.classList.add("nb-output-untrusted");
     return box;
   }
   box.dataset.mime = mime;
@@ -58,6 +63,9 @@ export function renderData(data, metadata, { trusted, resolveImage }) {
   } else if (mime === "text/html") {
     box.classList.add("nb-output-html");
     renderHtml(box, joined(value), { trusted });
+    if (trusted) runScripts(box);
+  } else if (renderRich(box, mime, value)) {
+    box.classList.add("nb-output-rich");
   } else if (mime === "image/png" || mime === "image/jpeg") {
     const img = el("img");
     img.src = `data:${mime};base64,${joined(value).replace(/\s/g, "")}`;
@@ -173,6 +181,9 @@ export class OutputArea {
 
   renderOutput(output) {
     const wrapper = el("div", `nb-output nb-output-${output.output_type}`);
+    // The left margin: Out[n]: for an execute_result, as in Notebook 7; empty for the others.
+    const count = output.output_type === "execute_result" ? output.execution_count : null;
+    wrapper.append(el("div", "nb-output-prompt", count != null ? `Out[${count}]:` : ""));
     if (output.output_type === "stream") {
       wrapper.classList.add(`nb-stream-${output.name}`);
       const pre = el("pre");
@@ -183,9 +194,6 @@ export class OutputArea {
       appendAnsi(pre, (output.traceback || []).join("\n") || `${output.ename}: ${output.evalue}`);
       wrapper.append(pre);
     } else {
-      if (output.output_type === "execute_result" && output.execution_count != null) {
-        wrapper.append(el("div", "nb-output-prompt", `Out[${output.execution_count}]:`));
-      }
       wrapper.append(renderData(output.data || {}, output.metadata, { trusted: this.trusted, resolveImage: this.resolveImage }));
     }
     return wrapper;

@@ -221,7 +221,8 @@ export class Runs extends EventTarget {
         this.dropInput(run);
         if (run.current === data.cell_id) run.current = null;
         run.pending.delete(data.cell_id);
-        if (cell && data.status !== "aborted") cell.executionCount = data.execution_count ?? null;
+        // A cell stopped before it got a number (the kernel died, an interrupt) keeps the one it had.
+        if (cell && data.status !== "aborted") cell.executionCount = data.execution_count ?? cell.executionCount;
       } else if (name === "done") {
         this.end(run, data);
       }
@@ -294,7 +295,7 @@ export class Runs extends EventTarget {
         const ours = saved.metadata && saved.metadata.flask_notebook;
         if (ours) cell.metadata.flask_notebook = ours;
         if (run.edits.has(cellId) && run.edits.get(cellId) !== cell.edits) continue;
-        cell.executionCount = saved.execution_count ?? null;
+        cell.executionCount = saved.execution_count ?? cell.executionCount;
         cell.updatePrompt();
         // Drawn again only when different (a notice the server added, a cut): what is shown
         // keeps its display ids, for updates from later cells.

@@ -107,6 +107,7 @@ export function buildHeader(host, a) {
       { id: "rename", label: "Rename…", run: a.rename },
       { id: "download", label: "Download .ipynb", run: a.download },
       { id: "run-parameters", label: "Run with parameters…", run: a.runWithParameters },
+      { id: "trust", label: "Trust notebook…", run: a.trust },
       "-",
       { id: "revert", label: "Revert to checkpoint…", run: a.revert },
       { id: "reload", label: "Reload from disk", run: a.reloadFromDisk },

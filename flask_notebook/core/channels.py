@@ -395,6 +395,10 @@ class KernelChannels:
         self._mid_output = self._last_sheddable = False
         #: The relay's own kernel_info requests on control (``probe``), by msg_id.
         self._probes: dict[str, Event] = {}
+        #: The content of the kernel's last ``kernel_info_reply`` to the relay's own requests
+        #: (its ``language_info``: what a run writes into its notebook), or None before one.
+        self.kernel_info: dict[str, Any] | None = None
+        self._info_seen = Event()
         self.session = Session(key=info["key"].encode() if isinstance(info["key"], str) else info["key"],
                                signature_scheme=info.get("signature_scheme", "hmac-sha256"),
                                username="flask-notebook")
@@ -514,6 +518,12 @@ class KernelChannels:
         if not self.closed:
             log.warning("kernel %s did not answer kernel_info within %s s", self.kernel_id, timeout)
             self.ready.set()  # let clients talk to it anyway: they will see what they see
+
+    def wait_kernel_info(self, timeout: float) -> dict[str, Any] | None:
+        """The kernel's ``kernel_info_reply`` content, waiting up to `timeout` seconds for the
+        nudge's reply (a kernel whose XPUB welcomed us is ready before it has answered)."""
+        self._info_seen.wait(timeout)
+        return self.kernel_info
 
     def _welcomed(self) -> None:
         """An ``iopub_welcome`` (JEP 65): the kernel's XPUB saw our SUB socket subscribe.
@@ -686,6 +696,10 @@ class KernelChannels:
             return
         if target == _INTERNAL:
             if msg.msg_type == "kernel_info_reply":
+                content = msg.content()
+                if isinstance(content, dict):
+                    self.kernel_info = content
+                    self._info_seen.set()
                 self._nudge_reply.set()
                 probe = self._probes.get(msg.parent_msg_id or "")
                 if probe is not None:

@@ -226,6 +226,15 @@ class RunDocument:
                 return cell
         return None
 
+    def set_language_info(self, language_info: dict[str, Any]) -> None:
+        """The kernel's ``language_info`` (from its ``kernel_info_reply``) goes into the notebook's
+        metadata whole, as papermill and Notebook 7 write it."""
+        with self._lock:
+            metadata = self.notebook.setdefault("metadata", {})
+            if metadata.get("language_info") != language_info:
+                metadata["language_info"] = copy.deepcopy(language_info)
+                self._save_soon(urgent=False)
+
     def cell_started(self, cell_id: str) -> None:
         """The cell starts: its outputs and count are cleared, its execution marked running."""
         now = time.time()

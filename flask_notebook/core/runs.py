@@ -54,6 +54,9 @@ EVENTS_KEPT = 600.0
 CLOSE_GRACE = 10.0
 #: How many cells of a run are sent to the kernel together (the sources are read then).
 BATCH = 32
+#: Seconds a run waits for its kernel's kernel_info reply, for the ``language_info`` it writes
+#: into the notebook (a kernel that has not answered by then: the run goes on without).
+LANGUAGE_INFO_WAIT = 5.0
 
 
 class Runs:
@@ -274,6 +277,9 @@ class Runs:
             if run.output_path is not None or run.injected_cell is not None:
                 doc.save_now()  # the executed copy (or the injected cell) is there from the start
             self._wait_ready(run, kernel)
+            info = kernel.channels.wait_kernel_info(LANGUAGE_INFO_WAIT) if kernel.channels is not None else None
+            if info is not None and isinstance(info.get("language_info"), dict):
+                doc.set_language_info(info["language_info"])
             status, error = self._run_cells(run, doc, kernel)
         except errors.NotebookError as exc:
             status, error = "failed", {"ename": type(exc).__name__, "evalue": exc.message,

@@ -35,6 +35,8 @@ def test_parameters_are_injected_and_used_and_the_source_is_untouched(server: Se
     assert injected.metadata.tags == ["injected-parameters"] and injected.id == run["cells"][2]
     assert injected.source == "# Parameters\nalpha = 2.5\nname = \"it's\"\nflags = [True, None, {'k': 1}]\n"
     assert _text(cells[3]) == "2.5 it's [True, None, {'k': 1}]\n"
+    language = read_notebook(server.root / "params-out.ipynb").metadata.language_info
+    assert language.name == "python" and language.version.startswith("3.") and language.file_extension == ".py"
     # Run again on the executed copy: its injected cell is replaced, not added to.
     again = wait_run(server, start_run(server, path="params-out.ipynb", output_path="params-out2.ipynb",
                                        parameters={"alpha": 3})["id"])

@@ -5,12 +5,15 @@
 import { ApiError, apiUrl, contentsUrl, encodePath, pageConfig, pageUrl, request } from "../../js/api.js";
 import { confirmDialog, el, promptDialog, showError, toast } from "../../js/dialogs.js";
 import { Kernel } from "./kernel.js";
-import { SHORTCUTS, installKeyboard } from "./keyboard.js";
+import { installKeyboard } from "./keyboard.js";
 import { Notebook } from "./notebook.js";
 import { runWithParameters, showRunHistory } from "./runpanel.js";
 import { Runs } from "./runs.js";
 import { Saver } from "./save.js";
 import { buildHeader } from "./toolbar.js";
+import { Finder, installFindKeys } from "./find.js";
+import { showKernelHelp, showShortcuts } from "./help.js";
+import { followSettings, openSettings, setTheme, toggleLineNumbers } from "./settings.js";
 
 const STATUS_TEXT = {
   connecting: "Connecting",
@@ -107,6 +110,11 @@ class App {
       settled: () => this.saver.settled(),
     });
     this.notebook.runner = (cellsToRun) => this.runs.run(cellsToRun);
+    // Find and replace, the palette's key, the user's settings (find.js, palette.js, settings.js).
+    this.finder = new Finder(this.notebook, header);
+    installFindKeys(this.finder);
+    installPaletteKey(() => this.actions().palette());
+    followSettings(this);
     this.showName();
     this.showSaveState({ status: "saved" });
     if (data.message) toast(`This notebook is not valid: ${data.message}`, { error: true });
@@ -171,6 +179,8 @@ class App {
         if (event.detail.header.msg_type === "execute_input") this.discoverRuns();
       });
       this.notebook.kernel = this.kernel;
+      // The Help menu lists the kernel's help links once it has told us them (kernel_info).
+      this.kernel.addEventListener("status", () => showKernelHelp(this.kernel));
     }
     this.setKernelspec(kernelModel.name);
   }
@@ -302,6 +312,11 @@ class App {
       runHistory: () => this.runHistory(),
       runWithParameters: guard("Run with parameters", () => this.runWithParameters()),
       help: () => this.help(),
+      find: () => this.finder.open(),
+      palette: guard("Command palette", async () => (await import("./palette.js")).openPalette()),
+      setTheme: (theme) => guard("Theme", () => setTheme(theme))(),
+      toggleLineNumbers: guard("Line numbers", () => toggleLineNumbers()),
+      settings: guard("Settings", () => openSettings()),
     };
     return this._actions;
   }
@@ -440,23 +455,19 @@ class App {
   }
 
   help() {
-    const sections = Object.entries(SHORTCUTS).map(([title, rows]) =>
-      el("section", {},
-        el("h3", {}, title),
-        el("table", { className: "nb-shortcuts" },
-          el("tbody", {}, ...rows.map(([keys, what]) => el("tr", {}, el("th", { scope: "row" }, el("kbd", {}, keys)), el("td", {}, what)))))));
-    const close = el("button", { type: "submit", className: "nb-primary" }, "Close");
-    const dialog = el("dialog", { className: "nb-dialog nb-help", "aria-labelledby": "nb-help-title" },
-      el("form", { method: "dialog" }, el("h2", { id: "nb-help-title" }, "Keyboard shortcuts"), ...sections,
-        el("div", { className: "nb-dialog-buttons" }, close)));
-    document.body.append(dialog);
-    dialog.addEventListener("close", () => {
-      dialog.remove();
-      this.notebook.commandMode();
-    });
-    dialog.showModal();
-    close.focus();
+    showShortcuts(() => this.notebook.commandMode());
   }
+}
+
+/** Ctrl-Shift-C anywhere on the page (command or edit mode) opens the command palette. */
+function installPaletteKey(open) {
+  document.addEventListener("keydown", (event) => {
+    if (!(event.ctrlKey || event.metaKey) || !event.shiftKey || event.altKey || event.key.toLowerCase() !== "c") return;
+    if (document.querySelector("dialog[open]")) return;
+    event.preventDefault();
+    event.stopPropagation();
+    open();
+  }, true);
 }
 
 async function main() {

@@ -15,7 +15,7 @@ export function docLinks() {
     ["flask-notebook documentation", PROJECT_DOCS_URL],
     ["flask-notebook REST API (OpenAPI)", apiUrl("spec.yaml")],
     ["Jupyter Notebook documentation", "https://jupyter-notebook.readthedocs.io/en/stable/"],
-    ["Jupyter keyboard shortcuts", "https://jupyter-notebook.readthedocs.io/en/stable/notebook.html#keyboard-shortcuts"],
+    ["Jupyter Notebook shortcuts", "https://jupyter-notebook.readthedocs.io/en/stable/notebook.html#keyboard-shortcuts"],
     ["Markdown in notebooks", "https://jupyter-notebook.readthedocs.io/en/stable/examples/Notebook/Working%20With%20Markdown%20Cells.html"],
   ];
 }

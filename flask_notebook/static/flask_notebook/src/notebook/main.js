@@ -181,6 +181,9 @@ class App {
       this.notebook.kernel = this.kernel;
       // The Help menu lists the kernel's help links once it has told us them (kernel_info).
       this.kernel.addEventListener("status", () => showKernelHelp(this.kernel));
+      const helpMenu = this.root.querySelector('.nb-menubar [role=menu][aria-label="Help"]');
+      const refreshHelp = () => showKernelHelp(this.kernel);
+      if (helpMenu) for (const type of ["click", "keydown"]) helpMenu.parentElement.addEventListener(type, refreshHelp, true);
     }
     this.setKernelspec(kernelModel.name);
   }
@@ -313,7 +316,10 @@ class App {
       runWithParameters: guard("Run with parameters", () => this.runWithParameters()),
       help: () => this.help(),
       find: () => this.finder.open(),
-      palette: guard("Command palette", async () => (await import("./palette.js")).openPalette()),
+      palette: guard("Command palette", async () => {
+        showKernelHelp(this.kernel);
+        (await import("./palette.js")).openPalette();
+      }),
       setTheme: (theme) => guard("Theme", () => setTheme(theme))(),
       toggleLineNumbers: guard("Line numbers", () => toggleLineNumbers()),
       settings: guard("Settings", () => openSettings()),

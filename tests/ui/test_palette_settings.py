@@ -87,9 +87,10 @@ def test_settings_persist_and_apply_everywhere(page: Page, ui_server: UIServer) 
     assert background(page) == DARK_BG
     # The tree page has it from the server, before any script runs.
     page.route(re.compile(r".*/js/theme\.js$"), lambda route: route.abort())
-    page.goto("tree")
-    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
-    assert background(page) == DARK_BG
+    for url in ("tree", "running", "runs"):
+        page.goto(url)
+        expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+        assert background(page) == DARK_BG, url
     page.unroute(re.compile(r".*/js/theme\.js$"))
 
     open_notebook(page, "settings.ipynb")

@@ -44,11 +44,14 @@ export function showKernelHelp(kernel) {
   const usable = links.map((link) => [String(link.text || link.url || ""), safeUrl(link.url)]).filter(([text, url]) => text && url);
   if (!usable.length) return;
   popup.append(el("div", { role: "separator", className: "nb-menu-sep nb-kernel-help" }));
+  const button = popup.parentElement.querySelector(".nb-menu-button");
   for (const [text, url] of usable) {
-    popup.append(el("a", {
+    const link = el("a", {
       role: "menuitem", tabIndex: -1, className: "nb-kernel-help", href: url, target: "_blank", rel: "noopener",
       dataset: { action: "kernel-help" },
-    }, el("span", {}, text)));
+    }, el("span", {}, text));
+    link.addEventListener("click", () => { if (!popup.hidden && button) button.click(); }); // the menu closes
+    popup.append(link);
   }
 }
 

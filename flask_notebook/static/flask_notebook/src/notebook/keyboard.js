@@ -10,7 +10,7 @@ export const SHORTCUTS = {
     ["Alt-Enter", "run the cell and insert a new one below"],
     ["Ctrl-S", "save and checkpoint"],
     ["Ctrl-F", "find and replace in all cells"],
-    ["Enter / Shift-Enter, F3 / Shift-F3", "next / previous match (in find)"],
+    ["F3 / Shift-F3", "next / previous match (Enter / Shift-Enter in the find field)"],
     ["Ctrl-Shift-C", "command palette: every menu action by name"],
   ],
   "Command mode (Esc)": [

@@ -13,6 +13,7 @@ import { Saver } from "./save.js";
 import { buildHeader } from "./toolbar.js";
 import { Finder, installFindKeys } from "./find.js";
 import { showKernelHelp, showShortcuts } from "./help.js";
+import { openPalette } from "./palette.js";
 import { followSettings, openSettings, setTheme, toggleLineNumbers } from "./settings.js";
 
 const STATUS_TEXT = {
@@ -316,9 +317,10 @@ class App {
       runWithParameters: guard("Run with parameters", () => this.runWithParameters()),
       help: () => this.help(),
       find: () => this.finder.open(),
-      palette: guard("Command palette", async () => {
+      // Not a dynamic import: it is 3 KB, and keys typed while a chunk loads would go to the cell.
+      palette: guard("Command palette", () => {
         showKernelHelp(this.kernel);
-        (await import("./palette.js")).openPalette();
+        return openPalette();
       }),
       setTheme: (theme) => guard("Theme", () => setTheme(theme))(),
       toggleLineNumbers: guard("Line numbers", () => toggleLineNumbers()),

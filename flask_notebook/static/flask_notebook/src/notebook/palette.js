@@ -2,7 +2,8 @@
 // its shortcut, filtered as you type; arrows choose, Enter runs, Esc closes. It is built from
 // the menus themselves (the menubar's [role=menuitem] entries, their labels and <kbd>s) and
 // runs an action by clicking its menu item, so whatever the menus offer, it offers.
-// Loaded the first time it is opened (main.js imports it dynamically).
+// Small (3 KB minified), so part of the page's bundle: a chunk loaded on Ctrl-Shift-C would
+// let the keys typed meanwhile reach the cell that had focus.
 
 import { el } from "../../js/dialogs.js";
 
@@ -81,10 +82,18 @@ export function openPalette() {
 
   const filter = () => {
     const query = input.value;
+    // The label's own match first ("run" finds "Run all cells" before "Restart and run all").
+    const rank = (command) => {
+      const own = score(command.label, query);
+      if (own !== null && own < 1000) return own;
+      const withMenu = score(`${command.menu} ${command.label}`, query);
+      if (withMenu !== null && withMenu < 1000) return 500 + withMenu;
+      return own ?? withMenu;
+    };
     shown = commands
-      .map((command, i) => ({ command, option: options[i], score: score(`${command.menu} ${command.label}`, query) }))
-      .filter(({ command, score: s }) => s !== null || score(command.label, query) !== null)
-      .sort((a, b) => (a.score ?? 999) - (b.score ?? 999));
+      .map((command, i) => ({ command, option: options[i], score: rank(command) }))
+      .filter(({ score: s }) => s !== null)
+      .sort((a, b) => a.score - b.score);
     list.replaceChildren(...shown.map(({ option }) => option));
     empty.hidden = shown.length > 0;
     highlight(0);

@@ -15,6 +15,7 @@ import { Finder, installFindKeys } from "./find.js";
 import { showKernelHelp, showShortcuts } from "./help.js";
 import { openPalette } from "./palette.js";
 import { followSettings, openSettings, setTheme, toggleLineNumbers } from "./settings.js";
+import { widgetLink } from "./widgetlink.js";
 
 const STATUS_TEXT = {
   connecting: "Connecting",
@@ -101,6 +102,7 @@ class App {
       etag: response.headers.get("ETag"),
       autosaveSeconds: Number(this.config.autosaveInterval) || 0,
       runWriting: () => this.runs.writing,
+      beforeSave: () => widgetLink.saveState(),
     });
     this.saver.addEventListener("status", (event) => this.showSaveState(event.detail));
     this.runs = new Runs(this.notebook, {
@@ -185,6 +187,7 @@ class App {
       const helpMenu = this.root.querySelector('.nb-menubar [role=menu][aria-label="Help"]');
       const refreshHelp = () => showKernelHelp(this.kernel);
       if (helpMenu) for (const type of ["click", "keydown"]) helpMenu.parentElement.addEventListener(type, refreshHelp, true);
+      widgetLink.connect(this.kernel, this.notebook);
     }
     this.setKernelspec(kernelModel.name);
   }

@@ -34,7 +34,7 @@ export class Notebook extends EventTarget {
     };
     container.addEventListener("mousedown", (event) => {
       const element = event.target.closest(".nb-cell");
-      if (element && element.cell && !event.target.closest(".cm-editor, input")) {
+      if (element && element.cell && !event.target.closest(".cm-editor, input, .nb-widget")) {
         this.select(this.cells.indexOf(element.cell));
       }
     });

@@ -158,3 +158,22 @@ def test_help_menu_and_shortcuts_fit_the_window(page: Page, ui_server: UIServer)
     assert len(columns) > 10 and len(set(map(tuple, columns))) == 1, columns
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+
+
+def test_theme_change_reaches_open_tabs(page: Page, ui_server: UIServer) -> None:
+    ui_server.json("PUT", "api/config/flask_notebook", 204, json={})
+    page.emulate_media(color_scheme="light")
+    put_notebook(ui_server, "tabs.ipynb", [code_cell("")])
+    tree = page.context.new_page()
+    tree.emulate_media(color_scheme="light")
+    tree.goto("tree")
+    expect(tree.get_by_role("grid", name="Files")).to_be_visible()
+    assert background(tree) == LIGHT_BG
+    open_notebook(page, "tabs.ipynb")
+    menu(page, "Settings", "Dark theme")
+    expect(tree.locator("html")).to_have_attribute("data-theme", "dark")  # the other tab, without a reload
+    wait_for(lambda: background(tree) == DARK_BG, timeout=5)
+    menu(page, "Settings", "Light theme")
+    expect(tree.locator("html")).to_have_attribute("data-theme", "light")
+    wait_for(lambda: stored(ui_server).get("theme") == "light", timeout=10)
+    ui_server.json("PUT", "api/config/flask_notebook", 204, json={})

@@ -15,6 +15,13 @@ from .http import json_body, json_response, offload
 
 bp = Blueprint("config", __name__, url_prefix="/config")
 
+#: The section our own pages keep each user's settings in (the notebook page's Settings menu):
+#: ``theme`` ("light", "dark" or "system"), ``autosaveInterval`` (seconds, 0: no autosave),
+#: ``lineNumbers`` (bool: new editors show line numbers), ``codeFontSize`` (px, 8 to 32).
+UI_SECTION = "flask_notebook"
+THEMES = ("light", "dark", "system")
+FONT_SIZES = range(8, 33)
+
 
 def _section(section: str) -> str:
     """jupyter_server serves only ``\\w+`` names; anything else is no endpoint at all."""
@@ -40,6 +47,24 @@ def _sections() -> ConfigSections:
         return state().config_sections
     return ownership.workspace().config_sections if state().workspaces.per_user \
         else state().config_sections.for_user(user.username)
+
+
+def ui_settings() -> dict[str, Any]:
+    """The request's user's UI settings (``UI_SECTION``), only the keys and values our pages
+    know: the page puts them in its config and on ``<html>`` before the first paint."""
+    stored = offload(_sections().get, UI_SECTION)
+    settings: dict[str, Any] = {}
+    if stored.get("theme") in THEMES:
+        settings["theme"] = stored["theme"]
+    interval = stored.get("autosaveInterval")
+    if isinstance(interval, (int, float)) and not isinstance(interval, bool) and 0 <= interval <= 86400:
+        settings["autosaveInterval"] = interval
+    if isinstance(stored.get("lineNumbers"), bool):
+        settings["lineNumbers"] = stored["lineNumbers"]
+    size = stored.get("codeFontSize")
+    if isinstance(size, int) and not isinstance(size, bool) and size in FONT_SIZES:
+        settings["codeFontSize"] = size
+    return settings
 
 
 @bp.get("/<section>")

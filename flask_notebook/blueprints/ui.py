@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..core import errors
 from ..extension import state
 from . import ownership, security
+from .config import ui_settings
 
 bp = Blueprint("ui", __name__)
 
@@ -57,6 +58,16 @@ def user_context() -> dict[str, Any]:
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
+    """Render a page; one with a config gets the user's UI settings in it (``settings``) and
+    as ``nb_settings``, which base.html puts on ``<html>`` (theme, code font size) so the
+    first paint already has them."""
+    if "nb_config" in context:
+        try:
+            settings = ui_settings()
+        except errors.NotebookError:  # a store that cannot be read: the defaults, not a broken page
+            settings = {}
+        context["nb_config"]["settings"] = settings
+        context["nb_settings"] = settings
     response = make_response(render_template(f"flask_notebook/{template}", **context), status)
     security.ensure_xsrf_cookie(response)
     return response

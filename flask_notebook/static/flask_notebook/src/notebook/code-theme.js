@@ -25,7 +25,7 @@ export const highlight = HighlightStyle.define([
 ]);
 
 export const theme = EditorView.theme({
-  "&": { fontSize: "13px", backgroundColor: "var(--nb-editor-bg)", color: "var(--nb-fg)" },
+  "&": { fontSize: "var(--nb-code-font-size, 13px)", backgroundColor: "var(--nb-editor-bg)", color: "var(--nb-fg)" },
   ".cm-content": { fontFamily: "var(--nb-mono)", padding: "6px 0", caretColor: "var(--nb-fg)" },
   ".cm-line": { padding: "0 8px" },
   "&.cm-focused": { outline: "none" },

@@ -9,6 +9,9 @@ export const SHORTCUTS = {
     ["Ctrl-Enter", "run the cell"],
     ["Alt-Enter", "run the cell and insert a new one below"],
     ["Ctrl-S", "save and checkpoint"],
+    ["Ctrl-F", "find and replace in all cells"],
+    ["F3 / Shift-F3", "next / previous match (Enter / Shift-Enter in the find field)"],
+    ["Ctrl-Shift-C", "command palette: every menu action by name"],
   ],
   "Command mode (Esc)": [
     ["Enter", "edit the selected cell"],

@@ -6,13 +6,17 @@ import { ApiError, apiUrl, contentsUrl, encodePath, pageConfig, pageUrl, request
 import { confirmDialog, el, promptDialog, showError, toast } from "../../js/dialogs.js";
 import { Kernel } from "./kernel.js";
 import { KernelNotice, adoptLanguageInfo } from "./kernelwatch.js";
-import { SHORTCUTS, installKeyboard } from "./keyboard.js";
+import { installKeyboard } from "./keyboard.js";
 import { Notebook } from "./notebook.js";
 import { runWithParameters, showRunHistory } from "./runpanel.js";
 import { Runs } from "./runs.js";
 import { Saver } from "./save.js";
 import { buildHeader } from "./toolbar.js";
 import { trustNotebook } from "./trust.js";
+import { Finder, installFindKeys } from "./find.js";
+import { showKernelHelp, showShortcuts } from "./help.js";
+import { openPalette } from "./palette.js";
+import { followSettings, openSettings, setTheme, toggleLineNumbers } from "./settings.js";
 import { widgetLink } from "./widgetlink.js";
 
 const STATUS_TEXT = {
@@ -117,6 +121,11 @@ class App {
       settled: () => this.saver.settled(),
     });
     this.notebook.runner = (cellsToRun) => this.runs.run(cellsToRun);
+    // Find and replace, the palette's key, the user's settings (find.js, palette.js, settings.js).
+    this.finder = new Finder(this.notebook, header);
+    installFindKeys(this.finder);
+    installPaletteKey(() => this.actions().palette());
+    followSettings(this);
     this.showName();
     this.showSaveState({ status: "saved" });
     if (data.message) toast(`This notebook is not valid: ${data.message}`, { error: true });
@@ -183,6 +192,11 @@ class App {
         if (event.detail.header.msg_type === "execute_input") this.discoverRuns();
       });
       this.notebook.kernel = this.kernel;
+      // The Help menu lists the kernel's help links once it has told us them (kernel_info).
+      this.kernel.addEventListener("status", () => showKernelHelp(this.kernel));
+      const helpMenu = this.root.querySelector('.nb-menubar [role=menu][aria-label="Help"]');
+      const refreshHelp = () => showKernelHelp(this.kernel);
+      if (helpMenu) for (const type of ["click", "keydown"]) helpMenu.parentElement.addEventListener(type, refreshHelp, true);
       widgetLink.connect(this.kernel, this.notebook);
     }
     this.setKernelspec(kernelModel.name);
@@ -322,6 +336,15 @@ class App {
       runWithParameters: guard("Run with parameters", () => this.runWithParameters()),
       help: () => this.help(),
       trust: guard("Trust notebook", () => trustNotebook(this)),
+      find: () => this.finder.open(),
+      // Not a dynamic import: it is 3 KB, and keys typed while a chunk loads would go to the cell.
+      palette: guard("Command palette", () => {
+        showKernelHelp(this.kernel);
+        return openPalette();
+      }),
+      setTheme: (theme) => guard("Theme", () => setTheme(theme))(),
+      toggleLineNumbersSetting: guard("Line numbers", () => toggleLineNumbers()),
+      settings: guard("Settings", () => openSettings()),
     };
     return this._actions;
   }
@@ -460,23 +483,19 @@ class App {
   }
 
   help() {
-    const sections = Object.entries(SHORTCUTS).map(([title, rows]) =>
-      el("section", {},
-        el("h3", {}, title),
-        el("table", { className: "nb-shortcuts" },
-          el("tbody", {}, ...rows.map(([keys, what]) => el("tr", {}, el("th", { scope: "row" }, el("kbd", {}, keys)), el("td", {}, what)))))));
-    const close = el("button", { type: "submit", className: "nb-primary" }, "Close");
-    const dialog = el("dialog", { className: "nb-dialog nb-help", "aria-labelledby": "nb-help-title" },
-      el("form", { method: "dialog" }, el("h2", { id: "nb-help-title" }, "Keyboard shortcuts"), ...sections,
-        el("div", { className: "nb-dialog-buttons" }, close)));
-    document.body.append(dialog);
-    dialog.addEventListener("close", () => {
-      dialog.remove();
-      this.notebook.commandMode();
-    });
-    dialog.showModal();
-    close.focus();
+    showShortcuts(() => this.notebook.commandMode());
   }
+}
+
+/** Ctrl-Shift-C anywhere on the page (command or edit mode) opens the command palette. */
+function installPaletteKey(open) {
+  document.addEventListener("keydown", (event) => {
+    if (!(event.ctrlKey || event.metaKey) || !event.shiftKey || event.altKey || event.key.toLowerCase() !== "c") return;
+    if (document.querySelector("dialog[open]")) return;
+    event.preventDefault();
+    event.stopPropagation();
+    open();
+  }, true);
 }
 
 async function main() {

@@ -31,10 +31,20 @@ export class Saver extends EventTarget {
         event.returnValue = "";
       }
     });
-    if (autosaveSeconds > 0) {
-      setInterval(() => {
+    this.autosaveTimer = null;
+    this.setAutosave(autosaveSeconds);
+  }
+
+  /** Autosave every `seconds` (0: never); the Settings menu changes it while the page is open. */
+  setAutosave(seconds) {
+    if (seconds === this.autosaveSeconds) return;
+    this.autosaveSeconds = seconds;
+    clearInterval(this.autosaveTimer);
+    this.autosaveTimer = null;
+    if (seconds > 0) {
+      this.autosaveTimer = setInterval(() => {
         if (this.dirty && !this.saving) this.save({ checkpoint: false, auto: true });
-      }, autosaveSeconds * 1000);
+      }, seconds * 1000);
     }
   }
 

@@ -2,6 +2,7 @@
 // the menus (File, Edit, Run, Kernel, Help) and the toolbar. Every control has a name.
 
 import { el } from "../../js/dialogs.js";
+import { docLinks } from "./help.js";
 
 /** A menu button with a popup of items; arrows move, Esc closes, focus returns to the button. */
 function menu(label, items, menus) {
@@ -12,11 +13,15 @@ function menu(label, items, menus) {
       popup.append(el("div", { role: "separator", className: "nb-menu-sep" }));
       continue;
     }
-    const entry = el("button", { type: "button", role: "menuitem", tabIndex: -1, dataset: { action: item.id } },
-      el("span", {}, item.label), item.keys ? el("kbd", { "aria-hidden": "true" }, item.keys) : null);
+    // An item with `href` is a link (opened in a new tab); the others run `run`.
+    const entry = item.href
+      ? el("a", { role: "menuitem", tabIndex: -1, href: item.href, target: "_blank", rel: "noopener", dataset: { action: item.id } },
+        el("span", {}, item.label))
+      : el("button", { type: "button", role: "menuitem", tabIndex: -1, dataset: { action: item.id } },
+        el("span", {}, item.label), item.keys ? el("kbd", { "aria-hidden": "true" }, item.keys) : null);
     entry.addEventListener("click", () => {
       close(false);
-      item.run();
+      if (item.run) item.run();
     });
     popup.append(entry);
   }
@@ -135,6 +140,9 @@ export function buildHeader(host, a) {
       { id: "to-code", label: "Change to code", keys: "Y", run: () => a.changeType("code") },
       { id: "to-markdown", label: "Change to Markdown", keys: "M", run: () => a.changeType("markdown") },
       { id: "to-raw", label: "Change to raw", keys: "R", run: () => a.changeType("raw") },
+      "-",
+      { id: "find", label: "Find and replace…", keys: "Ctrl-F", run: a.find },
+      { id: "palette", label: "Command palette…", keys: "Ctrl-Shift-C", run: a.palette },
     ], menus),
     menu("Cell", [
       { id: "run", label: "Run selected cell", keys: "Shift-Enter", run: a.run },
@@ -155,8 +163,18 @@ export function buildHeader(host, a) {
       "-",
       { id: "change-kernel", label: "Change kernel…", run: a.changeKernel },
     ], menus),
+    menu("Settings", [
+      { id: "theme-light", label: "Light theme", run: () => a.setTheme("light") },
+      { id: "theme-dark", label: "Dark theme", run: () => a.setTheme("dark") },
+      { id: "theme-system", label: "Theme of the system", run: () => a.setTheme("system") },
+      "-",
+      { id: "line-numbers-default", label: "Line numbers on or off", run: a.toggleLineNumbersSetting },
+      { id: "settings", label: "Settings…", run: a.settings },
+    ], menus),
     menu("Help", [
       { id: "shortcuts", label: "Keyboard shortcuts", keys: "H", run: a.help },
+      "-",
+      ...docLinks().map(([label, href], i) => ({ id: `docs-${i}`, label, href })),
     ], menus));
 
   const typeSelect = el("select", { className: "nb-cell-type", "aria-label": "Cell type" },

@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..core import errors as core_errors
-from . import (api, apispec, audit, auth, channels, config, contents, errors, events, execute, export, files, kernels,
-               kernelspecs, nbconvert, openapi, runs, security, sessions, terminals, ui)
+from . import (api, apispec, audit, auth, channels, config, contents, errors, events, execute, export, files, icons,
+               kernels, kernelspecs, nbconvert, openapi, runs, security, sessions, terminals, ui)
 
 notebook = Blueprint(
     "notebook",
@@ -20,6 +20,7 @@ notebook = Blueprint(
     static_url_path="/static",
 )
 notebook.before_request(security.check_host)
+notebook.add_url_rule("/favicon.ico", "favicon", icons.favicon)  # open to all, as a static file
 notebook.register_error_handler(core_errors.NotebookError, errors.handle_page_error)
 notebook.after_request(security.after_auth)
 notebook.after_request(audit.after_request)  # every action's line, from one place (NOTEBOOK_AUDIT_LOG)

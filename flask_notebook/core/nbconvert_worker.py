@@ -31,7 +31,7 @@ def main() -> int:
     try:
         import nbformat
 
-        notebook = nbformat.from_dict(request["notebook"])
+        notebook = nbformat.from_dict(request["notebook"])  # type: ignore[no-untyped-call]
         output, resources = exporter.from_notebook_node(notebook, resources=request["resources"])
     except Exception as exc:  # noqa: BLE001
         return fail("convert", f"nbconvert failed: {exc}")
@@ -65,7 +65,7 @@ def make_exporter(name: str, chromium: str | None) -> Any:
 
     if name == "webpdf":
         return chromium_pdf_exporter(chromium)()
-    return get_exporter(name)()
+    return get_exporter(name)()  # type: ignore[no-untyped-call]
 
 
 def chromium_pdf_exporter(chromium: str | None) -> Any:
@@ -78,7 +78,7 @@ def chromium_pdf_exporter(chromium: str | None) -> Any:
     """
     from nbconvert.exporters.webpdf import WebPDFExporter
 
-    class ChromiumPDFExporter(WebPDFExporter):  # type: ignore[misc]
+    class ChromiumPDFExporter(WebPDFExporter):
         output_mimetype = "application/pdf"  # WebPDFExporter inherits HTML's "text/html"
 
         def run_playwright(self, html: str) -> bytes:

@@ -58,6 +58,7 @@ def test_nbconvert_needs_credentials_and_a_get(client: FlaskClient, anon: FlaskC
 # a redirect to /files/ here; webpdf is "text/html" there (the class attribute WebPDFExporter
 # inherits) and application/pdf here.
 
+import json  # noqa: E402
 import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -66,6 +67,7 @@ import pytest  # noqa: E402
 
 from ..support.responses import assert_json_error  # noqa: E402
 from ..support.server import Server  # noqa: E402
+from ..support.waiting import wait_for  # noqa: E402
 
 NOTEBOOK = "my nb.ipynb"
 
@@ -153,3 +155,20 @@ def test_webpdf_is_left_out_without_chromium(make_server: object) -> None:
     assert "html" in formats and "webpdf" not in formats
     body = assert_json_error(srv.request("GET", "nbconvert/webpdf/my%20nb.ipynb"), 404, "No exporter for format: webpdf")
     assert "chromium" in str(body["reason"])
+
+
+def test_exports_are_in_the_audit_trail(make_server: object, tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    srv = make_server(env={"NOTEBOOK_AUDIT_LOG": str(log)})  # type: ignore[operator]
+    write_notebook(srv.root)
+    assert srv.request("GET", "nbconvert/script/my%20nb.ipynb?download=true").status_code == 200
+    assert srv.request("GET", "nbconvert/script/gone.ipynb").status_code == 404
+
+    def exports() -> list[dict[str, object]] | None:
+        lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        found = [line for line in lines if line["action"] == "contents.export"]
+        return found if len(found) == 2 else None
+
+    ok, missing = wait_for(exports, timeout=10)
+    assert (ok["path"], ok["format"], ok["outcome"], ok["status"]) == (NOTEBOOK, "script", "ok", 200)
+    assert (missing["path"], missing["outcome"], missing["status"]) == ("gone.ipynb", "failed", 404)

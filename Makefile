@@ -23,7 +23,7 @@ NGINX ?= /usr/sbin/nginx
 # Kernel sandboxes (NOTEBOOK_KERNEL_SANDBOX = "bubblewrap", the default with NOTEBOOK_USER_ROOT).
 BWRAP ?= /usr/bin/bwrap
 
-.PHONY: install assets browser nginx bubblewrap run test conformance bench bench-kernels bench-load bench-runs bench-sandbox typecheck clean
+.PHONY: install assets browser nginx bubblewrap run test conformance bench bench-kernels bench-load bench-runs bench-sandbox bench-ui typecheck clean
 
 install: $(STAMP) assets
 
@@ -94,6 +94,11 @@ bench-load: install $(BENCH_STAMP)
 # bare REST executions; the kernel sandbox's start against an unsandboxed kernel's (issue 19).
 bench-runs: install $(BENCH_STAMP)
 	$(PY) bench/runs.py --papermill $(BENCH_VENV)/bin/papermill $(BENCH_ARGS)
+
+# The notebook page in headless chromium (issue 21): time until a 200-cell, 5 MB notebook is
+# interactive and the JavaScript it took, against Notebook 7.6 on jupyter_server (bench/ui.py).
+bench-ui: install browser $(BENCH_STAMP)
+	$(PY) bench/ui.py --jupyter-python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
 
 bench-sandbox: install bubblewrap
 	$(PY) bench/sandbox.py $(BENCH_ARGS)

@@ -34,7 +34,7 @@ from .core.terminals import Terminals, default_shell
 from .core.users import User, workspace_path
 from .core.userdb import UserDB
 from .core.workspaces import Workspace, Workspaces
-from .settings import DEFINITIONS, Settings, describe
+from .settings import DEFINITIONS, Settings, apply_aliases, describe
 from .transport.pinger import Pinger
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,7 @@ class Notebook:
         authorize = authorize or options.pop("authorize", None)
         login_url = login_url or options.pop("login_url", None)
         shutdown = shutdown or options.pop("shutdown", None)
+        apply_aliases(app.config)
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, copy.deepcopy(value))
         settings = Settings.from_config(app.config)
@@ -240,7 +241,8 @@ class Notebook:
         if settings.terminals_enabled:
             state.terminals = Terminals(root, shell_command=default_shell(),
                                         env={"JUPYTER_SERVER_ROOT": root.os_root}, on_activity=state.touch,
-                                        confine=confine)
+                                        confine=confine, cull_inactive_timeout=settings.terminals_cull_timeout,
+                                        cull_interval=settings.cull_interval)
         notebooks.validation_message(notebooks.new_notebook())  # compile the schema validator now
         _websocket_options(app, settings)
         app.extensions["notebook"] = state

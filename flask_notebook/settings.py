@@ -13,13 +13,16 @@ Standard library only, as ``limits`` (which uses it) must be for gunicorn.conf.p
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
+
+log = logging.getLogger(__name__)
 
 #: What every bad value is reported as: the key, what it must be, and the value as given.
 MESSAGE = "{key} must be {expected}, not {value!r}"
@@ -513,11 +516,16 @@ class Settings:
         "fails is discarded.")
     autosave_interval: float = setting(
         "NOTEBOOK_AUTOSAVE_INTERVAL", 120, seconds(),
-        "seconds between the editor's autosaves of a changed notebook (``0``: no autosave).")
+        "seconds between the editor's autosaves of a changed notebook or text file (``0``: no autosave).")
     terminals_enabled: bool = setting(
-        "NOTEBOOK_TERMINALS_ENABLED", True, _flag,
-        "serve terminals (``/api/terminals`` and their WebSocket); a terminal is a shell of the server's "
-        "user, as the kernels are. When ``False`` those URLs are 404.")
+        "NOTEBOOK_TERMINALS", True, _flag,
+        "serve terminals (``/api/terminals``, their WebSocket and page, the file browser's New Terminal); a "
+        "terminal is a shell of its user, in the same sandbox and workspace as that user's kernels. When "
+        "``False`` those URLs are 404. (The old name ``NOTEBOOK_TERMINALS_ENABLED`` still works, deprecated.)")
+    terminals_cull_timeout: float = setting(
+        "NOTEBOOK_TERMINALS_CULL_TIMEOUT", 0, seconds(),
+        "end terminals with no input or output for this many seconds (``0``: never), checked every "
+        "``NOTEBOOK_CULL_INTERVAL`` seconds (jupyter_server_terminals' ``cull_inactive_timeout``).")
     users_file: str | None = setting(
         "NOTEBOOK_USERS_FILE", None, _path,
         "a file of users (name, scrypt hash, roles) who log in with their own passwords, managed with "
@@ -612,6 +620,32 @@ class Settings:
         return cls(**values)
 
 
+#: Old keys still read, deprecated, each for its new key: a config that sets only the old key
+#: gets its value under the new one (with a warning, once a process); one that sets both to
+#: different values stops at start-up naming both.
+ALIASES: dict[str, str] = {"NOTEBOOK_TERMINALS_ENABLED": "NOTEBOOK_TERMINALS"}
+_warned: set[str] = set()
+
+
+def apply_aliases(config: MutableMapping[str, Any]) -> None:
+    """Move each deprecated key's value in `config` to its new key, before defaults are added.
+
+    :raises ValueError: a deprecated key's value is unusable (naming that key), or it and its
+        new key are both set to different values.
+    """
+    for old, new in ALIASES.items():
+        if old not in config:
+            continue
+        value = parse(new, config[old], key_given=old)
+        if new in config and parse(new, config[new]) != value:
+            raise ValueError(f"{old} (deprecated) and {new} are both set, to different values "
+                             f"({config[old]!r} and {config[new]!r}): set only {new}")
+        config[new] = config[new] if new in config else config[old]
+        if old not in _warned:
+            _warned.add(old)
+            log.warning("%s is deprecated: set %s instead", old, new)
+
+
 class Definition(NamedTuple):
     """One setting as ``Settings`` declares it."""
 
@@ -631,15 +665,17 @@ DEFINITIONS: tuple[Definition, ...] = tuple(
 BY_KEY: dict[str, Definition] = {definition.key: definition for definition in DEFINITIONS}
 
 
-def parse(key: str, value: Any) -> Any:
+def parse(key: str, value: Any, *, key_given: str | None = None) -> Any:
     """`value` checked as `key`'s (for a server that reads one key before the app exists).
 
+    :param key_given: the key the value was given under, if not `key` (a deprecated alias):
+        the one an error names.
     :raises ValueError: as ``Settings.from_config``.
     """
     try:
         return BY_KEY[key].parse(value)
     except Invalid as exc:
-        raise invalid(key, value, exc.expected) from None
+        raise invalid(key_given or key, value, exc.expected) from None
 
 
 def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -650,7 +686,7 @@ def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     for key, value in environ.items():
         if not key.startswith("NOTEBOOK_"):
             continue
-        definition = BY_KEY.get(key)
+        definition = BY_KEY.get(ALIASES.get(key, key))
         config[key] = value
         if definition is not None and not (definition.default is None or isinstance(definition.default, str)):
             try:

@@ -6,7 +6,8 @@
 // build/chunks/, fetched the first time it is needed. The build directory is not committed:
 // `make` runs this.
 import * as esbuild from "esbuild";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -24,6 +25,10 @@ const result = await esbuild.build({
   entryPoints: {
     notebook: `${src}/notebook/main.js`,
     "notebook-style": `${src}/notebook/notebook.css`,
+    "widgets-style": `${src}/notebook/widgets.css`,
+    edit: `${src}/edit/main.js`,
+    "edit-style": `${src}/edit/edit.css`,
+    terminal: `${src}/terminal/main.js`,
   },
   outdir,
   bundle: true,
@@ -33,18 +38,28 @@ const result = await esbuild.build({
   sourcemap: "linked",
   format: "esm",
   target: ["es2022", "chrome110", "firefox110", "safari16"],
-  loader: { ".woff2": "file", ".woff": "file", ".ttf": "file" },
+  // SVG as text: JupyterLab's icons (bundled with the widgets chunk) import their SVG source.
+  loader: { ".woff2": "file", ".woff": "file", ".ttf": "file", ".svg": "text" },
   assetNames: "fonts/[name]",
   legalComments: "linked",
   metafile: true,
   logLevel: "warning",
 });
 if (inputsOnly) {
-  console.log(Object.keys(result.metafile.inputs).join("\n"));
+  // "(disabled):x" names a module a package's "browser" field turns off: no file to depend on.
+  // Written before exiting: process.exit() would cut a long list written to a pipe.
+  const list = Object.keys(result.metafile.inputs).filter((path) => !path.startsWith("(disabled):"));
+  await new Promise((resolve) => process.stdout.write(`${list.join("\n")}\n`, resolve));
   process.exit(0);
 }
+// Each script and stylesheet also gzipped beside it (name.gz), once, at the best level: the
+// server sends that to browsers that accept gzip (blueprints/static.py), so the bytes on the
+// wire are these without any compression work per request.
 for (const [name, info] of Object.entries(result.metafile.outputs)) {
-  if (!name.endsWith(".map") && !name.includes("/fonts/")) {
-    console.log(`${name.slice(name.indexOf("static/"))}  ${(info.bytes / 1024).toFixed(0)} KiB`);
+  if (!/\.(js|css)$/.test(name)) continue;
+  const gzipped = gzipSync(readFileSync(`${root}${name}`), { level: 9 });
+  writeFileSync(`${root}${name}.gz`, gzipped);
+  if (!name.includes("/chunks/")) {
+    console.log(`${name.slice(name.indexOf("static/"))}  ${(info.bytes / 1024).toFixed(0)} KiB, gzip ${(gzipped.length / 1024).toFixed(0)} KiB`);
   }
 }

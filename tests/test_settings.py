@@ -29,7 +29,9 @@ BAD = [
     ("NOTEBOOK_CULL_IDLE_TIMEOUT", float("nan"),
      "NOTEBOOK_CULL_IDLE_TIMEOUT must be a number of seconds (0 or more), not nan"),
     ("NOTEBOOK_ALLOW_HIDDEN", "yes please", "NOTEBOOK_ALLOW_HIDDEN must be true or false, not 'yes please'"),
-    ("NOTEBOOK_TERMINALS_ENABLED", 2, "NOTEBOOK_TERMINALS_ENABLED must be true or false, not 2"),
+    ("NOTEBOOK_TERMINALS", 2, "NOTEBOOK_TERMINALS must be true or false, not 2"),
+    ("NOTEBOOK_TERMINALS_CULL_TIMEOUT", -1,
+     "NOTEBOOK_TERMINALS_CULL_TIMEOUT must be a number of seconds (0 or more), not -1"),
     ("NOTEBOOK_MAX_BODY_SIZE", "1e3", "NOTEBOOK_MAX_BODY_SIZE must be a whole number of bytes (0 or more), not '1e3'"),
     ("NOTEBOOK_COOKIE_MAX_AGE", 1.5, "NOTEBOOK_COOKIE_MAX_AGE must be a whole number of seconds (0 or more), not 1.5"),
     ("NOTEBOOK_WS_QUEUE_LIMIT", True, "NOTEBOOK_WS_QUEUE_LIMIT must be a whole number of bytes (0 or more), not True"),
@@ -169,3 +171,40 @@ def test_the_command_line_stops_with_status_2_and_one_line(root: Path, key: str,
                           env={**os.environ, key: value})
     assert done.returncode == 2
     assert done.stderr == f"flask-notebook: {message}\n"
+
+
+def test_the_old_terminals_key_still_works(root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``NOTEBOOK_TERMINALS_ENABLED`` was the key before ``NOTEBOOK_TERMINALS``: it is read,
+    with a warning; both set to different values stop the start naming both."""
+    from flask_notebook import settings
+
+    settings._warned.discard("NOTEBOOK_TERMINALS_ENABLED")
+    apps: list[Flask] = []
+
+    def app_with(**config: Any) -> Flask:
+        app = Flask(__name__)
+        app.config.update(NOTEBOOK_ROOT_DIR=str(root), NOTEBOOK_TOKEN=TOKEN, **config)
+        Notebook(app)
+        apps.append(app)
+        return app
+
+    caplog.set_level("WARNING", "flask_notebook.settings")
+    app = app_with(NOTEBOOK_TERMINALS_ENABLED="false")
+    assert app.extensions["notebook"].settings.terminals_enabled is False
+    assert app.extensions["notebook"].terminals is None
+    assert "NOTEBOOK_TERMINALS_ENABLED is deprecated: set NOTEBOOK_TERMINALS instead" in caplog.text
+    caplog.clear()
+    assert app_with(NOTEBOOK_TERMINALS_ENABLED=False, NOTEBOOK_TERMINALS="false").extensions[
+        "notebook"].settings.terminals_enabled is False
+    assert "deprecated" not in caplog.text  # once a process
+    assert app_with(NOTEBOOK_TERMINALS=False).extensions["notebook"].terminals is None
+    with pytest.raises(ValueError) as error:
+        app_with(NOTEBOOK_TERMINALS_ENABLED=False, NOTEBOOK_TERMINALS=True)
+    assert str(error.value) == ("NOTEBOOK_TERMINALS_ENABLED (deprecated) and NOTEBOOK_TERMINALS are both set, to "
+                                "different values (False and True): set only NOTEBOOK_TERMINALS")
+    with pytest.raises(ValueError) as error:
+        app_with(NOTEBOOK_TERMINALS_ENABLED=2)
+    assert str(error.value) == "NOTEBOOK_TERMINALS_ENABLED must be true or false, not 2"
+    assert settings.from_environ({"NOTEBOOK_TERMINALS_ENABLED": "false"}) == {"NOTEBOOK_TERMINALS_ENABLED": False}
+    for app in apps:
+        app.extensions["notebook"].shutdown_all()

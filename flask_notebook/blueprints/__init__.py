@@ -6,13 +6,12 @@ Built once at import; ``Notebook.init_app`` registers ``notebook`` on each app.
 
 from __future__ import annotations
 
-from flask import Blueprint
-
 from ..core import errors as core_errors
 from . import (api, apispec, audit, auth, channels, config, contents, errors, events, execute, export, files, icons,
                kernels, kernelspecs, nbconvert, openapi, runs, security, sessions, terminals, ui)
+from .static import PagesBlueprint
 
-notebook = Blueprint(
+notebook = PagesBlueprint(
     "notebook",
     __name__.rsplit(".", 1)[0],
     template_folder="templates",

@@ -50,7 +50,7 @@ _DISCONNECT = orjson.dumps(["disconnect", 1]).decode()
 def _terminals() -> Terminals:
     terminals = state().terminals
     if terminals is None:
-        raise errors.NotFound("Terminals are switched off on this server (NOTEBOOK_TERMINALS_ENABLED)",
+        raise errors.NotFound("Terminals are switched off on this server (NOTEBOOK_TERMINALS)",
                               reason="disabled")
     return terminals
 

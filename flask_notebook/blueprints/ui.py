@@ -1,4 +1,5 @@
-"""The pages: the file browser (`/tree/<path>`), the Running and Runs views and the notebook editor.
+"""The pages: the file browser (`/tree/<path>`), the Running and Runs views, the notebook editor and
+a terminal (`/terminals/<name>`).
 
 Pages are thin: they check the path, then hand the JS its URLs in the #nb-config block
 (``page_config``); the listing itself comes from the contents API.
@@ -35,6 +36,8 @@ def page_config(**extra: Any) -> dict[str, Any]:
         "runningUrl": url_for("notebook.ui.running"),
         "runsUrl": url_for("notebook.ui.runs"),
         "editUrl": url_for("notebook.ui.edit", api_path="x")[:-1],
+        # Terminals: the page prefix ("/nb/terminals/" + a name), or null when switched off.
+        "terminalsUrl": url_for("notebook.ui.terminal", name="x")[:-1] if state().terminals is not None else None,
         **extra,
     }
 
@@ -101,11 +104,13 @@ def _file_exists(api_path: str) -> bool:
 
 @bp.get("/edit/<nb_path:api_path>")
 def edit(api_path: str) -> BaseResponse:
-    """A plain text editor for one file (Jupyter's `/edit/<path>`); a missing file is a 404 page."""
+    """The file editor (Jupyter's `/edit/<path>`, src/edit/ bundled into build/edit.js); a missing
+    file is a 404 page. It autosaves at the notebooks' interval."""
     api_path = api_path.strip("/")
     found = _file_exists(api_path)
     name = api_path.rsplit("/", 1)[-1]
-    return _page("edit.html", 200 if found else 404, nb_config=page_config(path=api_path), nav_current="files",
+    config = page_config(path=api_path, autosaveInterval=state().settings.autosave_interval)
+    return _page("edit.html", 200 if found else 404, nb_config=config, nav_current="files",
                  title=name, missing=not found, api_path=api_path)
 
 
@@ -134,3 +139,16 @@ def notebook(api_path: str) -> BaseResponse:
     )
     return _page("notebook.html", 200 if found else 404, nb_config=config, title=name, missing=not found,
                  api_path=api_path)
+
+
+@bp.get("/terminals/<name>")
+def terminal(name: str) -> Response:
+    """A terminal's page (Notebook 7's URL): xterm.js on the terminal's WebSocket. An unknown
+    terminal (or another user's, or terminals switched off) is a 404 page."""
+    terminals = state().terminals
+    try:
+        found = terminals is not None and bool(terminals.get(name, ownership.user()))
+    except errors.NotFound:
+        found = False
+    return _page("terminal.html", 200 if found else 404, nb_config=page_config(name=name), nav_current="terminal",
+                 title=f"Terminal {name}", missing=not found, name=name)

@@ -72,6 +72,24 @@ _OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error", 
                            "clear_output"})
 
 
+def _note_capture(flight: Flight, content: dict[str, Any]) -> None:
+    """An Output widget's ``msg_id`` state names the request whose outputs it captures (as
+    the page's widget manager, JupyterLab's and nbclient do): while it names this flight's,
+    those outputs go to the widget (the page shows them there), not into the cell."""
+    data = content.get("data")
+    comm_id = content.get("comm_id")
+    if not isinstance(data, dict) or not isinstance(comm_id, str):
+        return
+    state = data.get("state")
+    if "method" in data and data.get("method") != "update":
+        return
+    if isinstance(state, dict) and isinstance(state.get("msg_id"), str):
+        if state["msg_id"] and state["msg_id"] == flight.msg_id:
+            flight.captured_by.add(comm_id)
+        else:
+            flight.captured_by.discard(comm_id)
+
+
 @dataclass
 class Options:
     """An execute request's content, checked (the fields of Jupyter's ``execute_request``)."""
@@ -402,6 +420,9 @@ class Flight:
     lost: bool = False
     #: The header of the pending ``input_request``, the parent of our ``input_reply``.
     input_parent: dict[str, Any] | None = None
+    #: Comm ids of the Output widgets (ipywidgets) that capture this request's outputs now:
+    #: what the code prints inside ``with out:`` (or ``interact``) is the widget's, not the cell's.
+    captured_by: set[str] = field(default_factory=set)
     _changed: Event = field(default_factory=Event, repr=False)
 
     def changed(self) -> None:
@@ -721,7 +742,9 @@ class Executor:
                 self._began(flight)
                 count = msg.content().get("execution_count")
                 execution.set_execution_count(count if isinstance(count, int) else None)
-            elif msg_type in _OUTPUT_TYPES:
+            elif msg_type in ("comm_open", "comm_msg"):
+                _note_capture(flight, msg.content())
+            elif msg_type in _OUTPUT_TYPES and not flight.captured_by:
                 execution.add_output(msg_type, msg.content())
             flight.changed()
         elif msg.channel == "shell" and msg_type == "execute_reply":

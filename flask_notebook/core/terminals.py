@@ -314,10 +314,17 @@ class Terminals:
     """Owns every terminal this app started, by name (``"1"``, ``"2"``, ... by default)."""
 
     def __init__(self, root: Root, *, shell_command: list[str], env: dict[str, str] | None = None,
-                 on_activity: Callable[[float], None] | None = None, confine: Confine | None = None) -> None:
+                 on_activity: Callable[[float], None] | None = None, confine: Confine | None = None,
+                 cull_inactive_timeout: float = 0, cull_interval: float = 300) -> None:
         """:param confine: with a kernel sandbox, a shell runs in a sandbox as its owner's
-            kernels do (``kernels.Confine``), with an environment from the same allow-list."""
+            kernels do (``kernels.Confine``), with an environment from the same allow-list.
+        :param cull_inactive_timeout: end a terminal with no input or output (a WebSocket
+            attaching counts) for this many seconds (0: never), checked every `cull_interval`
+            seconds, whether or not a WebSocket is open (jupyter_server_terminals' culling)."""
         self.root = root
+        self.cull_inactive_timeout = cull_inactive_timeout
+        self.cull_interval = cull_interval if cull_interval > 0 else 300
+        self._culler: gevent.Greenlet[Any, Any] | None = None
         self.confine = confine
         self.shell_command = list(shell_command)
         self.env = dict(env or {})
@@ -415,6 +422,8 @@ class Terminals:
         terminal = Terminal(name, process, master, self.on_activity, self._forget)
         terminal.owner = owner
         self.terminals[name] = terminal
+        if self.cull_inactive_timeout > 0 and self._culler is None:
+            self._culler = gevent.spawn(self._cull_loop)
         log.info("terminal %s started (%s, pid %d)", name, self.shell_command[0], process.pid)
         return terminal
 
@@ -451,9 +460,30 @@ class Terminals:
         self._forget(terminal)
         terminal.terminate()
 
+    def _cull_loop(self) -> None:
+        while not self._closed:
+            gevent.sleep(self.cull_interval)
+            self.cull()
+
+    def cull(self) -> list[str]:
+        """End the terminals inactive for longer than ``cull_inactive_timeout``; their names."""
+        if self.cull_inactive_timeout <= 0:
+            return []
+        deadline = time.time() - self.cull_inactive_timeout
+        idle = [t for t in self.all() if not t.ended and t.last_activity < deadline]
+        for terminal in idle:
+            log.warning("culling terminal %s after %d s of inactivity", terminal.name,
+                        time.time() - terminal.last_activity)
+            self._forget(terminal)
+        if idle:
+            gevent.joinall([gevent.spawn(terminal.terminate) for terminal in idle])
+        return [terminal.name for terminal in idle]
+
     def shutdown_all(self) -> None:
         """End every terminal, in parallel. No new terminal starts after."""
         self._closed = True
+        if self._culler is not None:
+            self._culler.kill(block=False)
         terminals = self.all()
         self.terminals.clear()
         if terminals:

@@ -123,3 +123,28 @@ def test_no_terminal_starts_after_shutdown_all(registry: Terminals) -> None:
     assert not alive(terminal.pid) and registry.all() == []
     with pytest.raises(errors.Unavailable):
         registry.create_terminal()
+
+
+def test_inactive_terminals_are_culled(root: Path) -> None:
+    """jupyter_server_terminals' culling: a terminal with no input or output for longer than
+    the timeout ends, whether or not a client is attached; an active one stays."""
+    registry = Terminals(Root(str(root)), shell_command=["/bin/sh"], cull_inactive_timeout=0.5, cull_interval=0.1)
+    try:
+        idle, busy = registry.create_terminal(), registry.create_terminal()
+        client = idle.attach()
+        deadline = time.monotonic() + 10
+        while not idle.ended and time.monotonic() < deadline:
+            busy.write("\n")  # keeps it active: input, and the prompt it prints
+            gevent.sleep(0.1)
+        assert idle.ended and not busy.ended
+        assert [t.name for t in registry.all()] == [busy.name]
+        assert read_all(client) is not None  # the client is told: its read ends
+        assert not alive(idle.pid)
+    finally:
+        registry.shutdown_all()
+
+
+def test_no_culling_by_default(registry: Terminals) -> None:
+    terminal = registry.create_terminal()
+    terminal.last_activity -= 10_000
+    assert registry.cull() == [] and not terminal.ended

@@ -133,6 +133,8 @@ def test_another_users_terminals_are_not_found(alice: Member, bob: Member) -> No
     assert [t["name"] for t in bob.api("GET", "terminals", 200)] == [mine["name"]]
     assert alice.api("GET", f"terminals/{name}", 200)["name"] == name
     assert alice.terminal(name).run("pwd").strip().endswith("/users/alice")
+    assert alice.page(f"terminals/{name}").status_code == 200  # its page too: the owner's only
+    assert bob.page(f"terminals/{name}").status_code == 404
 
 
 def _subscribe(member: Member) -> websocket.WebSocket:

@@ -327,9 +327,9 @@ def test_stopping_the_server_ends_every_terminal(start_server: Callable[..., Liv
 
 
 def test_switched_off_terminals_are_404(start_server: Callable[..., LiveServer]) -> None:
-    """``NOTEBOOK_TERMINALS_ENABLED=false``: as the reference with ``terminals_enabled=False``,
+    """``NOTEBOOK_TERMINALS=false``: as the reference with ``terminals_enabled=False``,
     404 everywhere (JSON under /api; the reference sends its HTML page)."""
-    srv = start_server(env={"NOTEBOOK_TERMINALS_ENABLED": "false"})
+    srv = start_server(env={"NOTEBOOK_TERMINALS": "false"})
     for method, path in (("GET", "api/terminals"), ("POST", "api/terminals"), ("GET", "api/terminals/1"),
                          ("DELETE", "api/terminals/1")):
         response = srv.request(method, path)
@@ -349,3 +349,15 @@ def test_idle_sockets_are_pinged(start_server: Callable[..., LiveServer], tmp_pa
         frame = term.ws.recv_frame()  # control frames included; pongs go back by themselves
         if frame.opcode == websocket.ABNF.OPCODE_PING:
             break
+
+
+def test_inactive_terminals_are_culled(start_server: Callable[..., LiveServer], tmp_path: Path) -> None:
+    """``NOTEBOOK_TERMINALS_CULL_TIMEOUT`` (jupyter_server_terminals' ``cull_inactive_timeout``),
+    checked every ``NOTEBOOK_CULL_INTERVAL``: the idle terminal's shell ends, its socket is told."""
+    srv = start_server(env={**home(tmp_path), "NOTEBOOK_TERMINALS_CULL_TIMEOUT": "1", "NOTEBOOK_CULL_INTERVAL": "0.2"})
+    name = srv.request("POST", "api/terminals").json()["name"]
+    term = TerminalSocket(srv.url, name)
+    pid = shell_pid(term)
+    assert term.until_closed(timeout=10)[-1] == ["disconnect", 1]
+    assert srv.request("GET", f"api/terminals/{name}").status_code == 404
+    wait_for(lambda: not alive(pid), timeout=5)

@@ -71,9 +71,10 @@ def test_new_folder_dialog_creates_and_counts_items(page: Page, ui_server: UISer
     dialog.get_by_label("Folder name").fill("made")
     dialog.get_by_role("button", name="Create").click()
     expect(row(page, "made")).to_have_attribute("aria-selected", "true")
-    page.get_by_role("button", name="New Text File").click()
-    page.get_by_role("dialog", name="Name the new text file").get_by_role("button", name="Create").click()
-    expect(row(page, "untitled.txt")).to_have_attribute("aria-selected", "true")
+    with page.context.expect_page() as opened:  # the new text file opens in the editor's tab
+        page.get_by_role("button", name="New Text File").click()
+        page.get_by_role("dialog", name="Name the new text file").get_by_role("button", name="Create").click()
+    expect(opened.value).to_have_url(re.compile(r"/edit/counted/untitled\.txt$"))
     open_tree(page, "counted")  # nothing selected: the count of entries
     expect(count).to_have_text("3 items")
 

@@ -278,4 +278,4 @@ def test_names_with_url_characters_open_and_download(page: Page, ui_server: UISe
     page.reload()  # the folder's own URL opens it directly
     expect(page.locator("html")).to_have_attribute("data-nb-ready", "true")
     page.get_by_role("link", name="a?b%20c.txt", exact=True).click()
-    expect(page.get_by_role("textbox", name="Contents of a?b%20c.txt")).to_have_value("odd bytes")
+    expect(page.get_by_role("textbox", name="Contents of a?b%20c.txt")).to_have_text("odd bytes")

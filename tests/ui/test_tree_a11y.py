@@ -54,7 +54,7 @@ def test_tab_order_reaches_the_toolbar_then_the_grid(page: Page, ui_server: UISe
         reached.append(page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()"))
         if reached[-1] == "nb-grid":
             break
-    assert reached[:4] == ["nb-kernel", "nb-new-folder", "nb-new-file", "nb-upload"]
+    assert reached[:5] == ["nb-kernel", "nb-new-folder", "nb-new-file", "nb-new-terminal", "nb-upload"]
     assert reached[-1] == "nb-grid", reached
     # Rows' links and checkboxes are not tab stops (the grid's arrows move between rows).
     assert "only.txt" not in reached

@@ -54,4 +54,4 @@ def test_ten_thousand_entries_render_scroll_and_open(page: Page, ui_server: UISe
     expect(page.get_by_role("link", name="file-00000.txt", exact=True)).to_be_in_viewport()
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/edit/huge/file-00000\.txt$"))
-    expect(page.get_by_role("textbox", name="Contents of file-00000.txt")).to_have_value("0")
+    expect(page.get_by_role("textbox", name="Contents of file-00000.txt")).to_have_text("0")

@@ -92,7 +92,7 @@ def test_pages_under_a_host_prefix(host_app: Flask, root: Path) -> None:
     assert runs.status_code == 200 and b'aria-current="page">Runs</a>' in runs.data
     assert b'src="/nb/static/flask_notebook/js/tree.js"' in page.data
     for asset in ("js/tree.js", "js/api.js", "js/grid.js", "js/upload.js", "js/dialogs.js", "js/format.js",
-                  "js/running.js", "js/runs.js", "js/runlist.js", "js/edit.js", "js/actions.js", "browser.css", "base.css"):
+                  "js/running.js", "js/runs.js", "js/runlist.js", "js/actions.js", "browser.css", "base.css"):
         with client.get(f"/nb/static/flask_notebook/{asset}") as response:
             assert response.status_code == 200, asset
             if asset.endswith(".js"):
@@ -107,8 +107,9 @@ def test_edit_page_of_a_file_and_404_for_anything_else(client: FlaskClient, anon
     (root / ".hidden.txt").write_text("x")
     page = client.get("/edit/sub/a.py")
     assert page.status_code == 200
-    assert config_block(page.data)["path"] == "sub/a.py"
-    assert b'aria-label="Contents of a.py"' in page.data
+    config = config_block(page.data)
+    assert config["path"] == "sub/a.py" and config["autosaveInterval"] == 120
+    assert b'src="/static/flask_notebook/build/edit.js"' in page.data  # the CodeMirror editor (src/edit/)
     assert b"print(1)" not in page.data  # the text comes from the contents API, not the page
     for url in ("/edit/sub", "/edit/nope.txt", "/edit/.hidden.txt", "/edit/..%2Fsecret"):
         response = client.get(url)

@@ -32,17 +32,33 @@ export function fileActions(tree) {
     window.location.assign(pageUrl("notebooksUrl", model.path));
   }
 
-  /** Create an untitled folder or file, then offer to name it (as JupyterLab does). */
+  /**
+   * Create an untitled folder or file, then offer to name it (as JupyterLab does). Resolves to
+   * its path (its first name when the naming is cancelled), or null when it was not created.
+   */
   async function newUntitled(body, what) {
     let model;
     try {
       ({ data: model } = await request("POST", contentsUrl(state.path), { body }));
     } catch (problem) {
       showError(`Creating a ${what}`, problem);
-      return;
+      return null;
     }
     await tree.reload(model.path);
-    await rename({ ...model, name: baseName(model.path) }, `Name the new ${what}`, "Create");
+    return (await rename({ ...model, name: baseName(model.path) }, `Name the new ${what}`, "Create")) || model.path;
+  }
+
+  /**
+   * Create a text file, name it, and open it in the file editor in a new tab, as Notebook 7
+   * does (the same tab when the browser blocks the new one).
+   */
+  async function newTextFile() {
+    const path = await newUntitled({ type: "file", ext: ".txt" }, "text file");
+    if (!path) return;
+    const url = pageUrl("editUrl", path);
+    const tab = window.open(url, "_blank");
+    if (tab) tab.opener = null;
+    else window.location.assign(url);
   }
 
   function stemLength(entry) {
@@ -68,6 +84,7 @@ export function fileActions(tree) {
       },
     });
     if (renamed) await tree.reload(renamed);
+    return renamed;
   }
 
   /** Keep running sessions pointing at a renamed notebook (or at notebooks in a renamed folder). */
@@ -129,5 +146,5 @@ export function fileActions(tree) {
     await tree.loadSessions();
   }
 
-  return { newNotebook, newUntitled, rename, deleteEntries, duplicateEntries, shutDownEntries };
+  return { newNotebook, newUntitled, newTextFile, rename, deleteEntries, duplicateEntries, shutDownEntries };
 }

@@ -1,7 +1,7 @@
 // The Running view: sessions (notebooks, consoles, files with a kernel) and kernels, each
 // with a Shut Down button, kept current by polling while the page is visible.
 
-import { ApiError, apiUrl, getJson, oneAtATime, pageUrl, pollWhileVisible, request } from "./api.js";
+import { ApiError, apiUrl, getJson, oneAtATime, pageConfig, pageUrl, pollWhileVisible, request } from "./api.js";
 import { confirmDialog, el, showError } from "./dialogs.js";
 import { absoluteTime, relativeTime } from "./format.js";
 
@@ -58,6 +58,25 @@ function kernelRow(kernel, users) {
     el("td", {}, button));
 }
 
+// -- terminals (when the server has them: the page then has their table) --
+
+function terminalRow(terminal) {
+  const label = `Terminal ${terminal.name}`;
+  const link = el("a", { href: pageConfig().terminalsUrl + encodeURIComponent(terminal.name), target: "_blank" }, label);
+  const button = el("button", { type: "button", "aria-label": `Shut down ${label}` }, "Shut Down");
+  button.addEventListener("click", () => shutDown(button, apiUrl("terminals", terminal.name), label));
+  return el("tr", { dataset: { terminal: terminal.name } },
+    el("td", {}, link, ownerBadge(terminal)), activityCell(terminal.last_activity), el("td", {}, button));
+}
+
+async function drawTerminals() {
+  if (!$("nb-terminals")) return;
+  const terminals = await getJson(apiUrl("terminals"));
+  $("nb-terminals").tBodies[0].replaceChildren(...terminals.map(terminalRow));
+  $("nb-terminals-empty").hidden = terminals.length > 0;
+  $("nb-terminals").hidden = terminals.length === 0;
+}
+
 async function shutDown(button, url, what) {
   button.disabled = true;
   try {
@@ -100,6 +119,7 @@ async function draw() {
     $("nb-sessions").hidden = sessions.length === 0;
     $("nb-kernels").hidden = kernels.length === 0;
     $("nb-shutdown-all").disabled = kernels.length === 0;
+    await drawTerminals();
   } catch (problem) {
     showError("Listing what is running", problem);
   } finally {

@@ -313,6 +313,25 @@ async function newNotebook() {
   }
 }
 
+/** Start a terminal in the user's root folder and open its page in a new tab (opened at
+ * once, within the click, so that no popup blocker stops it; pointed at the page after). */
+async function newTerminal() {
+  const tab = window.open("", "_blank");
+  try {
+    const { data: terminal } = await request("POST", apiUrl("terminals"), { body: {} });
+    const url = pageConfig().terminalsUrl + encodeURIComponent(terminal.name);
+    if (tab) {
+      tab.opener = null;
+      tab.location.href = url;
+    } else {
+      window.location.href = url;
+    }
+  } catch (problem) {
+    if (tab) tab.close();
+    showError("Starting a terminal", problem);
+  }
+}
+
 /** Keep the marker, the listing and the relative times current while the page is in view. */
 function poll() {
   if (document.visibilityState !== "visible" || document.querySelector("dialog[open]")) return;
@@ -347,7 +366,8 @@ function handleGridKey(event) {
 function wire() {
   $("nb-new-notebook").addEventListener("click", newNotebook);
   $("nb-new-folder").addEventListener("click", () => actions.newUntitled({ type: "directory" }, "folder"));
-  $("nb-new-file").addEventListener("click", () => actions.newUntitled({ type: "file", ext: ".txt" }, "text file"));
+  $("nb-new-file").addEventListener("click", () => actions.newTextFile());
+  $("nb-new-terminal")?.addEventListener("click", newTerminal);
   $("nb-upload").addEventListener("click", () => $("nb-upload-input").click());
   $("nb-upload-input").addEventListener("change", (event) => {
     const files = Array.from(event.target.files);

@@ -38,11 +38,24 @@ export class Cell {
     this.element.className = "nb-cell";
     this.element.tabIndex = -1;
     this.element.cell = this;
+    this.element.setAttribute("aria-selected", "false");
     this.prompt = document.createElement("div");
     this.prompt.className = "nb-prompt";
     this.prompt.setAttribute("aria-hidden", "true");
+    // The cell is a row of the cells grid: the gutter (drag handle, prompt) and the body.
+    this.handle = document.createElement("div");
+    this.handle.className = "nb-drag-handle";
+    this.handle.setAttribute("role", "button");
+    this.handle.draggable = true;
+    this.handle.tabIndex = -1; // keyboard: Ctrl-Shift-Up/Down move the selected cells
+    this.handle.title = "Drag to move the selected cells (keys: Ctrl-Shift-Up / Ctrl-Shift-Down)";
+    this.gutter = document.createElement("div");
+    this.gutter.className = "nb-gutter";
+    this.gutter.setAttribute("role", "gridcell");
+    this.gutter.append(this.handle, this.prompt);
     this.body = document.createElement("div");
     this.body.className = "nb-cell-body";
+    this.body.setAttribute("role", "gridcell");
     this.editorHost = document.createElement("div");
     this.editorHost.className = "nb-editor";
     this.rendered = document.createElement("div");
@@ -65,7 +78,7 @@ export class Cell {
     this.outputWrapper.className = "nb-output-wrapper";
     this.outputWrapper.append(this.collapser, this.outputs.element);
     this.body.append(this.outputWrapper);
-    this.element.append(this.prompt, this.body);
+    this.element.append(this.gutter, this.body);
 
     this.editor = createEditor({
       parent: this.editorHost,
@@ -79,6 +92,8 @@ export class Cell {
         env.changed();
       },
       onFocus: () => env.focused(this),
+      numbered: Boolean(env.lineNumbers && env.lineNumbers()),
+      kernel: () => (env.kernel ? env.kernel() : null),
     });
     if (this.type === "code") this.outputs.load(model.outputs || []);
     this.setOutputsHidden(Boolean(this.metadata.jupyter && this.metadata.jupyter.outputs_hidden) || this.metadata.collapsed === true);
@@ -100,7 +115,8 @@ export class Cell {
   setIndex(index) {
     const n = index + 1;
     this.element.setAttribute("aria-label", `${TYPE_NAMES[this.type]} cell ${n}`);
-    this.element.setAttribute("role", "group");
+    this.element.setAttribute("role", "row");
+    this.handle.setAttribute("aria-label", `Drag to move cell ${n}`);
     this.outputs.setLabel(`Cell ${n} output`);
     this.editor.setLabel(`${TYPE_NAMES[this.type]} cell ${n} source`);
     this.collapser.setAttribute("aria-label", `${this.outputsHidden ? "Expand" : "Collapse"} output of cell ${n}`);
@@ -168,6 +184,14 @@ export class Cell {
     this.collapser.setAttribute("aria-expanded", String(!hidden));
     this.collapser.textContent = hidden ? "▸ Output hidden" : "";
     if (this.index !== undefined) this.setIndex(this.index);
+  }
+
+  get lineNumbers() {
+    return this.editor.lineNumbers;
+  }
+
+  setLineNumbers(on) {
+    this.editor.setLineNumbers(on);
   }
 
   focusEditor(at = "end") {

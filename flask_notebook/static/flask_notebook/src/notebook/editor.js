@@ -6,41 +6,22 @@ import { closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap, indentLess, indentMore } from "@codemirror/commands";
 import { markdown } from "@codemirror/lang-markdown";
 import { python } from "@codemirror/lang-python";
-import {
-  HighlightStyle, bracketMatching, indentOnInput, indentUnit, syntaxHighlighting,
-} from "@codemirror/language";
+import { bracketMatching, indentOnInput, indentUnit, syntaxHighlighting } from "@codemirror/language";
 import { Compartment, EditorState, Prec } from "@codemirror/state";
-import { EditorView, drawSelection, keymap, placeholder } from "@codemirror/view";
-import { tags as t } from "@lezer/highlight";
+import { EditorView, drawSelection, keymap, lineNumbers, placeholder } from "@codemirror/view";
+import { highlight, theme } from "./code-theme.js";
+import { kernelCompletion } from "./complete.js";
+import { kernelHelp } from "./inspect.js";
+import { singleListMarker } from "./mdlist.js";
 
-const highlight = HighlightStyle.define([
-  { tag: [t.keyword, t.controlKeyword, t.operatorKeyword, t.definitionKeyword, t.moduleKeyword], color: "var(--nb-syn-keyword)", fontWeight: "600" },
-  { tag: [t.string, t.special(t.string)], color: "var(--nb-syn-string)" },
-  { tag: [t.number, t.bool, t.null], color: "var(--nb-syn-number)" },
-  { tag: [t.comment, t.lineComment, t.blockComment], color: "var(--nb-syn-comment)", fontStyle: "italic" },
-  { tag: [t.function(t.variableName), t.function(t.propertyName), t.definition(t.function(t.variableName))], color: "var(--nb-syn-function)" },
-  { tag: [t.className, t.definition(t.className)], color: "var(--nb-syn-class)" },
-  { tag: [t.operator], color: "var(--nb-syn-operator)" },
-  { tag: [t.self, t.standard(t.variableName)], color: "var(--nb-syn-builtin)" },
-  { tag: t.meta, color: "var(--nb-syn-builtin)" },
-  { tag: t.heading, fontWeight: "700", color: "var(--nb-syn-keyword)" },
-  { tag: t.emphasis, fontStyle: "italic" },
-  { tag: t.strong, fontWeight: "700" },
-  { tag: t.link, color: "var(--nb-accent)", textDecoration: "underline" },
-  { tag: t.monospace, color: "var(--nb-syn-string)" },
-]);
-
-const theme = EditorView.theme({
-  "&": { fontSize: "13px", backgroundColor: "var(--nb-editor-bg)", color: "var(--nb-fg)" },
-  ".cm-content": { fontFamily: "var(--nb-mono)", padding: "6px 0", caretColor: "var(--nb-fg)" },
-  ".cm-line": { padding: "0 8px" },
-  "&.cm-focused": { outline: "none" },
-  ".cm-cursor": { borderLeftColor: "var(--nb-fg)" },
-  "&.cm-focused .cm-selectionBackground, .cm-selectionBackground, ::selection": { backgroundColor: "var(--nb-editor-selection)" },
-  ".cm-matchingBracket": { backgroundColor: "var(--nb-editor-match)", outline: "1px solid var(--nb-border)" },
-  ".cm-nonmatchingBracket": { color: "var(--nb-danger)" },
-  ".cm-placeholder": { color: "var(--nb-muted)" },
-});
+/** Line numbers in a cell (L, Shift-L): quiet, on the editor's own background. */
+const numbered = () => [
+  lineNumbers(),
+  EditorView.theme({
+    ".cm-gutters": { backgroundColor: "var(--nb-editor-bg)", color: "var(--nb-muted)", border: "none" },
+    ".cm-lineNumbers .cm-gutterElement": { fontFamily: "var(--nb-mono)", padding: "0 4px 0 6px" },
+  }),
+];
 
 function insertSpaces(view) {
   const { head } = view.state.selection.main;
@@ -58,24 +39,35 @@ const tabKeys = [
   },
 ];
 
+/** Code cells ask the kernel: Tab completes, Shift-Tab shows help (complete.js, inspect.js). */
+function kernelAssist(type, getKernel) {
+  return type === "code" ? [kernelCompletion(getKernel), kernelHelp(getKernel)] : [];
+}
+
 function language(type) {
   if (type === "code") return python();
-  if (type === "markdown") return markdown();
+  if (type === "markdown") return [markdown(), singleListMarker];
   return [];
 }
 
 /**
  * A CodeMirror view for one cell. `cellKeys` is a keymap (the notebook's keys, which win);
- * `onChange()` is called after every edit; `onFocus()` when the editor gets focus.
+ * `onChange()` is called after every edit; `onFocus()` when the editor gets focus;
+ * `numbered` shows line numbers (setLineNumbers() changes it); `kernel()` gives the notebook's
+ * Kernel (or null) for completion and help.
  */
-export function createEditor({ parent, doc, type, label, cellKeys, onChange, onFocus }) {
+export function createEditor({ parent, doc, type, label, cellKeys, onChange, onFocus, numbered: withNumbers = false, kernel = () => null }) {
   const lang = new Compartment();
+  const assist = new Compartment();
   const labelled = new Compartment();
+  const numbers = new Compartment();
   const view = new EditorView({
     parent,
     state: EditorState.create({
       doc,
       extensions: [
+        // Before the notebook's keys: Esc closes a popup first, Up/Down move in it.
+        assist.of(kernelAssist(type, kernel)),
         Prec.highest(keymap.of(cellKeys)),
         history(),
         drawSelection(),
@@ -90,6 +82,7 @@ export function createEditor({ parent, doc, type, label, cellKeys, onChange, onF
         placeholder(type === "markdown" ? "Markdown" : type === "raw" ? "Raw text" : ""),
         keymap.of([...closeBracketsKeymap, ...tabKeys, ...defaultKeymap, ...historyKeymap]),
         labelled.of(EditorView.contentAttributes.of({ "aria-label": label })),
+        numbers.of(withNumbers ? numbered() : []),
         EditorView.lineWrapping,
         EditorView.updateListener.of((update) => {
           if (update.docChanged) onChange();
@@ -98,15 +91,22 @@ export function createEditor({ parent, doc, type, label, cellKeys, onChange, onF
       ],
     }),
   });
-  return {
+  const editor = {
     view,
+    lineNumbers: withNumbers,
+    setLineNumbers(on) {
+      if (on === editor.lineNumbers) return;
+      editor.lineNumbers = on;
+      view.dispatch({ effects: numbers.reconfigure(on ? numbered() : []) });
+    },
     setType(newType) {
-      view.dispatch({ effects: lang.reconfigure(language(newType)) });
+      view.dispatch({ effects: [lang.reconfigure(language(newType)), assist.reconfigure(kernelAssist(newType, kernel))] });
     },
     setLabel(newLabel) {
       view.dispatch({ effects: labelled.reconfigure(EditorView.contentAttributes.of({ "aria-label": newLabel })) });
     },
   };
+  return editor;
 }
 
 /** Whether the cursor is on the first (or last) line, for Up/Down to move between cells. */

@@ -69,7 +69,20 @@ export class Kernel extends EventTarget {
     /** Messages waiting for the kernel to be connected and ready. */
     this.queue = [];
     this.restarting = false;
+    /** onIopub() subscribers: they see iopub messages before the request handlers do. */
+    this.iopubSubscribers = new Set();
     this.connect();
+  }
+
+  /**
+   * Every iopub message but status goes to `handler(msg)` first, whoever's request it answers
+   * (comm_open, comm_msg, comm_close of widgets; outputs an Output widget captures). A handler
+   * that returns true takes the message: no request handler or "unhandled" listener sees it.
+   * Returns the function that unsubscribes.
+   */
+  onIopub(handler) {
+    this.iopubSubscribers.add(handler);
+    return () => this.iopubSubscribers.delete(handler);
   }
 
   setStatus(status, reason = null) {
@@ -179,8 +192,9 @@ export class Kernel extends EventTarget {
     }
   }
 
-  /** Send a message; `handlers` get the messages whose parent it is. Returns its msg_id. */
-  send(channel, msgType, content, handlers = null, metadata = {}) {
+  /** Send a message; `handlers` get the messages whose parent it is. Returns its msg_id.
+   *  `buffers` (ArrayBuffers or views) travel as binary parts (comm messages of widgets). */
+  send(channel, msgType, content, handlers = null, metadata = {}, buffers = []) {
     const msgId = uuid();
     const msg = {
       channel,
@@ -191,6 +205,7 @@ export class Kernel extends EventTarget {
       parent_header: {},
       metadata,
       content,
+      buffers,
     };
     if (handlers) this.handlers.set(msgId, { ...handlers, replied: false, idle: false, queued: false });
     const open = Boolean(this.ws && this.ws.readyState === WebSocket.OPEN);
@@ -247,6 +262,11 @@ export class Kernel extends EventTarget {
       }
       return;
     }
+    if (msg.channel === "iopub") {
+      for (const subscriber of [...this.iopubSubscribers]) {
+        if (subscriber(msg) === true) return;
+      }
+    }
     if (!handler) {
       this.dispatchEvent(new CustomEvent("unhandled", { detail: msg }));
       return;
@@ -263,8 +283,9 @@ export class Kernel extends EventTarget {
   }
 
   finish(msgId, handler) {
-    // Requests without iopub traffic (kernel_info) finish on their reply.
-    if (handler.replied && (handler.idle || !handler.onIopub)) {
+    // Requests without iopub traffic (kernel_info) finish on their reply; those the kernel
+    // does not reply to (`noReply`: comm messages) at their idle status.
+    if ((handler.replied || (handler.noReply && handler.idle)) && (handler.idle || !handler.onIopub)) {
       this.handlers.delete(msgId);
       if (handler.onDone) handler.onDone();
     }

@@ -16,8 +16,8 @@ export const SHORTCUTS = {
     ["Down / J", "select the cell below"],
     ["A", "insert a cell above"],
     ["B", "insert a cell below"],
-    ["D, D", "delete the selected cell"],
-    ["Z", "undo the last cell deletion"],
+    ["D, D", "delete the selected cells"],
+    ["Z", "undo the last cell deletion (again: the one before)"],
     ["X", "cut the cell"],
     ["C", "copy the cell"],
     ["V", "paste below"],
@@ -30,13 +30,22 @@ export const SHORTCUTS = {
     ["I, I", "interrupt the kernel"],
     ["0, 0", "restart the kernel (asks first)"],
     ["H", "show these shortcuts"],
+    ["Shift-Up / Shift-K", "extend the selection up (or shrink it)"],
+    ["Shift-Down / Shift-J", "extend the selection down (or shrink it)"],
+    ["Shift-click", "extend the selection to the cell clicked"],
+    ["Ctrl-A", "select all cells"],
+    ["Shift-M", "merge the selected cells (one selected: with the cell below)"],
+    ["L", "toggle line numbers of the selected cells"],
+    ["Shift-L", "toggle line numbers of all cells"],
   ],
   "Edit mode (Enter)": [
     ["Esc", "leave the editor for command mode"],
-    ["Tab", "indent (or insert spaces)"],
-    ["Shift-Tab", "dedent"],
+    ["Tab", "complete from the kernel; indent at a line's start or a selection"],
+    ["Enter / Tab, Esc", "accept a completion, close the list"],
+    ["Shift-Tab", "help for the name at the cursor (twice: in the pager); dedent at a line's start"],
     ["Up on the first line / Down on the last", "move to the cell above or below"],
     ["Ctrl-Z / Ctrl-Shift-Z", "undo / redo in the cell"],
+    ["Ctrl-Shift-minus", "split the cell at the cursor (or around the selected text)"],
   ],
 };
 
@@ -52,6 +61,7 @@ export function installKeyboard(notebook, actions) {
     { key: "Mod-Enter", run: () => (notebook.runActive(), true) },
     { key: "Alt-Enter", run: () => (notebook.runActive({ insert: true }), true) },
     { key: "Escape", run: () => (notebook.commandMode(), true) },
+    { key: "Mod-Shift--", run: () => (notebook.split(cell), true) },
     {
       key: "ArrowUp",
       run: (view) => {
@@ -95,7 +105,14 @@ export function installKeyboard(notebook, actions) {
     else if (key === "Enter") notebook.editCell();
     else if (mod && event.shiftKey && key === "ArrowUp") notebook.move(-1);
     else if (mod && event.shiftKey && key === "ArrowDown") notebook.move(1);
+    // Selection and the operations on several cells (cellops.js).
+    else if (mod && !event.shiftKey && key.toLowerCase() === "a") notebook.selectAll();
     else if (mod || event.altKey) handled = false;
+    else if (event.shiftKey && (key === "ArrowUp" || key === "K")) notebook.select(notebook.active - 1, { extend: true });
+    else if (event.shiftKey && (key === "ArrowDown" || key === "J")) notebook.select(notebook.active + 1, { extend: true });
+    else if (key === "M") notebook.merge();
+    else if (key === "l") notebook.toggleLineNumbers();
+    else if (key === "L") notebook.toggleLineNumbers({ all: true });
     else if (key === "ArrowUp" || key === "k") notebook.select(notebook.active - 1);
     else if (key === "ArrowDown" || key === "j") notebook.select(notebook.active + 1);
     else if (key === "a") notebook.insert("above");

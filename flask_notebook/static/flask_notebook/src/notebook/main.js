@@ -12,6 +12,7 @@ import { runWithParameters, showRunHistory } from "./runpanel.js";
 import { Runs } from "./runs.js";
 import { Saver } from "./save.js";
 import { buildHeader } from "./toolbar.js";
+import { widgetLink } from "./widgetlink.js";
 
 const STATUS_TEXT = {
   connecting: "Connecting",
@@ -85,7 +86,8 @@ class App {
     const { data, response } = await request("GET", contentsUrl(this.path), { query: { type: "notebook" } });
     this.model = data;
     const header = el("div", { className: "nb-notebook-header" });
-    const cells = el("div", { className: "nb-cells", role: "group", "aria-label": "Cells" });
+    // A grid of rows (cells) that can be selected together (aria-selected on each, as the tree).
+    const cells = el("div", { className: "nb-cells", role: "grid", "aria-multiselectable": "true", "aria-label": "Cells" });
     this.root.replaceChildren(header, cells);
     this.notebook = new Notebook(cells, { resolveImage: (src, cell) => this.resolveImage(src, cell) });
     this.handles = buildHeader(header, this.actions());
@@ -98,6 +100,7 @@ class App {
       etag: response.headers.get("ETag"),
       autosaveSeconds: Number(this.config.autosaveInterval) || 0,
       runWriting: () => this.runs.writing,
+      beforeSave: () => widgetLink.saveState(),
     });
     this.saver.addEventListener("status", (event) => this.showSaveState(event.detail));
     this.runs = new Runs(this.notebook, {
@@ -172,6 +175,7 @@ class App {
         if (event.detail.header.msg_type === "execute_input") this.discoverRuns();
       });
       this.notebook.kernel = this.kernel;
+      widgetLink.connect(this.kernel, this.notebook);
     }
     this.setKernelspec(kernelModel.name);
   }
@@ -286,6 +290,12 @@ class App {
       insertBelow: () => nb().insert("below"),
       moveUp: () => nb().move(-1),
       moveDown: () => nb().move(1),
+      selectAll: () => nb().selectAll(),
+      mergeCells: () => nb().merge(),
+      mergeBelow: () => nb().mergeBelow(),
+      splitCell: () => nb().split(),
+      toggleLineNumbers: () => nb().toggleLineNumbers(),
+      toggleAllLineNumbers: () => nb().toggleLineNumbers({ all: true }),
       changeType: (type) => {
         nb().changeType(type);
         nb().commandMode();

@@ -4,9 +4,10 @@
 
 import { appendAnsi, overwrite } from "./ansi.js";
 import { renderHtml, renderLatex, renderMarkdown, sanitize } from "./render.js";
+import { WIDGET_VIEW_MIME, renderWidget } from "./widgetlink.js";
 
 export const MIME_ORDER = [
-  "text/html", "image/png", "image/jpeg", "image/svg+xml", "text/markdown", "text/latex",
+  WIDGET_VIEW_MIME, "text/html", "image/png", "image/jpeg", "image/svg+xml", "text/markdown", "text/latex",
   "application/json", "text/plain",
 ];
 
@@ -51,7 +52,10 @@ export function renderData(data, metadata, { trusted, resolveImage }) {
   box.dataset.mime = mime;
   const value = data[mime];
   const meta = (metadata && metadata[mime]) || {};
-  if (mime === "text/html") {
+  if (mime === WIDGET_VIEW_MIME) {
+    // Data only (a model id): drawn from the live kernel or the saved widget state.
+    box.append(renderWidget(value, typeof data["text/plain"] === "string" ? data["text/plain"] : ""));
+  } else if (mime === "text/html") {
     box.classList.add("nb-output-html");
     renderHtml(box, joined(value), { trusted });
   } else if (mime === "image/png" || mime === "image/jpeg") {

@@ -1,8 +1,11 @@
 // The one place HTML is made from notebook content: Markdown (marked), math (KaTeX, typeset
-// here, never fetched), and sanitising (DOMPurify) of everything not trusted.
+// here, never fetched from elsewhere), and sanitising (DOMPurify) of everything not trusted.
+//
+// KaTeX is a quarter of the editor's code, and most notebooks open without math on screen,
+// so it is a chunk of its own, loaded the first time math is met: until then each formula is
+// a placeholder holding its TeX as text, typeset in place once KaTeX has arrived.
 
 import DOMPurify from "dompurify";
-import katex from "katex";
 import { Marked } from "marked";
 
 const marked = new Marked({ gfm: true, breaks: false });
@@ -10,9 +13,38 @@ const marked = new Marked({ gfm: true, breaks: false });
 // Code first (so "$" inside code is not math), then display math, then inline math.
 const MATH_OR_CODE = /(```[\s\S]*?```|~~~[\s\S]*?~~~|`[^`\n]+`)|(\$\$[\s\S]+?\$\$|\\\[[\s\S]+?\\\]|\\begin\{([a-z*]+)\}[\s\S]+?\\end\{\3\})|(\$(?!\s)(?:\\\$|[^$\n])+?(?<!\s)\$|\\\([\s\S]+?\\\))/g;
 
-/** Typeset one TeX expression to HTML; a syntax error shows the source in red, not a crash. */
-export function typeset(tex, displayMode) {
+let katex = null;
+let katexLoading = null;
+
+function escapeHtml(text) {
+  return text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+}
+
+function katexHtml(tex, displayMode) {
   return katex.renderToString(tex, { displayMode, throwOnError: false, trust: false, output: "htmlAndMathml" });
+}
+
+/** Typeset every placeholder in the page, once KaTeX is here (fetched on first call). */
+function typesetPending() {
+  if (!katexLoading) {
+    katexLoading = import("katex").then((module) => {
+      katex = module.default;
+    });
+  }
+  katexLoading.then(() => {
+    for (const node of document.querySelectorAll(".nb-math-pending")) {
+      node.outerHTML = katexHtml(node.textContent, node.dataset.display === "true");
+    }
+  });
+}
+
+/** One TeX expression as HTML: typeset when KaTeX is loaded, else a placeholder that will be
+ *  (a syntax error shows the source in red, not a crash). */
+export function typeset(tex, displayMode) {
+  if (katex) return katexHtml(tex, displayMode);
+  queueMicrotask(typesetPending);
+  const tag = displayMode ? "div" : "span";
+  return `<${tag} class="nb-math-pending" data-display="${displayMode}">${escapeHtml(tex)}</${tag}>`;
 }
 
 /** Take math out of `text` (leaving placeholders Markdown will not touch) and typeset it. */

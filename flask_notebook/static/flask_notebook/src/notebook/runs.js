@@ -234,6 +234,8 @@ export class Runs extends EventTarget {
     this.dropInput(run);
     run.inputForm = cell.outputs.askInput(prompt, password, async (value) => {
       run.inputForm = null;
+      // The answer is in: back to the cell's editor, cursor where it was, as Notebook 7 does.
+      if (this.notebook.cells.includes(cell)) this.notebook.editCell(cell, null);
       try {
         await request("POST", apiUrl("runs", run.id, "input"), { body: { value } });
       } catch (error) {

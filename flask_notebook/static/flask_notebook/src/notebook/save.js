@@ -13,8 +13,10 @@ import { confirmDialog } from "../../js/dialogs.js";
 
 export class Saver extends EventTarget {
   /** `runWriting()` says whether a run of this page is writing the file (see above). */
-  constructor(notebook, { path, etag, autosaveSeconds, runWriting = () => false }) {
+  constructor(notebook, { path, etag, autosaveSeconds, runWriting = () => false, beforeSave = async () => {} }) {
     super();
+    /** Called before each save: brings state kept outside the cells (widgets) into metadata. */
+    this.beforeSave = beforeSave;
     this.notebook = notebook;
     this.runWriting = runWriting;
     this.path = path;
@@ -78,6 +80,7 @@ export class Saver extends EventTarget {
     const headers = {};
     if (this.etag && !force) headers["If-Match"] = this.etag;
     try {
+      await this.beforeSave();
       await request("PUT", contentsUrl(this.path), {
         body: { type: "notebook", format: "json", content: this.notebook.toJSON() },
         headers,

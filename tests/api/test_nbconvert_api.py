@@ -60,6 +60,7 @@ def test_nbconvert_needs_credentials_and_a_get(client: FlaskClient, anon: FlaskC
 
 import json  # noqa: E402
 import shutil  # noqa: E402
+import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import nbformat  # noqa: E402
@@ -172,3 +173,33 @@ def test_exports_are_in_the_audit_trail(make_server: object, tmp_path: Path) -> 
     ok, missing = wait_for(exports, timeout=10)
     assert (ok["path"], ok["format"], ok["outcome"], ok["status"]) == (NOTEBOOK, "script", "ok", 200)
     assert (missing["path"], missing["outcome"], missing["status"]) == ("gone.ipynb", "failed", 404)
+
+
+def _converting_children(server: Server) -> list[str]:
+    """The server's child Pythons converting a notebook (core/nbconvert_worker.py)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            parent = int((proc / "stat").read_text().rpartition(")")[2].split()[1])
+            if parent == server.proc.pid and b"nbconvert_worker.py" in (proc / "cmdline").read_bytes():
+                found.append(proc.name)
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="webpdf prints with chromium")
+def test_a_conversion_holds_up_no_other_request(converting: Server) -> None:
+    """A conversion runs in a child Python: while one prints a PDF (seconds), the server
+    answers others."""
+    answers: list[int] = []
+    thread = threading.Thread(target=lambda: answers.append(
+        converting.request("GET", "nbconvert/webpdf/my%20nb.ipynb", timeout=90).status_code))
+    thread.start()
+    try:
+        wait_for(lambda: _converting_children(converting), timeout=30)
+        assert converting.request("GET", "api/contents/my%20nb.ipynb", timeout=30).status_code == 200
+        assert thread.is_alive() and _converting_children(converting)  # answered while the conversion went on
+    finally:
+        thread.join(90)
+    assert answers == [200]

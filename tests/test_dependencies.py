@@ -40,6 +40,13 @@ def declared() -> dict[str, Requirement]:
     return {canonicalize_name(req.name): req for req in requirements}
 
 
+def optional() -> dict[str, Requirement]:
+    """The extras for optional features (``test`` aside): imported only where they are used."""
+    extras = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    requirements = [Requirement(line) for name, lines in extras.items() if name != "test" for line in lines]
+    return {canonicalize_name(req.name): req for req in requirements}
+
+
 def pinned() -> dict[str, Version]:
     """requirements.txt: the exact versions the tests run with."""
     pins = {}
@@ -77,7 +84,7 @@ def imported_modules() -> dict[str, set[str]]:
 
 
 def test_every_imported_module_is_declared() -> None:
-    deps = declared()
+    deps = {**declared(), **optional()}
     modules = imported_modules()
     assert {"flask", "zmq", "jupyter_client"} <= set(modules)  # the walk sees the imports
     undeclared = {module: (distributions().get(module), sorted(files)) for module, files in modules.items()
@@ -117,6 +124,17 @@ def test_the_installed_versions_are_the_pinned_ones() -> None:
     pins = pinned()
     installed = {name: Version(importlib.metadata.version(name)) for name in declared()}
     assert {name: pins.get(name) for name in installed} == installed
+
+
+def test_optional_extras_are_bounded_around_the_tested_version() -> None:
+    """An optional feature's package (``webpdf``: playwright) is pinned for the tests in
+    requirements-test.txt, and bounded like the others."""
+    pins = {canonicalize_name(line.partition("==")[0]): Version(line.partition("==")[2])
+            for line in (PROJECT / "requirements-test.txt").read_text().splitlines() if "==" in line}
+    for name, req in optional().items():
+        tested = pins[name]
+        assert tested in req.specifier, req
+        assert str(req.specifier) == f"<{tested.major + 1},>={tested.major}.{tested.minor}", req
 
 
 def test_no_requirement_marker_or_extra_hides_a_dependency() -> None:

@@ -1,5 +1,5 @@
 """The blueprint tree: notebook -> {api -> {contents, kernels (+ channels), sessions, kernelspecs,
-terminals, nbconvert}, auth, files, kernelspec resources, terminal WebSocket, ui}.
+terminals, nbconvert}, auth, files, export (/nbconvert/<format>/<path>), kernelspec resources, terminal WebSocket, ui}.
 
 Built once at import; ``Notebook.init_app`` registers ``notebook`` on each app.
 """
@@ -7,8 +7,8 @@ Built once at import; ``Notebook.init_app`` registers ``notebook`` on each app.
 from __future__ import annotations
 
 from ..core import errors as core_errors
-from . import (api, apispec, audit, auth, channels, config, contents, errors, events, execute, files, kernels,
-               kernelspecs, nbconvert, openapi, runs, security, sessions, terminals, ui)
+from . import (api, apispec, audit, auth, channels, config, contents, errors, events, execute, export, files, icons,
+               kernels, kernelspecs, nbconvert, openapi, runs, security, sessions, terminals, ui)
 from .static import PagesBlueprint
 
 notebook = PagesBlueprint(
@@ -19,6 +19,7 @@ notebook = PagesBlueprint(
     static_url_path="/static",
 )
 notebook.before_request(security.check_host)
+notebook.add_url_rule("/favicon.ico", "favicon", icons.favicon)  # open to all, as a static file
 notebook.register_error_handler(core_errors.NotebookError, errors.handle_page_error)
 notebook.after_request(security.after_auth)
 notebook.after_request(audit.after_request)  # every action's line, from one place (NOTEBOOK_AUDIT_LOG)
@@ -40,12 +41,13 @@ api.bp.register_blueprint(apispec.bp)
 api.bp.register_blueprint(events.bp)  # with the subscribe WebSocket route on it
 assert channels.sock  # imported for its route
 
-for page_bp in (files.bp, kernelspecs.resources_bp, ui.bp):
+for page_bp in (files.bp, export.bp, kernelspecs.resources_bp, ui.bp):
     page_bp.before_request(security.guard_page)
 
 notebook.register_blueprint(api.bp)
 notebook.register_blueprint(auth.bp)
 notebook.register_blueprint(files.bp)
+notebook.register_blueprint(export.bp)
 notebook.register_blueprint(kernelspecs.resources_bp)
 notebook.register_blueprint(terminals.socket_bp)  # authenticated as the API (its own before_request)
 notebook.register_blueprint(ui.bp)

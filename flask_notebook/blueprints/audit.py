@@ -5,7 +5,8 @@ The kernel WebSocket's ``execute_request`` messages come through ``websocket_exe
 
 What counts: logins and logouts, kernel start/interrupt/restart/shutdown, executions over
 REST, contents writes (save, upload, create, copy, mkdir, rename, delete, checkpoint
-restore, trust), session create/update/delete, terminal create/delete; and, whatever the
+restore, trust), exports (``/nbconvert/``: path and format), session create/update/delete,
+terminal create/delete; and, whatever the
 endpoint, a 403 (``denied``), or a 404 on a URL naming a kernel, session, terminal or
 execution (``denied``: another user's is answered 404 so as not to tell that it exists).
 
@@ -55,6 +56,8 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("notebook.api.shutdown_server", "POST"): "server.shutdown",
     ("notebook.api.runs.create_run", "POST"): "run.start",
     ("notebook.api.runs.cancel_run", "DELETE"): "run.cancel",
+    ("notebook.export.convert_notebook", "GET"): "contents.export",
+    ("notebook.export.convert_model", "POST"): "contents.export",
 }
 #: The actions whose resource (or new path) is in the JSON answer.
 _ANSWER_NEEDED = frozenset({"kernel.start", "session.create", "terminal.create", "execute", "contents.create",
@@ -146,6 +149,8 @@ def _fields(action: str | None, response: Response, view_args: dict[str, Any]) -
         fields["resource"] = answer.get("id")
         fields["path"] = answer.get("path", body.get("path"))
         fields["kernel_id"] = answer.get("kernel_id", body.get("kernel_id"))
+    elif action == "contents.export":
+        fields["format"] = view_args.get("fmt")
     if "run_id" in view_args:
         fields["resource"] = view_args["run_id"]
     if "request_id" in view_args:

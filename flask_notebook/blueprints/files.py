@@ -26,7 +26,7 @@ def get_file(api_path: str) -> Response:
     if contents.root.refuse_hidden(api_path) or not os.path.isfile(os_path):
         raise missing
     if not g.notebook_proven:
-        _check_referer()
+        check_referer()
     name = os.path.basename(os_path)
     mimetype = "application/x-ipynb+json" if name.endswith(".ipynb") else mimetypes.guess_type(name)[0]
     mimetype = mimetype or "text/plain"
@@ -41,7 +41,7 @@ def get_file(api_path: str) -> Response:
     return response
 
 
-def _check_referer() -> None:
+def check_referer() -> None:
     """A cookie-authenticated download must come from one of our pages (or carry `_xsrf`)."""
     referer = request.headers.get("Referer")
     if referer and urlsplit(referer).netloc.lower() == request.host.lower():

@@ -1,4 +1,5 @@
-"""nbconvert's export formats, as ``GET /api/nbconvert`` lists them.
+"""nbconvert's export formats, as ``GET /api/nbconvert`` lists them, and conversions
+(``GET /nbconvert/<format>/<path>``), each in a child Python (``nbconvert_worker.py``).
 
 jupyter_server imports nbconvert and loads every exporter's class on each call. Here the
 answer is worked out once per process, in a child Python: importing nbconvert costs about
@@ -7,14 +8,26 @@ answer is worked out once per process, in a child Python: importing nbconvert co
 the same packages and Jupyter configuration; ``-P`` keeps the server's working directory
 (perhaps the notebook root, with anyone's ``json.py`` in it) off its import path.
 Installing an exporter takes a server restart to show.
+
+``webpdf`` prints with chromium through playwright: it is listed only when both are there
+(chromium: ``$CHROMIUM``, else ``chromium`` or ``google-chrome`` on the PATH).
+
+A conversion runs in a child Python too, at most ``MAX_CONVERSIONS`` at once (a third waits,
+cooperatively) and each for at most ``TIMEOUT`` seconds: nbconvert's work for a big notebook
+never holds the server's hub, and a notebook that makes it hang costs one child, which is
+killed.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
+import shutil
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -35,11 +48,15 @@ for name in base.get_export_names():
         continue
 print(json.dumps(formats))
 """
-#: Seconds the child may take.
-TIMEOUT = 60
+#: Seconds the child may take (a listing or a conversion).
+TIMEOUT = 120
+#: Conversions running at once; more wait their turn.
+MAX_CONVERSIONS = 2
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nbconvert_worker.py")
 
 _lock = threading.Lock()  # gevent's under monkey-patching: the second caller waits, cooperatively
 _formats: dict[str, Any] | None = None
+_conversions = threading.BoundedSemaphore(MAX_CONVERSIONS)
 
 
 def export_formats() -> dict[str, Any]:
@@ -51,7 +68,83 @@ def export_formats() -> dict[str, Any]:
     with _lock:
         if _formats is None:
             _formats = _list_exporters()
+            if "webpdf" in _formats and webpdf_unavailable() is not None:
+                del _formats["webpdf"]
         return _formats
+
+
+def chromium() -> str | None:
+    """The chromium that ``webpdf`` prints with: ``$CHROMIUM``, else one on the PATH."""
+    given = os.environ.get("CHROMIUM")
+    if given:
+        return given if os.access(given, os.X_OK) else None
+    for name in ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def webpdf_unavailable() -> str | None:
+    """Why ``webpdf`` cannot convert here, or None when it can."""
+    if importlib.util.find_spec("playwright") is None:
+        return "webpdf needs the playwright package (pip install 'flask-notebook[webpdf]')"
+    if chromium() is None:
+        return "webpdf needs chromium: none found ($CHROMIUM, or chromium on the PATH)"
+    return None
+
+
+@dataclass(frozen=True)
+class Converted:
+    """A conversion's answer: its bytes, nbconvert's MIME type for them (None: it has
+    none), the extension of the file they make, and whether they are a zip of the output
+    with its extracted images (as jupyter_server answers then)."""
+
+    body: bytes
+    mimetype: str | None
+    extension: str
+    zip: bool
+
+
+def check_format(name: str) -> None:
+    """:raises errors.NotFound: no exporter `name` (jupyter_server's 404), or webpdf without
+        chromium (why, in the reason).
+    :raises errors.NotebookError: nbconvert's exporters cannot be listed."""
+    if name in export_formats():
+        return
+    raise errors.NotFound(f"No exporter for format: {name}",
+                          reason=webpdf_unavailable() if name == "webpdf" else None)
+
+
+def convert(name: str, notebook: dict[str, Any], *, notebook_name: str, resources: dict[str, Any],
+            sanitize_html: bool | None = None) -> Converted:
+    """Convert `notebook` (nbformat v4 JSON) with exporter `name`, in a child Python.
+
+    :raises errors.NotFound: no such exporter (``check_format``).
+    :raises errors.NotebookError: the exporter could not be made, the conversion failed or
+        took longer than ``TIMEOUT``; its message says which, as jupyter_server's does.
+    """
+    check_format(name)
+    request = orjson.dumps({"format": name, "name": notebook_name, "notebook": notebook, "resources": resources,
+                           "sanitize_html": sanitize_html, "chromium": chromium()})
+    with _conversions:
+        try:
+            done = subprocess.run([sys.executable, "-P", WORKER], input=request, capture_output=True,
+                                  timeout=TIMEOUT, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise errors.NotebookError(f"nbconvert failed: took longer than {TIMEOUT} s") from exc
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise errors.NotebookError("nbconvert failed", reason=str(exc)) from exc
+    head, _, body = done.stdout.partition(b"\n")
+    try:
+        header: dict[str, Any] = orjson.loads(head)
+    except orjson.JSONDecodeError:
+        header = {}
+    if done.returncode != 0 or "error" in header or not header:
+        last = (done.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+        log.warning("nbconvert %s of %s failed (status %s): %s", name, notebook_name, done.returncode, last)
+        raise errors.NotebookError(str(header.get("message") or f"nbconvert failed: {last}"))
+    return Converted(body, header.get("mimetype"), str(header.get("extension") or ""), bool(header.get("zip")))
 
 
 def _list_exporters() -> dict[str, Any]:

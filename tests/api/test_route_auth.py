@@ -27,6 +27,7 @@ PUBLIC = {
     "notebook.auth.submit_login": "the login form's target",
     "notebook.auth.logout": "logging out needs no login",
     "notebook.static": "static assets (CSS, JS, fonts) of the login page too",
+    "notebook.favicon": "/favicon.ico, a static file, the login page's icon too",
 }
 #: Endpoints authenticated as the API is (a 403, never a login redirect): the API, and the
 #: terminals' WebSocket URL (as in jupyter_server, where it is not a page either).

@@ -113,10 +113,10 @@ def test_save_then_reload_keeps_outputs(page: Page, ui_server: UIServer) -> None
     expect(output(page, 1)).to_contain_text("42")
     expect(cell(page, 1).locator(".nb-prompt")).to_have_text("[1]:")
     # The run saved its outputs itself: the page has nothing unsaved (issue 20).
-    expect(page).to_have_title("saved.ipynb · flask-notebook")
+    expect(page).to_have_title("saved.ipynb")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status").filter(has_text="Saved")).to_have_text("Saved")
-    expect(page).to_have_title("saved.ipynb · flask-notebook")
+    expect(page).to_have_title("saved.ipynb")
     saved = ui_server.json("GET", "api/contents/saved.ipynb", 200)["content"]["cells"][0]
     assert saved["execution_count"] == 1
     assert [o["output_type"] for o in saved["outputs"]] == ["stream", "execute_result"]

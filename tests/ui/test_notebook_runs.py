@@ -70,7 +70,7 @@ def test_run_all_goes_on_with_the_page_closed_and_a_reopened_page_follows_it(
     expect(prompt(again, 4)).to_have_text("[4]:")
     expect(again.locator(".nb-cell[aria-busy=true]")).to_have_count(0)
     # The run's outputs are the server's to save: the page has nothing unsaved.
-    expect(again).to_have_title("slow.ipynb · flask-notebook")
+    expect(again).to_have_title("slow.ipynb")
 
     # The file has everything.
     def complete() -> bool:
@@ -218,4 +218,4 @@ def test_a_run_started_in_another_tab_shows_live_in_this_one(
     expect(output(page, 1)).to_have_text("cell 1")
     expect(output(page, 2)).to_have_text("two")
     expect(prompt(page, 2)).to_have_text("[2]:")
-    expect(page).to_have_title("shared.ipynb · flask-notebook")
+    expect(page).to_have_title("shared.ipynb")

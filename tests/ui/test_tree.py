@@ -106,7 +106,7 @@ def test_new_folder_and_text_file_are_named_in_a_dialog(page: Page, ui_server: U
     expect(dialog.get_by_label("Folder name")).to_have_value("Untitled Folder")
     expect(dialog.get_by_label("Folder name")).to_be_focused()
     dialog.get_by_label("Folder name").fill("results")
-    dialog.get_by_role("button", name="Rename").click()
+    dialog.get_by_role("button", name="Create").click()
     expect(dialog).to_have_count(0)
     expect(row(page, "results")).to_have_attribute("aria-selected", "true")
     assert (folder / "results").is_dir() and not (folder / "Untitled Folder").exists()

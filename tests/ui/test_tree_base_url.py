@@ -62,7 +62,7 @@ def test_tree_works_under_a_base_url_over_tls(tls_page: Page, tls_server: UIServ
     page.get_by_role("button", name="New Folder").click()
     dialog = page.get_by_role("dialog", name="Name the new folder")
     dialog.get_by_label("Folder name").fill("inside")
-    dialog.get_by_role("button", name="Rename").click()
+    dialog.get_by_role("button", name="Create").click()
     page.get_by_role("link", name="inside", exact=True).click()
     expect(page).to_have_url(re.compile(r"^https://127\.0\.0\.1:\d+/nb/tree/inside$"))
     expect(page.get_by_text("This folder is empty.")).to_be_visible()

@@ -45,7 +45,7 @@ export function fileActions(tree) {
       return null;
     }
     await tree.reload(model.path);
-    return (await rename({ ...model, name: baseName(model.path) }, `Name the new ${what}`)) || model.path;
+    return (await rename({ ...model, name: baseName(model.path) }, `Name the new ${what}`, "Create")) || model.path;
   }
 
   /**
@@ -66,13 +66,13 @@ export function fileActions(tree) {
     return entry.type !== "directory" && dot > 0 ? dot : entry.name.length;
   }
 
-  async function rename(entry, title = "Rename") {
+  async function rename(entry, title = "Rename", confirmLabel = "Rename") {
     const renamed = await promptDialog({
       title,
       label: entry.type === "directory" ? "Folder name" : "File name",
       value: entry.name,
       select: [0, stemLength(entry)],
-      confirmLabel: "Rename",
+      confirmLabel,
       submit: async (name) => {
         if (!name) throw new Error("The name cannot be empty.");
         if (name.includes("/")) throw new Error("A name cannot contain '/'.");

@@ -110,7 +110,7 @@ const grid = new VirtualGrid({
 function renderRow(entry, row) {
   const sessions = state.running.get(entry.path);
   const link = el("a", { className: "nb-name", href: entryUrl(entry), tabIndex: -1, title: entry.name }, entry.name);
-  if (entry.type === "file" && !isText(entry)) {
+  if (entry.type === "notebook" || (entry.type === "file" && !isText(entry))) { // notebooks in a tab of their own, as Notebook 7
     link.target = "_blank";
     link.rel = "noopener";
   }
@@ -157,7 +157,7 @@ function updateSelectionBar() {
   const count = selected.length;
   const single = count === 1 ? selected[0] : null;
   const hasFolder = selected.some((entry) => entry.type === "directory");
-  $("nb-selection-count").textContent = count ? `${count} selected` : `${state.entries.length} items`;
+  $("nb-selection-count").textContent = count ? `${count} selected` : `${state.entries.length} ${state.entries.length === 1 ? "item" : "items"}`;
   $("nb-open").disabled = !single;
   $("nb-rename").disabled = !single;
   $("nb-duplicate").disabled = !count || hasFolder;
@@ -275,7 +275,7 @@ async function loadKernelspecs() {
 function openEntry(entry) {
   if (entry.type === "directory") {
     load(entry.path, { history: "push" });
-  } else if (entry.type === "notebook" || isText(entry)) {
+  } else if (isText(entry)) {
     window.location.assign(entryUrl(entry));
   } else {
     window.open(entryUrl(entry), "_blank", "noopener");

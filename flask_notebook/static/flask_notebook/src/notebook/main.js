@@ -4,6 +4,7 @@
 
 import { ApiError, apiUrl, contentsUrl, encodePath, pageConfig, pageUrl, request } from "../../js/api.js";
 import { confirmDialog, el, promptDialog, showError, toast } from "../../js/dialogs.js";
+import { downloadAs } from "./export.js";
 import { Kernel } from "./kernel.js";
 import { KernelNotice, adoptLanguageInfo } from "./kernelwatch.js";
 import { installKeyboard } from "./keyboard.js";
@@ -255,13 +256,13 @@ class App {
     const text = { saved: "Saved", unsaved: "Unsaved changes", saving: "Saving…", error: "Save failed", conflict: "Changed on disk" }[status];
     this.handles.saveState.textContent = message && status !== "saved" ? `${text}: ${message}` : text;
     this.handles.saveState.dataset.status = status;
-    document.title = `${this.saver.dirty ? "* " : ""}${basename(this.path)} · flask-notebook`;
+    document.title = `${this.saver.dirty ? "* " : ""}${basename(this.path)}`; // the notebook's name, as Notebook 7's tab
     if (status === "error") showError("Save", { message });
   }
 
   showName() {
     this.handles.name.textContent = basename(this.path).replace(/\.ipynb$/, "");
-    document.title = `${this.saver && this.saver.dirty ? "* " : ""}${basename(this.path)} · flask-notebook`;
+    document.title = `${this.saver && this.saver.dirty ? "* " : ""}${basename(this.path)}`;
   }
 
   syncCellType() {
@@ -298,6 +299,7 @@ class App {
       save: guard("Save", () => this.saver.save()),
       rename: guard("Rename", () => this.rename()),
       download: () => this.download(),
+      downloadAs: (format) => guard("Download", () => downloadAs(this, format))(),
       revert: guard("Revert", () => this.saver.revert()),
       reloadFromDisk: guard("Reload", () => this.reloadFromDisk()),
       newNotebook: guard("New notebook", () => this.newNotebook()),

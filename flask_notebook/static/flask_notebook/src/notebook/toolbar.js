@@ -3,9 +3,11 @@
 
 import { el } from "../../js/dialogs.js";
 import { docLinks } from "./help.js";
+import { exportItems, trimExportItems } from "./export.js";
 
-/** A menu button with a popup of items; arrows move, Esc closes, focus returns to the button. */
-function menu(label, items, menus) {
+/** A menu button with a popup of items; arrows move, Esc closes, focus returns to the button.
+ *  `onOpen(popup)`, if given, runs at each opening (it may hide items). */
+function menu(label, items, menus, onOpen = null) {
   const button = el("button", { type: "button", className: "nb-menu-button", "aria-haspopup": "menu", "aria-expanded": "false" }, label);
   const popup = el("div", { className: "nb-menu", role: "menu", "aria-label": label, hidden: true });
   for (const item of items) {
@@ -25,7 +27,7 @@ function menu(label, items, menus) {
     });
     popup.append(entry);
   }
-  const entries = () => [...popup.querySelectorAll("[role=menuitem]")];
+  const entries = () => [...popup.querySelectorAll("[role=menuitem]:not([hidden])")];
   const close = (focusButton = true) => {
     popup.hidden = true;
     button.setAttribute("aria-expanded", "false");
@@ -33,6 +35,7 @@ function menu(label, items, menus) {
   };
   const open = () => {
     for (const other of menus) if (other.popup !== popup) other.close(false);
+    if (onOpen) onOpen(popup);
     popup.hidden = false;
     button.setAttribute("aria-expanded", "true");
     entries()[0].focus();
@@ -111,12 +114,13 @@ export function buildHeader(host, a) {
       { id: "save", label: "Save and checkpoint", keys: "Ctrl-S", run: a.save },
       { id: "rename", label: "Rename…", run: a.rename },
       { id: "download", label: "Download .ipynb", run: a.download },
+      ...exportItems(a.downloadAs), // "Download as" each nbconvert format (export.js)
       { id: "run-parameters", label: "Run with parameters…", run: a.runWithParameters },
       { id: "trust", label: "Trust notebook…", run: a.trust },
       "-",
       { id: "revert", label: "Revert to checkpoint…", run: a.revert },
       { id: "reload", label: "Reload from disk", run: a.reloadFromDisk },
-    ], menus),
+    ], menus, trimExportItems),
     menu("Edit", [
       { id: "cut", label: "Cut cell", keys: "X", run: a.cut },
       { id: "copy", label: "Copy cell", keys: "C", run: a.copy },

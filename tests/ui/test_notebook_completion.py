@@ -198,7 +198,10 @@ def test_busy_kernel_no_popup_and_focus_back_after_input(page: Page, ui_server: 
 def test_markdown_list_continues_once(page: Page, ui_server: UIServer) -> None:
     put_notebook(ui_server, "list.ipynb", [markdown_cell("")])
     open_notebook(page, "list.ipynb")
+    assert not page.evaluate("nbApp.notebook.cells[0].editor.grammarReady")  # not loaded with the page
     editor(page, 1).click()
+    # The Markdown grammar (a chunk of its own) is fetched when a Markdown editor first gets focus.
+    page.wait_for_function("nbApp.notebook.cells[0].editor.grammarReady")
     page.keyboard.type("- code")
     page.keyboard.press("Enter")
     page.keyboard.type("b")

@@ -4,7 +4,6 @@
 
 import { closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap, indentLess, indentMore } from "@codemirror/commands";
-import { markdown } from "@codemirror/lang-markdown";
 import { python } from "@codemirror/lang-python";
 import { bracketMatching, indentOnInput, indentUnit, syntaxHighlighting } from "@codemirror/language";
 import { Compartment, EditorState, Prec } from "@codemirror/state";
@@ -44,9 +43,28 @@ function kernelAssist(type, getKernel) {
   return type === "code" ? [kernelCompletion(getKernel), kernelHelp(getKernel)] : [];
 }
 
+// The Markdown grammar (lang-markdown) brings HTML, CSS and JavaScript grammars with it, a
+// sixth of the page's code, and a Markdown cell shows rendered until someone edits it: so it
+// is a chunk of its own, fetched the first time a Markdown cell's editor gets focus (or a cell
+// becomes Markdown). Until it is here, that editor is plain text; then every Markdown editor
+// takes it.
+let markdownLanguage = null;
+let markdownLoading = null;
+/** Editors (the objects createEditor returns) that showed Markdown before the grammar came. */
+const withoutMarkdown = new Set();
+
+function loadMarkdown() {
+  markdownLoading ||= import("@codemirror/lang-markdown").then(({ markdown }) => {
+    markdownLanguage = [markdown(), singleListMarker];
+    for (const editor of withoutMarkdown) editor.refreshLanguage();
+    withoutMarkdown.clear();
+  });
+  return markdownLoading;
+}
+
 function language(type) {
   if (type === "code") return python();
-  if (type === "markdown") return [markdown(), singleListMarker];
+  if (type === "markdown") return markdownLanguage || [];
   return [];
 }
 
@@ -86,26 +104,44 @@ export function createEditor({ parent, doc, type, label, cellKeys, onChange, onF
         EditorView.lineWrapping,
         EditorView.updateListener.of((update) => {
           if (update.docChanged) onChange();
-          if (update.focusChanged && update.view.hasFocus) onFocus();
+          if (update.focusChanged && update.view.hasFocus) {
+            if (editor.type === "markdown" && !markdownLanguage) loadMarkdown();
+            onFocus();
+          }
         }),
       ],
     }),
   });
   const editor = {
     view,
+    type,
     lineNumbers: withNumbers,
+    /** Whether its type's grammar is in (a Markdown editor's may still be on its way). */
+    get grammarReady() {
+      return editor.type !== "markdown" || Boolean(markdownLanguage);
+    },
+    /** Take the grammar of its type again (the Markdown one has arrived). */
+    refreshLanguage() {
+      if (editor.type === "markdown") view.dispatch({ effects: lang.reconfigure(language("markdown")) });
+    },
     setLineNumbers(on) {
       if (on === editor.lineNumbers) return;
       editor.lineNumbers = on;
       view.dispatch({ effects: numbers.reconfigure(on ? numbered() : []) });
     },
     setType(newType) {
+      editor.type = newType;
+      if (newType === "markdown" && !markdownLanguage) {
+        withoutMarkdown.add(editor);
+        loadMarkdown();
+      }
       view.dispatch({ effects: [lang.reconfigure(language(newType)), assist.reconfigure(kernelAssist(newType, kernel))] });
     },
     setLabel(newLabel) {
       view.dispatch({ effects: labelled.reconfigure(EditorView.contentAttributes.of({ "aria-label": newLabel })) });
     },
   };
+  if (type === "markdown" && !markdownLanguage) withoutMarkdown.add(editor);
   return editor;
 }
 

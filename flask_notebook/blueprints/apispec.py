@@ -33,7 +33,8 @@ bp = Blueprint("apispec", __name__)
 UNDESCRIBED = frozenset({
     "notebook.static", "notebook.api.no_such_endpoint", "notebook.api.no_such_websocket", "notebook.auth.login",
     "notebook.auth.submit_login", "notebook.auth.logout", "notebook.ui.index", "notebook.ui.tree",
-    "notebook.ui.edit", "notebook.ui.running", "notebook.ui.runs", "notebook.ui.notebook",
+    "notebook.ui.edit", "notebook.ui.running", "notebook.ui.runs", "notebook.ui.notebook", "notebook.ui.terminal",
+    "notebook.favicon",
 })
 
 
@@ -359,6 +360,22 @@ JUPYTER_PATHS: dict[str, Any] = {
         "200": _json({"type": "object", "additionalProperties": {
             "type": "object", "required": ["output_mimetype"],
             "properties": {"output_mimetype": _NULLABLE_STRING}}}, "The exporters")})},
+    "/nbconvert/{fmt}/{api_path}": {"parameters": [_param("fmt", "path", "An nbconvert exporter (`/api/nbconvert`)"),
+                                                  _API_PATH], "get": {
+        "tags": ["nbconvert"], "summary": "The notebook converted by nbconvert (a path that is no notebook: "
+                                          "a redirect to /files or /tree)",
+        "parameters": [_param("download", "query", "`true`: as an attachment named after the notebook"),
+                       _param("sanitize_html", "query", "`true` or `false`: the html exporter's option")],
+        "responses": {"200": {"description": "The converted notebook", "content": {"*/*": {"schema": {}}}},
+                      "302": {"description": "Not a notebook: its /files or /tree URL"},
+                      "404": _ERROR, "500": _ERROR}}},
+    "/nbconvert/{fmt}": {"parameters": [_param("fmt", "path", "An nbconvert exporter (`/api/nbconvert`)")],
+                         "post": {
+        "tags": ["nbconvert"], "summary": "A notebook model in the body converted by nbconvert",
+        "requestBody": _body({"type": "object", "required": ["content"], "properties": {
+            "name": {"type": "string"}, "content": {"type": "object"}}}),
+        "responses": {"200": {"description": "The converted notebook", "content": {"*/*": {"schema": {}}}},
+                      "400": _ERROR, "403": _ERROR, "404": _ERROR, "500": _ERROR}}},
     "/api/shutdown": {"post": _op("server", "Shut every kernel down, then stop the server (as SIGTERM)", {
         "200": {"description": "Stopping, the kernels shut down (an empty body)"},
         "501": _ERROR})},

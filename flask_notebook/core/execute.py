@@ -607,6 +607,11 @@ class Executor:
                 flight.finish("error", _lost("The kernel was shut down during the execution"))
                 return
             if flight.lost or self.kernel.pid != flight.pid:  # the process died or was restarted
+                if flight.reply is not None:
+                    # It had answered: its idle went down with the process (a later request
+                    # of the same batch killed it). The reply says how it ended.
+                    self._complete(flight)
+                    return
                 flight.finish("error", _lost(self.kernel.reason or "The kernel restarted during the execution"))
                 return
             if execution.done and (flight.end_as is None or self.subshell_id is not None):
@@ -720,8 +725,14 @@ class Executor:
                     state = msg.content().get("execution_state")  # server-made: restarting or dead
                     if state in ("restarting", "dead"):
                         for lost in self.in_flight():
-                            if lost.msg_id is not None:
-                                lost.lost = True
+                            if lost.msg_id is None:
+                                continue
+                            lost.lost = True
+                            if lost.reply is not None:
+                                # It had answered; its idle went down with the process (a later
+                                # request killed it): `_follow` ends it as its reply says.
+                                lost.changed()
+                            else:
                                 lost.finish("error", _lost(str(msg.content().get("reason") or f"The kernel is {state}")))
                 return
             self._update(flight, msg)

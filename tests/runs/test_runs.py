@@ -97,6 +97,18 @@ def test_a_failing_cell_stops_the_run_and_later_cells_are_untouched(server: Serv
     assert cells[2].outputs == [old_output] and cells[2].execution_count == 7 and "flask_notebook" not in cells[2].metadata
 
 
+def test_a_cell_that_kills_the_kernel_fails_the_run_and_the_cells_before_it_stay_ok(server: Server) -> None:
+    # Sent in one batch: the first cell's reply comes, its idle goes down with the process
+    # the second cell ends. The first ran, and says so; the run fails on the kernel's death.
+    write_notebook(server.root / "die.ipynb", "x = 1\nprint('before')", "import os; os._exit(3)", "print('after')")
+    run = wait_run(server, start_run(server, path="die.ipynb")["id"])
+    assert run["status"] == "failed" and run["error"]["ename"] == "DeadKernelError", run
+    cells = read_notebook(server.root / "die.ipynb").cells
+    assert cells[0].metadata.flask_notebook.execution.status == "ok" and _text(cells[0]) == "before\n"
+    assert cells[0].execution_count == 1
+    assert "flask_notebook" not in cells[2].metadata
+
+
 def test_allow_errors_runs_every_cell(server: Server) -> None:
     write_notebook(server.root / "errors.ipynb", "1 / 0", "print('after')")
     run = wait_run(server, start_run(server, path="errors.ipynb", allow_errors=True)["id"])

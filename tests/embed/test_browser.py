@@ -41,7 +41,9 @@ def test_site_user_logs_in_and_runs_a_cell(page: Page, site: Site, ada: User) ->
     expect(page).to_have_url(site.url + "notebook/tree/")
 
     # The file browser creates a notebook and opens it in the editor, which starts a kernel.
-    page.get_by_role("button", name="New Notebook", exact=True).click()
+    with page.context.expect_page() as opened:  # in a new tab
+        page.get_by_role("button", name="New Notebook", exact=True).click()
+    page = opened.value
     page.wait_for_url(re.compile(r"/notebook/notebooks/Untitled\d*\.ipynb$"))
     path = page.url.rsplit("/notebooks/", 1)[1]
     expect_ready(page)

@@ -69,15 +69,22 @@ def test_new_notebook_uses_the_chosen_kernel_and_opens_the_editor(page: Page, ui
     kernel = page.get_by_label("Kernel for new notebooks")
     expect(kernel.locator("option")).not_to_have_count(0)
     kernel.select_option("python3")
-    page.get_by_role("button", name="New Notebook", exact=True).click()
-    page.wait_for_url(re.compile(r"/notebooks/newnb/Untitled\.ipynb$"))
+    with page.context.expect_page() as opened:  # in a new tab, as Notebook 7 does
+        page.get_by_role("button", name="New Notebook", exact=True).click()
+    editor = opened.value
+    editor.wait_for_url(re.compile(r"/notebooks/newnb/Untitled\.ipynb$"))
     saved = json.loads((ui_server.root / "newnb" / "Untitled.ipynb").read_text())
     assert saved["metadata"]["kernelspec"]["name"] == "python3"
     assert saved["nbformat"] == 4 and saved["cells"] == []
-    # And the new notebook runs: type code, Shift-Enter, see the result.
-    expect_ready(page)
-    run_code(page, 1, "1+1")
-    expect(output(page, 1)).to_have_text("Out[1]:2")
+    # The file browser stays, and lists the new notebook.
+    expect(page).to_have_url(re.compile(r"/tree/newnb$"))
+    expect(row(page, "Untitled.ipynb")).to_be_visible()
+    # The new notebook opens clean (filling in the kernel's language_info is no edit of
+    # the person's), and runs: type code, Shift-Enter, see the result.
+    expect_ready(editor)
+    expect(editor).to_have_title("Untitled.ipynb")
+    run_code(editor, 1, "1+1")
+    expect(output(editor, 1)).to_have_text("Out[1]:2")
 
 
 def test_new_notebook_records_a_kernel_other_than_the_default(page: Page, ui_server: UIServer) -> None:
@@ -85,13 +92,15 @@ def test_new_notebook_records_a_kernel_other_than_the_default(page: Page, ui_ser
     specs = ui_server.json("GET", "api/kernelspecs", 200)
     other = next(name for name in specs["kernelspecs"] if name != specs["default"])
     # Only the file browser is under test here: the editor page is not loaded.
-    page.route(re.compile(r".*/notebooks/.*"), lambda route: route.fulfill(body="editor", content_type="text/html"))
+    page.context.route(re.compile(r".*/notebooks/.*"),
+                       lambda route: route.fulfill(body="editor", content_type="text/html"))
     open_tree(page, "newnb-other")
     kernel = page.get_by_label("Kernel for new notebooks")
     expect(kernel).to_have_value(specs["default"])
     kernel.select_option(other)
-    page.get_by_role("button", name="New Notebook", exact=True).click()
-    page.wait_for_url(re.compile(r"/notebooks/newnb-other/Untitled\.ipynb$"))
+    with page.context.expect_page() as opened:
+        page.get_by_role("button", name="New Notebook", exact=True).click()
+    opened.value.wait_for_url(re.compile(r"/notebooks/newnb-other/Untitled\.ipynb$"))
     saved = json.loads((ui_server.root / "newnb-other" / "Untitled.ipynb").read_text())
     spec = specs["kernelspecs"][other]["spec"]
     assert saved["metadata"]["kernelspec"] == {"name": other, "display_name": spec["display_name"],

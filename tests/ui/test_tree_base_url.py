@@ -80,6 +80,7 @@ def test_tree_works_under_a_base_url_over_tls(tls_page: Page, tls_server: UIServ
     expect(page.get_by_text("No kernels are running.")).to_be_visible()
 
     page.goto("tree/inside")
-    page.get_by_role("button", name="New Notebook", exact=True).click()
-    page.wait_for_url(re.compile(r"^https://127\.0\.0\.1:\d+/nb/notebooks/inside/Untitled\.ipynb$"))
+    with page.context.expect_page() as opened:
+        page.get_by_role("button", name="New Notebook", exact=True).click()
+    opened.value.wait_for_url(re.compile(r"^https://127\.0\.0\.1:\d+/nb/notebooks/inside/Untitled\.ipynb$"))
     assert Path(tls_server.root / "inside" / "Untitled.ipynb").is_file()

@@ -16,7 +16,9 @@ export function fileActions(tree) {
   const { state } = tree;
 
   /** Create an untitled notebook for `kernelName` and open it in the editor. */
-  async function newNotebook(kernelName) {
+  /** Create an untitled notebook with `kernelName`'s kernelspec and open it in `tab` (a tab
+   *  the caller opened within the click, so no popup blocker stops it; else this one). */
+  async function newNotebook(kernelName, tab = null) {
     const { data: model } = await request("POST", contentsUrl(state.path), { body: { type: "notebook" } });
     const spec = kernelName && state.kernelspecs ? state.kernelspecs.kernelspecs[kernelName] : null;
     if (spec) {
@@ -29,7 +31,9 @@ export function fileActions(tree) {
       const content = { cells: [], metadata, nbformat: 4, nbformat_minor: 5 };
       await request("PUT", contentsUrl(model.path), { body: { type: "notebook", format: "json", content } });
     }
-    window.location.assign(pageUrl("notebooksUrl", model.path));
+    const url = pageUrl("notebooksUrl", model.path);
+    if (tab) tab.location.href = url;
+    else window.location.assign(url);
   }
 
   /**

@@ -302,12 +302,19 @@ const uploads = new UploadPanel($("nb-uploads"), {
   },
 });
 
+/** Create a notebook and open it in a new tab, as Notebook 7 does (the tab is opened at once,
+ *  within the click, so that no popup blocker stops it; pointed at the notebook after). */
 async function newNotebook() {
   const button = $("nb-new-notebook");
   button.disabled = true;
+  const tab = window.open("", "_blank");
+  if (tab) tab.opener = null;
   try {
-    await actions.newNotebook($("nb-kernel").value);
+    await actions.newNotebook($("nb-kernel").value, tab);
+    button.disabled = false;
+    await Promise.all([reload(), loadSessions()]); // the new notebook, and its session once there
   } catch (problem) {
+    if (tab) tab.close();
     showError("Creating a notebook", problem);
     button.disabled = false;
   }

@@ -22,8 +22,12 @@ export function adoptLanguageInfo(notebook, info) {
   if (!languageInfo || typeof languageInfo !== "object") return;
   const current = notebook.metadata.language_info;
   if (stable(current) === stable(languageInfo)) return;
+  // Filling in what the notebook already said (the file browser writes `{name}` into a new
+  // notebook) is no change of the person's: it goes with the next save. A different value is.
+  const fillsIn = !current || (typeof current === "object"
+    && Object.entries(current).every(([key, value]) => stable(value) === stable(languageInfo[key])));
   notebook.metadata.language_info = structuredClone(languageInfo);
-  if (current) notebook.changed();
+  if (!fillsIn) notebook.changed();
 }
 
 /**

@@ -10,7 +10,7 @@ import { el } from "../../js/dialogs.js";
 /** The menus' items: { menu, label, keys, item } in menu order. */
 export function menuCommands(root = document) {
   const commands = [];
-  for (const item of root.querySelectorAll(".nb-menubar [role=menu] [role=menuitem]")) {
+  for (const item of root.querySelectorAll(".nb-menubar [role=menu] [role=menuitem]:not([hidden])")) {
     const menu = item.closest("[role=menu]").getAttribute("aria-label") || "";
     const labelNode = item.querySelector("span") || item;
     const label = labelNode.textContent.trim();

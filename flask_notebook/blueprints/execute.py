@@ -11,10 +11,8 @@ Every endpoint that starts or continues an execution answers in one of three way
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import orjson
 from flask import Blueprint, Response, request, url_for
 
 from ..core import errors
@@ -23,14 +21,10 @@ from ..core.users import User
 from ..extension import state
 from . import ownership
 from .errors import retry_after
-from .http import json_body, json_response
+from .http import KEEPALIVE, event_stream, json_body, json_response, resume_point
 from .security import current_user
 
 bp = Blueprint("execute", __name__)
-
-#: Seconds between comments on a quiet event stream: how a client that went away is noticed.
-KEEPALIVE = 15.0
-
 
 # -- kernel-scoped ---------------------------------------------------------------------------
 
@@ -202,9 +196,7 @@ def _show(execution: Execution, location: Any) -> Response:
     """GET of a request: 200 when finished, 202 with the state so far; or the events, as a stream
     from just after ``Last-Event-ID``."""
     if _mode() == "stream":
-        last = request.headers.get("Last-Event-ID", "")
-        start = int(last) + 1 if last.isdigit() else 0
-        return _event_stream(execution, start, location(execution))
+        return _event_stream(execution, resume_point(), location(execution))
     return json_response(execution.record(), 200 if execution.done else 202)
 
 
@@ -226,15 +218,4 @@ def _answer(execution: Execution, location: str) -> Response:
 
 
 def _event_stream(execution: Execution, start: int, location: str) -> Response:
-    def generate() -> Iterator[bytes]:
-        # When the client goes away, the next write fails and the server closes this
-        # generator (GeneratorExit at the yield): the execution itself goes on.
-        for item in execution.stream(start, keepalive=KEEPALIVE):
-            if item is None:
-                yield b": keepalive\n\n"
-                continue
-            index, name, payload = item
-            yield b"id: %d\nevent: %s\ndata: %s\n\n" % (index, name.encode(), orjson.dumps(payload))
-
-    return Response(generate(), 200, mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Location": location})
+    return event_stream(execution.stream(start, keepalive=KEEPALIVE), {"Location": location})

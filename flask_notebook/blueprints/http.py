@@ -1,4 +1,5 @@
-"""Small HTTP helpers shared by the views: JSON in and out, and the worker-thread door."""
+"""Small HTTP helpers shared by the views: JSON in and out, event streams, and the
+worker-thread door."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import re
 from email.utils import format_datetime
 from datetime import datetime
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -84,3 +86,32 @@ def json_body() -> Any:
 def http_date(iso: str) -> str:
     """An HTTP date (seconds precision) from our ISO-8601 UTC timestamps."""
     return format_datetime(datetime.fromisoformat(iso.replace("Z", "+00:00")), usegmt=True)
+
+
+#: Seconds between comments on a quiet event stream: how a client that went away is noticed.
+KEEPALIVE = 15.0
+
+
+def resume_point(*, from_query: bool = False) -> int:
+    """The number of the first event to send: the one after the client's ``Last-Event-ID``
+    (or, where `from_query`, the ``?from=`` argument), else 0."""
+    last = request.headers.get("Last-Event-ID", "").strip()
+    if not last and from_query:
+        last = query_arg("from") or ""
+    return int(last) + 1 if last.isdigit() else 0
+
+
+def event_stream(events: Iterable[tuple[int, str, Any] | None], headers: dict[str, str] | None = None) -> Response:
+    """A ``text/event-stream`` of numbered events (``id``, ``event``, JSON ``data``), a comment
+    for each None (a keepalive). A client that goes away ends the generator at its next
+    write; the work itself goes on."""
+    def generate() -> Iterator[bytes]:
+        for item in events:
+            if item is None:
+                yield b": keepalive\n\n"
+                continue
+            number, name, payload = item
+            yield b"id: %d\nevent: %s\ndata: %s\n\n" % (number, name.encode(), orjson.dumps(payload))
+
+    return Response(generate(), 200, mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})})

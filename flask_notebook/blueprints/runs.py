@@ -11,19 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 from flask import Blueprint, Response, request, url_for
 
 from ..core import errors
 from ..core.runrecord import STATUSES, Run, parse_request
 from ..extension import state
 from . import ownership
-from .http import json_body, json_response, query_arg
+from .http import KEEPALIVE, event_stream, json_body, json_response, query_arg, resume_point
 
 bp = Blueprint("runs", __name__, url_prefix="/runs")
 
-#: Seconds between comments on a quiet event stream: how a client that went away is noticed.
-KEEPALIVE = 15.0
 #: Runs in one page of the list when ``limit`` is not given, and at most.
 PAGE, MAX_PAGE = 100, 1000
 
@@ -56,7 +53,7 @@ def get_run(run_id: str) -> Response:
     run = _run(run_id)
     accept = request.accept_mimetypes
     if accept["text/event-stream"] > accept["application/json"]:
-        return _event_stream(run, _first_event())
+        return _event_stream(run, resume_point(from_query=True))
     return json_response(_model(run))
 
 
@@ -100,24 +97,14 @@ def _count(name: str, default: int) -> int:
     return int(value)
 
 
-def _first_event() -> int:
-    """The first event to send: the one after ``Last-Event-ID`` (or ``?from=``), else the first."""
-    last = request.headers.get("Last-Event-ID", "").strip() or (query_arg("from") or "")
-    return int(last) + 1 if last.isdigit() else 0
-
-
 def _event_stream(run: Run, start: int) -> Response:
-    def generate() -> Iterator[bytes]:
-        # A client that goes away ends this generator at its next write: the run goes on.
-        for item in run.stream(start, keepalive=KEEPALIVE):
-            if item is None:
-                yield b": keepalive\n\n"
-                continue
-            index, name, payload = item
-            if name in ("accepted", "done") and ownership_shown:
-                payload = {**payload, "owner": run.owner}
-            yield b"id: %d\nevent: %s\ndata: %s\n\n" % (index, name.encode(), orjson.dumps(payload))
+    owner_shown = ownership.show_owners()  # read now: the stream is written outside the request
 
-    ownership_shown = ownership.show_owners()  # read now: the generator runs outside the request
-    return Response(generate(), 200, mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    def events() -> Iterator[tuple[int, str, Any] | None]:
+        for item in run.stream(start, keepalive=KEEPALIVE):
+            if item is not None and item[1] in ("accepted", "done") and owner_shown:
+                number, name, payload = item
+                item = (number, name, {**payload, "owner": run.owner})
+            yield item
+
+    return event_stream(events())

@@ -51,6 +51,7 @@ from gevent.event import Event
 
 from . import errors, messages
 from .channels import PROTOCOL_VERSION, Connection, KernelChannels
+from .eventlog import EventLog, Numbered
 from .kernels import Kernel, KernelRegistry
 from .messages import Msg
 from .paths import iso_utc
@@ -186,10 +187,10 @@ class Execution:
         self.began: float | None = None
         self.finished: float | None = None
         self.input_request: dict[str, Any] | None = None
-        self.events: list[tuple[str, Any]] = [("accepted", {"id": self.id, "kernel_id": kernel_id})]
+        #: Its numbered events (the SSE stream's) and the signal of any change.
+        self.events = EventLog([("accepted", {"id": self.id, "kernel_id": kernel_id})])
         self._clear_on_next = False
         self._displays: dict[str, list[dict[str, Any]]] = {}
-        self._changed = Event()
         self._on_done = [on_done] if on_done is not None else []
 
     # -- reading -----------------------------------------------------------------------------
@@ -213,32 +214,14 @@ class Execution:
             "finished": iso_utc(self.finished) if self.finished is not None else None,
         }
 
-    def wait(self, timeout: float | None) -> bool:
-        """Until something changes (True) or `timeout` passes (False)."""
-        return bool(self._changed.wait(timeout))
-
     def wait_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not predicate():
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return False
-            self.wait(left)
-        return True
+        """Until `predicate()` holds (True) or `timeout` seconds pass (False)."""
+        return self.events.wait_until(predicate, timeout)
 
-    def stream(self, start: int = 0, *, keepalive: float = 15) -> Iterator[tuple[int, str, Any] | None]:
-        """Events from index `start` as they come, ending after ``done``. ``None`` every
-        `keepalive` seconds without an event, so a caller can find out whether anyone listens."""
-        index = max(start, 0)
-        while True:
-            while index < len(self.events):
-                name, payload = self.events[index]
-                yield index, name, payload
-                index += 1
-                if name == "done":
-                    return
-            if not self.wait(keepalive) and index >= len(self.events):
-                yield None
+    def stream(self, start: int = 0, *, keepalive: float = 15) -> Iterator[Numbered | None]:
+        """Events from number `start` as they come, ending after ``done``; ``None`` every
+        `keepalive` seconds without one (``EventLog.stream``)."""
+        return self.events.stream(start, ended=lambda: self.done, keepalive=keepalive)
 
     def add_done_callback(self, callback: Callable[[Execution], None]) -> None:
         """Call `callback(execution)` once it finishes (at once if it has)."""
@@ -368,12 +351,10 @@ class Execution:
         self.status = status
 
     def _changed_now(self) -> None:
-        event, self._changed = self._changed, Event()
-        event.set()
+        self.events.notify()
 
     def _event(self, name: str, payload: Any) -> None:
-        self.events.append((name, payload))
-        self._changed_now()
+        self.events.append(name, payload)
 
 
 def to_output(msg_type: str, content: dict[str, Any]) -> dict[str, Any]:

@@ -10,10 +10,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from gevent.event import Event
-
 from . import errors
 from .contents import ContentsManager
+from .eventlog import EventLog, Numbered
 from .execute import Execution
 from .kernels import Kernel
 from .paths import iso_utc, normalize_api_path
@@ -118,9 +117,8 @@ class Run:
         self.execution: Execution | None = None
         self.sent: deque[tuple[int, str, Execution | None]] = deque()
         self.cancelling: dict[str, Any] | None = None
-        self._events: list[tuple[str, Any]] = []
-        self._first_event = 0
-        self._changed = Event()
+        #: Its numbered events (the SSE stream's) and the signal of any change.
+        self.events = EventLog()
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -170,50 +168,22 @@ class Run:
         run.created = float(record.get("created_ts") or time.time())
         run.started = record.get("started_ts")
         run.finished = record.get("finished_ts")
-        run._events = [("done", run.model())] if run.done else []
+        if run.done:
+            run.events.append("done", run.model())
         return run
 
-    def events_from(self, start: int) -> Iterator[tuple[int, str, Any]]:
-        """The events numbered `start` and after that are kept, those added meanwhile included."""
-        index = start
-        while True:
-            index = max(index, self._first_event)
-            if index - self._first_event >= len(self._events):
-                return
-            name, payload = self._events[index - self._first_event]
-            yield index, name, payload
-            index += 1
-
-    def stream(self, start: int = 0, *, keepalive: float = 15) -> Iterator[tuple[int, str, Any] | None]:
+    def stream(self, start: int = 0, *, keepalive: float = 15) -> Iterator[Numbered | None]:
         """Events from number `start` as they come, ending after ``done`` (at once for a finished
         run asked for events after its ``done``); None every `keepalive` seconds without one."""
-        index = max(start, 0)
-        while True:
-            for number, name, payload in self.events_from(index):
-                yield number, name, payload
-                index = number + 1
-                if name == "done":
-                    return
-            if self.done:
-                return
-            # Nothing yields between the last look at the events and this wait: none is missed.
-            if not self._changed.wait(keepalive):
-                yield None
+        return self.events.stream(start, ended=lambda: self.done, keepalive=keepalive)
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not predicate():
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return False
-            self._changed.wait(left)
-        return True
+        return self.events.wait_until(predicate, timeout)
 
     def forget_events(self) -> None:
         """Drop every event but ``done`` (its number kept): a long finished run's outputs are in its file."""
-        if self.done and len(self._events) > 1:
-            self._first_event += len(self._events) - 1
-            self._events = self._events[-1:]
+        if self.done:
+            self.events.forget_all_but_last()
 
     # -- transitions --------------------------------------------------------------------------
 
@@ -276,9 +246,7 @@ class Run:
         return True
 
     def _changed_now(self) -> None:
-        event, self._changed = self._changed, Event()
-        event.set()
+        self.events.notify()
 
     def _event(self, name: str, payload: Any) -> None:
-        self._events.append((name, payload))
-        self._changed_now()
+        self.events.append(name, payload)

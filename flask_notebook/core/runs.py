@@ -381,9 +381,8 @@ class Runs:
         input_expired = False
         seen = 0
         while True:
-            while seen < len(execution.events):
-                name, payload = execution.events[seen]
-                seen += 1
+            for number, name, payload in execution.events.since(seen):
+                seen = number + 1
                 if name == "output":
                     run.event("output", {"cell_id": cell_id, "output": payload})
                     doc.output(cell_id, payload)  # measured as it comes, for the file's bound
@@ -404,7 +403,7 @@ class Runs:
             if execution.status != "input_required":
                 input_deadline = None
             wait = None if input_deadline is None else max(0.0, input_deadline - time.monotonic())
-            if not execution.wait(wait) and input_deadline is not None and time.monotonic() >= input_deadline \
+            if not execution.events.wait(wait) and input_deadline is not None and time.monotonic() >= input_deadline \
                     and execution.status == "input_required":
                 input_expired = True
                 self.executions.cancel(execution)

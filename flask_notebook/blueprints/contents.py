@@ -143,8 +143,9 @@ def save_contents(api_path: str) -> BaseResponse:
         return _model_response(contents.finish_save(model), 201)
     if not isinstance(body, dict):
         raise errors.Invalid("The body must be a JSON object (a contents model)")
-    # A notebook a run writes in place: the user's save is merged with the run's outputs.
-    document = rundoc.in_place(contents, api_path)
+    # A notebook a run writes (in place, or its output copy): the user's save is merged with
+    # the run's outputs.
+    document = rundoc.writing(contents, api_path)
     after_run = None
     if request.if_match and body.get("chunk") in (None, 1):
         after_run = _check_unchanged(api_path, document)

@@ -11,10 +11,12 @@ whatever changed meanwhile.
 
 A cell is found by its id every time (never by its index), so whoever rearranges
 ``notebook["cells"]`` (the merge of a user's save during an in-place run) only has to keep
-the ids. Documents of runs in place are registered by (contents root, path) while they are
-open (``in_place``), for that merge to find.
+the ids. Open documents are registered by (contents root, the path they write: the notebook
+for a run in place, else the output path) while they are open (``writing``), for that merge
+to find.
 
-A user's save of a notebook that a run writes in place goes through ``save_user_version``:
+A user's save of a notebook that a run writes (in place, or its output copy) goes through
+``save_user_version``:
 merged by cell id (``runmerge``: the user's sources, order, metadata and new cells, the run's
 outputs, counts and timing), and from then on the user's version is what the run writes its
 outputs into. The run's saves and the user's hold one lock per document (a gevent lock: both
@@ -57,9 +59,9 @@ from .runoutputs import BoundedOutputs
 
 log = logging.getLogger(__name__)
 
-#: Open documents of runs in place, by (contents root, api path).
-_IN_PLACE: dict[tuple[str, str], RunDocument] = {}
-#: What runs in place that ended left for the next save of their notebook, by (root, path).
+#: Open documents of runs, by (contents root, the api path they write).
+_OPEN: dict[tuple[str, str], RunDocument] = {}
+#: What runs that ended left for the next save of the notebook they wrote, by (root, path).
 _FINISHED: dict[tuple[str, str], Finished] = {}
 #: How many of those are kept (the oldest go first): a few hashes each.
 FINISHED_KEPT = 256
@@ -69,7 +71,7 @@ HASHES_KEPT = 1024
 
 @dataclass
 class Finished:
-    """An in-place run that ended: the versions of the file it read or wrote, and its last."""
+    """A run that ended: the versions of the file it wrote (and, in place, read), and its last."""
 
     run_id: str
     known_hashes: set[str]
@@ -77,7 +79,7 @@ class Finished:
 
 
 def finished_run(contents: ContentsManager, path: str) -> Finished | None:
-    """What the last run in place of `path` left, until the file's next save through us."""
+    """What the last run that wrote `path` left, until the file's next save through us."""
     return _FINISHED.get((contents.root.os_root, normalize_api_path(path)))
 
 
@@ -117,9 +119,10 @@ def _trust(nb: dict[str, Any], cell_ids: Any) -> None:
             cell["metadata"]["trusted"] = True
 
 
-def in_place(contents: ContentsManager, path: str) -> RunDocument | None:
-    """The open document of the run executing the notebook at `path` of `contents` in place, if any."""
-    return _IN_PLACE.get((contents.root.os_root, normalize_api_path(path)))
+def writing(contents: ContentsManager, path: str) -> RunDocument | None:
+    """The open document of the run writing the notebook at `path` of `contents` (in place, or
+    as its output path), if any."""
+    return _OPEN.get((contents.root.os_root, normalize_api_path(path)))
 
 
 def load_notebook(contents: ContentsManager, path: str) -> dict[str, Any]:
@@ -189,7 +192,9 @@ class RunDocument:
         self.max_output_bytes = max_output_bytes
         self.run_id = run_id
         self.notebook, digest = _load(contents, self.path)
-        #: sha256 of the versions of the file this document read or wrote: a client that
+        if self.output_path is not None:
+            digest = None  # the file it read is not the one it writes
+        #: sha256 of the versions of its target this document read or wrote: a client that
         #: read one of them is no conflict (``save_user_version`` merges its save).
         self.known_hashes: set[str] = {digest} if digest else set()
         self._recent_hashes: list[str] = []
@@ -210,12 +215,11 @@ class RunDocument:
         self._urgent = Event()
         self._last_save = 0.0
         self._saver: gevent.Greenlet[Any, Any] | None = None
-        self._key = (contents.root.os_root, self.path)
-        if self.output_path is None:
-            _IN_PLACE[self._key] = self
-            before = _FINISHED.pop(self._key, None)
-            if before is not None:  # a page open since before the last run is no conflict either
-                self.known_hashes |= before.known_hashes
+        self._key = (contents.root.os_root, self.target)
+        _OPEN[self._key] = self
+        before = _FINISHED.pop(self._key, None)
+        if before is not None:  # a page open since before the last run is no conflict either
+            self.known_hashes |= before.known_hashes
 
     # -- what the run tells it -----------------------------------------------------------------
 
@@ -346,8 +350,8 @@ class RunDocument:
             saver.join()
         finally:
             self.closed = True
-            if _IN_PLACE.get(self._key) is self:
-                del _IN_PLACE[self._key]
+            if _OPEN.get(self._key) is self:
+                del _OPEN[self._key]
                 _FINISHED[self._key] = Finished(self.run_id, set(self.known_hashes), self.last_hash)
                 while len(_FINISHED) > FINISHED_KEPT:
                     del _FINISHED[next(iter(_FINISHED))]
@@ -396,14 +400,13 @@ class RunDocument:
         """Save `model` to the target (offloaded), and remember the hash of what is there
         now. Under the lock: no other save of ours comes between the two."""
         saved, created = offload(self.contents.save, model, self.target)
-        if self.output_path is None:
-            digest = offload(self.contents.file_hash, self.target)
-            if digest:
-                self.last_hash = digest
-                self.known_hashes.add(digest)
-                self._recent_hashes.append(digest)
-                if len(self._recent_hashes) > HASHES_KEPT:
-                    self.known_hashes.discard(self._recent_hashes.pop(0))
+        digest = offload(self.contents.file_hash, self.target)
+        if digest:
+            self.last_hash = digest
+            self.known_hashes.add(digest)
+            self._recent_hashes.append(digest)
+            if len(self._recent_hashes) > HASHES_KEPT:
+                self.known_hashes.discard(self._recent_hashes.pop(0))
         return saved, created
 
     def _for_disk(self) -> dict[str, Any]:

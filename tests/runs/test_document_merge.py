@@ -87,6 +87,33 @@ def test_a_put_of_an_edited_copy_mid_run_keeps_the_edit_and_the_outputs_without_
     assert cells["b"]["source"] == "print('b, edited')" and cells["c"]["source"] == "print('new')"
 
 
+def test_a_put_of_a_runs_output_copy_mid_run_is_merged_not_overwritten_by_the_runs_next_save(
+        app: Flask, client: FlaskClient, root: Path) -> None:
+    write(root / "nb.ipynb", code("a", "print('a')"), code("b", "print('b')"))
+    source = (root / "nb.ipynb").read_bytes()
+    doc = RunDocument(app.extensions["notebook"].contents, "nb.ipynb", "out.ipynb", save_interval=0.02,
+                      max_output_bytes=10**6, run_id="r" * 32)
+    doc.save_now()
+    doc.cell_started("a")
+    doc.output("a", stdout("first\n"))
+    saved(root / "out.ipynb", lambda nb: by_id(nb)["a"]["outputs"])
+    opened = client.get("/api/contents/out.ipynb")  # someone opens the copy the run is writing
+    etag, copy = opened.headers["ETag"], opened.get_json()["content"]
+    copy["cells"][1]["source"] = "print('b, edited')"
+    copy["cells"].append(code("c", "print('new')"))
+    response = client.put("/api/contents/out.ipynb", json={"type": "notebook", "format": "json", "content": copy},
+                          headers={"If-Match": etag})
+    assert response.status_code == 200, response.get_json()
+
+    doc.output("a", stdout("last\n"))
+    doc.cell_finished("a", 1, [stdout("first\nlast\n")], "ok")
+    doc.close()
+    cells = by_id(read(root / "out.ipynb"))
+    assert cells["a"]["outputs"] == [stdout("first\nlast\n")] and cells["a"]["execution_count"] == 1
+    assert cells["b"]["source"] == "print('b, edited')" and cells["c"]["source"] == "print('new')"
+    assert (root / "nb.ipynb").read_bytes() == source
+
+
 def test_the_browsers_next_save_after_run_saves_and_its_own_is_no_conflict(
         app: Flask, client: FlaskClient, root: Path) -> None:
     write(root / "nb.ipynb", code("a", "1"))
@@ -248,9 +275,9 @@ def test_every_version_written_during_a_run_of_odd_outputs_is_valid(app: Flask, 
 def test_the_run_document_leaves_the_registry_when_it_closes(app: Flask, root: Path) -> None:
     write(root / "nb.ipynb", code("a", "1"))
     doc = document(app)
-    assert rundoc.in_place(app.extensions["notebook"].contents, "nb.ipynb") is doc
+    assert rundoc.writing(app.extensions["notebook"].contents, "nb.ipynb") is doc
     doc.close()
-    assert rundoc.in_place(app.extensions["notebook"].contents, "nb.ipynb") is None
+    assert rundoc.writing(app.extensions["notebook"].contents, "nb.ipynb") is None
 
 
 def test_the_first_save_after_the_run_of_a_page_open_during_it_is_merged_not_a_409(

@@ -59,7 +59,7 @@ def test_a_notebook_without_ids_gets_the_same_ids_at_every_read(cm: ContentsMana
 def test_outputs_and_execution_metadata_are_written_in_place(cm: ContentsManager, root: Path) -> None:
     _write(root / "nb.ipynb", [_code("print(1)", "a"), _code("2", "b")])
     doc = RunDocument(cm, "nb.ipynb", None, save_interval=0.05, max_output_bytes=10**6, run_id="r1")
-    assert rundoc.in_place(cm, "/nb.ipynb") is doc
+    assert rundoc.writing(cm, "/nb.ipynb") is doc
     doc.cell_started("a")
     doc.cell_output_changed("a", [{"output_type": "stream", "name": "stdout", "text": "1\n"}])
     # debounced, with no cell end yet (the saver is a greenlet: this test yields to it)
@@ -68,7 +68,7 @@ def test_outputs_and_execution_metadata_are_written_in_place(cm: ContentsManager
     assert running["status"] == "running" and running["end"] is None and running["run_id"] == "r1"
     doc.cell_finished("a", 1, [{"output_type": "stream", "name": "stdout", "text": "1\n"}], "ok")
     doc.close()
-    assert rundoc.in_place(cm, "nb.ipynb") is None
+    assert rundoc.writing(cm, "nb.ipynb") is None
     cell = _read(root / "nb.ipynb")["cells"][0]
     assert cell["execution_count"] == 1 and cell["outputs"][0]["text"] == "1\n"
     done = cell["metadata"]["flask_notebook"]["execution"]
@@ -81,7 +81,7 @@ def test_with_an_output_path_the_source_is_untouched(cm: ContentsManager, root: 
     _write(root / "src.ipynb", [_code("1", "a")])
     before = (root / "src.ipynb").read_bytes()
     doc = RunDocument(cm, "src.ipynb", "out.ipynb", save_interval=1, max_output_bytes=10**6, run_id="r2")
-    assert rundoc.in_place(cm, "src.ipynb") is None
+    assert rundoc.writing(cm, "src.ipynb") is None
     doc.cell_started("a")
     doc.cell_finished("a", 1, [], "ok")
     doc.close()

@@ -98,9 +98,12 @@ def test_a_failing_cell_stops_the_run_and_later_cells_are_untouched(server: Serv
 
 
 def test_a_cell_that_kills_the_kernel_fails_the_run_and_the_cells_before_it_stay_ok(server: Server) -> None:
-    # Sent in one batch: the first cell's reply comes, its idle goes down with the process
-    # the second cell ends. The first ran, and says so; the run fails on the kernel's death.
-    write_notebook(server.root / "die.ipynb", "x = 1\nprint('before')", "import os; os._exit(3)", "print('after')")
+    # Sent in one batch. The first cell ran, and says so; the run fails on the kernel's death.
+    # (Without the pause, the process can die before ZMQ has sent the first cell's reply, and
+    # then nothing can tell it ran. A reply that came with its idle lost is enough: the
+    # executor ends that request as its reply says.)
+    write_notebook(server.root / "die.ipynb", "x = 1\nprint('before')", "import os, time; time.sleep(0.5); os._exit(3)",
+                   "print('after')")
     run = wait_run(server, start_run(server, path="die.ipynb")["id"])
     assert run["status"] == "failed" and run["error"]["ename"] == "DeadKernelError", run
     cells = read_notebook(server.root / "die.ipynb").cells

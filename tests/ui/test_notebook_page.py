@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from ..support.browser import UIServer, code_cell, put_notebook
-from ..support.notebook_page import menu, open_notebook
+from ..support.notebook_page import expect_ready, menu, open_notebook
 from ..support.waiting import wait_for
 
 
@@ -86,6 +86,14 @@ def test_download_and_revert_to_checkpoint(page: Page, ui_server: UIServer) -> N
     source = json.loads(download.content)["cells"][0]["source"]
     assert ("".join(source) if isinstance(source, list) else source) == "original"
     put_notebook(ui_server, "revert.ipynb", [code_cell("changed elsewhere")])
+    # Revert reloads the page: the old page already shows "original", so the test waits for
+    # the new one (closing a page in the middle of its reload can hang chromium).
+    page.evaluate("window.beforeRevert = true")
     menu(page, "File", "Revert to checkpoint…")
-    page.get_by_role("dialog", name="Revert to checkpoint").get_by_role("button", name="Revert").click()
+    with page.expect_navigation():
+        page.get_by_role("dialog", name="Revert to checkpoint").get_by_role("button", name="Revert").click()
+    expect_ready(page)
+    assert page.evaluate("window.beforeRevert") is None
     expect(page.get_by_role("textbox", name="Code cell 1 source")).to_have_text("original")
+    source = ui_server.json("GET", "api/contents/revert.ipynb", 200)["content"]["cells"][0]["source"]
+    assert source == "original"

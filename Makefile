@@ -22,8 +22,15 @@ CHROMIUM ?= /usr/bin/chromium
 NGINX ?= /usr/sbin/nginx
 # Kernel sandboxes (NOTEBOOK_KERNEL_SANDBOX = "bubblewrap", the default with NOTEBOOK_USER_ROOT).
 BWRAP ?= /usr/bin/bwrap
+# Issue 22's tests start their own services in temporary directories: Debian's PostgreSQL 15
+# (the shared store), its sshd (a remote kernel host in a network namespace), and a Jupyter
+# Enterprise Gateway 3.3 in a virtualenv of its own (it needs jupyter_client<7).
+PG_BIN ?= /usr/lib/postgresql/15/bin
+SSHD ?= /usr/sbin/sshd
+EG_VENV := .venv-eg
+EG_STAMP := $(EG_VENV)/.installed
 
-.PHONY: install assets browser nginx bubblewrap run test conformance bench bench-kernels bench-load bench-runs bench-sandbox bench-ui typecheck clean
+.PHONY: install assets browser nginx bubblewrap postgresql sshd gateway run test conformance bench bench-kernels bench-load bench-runs bench-sandbox bench-ui typecheck clean
 
 install: $(STAMP) assets
 
@@ -48,6 +55,19 @@ nginx:
 bubblewrap:
 	@test -x $(BWRAP) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap)
 
+postgresql:
+	@test -x $(PG_BIN)/initdb || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql)
+
+sshd:
+	@test -x $(SSHD) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server openssh-client)
+
+gateway: $(EG_STAMP)
+
+$(EG_STAMP): requirements-gateway.txt
+	test -x $(EG_VENV)/bin/python || $(PYTHON) -m venv $(EG_VENV)
+	$(EG_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-gateway.txt
+	touch $@
+
 $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt
@@ -60,7 +80,7 @@ run: install bubblewrap
 # The conformance tests (tests/conformance/) run jupyter_server from the benchmark's
 # environment beside our server; `--dist loadgroup` keeps them on one worker, with one pair
 # of servers.
-test: install browser nginx bubblewrap $(BENCH_STAMP)
+test: install browser nginx bubblewrap postgresql sshd $(EG_STAMP) $(BENCH_STAMP)
 	$(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 # Only the side-by-side conformance run against jupyter_server (also part of `make test`);
@@ -104,4 +124,4 @@ bench-sandbox: install bubblewrap
 	$(PY) bench/sandbox.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info node_modules $(ASSETS_DIR)
+	rm -rf $(VENV) $(BENCH_VENV) $(EG_VENV) build *.egg-info node_modules $(ASSETS_DIR)

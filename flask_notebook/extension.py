@@ -23,6 +23,7 @@ from .core.config import ConfigSections, store_dir
 from .core.contents import ContentsManager
 from .core.events import EventBus
 from .core.execute import Executions, run_code
+from .core.executionstore import StoredExecutions
 from .core.kernels import Confine, Kernel, KernelRegistry
 from .core.kernelspecs import Kernelspecs
 from .core.pool import KernelPool
@@ -183,6 +184,8 @@ class Notebook:
             token = None if password_hash else auth.new_token()
         kernelspecs = Kernelspecs(default_name=settings.default_kernel_name)
         confine = _kernel_sandbox(settings, root.os_root)
+        data_dir = settings.data_dir or jupyter_data_dir()
+        store = _store(settings, data_dir, root.os_root)
         events = EventBus()
         kernels = KernelRegistry(
             kernelspecs,
@@ -203,11 +206,10 @@ class Notebook:
             queue_limit=settings.ws_queue_limit,
             record_ttl=settings.execute_record_ttl,
             default_timeout=settings.execute_timeout,
+            stored=StoredExecutions(store, ttl=settings.execute_record_ttl),
         )
         kernels.on_stop.append(executions.kernel_stopped)
         pool = _kernel_pool(kernels, kernelspecs, settings, root.os_root)
-        data_dir = settings.data_dir or jupyter_data_dir()
-        store = _store(settings, data_dir, root.os_root)
         shared = Workspace(username=None, root=root,
                            contents=ContentsManager(root, notary, listing_cache=settings.listing_cache),
                            notary=notary, config_sections=ConfigSections(store_dir(data_dir, root.os_root)))
@@ -230,8 +232,8 @@ class Notebook:
             config_sections=shared.config_sections,
             workspaces=workspaces,
             store=store,
-            runs=Runs(kernels=kernels, kernelspecs=kernelspecs, executions=executions,
-                      store_dir=os.path.join(data_dir, "flask_notebook", "runs"),
+            runs=Runs(kernels=kernels, kernelspecs=kernelspecs, executions=executions, store=store,
+                      import_dir=os.path.join(data_dir, "flask_notebook", "runs"),
                       history_runs=settings.run_history.runs, history_age=settings.run_history.age,
                       max_concurrent=settings.max_concurrent_runs, save_interval=settings.run_save_interval,
                       max_output_bytes=settings.run_max_output_bytes, input_timeout=settings.run_input_timeout,

@@ -334,7 +334,12 @@ class Store:
         return [orjson.loads(row) for row in rows]
 
     def close(self) -> None:
-        """Let the connections go. Calls after this run inline."""
+        """Let the connections go, once the writes queued before (`write_later`) are done.
+        Calls after this run inline."""
+        if not self._closed:
+            pool = _WRITER.get()
+            if pool is not None:
+                pool.apply(_nothing)  # the writer thread takes its queue in order: this comes last
         self._closed = True
         self.engine.dispose()
 
@@ -387,6 +392,10 @@ def _timed(how: Callable[[Callable[[Connection], T]], T], fn: Callable[[Connecti
     started = time.perf_counter()
     ok, value = _capture(how, fn)
     return ok, value, time.perf_counter() - started
+
+
+def _nothing() -> None:
+    pass
 
 
 def _write_failed(what: str, exc: BaseException) -> None:

@@ -4,6 +4,7 @@ refusals at start-up, records, and the execution records' expiry."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flask_notebook import create_app
+from flask_notebook.core import errors
 from flask_notebook.core import store as store_module
+from flask_notebook.core.execute import Executions
 from flask_notebook.core.executionstore import StoredExecutions
+from flask_notebook.core.users import User
 from flask_notebook.core.store import MIGRATIONS, SchemaTooNew, Store, executions_table, runs_table, schema_table
 from flask_notebook.settings import Settings
 
@@ -163,3 +167,26 @@ def test_execution_records_expire_after_the_ttl(store: Store) -> None:
     assert store.records(executions_table) == [record]
     stored.purge()  # expired rows are deleted
     wait_for(lambda: not store.records(executions_table), timeout=10)
+
+
+def test_a_stored_execution_record_is_its_owners_only(store: Store) -> None:
+    """After a restart (memory empty), the record comes from the database, with the same
+    visibility: its owner and administrators; anyone else gets the 404 of an unknown request."""
+    store.migrate()
+    stored = StoredExecutions(store, ttl=60)
+    executions = Executions(interrupt=lambda kernel_id: None, ready_timeout=1, queue_limit=10, stored=stored)
+    record = {"id": "e1", "kernel_id": "k1", "status": "ok", "execution_count": 3,
+              "outputs": [{"output_type": "stream", "name": "stdout", "text": "hi\n"}], "error": None,
+              "user_expressions": {}, "input_request": None, "started": "2026-01-01T00:00:00.000000Z",
+              "finished": "2026-01-01T00:00:01.000000Z"}
+    stored.save({**record, "started_ts": 1767225600.0, "began_ts": 1767225600.0, "finished_ts": 1767225601.0},
+                kernel_id="k1", owner="alice", finished=time.time())
+    alice, bob, admin = User("alice"), User("bob"), User("carol", roles=frozenset({"admin"}))
+    assert executions.records.get("e1") is None  # not in memory: as after a restart
+    found = executions.get("e1", user=alice)  # (without gevent's patching, the write was made inline)
+    assert found.record() == record and found.done and [name for name, _ in found.events] == [
+        "accepted", "output", "done"]
+    assert executions.get("e1", "k1", user=admin).record() == record
+    for user, kernel_id in ((bob, None), (alice, "k2")):
+        with pytest.raises(errors.NotFound, match="No such request: e1"):
+            executions.get("e1", kernel_id, user=user)

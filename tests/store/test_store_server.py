@@ -74,8 +74,11 @@ def test_a_write_waiting_on_a_lock_does_not_stop_the_server(db_url: str, tmp_pat
         wait_for(lambda: get_run(server, run["id"])["status"] == "completed", timeout=30)
         if db_url.startswith("postgresql"):
             with psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as watcher:
-                wait_for(lambda: watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                                 "AND datname = current_database()").fetchone()[0] == 1, timeout=10)
+                def waiting() -> bool:  # the server's write, waiting for our lock
+                    row = watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                          "AND datname = current_database()").fetchone()
+                    return row is not None and row[0] == 1
+                wait_for(waiting, timeout=10)
         # Meanwhile, a second run's first write queues behind the stuck one: its POST waits too.
         write_notebook(server.root / "quick.ipynb", "1")
         second: dict[str, Any] = {}

@@ -82,12 +82,12 @@ class PostgreSQL:
         """A new, empty database (its name), dropped after, its connections closed."""
         name = "t_" + uuid.uuid4().hex[:16]
         with self.connect(autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+            conn.execute(f'CREATE DATABASE "{name}"')
         try:
             yield name
         finally:
             with self.connect(autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager

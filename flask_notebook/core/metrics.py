@@ -41,6 +41,10 @@ CHANNELS = ("shell", "control", "stdin", "iopub")
 #: Why a kernel stopped: `KernelMetrics.stopping` is told before the stop, else by the
 #: registry's state when it happens.
 STOP_CAUSES = ("shutdown", "culled", "dead", "discarded", "server_shutdown")
+#: A REST execution's and a run's final statuses (``execute.FINAL``, ``runrecord.FINAL``: not
+#: imported, as they import the kernel registry, which imports this), exposed from the start.
+EXECUTION_OUTCOMES = ("ok", "error", "aborted", "timeout")
+RUN_OUTCOMES = ("completed", "failed", "cancelled")
 #: Kernel start latency, seconds: a warm pooled kernel takes milliseconds, a cold ipykernel
 #: about one second, a kernel on a remote host or a gateway many.
 START_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120)
@@ -201,6 +205,11 @@ class Metrics:
         self.database_seconds = Histogram(f"{PREFIX}_database_seconds", "Database calls, by operation.",
                                           ["operation"], buckets=LATENCY_BUCKETS, registry=registry)
         self._collector: _StateCollector | None = None
+        # Series that exist from the start, at 0, so that a rate() sees the first event.
+        for outcome in EXECUTION_OUTCOMES:
+            self.executions.labels(outcome)
+        for outcome in RUN_OUTCOMES:
+            self.runs.labels(outcome)
 
     def watch(self, kernels: KernelRegistry, pool: KernelPool | None = None) -> None:
         """Report `kernels`' states at scrape time and count what happens to them."""
@@ -208,6 +217,11 @@ class Metrics:
         self.kernels.kernels = kernels
         kernels.on_stop.append(self.kernels.stopped)
         self._collector = _StateCollector(kernels, pool, self.kernels.relay, per_user=self.per_user)
+        default = kernels.kernelspecs.default_name
+        self.kernels.starts.labels(default)
+        self.kernels.start_failures.labels(default)
+        if not self.per_user:
+            self._collector.seen.add(("idle", default))
         self.registry.register(self._collector)
 
     def execution(self, execution: Execution) -> None:
@@ -269,7 +283,7 @@ class _StateCollector(Collector):
         self.per_user = per_user
         #: Every kernels label set seen: still exposed (as 0) once no kernel has it, so a
         #: graph falls to zero rather than ending.
-        self._seen: set[tuple[str, ...]] = set()
+        self.seen: set[tuple[str, ...]] = set()
 
     def describe(self) -> Iterable[Metric]:
         return list(self._families())
@@ -300,8 +314,8 @@ class _StateCollector(Collector):
                         queued_bytes += conn.outbox.size
                     replay_bytes += sum(outbox.size for outbox in list(channels.offline.values()))
             for key in counts:
-                self._seen.add(key)
-            for key in self._seen:
+                self.seen.add(key)
+            for key in self.seen:
                 for state in KERNEL_STATES:
                     full = (state, *key[1:])
                     counts.setdefault(full, 0)

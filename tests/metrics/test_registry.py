@@ -90,6 +90,21 @@ def test_database_latency_is_observed_through_the_hook(tmp_path: Path) -> None:
     assert counts == {"session_list": 1, "session_create": 1}
 
 
+def test_outcomes_are_exposed_from_the_start(tmp_path: Path) -> None:
+    from flask_notebook.core import execute, runrecord
+
+    assert set(metrics.EXECUTION_OUTCOMES) == execute.FINAL
+    assert set(metrics.RUN_OUTCOMES) == runrecord.FINAL
+    app = create_app({"NOTEBOOK_ROOT_DIR": str(tmp_path), "NOTEBOOK_TOKEN": "t"})
+    text = app.test_client().get("/metrics", headers=HEADERS).text
+    samples = {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+               for family in text_string_to_metric_families(text) for sample in family.samples}
+    assert samples[("flask_notebook_executions_total", (("outcome", "timeout"),))] == 0
+    assert samples[("flask_notebook_runs_total", (("outcome", "completed"),))] == 0
+    assert samples[("flask_notebook_kernel_starts_total", (("kernelspec", "python3"),))] == 0
+    assert samples[("flask_notebook_kernels", (("kernelspec", "python3"), ("state", "idle")))] == 0
+
+
 def test_death_causes_are_bounded_labels() -> None:
     assert metrics.death_cause(-9) == "SIGKILL"
     assert metrics.death_cause(-11) == "SIGSEGV"

@@ -166,3 +166,24 @@ def test_a_bad_setting_stops_start_up_naming_it(tmp_path: Path) -> None:
         create_app({"NOTEBOOK_ROOT_DIR": str(tmp_path), "NOTEBOOK_METRICS": "sometimes"})
     with pytest.raises(ValueError, match="NOTEBOOK_METRICS_TOKEN"):
         create_app({"NOTEBOOK_ROOT_DIR": str(tmp_path), "NOTEBOOK_METRICS_TOKEN": 12})
+
+
+def test_output_shed_from_a_replay_buffer_and_a_culled_kernel_are_counted(make_server: Callable[..., Server]) -> None:
+    """A client away while its kernel prints past NOTEBOOK_WS_REPLAY_LIMIT: the replay buffer
+    sheds output (counted with its bytes), and the idle kernel is then culled (a stop by
+    "culled"), on one server."""
+    srv = make_server(env={"NOTEBOOK_METRICS_TOKEN": METRICS_TOKEN, "NOTEBOOK_WS_REPLAY_LIMIT": "4096",
+                           "NOTEBOOK_CULL_IDLE_TIMEOUT": "2", "NOTEBOOK_CULL_INTERVAL": "1"})
+    kid = srv.start_kernel()
+    client = srv.client(kid)
+    client.execute("import time, sys\ntime.sleep(0.5)\nfor i in range(200): print('x' * 100, flush=True)")
+    client.close()  # gone before the output comes: it goes to the replay buffer, which fills
+    samples = wait_for(lambda: (s := scrape(srv)) and value(s, "flask_notebook_shed_messages_total",
+                                                            queue="replay") > 0 and s, timeout=30)
+    assert value(samples, "flask_notebook_shed_bytes_total", queue="replay") >= 100 * value(
+        samples, "flask_notebook_shed_messages_total", queue="replay")
+    assert value(samples, "flask_notebook_replay_buffered_bytes") <= 4096 + 4096  # bounded (replies are kept)
+    assert value(samples, "flask_notebook_shed_messages_total", queue="connection") == 0
+    wait_for(lambda: value(scrape(srv), "flask_notebook_kernel_stops_total", kernelspec="python3",
+                           cause="culled") == 1, timeout=30)
+    assert srv.request("GET", f"api/kernels/{kid}").status_code == 404

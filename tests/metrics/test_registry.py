@@ -83,11 +83,12 @@ def test_database_latency_is_observed_through_the_hook(tmp_path: Path) -> None:
         return "made"
 
     assert create() == "made"
+    assert app.extensions["notebook"].store.read(lambda conn: 1) == 1  # the store's own calls
     metrics.observe_database(None, "ignored", 1.0)  # metrics off: nothing to do, no error
     text = app.test_client().get("/metrics", headers=HEADERS).text
     counts = {sample.labels["operation"]: sample.value for family in text_string_to_metric_families(text)
               for sample in family.samples if sample.name == "flask_notebook_database_seconds_count"}
-    assert counts == {"session_list": 1, "session_create": 1}
+    assert counts == {"session_list": 1, "session_create": 1, "read": 1}
 
 
 def test_outcomes_are_exposed_from_the_start(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from .core.execute import Executions, run_code
 from .core.executionstore import StoredExecutions
 from .core.kernels import Confine, Kernel, KernelRegistry
 from .core.kernelspecs import Kernelspecs
+from .core.metrics import Metrics
 from .core.pool import KernelPool
 from .core.ratelimit import RateLimiter
 from .core.runs import Runs
@@ -84,6 +85,8 @@ class NotebookState:
     users: UserDB | None = None
     #: Where audit lines go (NOTEBOOK_AUDIT_LOG), or None.
     audit: Audit | None = None
+    #: This app's Prometheus metrics (``/metrics``), None with NOTEBOOK_METRICS off.
+    metrics: Metrics | None = None
     #: Stops the whole service, for ``POST /api/shutdown``: the standalone server's and
     #: gunicorn.conf.py's, or a host's (``init_app(shutdown=...)``); None answers 501.
     shutdown_server: Callable[[], None] | None = None
@@ -247,6 +250,7 @@ class Notebook:
             audit=_audit(settings),
         )
         kernels.on_activity = state.touch
+        state.metrics = _metrics(state)
         if settings.terminals_enabled:
             state.terminals = Terminals(root, shell_command=default_shell(),
                                         env={"JUPYTER_SERVER_ROOT": root.os_root}, on_activity=state.touch,
@@ -310,6 +314,21 @@ def _kernel_sandbox(settings: Settings, root_dir: str) -> Confine | None:
 
     log.info("kernels run in bubblewrap sandboxes (%s)", bwrap)
     return confine
+
+
+def _metrics(state: NotebookState) -> Metrics | None:
+    """The app's metrics, counting from now, or None with NOTEBOOK_METRICS off."""
+    settings = state.settings
+    if not settings.metrics:
+        return None
+    from . import __version__
+
+    metrics = Metrics(version=__version__,
+                      per_user=settings.user_root is not None or settings.users_file is not None)
+    metrics.watch(state.kernels, state.pool)
+    state.runs.metrics = metrics
+    state.store.timing = metrics.database  # called on the event loop, once a statement is done
+    return metrics
 
 
 def _store(settings: Settings, data_dir: str, root_dir: str) -> Store:

@@ -41,6 +41,7 @@ from .contents import ContentsManager
 from .execute import Execution, Executions, Options
 from .kernels import Kernel, KernelRegistry
 from .kernelspecs import Kernelspecs
+from .metrics import Metrics
 from .paths import normalize_api_path
 from .runhistory import RunStore, expired
 from .runrecord import STATUSES, Run, RunRequest, parse_request
@@ -85,6 +86,8 @@ class Runs:
         self._queues: dict[str, deque[Run]] = {}
         self._workers: dict[str, gevent.Greenlet[Any, Any]] = {}
         self._slots = BoundedSemaphore(max_concurrent)
+        #: Where ended runs are counted, if anywhere.
+        self.metrics: Metrics | None = None
         self._load(import_dir)
 
     # -- reading -----------------------------------------------------------------------------
@@ -434,6 +437,8 @@ class Runs:
         run.kernel = None
         self.store.write(run.id, run.record())
         log.info("run %s of %s %s", run.id, run.path, run.status)
+        if self.metrics is not None:
+            self.metrics.run_ended(run)
         self._purge()
 
     # -- history ------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from .core.gateway import GatewayKernelspecs
 from .core.gatewayclient import GatewayClient
 from .core.gatewayclient import Unreachable as GatewayUnreachable
 from .core.kernelspecs import Kernelspecs
+from .transport.wsclient import handshake
 from .core.pool import KernelPool
 from .core.ratelimit import RateLimiter
 from .core.runs import Runs
@@ -276,7 +277,7 @@ def _gateway(settings: Settings) -> GatewayClient | None:
                                validate_cert=settings.gateway_validate_cert, ca_certs=settings.gateway_ca_certs,
                                client_cert=settings.gateway_client_cert, client_key=settings.gateway_client_key,
                                connect_timeout=settings.gateway_connect_timeout,
-                               request_timeout=settings.gateway_request_timeout)
+                               request_timeout=settings.gateway_request_timeout, open_websocket=handshake)
     except (OSError, ValueError) as exc:
         raise ValueError(f"NOTEBOOK_GATEWAY_CA_CERTS / NOTEBOOK_GATEWAY_CLIENT_CERT / NOTEBOOK_GATEWAY_CLIENT_KEY: "
                          f"the TLS files cannot be loaded ({exc})") from None

@@ -404,9 +404,17 @@ def _gateway_url(value: Any) -> str | None:
     if value is None or value == "":
         return None
     from urllib.parse import urlsplit
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise Invalid('an http:// or https:// URL, like "http://enterprise-gateway:8888" (unset: local kernels)')
+    expected = 'an http:// or https:// URL, like "http://enterprise-gateway:8888" (unset: local kernels)'
+    if not isinstance(value, str):
+        raise Invalid(expected)
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment
+        parts.port  # noqa: B018 (raises for a port that is not a number)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise Invalid(expected)
     return value.rstrip("/")
 
 

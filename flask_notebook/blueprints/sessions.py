@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, url_for
 
 from ..core import errors
-from ..core.gateway import check_env
+from ..core.gateway import kernel_env
 from ..extension import state
 from . import ownership
 from .http import json_body, json_response
@@ -92,7 +92,7 @@ def create_session() -> Response:
         raise errors.Invalid("'kernel' must be an object with 'name' or 'id'")
     kernel_name = _string(kernel, "name")
     kernel_id = _string(kernel, "id")
-    env = check_env(kernel.get("env"), st.settings.gateway_kernel_env)  # 400 for any not allowed
+    env = kernel_env(kernel.get("env"), st.settings.gateway_kernel_env, gateway=st.settings.gateway_url is not None)
     assert path is not None and type_ is not None
     try:
         model = st.sessions.create(path, type_, name, kernel_name, kernel_id, user=ownership.user(),

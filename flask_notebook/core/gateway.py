@@ -86,6 +86,15 @@ def check_env(env: Any, allowed: frozenset[str]) -> dict[str, str]:
     return dict(env)
 
 
+def kernel_env(env: Any, allowed: frozenset[str], *, gateway: bool) -> dict[str, str] | None:
+    """What a client's ``"env"`` gives a kernel: with a gateway, `check_env`'s answer; without,
+    nothing (jupyter_server ignores it: local kernels take no variables from clients).
+
+    :raises errors.Invalid: see `check_env`.
+    """
+    return check_env(env, allowed) if gateway else None
+
+
 def remote(km: KernelManager) -> GatewayProvisioner | None:
     """The kernel's gateway provisioner, if it is a gateway kernel."""
     made = km.provisioner
@@ -115,7 +124,7 @@ class RemoteProcess:
         """Nothing: the provisioner deletes the kernel on the gateway."""
 
 
-class GatewayProvisioner(KernelProvisionerBase):  # type: ignore[misc]
+class GatewayProvisioner(KernelProvisionerBase):
     """A kernel on the gateway (see the module docstring). `client` is set by the registry
     before the launch (``NOTEBOOK_GATEWAY_*``); `on_gone` is called once with the reason when
     the gateway no longer has the kernel."""
@@ -231,8 +240,7 @@ class GatewayProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             self.bridge = Bridge(self._client(), self.remote_id, key=key, on_down=self._check.set,
                                  signature_scheme=km.session.signature_scheme if km is not None else "hmac-sha256")
             self._watcher = gevent.spawn(self._watch)
-        info: KernelConnectionInfo = dict(self.bridge.info)
-        return info
+        return dict(self.bridge.info)  # type: ignore[return-value]  # jupyter_client's dict of connection info
 
     async def poll(self) -> int | None:
         return self.process.returncode if self.process is not None else 0
@@ -321,7 +329,7 @@ class GatewayProvisioner(KernelProvisionerBase):  # type: ignore[misc]
 # -- kernelspecs ------------------------------------------------------------------------------------
 
 
-class GatewaySpecManager(KernelSpecManager):  # type: ignore[misc]
+class GatewaySpecManager(KernelSpecManager):
     """jupyter_client's kernelspec manager over the gateway's kernelspecs: what a
     ``KernelManager`` reads of its kernel's spec. ``find_kernel_specs`` and ``get_kernel_spec``
     are the class's public methods, meant to be overridden (jupyter_server's gateway does too).
@@ -368,8 +376,9 @@ class GatewayKernelspecs(Kernelspecs):
         for name, model in (listed or {}).items():
             if not isinstance(model, dict) or not isinstance(model.get("spec"), dict):
                 continue
-            resources = model.get("resources") if isinstance(model.get("resources"), dict) else {}
-            files = {key: str(url).rsplit("/", 1)[-1] for key, url in resources.items() if isinstance(url, str)}
+            resources = model.get("resources")
+            files = {key: url.rsplit("/", 1)[-1] for key, url in (resources or {}).items() if isinstance(url, str)} \
+                if isinstance(resources, dict) else {}
             specs[name.lower()] = {"name": name.lower(), "spec": model["spec"], "resource_files": files}
         self._cache, self._read_at = specs, time.monotonic()
         return specs

@@ -35,7 +35,7 @@ import zmq
 
 from . import messages
 from .channels import zmq_context
-from .gatewayclient import GatewayClient, WebSocket
+from .gatewayclient import GatewayClient, UpstreamSocket
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Bridge:
         self.remote_id = remote_id
         self.on_down = on_down
         self.closed = False
-        self.ws: WebSocket | None = None
+        self.ws: UpstreamSocket | None = None
         self._pending: list[str | bytes] = []
         self._routes: OrderedDict[str, bytes] = OrderedDict()
         self._last: dict[str, bytes] = {}

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import http.client
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 import orjson
 from gevent import socket as gsocket
 from gevent import ssl as gssl
-from gevent.lock import Semaphore
-from wsproto import ConnectionType, WSConnection
-from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Event, Message, Ping, RejectConnection,
-                            RejectData, Request, TextMessage)
 
 from . import errors
 
@@ -45,12 +42,33 @@ class Unreachable(errors.Unavailable):
     """The gateway could not be reached, or did not answer in time."""
 
 
+class UpstreamSocket(Protocol):
+    """A client WebSocket after its handshake (``transport.wsclient.WebSocket``)."""
+
+    closed: bool
+
+    def send(self, data: str | bytes) -> None:
+        """:raises OSError: the socket is gone."""
+
+    def messages(self) -> list[str | bytes]:
+        """The next complete messages (at least one); [] once the connection has ended."""
+
+    def close(self) -> None: ...
+
+
+#: Makes a WebSocket of a connected socket: (socket, host, path, headers). The handshake is the
+#: transport's (``transport.wsclient.handshake``): ``core`` knows no WebSocket library.
+#: :raises OSError: failed; with a ``status`` attribute, refused by the server.
+OpenWebSocket = Callable[[Any, str, str, list[tuple[str, str]]], UpstreamSocket]
+
+
 class GatewayClient:
     """Where the gateway is and how to talk to it (the ``NOTEBOOK_GATEWAY_*`` settings)."""
 
     def __init__(self, url: str, *, token: str | None = None, headers: dict[str, str] | None = None,
                  validate_cert: bool = True, ca_certs: str | None = None, client_cert: str | None = None,
-                 client_key: str | None = None, connect_timeout: float = 40.0, request_timeout: float = 42.0) -> None:
+                 client_key: str | None = None, connect_timeout: float = 40.0, request_timeout: float = 42.0,
+                 open_websocket: OpenWebSocket | None = None) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self.headers = dict(headers or {})
@@ -60,6 +78,7 @@ class GatewayClient:
         self.client_key = client_key
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
+        self.open_websocket = open_websocket
         parts = urlsplit(self.url)
         self._host = parts.hostname or ""
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -159,37 +178,27 @@ class GatewayClient:
             raise GatewayError(f"The kernel gateway {self.url} answered {method} {path} with something "
                                "that is not JSON", status=502, reason="gateway error") from None
 
-    def websocket(self, path: str) -> WebSocket:
-        """An open WebSocket to `path` on the gateway.
+    def websocket(self, path: str) -> UpstreamSocket:
+        """An open WebSocket to `path` on the gateway (its handshake: `open_websocket`).
 
-        :raises Unreachable: not reached, or refused.
+        :raises Unreachable: not reached.
+        :raises GatewayError: the gateway refused the handshake.
         """
+        if self.open_websocket is None:
+            raise RuntimeError("GatewayClient has no open_websocket")
         sock = self.connect()
-        ws = WSConnection(ConnectionType.CLIENT)
-        request = Request(host=self._netloc, target=path,
-                          extra_headers=[(k.encode(), v.encode()) for k, v in self.request_headers()])
         try:
-            sock.sendall(ws.send(request))
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    raise OSError("the gateway closed the connection")
-                ws.receive_data(data)
-                for event in ws.events():
-                    if isinstance(event, AcceptConnection):
-                        sock.settimeout(None)
-                        return WebSocket(sock, ws)
-                    if isinstance(event, (RejectConnection, RejectData)):
-                        raise GatewayError(f"The kernel gateway {self.url} refused the WebSocket {path}"
-                                           f"{f' ({event.status_code})' if isinstance(event, RejectConnection) else ''}",
-                                           status=getattr(event, "status_code", 502), reason="gateway refused")
+            ws = self.open_websocket(sock, self._netloc, path, self.request_headers())
         except OSError as exc:
             sock.close()
+            status = getattr(exc, "status", None)
+            if isinstance(status, int):
+                raise GatewayError(f"The kernel gateway {self.url} refused the WebSocket {path} ({status})",
+                                   status=status, reason="gateway refused") from None
             raise Unreachable(f"The kernel gateway {self.url} failed to open the WebSocket {path}: {exc}",
                               reason="gateway unreachable") from None
-        except GatewayError:
-            sock.close()
-            raise
+        sock.settimeout(None)
+        return ws
 
 
 def _error_message(url: str, method: str, path: str, status: int, payload: bytes) -> str:
@@ -201,81 +210,3 @@ def _error_message(url: str, method: str, path: str, status: int, payload: bytes
     except orjson.JSONDecodeError:
         pass
     return f"The kernel gateway {url} answered {method} {path} with {status}" + (f": {message}" if message else "")
-
-
-class WebSocket:
-    """A client WebSocket on a gevent socket: `recv` in one greenlet, `send` from any.
-
-    Pings are answered; a close ends `recv` with None.
-    """
-
-    def __init__(self, sock: Any, ws: WSConnection) -> None:
-        self.sock = sock
-        self.ws = ws
-        self._send_lock = Semaphore()
-        self._text: list[str] = []
-        self._bytes: list[bytes] = []
-        self.closed = False
-
-    def send(self, data: str | bytes) -> None:
-        """:raises OSError: the socket is gone."""
-        frame = self.ws.send(TextMessage(data=data) if isinstance(data, str) else BytesMessage(data=data))
-        with self._send_lock:
-            self.sock.sendall(frame)
-
-    def events(self) -> list[Event]:
-        """The next events (at least one), None-free; [] when the connection has ended."""
-        while True:
-            events = list(self.ws.events())
-            if events:
-                return events
-            try:
-                data = self.sock.recv(262144)
-            except OSError:
-                data = b""
-            if not data:
-                self.closed = True
-                return []
-            self.ws.receive_data(data)
-
-    def messages(self) -> list[str | bytes]:
-        """The next complete messages (at least one); [] once the connection has ended."""
-        out: list[str | bytes] = []
-        while not out:
-            events = self.events()
-            if not events:
-                return []
-            for event in events:
-                if isinstance(event, TextMessage):
-                    self._text.append(event.data)
-                    if event.message_finished:
-                        out.append("".join(self._text) if len(self._text) > 1 else self._text[0])
-                        self._text = []
-                elif isinstance(event, BytesMessage):
-                    self._bytes.append(bytes(event.data))
-                    if event.message_finished:
-                        out.append(b"".join(self._bytes))
-                        self._bytes = []
-                elif isinstance(event, Ping):
-                    self._reply(self.ws.send(event.response()))
-                elif isinstance(event, CloseConnection):
-                    self._reply(self.ws.send(event.response()))
-                    self.closed = True
-                    return out
-                elif isinstance(event, Message):  # (a subclass not handled above)
-                    continue
-        return out
-
-    def _reply(self, frame: bytes) -> None:
-        try:
-            with self._send_lock:
-                self.sock.sendall(frame)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.closed = True
-        try:
-            self.sock.close()
-        except OSError:
-            pass

@@ -124,6 +124,8 @@ class GatewayClient:
         except OSError as exc:
             raise Unreachable(f"The kernel gateway {self.url} cannot be reached: {exc.strerror or exc}",
                               reason="gateway unreachable") from None
+        # Small messages (an execute request) go at once, not after the peer's delayed ACK.
+        sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
         if self._ssl is not None:
             try:
                 sock = self._ssl.wrap_socket(sock, server_hostname=host)

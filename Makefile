@@ -30,7 +30,7 @@ SSHD ?= /usr/sbin/sshd
 EG_VENV := .venv-eg
 EG_STAMP := $(EG_VENV)/.installed
 
-.PHONY: install assets browser nginx bubblewrap postgresql sshd gateway run test conformance bench bench-kernels bench-load bench-runs bench-sandbox bench-sessions bench-ui typecheck clean
+.PHONY: install assets browser nginx bubblewrap postgresql sshd gateway run test conformance bench bench-gateway bench-kernels bench-load bench-runs bench-sandbox bench-sessions bench-ui typecheck clean
 
 install: $(STAMP) assets
 
@@ -123,6 +123,11 @@ bench-ui: install browser $(BENCH_STAMP)
 # The sessions API under 32 concurrent clients, on one kernel: us (SQLite store) vs jupyter_server (bench/sessions.py).
 bench-sessions: install $(BENCH_STAMP)
 	$(PY) bench/sessions.py --jupyter-python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
+
+# Kernels on a Jupyter Gateway: the v1 round trip through us vs jupyter_server's gateway mode,
+# in front of the same Enterprise Gateway (bench/gateway.py).
+bench-gateway: install gateway $(BENCH_STAMP)
+	$(PY) bench/gateway.py --jupyter-python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
 
 bench-sandbox: install bubblewrap
 	$(PY) bench/sandbox.py $(BENCH_ARGS)

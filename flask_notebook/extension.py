@@ -25,6 +25,9 @@ from .core.events import EventBus
 from .core.execute import Executions, run_code
 from .core.executionstore import StoredExecutions
 from .core.kernels import Confine, Kernel, KernelRegistry
+from .core.gateway import GatewayKernelspecs
+from .core.gatewayclient import GatewayClient
+from .core.gatewayclient import Unreachable as GatewayUnreachable
 from .core.kernelspecs import Kernelspecs
 from .core.metrics import Metrics
 from .core.pool import KernelPool
@@ -39,6 +42,7 @@ from .core.userdb import UserDB
 from .core.workspaces import Workspace, Workspaces
 from .settings import DEFINITIONS, Settings, apply_aliases, describe
 from .transport.pinger import Pinger
+from .transport.wsclient import handshake
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +189,9 @@ class Notebook:
         token = settings.token
         if token is None and authorize is None:
             token = None if password_hash else auth.new_token()
-        kernelspecs = Kernelspecs(default_name=settings.default_kernel_name)
+        gateway = _gateway(settings)
+        kernelspecs = (Kernelspecs(default_name=settings.default_kernel_name) if gateway is None
+                       else GatewayKernelspecs(gateway, default_name=settings.default_kernel_name))
         confine = _kernel_sandbox(settings, root.os_root)
         data_dir = settings.data_dir or jupyter_data_dir()
         store = _store(settings, data_dir, root.os_root)
@@ -202,6 +208,7 @@ class Notebook:
             replay_limit=settings.ws_replay_limit,
             events=events,
             confine=confine,
+            gateway=gateway,
         )
         executions = Executions(
             interrupt=kernels.interrupt_kernel,
@@ -269,6 +276,26 @@ class Notebook:
         app.register_blueprint(notebook, url_prefix=url_prefix.rstrip("/"))
         if pool is not None:
             pool.start()  # in the background: greenlets run once the server serves
+
+
+def _gateway(settings: Settings) -> GatewayClient | None:
+    """The kernel gateway NOTEBOOK_GATEWAY_URL names, or None (kernels run here).
+
+    :raises ValueError: its TLS files cannot be loaded.
+    """
+    if settings.gateway_url is None:
+        return None
+    try:
+        client = GatewayClient(settings.gateway_url, token=settings.gateway_token, headers=settings.gateway_headers,
+                               validate_cert=settings.gateway_validate_cert, ca_certs=settings.gateway_ca_certs,
+                               client_cert=settings.gateway_client_cert, client_key=settings.gateway_client_key,
+                               connect_timeout=settings.gateway_connect_timeout,
+                               request_timeout=settings.gateway_request_timeout, open_websocket=handshake)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"NOTEBOOK_GATEWAY_CA_CERTS / NOTEBOOK_GATEWAY_CLIENT_CERT / NOTEBOOK_GATEWAY_CLIENT_KEY: "
+                         f"the TLS files cannot be loaded ({exc})") from None
+    log.info("kernels run on the kernel gateway %s", settings.gateway_url)
+    return client
 
 
 def _kernel_sandbox(settings: Settings, root_dir: str) -> Confine | None:
@@ -374,6 +401,8 @@ def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, settings: Se
     for name in sizes:
         try:
             kernelspecs.get_spec(name)
+        except GatewayUnreachable as exc:  # the gateway is down now: the pool fills once it is up
+            log.warning("NOTEBOOK_KERNEL_POOL: kernelspec %r cannot be checked: %s", name, exc.message)
         except Exception as exc:
             raise ValueError(f"NOTEBOOK_KERNEL_POOL names kernelspec {name!r}, which is not installed") from exc
     ready_timeout, queue_limit = settings.kernel_info_timeout, settings.ws_queue_limit

@@ -408,6 +408,59 @@ def _run_history(value: Any) -> RunHistory:
     return RunHistory(count_, age)
 
 
+def _gateway_url(value: Any) -> str | None:
+    """An ``http://`` or ``https://`` URL with a host, or None (kernels run here)."""
+    if value is None or value == "":
+        return None
+    from urllib.parse import urlsplit
+    expected = 'an http:// or https:// URL, like "http://enterprise-gateway:8888" (unset: local kernels)'
+    if not isinstance(value, str):
+        raise Invalid(expected)
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment
+        parts.port  # noqa: B018 (raises for a port that is not a number)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise Invalid(expected)
+    return value.rstrip("/")
+
+
+def _gateway_headers(value: Any) -> dict[str, str]:
+    expected = 'a JSON object of header names to strings, like {"X-Team": "data"}'
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, dict):
+        raise Invalid(expected)
+    for name, text in value.items():
+        if not (isinstance(name, str) and re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) and isinstance(text, str)
+                and not any(ch in text for ch in "\r\n\0")):
+            raise Invalid(expected)
+    return dict(value)
+
+
+def _file(value: Any) -> str | None:
+    """A path to a file that exists, or None."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, (str, os.PathLike)) or not os.path.isfile(os.fspath(value)):
+        raise Invalid("the path of a file that exists")
+    return os.fspath(value)
+
+
+def _env_names(value: Any) -> frozenset[str]:
+    """Names of environment variables (never ``KERNEL_USERNAME``, which is the owner's)."""
+    expected = 'a list of environment variable names, like ["KERNEL_NAMESPACE"] (not KERNEL_USERNAME)'
+    if value is None or value == "":
+        return frozenset()
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(name, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", name)
+            and name != "KERNEL_USERNAME" for name in value):
+        raise Invalid(expected)
+    return frozenset(value)
+
+
 # -- the definitions --------------------------------------------------------------------------
 
 
@@ -609,6 +662,36 @@ class Settings:
         "NOTEBOOK_METRICS_TOKEN", None, _optional_text,
         "a token that opens ``/metrics`` only (``Authorization: Bearer <token>`` or ``?token=``), for a "
         "Prometheus scraper that should not hold the server's token; ``None``: the API's auth only.")
+    gateway_url: str | None = setting(
+        "NOTEBOOK_GATEWAY_URL", None, _gateway_url,
+        "a Jupyter Enterprise Gateway or Kernel Gateway: kernelspecs, kernels and their channels are "
+        "its, not local processes (unset: local kernels).")
+    gateway_token: str | None = setting(
+        "NOTEBOOK_GATEWAY_TOKEN", None, _optional_text,
+        "the gateway's auth token, sent as ``Authorization: token <t>``.")
+    gateway_headers: dict[str, str] = setting(
+        "NOTEBOOK_GATEWAY_HEADERS", {}, _gateway_headers,
+        "more HTTP headers sent on every gateway request and WebSocket (a JSON object).")
+    gateway_validate_cert: bool = setting(
+        "NOTEBOOK_GATEWAY_VALIDATE_CERT", True, _flag, "check the gateway's TLS certificate (https).")
+    gateway_ca_certs: str | None = setting(
+        "NOTEBOOK_GATEWAY_CA_CERTS", None, _file,
+        "a PEM file of the CAs that sign the gateway's certificate (unset: the system's).")
+    gateway_client_cert: str | None = setting(
+        "NOTEBOOK_GATEWAY_CLIENT_CERT", None, _file, "a PEM client certificate for the gateway (mutual TLS).")
+    gateway_client_key: str | None = setting(
+        "NOTEBOOK_GATEWAY_CLIENT_KEY", None, _file,
+        "the client certificate's key (unset: in ``NOTEBOOK_GATEWAY_CLIENT_CERT``).")
+    gateway_connect_timeout: float = setting(
+        "NOTEBOOK_GATEWAY_CONNECT_TIMEOUT", 40.0, seconds(above_zero=True),
+        "seconds to connect to the gateway.")
+    gateway_request_timeout: float = setting(
+        "NOTEBOOK_GATEWAY_REQUEST_TIMEOUT", 42.0, seconds(above_zero=True),
+        "seconds a gateway request may take, a kernel start included (``KERNEL_LAUNCH_TIMEOUT`` is 2 s less).")
+    gateway_kernel_env: frozenset[str] = setting(
+        "NOTEBOOK_GATEWAY_KERNEL_ENV", [], _env_names,
+        'variables clients may set for a kernel (``"env"`` of ``POST /api/kernels``, ``kernel.env`` of a '
+        "session), e.g. ``[\"KERNEL_NAMESPACE\"]``; each value at most 1024 characters, no control characters.")
     base_url: str = setting(
         "NOTEBOOK_BASE_URL", "/", _text, "the URL prefix of every route (``--base-url``).", standalone=True)
     trust_proxy: int = setting(

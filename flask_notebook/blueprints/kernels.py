@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, url_for
 
 from ..core import errors
+from ..core.gateway import kernel_env
 from ..extension import state
 from . import ownership
 from .http import json_body, json_response, query_arg
@@ -35,11 +36,12 @@ def start_kernel() -> Response:
     for field, value in (("name", name), ("kernel_id", kernel_id)):
         if value is not None and not isinstance(value, str):
             raise errors.Invalid(f"'{field}' must be a string")
+    env = kernel_env(body.get("env"), st.settings.gateway_kernel_env, gateway=st.settings.gateway_url is not None)
     cwd = st.sessions.kernel_cwd(path or "", is_dir=True, root=ownership.workspace().root)
     # The server's own user (the token) is the operator: NOTEBOOK_MAX_KERNELS bounds it, not
     # the per-user limit (its identity is not even stable: one per token login).
     kernel = st.kernels.start_kernel(name or None, cwd=cwd, kernel_id=kernel_id or None, owner=ownership.owner(),
-                                     limited=not current_user().server)
+                                     limited=not current_user().server, env=env)
     return json_response(ownership.kernel_model(kernel), 201, _location(kernel.id))
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, send_from_directory, url_for
 
 from ..core import errors
+from ..core.gateway import GatewayKernelspecs
 from ..extension import state
 from .http import json_response
 
@@ -37,9 +38,18 @@ def get_kernelspec(name: str) -> Response:
 
 @resources_bp.get("/<name>/<nb_path:filename>")
 def get_resource(name: str, filename: str) -> Response:
+    kernelspecs = state().kernelspecs
+    max_age = 30 * 24 * 3600 if filename.endswith(".png") else 0
+    if isinstance(kernelspecs, GatewayKernelspecs):  # the gateway has the files: proxied
+        try:
+            data, mimetype = kernelspecs.resource(name, filename)
+        except errors.NotFound:
+            abort(404)
+        response = Response(data, mimetype=mimetype)
+        response.cache_control.max_age = max_age
+        return response
     try:
-        resource_dir = state().kernelspecs.resource_dir(name)
+        resource_dir = kernelspecs.resource_dir(name)
     except errors.NotFound:
         abort(404)
-    max_age = 30 * 24 * 3600 if filename.endswith(".png") else 0
     return send_from_directory(resource_dir, filename, max_age=max_age)

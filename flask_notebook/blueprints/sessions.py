@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, url_for
 
 from ..core import errors
+from ..core.gateway import kernel_env
 from ..extension import state
 from . import ownership
 from .http import json_body, json_response
@@ -91,11 +92,12 @@ def create_session() -> Response:
         raise errors.Invalid("'kernel' must be an object with 'name' or 'id'")
     kernel_name = _string(kernel, "name")
     kernel_id = _string(kernel, "id")
+    env = kernel_env(kernel.get("env"), st.settings.gateway_kernel_env, gateway=st.settings.gateway_url is not None)
     assert path is not None and type_ is not None
     try:
         model = st.sessions.create(path, type_, name, kernel_name, kernel_id, user=ownership.user(),
                                    owner=ownership.owner(), root=ownership.workspace().root,
-                                   limited=not current_user().server)
+                                   limited=not current_user().server, env=env)
     except (errors.NotFound, errors.KernelFailed) as exc:
         return _kernel_error(kernel_name or st.kernelspecs.default_name, exc)
     return json_response(ownership.session_model(model), 201,

@@ -43,9 +43,11 @@ from jupyter_client.restarter import KernelRestarter
 from jupyter_core.paths import jupyter_runtime_dir
 
 from . import errors, provisioner, sandbox
+from . import gateway as gateways
 from .cgroups import KernelLimits
 from .channels import KernelChannels, server_message, zmq_context
 from .event_schemas import KERNEL_ACTIONS
+from .gatewayclient import GatewayClient
 from .events import EventBus, kernel_action, owner_audience
 from .kernelspecs import Kernelspecs
 from .messages import Msg
@@ -402,7 +404,12 @@ class Kernel:
 
     def interrupt(self) -> None:
         """Send the interrupt now (SIGINT, or the kernelspec's ``interrupt_mode`` message),
-        however far the kernel has started: ``KernelRegistry.interrupt_kernel`` waits for that."""
+        however far the kernel has started: ``KernelRegistry.interrupt_kernel`` waits for that.
+        A gateway kernel is interrupted by the gateway, asked outside the lifecycle lock."""
+        remote = gateways.remote(self.km)
+        if remote is not None:
+            remote.interrupt()
+            return
         LIFECYCLE.run(self.km.interrupt_kernel)
 
     @property
@@ -459,8 +466,11 @@ class KernelRegistry:
                  cull_busy: bool = False, replay_limit: int = 16 * 1024 * 1024, replay_sessions: int = 8,
                  on_activity: Callable[[float], None] | None = None, events: EventBus | None = None,
                  take: Take | None = None, evict: Evict | None = None, max_kernels_per_user: int | None = None,
-                 limits: KernelLimits | None = None, confine: Confine | None = None) -> None:
+                 limits: KernelLimits | None = None, confine: Confine | None = None,
+                 gateway: GatewayClient | None = None) -> None:
         self.kernelspecs = kernelspecs
+        #: Where kernels run when not here (``NOTEBOOK_GATEWAY_URL``): ``gateway.py``.
+        self.gateway = gateway
         self.events = events
         self.kernels: dict[str, Kernel] = {}
         self.max_kernels = max_kernels
@@ -480,7 +490,8 @@ class KernelRegistry:
         self.confine = confine
         #: Where starts, deaths and stops are counted, and the relay's counts (``metrics.Metrics.watch``).
         self.metrics: KernelMetrics | None = None
-        self.provisioners = provisioner.factory(sandbox.NAME if confine is not None else provisioner.NAME)
+        default = sandbox.NAME if confine is not None else provisioner.NAME
+        self.provisioners = provisioner.factory(gateways.NAME if gateway is not None else default)
         self._unlisted: set[Kernel] = set()
         self._starting = 0
         #: Starts in flight per owner: between the per-user check and the kernel's listing.
@@ -629,21 +640,37 @@ class KernelRegistry:
         try:
             # Ours, unless the kernelspec names another (``provisioner.factory``).
             km.provisioner = self.provisioners.create_provisioner_instance(kernel_id, km.kernel_spec, parent=km)
-            if confinement is not None:
+            remote = gateways.remote(km)
+            if remote is not None:
+                # The gateway starts it (seconds, for a pod): outside LIFECYCLE's lock.
+                remote.client = self.gateway
+                remote.create(env=env, owner=owner, cwd=cwd)
+            elif confinement is not None:
                 _confine(km, confinement)
             self._set_limits(km)
             LIFECYCLE.run(km.start_kernel, cwd=cwd, env={**os.environ, **(env or {})})
         except Exception as exc:
+            remote = gateways.remote(km)
+            if remote is not None:
+                remote.delete()
             _discard(km)
             log.warning("kernel %s (%s) could not be started: %s", kernel_id, name, exc)
-            raise errors.KernelFailed(f"The kernel '{name}' could not be started: {exc}",
-                                      reason=str(exc)) from exc
+            if isinstance(exc, errors.Unavailable):  # the gateway cannot be reached: 503, as it says
+                raise
+            message = exc.message if isinstance(exc, errors.NotebookError) else str(exc)
+            raise errors.KernelFailed(f"The kernel '{name}' could not be started: {message}",
+                                      reason=message) from exc
         finally:
             self._starting -= 1
-        kernel.restarter = GeventRestarter(kernel_manager=km, parent=km, log=km.log, time_to_dead=1.0,
-                                           after_poll=lambda: self._after_poll(kernel))
-        kernel.restarter.add_callback(lambda: self._on_restart(kernel), "restart")
-        kernel.restarter.add_callback(lambda: self._on_dead(kernel), "dead")
+        remote = gateways.remote(km)
+        if remote is not None:
+            # The gateway restarts a kernel process that dies; one it no longer has is gone.
+            remote.on_gone = lambda reason: self._declare_dead(kernel, reason)
+        else:
+            kernel.restarter = GeventRestarter(kernel_manager=km, parent=km, log=km.log, time_to_dead=1.0,
+                                               after_poll=lambda: self._after_poll(kernel))
+            kernel.restarter.add_callback(lambda: self._on_restart(kernel), "restart")
+            kernel.restarter.add_callback(lambda: self._on_dead(kernel), "dead")
         kernel.channels = KernelChannels(kernel_id, dict(km.get_connection_info(session=False)),
                                          on_iopub=lambda msg: self._track(kernel, msg),
                                          replay_limit=self.replay_limit, replay_sessions=self.replay_sessions,
@@ -743,6 +770,10 @@ class KernelRegistry:
 
     def _restart(self, kernel: Kernel) -> None:
         km = kernel.km
+        remote = gateways.remote(km)
+        if remote is not None:
+            remote.restart()  # the gateway's own restart, outside the lock: same kernel, same channels
+            return
         process = kernel.process
         LIFECYCLE.run(_ask_to_exit, kernel, process, restart=True)
         if process is not None and process.poll() is None:
@@ -792,8 +823,12 @@ class KernelRegistry:
         try:
             with kernel.lifecycle:  # after a restart in progress (which then starts nothing)
                 process = kernel.process
-                LIFECYCLE.run(_ask_to_exit, kernel, process if grace > 0 else None)
-                if process is not None and grace > 0:
+                remote = gateways.remote(km)
+                if remote is not None:
+                    remote.delete()  # the gateway shuts it down: outside the lock
+                else:
+                    LIFECYCLE.run(_ask_to_exit, kernel, process if grace > 0 else None)
+                if process is not None and grace > 0 and remote is None:
                     wait_for_exit(process, grace)
                 LIFECYCLE.run(km.shutdown_kernel, now=True)  # kills what is left; reaps; removes the connection file
         except Exception:

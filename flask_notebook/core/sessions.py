@@ -125,13 +125,14 @@ class Sessions:
 
     def create(self, path: str, type_: str, name: str | None, kernel_name: str | None,
                kernel_id: str | None, *, user: User | None = None, owner: str | None = None,
-               root: Root | None = None, limited: bool = True) -> SessionModel:
+               root: Root | None = None, limited: bool = True, env: dict[str, str] | None = None) -> SessionModel:
         """A new session of `owner`'s, or `owner`'s live one already at `path` (returned
         unchanged). `user` (who asks) may use a running kernel `kernel_id` if they may see it.
         A kernel it starts is `owner`'s, and counts toward their limit unless not `limited`
         (``KernelRegistry.start_kernel``).
 
         :param root: the workspace `path` is in (the registry's root by default).
+        :param env: variables for a kernel it starts (the client's, checked: ``gateway.check_env``).
         :raises errors.NotFound: no kernelspec `kernel_name`.
         :raises errors.Conflict: `kernel_id` is a kernel `user` may not see.
         :raises errors.KernelFailed, errors.LimitReached: from starting the kernel.
@@ -144,19 +145,19 @@ class Sessions:
                     return session.model(kernel.model())
         session = Session(id=str(uuid.uuid4()), path=path, name=name, type=type_, kernel_id="", owner=owner,
                           root=root)
-        kernel = self._kernel_for(session, kernel_name, kernel_id, user, limited=limited)
+        kernel = self._kernel_for(session, kernel_name, kernel_id, user, limited=limited, env=env)
         session.kernel_id = kernel.id
         self._sessions[session.id] = session
         return session.model(kernel.model())
 
     def _kernel_for(self, session: Session, kernel_name: str | None, kernel_id: str | None,
-                    user: User | None, *, limited: bool) -> Kernel:
+                    user: User | None, *, limited: bool, env: dict[str, str] | None = None) -> Kernel:
         running = self.registry.kernels.get(kernel_id) if kernel_id else None
         if running is not None and (user is None or user.may_see(running.owner)):
             return running
         return self.registry.start_kernel(kernel_name, cwd=self.kernel_cwd(session.path, root=session.root),
-                                          kernel_id=kernel_id or None, env=self._env(session), owner=session.owner,
-                                          limited=limited)
+                                          kernel_id=kernel_id or None, env={**(env or {}), **self._env(session)},
+                                          owner=session.owner, limited=limited)
 
     def update(self, session_id: str, changes: dict[str, Any], *, user: User | None = None,
                limited: bool = True) -> SessionModel:

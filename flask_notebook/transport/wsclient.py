@@ -1,0 +1,121 @@
+"""A client WebSocket to a kernel gateway (``core.gatewayclient``'s `OpenWebSocket`): the
+handshake and the frames are wsproto's, on the gevent socket the core connected.
+
+`WebSocket.messages` is read by one greenlet (the bridge's upstream one); `send` may be
+called from any, one frame per ``sendall`` under a lock. Pings are answered; a close ends
+`messages` with [].
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gevent.lock import Semaphore
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Event, Ping, RejectConnection,
+                            RejectData, Request, TextMessage)
+from wsproto.utilities import LocalProtocolError
+
+
+class Refused(OSError):
+    """The server answered the handshake with `status`."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the handshake was refused with {status}")
+        self.status = status
+
+
+def handshake(sock: Any, host: str, path: str, headers: list[tuple[str, str]]) -> WebSocket:
+    """:raises OSError: the connection failed; `Refused`: the server said no."""
+    ws = WSConnection(ConnectionType.CLIENT)
+    sock.sendall(ws.send(Request(host=host, target=path,
+                                 extra_headers=[(k.encode(), v.encode()) for k, v in headers])))
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            raise OSError("the server closed the connection during the handshake")
+        ws.receive_data(data)
+        for event in ws.events():
+            if isinstance(event, AcceptConnection):
+                return WebSocket(sock, ws)
+            if isinstance(event, RejectConnection):
+                raise Refused(event.status_code)
+            if isinstance(event, RejectData):
+                raise Refused(502)
+
+
+class WebSocket:
+    """A client WebSocket on a gevent socket: `recv` in one greenlet, `send` from any.
+
+    Pings are answered; a close ends `recv` with None.
+    """
+
+    def __init__(self, sock: Any, ws: WSConnection) -> None:
+        self.sock = sock
+        self.ws = ws
+        self._send_lock = Semaphore()
+        self._text: list[str] = []
+        self._bytes: list[bytes] = []
+        self.closed = False
+
+    def send(self, data: str | bytes) -> None:
+        """:raises OSError: the socket is gone."""
+        frame = self.ws.send(TextMessage(data=data) if isinstance(data, str) else BytesMessage(data=data))
+        with self._send_lock:
+            self.sock.sendall(frame)
+
+    def events(self) -> list[Event]:
+        """The next events (at least one), None-free; [] when the connection has ended."""
+        while True:
+            events = list(self.ws.events())
+            if events:
+                return events
+            try:
+                data = self.sock.recv(262144)
+            except OSError:
+                data = b""
+            if not data:
+                self.closed = True
+                return []
+            self.ws.receive_data(data)
+
+    def messages(self) -> list[str | bytes]:
+        """The next complete messages (at least one); [] once the connection has ended."""
+        out: list[str | bytes] = []
+        while not out:
+            events = self.events()
+            if not events:
+                return []
+            for event in events:
+                if isinstance(event, TextMessage):
+                    self._text.append(event.data)
+                    if event.message_finished:
+                        out.append("".join(self._text) if len(self._text) > 1 else self._text[0])
+                        self._text = []
+                elif isinstance(event, BytesMessage):
+                    self._bytes.append(bytes(event.data))
+                    if event.message_finished:
+                        out.append(b"".join(self._bytes))
+                        self._bytes = []
+                elif isinstance(event, Ping):
+                    self._reply(event.response())
+                elif isinstance(event, CloseConnection):
+                    self._reply(event.response())
+                    self.closed = True
+                    return out
+        return out
+
+    def _reply(self, event: Any) -> None:
+        try:
+            frame = self.ws.send(event)
+            with self._send_lock:
+                self.sock.sendall(frame)
+        except (OSError, LocalProtocolError):
+            pass
+
+    def close(self) -> None:
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass

@@ -683,10 +683,10 @@ class Settings:
         "NOTEBOOK_GATEWAY_CLIENT_KEY", None, _file,
         "the client certificate's key (unset: in ``NOTEBOOK_GATEWAY_CLIENT_CERT``).")
     gateway_connect_timeout: float = setting(
-        "NOTEBOOK_GATEWAY_CONNECT_TIMEOUT", 40.0, seconds(above_zero=True),
+        "NOTEBOOK_GATEWAY_CONNECT_TIMEOUT", 40, seconds(above_zero=True),
         "seconds to connect to the gateway.")
     gateway_request_timeout: float = setting(
-        "NOTEBOOK_GATEWAY_REQUEST_TIMEOUT", 42.0, seconds(above_zero=True),
+        "NOTEBOOK_GATEWAY_REQUEST_TIMEOUT", 42, seconds(above_zero=True),
         "seconds a gateway request may take, a kernel start included (``KERNEL_LAUNCH_TIMEOUT`` is 2 s less).")
     gateway_kernel_env: frozenset[str] = setting(
         "NOTEBOOK_GATEWAY_KERNEL_ENV", [], _env_names,

@@ -13,17 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent
 from flask import Flask, Request, current_app
 from jupyter_core.paths import jupyter_data_dir
 
-from .core import auth, cgroups, notebooks, sandbox
+from .core import auth, cgroups, notebooks, persistence, sandbox
 from .core.audit import Audit
 from .core.cgroups import KernelLimits
 from .core.config import ConfigSections, store_dir
 from .core.contents import ContentsManager
 from .core.events import EventBus
 from .core.execute import Executions, run_code
-from .core.kernels import Confine, Kernel, KernelRegistry
+from .core.kernels import Confine, Kernel, KernelRecords, KernelRegistry
 from .core.kernelspecs import Kernelspecs
 from .core.pool import KernelPool
 from .core.ratelimit import RateLimiter
@@ -184,6 +185,8 @@ class Notebook:
         kernelspecs = Kernelspecs(default_name=settings.default_kernel_name)
         confine = _kernel_sandbox(settings, root.os_root)
         events = EventBus()
+        data_dir = settings.data_dir or jupyter_data_dir()
+        store = _store(settings, data_dir, root.os_root)
         kernels = KernelRegistry(
             kernelspecs,
             max_kernels=settings.max_kernels,
@@ -196,6 +199,8 @@ class Notebook:
             replay_limit=settings.ws_replay_limit,
             events=events,
             confine=confine,
+            persist=settings.persist_kernels,
+            records=KernelRecords(store),
         )
         executions = Executions(
             interrupt=kernels.interrupt_kernel,
@@ -206,8 +211,6 @@ class Notebook:
         )
         kernels.on_stop.append(executions.kernel_stopped)
         pool = _kernel_pool(kernels, kernelspecs, settings, root.os_root)
-        data_dir = settings.data_dir or jupyter_data_dir()
-        store = _store(settings, data_dir, root.os_root)
         shared = Workspace(username=None, root=root,
                            contents=ContentsManager(root, notary, listing_cache=settings.listing_cache),
                            notary=notary, config_sections=ConfigSections(store_dir(data_dir, root.os_root)))
@@ -218,7 +221,7 @@ class Notebook:
             contents=shared.contents,
             kernelspecs=kernelspecs,
             kernels=kernels,
-            sessions=Sessions(kernels, root),
+            sessions=Sessions(kernels, root, store=store, roots=_roots(workspaces)),
             executions=executions,
             notary=notary,
             token=token,
@@ -263,6 +266,17 @@ class Notebook:
         app.register_blueprint(notebook, url_prefix=url_prefix.rstrip("/"))
         if pool is not None:
             pool.start()  # in the background: greenlets run once the server serves
+        # The kernels the previous server left (NOTEBOOK_PERSIST_KERNELS: re-attached; else
+        # stopped), in the background too; a request for one of them waits meanwhile.
+        persistence.begin(kernels)
+        gevent.spawn(persistence.reattach, kernels, state.sessions, store, keep=settings.persist_kernels)
+
+
+def _roots(workspaces: Workspaces) -> Callable[[str | None], Root | None]:
+    """The workspace root of a session's owner, for sessions restored from the store."""
+    def root(owner: str | None) -> Root | None:
+        return workspaces.for_user(User(owner)).root if owner is not None else None
+    return root
 
 
 def _kernel_sandbox(settings: Settings, root_dir: str) -> Confine | None:

@@ -1,0 +1,93 @@
+"""Kernels that outlive the server (NOTEBOOK_PERSIST_KERNELS): re-attachment at start-up.
+
+The kernel registry keeps a record of each kernel in the store (``kernels.KernelRecords``),
+and the sessions keep theirs (``sessions.Sessions``). A server started on the same data
+directory (or database, and root) runs `reattach` in the background: every kernel record of
+this host is tried at once, each in a greenlet (``KernelRegistry.adopt``: its process still
+the one recorded, and answering a ``kernel_info_request`` on its control channel within a
+short deadline); those that answer are listed again with their sessions, the others are
+killed and their records and sessions deleted. Meanwhile the API answers; a request for a
+kernel being re-attached waits for it (``KernelRegistry.await_reattach``).
+
+With persistence off, the same pass stops whatever a server that died (SIGKILL, a crash) may
+have left behind, and deletes its records: no kernel outlives the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+import gevent
+from gevent.event import Event
+
+from .kernels import HOST, KernelRegistry
+from .sessions import Sessions
+from .store import Store, kernels_table, sessions_table
+
+log = logging.getLogger(__name__)
+
+#: Seconds a re-attached kernel has to answer its ``kernel_info_request``.
+PROBE_TIMEOUT = 2.0
+
+
+def begin(kernels: KernelRegistry) -> None:
+    """Before the server serves: requests for unknown kernels wait until `reattach` has read
+    the records (then, for the kernels it re-attaches, until each is done)."""
+    kernels.records_read.clear()
+
+
+def reattach(kernels: KernelRegistry, sessions: Sessions, store: Store, *, keep: bool,
+             timeout: float = PROBE_TIMEOUT) -> list[str]:
+    """Re-attach to (`keep`), or stop, the kernels of this host's records, all in parallel;
+    restore the sessions of those re-attached. Returns their ids. Never raises."""
+    started = time.monotonic()
+    try:
+        records = [r for r in store.records(kernels_table) if r.get("host") == HOST]
+        rows = store.records(sessions_table)
+    except Exception:
+        log.exception("the kernel records could not be read: no kernel re-attached")
+        records, rows = [], []
+    by_kernel: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_kernel[str(row.get("kernel_id"))].append(row)
+    for record in records:
+        kernels.reattaching[str(record["id"])] = Event()
+    kernels.records_read.set()
+    attached: list[str] = []
+
+    def one(record: dict[str, Any]) -> None:
+        kernel_id = str(record["id"])
+        try:
+            kernel = kernels.adopt(record, timeout=timeout, keep=keep)
+            if kernel is not None:
+                sessions.restore(by_kernel.pop(kernel_id, []))
+                attached.append(kernel_id)
+        except Exception:
+            log.exception("re-attaching kernel %s failed", kernel_id)
+        finally:
+            done = kernels.reattaching.pop(kernel_id, None)
+            if done is not None:
+                done.set()
+
+    gevent.joinall([gevent.spawn(one, record) for record in records])
+    other_hosts = {str(r["id"]) for r in _records_elsewhere(store)}
+    stale = [str(row["id"]) for kernel_id, group in by_kernel.items() for row in group
+             if kernel_id not in kernels.kernels and kernel_id not in other_hosts]
+    try:
+        store.delete(sessions_table, *stale)
+    except Exception:
+        log.exception("sessions of kernels not re-attached could not be deleted")
+    if records:
+        log.info("%d of %d kernel(s) of the previous server re-attached in %.2f s%s", len(attached), len(records),
+                 time.monotonic() - started, "" if keep else " (NOTEBOOK_PERSIST_KERNELS is off: the others stopped)")
+    return attached
+
+
+def _records_elsewhere(store: Store) -> list[dict[str, Any]]:
+    try:
+        return [r for r in store.records(kernels_table) if r.get("host") != HOST]
+    except Exception:
+        return []

@@ -452,6 +452,8 @@ class Kernel:
         self.listed = False
         #: When its first process was launched (Unix time).
         self.launched = time.time()
+        #: Re-attached: launched by a server before this one (``KernelRegistry.adopt``).
+        self.adopted = False
 
     def shell_status(self, state: str, parent: dict[str, Any]) -> None:
         """A status the kernel published for a request (`parent` its header).
@@ -860,6 +862,7 @@ class KernelRegistry:
             km.load_connection_info(record["connection_info"])
             LIFECYCLE.run(run_sync(km.provisioner.load_provisioner_info), record["provisioner"])
             km.relaunch_options = self._launch_options(kernel)
+            kernel.adopted = True
             kernel.owner = record.get("owner")
             kernel.launched = float(record.get("launched") or time.time())
             if not km.has_kernel:
@@ -1038,6 +1041,8 @@ class KernelRegistry:
                 if process is not None and grace > 0:
                     wait_for_exit(process, grace)
                 LIFECYCLE.run(km.shutdown_kernel, now=True)  # kills what is left; reaps; removes the connection file
+            if kernel.adopted:  # a file this manager did not write, which it leaves
+                _remove(km.connection_file)
         except Exception:
             log.exception("error while shutting down kernel %s", kernel.id)
             _discard(km)
@@ -1201,6 +1206,13 @@ def _confine(km: KernelManager, confinement: sandbox.Confinement) -> None:
     else:
         log.info("kernel %s: its provisioner %s runs it elsewhere, unconfined by this server",
                  km.kernel_id, type(made).__name__)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _discard(km: KernelManager) -> None:

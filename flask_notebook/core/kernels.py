@@ -628,6 +628,15 @@ class KernelRegistry:
     #: Seconds a request for a kernel being re-attached waits for it.
     REATTACH_WAIT = 10.0
 
+    def await_reattached(self) -> None:
+        """While the previous server's kernels are re-attached (start-up), wait until every
+        one is listed or dropped, for at most `REATTACH_WAIT` seconds: a listing of kernels
+        or sessions then shows them all (``/api/status`` does not wait)."""
+        deadline = time.monotonic() + self.REATTACH_WAIT
+        self.records_read.wait(self.REATTACH_WAIT)
+        for done in list(self.reattaching.values()):
+            done.wait(max(0.0, deadline - time.monotonic()))
+
     def await_reattach(self, kernel_id: str) -> bool:
         """While the kernels of the previous server are re-attached (start-up), wait for
         `kernel_id` if it is one of them, for at most `REATTACH_WAIT` seconds: a client that
@@ -1010,12 +1019,17 @@ class KernelRegistry:
             outlive the server (`persist`). Unlisted (pooled) kernels are always stopped.
         """
         keep = self.persist if keep is None else keep
+        if keep and self._closed:
+            return
         self._closed = True
         if self._culler is not None:
             self._culler.kill(block=False)
         kept = list(self.kernels.values()) if keep else []
         kernels = ([] if keep else list(self.kernels.values())) + list(self._unlisted)
-        self.kernels.clear()
+        if not keep:
+            # Kept ones stay listed: a request that reaches this server before it stops
+            # accepting (gunicorn's worker, for up to a second) still finds them.
+            self.kernels.clear()
         self._unlisted.clear()
         for kernel in kept:
             if kernel.restarter is not None:

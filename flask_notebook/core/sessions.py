@@ -161,7 +161,9 @@ class Sessions:
     # -- queries ------------------------------------------------------------------------------
 
     def list(self, user: User | None = None) -> list[SessionModel]:
-        """Every live session, or those `user` may see."""
+        """Every live session, or those `user` may see (once the sessions of kernels being
+        re-attached at start-up are restored)."""
+        self.registry.await_reattached()
         models = []
         for session in list(self._sessions.values()):
             if user is not None and not user.may_see(session.owner):

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import gevent
 from flask import Flask, Request, current_app
 from jupyter_core.paths import jupyter_data_dir
 
@@ -268,8 +267,7 @@ class Notebook:
             pool.start()  # in the background: greenlets run once the server serves
         # The kernels the previous server left (NOTEBOOK_PERSIST_KERNELS: re-attached; else
         # stopped), in the background too; a request for one of them waits meanwhile.
-        persistence.begin(kernels)
-        gevent.spawn(persistence.reattach, kernels, state.sessions, store, keep=settings.persist_kernels)
+        persistence.start(kernels, state.sessions, store, keep=settings.persist_kernels)
 
 
 def _roots(workspaces: Workspaces) -> Callable[[str | None], Root | None]:

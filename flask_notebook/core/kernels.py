@@ -585,9 +585,6 @@ class KernelRegistry:
         self.records = records
         #: Kernel id -> set once a re-attachment of it at start-up is over (listed or dropped).
         self.reattaching: dict[str, Event] = {}
-        #: Set once the records to re-attach are known (``reattaching`` is filled).
-        self.records_read = Event()
-        self.records_read.set()
         self.events = events
         self.kernels: dict[str, Kernel] = {}
         self.max_kernels = max_kernels
@@ -633,7 +630,6 @@ class KernelRegistry:
         one is listed or dropped, for at most `REATTACH_WAIT` seconds: a listing of kernels
         or sessions then shows them all (``/api/status`` does not wait)."""
         deadline = time.monotonic() + self.REATTACH_WAIT
-        self.records_read.wait(self.REATTACH_WAIT)
         for done in list(self.reattaching.values()):
             done.wait(max(0.0, deadline - time.monotonic()))
 
@@ -641,14 +637,10 @@ class KernelRegistry:
         """While the kernels of the previous server are re-attached (start-up), wait for
         `kernel_id` if it is one of them, for at most `REATTACH_WAIT` seconds: a client that
         asks at once does not find it missing. Whether it waited."""
-        if self.records_read.is_set() and kernel_id not in self.reattaching:
-            return False
-        deadline = time.monotonic() + self.REATTACH_WAIT
-        self.records_read.wait(self.REATTACH_WAIT)
         done = self.reattaching.get(kernel_id)
         if done is None:
             return False
-        done.wait(max(0.0, deadline - time.monotonic()))
+        done.wait(self.REATTACH_WAIT)
         return True
 
     def list_kernels(self, user: User | None = None) -> list[Kernel]:

@@ -6,8 +6,11 @@ directory (or database, and root) runs `reattach` in the background: every kerne
 this host is tried at once, each in a greenlet (``KernelRegistry.adopt``: its process still
 the one recorded, and answering a ``kernel_info_request`` on its control channel within a
 short deadline); those that answer are listed again with their sessions, the others are
-killed and their records and sessions deleted. Meanwhile the API answers; a request for a
-kernel being re-attached waits for it (``KernelRegistry.await_reattach``).
+killed and their records and sessions deleted. The records are read before the server
+serves (`start`); the rest happens in the background, while the API answers: a request for a
+kernel being re-attached waits for it (``KernelRegistry.await_reattach``), and listings of
+kernels and sessions wait for the whole pass (``KernelRegistry.await_reattached``), each for
+at most ``KernelRegistry.REATTACH_WAIT`` seconds; ``/api/status`` does not wait.
 
 With persistence off, the same pass stops whatever a server that died (SIGKILL, a crash) may
 have left behind, and deletes its records: no kernel outlives the server.
@@ -21,6 +24,7 @@ from collections import defaultdict
 from typing import Any
 
 import gevent
+from gevent import Greenlet
 from gevent.event import Event
 
 from .kernels import HOST, KernelRegistry
@@ -33,29 +37,34 @@ log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 2.0
 
 
-def begin(kernels: KernelRegistry) -> None:
-    """Before the server serves: requests for unknown kernels wait until `reattach` has read
-    the records (then, for the kernels it re-attaches, until each is done)."""
-    kernels.records_read.clear()
-
-
-def reattach(kernels: KernelRegistry, sessions: Sessions, store: Store, *, keep: bool,
-             timeout: float = PROBE_TIMEOUT) -> list[str]:
-    """Re-attach to (`keep`), or stop, the kernels of this host's records, all in parallel;
-    restore the sessions of those re-attached. Returns their ids. Never raises."""
-    started = time.monotonic()
+def start(kernels: KernelRegistry, sessions: Sessions, store: Store, *, keep: bool,
+          timeout: float = PROBE_TIMEOUT) -> Greenlet | None:
+    """At start-up, before the server serves: read this host's kernel records and the
+    sessions now (a request for one of those kernels then waits for it:
+    ``KernelRegistry.await_reattach``), and re-attach to (`keep`), or stop, those kernels in
+    the background: the greenlet doing it, None when there is nothing to do. Never raises."""
     try:
         records = [r for r in store.records(kernels_table) if r.get("host") == HOST]
         rows = store.records(sessions_table)
     except Exception:
         log.exception("the kernel records could not be read: no kernel re-attached")
-        records, rows = [], []
+        return None
+    if not records and not rows:
+        return None
+    for record in records:
+        kernels.reattaching[str(record["id"])] = Event()
+    return gevent.spawn(reattach, kernels, sessions, store, records, rows, keep=keep, timeout=timeout)
+
+
+def reattach(kernels: KernelRegistry, sessions: Sessions, store: Store, records: list[dict[str, Any]],
+             rows: list[dict[str, Any]], *, keep: bool, timeout: float = PROBE_TIMEOUT) -> list[str]:
+    """Re-attach to (`keep`), or stop, the kernels of `records`, all in parallel; restore
+    the sessions (`rows`) of those re-attached, delete the others'. Returns the ids
+    re-attached."""
+    started = time.monotonic()
     by_kernel: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_kernel[str(row.get("kernel_id"))].append(row)
-    for record in records:
-        kernels.reattaching[str(record["id"])] = Event()
-    kernels.records_read.set()
     attached: list[str] = []
 
     def one(record: dict[str, Any]) -> None:

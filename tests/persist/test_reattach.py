@@ -110,3 +110,26 @@ def test_by_default_no_kernel_outlives_the_server(site: Site, sig: int) -> None:
     second = site.start()
     assert second.json("GET", "api/kernels", 200) == []
     wait_for(lambda: site.records("kernels") == [], timeout=10)
+
+
+def test_a_sandboxed_kernel_outlives_the_server(site: Site) -> None:
+    """bubblewrap's ``--die-with-parent`` is off for persisted kernels; the rest of the
+    sandbox stays (its own PID namespace: the kernel sees no process of the server)."""
+    sandboxed = {**PERSIST, "NOTEBOOK_KERNEL_SANDBOX": "bubblewrap"}
+    first = site.start(sandboxed)
+    kernel_id = first.start_kernel()
+    client = first.client(kernel_id)
+    assert stdout(client.run("import os\nx = len([p for p in os.listdir('/proc') if p.isdigit()])\nprint(x < 5)")) \
+        == "True\n"
+    pids = site.kernel_pids()
+    bwrap = [pid for pid in pids if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"bwrap")]
+    assert bwrap, pids
+    arguments = Path(f"/proc/{bwrap[0]}/cmdline").read_bytes().split(b"\0")
+    assert b"--unshare-pid" in arguments and b"--die-with-parent" not in arguments
+    first.stop(signal.SIGKILL)
+    assert all(alive(pid) for pid in pids)
+
+    second = site.start(sandboxed)
+    assert stdout(second.client(kernel_id).run("print(x < 5)")) == "True\n"
+    second.json("DELETE", f"api/kernels/{kernel_id}", 204)
+    wait_for(lambda: not any(alive(pid) for pid in pids), timeout=10)

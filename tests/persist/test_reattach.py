@@ -133,3 +133,16 @@ def test_a_sandboxed_kernel_outlives_the_server(site: Site) -> None:
     assert stdout(second.client(kernel_id).run("print(x < 5)")) == "True\n"
     second.json("DELETE", f"api/kernels/{kernel_id}", 204)
     wait_for(lambda: not any(alive(pid) for pid in pids), timeout=10)
+
+
+def test_post_api_shutdown_stops_persisted_kernels_too(site: Site) -> None:
+    """Stopping the service through its API is a request to stop everything, as in
+    jupyter_server; SIGTERM is how an operator restarts it with its kernels."""
+    server = site.start(PERSIST)
+    kernel_id = server.start_kernel()
+    server.client(kernel_id)
+    (pid,) = site.kernel_pids()
+    assert server.request("POST", "api/shutdown").status_code == 200
+    assert server.proc.wait(timeout=10) == 0
+    assert not alive(pid)
+    assert site.records("kernels") == []

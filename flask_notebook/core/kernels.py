@@ -414,6 +414,7 @@ def kernel_record(kernel: Kernel) -> dict[str, Any] | None:
                   for name, value in km.get_connection_info(session=False).items()}
     return {"id": kernel.id, "name": kernel.name, "owner": kernel.owner, "cwd": kernel.cwd,
             "env": kernel.launch_env, "listed": kernel.listed, "launched": kernel.launched, "host": HOST,
+            "writer": os.getpid(),
             "connection_file": km.connection_file, "connection_info": connection, "provisioner": info}
 
 
@@ -860,6 +861,7 @@ class KernelRegistry:
                                   dict(record.get("env") or {}))
             km = kernel.km
             assert isinstance(km, RegistryKernelManager) and km.provisioner is not None
+            km.connection_file = str(record.get("connection_file") or km.connection_file)  # the file it read
             km.load_connection_info(record["connection_info"])
             LIFECYCLE.run(run_sync(km.provisioner.load_provisioner_info), record["provisioner"])
             km.relaunch_options = self._launch_options(kernel)

@@ -19,6 +19,7 @@ have left behind, and deletes its records: no kernel outlives the server.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import defaultdict
 from typing import Any
@@ -82,6 +83,11 @@ def reattach(kernels: KernelRegistry, sessions: Sessions, store: Store, records:
                 done.set()
 
     gevent.joinall([gevent.spawn(one, record) for record in records])
+    if records:
+        log.info("%d of %d kernel(s) of the previous server re-attached in %.2f s%s", len(attached), len(records),
+                 time.monotonic() - started, "" if keep else " (NOTEBOOK_PERSIST_KERNELS is off: the others stopped)")
+    if keep:
+        attached += _late_pass(kernels, sessions, store, {str(r["id"]) for r in records}, timeout=timeout)
     other_hosts = {str(r["id"]) for r in _records_elsewhere(store)}
     stale = [str(row["id"]) for kernel_id, group in by_kernel.items() for row in group
              if kernel_id not in kernels.kernels and kernel_id not in other_hosts]
@@ -89,9 +95,38 @@ def reattach(kernels: KernelRegistry, sessions: Sessions, store: Store, records:
         store.delete(sessions_table, *stale)
     except Exception:
         log.exception("sessions of kernels not re-attached could not be deleted")
-    if records:
-        log.info("%d of %d kernel(s) of the previous server re-attached in %.2f s%s", len(attached), len(records),
-                 time.monotonic() - started, "" if keep else " (NOTEBOOK_PERSIST_KERNELS is off: the others stopped)")
+    return attached
+
+
+#: Seconds after the first pass before the second (`_late_pass`).
+LATE_PASS = 3.0
+
+
+def _late_pass(kernels: KernelRegistry, sessions: Sessions, store: Store, seen: set[str], *,
+               timeout: float) -> list[str]:
+    """The records and sessions the previous server wrote after they were read: in a rolling
+    restart (gunicorn's HUP) the old worker serves on for a moment beside the new one, and a
+    kernel it started, or a session it made, then would be left out until the next restart.
+    Read again, a little later; adopt the kernels of records not `seen` in the first pass and
+    written by another process (never one this server started, or is shutting down), and the
+    sessions not known of kernels listed. Returns the ids re-attached."""
+    gevent.sleep(LATE_PASS)
+    try:
+        records = [r for r in store.records(kernels_table)
+                   if r.get("host") == HOST and str(r["id"]) not in seen and r.get("writer") != os.getpid()
+                   and str(r["id"]) not in kernels.kernels]
+        rows = store.records(sessions_table)
+    except Exception:
+        log.exception("the kernel records could not be read again")
+        return []
+    known = sessions.ids()
+    sessions.restore(row for row in rows if str(row.get("kernel_id")) in kernels.kernels and str(row["id"]) not in known)
+    attached = []
+    for record in records:
+        kernel = kernels.adopt(record, timeout=timeout)
+        if kernel is not None:
+            sessions.restore(row for row in rows if row.get("kernel_id") == kernel.id)
+            attached.append(kernel.id)
     return attached
 
 

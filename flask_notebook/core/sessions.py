@@ -178,6 +178,10 @@ class Sessions:
         session, kernel = self._find(session_id, user)
         return session.model(kernel.model())
 
+    def ids(self) -> set[str]:
+        """The ids of the sessions held (live or not)."""
+        return set(self._sessions)
+
     def owner_of(self, session_id: str) -> str | None:
         session = self._sessions.get(session_id)
         return session.owner if session is not None else None

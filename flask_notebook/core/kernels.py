@@ -54,6 +54,7 @@ from .events import EventBus, kernel_action, owner_audience
 from .kernelspecs import Kernelspecs
 from .messages import Msg
 from .paths import iso_utc
+from .spawn import AdoptedProcess
 from .store import Store, kernels_table
 from .users import User
 
@@ -1110,6 +1111,8 @@ class KernelRegistry:
             returncode = getattr(process, "returncode", None)
             by_limits = self.limits.death_cause(kernel.id, returncode) if self.limits is not None else None
             cause = by_limits or exit_cause(returncode)
+            if isinstance(process, AdoptedProcess) and not by_limits:
+                cause = "ended (its exit status is unknown: an earlier server started it)"
         kernel.cause = cause
         kernel.reason = f"The kernel {cause}; it was restarted"
         kernel.reset_state("restarting")

@@ -41,17 +41,21 @@ def test_a_kernel_outlives_the_server_and_is_reattached(site: Site, sig: int) ->
     assert site.kernel_pids() == [pid]
     assert "re-attached" in second.log()
 
-    # Interrupt and restart work on a process that is not the server's child; the new process
-    # is persisted in its turn.
+    # Interrupt, restart and autorestart work on a process that is not the server's child;
+    # the new process is persisted in its turn.
     msg_id = client.execute("import time\nwhile True: time.sleep(0.05)")
     client.until(lambda m: m["msg_type"] == "status" and m["content"]["execution_state"] == "busy"
                  and m["parent_header"].get("msg_id") == msg_id)
     second.json("POST", f"api/kernels/{kernel_id}/interrupt", 204)
     client.until(lambda m: m["msg_type"] == "execute_reply" and m["parent_header"]["msg_id"] == msg_id)
-    second.json("POST", f"api/kernels/{kernel_id}/restart", 200)
+    if sig == signal.SIGTERM:
+        second.json("POST", f"api/kernels/{kernel_id}/restart", 200)
+    else:  # autorestart, from the process's pidfd: it is not the server's child
+        os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not alive(pid), timeout=10)
     (new_pid,) = wait_for(site.kernel_pids, timeout=10)
     assert new_pid != pid
+    wait_for(lambda: second.kernel(kernel_id)["execution_state"] == "idle", timeout=30)
     client = second.client(kernel_id)
     assert "NameError" in str(client.run("print(x)"))
     client.run("y = 'after the restart'")

@@ -30,7 +30,7 @@ SSHD ?= /usr/sbin/sshd
 EG_VENV := .venv-eg
 EG_STAMP := $(EG_VENV)/.installed
 
-.PHONY: install assets browser nginx bubblewrap postgresql sshd gateway run test conformance bench bench-kernels bench-load bench-runs bench-sandbox bench-ui bench-reattach typecheck clean
+.PHONY: install assets browser nginx bubblewrap postgresql sshd gateway run test conformance bench bench-kernels bench-load bench-runs bench-sandbox bench-sessions bench-ui bench-reattach typecheck clean
 
 install: $(STAMP) assets
 
@@ -119,6 +119,10 @@ bench-runs: install $(BENCH_STAMP)
 # interactive and the JavaScript it took, against Notebook 7.6 on jupyter_server (bench/ui.py).
 bench-ui: install browser $(BENCH_STAMP)
 	$(PY) bench/ui.py --jupyter-python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
+
+# The sessions API under 32 concurrent clients, on one kernel: us (SQLite store) vs jupyter_server (bench/sessions.py).
+bench-sessions: install $(BENCH_STAMP)
+	$(PY) bench/sessions.py --jupyter-python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
 
 bench-sandbox: install bubblewrap
 	$(PY) bench/sandbox.py $(BENCH_ARGS)

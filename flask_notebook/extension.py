@@ -23,8 +23,10 @@ from .core.config import ConfigSections, store_dir
 from .core.contents import ContentsManager
 from .core.events import EventBus
 from .core.execute import Executions, run_code
+from .core.executionstore import StoredExecutions
 from .core.kernels import Confine, Kernel, KernelRecords, KernelRegistry
 from .core.kernelspecs import Kernelspecs
+from .core.metrics import Metrics
 from .core.pool import KernelPool
 from .core.ratelimit import RateLimiter
 from .core.runs import Runs
@@ -83,6 +85,8 @@ class NotebookState:
     users: UserDB | None = None
     #: Where audit lines go (NOTEBOOK_AUDIT_LOG), or None.
     audit: Audit | None = None
+    #: This app's Prometheus metrics (``/metrics``), None with NOTEBOOK_METRICS off.
+    metrics: Metrics | None = None
     #: Stops the whole service, for ``POST /api/shutdown``: the standalone server's and
     #: gunicorn.conf.py's, or a host's (``init_app(shutdown=...)``); None answers 501.
     shutdown_server: Callable[[], None] | None = None
@@ -183,9 +187,9 @@ class Notebook:
             token = None if password_hash else auth.new_token()
         kernelspecs = Kernelspecs(default_name=settings.default_kernel_name)
         confine = _kernel_sandbox(settings, root.os_root)
-        events = EventBus()
         data_dir = settings.data_dir or jupyter_data_dir()
         store = _store(settings, data_dir, root.os_root)
+        events = EventBus()
         kernels = KernelRegistry(
             kernelspecs,
             max_kernels=settings.max_kernels,
@@ -207,6 +211,7 @@ class Notebook:
             queue_limit=settings.ws_queue_limit,
             record_ttl=settings.execute_record_ttl,
             default_timeout=settings.execute_timeout,
+            stored=StoredExecutions(store, ttl=settings.execute_record_ttl),
         )
         kernels.on_stop.append(executions.kernel_stopped)
         pool = _kernel_pool(kernels, kernelspecs, settings, root.os_root)
@@ -232,8 +237,8 @@ class Notebook:
             config_sections=shared.config_sections,
             workspaces=workspaces,
             store=store,
-            runs=Runs(kernels=kernels, kernelspecs=kernelspecs, executions=executions,
-                      store_dir=os.path.join(data_dir, "flask_notebook", "runs"),
+            runs=Runs(kernels=kernels, kernelspecs=kernelspecs, executions=executions, store=store,
+                      import_dir=os.path.join(data_dir, "flask_notebook", "runs"),
                       history_runs=settings.run_history.runs, history_age=settings.run_history.age,
                       max_concurrent=settings.max_concurrent_runs, save_interval=settings.run_save_interval,
                       max_output_bytes=settings.run_max_output_bytes, input_timeout=settings.run_input_timeout,
@@ -247,6 +252,7 @@ class Notebook:
             audit=_audit(settings),
         )
         kernels.on_activity = state.touch
+        state.metrics = _metrics(state)
         if settings.terminals_enabled:
             state.terminals = Terminals(root, shell_command=default_shell(),
                                         env={"JUPYTER_SERVER_ROOT": root.os_root}, on_activity=state.touch,
@@ -320,6 +326,21 @@ def _kernel_sandbox(settings: Settings, root_dir: str) -> Confine | None:
 
     log.info("kernels run in bubblewrap sandboxes (%s)", bwrap)
     return confine
+
+
+def _metrics(state: NotebookState) -> Metrics | None:
+    """The app's metrics, counting from now, or None with NOTEBOOK_METRICS off."""
+    settings = state.settings
+    if not settings.metrics:
+        return None
+    from . import __version__
+
+    metrics = Metrics(version=__version__,
+                      per_user=settings.user_root is not None or settings.users_file is not None)
+    metrics.watch(state.kernels, state.pool)
+    state.runs.metrics = metrics
+    state.store.timing = metrics.database  # called on the event loop, once a statement is done
+    return metrics
 
 
 def _store(settings: Settings, data_dir: str, root_dir: str) -> Store:

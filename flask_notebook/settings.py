@@ -601,6 +601,14 @@ class Settings:
     run_input_timeout: float = setting(
         "NOTEBOOK_RUN_INPUT_TIMEOUT", 300, seconds(above_zero=True),
         "seconds a run's ``input()`` waits for an answer before the cell fails.")
+    metrics: bool = setting(
+        "NOTEBOOK_METRICS", True, _flag,
+        "serve Prometheus metrics at ``/metrics`` (under the base URL), to administrators and to "
+        "``NOTEBOOK_METRICS_TOKEN``; ``False``: that URL is 404.")
+    metrics_token: str | None = setting(
+        "NOTEBOOK_METRICS_TOKEN", None, _optional_text,
+        "a token that opens ``/metrics`` only (``Authorization: Bearer <token>`` or ``?token=``), for a "
+        "Prometheus scraper that should not hold the server's token; ``None``: the API's auth only.")
     base_url: str = setting(
         "NOTEBOOK_BASE_URL", "/", _text, "the URL prefix of every route (``--base-url``).", standalone=True)
     trust_proxy: int = setting(

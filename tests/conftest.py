@@ -22,6 +22,7 @@ from .support import logs
 from .support.browser import CHROMIUM, CHROMIUM_ARGS
 from .support.env import AUTH, TOKEN, isolated_env
 from .support.kernels import kernel_processes
+from .support.postgres import PostgreSQL, running_postgresql
 from .support.server import LiveServer, Server
 from .support.waiting import wait_for
 
@@ -147,6 +148,24 @@ def kernel_id(server: Server) -> Iterator[str]:
     for client in server.clients:
         client.ws.shutdown()
     server.clients.clear()
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgreSQL]:
+    """One PostgreSQL 15 cluster per xdist worker (tests/support/postgres.py), stopped and
+    removed at the end of the session, even after a failure."""
+    with running_postgresql() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgreSQL) -> Iterator[str]:
+    """The URL of a fresh database of its own for the test (dropped after)."""
+    with postgres.database() as name:
+        yield postgres.url(name)
 
 
 # -- the logs of a failing test -------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..core import errors as core_errors
 from . import (api, apispec, audit, auth, channels, config, contents, errors, events, execute, export, files, icons,
-               kernels, kernelspecs, nbconvert, openapi, runs, security, sessions, terminals, ui)
+               kernels, kernelspecs, metrics, nbconvert, openapi, runs, security, sessions, terminals, ui)
 from .static import PagesBlueprint
 
 notebook = PagesBlueprint(
@@ -18,6 +18,8 @@ notebook = PagesBlueprint(
     static_folder="static",
     static_url_path="/static",
 )
+notebook.before_request(metrics.before_request)  # first: every request's time, refusals included
+notebook.after_request(metrics.after_request)  # first registered, so it runs last: the final status
 notebook.before_request(security.check_host)
 notebook.add_url_rule("/favicon.ico", "favicon", icons.favicon)  # open to all, as a static file
 notebook.register_error_handler(core_errors.NotebookError, errors.handle_page_error)
@@ -46,6 +48,7 @@ for page_bp in (files.bp, export.bp, kernelspecs.resources_bp, ui.bp):
 
 notebook.register_blueprint(api.bp)
 notebook.register_blueprint(auth.bp)
+notebook.register_blueprint(metrics.bp)  # /metrics: authenticated by its own before_request
 notebook.register_blueprint(files.bp)
 notebook.register_blueprint(export.bp)
 notebook.register_blueprint(kernelspecs.resources_bp)

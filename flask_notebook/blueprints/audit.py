@@ -96,6 +96,12 @@ def _names_owned_thing(view_args: dict[str, Any]) -> bool:
     return any(key in view_args for key in _OWNED) or ("name" in view_args and request.blueprint in _TERMINAL_BLUEPRINTS)
 
 
+def action_of(endpoint: str, method: str) -> str | None:
+    """The audit action a request to `endpoint` with `method` is (None: none), from the body
+    its view read: also what ``/metrics`` counts contents operations by."""
+    return _action(endpoint, method)
+
+
 def _action(endpoint: str, method: str) -> str | None:
     if endpoint == "notebook.api.contents.save_contents" and method == "PUT":
         body = _body()

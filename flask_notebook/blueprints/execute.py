@@ -37,6 +37,8 @@ def execute(kernel_id: str) -> Response:
     mode = _mode()
     _count_execution()
     execution = st.executions.submit(kernel, options)
+    if st.metrics is not None:
+        st.metrics.execution(execution)
     return _respond(execution, mode, _kernel_location(execution))
 
 
@@ -82,6 +84,8 @@ def execute_once() -> Response:
     user = _count_execution()
     execution = st.executions.run_once(st.kernels, kernel_name or None, options, cwd=ownership.workspace().os_root,
                                        owner=ownership.owner(), limited=not user.server)
+    if st.metrics is not None:
+        st.metrics.execution(execution)
     return _respond(execution, mode, _once_location(execution))
 
 

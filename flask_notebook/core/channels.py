@@ -42,6 +42,7 @@ from jupyter_client.session import Session
 
 from . import messages
 from .messages import Msg
+from .metrics import RelayStats, ShedCount
 from .paths import iso_utc
 
 log = logging.getLogger(__name__)
@@ -128,16 +129,21 @@ class Outbox:
     so replies and status messages are never lost.
     """
 
-    __slots__ = ("items", "size", "limit", "why")
+    __slots__ = ("items", "size", "limit", "why", "shed")
 
     def __init__(self, limit: int, why: str) -> None:
         self.items: deque[Msg | Gap] = deque()
         self.size = 0
         self.limit = limit
         self.why = why
+        #: Where what it sheds is counted (metrics), if anywhere.
+        self.shed: ShedCount | None = None
 
     def put(self, msg: Msg) -> None:
         if msg.sheddable and self.size + msg.size > self.limit:
+            if self.shed is not None:
+                self.shed.messages += 1
+                self.shed.bytes += msg.size
             gap = self.items[-1] if self.items and isinstance(self.items[-1], Gap) else None
             if gap is None:
                 gap = Gap(self.why)
@@ -360,8 +366,12 @@ class KernelChannels:
     """The shared ZMQ sockets of one kernel, and the connections they serve."""
 
     def __init__(self, kernel_id: str, info: dict[str, Any], *, on_iopub: Callable[[Msg], None],
-                 replay_limit: int, replay_sessions: int) -> None:
+                 replay_limit: int, replay_sessions: int, stats: RelayStats | None = None) -> None:
         self.kernel_id = kernel_id
+        #: The app's relay counts (``core.metrics``), or None. Two dicts, looked up once here.
+        self.stats = stats
+        self._received = stats.received if stats is not None else None
+        self._sent = stats.sent if stats is not None else None
         self.on_iopub = on_iopub
         self.replay_limit = replay_limit
         self.replay_sessions = replay_sessions
@@ -652,6 +662,8 @@ class KernelChannels:
             pass
 
     def _dispatch(self, msg: Msg) -> None:
+        if self._received is not None:
+            self._received[msg.channel] += 1
         if msg.channel == "iopub":
             if msg.parent_msg_id is None and msg.msg_type == "iopub_welcome":
                 self._welcomed()
@@ -758,6 +770,8 @@ class KernelChannels:
             self._remember(msg_id, session_id)
         sock = self._sockets.get(channel)
         if sock is not None:
+            if self._sent is not None:
+                self._sent[channel] += 1
             # jupyter_client's ``Session.send_raw``, without pyzmq's per-frame wrappers.
             frames = [messages.DELIM, self.session.sign(parts[:4]), *parts]  # buffers unsigned
             last = frames.pop()
@@ -788,6 +802,8 @@ class KernelChannels:
         if self.session_taken(conn.session_id, conn.owner):
             return False
         self.session_owners[conn.session_id] = conn.owner
+        if self.stats is not None:
+            conn.outbox.shed = self.stats.connection_shed
         old = self.connections.pop(conn.session_id, None)
         if old is not None:  # the same client, back before its old socket was noticed gone
             self.fan_in(old)
@@ -815,6 +831,8 @@ class KernelChannels:
             return
         outbox = Outbox(self.replay_limit, "the replay buffer filled while this client was away "
                                            "(NOTEBOOK_WS_REPLAY_LIMIT)")
+        if self.stats is not None:
+            outbox.shed = self.stats.replay_shed
         # Messages accepted but not yet written are what the client missed first.
         for item in conn.unsent():
             if isinstance(item, Gap):
@@ -824,5 +842,7 @@ class KernelChannels:
         self.offline[conn.session_id] = outbox
         while len(self.offline) > self.replay_sessions:
             forgotten, _ = self.offline.popitem(last=False)
+            if self.stats is not None:
+                self.stats.replay_dropped += 1
             if forgotten not in self.connections:
                 self.session_owners.pop(forgotten, None)

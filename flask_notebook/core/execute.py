@@ -52,6 +52,7 @@ from gevent.event import Event
 from . import errors, messages
 from .channels import PROTOCOL_VERSION, Connection, KernelChannels
 from .eventlog import EventLog, Numbered
+from .executionstore import StoredExecutions
 from .kernels import Kernel, KernelRegistry
 from .messages import Msg
 from .paths import iso_utc
@@ -192,6 +193,36 @@ class Execution:
         self._clear_on_next = False
         self._displays: dict[str, list[dict[str, Any]]] = {}
         self._on_done = [on_done] if on_done is not None else []
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any], *, owner: str | None) -> Execution:
+        """A finished request as `stored` (``stored_record``) keeps it, after the server that
+        ran it stopped: its record as it was; its events the ``accepted``, one ``output`` per
+        output of the record, and the ``done``.
+
+        :raises KeyError, TypeError, ValueError: `stored` is not such a record.
+        """
+        record = {key: value for key, value in stored.items() if not key.endswith("_ts")}
+        if record["status"] not in FINAL:
+            raise ValueError(f"a stored request cannot be {record['status']}")
+        execution = cls(str(record["kernel_id"]), Options(code=""), owner=owner)
+        execution.id = str(record["id"])
+        execution.status = record["status"]
+        execution.execution_count = record.get("execution_count")
+        execution.outputs = list(record.get("outputs") or [])
+        execution.error = record.get("error")
+        execution.user_expressions = dict(record.get("user_expressions") or {})
+        execution.started = stored.get("started_ts")
+        execution.began = stored.get("began_ts")
+        execution.finished = stored.get("finished_ts")
+        execution.events = EventLog([("accepted", {"id": execution.id, "kernel_id": execution.kernel_id}),
+                                     *(("output", output) for output in execution.outputs), ("done", record)])
+        return execution
+
+    def stored_record(self) -> dict[str, Any]:
+        """What the database keeps of a finished request (``from_stored`` reads it): its
+        record, and its times as numbers."""
+        return {**self.record(), "started_ts": self.started, "began_ts": self.began, "finished_ts": self.finished}
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -826,11 +857,15 @@ class Executions:
     :param max_records: at most this many records are kept (the first finished go first).
     :param default_timeout: the ``timeout`` of a request that sets none (None: no limit), so
         that a request to a kernel that hangs (stopped, or stuck in native code) ends.
+    :param stored: where finished records are written (once each, when they finish) and
+        found again once memory no longer has them (after a restart); None: memory only.
     """
 
     def __init__(self, *, interrupt: Callable[[str], None], ready_timeout: float, queue_limit: int,
-                 record_ttl: float = 600, max_records: int = 10_000, default_timeout: float | None = None) -> None:
+                 record_ttl: float = 600, max_records: int = 10_000, default_timeout: float | None = None,
+                 stored: StoredExecutions | None = None) -> None:
         self.records = Records(ttl=record_ttl, limit=max_records)
+        self.stored = stored
         self.executors: dict[tuple[str, str | None], Executor] = {}
         self.default_timeout = default_timeout
         self._interrupt = interrupt
@@ -859,6 +894,8 @@ class Executions:
                 queue_limit=self._queue_limit, subshell_id=options.subshell_id)
         execution = Execution(kernel.id, options, on_done=on_done, owner=kernel.owner, pipeline=pipeline)
         self.records.add(execution)
+        if self.stored is not None:
+            execution.add_done_callback(self._store)
         executor.submit(execution)
         return execution
 
@@ -886,10 +923,30 @@ class Executions:
         """:raises errors.NotFound: no such request (or not one of `kernel_id`'s, or one
             `user` may not see), or forgotten."""
         execution = self.records.get(request_id)
+        if execution is None:
+            execution = self._stored(request_id)
         if execution is None or (kernel_id is not None and execution.kernel_id != kernel_id) or \
                 (user is not None and not user.may_see(execution.owner)):
             raise errors.NotFound(f"No such request: {request_id}")
         return execution
+
+    def _store(self, execution: Execution) -> None:
+        if self.stored is not None:
+            self.stored.save(execution.stored_record(), kernel_id=execution.kernel_id, owner=execution.owner,
+                             finished=execution.finished or time.time())
+
+    def _stored(self, request_id: str) -> Execution | None:
+        """The finished request `request_id` from the database (memory no longer has it), or None."""
+        if self.stored is None:
+            return None
+        found = self.stored.get(request_id)
+        if found is None:
+            return None
+        try:
+            return Execution.from_stored(found[0], owner=found[1])
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("execution record %s in the database is unusable: %s", request_id, exc)
+            return None
 
     def of_kernel(self, kernel_id: str, user: User | None = None) -> list[Execution]:
         """The records of `kernel_id`'s requests (those `user` may see), oldest first."""
@@ -920,6 +977,8 @@ class Executions:
 
     def purge(self) -> None:
         self.records.purge()
+        if self.stored is not None:
+            self.stored.purge()
         # An idle executor holds nothing; without this, one per subshell ever used would stay.
         for key, executor in list(self.executors.items()):
             if key[1] is not None and executor.idle:

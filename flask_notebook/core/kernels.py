@@ -53,6 +53,7 @@ from .event_schemas import KERNEL_ACTIONS
 from .events import EventBus, kernel_action, owner_audience
 from .kernelspecs import Kernelspecs
 from .messages import Msg
+from .metrics import KernelMetrics
 from .paths import iso_utc
 from .spawn import AdoptedProcess
 from .store import Store, kernels_table
@@ -148,6 +149,7 @@ def _emits_start(method: Callable[Concatenate[KernelRegistry, P], Kernel]) -> Ca
     def start(self: KernelRegistry, /, *args: P.args, **kwargs: P.kwargs) -> Kernel:
         requested = kwargs.get("kernel_id")
         before = self.kernels.get(requested) if isinstance(requested, str) else None
+        since = time.monotonic()
         try:
             kernel = method(self, *args, **kwargs)
         except errors.Invalid:
@@ -158,9 +160,13 @@ def _emits_start(method: Callable[Concatenate[KernelRegistry, P], Kernel]) -> Ca
             self._emit_action("start", str(name or self.kernelspecs.default_name).lower(),
                               requested if isinstance(requested, str) else None, exc,
                               owner=owner if isinstance(owner, str) else None)
+            if self.metrics is not None:
+                self.metrics.start_failed(str(name or self.kernelspecs.default_name).lower())
             raise
         if kernel is not before:
             self._emit_action("start", kernel.name, kernel.id, owner=kernel.owner)
+            if self.metrics is not None:
+                self.metrics.started(kernel, since)
         return kernel
 
     return start
@@ -184,6 +190,8 @@ def _emits(action: str) -> Callable[[Callable[Concatenate[KernelRegistry, str, P
                 raise
             if kernel is not None:
                 self._emit_action(action, kernel.name, kernel_id, owner=kernel.owner)
+                if self.metrics is not None:
+                    self.metrics.action(action, kernel)
             return result
 
         return operation
@@ -604,6 +612,8 @@ class KernelRegistry:
         #: Called with a kernel that is gone (shut down, culled, dead or discarded) and why.
         self.on_stop: list[Callable[[Kernel, str], None]] = []
         self.confine = confine
+        #: Where starts, deaths and stops are counted, and the relay's counts (``metrics.Metrics.watch``).
+        self.metrics: KernelMetrics | None = None
         self.provisioners = provisioner.factory(sandbox.NAME if confine is not None else provisioner.NAME)
         self._unlisted: set[Kernel] = set()
         self._starting = 0
@@ -841,7 +851,8 @@ class KernelRegistry:
         kernel.restarter.add_callback(lambda: self._on_dead(kernel), "dead")
         kernel.channels = KernelChannels(kernel.id, dict(km.get_connection_info(session=False)),
                                          on_iopub=lambda msg: self._track(kernel, msg),
-                                         replay_limit=self.replay_limit, replay_sessions=self.replay_sessions)
+                                         replay_limit=self.replay_limit, replay_sessions=self.replay_sessions,
+                                         stats=self.metrics.relay if self.metrics is not None else None)
 
     # -- re-attachment ------------------------------------------------------------------------
 
@@ -906,6 +917,8 @@ class KernelRegistry:
     def discard(self, kernel: Kernel, *, grace: float = 1.0, reason: str = "The kernel was shut down") -> None:
         """Stop an unlisted kernel (a pooled one), in the background: it stops counting at once."""
         self._unlisted.discard(kernel)
+        if self.metrics is not None:
+            self.metrics.stopping(kernel, "discarded")
         gevent.spawn(self._stop, kernel, grace, reason)
 
     def _start_restarter(self, kernel: Kernel) -> None:
@@ -1111,6 +1124,8 @@ class KernelRegistry:
             returncode = getattr(process, "returncode", None)
             by_limits = self.limits.death_cause(kernel.id, returncode) if self.limits is not None else None
             cause = by_limits or exit_cause(returncode)
+            if self.metrics is not None:
+                self.metrics.died(kernel, returncode, by_limits)
             if isinstance(process, AdoptedProcess) and not by_limits:
                 cause = "ended (its exit status is unknown: an earlier server started it)"
         kernel.cause = cause
@@ -1149,6 +1164,8 @@ class KernelRegistry:
                 session_id, "status", {"execution_state": "dead", "reason": kernel.reason}))
         if self.kernels.get(kernel.id) is kernel:
             del self.kernels[kernel.id]
+            if self.metrics is not None:
+                self.metrics.stopping(kernel, "dead")
             gevent.spawn(self._stop, kernel, 0, kernel.reason)
 
     # -- culling ------------------------------------------------------------------------------
@@ -1176,6 +1193,8 @@ class KernelRegistry:
                 why = (f"idle for {idle:.0f} s (NOTEBOOK_CULL_IDLE_TIMEOUT={self.cull_idle_timeout}), "
                        f"{kernel.execution_state}, {kernel.connections} connection(s)")
             log.warning("culling kernel %s (%s): %s", kernel.id, kernel.name, why)
+            if self.metrics is not None:
+                self.metrics.stopping(kernel, "culled")
             try:
                 self.shutdown_kernel(kernel.id)
             except errors.NotFound:

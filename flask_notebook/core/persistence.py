@@ -25,8 +25,11 @@ from collections import defaultdict
 from typing import Any
 
 import gevent
+import orjson
+import sqlalchemy as sa
 from gevent import Greenlet
 from gevent.event import Event
+from sqlalchemy.engine import Connection
 
 from .kernels import HOST, KernelRegistry
 from .sessions import Sessions
@@ -45,11 +48,11 @@ def start(kernels: KernelRegistry, sessions: Sessions, store: Store, *, keep: bo
     ``KernelRegistry.await_reattach``), and re-attach to (`keep`), or stop, those kernels in
     the background: the greenlet doing it, None when there is nothing to do. Never raises."""
     try:
-        records = [r for r in store.records(kernels_table) if r.get("host") == HOST]
-        rows = store.records(sessions_table)
+        found, rows = store.read(lambda conn: (_rows(conn, store, kernels_table), _rows(conn, store, sessions_table)))
     except Exception:
         log.exception("the kernel records could not be read: no kernel re-attached")
         return None
+    records = [r for r in found if r.get("host") == HOST]
     if not records and not rows:
         return None
     for record in records:
@@ -128,6 +131,12 @@ def _late_pass(kernels: KernelRegistry, sessions: Sessions, store: Store, seen: 
             sessions.restore(row for row in rows if row.get("kernel_id") == kernel.id)
             attached.append(kernel.id)
     return attached
+
+
+def _rows(conn: Connection, store: Store, table: sa.Table) -> list[dict[str, Any]]:
+    """This server's records of `table` (as ``Store.records``), in one connection's read."""
+    query = sa.select(table.c.record).where(table.c.server == store.server)
+    return [orjson.loads(row) for row in conn.execute(query).scalars().all()]
 
 
 def _records_elsewhere(store: Store) -> list[dict[str, Any]]:

@@ -1,5 +1,8 @@
-"""Run records on disk: one JSON file per run in ``<data_dir>/flask_notebook/runs/``, written
-atomically, so run history survives a restart of the server."""
+"""Run records in the database (``core.store``'s ``runs`` table, with their owner and status),
+so run history survives a restart of the server; and which finished runs to forget.
+
+Before the database, each record was a JSON file in ``<data_dir>/flask_notebook/runs/``: those
+of an existing installation are imported once (`RunStore.import_files`), then removed."""
 
 from __future__ import annotations
 
@@ -9,61 +12,88 @@ import time
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 
-from . import errors, fileio
+from .store import Store, runs_table
 
 log = logging.getLogger(__name__)
 
 
 class RunStore:
-    """The records of runs in `directory` (made when first written to)."""
+    """The records of this server's runs in `store`."""
 
-    def __init__(self, directory: str) -> None:
-        self.directory = directory
-
-    def path(self, run_id: str) -> str:
-        return os.path.join(self.directory, f"{run_id}.json")
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def write(self, run_id: str, record: dict[str, Any]) -> None:
-        """Write a run's record, atomically. A failure is logged: the run goes on, and only its
-        history is at stake."""
+        """Write a run's record (after the writes asked for before it). A failure is logged: the
+        run goes on, and only its history is at stake."""
         try:
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            fileio.atomic_write(self.path(run_id), orjson.dumps(record), api_path=f"runs/{run_id}.json")
-        except (OSError, errors.NotebookError) as exc:
-            log.warning("the record of run %s could not be written in %s: %s", run_id, self.directory,
-                        getattr(exc, "message", None) or exc)
+            self.store.put(runs_table, run_id, record, owner=record.get("owner"), status=str(record["status"]),
+                           created=float(record.get("created_ts") or time.time()))
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("the record of run %s could not be written in the database: %s", run_id, _first_line(exc))
 
-    def delete(self, run_id: str) -> None:
+    def delete(self, *run_ids: str) -> None:
         try:
-            os.remove(self.path(run_id))
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            log.warning("the record of run %s could not be removed: %s", run_id, exc.strerror)
+            self.store.delete(runs_table, *run_ids)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("the records of runs %s could not be removed from the database: %s", ", ".join(run_ids),
+                        _first_line(exc))
 
     def load(self) -> list[dict[str, Any]]:
-        """Every readable record, oldest first (by ``created``). Unreadable files are logged and left."""
+        """Every record of this server's runs, oldest first.
+
+        :raises sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
+        """
+        return [record for record in self.store.records(runs_table) if isinstance(record, dict)]
+
+    def import_files(self, directory: str) -> None:
+        """Move the run records of `directory` (one JSON file each, as flask-notebook kept
+        them before the database) into the database, and remove the files (and the folder,
+        once empty). Unreadable files are logged and left."""
         try:
-            names = os.listdir(self.directory)
+            names = sorted(os.listdir(directory))
         except FileNotFoundError:
-            return []
-        records = []
+            return
+        except OSError as exc:
+            log.warning("the run records in %s could not be listed for import: %s", directory, exc.strerror)
+            return
+        imported = 0
         for name in names:
             if not name.endswith(".json") or name.startswith("."):
                 continue
+            path = os.path.join(directory, name)
             try:
-                with open(os.path.join(self.directory, name), "rb") as f:
+                with open(path, "rb") as f:
                     record = orjson.loads(f.read())
             except (OSError, orjson.JSONDecodeError) as exc:
-                log.warning("skipping run record %s: %s", name, exc)
+                log.warning("run record %s not imported: %s", path, exc)
                 continue
-            if not isinstance(record, dict) or record.get("id") != name[:-5] or not isinstance(record.get("created"), str):
-                log.warning("skipping run record %s: not a run record", name)
+            if not isinstance(record, dict) or record.get("id") != name[:-5] or not isinstance(record.get("created"), str) \
+                    or not isinstance(record.get("status"), str):
+                log.warning("run record %s not imported: not a run record", path)
                 continue
-            records.append(record)
-        records.sort(key=lambda record: str(record["created"]))
-        return records
+            try:
+                self.store.put(runs_table, name[:-5], record, owner=record.get("owner"), status=record["status"],
+                               created=float(record.get("created_ts") or os.stat(path).st_mtime))
+                os.remove(path)
+            except (sa.exc.SQLAlchemyError, OSError, TypeError, ValueError) as exc:
+                log.warning("run record %s not imported: %s", path, _first_line(exc))
+                continue
+            imported += 1
+        if imported:
+            log.info("imported %d run record(s) from %s into the database and removed the files", imported,
+                     directory)
+        try:
+            os.rmdir(directory)
+        except OSError:  # not empty (files left, or not ours): left as it is
+            pass
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def expired(finished: list[tuple[float, str]], *, keep: int, age: float, now: float | None = None) -> list[str]:

@@ -21,7 +21,8 @@ Runs of one kernel execute one after another, in the order they came; at most
 ``max_concurrent`` runs execute at once across kernels, the others wait, queued.
 
 A ``Run`` (``core.runrecord``) is the public record and its events; it changes only through
-its transitions. Finished runs are kept on disk (``core.runhistory``) and loaded at start-up.
+its transitions. Run records are kept in the database (``core.runhistory``) and loaded at
+start-up.
 """
 
 from __future__ import annotations
@@ -40,9 +41,11 @@ from .contents import ContentsManager
 from .execute import Execution, Executions, Options
 from .kernels import Kernel, KernelRegistry
 from .kernelspecs import Kernelspecs
+from .metrics import Metrics
 from .paths import normalize_api_path
 from .runhistory import RunStore, expired
 from .runrecord import STATUSES, Run, RunRequest, parse_request
+from .store import Store
 from .users import User
 
 log = logging.getLogger(__name__)
@@ -63,12 +66,15 @@ class Runs:
     """Every run of one app: creation, the queues and the cap, execution, history."""
 
     def __init__(self, *, kernels: KernelRegistry, kernelspecs: Kernelspecs, executions: Executions,
-                 store_dir: str, history_runs: int, history_age: float, max_concurrent: int,
-                 save_interval: float, max_output_bytes: int, input_timeout: float, ready_timeout: float = 60) -> None:
+                 store: Store, history_runs: int, history_age: float, max_concurrent: int,
+                 save_interval: float, max_output_bytes: int, input_timeout: float, ready_timeout: float = 60,
+                 import_dir: str | None = None) -> None:
+        """:param import_dir: where an older flask-notebook kept run records, one JSON file
+            each: they are moved into `store` first (``RunStore.import_files``)."""
         self.kernels = kernels
         self.kernelspecs = kernelspecs
         self.executions = executions
-        self.store = RunStore(store_dir)
+        self.store = RunStore(store)
         self.history_runs = history_runs
         self.history_age = history_age
         self.save_interval = save_interval
@@ -80,7 +86,9 @@ class Runs:
         self._queues: dict[str, deque[Run]] = {}
         self._workers: dict[str, gevent.Greenlet[Any, Any]] = {}
         self._slots = BoundedSemaphore(max_concurrent)
-        self._load()
+        #: Where ended runs are counted, if anywhere.
+        self.metrics: Metrics | None = None
+        self._load(import_dir)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -429,6 +437,8 @@ class Runs:
         run.kernel = None
         self.store.write(run.id, run.record())
         log.info("run %s of %s %s", run.id, run.path, run.status)
+        if self.metrics is not None:
+            self.metrics.run_ended(run)
         self._purge()
 
     # -- history ------------------------------------------------------------------------------------
@@ -436,14 +446,18 @@ class Runs:
     def _purge(self) -> None:
         now = time.time()
         finished = [(run.finished or run.created, run.id) for run in self._runs.values() if run.done]
-        for run_id in expired(finished, keep=self.history_runs, age=self.history_age, now=now):
+        gone = expired(finished, keep=self.history_runs, age=self.history_age, now=now)
+        for run_id in gone:
             del self._runs[run_id]
-            self.store.delete(run_id)
+        if gone:
+            self.store.delete(*gone)
         for run in self._runs.values():
             if run.done and run.finished is not None and now - run.finished > EVENTS_KEPT:
                 run.forget_events()
 
-    def _load(self) -> None:
+    def _load(self, import_dir: str | None) -> None:
+        if import_dir is not None:
+            self.store.import_files(import_dir)
         for record in self.store.load():
             try:
                 run = Run.from_record(record)

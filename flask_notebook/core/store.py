@@ -209,6 +209,31 @@ class Store:
         for before it; committed when it returns, rolled back when it raises."""
         return self._run(_WRITER, "write", self._in_transaction, fn)
 
+    def write_later(self, fn: Callable[[Connection], object], *, what: str) -> None:
+        """``fn(connection)`` as `write` runs it (after the writes asked for before it), but
+        queued without waiting for it: for a write on a hot path whose outcome the caller does
+        not need. A failure is logged as a warning naming `what`; nothing else reports it."""
+        pool = _WRITER.get() if not self._closed else None
+        if pool is None:
+            started = time.perf_counter()
+            try:
+                self._in_transaction(fn)
+            except Exception as exc:
+                _write_failed(what, exc)
+            if self.timing is not None:
+                self.timing("write", time.perf_counter() - started)
+            return
+        result = pool.spawn(_timed, self._in_transaction, fn)
+
+        def done(outcome: Any) -> None:  # in the hub, as the result's link runs
+            ok, value, seconds = outcome.get()
+            if not ok:
+                _write_failed(what, value)
+            if self.timing is not None:
+                self.timing("write", seconds)
+
+        result.rawlink(done)
+
     def read(self, fn: Callable[[Connection], T]) -> T:
         """``fn(connection)`` on a reader thread."""
         return self._run(_READERS, "read", self._connected, fn)
@@ -282,6 +307,21 @@ class Store:
             row["updated"] = time.time()
         self.write(lambda conn: _upsert(conn, self.dialect, table, row))
 
+    def put_later(self, table: sa.Table, record_id: str, record: dict[str, Any], *, what: str,
+                  **columns: Any) -> None:
+        """`put`, queued without waiting for it (`write_later`): the record is encoded on the
+        writer thread too, so the caller pays for neither. `record` must not change after."""
+        server = self.server
+        stamp = "updated" in table.c and "updated" not in columns
+
+        def write(conn: Connection) -> None:
+            row = {"id": record_id, "server": server, "record": _dumps(record), **columns}
+            if stamp:
+                row["updated"] = time.time()
+            _upsert(conn, self.dialect, table, row)
+
+        self.write_later(write, what=what)
+
     def delete(self, table: sa.Table, *record_ids: str) -> None:
         if record_ids:
             self.write(lambda conn: conn.execute(table.delete().where(table.c.id.in_(record_ids))))
@@ -300,7 +340,12 @@ class Store:
         return [orjson.loads(row) for row in rows]
 
     def close(self) -> None:
-        """Let the connections go. Calls after this run inline."""
+        """Let the connections go, once the writes queued before (`write_later`) are done.
+        Calls after this run inline."""
+        if not self._closed:
+            pool = _WRITER.get()
+            if pool is not None:
+                pool.apply(_nothing)  # the writer thread takes its queue in order: this comes last
         self._closed = True
         self.engine.dispose()
 
@@ -347,6 +392,21 @@ def _capture(how: Callable[[Callable[[Connection], T]], T], fn: Callable[[Connec
         return True, how(fn)
     except Exception as exc:  # re-raised in the calling greenlet
         return False, exc
+
+
+def _timed(how: Callable[[Callable[[Connection], T]], T], fn: Callable[[Connection], T]) -> tuple[bool, Any, float]:
+    started = time.perf_counter()
+    ok, value = _capture(how, fn)
+    return ok, value, time.perf_counter() - started
+
+
+def _nothing() -> None:
+    pass
+
+
+def _write_failed(what: str, exc: BaseException) -> None:
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    log.warning("the database write of %s failed: %s", what, detail)
 
 
 def ids(records: Iterable[dict[str, Any]]) -> list[str]:

@@ -7,10 +7,14 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from flask_notebook.core.runrecord import Run, RunRequest
+from flask_notebook.core.store import runs_table
+
 from ..support.execute import wait_file
 from ..support.kernels import kernel_processes
 from ..support.runs import get_run, read_notebook, start_run, wait_run, write_notebook
 from ..support.server import Server
+from ..support.store import run_records, server_store
 from ..support.waiting import wait_for
 
 
@@ -55,11 +59,14 @@ def test_history_survives_a_restart_and_runs_cut_by_a_stop_say_so(tmp_path: Path
         assert server.stop() == 0
     # A clean stop cancels the running run (its kernel interrupted, the outputs saved) first.
     assert read_notebook(base / "root" / "slow.ipynb").cells[0].metadata.flask_notebook.execution.status == "aborted"
-    # A run the server never finished (it was killed) has its record on disk still queued or running.
-    store = base / "data" / "flask_notebook" / "runs"
-    crashed = json.loads((store / f"{finished['id']}.json").read_text())
+    # A run the server never finished (it was killed) has its record in the database still queued or running.
+    crashed = run_records(base)[finished["id"]]
     crashed.update(id="c" * 32, status="running", current_cell="c0", finished=None, finished_ts=None)
-    (store / f"{'c' * 32}.json").write_text(json.dumps(crashed))
+    store = server_store(base)
+    try:
+        store.put(runs_table, "c" * 32, crashed, owner=None, status="running", created=crashed["created_ts"])
+    finally:
+        store.close()
     wait_for(lambda: not kernel_processes(server.runtime_dir), timeout=15)
 
     server = Server(base)
@@ -74,7 +81,7 @@ def test_history_survives_a_restart_and_runs_cut_by_a_stop_say_so(tmp_path: Path
                                  "cell_id": "c0"}
         listed = server.json("GET", "api/runs", 200)
         assert {r["id"] for r in listed["runs"]} == {finished["id"], cut["id"], "c" * 32}
-        assert json.loads((store / f"{'c' * 32}.json").read_text())["status"] == "failed"
+        assert run_records(base)["c" * 32]["status"] == "failed"
     finally:
         server.stop()
 
@@ -86,5 +93,35 @@ def test_history_keeps_at_most_the_configured_count(make_server: Callable[..., S
     listed = server.json("GET", "api/runs", 200)
     assert [r["id"] for r in listed["runs"]] == ids[:0:-1] and listed["total"] == 2
     assert server.request("GET", f"api/runs/{ids[0]}").status_code == 404
-    store = server.base / "data" / "flask_notebook" / "runs"
-    assert sorted(p.stem for p in store.iterdir()) == sorted(ids[1:])
+    assert sorted(run_records(server.base)) == sorted(ids[1:])
+
+
+def test_the_run_files_of_an_older_version_are_imported_into_the_database_once(tmp_path: Path) -> None:
+    """Before the database, each run's record was a JSON file in <data>/flask_notebook/runs/:
+    a server started on such a data directory moves them into the database and removes them."""
+    base = tmp_path / "srv"
+    folder = base / "data" / "flask_notebook" / "runs"
+    folder.mkdir(parents=True)
+    done = Run(RunRequest(path="a.ipynb"), kernel_name="python3", cells=["c0"], owner=None, injected_cell=None)
+    done.finish("completed", None)
+    cut = Run(RunRequest(path="b.ipynb"), kernel_name="python3", cells=["c0"], owner=None, injected_cell=None)
+    for run in (done, cut):
+        (folder / f"{run.id}.json").write_text(json.dumps(run.record()))
+    (folder / "junk.json").write_text("{not json")
+    server = Server(base)
+    try:
+        assert get_run(server, done.id) == done.model()
+        assert get_run(server, cut.id)["error"]["ename"] == "ServerStopped"
+        assert sorted(p.name for p in folder.iterdir()) == ["junk.json"]  # an unreadable file is left, and said
+        assert "imported 2 run record(s) from" in server.log() and "junk.json not imported" in server.log()
+        records = run_records(base)
+        assert records[done.id]["status"] == "completed" and records[cut.id]["status"] == "failed"
+    finally:
+        assert server.stop() == 0
+    (folder / "junk.json").unlink()
+    server = Server(base)  # nothing left to import: the folder goes, the records stay
+    try:
+        assert {r["id"] for r in server.json("GET", "api/runs", 200)["runs"]} == {done.id, cut.id}
+        assert not folder.exists()
+    finally:
+        server.stop()

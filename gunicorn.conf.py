@@ -44,7 +44,8 @@ preload_app = False
 
 # The gevent worker tells the arbiter it is alive every second from its own loop, whatever
 # requests and WebSockets are open, so this only fires when the loop itself is stuck; then
-# the worker is replaced and its kernels end with it, hence a generous value.
+# the worker is replaced and its kernels end with it (unless NOTEBOOK_PERSIST_KERNELS: the
+# new worker re-attaches to them), hence a generous value.
 timeout = 120
 # On SIGTERM the worker shuts every kernel down at once (below), which ends their WebSockets,
 # and leaves when its connections are gone. A kernel that ignores its shutdown request is
@@ -94,6 +95,9 @@ def post_fork(server: Any, worker: Any) -> None:
 def post_worker_init(worker: Any) -> None:
     """On SIGTERM, shut the kernels down first, in a greenlet, rather than after the worker's
     graceful wait: that wait lasts as long as any WebSocket is open, and ends with SIGKILL.
+    With NOTEBOOK_PERSIST_KERNELS the kernels are left running instead (their WebSockets are
+    closed all the same), for the next worker to re-attach: ``kill -HUP`` the master for a
+    rolling restart that loses no kernel and no session.
 
     POST /api/shutdown stops the whole service: it sends SIGTERM to the arbiter (which then
     stops this worker as above and exits), not just to this worker, which the arbiter would
@@ -118,7 +122,8 @@ def worker_int(worker: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """However the worker ends (a stop, max_requests, an error), its kernels end with it.
+    """However the worker ends (a stop, max_requests, an error), its kernels end with it
+    (NOTEBOOK_PERSIST_KERNELS: they are left for the next worker).
     (The arbiter calls this hook too, for a worker that is already gone: it holds no app.)"""
     _shutdown_kernels(worker)
 

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Request, current_app
 from jupyter_core.paths import jupyter_data_dir
 
-from .core import auth, cgroups, notebooks, sandbox
+from .core import auth, cgroups, notebooks, persistence, sandbox
 from .core.audit import Audit
 from .core.cgroups import KernelLimits
 from .core.config import ConfigSections, store_dir
@@ -24,7 +24,7 @@ from .core.contents import ContentsManager
 from .core.events import EventBus
 from .core.execute import Executions, run_code
 from .core.executionstore import StoredExecutions
-from .core.kernels import Confine, Kernel, KernelRegistry
+from .core.kernels import Confine, Kernel, KernelRecords, KernelRegistry
 from .core.gateway import GatewayKernelspecs
 from .core.gatewayclient import GatewayClient
 from .core.gatewayclient import Unreachable as GatewayUnreachable
@@ -209,6 +209,8 @@ class Notebook:
             events=events,
             confine=confine,
             gateway=gateway,
+            persist=settings.persist_kernels,
+            records=KernelRecords(store),
         )
         executions = Executions(
             interrupt=kernels.interrupt_kernel,
@@ -230,7 +232,7 @@ class Notebook:
             contents=shared.contents,
             kernelspecs=kernelspecs,
             kernels=kernels,
-            sessions=Sessions(kernels, root),
+            sessions=Sessions(kernels, root, store=store, roots=_roots(workspaces)),
             executions=executions,
             notary=notary,
             token=token,
@@ -276,6 +278,16 @@ class Notebook:
         app.register_blueprint(notebook, url_prefix=url_prefix.rstrip("/"))
         if pool is not None:
             pool.start()  # in the background: greenlets run once the server serves
+        # The kernels the previous server left (NOTEBOOK_PERSIST_KERNELS: re-attached; else
+        # stopped), in the background too; a request for one of them waits meanwhile.
+        persistence.start(kernels, state.sessions, store, keep=settings.persist_kernels)
+
+
+def _roots(workspaces: Workspaces) -> Callable[[str | None], Root | None]:
+    """The workspace root of a session's owner, for sessions restored from the store."""
+    def root(owner: str | None) -> Root | None:
+        return workspaces.for_user(User(owner)).root if owner is not None else None
+    return root
 
 
 def _gateway(settings: Settings) -> GatewayClient | None:

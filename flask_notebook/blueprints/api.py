@@ -201,7 +201,7 @@ def shutdown_server() -> Response:
         return error_response(501, "This server is not stopped through its API: the application it is part "
                                    "of decides when it stops")
     log.info("Shutting down on /api/shutdown request")
-    st.kernels.shutdown_all()
+    st.kernels.shutdown_all(keep=False)  # also with NOTEBOOK_PERSIST_KERNELS: everything stops
     st.shutdown_server()
     return Response(b"", 200, mimetype="application/json")
 

@@ -19,6 +19,7 @@ def _location(kernel_id: str) -> dict[str, str]:
 
 @bp.get("")
 def list_kernels() -> Response:
+    state().kernels.await_reattached()  # kernels being re-attached at start-up are listed
     return json_response([ownership.kernel_model(k) for k in state().kernels.list_kernels(ownership.user())])
 
 

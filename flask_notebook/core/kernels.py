@@ -30,17 +30,21 @@ import logging
 import os
 import re
 import signal
+import socket
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import gevent
+from gevent.event import Event
 from gevent.lock import RLock, Semaphore
+from gevent.queue import Queue
 from jupyter_client.manager import KernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from jupyter_client.restarter import KernelRestarter
 from jupyter_core.paths import jupyter_runtime_dir
+from jupyter_core.utils import run_sync
 
 from . import errors, provisioner, sandbox
 from . import gateway as gateways
@@ -53,6 +57,8 @@ from .kernelspecs import Kernelspecs
 from .messages import Msg
 from .metrics import KernelMetrics
 from .paths import iso_utc
+from .spawn import AdoptedProcess
+from .store import Store, kernels_table
 from .users import User
 
 log = logging.getLogger(__name__)
@@ -313,6 +319,116 @@ def _has_exited(km: KernelManager) -> bool:
         return False
 
 
+class RegistryKernelManager(KernelManager):
+    """jupyter_client's ``KernelManager``, which can also restart a kernel it did not start:
+    one re-attached after the server that started it stopped (NOTEBOOK_PERSIST_KERNELS).
+
+    jupyter_client restarts a kernel with the options of its ``start_kernel`` call, which a
+    re-attached kernel's manager never made; `relaunch_options` (from its record) stand in for
+    them, once: the new process is started by ``start_kernel``, whose options later restarts
+    reuse. (``restart_kernel`` is public and meant to be overridden by subclasses.)
+    """
+
+    #: ``start_kernel``'s options for the first restart of a re-attached kernel; None otherwise.
+    relaunch_options: dict[str, Any] | None = None
+
+    def restart_kernel(self, now: bool = False, newports: bool = False, **kw: Any) -> None:
+        options = self.relaunch_options
+        if options is None:
+            super().restart_kernel(now=now, newports=newports, **kw)
+            return
+        # What ``shutdown_kernel(now=True, restart=True)`` does, through the provisioner's
+        # public API: that method, marked as a pending start, leaves the manager in a state in
+        # which a start that was never attempted before fails ("invalid state").
+        provisioner_ = self.provisioner
+        assert provisioner_ is not None
+        self.shutting_down = True
+        run_sync(provisioner_.kill)(restart=True)
+        run_sync(provisioner_.wait)()
+        self.cleanup_resources(restart=True)
+        if newports:
+            self.cleanup_random_ports()
+        self.relaunch_options = None
+        self.start_kernel(**{**options, **kw})
+
+
+#: This host, in kernel records: only a server on the host where a kernel runs re-attaches it.
+HOST = socket.gethostname()
+
+
+class KernelRecords:
+    """The kernel registry's rows in the store (``kernels`` table): a kernel's record is put
+    when it is launched and each time its process changes (restarts), and deleted when it is
+    shut down, culled, discarded or declared dead.
+
+    Writes are queued, in order, to one greenlet that builds each record (under
+    ``LIFECYCLE``'s lock: the provisioner's ``get_provisioner_info``) and hands it to the
+    store's writer thread: a kernel start never waits for the database.
+
+    A record holds the kernel's connection info, its HMAC key included: whoever reads the
+    database can talk to the kernel. The default SQLite file is 0600 in a 0700 folder
+    (``store.default_url``); a shared database must be guarded as the connection files are.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queue: Queue[tuple[str, Kernel | str]] = Queue()
+        self._pending = 0
+        self._idle = Event()
+        self._idle.set()
+        self._worker: Any = None
+
+    def put(self, kernel: Kernel) -> None:
+        self._push("put", kernel)
+
+    def delete(self, kernel_id: str) -> None:
+        self._push("delete", kernel_id)
+
+    def _push(self, op: str, item: Kernel | str) -> None:
+        self._pending += 1
+        self._idle.clear()
+        self._queue.put((op, item))
+        if self._worker is None or self._worker.dead:
+            self._worker = gevent.spawn(self._work)
+
+    def flush(self, timeout: float = 10) -> bool:
+        """Wait until every queued write is done (or `timeout`); whether it is."""
+        return bool(self._idle.wait(timeout))
+
+    def _work(self) -> None:
+        while self._pending:
+            op, item = self._queue.get()
+            try:
+                if isinstance(item, Kernel):
+                    record = kernel_record(item)
+                    if record is not None:
+                        self.store.put(kernels_table, item.id, record)
+                else:
+                    self.store.delete(kernels_table, item)
+            except Exception:
+                log.exception("the kernel record of %s could not be written", getattr(item, "id", item))
+            finally:
+                self._pending -= 1
+                if not self._pending:
+                    self._idle.set()
+
+
+def kernel_record(kernel: Kernel) -> dict[str, Any] | None:
+    """What another server needs to re-attach to `kernel` (see ``KernelRegistry.adopt``), or
+    None once it has no process."""
+    km = kernel.km
+    provisioner_ = km.provisioner
+    if provisioner_ is None or not km.has_kernel:
+        return None
+    info = LIFECYCLE.run(run_sync(provisioner_.get_provisioner_info))
+    connection = {name: value.decode() if isinstance(value, bytes) else value
+                  for name, value in km.get_connection_info(session=False).items()}
+    return {"id": kernel.id, "name": kernel.name, "owner": kernel.owner, "cwd": kernel.cwd,
+            "env": kernel.launch_env, "listed": kernel.listed, "launched": kernel.launched, "host": HOST,
+            "writer": os.getpid(),
+            "connection_file": km.connection_file, "connection_info": connection, "provisioner": info}
+
+
 class Kernel:
     """A running kernel, as the registry and its model see it.
 
@@ -341,6 +457,15 @@ class Kernel:
         self.lifecycle = Semaphore()
         #: The shells running a request: None (the main shell), subshell ids, ``_CONTROL``.
         self.busy_shells: set[object] = set()
+        #: What the registry added to the server's environment for it (``JPY_SESSION_NAME``...):
+        #: kept in its record to restart it with, never the server's own environment.
+        self.launch_env: dict[str, str] = {}
+        #: Whether it is (or was) listed; a pooled kernel not handed out yet is not.
+        self.listed = False
+        #: When its first process was launched (Unix time).
+        self.launched = time.time()
+        #: Re-attached: launched by a server before this one (``KernelRegistry.adopt``).
+        self.adopted = False
 
     def shell_status(self, state: str, parent: dict[str, Any]) -> None:
         """A status the kernel published for a request (`parent` its header).
@@ -466,11 +591,19 @@ class KernelRegistry:
                  cull_busy: bool = False, replay_limit: int = 16 * 1024 * 1024, replay_sessions: int = 8,
                  on_activity: Callable[[float], None] | None = None, events: EventBus | None = None,
                  take: Take | None = None, evict: Evict | None = None, max_kernels_per_user: int | None = None,
-                 limits: KernelLimits | None = None, confine: Confine | None = None,
-                 gateway: GatewayClient | None = None) -> None:
+                 limits: KernelLimits | None = None, confine: Confine | None = None, persist: bool = False,
+                 records: KernelRecords | None = None, gateway: GatewayClient | None = None) -> None:
         self.kernelspecs = kernelspecs
         #: Where kernels run when not here (``NOTEBOOK_GATEWAY_URL``): ``gateway.py``.
         self.gateway = gateway
+        #: Kernels outlive the server (NOTEBOOK_PERSIST_KERNELS): launched in a session of
+        #: their own without a parent poller (``independent``) nor bwrap's ``--die-with-parent``;
+        #: ``shutdown_all`` leaves the listed ones running.
+        self.persist = persist
+        #: Where each kernel's record is kept (the store), or None.
+        self.records = records
+        #: Kernel id -> set once a re-attachment of it at start-up is over (listed or dropped).
+        self.reattaching: dict[str, Event] = {}
         self.events = events
         self.kernels: dict[str, Kernel] = {}
         self.max_kernels = max_kernels
@@ -505,9 +638,32 @@ class KernelRegistry:
         """:raises errors.NotFound: no such kernel, or one `user` may not see (the same
             message: another user's kernel is not known to exist)."""
         kernel = self.kernels.get(kernel_id)
+        if kernel is None and self.await_reattach(kernel_id):
+            kernel = self.kernels.get(kernel_id)
         if kernel is None or (user is not None and not user.may_see(kernel.owner)):
             raise errors.NotFound(f"Kernel does not exist: {kernel_id}")
         return kernel
+
+    #: Seconds a request for a kernel being re-attached waits for it.
+    REATTACH_WAIT = 10.0
+
+    def await_reattached(self) -> None:
+        """While the previous server's kernels are re-attached (start-up), wait until every
+        one is listed or dropped, for at most `REATTACH_WAIT` seconds: a listing of kernels
+        or sessions then shows them all (``/api/status`` does not wait)."""
+        deadline = time.monotonic() + self.REATTACH_WAIT
+        for done in list(self.reattaching.values()):
+            done.wait(max(0.0, deadline - time.monotonic()))
+
+    def await_reattach(self, kernel_id: str) -> bool:
+        """While the kernels of the previous server are re-attached (start-up), wait for
+        `kernel_id` if it is one of them, for at most `REATTACH_WAIT` seconds: a client that
+        asks at once does not find it missing. Whether it waited."""
+        done = self.reattaching.get(kernel_id)
+        if done is None:
+            return False
+        done.wait(self.REATTACH_WAIT)
+        return True
 
     def list_kernels(self, user: User | None = None) -> list[Kernel]:
         """Every kernel, or those `user` may see."""
@@ -553,6 +709,8 @@ class KernelRegistry:
         """
         if kernel_id is not None and not KERNEL_ID.fullmatch(kernel_id):
             raise errors.Invalid(f"{kernel_id!r} is not a valid kernel id")
+        if kernel_id is not None:
+            self.await_reattach(kernel_id)  # never a second kernel on a re-attaching one's id
         if kernel_id is not None and kernel_id in self.kernels:
             running = self.kernels[kernel_id]
             if running.owner != owner:
@@ -600,11 +758,20 @@ class KernelRegistry:
                     "shut one down first (NOTEBOOK_MAX_KERNELS)", reason="kernel limit reached")
             kernel = self.launch(name, cwd=cwd, kernel_id=kernel_id, env=env, listed=True, owner=owner)
         kernel.owner = owner
+        self._list(kernel)
+        return kernel
+
+    def _list(self, kernel: Kernel) -> None:
+        kernel.listed = True
         self.kernels[kernel.id] = kernel
         self._touch(kernel)
+        self._record(kernel)
         if self.cull_idle_timeout > 0 and self._culler is None:
             self._culler = gevent.spawn(self._cull_loop)
-        return kernel
+
+    def _record(self, kernel: Kernel) -> None:
+        if self.records is not None:
+            self.records.put(kernel)
 
     def has_room(self) -> bool:
         """Whether one more kernel fits under the limit (unlisted kernels count)."""
@@ -622,33 +789,16 @@ class KernelRegistry:
         """
         if self._closed:
             raise errors.Unavailable("The server is shutting down", reason="shutting down")
-        confinement = None
-        if self.confine is not None:
-            confinement = self.confine(owner, None, cwd)
-            confinement = dataclasses.replace(confinement, env={**confinement.env, **(env or {})})
         kernel_id = kernel_id or str(uuid.uuid4())
-        runtime = jupyter_runtime_dir()
-        os.makedirs(runtime, exist_ok=True)
-        # The relay's ZMQ context, not one per kernel: jupyter_client's default would start two
-        # more threads (ZMQ's I/O and reaper) in this process for every kernel, for the one
-        # control socket it opens to ask for a polite shutdown.
-        km = KernelManager(kernel_name=name, kernel_spec_manager=self.kernelspecs.manager, context=zmq_context(),
-                           connection_file=os.path.join(runtime, f"kernel-{kernel_id}.json"))
-        km.kernel_id = kernel_id
-        kernel = Kernel(kernel_id, name, km, cwd)
+        kernel = self._kernel(kernel_id, name, cwd, owner, env or {})
+        km = kernel.km
         self._starting += 1
         try:
-            # Ours, unless the kernelspec names another (``provisioner.factory``).
-            km.provisioner = self.provisioners.create_provisioner_instance(kernel_id, km.kernel_spec, parent=km)
             remote = gateways.remote(km)
             if remote is not None:
                 # The gateway starts it (seconds, for a pod): outside LIFECYCLE's lock.
-                remote.client = self.gateway
-                remote.create(env=env, owner=owner, cwd=cwd)
-            elif confinement is not None:
-                _confine(km, confinement)
-            self._set_limits(km)
-            LIFECYCLE.run(km.start_kernel, cwd=cwd, env={**os.environ, **(env or {})})
+                remote.create(env=kernel.launch_env, owner=owner, cwd=cwd)
+            LIFECYCLE.run(km.start_kernel, **self._launch_options(kernel))
         except Exception as exc:
             remote = gateways.remote(km)
             if remote is not None:
@@ -662,6 +812,62 @@ class KernelRegistry:
                                       reason=message) from exc
         finally:
             self._starting -= 1
+        self._equip(kernel)
+        if self.persist and not listed:
+            self._record(kernel)  # a pooled kernel too: a server that dies leaves it behind
+        if self._closed:  # shutdown_all came while it launched, and did not see it
+            gevent.spawn(self._stop, kernel, 0, "The server is shutting down")
+            raise errors.Unavailable("The server is shutting down", reason="shutting down")
+        if listed:
+            self._start_restarter(kernel)
+        else:
+            self._unlisted.add(kernel)
+        log.info("kernel %s started (%s) in %s", kernel_id, name, cwd)
+        return kernel
+
+    def _kernel(self, kernel_id: str, name: str, cwd: str, owner: str | None, env: dict[str, str]) -> Kernel:
+        """A kernel with its manager and provisioner (confined, limited), not yet launched.
+
+        :raises Exception: the kernelspec is gone, or its provisioner cannot be made.
+        """
+        runtime = jupyter_runtime_dir()
+        os.makedirs(runtime, exist_ok=True)
+        # The relay's ZMQ context, not one per kernel: jupyter_client's default would start two
+        # more threads (ZMQ's I/O and reaper) in this process for every kernel, for the one
+        # control socket it opens to ask for a polite shutdown.
+        km = RegistryKernelManager(kernel_name=name, kernel_spec_manager=self.kernelspecs.manager,
+                                   context=zmq_context(),
+                                   connection_file=os.path.join(runtime, f"kernel-{kernel_id}.json"))
+        km.kernel_id = kernel_id
+        kernel = Kernel(kernel_id, name, km, cwd)
+        kernel.launch_env = dict(env)
+        try:
+            # Ours, unless the kernelspec names another (``provisioner.factory``).
+            km.provisioner = self.provisioners.create_provisioner_instance(kernel_id, km.kernel_spec, parent=km)
+            remote = gateways.remote(km)
+            if remote is not None:
+                remote.client = self.gateway
+            elif self.confine is not None:
+                confinement = self.confine(owner, None, cwd)
+                _confine(km, dataclasses.replace(confinement, env={**confinement.env, **env},
+                                                 outlive_server=self.persist))
+            self._set_limits(km)
+        except Exception:
+            _discard(km)
+            raise
+        return kernel
+
+    def _launch_options(self, kernel: Kernel) -> dict[str, Any]:
+        """``start_kernel``'s options: the server's environment with the kernel's own; a kernel
+        that outlives the server is ``independent`` (no parent poller: jupyter_client's option)."""
+        options: dict[str, Any] = {"cwd": kernel.cwd, "env": {**os.environ, **kernel.launch_env}}
+        if self.persist:
+            options["independent"] = True
+        return options
+
+    def _equip(self, kernel: Kernel) -> None:
+        """The launched kernel's restarter (not started) and relay."""
+        km = kernel.km
         remote = gateways.remote(km)
         if remote is not None:
             # The gateway restarts a kernel process that dies; one it no longer has is gone.
@@ -671,18 +877,60 @@ class KernelRegistry:
                                                after_poll=lambda: self._after_poll(kernel))
             kernel.restarter.add_callback(lambda: self._on_restart(kernel), "restart")
             kernel.restarter.add_callback(lambda: self._on_dead(kernel), "dead")
-        kernel.channels = KernelChannels(kernel_id, dict(km.get_connection_info(session=False)),
+        kernel.channels = KernelChannels(kernel.id, dict(km.get_connection_info(session=False)),
                                          on_iopub=lambda msg: self._track(kernel, msg),
                                          replay_limit=self.replay_limit, replay_sessions=self.replay_sessions,
                                          stats=self.metrics.relay if self.metrics is not None else None)
-        if self._closed:  # shutdown_all came while it launched, and did not see it
+
+    # -- re-attachment ------------------------------------------------------------------------
+
+    def adopt(self, record: dict[str, Any], *, timeout: float = 2.0, keep: bool = True) -> Kernel | None:
+        """Re-attach to the kernel of `record` (``kernel_record``: written by a server that
+        has stopped since), if its process still runs and answers a ``kernel_info_request`` on
+        its control channel within `timeout` seconds: same id, connection info and owner; its
+        relay and autorestart (by its pidfd: it is not our child), listed (unless it was a
+        pooled kernel, which is stopped). A kernel that does not answer is killed (by its
+        process group, if its process is still the one recorded), its record deleted, its
+        connection file removed: None. With `keep` false (persistence is off), every such
+        leftover is stopped so.
+        """
+        kernel_id = str(record["id"])
+        kernel = None
+        try:
+            kernel = self._kernel(kernel_id, str(record["name"]), str(record["cwd"]), record.get("owner"),
+                                  dict(record.get("env") or {}))
+            km = kernel.km
+            assert isinstance(km, RegistryKernelManager) and km.provisioner is not None
+            km.connection_file = str(record.get("connection_file") or km.connection_file)  # the file it read
+            km.load_connection_info(record["connection_info"])
+            LIFECYCLE.run(run_sync(km.provisioner.load_provisioner_info), record["provisioner"])
+            km.relaunch_options = self._launch_options(kernel)
+            kernel.adopted = True
+            kernel.owner = record.get("owner")
+            kernel.launched = float(record.get("launched") or time.time())
+            if not km.has_kernel:
+                raise LookupError("its process is gone")
+            self._equip(kernel)
+            if not keep:
+                raise LookupError("kernels do not outlive the server (NOTEBOOK_PERSIST_KERNELS is off)")
+            if not record.get("listed"):
+                raise LookupError("it was a pooled kernel")
+            if not kernel.responsive(timeout):
+                raise LookupError(f"it did not answer within {timeout:g} s")
+        except Exception as exc:
+            log.warning("kernel %s of the previous server not re-attached: %s", kernel_id, exc)
+            if kernel is not None:
+                gevent.spawn(self._stop, kernel, 0, "The kernel did not answer after a server restart")
+            if self.records is not None:
+                self.records.delete(kernel_id)
+            return None
+        if self._closed:
             gevent.spawn(self._stop, kernel, 0, "The server is shutting down")
-            raise errors.Unavailable("The server is shutting down", reason="shutting down")
-        if listed:
-            self._start_restarter(kernel)
-        else:
-            self._unlisted.add(kernel)
-        log.info("kernel %s started (%s) in %s", kernel_id, name, cwd)
+            return None
+        kernel.reset_state("idle")  # it answered; a status it publishes corrects this
+        self._list(kernel)
+        self._start_restarter(kernel)
+        log.info("kernel %s (%s) re-attached", kernel_id, kernel.name)
         return kernel
 
     def _set_limits(self, km: KernelManager) -> None:
@@ -788,6 +1036,7 @@ class KernelRegistry:
             raise errors.NotFound(f"Kernel {kernel.id} was shut down during its restart")
         LIFECYCLE.run(km.restart_kernel, now=True)  # kills what is left; the same ports and arguments
         self._start_restarter(kernel)
+        self._record(kernel)  # a new process
 
     @_emits("shutdown")
     def shutdown_kernel(self, kernel_id: str, *, grace: float = 3.0) -> None:
@@ -801,21 +1050,40 @@ class KernelRegistry:
         self._stop(kernel, grace)
         log.info("kernel %s shut down", kernel_id)
 
-    def shutdown_all(self, *, grace: float = 1.5) -> None:
+    def shutdown_all(self, *, grace: float = 1.5, keep: bool | None = None) -> None:
         """Stop every kernel, in parallel, best effort per kernel, and close their WebSockets.
-        No new kernel starts after."""
+        No new kernel starts after.
+
+        :param keep: leave the listed kernels running, with their records, for the next server
+            to re-attach (their WebSockets are closed all the same); by default, when kernels
+            outlive the server (`persist`). Unlisted (pooled) kernels are always stopped.
+        """
+        keep = self.persist if keep is None else keep
+        if keep and self._closed:
+            return
         self._closed = True
         if self._culler is not None:
             self._culler.kill(block=False)
-        kernels = list(self.kernels.values()) + list(self._unlisted)
-        self.kernels.clear()
+        kept = list(self.kernels.values()) if keep else []
+        kernels = ([] if keep else list(self.kernels.values())) + list(self._unlisted)
+        if not keep:
+            # Kept ones stay listed: a request that reaches this server before it stops
+            # accepting (gunicorn's worker, for up to a second) still finds them.
+            self.kernels.clear()
         self._unlisted.clear()
+        for kernel in kept:
+            if kernel.restarter is not None:
+                kernel.restarter.stop()  # its exit now is no death to restart from here
         if kernels:
             gevent.joinall([gevent.spawn(self._stop, k, grace) for k in kernels], timeout=grace + 6)
-        for kernel in kernels:
+        for kernel in kernels + kept:
             if kernel.channels is not None:
                 kernel.channels.hang_up()
-        if self.limits is not None:
+        if kept:
+            log.info("%d kernel(s) left running for the next server (NOTEBOOK_PERSIST_KERNELS)", len(kept))
+        if self.records is not None:
+            self.records.flush()
+        if self.limits is not None and not kept:
             self.limits.close()
 
     def _stop(self, kernel: Kernel, grace: float, reason: str = "The kernel was shut down") -> None:
@@ -831,6 +1099,8 @@ class KernelRegistry:
                 if process is not None and grace > 0 and remote is None:
                     wait_for_exit(process, grace)
                 LIFECYCLE.run(km.shutdown_kernel, now=True)  # kills what is left; reaps; removes the connection file
+            if kernel.adopted:  # a file this manager did not write, which it leaves
+                _remove(km.connection_file)
         except Exception:
             log.exception("error while shutting down kernel %s", kernel.id)
             _discard(km)
@@ -841,6 +1111,8 @@ class KernelRegistry:
             gevent.spawn_later(0.5, kernel.channels.close)
 
     def _stopped(self, kernel: Kernel, reason: str) -> None:
+        if self.records is not None and (kernel.listed or self.persist):
+            self.records.delete(kernel.id)
         for listener in self.on_stop:
             try:
                 listener(kernel, reason)
@@ -890,6 +1162,8 @@ class KernelRegistry:
             cause = by_limits or exit_cause(returncode)
             if self.metrics is not None:
                 self.metrics.died(kernel, returncode, by_limits)
+            if isinstance(process, AdoptedProcess) and not by_limits:
+                cause = "ended (its exit status is unknown: an earlier server started it)"
         kernel.cause = cause
         kernel.reason = f"The kernel {cause}; it was restarted"
         kernel.reset_state("restarting")
@@ -905,6 +1179,7 @@ class KernelRegistry:
         kernel.restart_pending = False
         kernel.reset_state("starting")
         self._touch(kernel)
+        self._record(kernel)  # a new process
         if not kernel.channels.moved(dict(kernel.km.get_connection_info(session=False))):
             kernel.channels.nudge()  # same ports: the sockets reconnect by themselves
 
@@ -997,6 +1272,13 @@ def _confine(km: KernelManager, confinement: sandbox.Confinement) -> None:
     else:
         log.info("kernel %s: its provisioner %s runs it elsewhere, unconfined by this server",
                  km.kernel_id, type(made).__name__)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _discard(km: KernelManager) -> None:

@@ -38,7 +38,7 @@ from jupyter_client.provisioning.factory import KernelProvisionerFactory
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
 from .cgroups import KernelLimits
-from .spawn import KernelProcess
+from .spawn import AdoptedProcess, KernelProcess, process_start
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ NAME = "flask-notebook-local"
 PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 
 #: Launch options `KernelProcess` takes; with any other, the launch is jupyter_client's own.
-_SPAWN_OPTIONS = frozenset({"cwd", "env", "kernel_id", "extra_arguments"})
+_SPAWN_OPTIONS = frozenset({"cwd", "env", "kernel_id", "extra_arguments", "independent"})
 
 
 def factory(default: str = NAME) -> KernelProvisionerFactory:
@@ -165,6 +165,30 @@ class HeldPortsProvisioner(LocalProvisioner):
             if self.limits is not None and self.kernel_id is not None:
                 self.limits.release(self.kernel_id)
 
+    async def get_provisioner_info(self) -> dict[str, Any]:
+        """jupyter_client's persistence hook: ``LocalProvisioner``'s (kernel id, connection info,
+        pid, process group), as JSON (the key as text), with what tells the process from a later
+        one given its number (``process_start``), for `load_provisioner_info` in another server."""
+        info = await super().get_provisioner_info()
+        connection = dict(info.get("connection_info") or {})
+        for name, value in connection.items():
+            if isinstance(value, bytes):
+                connection[name] = value.decode()
+        info["connection_info"] = connection
+        info["process_start"] = process_start(self.pid) if self.pid else None
+        return info
+
+    async def load_provisioner_info(self, provisioner_info: dict[str, Any]) -> None:
+        """The other half of `get_provisioner_info`: this provisioner takes over the running
+        process it describes (an `spawn.AdoptedProcess`), if it still runs; otherwise it has
+        none (``has_process`` is false). Its ports are held again at its next launch."""
+        await super().load_provisioner_info(provisioner_info)
+        self._written = False
+        self.process = AdoptedProcess.find(int(self.pid or 0),  # type: ignore[assignment]
+                                           provisioner_info.get("process_start"))
+        if self.process is None:
+            self.pid = self.pgid = None
+
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         """What ``LocalProvisioner.launch_kernel`` does, with a process started by
         `KernelProcess` when gevent has patched ``subprocess``. Unpatched, jupyter_client's
@@ -173,7 +197,12 @@ class HeldPortsProvisioner(LocalProvisioner):
         if sys.platform == "win32" or not monkey.is_module_patched("subprocess") or set(kwargs) - _SPAWN_OPTIONS:
             return await super().launch_kernel(cmd, **kwargs)
         env = dict(kwargs.get("env") or os.environ)
-        env["JPY_PARENT_PID"] = str(os.getpid())  # ipykernel exits when this process is gone
+        if kwargs.get("independent"):
+            # jupyter_client's launch option (``launcher.launch_kernel(independent=True)``): a
+            # kernel that outlives this process (NOTEBOOK_PERSIST_KERNELS) has no parent poller.
+            env.pop("JPY_PARENT_PID", None)
+        else:
+            env["JPY_PARENT_PID"] = str(os.getpid())  # ipykernel exits when this process is gone
         cwd = kwargs.get("cwd")
         process = self.process_class([os.path.expanduser(arg) for arg in cmd], stdin=subprocess.DEVNULL, env=env,
                                      cwd=cwd, start_new_session=True)

@@ -33,7 +33,9 @@ Choices a reader may question:
 - ``--die-with-parent`` (`DIE_WITH_SERVER`): an unsandboxed kernel ends when the server
   process does, through ipykernel's parent poller (``JPY_PARENT_PID``), which cannot work
   in a PID namespace (the kernel's parent is the sandbox's init); bwrap's option keeps that
-  behaviour. Kernels that outlive the server (a later change) must drop both: one flag.
+  behaviour. Kernels that outlive the server (NOTEBOOK_PERSIST_KERNELS) drop both: they are
+  launched ``independent`` (no ``JPY_PARENT_PID``) and their `Confinement` has
+  ``outlive_server``.
 - The environment is handed to bwrap as its own, already filtered, rather than as
   ``--clearenv`` and ``--setenv NAME VALUE``: command lines are readable by every local
   user (``/proc/PID/cmdline``), and ``NOTEBOOK_KERNEL_ENV`` may hold credentials.
@@ -111,6 +113,9 @@ class Confinement:
     network: bool = True
     env: Mapping[str, str] = field(default_factory=dict)
     bwrap: str = "/usr/bin/bwrap"
+    #: The confined process outlives the server (NOTEBOOK_PERSIST_KERNELS): no
+    #: ``--die-with-parent``. Everything else of the sandbox stays.
+    outlive_server: bool = False
 
 
 class Unavailable(RuntimeError):
@@ -198,7 +203,7 @@ def bwrap_args(confinement: Confinement, *, read_only: Iterable[str] = (), read_
         args.append("--unshare-net")
     if new_session:
         args.append("--new-session")
-    if DIE_WITH_SERVER:
+    if DIE_WITH_SERVER and not confinement.outlive_server:
         args.append("--die-with-parent")
     args += _system_args()
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
@@ -372,6 +377,16 @@ class BubblewrapProvisioner(HeldPortsProvisioner):
             await super().send_signal(signum)
         elif init is None:
             log.debug("kernel %s: signal %d dropped, its sandbox is not up", self.kernel_id, signum)
+
+    async def get_provisioner_info(self) -> dict[str, Any]:
+        info = await super().get_provisioner_info()
+        info["ipc_dir"] = self.ipc_dir
+        return info
+
+    async def load_provisioner_info(self, provisioner_info: dict[str, Any]) -> None:
+        await super().load_provisioner_info(provisioner_info)
+        self.ipc_dir = provisioner_info.get("ipc_dir")
+        self._init_pid = None
 
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)

@@ -1,7 +1,15 @@
 """Sessions: a path (notebook or console) bound to a kernel (contract section 6).
 
-Kept in memory, as jupyter_server keeps them by default. A session whose kernel is gone
-(shut down, culled, dead) is dropped the next time it is looked at.
+Kept in memory, as jupyter_server keeps them by default, and written through to the store
+(``sessions`` table, with this server's name: ``store.Store.server``): a server started again
+re-attaches to its kernels (NOTEBOOK_PERSIST_KERNELS) and restores their sessions
+(`Sessions.restore`). Queries answer from memory. A session whose kernel is gone (shut down,
+culled, dead) is dropped, from both.
+
+Replicas (a later step) share one database and one server name: every replica's sessions
+are the rows ``Store.records(sessions_table)`` returns (``server`` = the shared name), each
+row's ``record`` the `Session` as `Session.record` writes it (its kernel's id, owner,
+workspace root), so any replica can list them all; each keeps its own in memory.
 
 A session belongs to the user who made it (``owner``); given a ``user``, the queries and
 changes act only on sessions that user may see (``users.User.may_see``: theirs, or all
@@ -13,15 +21,23 @@ sessions.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import uuid
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import errors
 from .kernels import Kernel, KernelRegistry
 from .models import SessionModel
 from .paths import Root, normalize_api_path
+from .store import Store, sessions_table
 from .users import User
+
+log = logging.getLogger(__name__)
+
+#: The workspace root of an owner (None: the server's own user), for restored sessions.
+Roots = Callable[[str | None], Root | None]
 
 
 @dataclasses.dataclass
@@ -49,12 +65,58 @@ class Session:
             model["notebook"] = {"path": self.path, "name": self.name}
         return model
 
+    def record(self) -> dict[str, Any]:
+        """The session as the store keeps it."""
+        return {"id": self.id, "path": self.path, "name": self.name, "type": self.type,
+                "kernel_id": self.kernel_id, "owner": self.owner,
+                "root": self.root.os_root if self.root is not None else None}
+
 
 class Sessions:
-    def __init__(self, registry: KernelRegistry, root: Root) -> None:
+    def __init__(self, registry: KernelRegistry, root: Root, *, store: Store | None = None,
+                 roots: Roots | None = None) -> None:
         self.registry = registry
         self.root = root
+        self.store = store
+        self.roots = roots
         self._sessions: dict[str, Session] = {}
+        registry.on_stop.append(self._kernel_stopped)
+
+    # -- the store ----------------------------------------------------------------------------
+
+    def _save(self, session: Session) -> None:
+        if self.store is not None:
+            self.store.put(sessions_table, session.id, session.record(), kernel_id=session.kernel_id,
+                           owner=session.owner)
+
+    def _forget(self, *session_ids: str) -> None:
+        if self.store is not None and session_ids:
+            try:
+                self.store.delete(sessions_table, *session_ids)
+            except Exception:
+                log.exception("sessions could not be deleted from the store")
+
+    def _kernel_stopped(self, kernel: Kernel, _reason: str) -> None:
+        gone = [s.id for s in self._sessions.values() if s.kernel_id == kernel.id]
+        for session_id in gone:
+            del self._sessions[session_id]
+        self._forget(*gone)
+
+    def restore(self, records: Iterable[dict[str, Any]]) -> None:
+        """Sessions from the store (`Session.record`'s), of a kernel re-attached after a
+        server restart (``persistence.reattach``)."""
+        for record in records:
+            owner = record.get("owner")
+            root = self.root
+            if self.roots is not None:
+                try:
+                    root = self.roots(owner) or self.root
+                except errors.NotebookError as exc:
+                    log.warning("session %s: no workspace for its owner (%s)", record.get("id"), exc.message)
+            session = Session(id=str(record["id"]), path=str(record["path"]), name=record.get("name"),
+                              type=record.get("type"), kernel_id=str(record["kernel_id"]), owner=owner,
+                              root=root if root is not self.root else None)
+            self._sessions[session.id] = session
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -84,8 +146,8 @@ class Sessions:
 
     def _live(self, session: Session) -> Kernel | None:
         kernel = self.registry.kernels.get(session.kernel_id)
-        if kernel is None:
-            self._sessions.pop(session.id, None)
+        if kernel is None and self._sessions.pop(session.id, None) is not None:
+            self._forget(session.id)
         return kernel
 
     def _find(self, session_id: str, user: User | None) -> tuple[Session, Kernel]:
@@ -99,7 +161,9 @@ class Sessions:
     # -- queries ------------------------------------------------------------------------------
 
     def list(self, user: User | None = None) -> list[SessionModel]:
-        """Every live session, or those `user` may see."""
+        """Every live session, or those `user` may see (once the sessions of kernels being
+        re-attached at start-up are restored)."""
+        self.registry.await_reattached()
         models = []
         for session in list(self._sessions.values()):
             if user is not None and not user.may_see(session.owner):
@@ -113,6 +177,10 @@ class Sessions:
         """:raises errors.NotFound: no such session, or one `user` may not see."""
         session, kernel = self._find(session_id, user)
         return session.model(kernel.model())
+
+    def ids(self) -> set[str]:
+        """The ids of the sessions held (live or not)."""
+        return set(self._sessions)
 
     def owner_of(self, session_id: str) -> str | None:
         session = self._sessions.get(session_id)
@@ -148,10 +216,13 @@ class Sessions:
         kernel = self._kernel_for(session, kernel_name, kernel_id, user, limited=limited, env=env)
         session.kernel_id = kernel.id
         self._sessions[session.id] = session
+        self._save(session)
         return session.model(kernel.model())
 
     def _kernel_for(self, session: Session, kernel_name: str | None, kernel_id: str | None,
                     user: User | None, *, limited: bool, env: dict[str, str] | None = None) -> Kernel:
+        if kernel_id:
+            self.registry.await_reattach(kernel_id)
         running = self.registry.kernels.get(kernel_id) if kernel_id else None
         if running is not None and (user is None or user.may_see(running.owner)):
             return running
@@ -198,6 +269,7 @@ class Sessions:
         kernel_now = self._live(session)
         if kernel_now is None:
             raise errors.NotFound(f"Session not found: session_id='{session_id}'")
+        self._save(session)
         return session.model(kernel_now.model())
 
     def delete(self, session_id: str, *, user: User | None = None) -> None:
@@ -209,6 +281,7 @@ class Sessions:
         if session is None or (user is not None and not user.may_see(session.owner)):
             raise errors.NotFound(f"Session not found: session_id='{session_id}'")
         del self._sessions[session_id]
+        self._forget(session_id)
         try:
             self.registry.shutdown_kernel(session.kernel_id)
         except errors.NotFound:

@@ -174,3 +174,104 @@ def _is_inheritable(fd: int) -> bool:
         return os.get_inheritable(fd)
     except OSError:  # closed since
         return False
+
+
+def process_start(pid: int) -> str | None:
+    """What tells process `pid` from a later one given the same number: the boot's id and the
+    process's start time (``/proc/PID/stat``'s 22nd field, in clock ticks since boot). None
+    when there is no such process (or no ``/proc``)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] == b"Z":  # exited, not yet reaped
+        return None
+    return f"{boot}:{int(fields[19])}"
+
+
+class AdoptedProcess:
+    """A kernel process this server did not start: one that outlived the server before it
+    (``NOTEBOOK_PERSIST_KERNELS``), re-attached. The part of ``subprocess.Popen``'s interface
+    that `KernelProcess` has, for a process that is not our child: no ``waitpid``. Its exit is
+    learnt at once from a pidfd (``pidfd_open``, Linux 5.3: readable when the process exits,
+    child or not), else by a check every half second; its exit status cannot be known (0).
+    Signals go through the pidfd, which names this process and never a later one with its number.
+
+    Make one with `find`.
+    """
+
+    stdin: IO[bytes] | None = None
+    stdout: IO[bytes] | None = None
+    stderr: IO[bytes] | None = None
+
+    def __init__(self, pid: int, pidfd: int | None) -> None:
+        self.pid = pid
+        self.args: list[str] = []
+        self.returncode: int | None = None
+        self.result: AsyncResult = AsyncResult()
+        self._pidfd = pidfd
+        gevent.spawn(self._watch)
+
+    @classmethod
+    def find(cls, pid: int, started: str | None) -> AdoptedProcess | None:
+        """The running process `pid`, if it is the one that started at `started` (see
+        `process_start`); None if it is gone (or its number is another's now)."""
+        if started is None or pid <= 0:
+            return None
+        pidfd = None
+        if hasattr(os, "pidfd_open"):
+            try:
+                pidfd = os.pidfd_open(pid)
+            except OSError:
+                return None
+        if process_start(pid) != started:  # checked after the pidfd is held: it names this one
+            if pidfd is not None:
+                os.close(pidfd)
+            return None
+        return cls(pid, pidfd)
+
+    def _watch(self) -> None:
+        from gevent.socket import wait_read
+
+        try:
+            if self._pidfd is not None:
+                wait_read(self._pidfd)
+            else:
+                while process_start(self.pid) is not None:
+                    gevent.sleep(0.5)
+        finally:
+            self.returncode = 0
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+                self._pidfd = None
+            self.result.set(self.returncode)
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """:raises subprocess.TimeoutExpired: still running after `timeout` seconds."""
+        self.result.wait(timeout=timeout)
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.returncode is not None:
+            return
+        try:
+            if self._pidfd is not None:
+                signal.pidfd_send_signal(self._pidfd, signum)
+            else:
+                os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)

@@ -147,7 +147,13 @@ def default_url(data_dir: str, root_dir: str) -> str:
     """The SQLite file of the server of `root_dir` under `data_dir` (the folder is made)."""
     folder = os.path.join(data_dir, "flask_notebook", "state")
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    return "sqlite:///" + os.path.join(folder, f"{server_name(root_dir)}.sqlite")
+    os.chmod(folder, 0o700)
+    path = os.path.join(folder, f"{server_name(root_dir)}.sqlite")
+    # 0600 from its first byte: the kernel records hold each kernel's connection key (SQLite
+    # gives its -wal and -shm files the database file's mode).
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+    return "sqlite:///" + path
 
 
 def redacted(url: str) -> str:

@@ -1,0 +1,146 @@
+"""Kernels that outlive the server (NOTEBOOK_PERSIST_KERNELS): re-attachment at start-up.
+
+The kernel registry keeps a record of each kernel in the store (``kernels.KernelRecords``),
+and the sessions keep theirs (``sessions.Sessions``). A server started on the same data
+directory (or database, and root) runs `reattach` in the background: every kernel record of
+this host is tried at once, each in a greenlet (``KernelRegistry.adopt``: its process still
+the one recorded, and answering a ``kernel_info_request`` on its control channel within a
+short deadline); those that answer are listed again with their sessions, the others are
+killed and their records and sessions deleted. The records are read before the server
+serves (`start`); the rest happens in the background, while the API answers: a request for a
+kernel being re-attached waits for it (``KernelRegistry.await_reattach``), and listings of
+kernels and sessions wait for the whole pass (``KernelRegistry.await_reattached``), each for
+at most ``KernelRegistry.REATTACH_WAIT`` seconds; ``/api/status`` does not wait.
+
+With persistence off, the same pass stops whatever a server that died (SIGKILL, a crash) may
+have left behind, and deletes its records: no kernel outlives the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import defaultdict
+from typing import Any
+
+import gevent
+import orjson
+import sqlalchemy as sa
+from gevent import Greenlet
+from gevent.event import Event
+from sqlalchemy.engine import Connection
+
+from .kernels import HOST, KernelRegistry
+from .sessions import Sessions
+from .store import Store, kernels_table, sessions_table
+
+log = logging.getLogger(__name__)
+
+#: Seconds a re-attached kernel has to answer its ``kernel_info_request``.
+PROBE_TIMEOUT = 2.0
+
+
+def start(kernels: KernelRegistry, sessions: Sessions, store: Store, *, keep: bool,
+          timeout: float = PROBE_TIMEOUT) -> Greenlet | None:
+    """At start-up, before the server serves: read this host's kernel records and the
+    sessions now (a request for one of those kernels then waits for it:
+    ``KernelRegistry.await_reattach``), and re-attach to (`keep`), or stop, those kernels in
+    the background: the greenlet doing it, None when there is nothing to do. Never raises."""
+    try:
+        found, rows = store.read(lambda conn: (_rows(conn, store, kernels_table), _rows(conn, store, sessions_table)))
+    except Exception:
+        log.exception("the kernel records could not be read: no kernel re-attached")
+        return None
+    records = [r for r in found if r.get("host") == HOST]
+    if not records and not rows:
+        return None
+    for record in records:
+        kernels.reattaching[str(record["id"])] = Event()
+    return gevent.spawn(reattach, kernels, sessions, store, records, rows, keep=keep, timeout=timeout)
+
+
+def reattach(kernels: KernelRegistry, sessions: Sessions, store: Store, records: list[dict[str, Any]],
+             rows: list[dict[str, Any]], *, keep: bool, timeout: float = PROBE_TIMEOUT) -> list[str]:
+    """Re-attach to (`keep`), or stop, the kernels of `records`, all in parallel; restore
+    the sessions (`rows`) of those re-attached, delete the others'. Returns the ids
+    re-attached."""
+    started = time.monotonic()
+    by_kernel: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_kernel[str(row.get("kernel_id"))].append(row)
+    attached: list[str] = []
+
+    def one(record: dict[str, Any]) -> None:
+        kernel_id = str(record["id"])
+        try:
+            kernel = kernels.adopt(record, timeout=timeout, keep=keep)
+            if kernel is not None:
+                sessions.restore(by_kernel.pop(kernel_id, []))
+                attached.append(kernel_id)
+        except Exception:
+            log.exception("re-attaching kernel %s failed", kernel_id)
+        finally:
+            done = kernels.reattaching.pop(kernel_id, None)
+            if done is not None:
+                done.set()
+
+    gevent.joinall([gevent.spawn(one, record) for record in records])
+    if records:
+        log.info("%d of %d kernel(s) of the previous server re-attached in %.2f s%s", len(attached), len(records),
+                 time.monotonic() - started, "" if keep else " (NOTEBOOK_PERSIST_KERNELS is off: the others stopped)")
+    if keep:
+        attached += _late_pass(kernels, sessions, store, {str(r["id"]) for r in records}, timeout=timeout)
+    other_hosts = {str(r["id"]) for r in _records_elsewhere(store)}
+    stale = [str(row["id"]) for kernel_id, group in by_kernel.items() for row in group
+             if kernel_id not in kernels.kernels and kernel_id not in other_hosts]
+    try:
+        store.delete(sessions_table, *stale)
+    except Exception:
+        log.exception("sessions of kernels not re-attached could not be deleted")
+    return attached
+
+
+#: Seconds after the first pass before the second (`_late_pass`).
+LATE_PASS = 3.0
+
+
+def _late_pass(kernels: KernelRegistry, sessions: Sessions, store: Store, seen: set[str], *,
+               timeout: float) -> list[str]:
+    """The records and sessions the previous server wrote after they were read: in a rolling
+    restart (gunicorn's HUP) the old worker serves on for a moment beside the new one, and a
+    kernel it started, or a session it made, then would be left out until the next restart.
+    Read again, a little later; adopt the kernels of records not `seen` in the first pass and
+    written by another process (never one this server started, or is shutting down), and the
+    sessions not known of kernels listed. Returns the ids re-attached."""
+    gevent.sleep(LATE_PASS)
+    try:
+        records = [r for r in store.records(kernels_table)
+                   if r.get("host") == HOST and str(r["id"]) not in seen and r.get("writer") != os.getpid()
+                   and str(r["id"]) not in kernels.kernels]
+        rows = store.records(sessions_table)
+    except Exception:
+        log.exception("the kernel records could not be read again")
+        return []
+    known = sessions.ids()
+    sessions.restore(row for row in rows if str(row.get("kernel_id")) in kernels.kernels and str(row["id"]) not in known)
+    attached = []
+    for record in records:
+        kernel = kernels.adopt(record, timeout=timeout)
+        if kernel is not None:
+            sessions.restore(row for row in rows if row.get("kernel_id") == kernel.id)
+            attached.append(kernel.id)
+    return attached
+
+
+def _rows(conn: Connection, store: Store, table: sa.Table) -> list[dict[str, Any]]:
+    """This server's records of `table` (as ``Store.records``), in one connection's read."""
+    query = sa.select(table.c.record).where(table.c.server == store.server)
+    return [orjson.loads(row) for row in conn.execute(query).scalars().all()]
+
+
+def _records_elsewhere(store: Store) -> list[dict[str, Any]]:
+    try:
+        return [r for r in store.records(kernels_table) if r.get("host") != HOST]
+    except Exception:
+        return []

@@ -1,0 +1,50 @@
+"""A graceful rolling restart under gunicorn (``kill -HUP`` the master: new worker, old one
+stopped) with NOTEBOOK_PERSIST_KERNELS loses no kernel and no session."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from .conftest import PERSIST, Site, alive, stdout
+from ..support.waiting import wait_for
+
+pytestmark = pytest.mark.live
+
+
+def test_hup_keeps_kernels_and_sessions(site: Site) -> None:
+    server = site.start(PERSIST, gunicorn=True)
+    kernel_id = server.start_kernel()
+    session = server.json("POST", "api/sessions", 201,
+                          json={"path": "b.ipynb", "type": "notebook", "kernel": {"id": kernel_id}})
+    assert stdout(server.client(kernel_id).run("x = 'kept'\nprint(x)")) == "kept\n"
+    (pid,) = site.kernel_pids()
+
+    os.kill(server.proc.pid, signal.SIGHUP)
+    wait_for(lambda: server.log().count("Booting worker") == 2 and "Worker exiting" in server.log(), timeout=30)
+    assert [k["id"] for k in server.json("GET", "api/kernels", 200)] == [kernel_id]
+    assert [s["id"] for s in server.json("GET", "api/sessions", 200)] == [session["id"]]
+    assert stdout(server.client(kernel_id).run("print(x)")) == "kept\n"
+    assert site.kernel_pids() == [pid] and alive(pid)
+    assert "1 of 1 kernel(s) of the previous server re-attached" in server.log()
+
+
+def test_what_the_old_server_starts_during_the_overlap_is_adopted_too(site: Site) -> None:
+    """A rolling restart runs the old server beside the new one for a moment: a kernel and a
+    session the old one makes after the new one has read the records are adopted by a second,
+    later pass (``persistence.LATE_PASS``)."""
+    old = site.start(PERSIST)
+    early = old.start_kernel()
+    old.client(early)
+    new = site.start(PERSIST)
+    assert [k["id"] for k in new.json("GET", "api/kernels", 200)] == [early]  # the first pass is over
+    late = old.start_kernel()
+    session = old.json("POST", "api/sessions", 201, json={"path": "late.ipynb", "type": "notebook",
+                                                          "kernel": {"id": late}})
+    assert stdout(old.client(late).run("z = 5\nprint(z)")) == "5\n"
+    assert old.stop() == 0
+    wait_for(lambda: {k["id"] for k in new.json("GET", "api/kernels", 200)} == {early, late}, timeout=15)
+    assert [s["id"] for s in new.json("GET", "api/sessions", 200)] == [session["id"]]
+    assert stdout(new.client(late).run("print(z)")) == "5\n"

@@ -210,7 +210,7 @@ class Notebook:
             confine=confine,
             gateway=gateway,
             persist=settings.persist_kernels,
-            records=KernelRecords(store),
+            records=KernelRecords(store, replica=settings.replica_id),
         )
         executions = Executions(
             interrupt=kernels.interrupt_kernel,

@@ -189,6 +189,15 @@ def _database_url(value: Any) -> str | None:
     return value
 
 
+def _replica_id(value: Any) -> str | None:
+    """A replica's name: 1 to 64 letters, digits, ``.``, ``_``, ``-``; None for the default."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", value):
+        raise Invalid("a name of 1 to 64 letters, digits, '.', '_' or '-'")
+    return value
+
+
 def _token(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -534,6 +543,12 @@ class Settings:
         "kernels outlive the server: they keep running when it stops (SIGTERM) or dies, and the "
         "next server on the same data directory (or database) re-attaches to those that still answer, "
         "with their sessions. ``False``: no kernel outlives the server.")
+    replica_id: str | None = setting(
+        "NOTEBOOK_REPLICA_ID", None, _replica_id,
+        "this server's name among replicas that share one database (kept in its kernel records): at "
+        "start-up it re-attaches only the kernels a server of the same name ran, and local kernels only "
+        "on the same host. Stable across restarts, different for each replica (``None``: the host "
+        "name; replicas on one host must each set their own).")
     listing_cache: bool = setting(
         "NOTEBOOK_LISTING_CACHE", True, _flag,
         "reuse directory listings until inotify reports a change (Linux, local file systems only).")

@@ -20,7 +20,7 @@ def _location(kernel_id: str) -> dict[str, str]:
 @bp.get("")
 def list_kernels() -> Response:
     state().kernels.await_reattached()  # kernels being re-attached at start-up are listed
-    return json_response([ownership.kernel_model(k) for k in state().kernels.list_kernels(ownership.user())])
+    return json_response([ownership.kernel_model(k) for k in state().kernels.listing(ownership.user())])
 
 
 @bp.post("")

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..core import errors
 from ..core.events import owner_audience
-from ..core.kernels import Kernel
+from ..core.kernels import Kernel, Listed
 from ..core.users import User
 from ..core.workspaces import Workspace
 from ..extension import state
@@ -64,7 +64,7 @@ def kernel(kernel_id: str) -> Kernel:
     return state().kernels.get_kernel(kernel_id, user=current_user())
 
 
-def kernel_model(found: Kernel) -> dict[str, Any]:
+def kernel_model(found: Kernel | Listed) -> dict[str, Any]:
     model = found.model()
     if show_owners():
         model["owner"] = found.owner
@@ -77,7 +77,7 @@ def session_model(model: Any) -> Any:
         st = state()
         model["owner"] = st.sessions.owner_of(model["id"])
         found = st.kernels.kernels.get(model["kernel"]["id"])
-        model["kernel"]["owner"] = found.owner if found is not None else None
+        model["kernel"]["owner"] = found.owner if found is not None else model["owner"]
     return model
 
 

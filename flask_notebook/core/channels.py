@@ -97,6 +97,16 @@ def server_message(session_id: str, msg_type: str, content: dict[str, Any],
     return messages.make(channel, header, parent or {}, content)
 
 
+#: How many other replicas' client sessions a relay remembers (``KernelChannels.foreign``).
+_FOREIGN = 1024
+
+#: What a client that reconnects through another replica (the one it used died, say) is told,
+#: once, on its kernel's stream: this replica never had its messages, so it replays nothing
+#: (rather than guess, and duplicate what the client already has).
+MOVED_NOTICE = ("[flask-notebook] Reconnected through another server replica: output the kernel sent while "
+                "this client was away, and replies to requests it sent before, are not replayed here.\n")
+
+
 class Gap:
     """Where shed messages were: becomes one stderr notice in the stream when delivered."""
 
@@ -409,6 +419,11 @@ class KernelChannels:
         #: (its ``language_info``: what a run writes into its notebook), or None before one.
         self.kernel_info: dict[str, Any] | None = None
         self._info_seen = Event()
+        #: Replicas (a gateway kernel, which other replicas serve too): the client sessions
+        #: whose requests' output this relay saw on iopub while they were not connected here
+        #: (they are another replica's clients), most recent last, at most `_FOREIGN`. One of
+        #: them that connects here is told that nothing it missed is replayed (``attach``).
+        self.foreign: OrderedDict[str, None] | None = None
         self.session = Session(key=info["key"].encode() if isinstance(info["key"], str) else info["key"],
                                signature_scheme=info.get("signature_scheme", "hmac-sha256"),
                                username="flask-notebook")
@@ -680,6 +695,8 @@ class KernelChannels:
             status = msg.msg_type == "status"
             if status:
                 self._status_seen = True
+            if self.foreign is not None:
+                self._note_foreign(msg)
             sheddable = msg.sheddable
             self._mid_output = sheddable and self._last_sheddable  # two outputs in a row: a burst
             self._last_sheddable = sheddable
@@ -724,6 +741,16 @@ class KernelChannels:
             self.offline[target].put(msg)
         if msg.channel != "stdin":  # (an input request comes while its execute request runs)
             self._settle(parent_id)
+
+    def _note_foreign(self, msg: Msg) -> None:
+        session_id = msg.parent.get("session")
+        if isinstance(session_id, str) and session_id not in self.connections and session_id not in self.offline:
+            foreign = self.foreign
+            assert foreign is not None
+            foreign[session_id] = None
+            foreign.move_to_end(session_id)
+            if len(foreign) > _FOREIGN:
+                foreign.popitem(last=False)
 
     def _settle(self, msg_id: str) -> None:
         """The reply or the idle of a request came: once both have, nothing more is routed
@@ -813,6 +840,9 @@ class KernelChannels:
         missed = self.offline.pop(conn.session_id, None)
         while missed is not None and missed.items:
             conn.deliver(missed.pop())
+        if old is None and missed is None and self.foreign is not None and conn.session_id in self.foreign:
+            del self.foreign[conn.session_id]  # told once
+            conn.deliver(server_message(conn.session_id, "stream", {"name": "stderr", "text": MOVED_NOTICE}))
         conn.cursor = self._log_base + len(self._log)
         self.connections[conn.session_id] = conn
         return True

@@ -278,10 +278,49 @@ class GatewayProvisioner(KernelProvisionerBase):
         return info
 
     async def load_provisioner_info(self, provisioner_info: dict[str, Any]) -> None:
+        """The kernel another server (this one's predecessor, or another replica) started on
+        the gateway: its id there, and a bridge of this process's to its channels (the
+        recorded connection info is the other server's bridge: ``connection_info`` becomes
+        this one's). Call it once the kernel manager has the kernel's key."""
         await super().load_provisioner_info(provisioner_info)
         self.remote_id = provisioner_info.get("remote_id")
         if self.remote_id is not None:
             self.process = RemoteProcess()
+            if self.client is not None and self.bridge is None:
+                km = self.parent
+                self.bridge = Bridge(self.client, self.remote_id, key=km.session.key if km is not None else b"",
+                                     on_down=self._check.set,
+                                     signature_scheme=km.session.signature_scheme if km is not None else "hmac-sha256")
+                self.connection_info = dict(self.bridge.info)  # type: ignore[assignment]
+                self._watcher = gevent.spawn(self._watch)
+
+    def check(self) -> None:
+        """Ask the gateway whether it still has the kernel, now (in the background)."""
+        self._check.set()
+
+    def exists(self) -> bool | None:
+        """Whether the gateway has the kernel: None when it cannot say (unreachable, an error)."""
+        if self.remote_id is None or self.client is None:
+            return False
+        try:
+            self.client.request("GET", self.client.path("api", "kernels", self.remote_id),
+                                timeout=min(self.client.request_timeout, 10.0))
+        except GatewayError as exc:
+            return False if exc.status in (404, 410) else None
+        except Unreachable:
+            return None
+        return True
+
+    def detach(self) -> None:
+        """Let the kernel go without shutting it down (another replica's, or one this server
+        leaves running): no more requests to the gateway, the bridge closed."""
+        self._deleted = True
+        self._stop_watching()
+        if self.bridge is not None:
+            self.bridge.close()
+            self.bridge = None
+        if self.process is not None:
+            self.process.ended()
 
     # -- is it still there? ---------------------------------------------------------------------------
 

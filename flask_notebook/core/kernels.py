@@ -33,6 +33,7 @@ import signal
 import socket
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -370,13 +371,17 @@ class KernelRecords:
     (``store.default_url``); a shared database must be guarded as the connection files are.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, replica: str | None = None) -> None:
         self.store = store
+        #: This server's name among replicas (``NOTEBOOK_REPLICA_ID``; the host name by default),
+        #: in every record it writes: a server re-attaches at start-up only its own name's.
+        self.replica = replica or HOST
         self._queue: Queue[tuple[str, Kernel | str]] = Queue()
         self._pending = 0
         self._idle = Event()
         self._idle.set()
         self._worker: Any = None
+        self._current: str | None = None
 
     def put(self, kernel: Kernel) -> None:
         self._push("put", kernel)
@@ -391,6 +396,11 @@ class KernelRecords:
         if self._worker is None or self._worker.dead:
             self._worker = gevent.spawn(self._work)
 
+    def queued(self) -> set[str]:
+        """The ids of the kernels whose record is yet to be written."""
+        return {item.id for op, item in list(self._queue.queue) if isinstance(item, Kernel)} | \
+            ({self._current} if self._current else set())
+
     def flush(self, timeout: float = 10) -> bool:
         """Wait until every queued write is done (or `timeout`); whether it is."""
         return bool(self._idle.wait(timeout))
@@ -398,9 +408,10 @@ class KernelRecords:
     def _work(self) -> None:
         while self._pending:
             op, item = self._queue.get()
+            self._current = item.id if isinstance(item, Kernel) else None
             try:
                 if isinstance(item, Kernel):
-                    record = kernel_record(item)
+                    record = kernel_record(item, self.replica)
                     if record is not None:
                         self.store.put(kernels_table, item.id, record)
                 else:
@@ -408,12 +419,13 @@ class KernelRecords:
             except Exception:
                 log.exception("the kernel record of %s could not be written", getattr(item, "id", item))
             finally:
+                self._current = None
                 self._pending -= 1
                 if not self._pending:
                     self._idle.set()
 
 
-def kernel_record(kernel: Kernel) -> dict[str, Any] | None:
+def kernel_record(kernel: Kernel, replica: str = HOST) -> dict[str, Any] | None:
     """What another server needs to re-attach to `kernel` (see ``KernelRegistry.adopt``), or
     None once it has no process."""
     km = kernel.km
@@ -425,8 +437,45 @@ def kernel_record(kernel: Kernel) -> dict[str, Any] | None:
                   for name, value in km.get_connection_info(session=False).items()}
     return {"id": kernel.id, "name": kernel.name, "owner": kernel.owner, "cwd": kernel.cwd,
             "env": kernel.launch_env, "listed": kernel.listed, "launched": kernel.launched, "host": HOST,
-            "writer": os.getpid(),
+            "replica": replica, "writer": os.getpid(),
             "connection_file": km.connection_file, "connection_info": connection, "provisioner": info}
+
+
+def record_replica(record: dict[str, Any]) -> str:
+    """The replica that wrote `record` (records written before replicas had names: its host)."""
+    return str(record.get("replica") or record.get("host") or "")
+
+
+def is_shared(record: dict[str, Any]) -> bool:
+    """Whether `record` is of a gateway kernel: one any replica can serve (its channels are the
+    gateway's), not a process on the host of the replica that started it."""
+    info = record.get("provisioner")
+    return isinstance(info, dict) and isinstance(info.get("remote_id"), str)
+
+
+def adoptable_here(record: dict[str, Any], replica: str) -> bool:
+    """Whether the server named `replica` re-attaches `record`'s kernel at start-up: one its
+    own name's predecessor ran, and, for a local kernel, on this host (a replica's local
+    kernels are never another's, even on one host)."""
+    return record_replica(record) == replica and (is_shared(record) or record.get("host") == HOST)
+
+
+class Listed:
+    """A gateway kernel that another replica holds and this one has not adopted, as its record
+    tells it (``KernelRegistry.listing``): what the kernel list shows of it, without opening a
+    WebSocket to the gateway for it. Its state is unknown here (``"unknown"``); its activity is
+    its launch time."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.id = str(record["id"])
+        self.name = str(record.get("name") or "")
+        self.owner: str | None = record.get("owner")
+        self.launched = float(record.get("launched") or 0)
+        self.connections = 0
+
+    def model(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "last_activity": iso_utc(self.launched),
+                "execution_state": "unknown", "connections": 0}
 
 
 class Kernel:
@@ -466,6 +515,9 @@ class Kernel:
         self.launched = time.time()
         #: Re-attached: launched by a server before this one (``KernelRegistry.adopt``).
         self.adopted = False
+        #: Another replica's gateway kernel, adopted here on demand (``KernelRegistry.claim``):
+        #: this replica's stop lets it go without shutting it down.
+        self.borrowed = False
 
     def shell_status(self, state: str, parent: dict[str, Any]) -> None:
         """A status the kernel published for a request (`parent` its header).
@@ -637,12 +689,95 @@ class KernelRegistry:
     def get_kernel(self, kernel_id: str, *, user: User | None = None) -> Kernel:
         """:raises errors.NotFound: no such kernel, or one `user` may not see (the same
             message: another user's kernel is not known to exist)."""
-        kernel = self.kernels.get(kernel_id)
-        if kernel is None and self.await_reattach(kernel_id):
-            kernel = self.kernels.get(kernel_id)
+        kernel = self.held(kernel_id, user=user)
         if kernel is None or (user is not None and not user.may_see(kernel.owner)):
             raise errors.NotFound(f"Kernel does not exist: {kernel_id}")
         return kernel
+
+    def held(self, kernel_id: str, *, user: User | None = None) -> Kernel | None:
+        """The kernel `kernel_id` if this registry holds it, or can: one being re-attached is
+        waited for; another replica's gateway kernel is adopted now (`claim`), if `user` may
+        see it (another user's is not adopted for them)."""
+        kernel = self.kernels.get(kernel_id)
+        if kernel is None and self.await_reattach(kernel_id):
+            kernel = self.kernels.get(kernel_id)
+        if kernel is None:
+            kernel = self.claim(kernel_id, user=user)
+        return kernel
+
+    #: Seconds another replica's gateway kernel has to answer when it is adopted on demand.
+    CLAIM_TIMEOUT = 10.0
+
+    def claim(self, kernel_id: str, *, user: User | None = None) -> Kernel | None:
+        """Replicas: adopt another replica's gateway kernel that this one does not hold, from
+        its record in the shared store (same server name), on the first request for it: its
+        channels come through a bridge of this replica's to the gateway (no launch). None when
+        there is no gateway, no such record, or it is not a gateway kernel (a local kernel of
+        another replica is never taken: it runs on that replica's host). Concurrent requests
+        for one kernel adopt it once."""
+        if self.gateway is None or self.records is None or self._closed or not KERNEL_ID.fullmatch(kernel_id):
+            return None
+        done = self.reattaching.get(kernel_id)
+        if done is not None:  # being adopted by another greenlet
+            done.wait(self.REATTACH_WAIT)
+            return self.kernels.get(kernel_id)
+        done = self.reattaching[kernel_id] = Event()
+        try:
+            try:
+                found = self.records.store.records(kernels_table, id=kernel_id)
+            except Exception:
+                log.exception("the record of kernel %s could not be read", kernel_id)
+                return None
+            record = found[0] if found else None
+            if record is None or not is_shared(record) or not record.get("listed"):
+                return None
+            if user is not None and not user.may_see(record.get("owner")):
+                return None
+            if kernel_id in self.kernels:
+                return self.kernels[kernel_id]
+            return self.adopt(record, timeout=self.CLAIM_TIMEOUT, shared=True)
+        finally:
+            self.reattaching.pop(kernel_id, None)
+            done.set()
+
+    def shared_records(self) -> list[dict[str, Any]] | None:
+        """The records of every replica's gateway kernels in the shared store (listed ones),
+        or None when there is no gateway (or the store cannot be read: logged)."""
+        if self.gateway is None or self.records is None:
+            return None
+        try:
+            found = self.records.store.records(kernels_table)
+        except Exception:
+            log.exception("the kernel records could not be read")
+            return None
+        return [record for record in found if is_shared(record) and record.get("listed")]
+
+    def listing(self, user: User | None = None) -> list[Kernel | Listed]:
+        """What ``GET /api/kernels`` shows: with a gateway, every replica's gateway kernels
+        (from the store: those held here as they are, the others as their record tells,
+        `Listed`), and this replica's local ones; without, ``list_kernels``. A gateway kernel
+        held here whose record is gone (another replica shut it down) is not listed, and the
+        gateway is asked about it at once (a 404 drops it)."""
+        held = self.list_kernels(user)
+        records = self.shared_records()
+        if records is None:
+            return list(held)
+        recorded = {str(record["id"]) for record in records}
+        shown: list[Kernel | Listed] = []
+        for kernel in held:
+            remote = gateways.remote(kernel.km)
+            if remote is not None and kernel.id not in recorded and kernel.id not in self._fresh():
+                remote.check()
+                continue
+            shown.append(kernel)
+        for record in records:
+            if str(record["id"]) not in self.kernels and (user is None or user.may_see(record.get("owner"))):
+                shown.append(Listed(record))
+        return shown
+
+    def _fresh(self) -> set[str]:
+        """Kernels whose record write is still queued (`KernelRecords`): listed all the same."""
+        return self.records.queued() if self.records is not None else set()
 
     #: Seconds a request for a kernel being re-attached waits for it.
     REATTACH_WAIT = 10.0
@@ -734,7 +869,11 @@ class KernelRegistry:
 
     def _check_user_room(self, owner: str) -> None:
         """:raises errors.LimitReached: `owner` holds (or is starting) ``max_kernels_per_user`` kernels."""
-        held = self._starting_for.get(owner, 0) + sum(1 for k in self.kernels.values() if k.owner == owner)
+        mine = {k.id for k in self.kernels.values() if k.owner == owner}
+        records = self.shared_records() if self.max_kernels_per_user is not None else None
+        if records:  # replicas: the owner's kernels on every replica
+            mine |= {str(r["id"]) for r in records if r.get("owner") == owner}
+        held = self._starting_for.get(owner, 0) + len(mine)
         if self.max_kernels_per_user is not None and held >= self.max_kernels_per_user:
             raise errors.LimitReached(
                 f"You have the maximum number of kernels one user may run ({self.max_kernels_per_user}); "
@@ -759,13 +898,18 @@ class KernelRegistry:
             kernel = self.launch(name, cwd=cwd, kernel_id=kernel_id, env=env, listed=True, owner=owner)
         kernel.owner = owner
         self._list(kernel)
+        if self.gateway is not None and self.records is not None:
+            # Other replicas find a gateway kernel by its record (``claim``): written before
+            # the start answers, so that a client sent to another replica next finds it.
+            self.records.flush(timeout=5)
         return kernel
 
-    def _list(self, kernel: Kernel) -> None:
+    def _list(self, kernel: Kernel, *, record: bool = True) -> None:
         kernel.listed = True
         self.kernels[kernel.id] = kernel
         self._touch(kernel)
-        self._record(kernel)
+        if record:
+            self._record(kernel)
         if self.cull_idle_timeout > 0 and self._culler is None:
             self._culler = gevent.spawn(self._cull_loop)
 
@@ -881,10 +1025,13 @@ class KernelRegistry:
                                          on_iopub=lambda msg: self._track(kernel, msg),
                                          replay_limit=self.replay_limit, replay_sessions=self.replay_sessions,
                                          stats=self.metrics.relay if self.metrics is not None else None)
+        if remote is not None:  # other replicas may serve it too: see ``KernelChannels.foreign``
+            kernel.channels.foreign = OrderedDict()
 
     # -- re-attachment ------------------------------------------------------------------------
 
-    def adopt(self, record: dict[str, Any], *, timeout: float = 2.0, keep: bool = True) -> Kernel | None:
+    def adopt(self, record: dict[str, Any], *, timeout: float = 2.0, keep: bool = True,
+              shared: bool = False) -> Kernel | None:
         """Re-attach to the kernel of `record` (``kernel_record``: written by a server that
         has stopped since), if its process still runs and answers a ``kernel_info_request`` on
         its control channel within `timeout` seconds: same id, connection info and owner; its
@@ -893,6 +1040,10 @@ class KernelRegistry:
         process group, if its process is still the one recorded), its record deleted, its
         connection file removed: None. With `keep` false (persistence is off), every such
         leftover is stopped so.
+
+        `shared`: another replica's gateway kernel, adopted on demand (`claim`): its record is
+        left as that replica wrote it, and if it does not answer it is only let go here (not
+        shut down, its record kept) unless the gateway no longer has it.
         """
         kernel_id = str(record["id"])
         kernel = None
@@ -902,8 +1053,17 @@ class KernelRegistry:
             km = kernel.km
             assert isinstance(km, RegistryKernelManager) and km.provisioner is not None
             km.connection_file = str(record.get("connection_file") or km.connection_file)  # the file it read
-            km.load_connection_info(record["connection_info"])
+            info = dict(record["connection_info"])
+            if is_shared(record):
+                # Its channels are the gateway's, through a bridge of this process's
+                # (``load_provisioner_info``): the recorded ports are another process's bridge.
+                # (jupyter_client's ``load_connection_info`` only sets ports still unset.)
+                info = {name: value for name, value in info.items() if not name.endswith("_port")}
+            km.load_connection_info(info)  # type: ignore[arg-type]
             LIFECYCLE.run(run_sync(km.provisioner.load_provisioner_info), record["provisioner"])
+            remote = gateways.remote(km)
+            if remote is not None and remote.bridge is not None:
+                km.load_connection_info(remote.connection_info)  # this replica's end of the gateway's channels
             km.relaunch_options = self._launch_options(kernel)
             kernel.adopted = True
             kernel.owner = record.get("owner")
@@ -918,6 +1078,9 @@ class KernelRegistry:
             if not kernel.responsive(timeout):
                 raise LookupError(f"it did not answer within {timeout:g} s")
         except Exception as exc:
+            if shared:
+                self._let_go(kernel, kernel_id, exc)
+                return None
             log.warning("kernel %s of the previous server not re-attached: %s", kernel_id, exc)
             if kernel is not None:
                 gevent.spawn(self._stop, kernel, 0, "The kernel did not answer after a server restart")
@@ -928,10 +1091,28 @@ class KernelRegistry:
             gevent.spawn(self._stop, kernel, 0, "The server is shutting down")
             return None
         kernel.reset_state("idle")  # it answered; a status it publishes corrects this
-        self._list(kernel)
+        kernel.borrowed = shared
+        self._list(kernel, record=not shared)
         self._start_restarter(kernel)
-        log.info("kernel %s (%s) re-attached", kernel_id, kernel.name)
+        log.info("kernel %s (%s) %s", kernel_id, kernel.name,
+                 "adopted from another replica" if shared else "re-attached")
         return kernel
+
+    def _let_go(self, kernel: Kernel | None, kernel_id: str, exc: Exception) -> None:
+        """Release what adopting another replica's kernel made here (its bridge, its relay),
+        without shutting it down; its record is deleted only if the gateway no longer has it."""
+        remote = gateways.remote(kernel.km) if kernel is not None else None
+        gone = remote is not None and remote.exists() is False
+        log.warning("kernel %s of another replica not adopted: %s%s", kernel_id, exc,
+                    " (the gateway no longer has it: its record deleted)" if gone else "")
+        if kernel is not None:
+            if remote is not None:
+                remote.detach()
+            _discard(kernel.km)
+            if kernel.channels is not None:
+                kernel.channels.close()
+        if gone and self.records is not None:
+            self.records.delete(kernel_id)
 
     def _set_limits(self, km: KernelManager) -> None:
         if self.limits is None:
@@ -1064,8 +1245,9 @@ class KernelRegistry:
         self._closed = True
         if self._culler is not None:
             self._culler.kill(block=False)
-        kept = list(self.kernels.values()) if keep else []
-        kernels = ([] if keep else list(self.kernels.values())) + list(self._unlisted)
+        # Kernels borrowed from other replicas (``claim``) are theirs: let go, never shut down.
+        kept = [k for k in self.kernels.values() if keep or k.borrowed]
+        kernels = [k for k in self.kernels.values() if not keep and not k.borrowed] + list(self._unlisted)
         if not keep:
             # Kept ones stay listed: a request that reaches this server before it stops
             # accepting (gunicorn's worker, for up to a second) still finds them.
@@ -1074,6 +1256,9 @@ class KernelRegistry:
         for kernel in kept:
             if kernel.restarter is not None:
                 kernel.restarter.stop()  # its exit now is no death to restart from here
+            remote = gateways.remote(kernel.km)
+            if remote is not None and kernel.borrowed:
+                remote.detach()  # its bridge closes; the gateway keeps the kernel
         if kernels:
             gevent.joinall([gevent.spawn(self._stop, k, grace) for k in kernels], timeout=grace + 6)
         for kernel in kernels + kept:

@@ -14,6 +14,12 @@ at most ``KernelRegistry.REATTACH_WAIT`` seconds; ``/api/status`` does not wait.
 
 With persistence off, the same pass stops whatever a server that died (SIGKILL, a crash) may
 have left behind, and deletes its records: no kernel outlives the server.
+
+Replicas (several servers on one database): each record names the replica that wrote it
+(``NOTEBOOK_REPLICA_ID``, the host name by default), and a server takes at start-up only the
+records of its own name (``kernels.adoptable_here``): those its predecessor wrote, and of
+local kernels only those on this host. Another replica's records, and their sessions, are
+never touched here; its gateway kernels are adopted on demand (``KernelRegistry.claim``).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from gevent import Greenlet
 from gevent.event import Event
 from sqlalchemy.engine import Connection
 
-from .kernels import HOST, KernelRegistry
+from .kernels import HOST, KernelRegistry, adoptable_here
 from .sessions import Sessions
 from .store import Store, kernels_table, sessions_table
 
@@ -52,7 +58,8 @@ def start(kernels: KernelRegistry, sessions: Sessions, store: Store, *, keep: bo
     except Exception:
         log.exception("the kernel records could not be read: no kernel re-attached")
         return None
-    records = [r for r in found if r.get("host") == HOST]
+    replica = _replica(kernels)
+    records = [r for r in found if adoptable_here(r, replica)]
     if not records and not rows:
         return None
     for record in records:
@@ -91,7 +98,7 @@ def reattach(kernels: KernelRegistry, sessions: Sessions, store: Store, records:
                  time.monotonic() - started, "" if keep else " (NOTEBOOK_PERSIST_KERNELS is off: the others stopped)")
     if keep:
         attached += _late_pass(kernels, sessions, store, {str(r["id"]) for r in records}, timeout=timeout)
-    other_hosts = {str(r["id"]) for r in _records_elsewhere(store)}
+    other_hosts = {str(r["id"]) for r in _records_elsewhere(store, _replica(kernels))}
     stale = [str(row["id"]) for kernel_id, group in by_kernel.items() for row in group
              if kernel_id not in kernels.kernels and kernel_id not in other_hosts]
     try:
@@ -116,7 +123,8 @@ def _late_pass(kernels: KernelRegistry, sessions: Sessions, store: Store, seen: 
     gevent.sleep(LATE_PASS)
     try:
         records = [r for r in store.records(kernels_table)
-                   if r.get("host") == HOST and str(r["id"]) not in seen and r.get("writer") != os.getpid()
+                   if adoptable_here(r, _replica(kernels)) and str(r["id"]) not in seen
+                   and r.get("writer") != os.getpid()
                    and str(r["id"]) not in kernels.kernels]
         rows = store.records(sessions_table)
     except Exception:
@@ -139,8 +147,13 @@ def _rows(conn: Connection, store: Store, table: sa.Table) -> list[dict[str, Any
     return [orjson.loads(row) for row in conn.execute(query).scalars().all()]
 
 
-def _records_elsewhere(store: Store) -> list[dict[str, Any]]:
+def _replica(kernels: KernelRegistry) -> str:
+    return kernels.records.replica if kernels.records is not None else HOST
+
+
+def _records_elsewhere(store: Store, replica: str) -> list[dict[str, Any]]:
+    """The records another replica would re-attach (its sessions are its own)."""
     try:
-        return [r for r in store.records(kernels_table) if r.get("host") != HOST]
+        return [r for r in store.records(kernels_table) if not adoptable_here(r, replica)]
     except Exception:
         return []

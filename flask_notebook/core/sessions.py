@@ -6,10 +6,14 @@ re-attaches to its kernels (NOTEBOOK_PERSIST_KERNELS) and restores their session
 (`Sessions.restore`). Queries answer from memory. A session whose kernel is gone (shut down,
 culled, dead) is dropped, from both.
 
-Replicas (a later step) share one database and one server name: every replica's sessions
-are the rows ``Store.records(sessions_table)`` returns (``server`` = the shared name), each
-row's ``record`` the `Session` as `Session.record` writes it (its kernel's id, owner,
-workspace root), so any replica can list them all; each keeps its own in memory.
+Replicas share one database and one server name: every replica's sessions are the rows
+``Store.records(sessions_table)`` returns (``server`` = the shared name), each row's
+``record`` the `Session` as `Session.record` writes it (its kernel's id, owner, workspace
+root). Each replica keeps its own in memory; with a gateway, `list` adds the other replicas'
+sessions of gateway kernels (``KernelRegistry.listing``'s), and a request for one of them
+(get, change, delete) takes it from the store, its kernel adopted (``KernelRegistry.claim``).
+Sessions of another replica's local kernels are never listed here: those kernels run on its
+host, and only it can reach them.
 
 A session belongs to the user who made it (``owner``); given a ``user``, the queries and
 changes act only on sessions that user may see (``users.User.may_see``: theirs, or all
@@ -152,11 +156,50 @@ class Sessions:
 
     def _find(self, session_id: str, user: User | None) -> tuple[Session, Kernel]:
         """:raises errors.NotFound: no such live session, or one `user` may not see."""
-        session = self._sessions.get(session_id)
+        session = self._sessions.get(session_id) or self._claim(session_id, user)
         kernel = self._live(session) if session is not None else None
         if session is None or kernel is None or (user is not None and not user.may_see(session.owner)):
             raise errors.NotFound(f"Session not found: session_id='{session_id}'")
         return session, kernel
+
+    def _claim(self, session_id: str, user: User | None) -> Session | None:
+        """Replicas: another replica's session of a gateway kernel, from the store, its kernel
+        adopted here (``KernelRegistry.claim``); None if there is none such."""
+        if self.store is None or self.registry.gateway is None:
+            return None
+        try:
+            rows = self.store.records(sessions_table, id=session_id)
+        except Exception:
+            log.exception("session %s could not be read from the store", session_id)
+            return None
+        if not rows or (user is not None and not user.may_see(rows[0].get("owner"))) \
+                or self.registry.held(str(rows[0].get("kernel_id")), user=user) is None:
+            return None
+        if session_id not in self._sessions:
+            self.restore(rows)
+        return self._sessions.get(session_id)
+
+    def _elsewhere(self, user: User | None, kernels: dict[str, dict[str, Any]]) -> list[SessionModel]:
+        """The other replicas' sessions of the gateway kernels `kernels` (id -> model), from
+        the store, that `user` may see."""
+        if self.store is None or not kernels:
+            return []
+        try:
+            rows = self.store.records(sessions_table)
+        except Exception:
+            log.exception("the sessions could not be read from the store")
+            return []
+        models: list[SessionModel] = []
+        for row in rows:
+            kernel_model = kernels.get(str(row.get("kernel_id")))
+            if kernel_model is None or str(row.get("id")) in self._sessions:
+                continue
+            if user is not None and not user.may_see(row.get("owner")):
+                continue
+            session = Session(id=str(row["id"]), path=str(row.get("path") or ""), name=row.get("name"),
+                              type=row.get("type"), kernel_id=str(row["kernel_id"]), owner=row.get("owner"))
+            models.append(session.model(kernel_model))
+        return models
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -164,13 +207,16 @@ class Sessions:
         """Every live session, or those `user` may see (once the sessions of kernels being
         re-attached at start-up are restored)."""
         self.registry.await_reattached()
+        shown = {k.id: k.model() for k in self.registry.listing(None)} if self.registry.gateway is not None else None
         models = []
         for session in list(self._sessions.values()):
             if user is not None and not user.may_see(session.owner):
                 continue
             kernel = self._live(session)
-            if kernel is not None:
+            if kernel is not None and (shown is None or kernel.id in shown):
                 models.append(session.model(kernel.model()))
+        if shown is not None:
+            models += self._elsewhere(user, shown)
         return models
 
     def get(self, session_id: str, user: User | None = None) -> SessionModel:
@@ -184,6 +230,9 @@ class Sessions:
 
     def owner_of(self, session_id: str) -> str | None:
         session = self._sessions.get(session_id)
+        if session is None and self.store is not None and self.registry.gateway is not None:
+            rows = self.store.records(sessions_table, id=session_id)  # another replica's
+            return rows[0].get("owner") if rows else None
         return session.owner if session is not None else None
 
     def count_for(self, kernel_id: str) -> int:
@@ -223,7 +272,7 @@ class Sessions:
                     user: User | None, *, limited: bool, env: dict[str, str] | None = None) -> Kernel:
         if kernel_id:
             self.registry.await_reattach(kernel_id)
-        running = self.registry.kernels.get(kernel_id) if kernel_id else None
+        running = self.registry.held(kernel_id, user=user) if kernel_id else None
         if running is not None and (user is None or user.may_see(running.owner)):
             return running
         return self.registry.start_kernel(kernel_name, cwd=self.kernel_cwd(session.path, root=session.root),
@@ -246,7 +295,7 @@ class Sessions:
         kernel = changes.get("kernel")
         if isinstance(kernel, dict):
             if kernel.get("id") is not None:
-                running = self.registry.kernels.get(kernel["id"]) if isinstance(kernel["id"], str) else None
+                running = self.registry.held(kernel["id"], user=user) if isinstance(kernel["id"], str) else None
                 if running is None or (user is not None and not user.may_see(running.owner)):
                     raise errors.Invalid(f"No such kernel: {kernel['id']}")
                 session.kernel_id = kernel["id"]
@@ -277,7 +326,7 @@ class Sessions:
 
         :raises errors.NotFound: no such session, or one `user` may not see.
         """
-        session = self._sessions.get(session_id)
+        session = self._sessions.get(session_id) or self._claim(session_id, user)
         if session is None or (user is not None and not user.may_see(session.owner)):
             raise errors.NotFound(f"Session not found: session_id='{session_id}'")
         del self._sessions[session_id]

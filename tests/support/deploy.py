@@ -111,7 +111,7 @@ class Nginx:
         self.url = f"{scheme}://127.0.0.1:{self.port}{PREFIX}"
 
     def _start(self, upstream_port: int, tls: tuple[Path, Path] | None) -> bool:
-        (self.base / "site.conf").write_text(render_site(upstream_port, self.port, self.base, tls))
+        (self.base / "site.conf").write_text(self.site(upstream_port, tls))
         (self.base / "nginx.conf").write_text(f"""
 daemon off;
 master_process off;
@@ -149,6 +149,10 @@ http {{
         if "Address already in use" not in self.log():
             raise AssertionError(f"nginx exited with {self.proc.returncode}:\n{self.log()}")
         return False
+
+    def site(self, upstream_port: int, tls: tuple[Path, Path] | None) -> str:
+        """The site's configuration (deploy/nginx.conf for loopback)."""
+        return render_site(upstream_port, self.port, self.base, tls)
 
     def log(self) -> str:
         parts = [path.read_text(errors="replace") for path in (self.base / "stderr.log", self.error_log)

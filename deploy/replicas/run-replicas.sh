@@ -9,7 +9,8 @@
 #   system): replicas are told apart from other servers by a digest of that path;
 # - the same PostgreSQL database (NOTEBOOK_DATABASE_URL) and kernel gateway
 #   (NOTEBOOK_GATEWAY_URL): kernels run on the gateway, so any replica can serve any of them;
-# - the same token or password (and users file, if any), and NOTEBOOK_PERSIST_KERNELS=true:
+# - the same token or password (and users file, if any), the same NOTEBOOK_SECRET_KEY (a login
+#   cookie made by one replica is then good on the other), and NOTEBOOK_PERSIST_KERNELS=true:
 #   a replica that stops (a deploy, a crash) leaves the kernels running for the others;
 # - its own NOTEBOOK_REPLICA_ID, stable across its restarts.
 #
@@ -21,7 +22,8 @@ set -eu
 : "${NOTEBOOK_DATABASE_URL:=postgresql+psycopg://notebook:secret@db.example.com/notebook}"
 : "${NOTEBOOK_GATEWAY_URL:=http://gateway.example.com:8888}"
 : "${NOTEBOOK_TOKEN:?set NOTEBOOK_TOKEN (the same for every replica)}"
-export NOTEBOOK_ROOT_DIR NOTEBOOK_DATABASE_URL NOTEBOOK_GATEWAY_URL NOTEBOOK_TOKEN
+: "${NOTEBOOK_SECRET_KEY:?set NOTEBOOK_SECRET_KEY (the same for every replica: it signs login cookies)}"
+export NOTEBOOK_ROOT_DIR NOTEBOOK_DATABASE_URL NOTEBOOK_GATEWAY_URL NOTEBOOK_TOKEN NOTEBOOK_SECRET_KEY
 export NOTEBOOK_PERSIST_KERNELS=true
 export NOTEBOOK_TRUST_PROXY=1   # one proxy in front: nginx
 

@@ -51,8 +51,9 @@ class ReplicasNginx(Nginx):
 class Cluster:
     """The gateway, the database URL, the shared root, replicas ``a`` and ``b`` and nginx."""
 
-    def __init__(self, base: Path, gateway: Gateway, database_url: str) -> None:
+    def __init__(self, base: Path, gateway: Gateway, database_url: str, extra: dict[str, str] | None = None) -> None:
         self.base = base
+        self.extra = extra or {}
         self.gateway = gateway
         self.database_url = database_url
         self.root = base / "shared-root"
@@ -64,7 +65,7 @@ class Cluster:
     def env(self, name: str) -> dict[str, str]:
         return {"NOTEBOOK_GATEWAY_URL": self.gateway.url, "NOTEBOOK_GATEWAY_TOKEN": self.gateway.token,
                 "NOTEBOOK_DATABASE_URL": self.database_url, "NOTEBOOK_REPLICA_ID": name,
-                "NOTEBOOK_PERSIST_KERNELS": "true", "NOTEBOOK_TRUST_PROXY": "1"}
+                "NOTEBOOK_PERSIST_KERNELS": "true", "NOTEBOOK_TRUST_PROXY": "1", **self.extra}
 
     def start(self, name: str, port: int | None = None) -> Server:
         """Replica `name` on the shared root (on `port`: the one it had, after a restart)."""
@@ -88,9 +89,15 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, postgres_url: str) -> Iterator[Cluster]:
+def cluster_env() -> dict[str, str]:
+    """More settings for both replicas (a test overrides it)."""
+    return {}
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, postgres_url: str, cluster_env: dict[str, str]) -> Iterator[Cluster]:
     gateway = Gateway(tmp_path / "gateway")
-    made = Cluster(tmp_path, gateway, postgres_url)
+    made = Cluster(tmp_path, gateway, postgres_url, cluster_env)
     try:
         made.start("a")
         made.start("b")

@@ -285,6 +285,17 @@ def _gateway(settings: Settings) -> GatewayClient | None:
     """
     if settings.gateway_url is None:
         return None
+    if settings.gateway_client_key and not settings.gateway_client_cert:
+        raise ValueError("NOTEBOOK_GATEWAY_CLIENT_KEY is set without NOTEBOOK_GATEWAY_CLIENT_CERT: set the client "
+                         "certificate too, or neither")
+    if settings.gateway_ca_certs:
+        import ssl
+
+        try:
+            ssl.create_default_context(cafile=settings.gateway_ca_certs)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"NOTEBOOK_GATEWAY_CA_CERTS={settings.gateway_ca_certs!r} is not a PEM file of CA "
+                             f"certificates ({exc})") from None
     try:
         client = GatewayClient(settings.gateway_url, token=settings.gateway_token, headers=settings.gateway_headers,
                                validate_cert=settings.gateway_validate_cert, ca_certs=settings.gateway_ca_certs,
@@ -292,8 +303,8 @@ def _gateway(settings: Settings) -> GatewayClient | None:
                                connect_timeout=settings.gateway_connect_timeout,
                                request_timeout=settings.gateway_request_timeout, open_websocket=handshake)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"NOTEBOOK_GATEWAY_CA_CERTS / NOTEBOOK_GATEWAY_CLIENT_CERT / NOTEBOOK_GATEWAY_CLIENT_KEY: "
-                         f"the TLS files cannot be loaded ({exc})") from None
+        raise ValueError(f"NOTEBOOK_GATEWAY_CLIENT_CERT / NOTEBOOK_GATEWAY_CLIENT_KEY: the client certificate and "
+                         f"its key cannot be loaded ({exc})") from None
     log.info("kernels run on the kernel gateway %s", settings.gateway_url)
     return client
 

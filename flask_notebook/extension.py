@@ -409,6 +409,10 @@ def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, settings: Se
     sizes = settings.kernel_pool
     if not any(sizes.values()):
         return None
+    if settings.gateway_url is not None and (settings.users_file is not None or settings.user_root is not None):
+        log.warning("NOTEBOOK_KERNEL_POOL with NOTEBOOK_GATEWAY_URL and named users: a gateway kernel runs as the "
+                    "KERNEL_USERNAME it was started with, and pooled kernels are started before they have an owner, "
+                    "so they serve only the server's own user; every named user's kernels start cold on the gateway")
     for name in sizes:
         try:
             kernelspecs.get_spec(name)

@@ -297,6 +297,17 @@ def _gateway(settings: Settings) -> GatewayClient | None:
     """
     if settings.gateway_url is None:
         return None
+    if settings.gateway_client_key and not settings.gateway_client_cert:
+        raise ValueError("NOTEBOOK_GATEWAY_CLIENT_KEY is set without NOTEBOOK_GATEWAY_CLIENT_CERT: set the client "
+                         "certificate too, or neither")
+    if settings.gateway_ca_certs:
+        import ssl
+
+        try:
+            ssl.create_default_context(cafile=settings.gateway_ca_certs)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"NOTEBOOK_GATEWAY_CA_CERTS={settings.gateway_ca_certs!r} is not a PEM file of CA "
+                             f"certificates ({exc})") from None
     try:
         client = GatewayClient(settings.gateway_url, token=settings.gateway_token, headers=settings.gateway_headers,
                                validate_cert=settings.gateway_validate_cert, ca_certs=settings.gateway_ca_certs,
@@ -304,8 +315,8 @@ def _gateway(settings: Settings) -> GatewayClient | None:
                                connect_timeout=settings.gateway_connect_timeout,
                                request_timeout=settings.gateway_request_timeout, open_websocket=handshake)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"NOTEBOOK_GATEWAY_CA_CERTS / NOTEBOOK_GATEWAY_CLIENT_CERT / NOTEBOOK_GATEWAY_CLIENT_KEY: "
-                         f"the TLS files cannot be loaded ({exc})") from None
+        raise ValueError(f"NOTEBOOK_GATEWAY_CLIENT_CERT / NOTEBOOK_GATEWAY_CLIENT_KEY: the client certificate and "
+                         f"its key cannot be loaded ({exc})") from None
     log.info("kernels run on the kernel gateway %s", settings.gateway_url)
     return client
 
@@ -410,6 +421,10 @@ def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, settings: Se
     sizes = settings.kernel_pool
     if not any(sizes.values()):
         return None
+    if settings.gateway_url is not None and (settings.users_file is not None or settings.user_root is not None):
+        log.warning("NOTEBOOK_KERNEL_POOL with NOTEBOOK_GATEWAY_URL and named users: a gateway kernel runs as the "
+                    "KERNEL_USERNAME it was started with, and pooled kernels are started before they have an owner, "
+                    "so they serve only the server's own user; every named user's kernels start cold on the gateway")
     for name in sizes:
         try:
             kernelspecs.get_spec(name)

@@ -745,7 +745,7 @@ class KernelRegistry:
         name = (name or self.kernelspecs.default_name).lower()
         self.kernelspecs.get_spec(name)  # NotFound, with a clear message
         kernel = None
-        if kernel_id is None and self.take is not None:
+        if kernel_id is None and self.take is not None and self._poolable(owner, env):
             # A client-chosen id names the connection file: such a kernel is started cold.
             kernel = self.take(name, cwd, env)
         if kernel is not None:
@@ -772,6 +772,17 @@ class KernelRegistry:
     def _record(self, kernel: Kernel) -> None:
         if self.records is not None:
             self.records.put(kernel)
+
+    def _poolable(self, owner: str | None, env: dict[str, str] | None) -> bool:
+        """Whether a pooled kernel may serve a start for `owner` with `env`.
+
+        A gateway kernel's ``KERNEL_USERNAME`` and ``KERNEL_*`` variables are what the gateway
+        launched it with (the user it impersonates, the pod's namespace, ...): they cannot be
+        changed once it runs. Pooled kernels are started before they have an owner, as the
+        server's own user, without variables: with a gateway, they serve only starts that would
+        launch the same, and any other user's kernel starts cold, with that user's name.
+        """
+        return self.gateway is None or (not env and gateways.username(owner) == gateways.username(None))
 
     def has_room(self) -> bool:
         """Whether one more kernel fits under the limit (unlisted kernels count)."""

@@ -801,7 +801,11 @@ class KernelRegistry:
         if self._closed:
             raise errors.Unavailable("The server is shutting down", reason="shutting down")
         kernel_id = kernel_id or str(uuid.uuid4())
-        kernel = self._kernel(kernel_id, name, cwd, owner, env or {})
+        try:
+            kernel = self._kernel(kernel_id, name, cwd, owner, env or {})
+        except Exception as exc:  # its provisioner cannot be made, or not confined as it must be
+            log.warning("kernel %s (%s) could not be started: %s", kernel_id, name, exc)
+            raise errors.KernelFailed(f"The kernel '{name}' could not be started: {exc}", reason=str(exc)) from exc
         km = kernel.km
         self._starting += 1
         try:

@@ -42,7 +42,7 @@ from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from jupyter_client.restarter import KernelRestarter
 from jupyter_core.paths import jupyter_runtime_dir
 
-from . import errors, provisioner, sandbox
+from . import errors, provisioner, remote, sandbox
 from .cgroups import KernelLimits
 from .channels import KernelChannels, server_message, zmq_context
 from .event_schemas import KERNEL_ACTIONS
@@ -66,7 +66,12 @@ class Lifecycle:
         self._inside = False  # whether the lock's holder is in `_context` (a nested call)
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)`` under the lock, in the shared context."""
+        """``fn(*args, **kwargs)`` under the lock, in the shared context; a method of a remote
+        kernel's manager (``remote.BridgedKernelManager``) without either: it runs on the
+        provisioners' own loop, which orders its calls, and a remote launch takes seconds that
+        no other kernel should wait for."""
+        if isinstance(getattr(fn, "__self__", None), remote.BridgedKernelManager):
+            return fn(*args, **kwargs)
         with self._lock:
             if self._inside:
                 return fn(*args, **kwargs)
@@ -238,7 +243,10 @@ class GeventRestarter(KernelRestarter):
             if self._greenlet is not me:
                 return
             try:
-                LIFECYCLE.run(self.poll)
+                if isinstance(self.kernel_manager, remote.BridgedKernelManager):
+                    self.poll()  # on the provisioners' loop, which orders the calls (``Lifecycle.run``)
+                else:
+                    LIFECYCLE.run(self.poll)
             except Exception as exc:
                 failures += 1
                 if self._dead(exc, failures):
@@ -387,8 +395,16 @@ class Kernel:
         return getattr(self.process, "pid", None)
 
     @property
+    def remote(self) -> bool:
+        """Whether a remote provisioner runs it elsewhere (``remote.py``): it has no process here."""
+        return isinstance(self.km, remote.BridgedKernelManager)
+
+    @property
     def alive(self) -> bool:
-        """Whether the kernel's process is there and has not exited. Never yields."""
+        """Whether the kernel's process is there and has not exited (a remote kernel: its
+        provisioner has one, and the last poll found it). Never yields."""
+        if isinstance(self.km, remote.BridgedKernelManager):
+            return self.km.has_kernel and self.km.seen_alive is not None
         process = self.process
         return process is not None and process.poll() is None
 
@@ -611,18 +627,27 @@ class KernelRegistry:
         # The relay's ZMQ context, not one per kernel: jupyter_client's default would start two
         # more threads (ZMQ's I/O and reaper) in this process for every kernel, for the one
         # control socket it opens to ask for a polite shutdown.
-        km = KernelManager(kernel_name=name, kernel_spec_manager=self.kernelspecs.manager, context=zmq_context(),
+        # A remote provisioner's kernel gets a manager whose calls run on the provisioners' loop.
+        remote_spec = remote.is_remote(self.kernelspecs.manager.get_kernel_spec(name))
+        manager_class = remote.BridgedKernelManager if remote_spec else KernelManager
+        km = manager_class(kernel_name=name, kernel_spec_manager=self.kernelspecs.manager, context=zmq_context(),
                            connection_file=os.path.join(runtime, f"kernel-{kernel_id}.json"))
         km.kernel_id = kernel_id
         kernel = Kernel(kernel_id, name, km, cwd)
+        launch_env = {**os.environ, **(env or {})}
         self._starting += 1
         try:
             # Ours, unless the kernelspec names another (``provisioner.factory``).
-            km.provisioner = self.provisioners.create_provisioner_instance(kernel_id, km.kernel_spec, parent=km)
+            if isinstance(km, remote.BridgedKernelManager):
+                km.make_provisioner(self.provisioners, kernel_id)
+                if owner is not None:  # whom the remote side runs it for (a gateway's KERNEL_USERNAME)
+                    launch_env["KERNEL_USERNAME"] = owner
+            else:
+                km.provisioner = self.provisioners.create_provisioner_instance(kernel_id, km.kernel_spec, parent=km)
             if confinement is not None:
                 _confine(km, confinement)
             self._set_limits(km)
-            LIFECYCLE.run(km.start_kernel, cwd=cwd, env={**os.environ, **(env or {})})
+            LIFECYCLE.run(km.start_kernel, cwd=cwd, env=launch_env)
         except Exception as exc:
             _discard(km)
             log.warning("kernel %s (%s) could not be started: %s", kernel_id, name, exc)
@@ -653,8 +678,11 @@ class KernelRegistry:
         if isinstance(km.provisioner, provisioner.HeldPortsProvisioner):
             km.provisioner.limits = self.limits
         else:
-            log.warning("kernel %s runs without its memory and CPU limits: its kernelspec names the provisioner %s",
-                        km.kernel_id, type(km.provisioner).__name__)
+            log.warning("kernel %s runs without this server's memory and CPU limits (NOTEBOOK_KERNEL_MEMORY_LIMIT, "
+                        "NOTEBOOK_KERNEL_CPU_LIMIT): its kernelspec names the provisioner %s, which %s", km.kernel_id,
+                        type(km.provisioner).__name__,
+                        "runs it on another host, as that host limits it" if isinstance(km, remote.BridgedKernelManager)
+                        else "does not apply them")
 
     def discard(self, kernel: Kernel, *, grace: float = 1.0, reason: str = "The kernel was shut down") -> None:
         """Stop an unlisted kernel (a pooled one), in the background: it stops counting at once."""
@@ -731,7 +759,11 @@ class KernelRegistry:
     def _restart(self, kernel: Kernel) -> None:
         km = kernel.km
         process = kernel.process
-        LIFECYCLE.run(_ask_to_exit, kernel, process, restart=True)
+        if kernel.remote:
+            LIFECYCLE.run(_ask_to_exit, kernel, None, restart=True, ask_remote=kernel.alive)
+            _wait_gone(kernel, None, max(km.shutdown_wait_time, 0))
+        else:
+            LIFECYCLE.run(_ask_to_exit, kernel, process, restart=True)
         if process is not None and process.poll() is None:
             wait = max(km.shutdown_wait_time, 0)
             if km.provisioner is not None:
@@ -779,9 +811,14 @@ class KernelRegistry:
         try:
             with kernel.lifecycle:  # after a restart in progress (which then starts nothing)
                 process = kernel.process
-                LIFECYCLE.run(_ask_to_exit, kernel, process if grace > 0 else None)
-                if process is not None and grace > 0:
-                    wait_for_exit(process, grace)
+                if kernel.remote:  # no process here: ask while its provisioner has one, then poll
+                    LIFECYCLE.run(_ask_to_exit, kernel, None, ask_remote=grace > 0 and kernel.alive)
+                    if grace > 0:
+                        _wait_gone(kernel, None, grace)
+                else:
+                    LIFECYCLE.run(_ask_to_exit, kernel, process if grace > 0 else None)
+                    if process is not None and grace > 0:
+                        wait_for_exit(process, grace)
                 LIFECYCLE.run(km.shutdown_kernel, now=True)  # kills what is left; reaps; removes the connection file
         except Exception:
             log.exception("error while shutting down kernel %s", kernel.id)
@@ -836,6 +873,8 @@ class KernelRegistry:
         process = kernel.process
         if process is None and kernel.restart_pending and kernel.cause:
             cause = kernel.cause  # a restart that failed, retried: the process that died is gone
+        elif kernel.remote:
+            cause = f"is gone from its host (its provisioner {type(kernel.km.provisioner).__name__} found no process)"
         else:
             returncode = getattr(process, "returncode", None)
             by_limits = self.limits.death_cause(kernel.id, returncode) if self.limits is not None else None
@@ -910,7 +949,20 @@ class KernelRegistry:
         return culled
 
 
-def _ask_to_exit(kernel: Kernel, process: Any, *, restart: bool = False) -> None:
+def _wait_gone(kernel: Kernel, process: Any, timeout: float) -> None:
+    """Until the kernel is gone or `timeout` passes: its process's exit, or for a remote kernel
+    its provisioner's poll (on the provisioners' loop, every half second)."""
+    if process is not None:
+        wait_for_exit(process, timeout)
+        return
+    if not kernel.remote:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and kernel.km.is_alive():
+        gevent.sleep(0.5)
+
+
+def _ask_to_exit(kernel: Kernel, process: Any, *, restart: bool = False, ask_remote: bool = False) -> None:
     """Stop watching the kernel (its exit is no death to autorestart) and, if `process` is
     still running, ask it to shut down: interrupted first, so a busy kernel reads the
     request at once, and continued, so a stopped one does too (without, it would wait for
@@ -920,7 +972,10 @@ def _ask_to_exit(kernel: Kernel, process: Any, *, restart: bool = False) -> None
     if kernel.restarter is not None:
         kernel.restarter.stop()
     km.shutting_down = True
-    if process is not None and process.poll() is None:
+    if ask_remote:  # a remote kernel, with no process here, that its provisioner found alive
+        km.interrupt_kernel()
+        km.request_shutdown(restart=restart)
+    elif process is not None and process.poll() is None:
         km.interrupt_kernel()
         km.request_shutdown(restart=restart)
         if hasattr(signal, "SIGCONT"):  # a stopped kernel (SIGSTOP) reads neither until continued
@@ -941,8 +996,8 @@ def _confine(km: KernelManager, confinement: sandbox.Confinement) -> None:
         raise RuntimeError(f"its kernelspec names the kernel provisioner {type(made).__name__}, which runs "
                            f"kernels unconfined, and the kernel sandbox is on (NOTEBOOK_KERNEL_SANDBOX)")
     else:
-        log.info("kernel %s: its provisioner %s runs it elsewhere, unconfined by this server",
-                 km.kernel_id, type(made).__name__)
+        log.warning("kernel %s: its provisioner %s runs it on another host, outside this server's kernel sandbox "
+                    "(NOTEBOOK_KERNEL_SANDBOX), as that host confines it", km.kernel_id, type(made).__name__)
 
 
 def _discard(km: KernelManager) -> None:

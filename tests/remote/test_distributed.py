@@ -1,0 +1,177 @@
+"""Kernels on a second host, launched over SSH by gateway_provisioners' ``DistributedProvisioner``
+through our real server: the host is Debian's sshd in a network namespace (``support.sshhost``),
+reached only on its namespace address; the launcher calls back to the server's response
+address on this machine's end of the veth pair.
+
+One host and one server for the module (each costs a namespace and an sshd); tests share a
+kernel where they can.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..support.kernel_client import stdout_of
+from ..support.server import Server
+from ..support.sshhost import SshHost
+from ..support.waiting import wait_for
+
+SPEC = "remote_python"
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[SshHost]:
+    made = SshHost()
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+@pytest.fixture(scope="module")
+def remote_server(host: SshHost, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp("remote")
+    host.add_kernelspec(base / "data", SPEC)
+    srv = Server(base, env={**host.server_env(), "NOTEBOOK_CULL_IDLE_TIMEOUT": "8", "NOTEBOOK_CULL_INTERVAL": "1",
+                            "NOTEBOOK_CULL_CONNECTED": "1"})
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        # Every kernel the server started on the host is gone with it (shut down over the listener).
+        wait_for(lambda: not _kernels_on(host), timeout=20)
+
+
+def _kernels_on(host: SshHost) -> list[int]:
+    """Pids of the launchers (kernels) running in the host's namespace."""
+    found = []
+    for pid in host.pids():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "launch_ipykernel.py" in cmdline:
+            found.append(pid)
+    return found
+
+
+def _start_session(server: Server, name: str) -> dict[str, Any]:
+    return server.json("POST", "api/sessions", 201, json={"path": f"{name}.ipynb", "type": "notebook",
+                                                          "kernel": {"name": SPEC}})  # type: ignore[no-any-return]
+
+
+def _execute(server: Server, kernel_id: str, code: str) -> dict[str, Any]:
+    return server.json("POST", f"api/kernels/{kernel_id}/execute", 200, json={"code": code},
+                       timeout=60)  # type: ignore[no-any-return]
+
+
+def _text(record: dict[str, Any]) -> str:
+    return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in record["outputs"])
+
+
+def test_a_session_kernel_runs_on_the_host_and_is_interrupted_and_restarted(
+        remote_server: Server, host: SshHost) -> None:
+    session = _start_session(remote_server, "first")
+    kernel_id = session["kernel"]["id"]
+
+    # It runs in the namespace: its address is the host's, its pid one of the namespace's.
+    client = remote_server.client(kernel_id)
+    out = stdout_of(client.run("import os, socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                               f"s.connect(({host.local_address!r}, 9))\nprint(s.getsockname()[0], os.getpid())"))
+    address, pid = out.split()
+    assert address == host.address
+    assert int(pid) in host.pids()
+
+    # REST execution too; the state is kept between requests and clients.
+    _execute(remote_server, kernel_id, "x = 41")
+    assert _text(_execute(remote_server, kernel_id, "x + 1")) == "42"
+
+    # Interrupt a sleep (signal mode: SIGINT through the launcher's listener).
+    msg_id = client.execute("import time; time.sleep(60)")
+    client.until(lambda m: m["msg_type"] == "status" and m["content"]["execution_state"] == "busy"
+                 and m["parent_header"].get("msg_id") == msg_id, timeout=30)
+    began = time.monotonic()
+    assert remote_server.request("POST", f"api/kernels/{kernel_id}/interrupt").status_code == 204
+    reply = client.until(lambda m: m["msg_type"] == "execute_reply" and m["parent_header"]["msg_id"] == msg_id,
+                         timeout=30)[-1]
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+    assert time.monotonic() - began < 20
+    assert _text(_execute(remote_server, kernel_id, "x")) == "41"  # interrupted, not restarted
+
+    # Restart: a new process on the host, which has forgotten x. /api/status answers quickly
+    # while the remote launch (SSH, the launcher's call back) is in flight.
+    latencies: list[float] = []
+    launching = threading.Event()
+
+    def probe() -> None:
+        while not launching.is_set():
+            began = time.monotonic()
+            assert remote_server.request("GET", "api/status", timeout=10).status_code == 200
+            latencies.append(time.monotonic() - began)
+            time.sleep(0.05)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    began = time.monotonic()
+    try:
+        assert remote_server.request("POST", f"api/kernels/{kernel_id}/restart", timeout=90).status_code == 200
+    finally:
+        launching.set()
+        prober.join(timeout=15)
+    assert time.monotonic() - began > 0.3  # an SSH launch: the probes overlapped it
+    assert len(latencies) >= 3 and max(latencies) < 0.5, latencies
+    record = remote_server.json("POST", f"api/kernels/{kernel_id}/execute", 200,
+                                json={"code": "import os; print(os.getpid()); x"}, timeout=60)
+    assert record["status"] == "error" and record["error"]["ename"] == "NameError"
+    new_pid = int(record["outputs"][0]["text"].split()[0])
+    assert new_pid != int(pid) and new_pid in host.pids()
+    wait_for(lambda: int(pid) not in host.pids(), timeout=20)
+
+    remote_server.json("DELETE", f"api/sessions/{session['id']}", 204)
+    wait_for(lambda: new_pid not in host.pids(), timeout=30)
+
+
+def test_the_death_of_a_remote_kernel_is_detected(remote_server: Server, host: SshHost) -> None:
+    session = _start_session(remote_server, "dies")
+    kernel_id = session["kernel"]["id"]
+    client = remote_server.client(kernel_id)
+    pid = int(stdout_of(client.run("import os; print(os.getpid())")))
+    host.exec("kill", "-KILL", str(pid))
+    # The server notices (its provisioner's poll) and restarts it on the host: a new process.
+    client.until(lambda m: m["msg_type"] == "status" and m["content"]["execution_state"] == "restarting"
+                 and "gone from its host" in m["content"].get("reason", ""), timeout=30)
+
+    def restarted() -> int | None:
+        try:
+            out = stdout_of(remote_server.client(kernel_id).run("import os; print(os.getpid())", timeout=10))
+        except (AssertionError, OSError):
+            return None
+        return int(out) if out.strip() else None
+
+    new_pid = wait_for(restarted, timeout=60)
+    assert new_pid != pid and new_pid in host.pids()
+    remote_server.json("DELETE", f"api/sessions/{session['id']}", 204)
+
+
+def test_an_idle_remote_kernel_is_culled(remote_server: Server, host: SshHost) -> None:
+    kernel_id = remote_server.start_kernel(name=SPEC)
+    client = remote_server.client(kernel_id)
+    pid = int(stdout_of(client.run("import os; print(os.getpid())")))
+    client.close()
+    # Idle for NOTEBOOK_CULL_IDLE_TIMEOUT (8 s): shut down, and gone from the host.
+    wait_for(lambda: remote_server.request("GET", f"api/kernels/{kernel_id}").status_code == 404, timeout=40)
+    wait_for(lambda: pid not in host.pids(), timeout=30)
+
+
+def test_a_remote_kernel_is_refused_a_broken_host_clearly(remote_server: Server, host: SshHost) -> None:
+    """A host that does not answer SSH: the start fails with the provisioner's reason, as JSON."""
+    data = Path(remote_server.jupyter["JUPYTER_DATA_DIR"])
+    host.add_kernelspec(data, "unreachable", remote_hosts=["10.213.255.254"])
+    response = remote_server.request("POST", "api/kernels", json={"name": "unreachable"}, timeout=90)
+    assert response.status_code == 500, response.text
+    assert "could not be started" in response.json()["message"]

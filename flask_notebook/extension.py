@@ -29,6 +29,7 @@ from .core.pool import KernelPool
 from .core.ratelimit import RateLimiter
 from .core.runs import Runs
 from .core.sessions import Sessions
+from .core.store import Store, default_url, redacted, server_name
 from .core.paths import Root
 from .core.terminals import Terminals, default_shell
 from .core.users import User, workspace_path
@@ -71,6 +72,9 @@ class NotebookState:
     workspaces: Workspaces
     #: Notebooks run by the server (``/api/runs``).
     runs: Runs
+    #: The database (NOTEBOOK_DATABASE_URL, else SQLite in the data directory): sessions,
+    #: kernel records, runs and execution records that outlive the process (``core/store.py``).
+    store: Store
     pool: KernelPool | None = None
     terminals: Terminals | None = None
     #: NOTEBOOK_EXECUTE_RATE_LIMIT's count per user, None without a limit.
@@ -108,6 +112,7 @@ class NotebookState:
             self.pool.close()
         self.kernels.shutdown_all()
         self.workspaces.close()
+        self.store.close()
         if self.audit is not None:
             self.audit.close()  # last: the lines of everything above are queued by now
 
@@ -202,6 +207,7 @@ class Notebook:
         kernels.on_stop.append(executions.kernel_stopped)
         pool = _kernel_pool(kernels, kernelspecs, settings, root.os_root)
         data_dir = settings.data_dir or jupyter_data_dir()
+        store = _store(settings, data_dir, root.os_root)
         shared = Workspace(username=None, root=root,
                            contents=ContentsManager(root, notary, listing_cache=settings.listing_cache),
                            notary=notary, config_sections=ConfigSections(store_dir(data_dir, root.os_root)))
@@ -223,6 +229,7 @@ class Notebook:
             settings=settings,
             config_sections=shared.config_sections,
             workspaces=workspaces,
+            store=store,
             runs=Runs(kernels=kernels, kernelspecs=kernelspecs, executions=executions,
                       store_dir=os.path.join(data_dir, "flask_notebook", "runs"),
                       history_runs=settings.run_history.runs, history_age=settings.run_history.age,
@@ -301,6 +308,26 @@ def _kernel_sandbox(settings: Settings, root_dir: str) -> Confine | None:
 
     log.info("kernels run in bubblewrap sandboxes (%s)", bwrap)
     return confine
+
+
+def _store(settings: Settings, data_dir: str, root_dir: str) -> Store:
+    """The database, its schema brought up to date.
+
+    :raises ValueError: NOTEBOOK_DATABASE_URL is unusable: no driver, unreachable, or migrated
+        by a newer flask-notebook (the password is never shown).
+    """
+    url = settings.database_url or default_url(data_dir, root_dir)
+    try:
+        store = Store(url, server=server_name(root_dir))
+    except ValueError as exc:
+        raise ValueError(f"NOTEBOOK_DATABASE_URL: {exc}") from None
+    try:
+        store.migrate()
+    except Exception as exc:
+        store.close()
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"NOTEBOOK_DATABASE_URL {redacted(url)} cannot be used: {detail}") from None
+    return store
 
 
 def _audit(settings: Settings) -> Audit | None:

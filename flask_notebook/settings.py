@@ -180,6 +180,15 @@ def _optional_text(value: Any) -> str | None:
     return value
 
 
+def _database_url(value: Any) -> str | None:
+    """A SQLAlchemy URL (``dialect[+driver]://...``), or None for the default."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not re.match(r"[A-Za-z][A-Za-z0-9]*(\+[A-Za-z0-9_]+)?://", value):
+        raise Invalid("a database URL such as sqlite:////path/to/file.sqlite or postgresql+psycopg://host/db")
+    return value
+
+
 def _token(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -462,6 +471,16 @@ class Settings:
     data_dir: str | None = setting(
         "NOTEBOOK_DATA_DIR", None, _path,
         "where notebook signatures and ``/api/config`` sections are kept (default: Jupyter's data dir).")
+    database_url: str | None = setting(
+        "NOTEBOOK_DATABASE_URL", None, _database_url,
+        "the database that keeps sessions, the kernel registry, runs and REST execution records "
+        "(a SQLAlchemy URL; ``None``: a SQLite file in the data directory). PostgreSQL "
+        "(``postgresql+psycopg://...``) is the store replicas share.")
+    persist_kernels: bool = setting(
+        "NOTEBOOK_PERSIST_KERNELS", False, _flag,
+        "kernels outlive the server: they keep running when it stops (SIGTERM) or dies, and the "
+        "next server on the same data directory (or database) re-attaches to those that still answer, "
+        "with their sessions. ``False``: no kernel outlives the server.")
     listing_cache: bool = setting(
         "NOTEBOOK_LISTING_CACHE", True, _flag,
         "reuse directory listings until inotify reports a change (Linux, local file systems only).")

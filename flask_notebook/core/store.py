@@ -1,0 +1,347 @@
+"""The embedded store: what must outlive the process, in a database.
+
+Sessions, the kernel registry's records (id, kernelspec, connection info, owner, working
+directory, launch time), runs and REST execution records are kept here, so that a server
+started again on the same data directory (or another replica on the same database) finds
+them. The database is SQLite in the data directory unless ``NOTEBOOK_DATABASE_URL`` names
+another (any SQLAlchemy URL; PostgreSQL is the supported shared store).
+
+- **Schema versions.** `MIGRATIONS` is the ordered list of steps from an empty database to
+  the current schema; the database's ``flask_notebook_schema`` table holds how many were
+  applied. `Store.migrate` applies the missing ones, each in its own transaction, under a lock
+  (PostgreSQL: an advisory lock; SQLite: ``BEGIN IMMEDIATE``), so replicas that start at once
+  do not apply a step twice. A database newer than this code (more steps applied than it
+  knows) is refused at start-up rather than written with an older idea of the schema. A step,
+  once released, is never edited: changes are new steps.
+- **Off the event loop.** Every statement runs in a thread: writes in one writer thread, in
+  the order they were asked for (a session's insert cannot overtake its delete), reads in a
+  small pool of their own. The calling greenlet waits; the hub serves others meanwhile.
+  Without gevent's patching (the Flask test client, a threaded server) calls run inline.
+- Rows hold the record as JSON (``record``) beside the few columns that are queried, so a
+  record can gain fields without a migration.
+
+No web library here; SQLAlchemy Core only (no ORM: the records are plain dicts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import orjson
+import sqlalchemy as sa
+from gevent import monkey
+from gevent.threadpool import ThreadPool
+from sqlalchemy.engine import Connection, Engine
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Called with an operation's name (``"write"``, ``"read"``) and its duration in seconds
+#: (the metrics' database latency).
+Timing = Callable[[str, float], None]
+
+class _Pools:
+    """A thread pool made when first needed, shared by every store of the process: one
+    writer thread keeps writes in order, and apps that come and go (tests make hundreds) do not
+    each leave threads behind. None without gevent's patching: statements then run inline."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.pool: ThreadPool | None = None
+
+    def get(self) -> ThreadPool | None:
+        if not monkey.is_module_patched("threading"):
+            return None
+        if self.pool is None:
+            self.pool = ThreadPool(self.size)
+        return self.pool
+
+
+_WRITER = _Pools(1)
+_READERS = _Pools(4)
+
+# -- the schema ---------------------------------------------------------------------------------
+# Tables as of the latest step, for the queries. The steps below create and change them; a
+# table's definition here must match what the steps make.
+
+metadata = sa.MetaData()
+
+schema_table = sa.Table(
+    "flask_notebook_schema", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),  # always 1: one row
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+#: The kernel registry: one row per listed kernel. ``record`` holds the kernelspec name,
+#: connection info, provisioner info, owner, cwd and launch time (``kernels.KernelRecord``).
+kernels_table = sa.Table(
+    "kernels", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("server", sa.String(64), nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Column("updated", sa.Float, nullable=False),
+)
+
+sessions_table = sa.Table(
+    "sessions", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("server", sa.String(64), nullable=False),
+    sa.Column("kernel_id", sa.String(64), nullable=False, index=True),
+    sa.Column("owner", sa.String(255), nullable=True),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Column("updated", sa.Float, nullable=False),
+)
+
+runs_table = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("server", sa.String(64), nullable=False),
+    sa.Column("owner", sa.String(255), nullable=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("created", sa.Float, nullable=False, index=True),
+    sa.Column("record", sa.Text, nullable=False),
+)
+
+executions_table = sa.Table(
+    "executions", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("server", sa.String(64), nullable=False),
+    sa.Column("kernel_id", sa.String(64), nullable=False, index=True),
+    sa.Column("owner", sa.String(255), nullable=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("created", sa.Float, nullable=False, index=True),
+    sa.Column("record", sa.Text, nullable=False),
+)
+
+
+def _step_1(conn: Connection) -> None:
+    """The first schema: kernels, sessions, runs, executions."""
+    step = sa.MetaData()
+    for table in (kernels_table, sessions_table, runs_table, executions_table):
+        table.to_metadata(step)
+    step.create_all(conn)
+
+
+#: Every schema step, in order: `Store.migrate` applies those a database has not had.
+MIGRATIONS: Sequence[Callable[[Connection], None]] = (_step_1,)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer flask-notebook than this one."""
+
+
+def server_name(root_dir: str) -> str:
+    """The name of the server of `root_dir` in the rows it writes: a digest of the root's real
+    path (as its config sections are named). Replicas of one root share their rows in one
+    database; servers of other roots do not see them."""
+    return hashlib.sha256(os.path.realpath(root_dir).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+
+
+def default_url(data_dir: str, root_dir: str) -> str:
+    """The SQLite file of the server of `root_dir` under `data_dir` (the folder is made)."""
+    folder = os.path.join(data_dir, "flask_notebook", "state")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return "sqlite:///" + os.path.join(folder, f"{server_name(root_dir)}.sqlite")
+
+
+def redacted(url: str) -> str:
+    """`url` with its password hidden, for logs and errors."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable database URL>"
+
+
+def _dumps(record: dict[str, Any]) -> str:
+    return orjson.dumps(record).decode()
+
+
+class Store:
+    """One database: its engine, its schema, and the threads its statements run in.
+
+    :param url: a SQLAlchemy URL (``sqlite:///...``, ``postgresql+psycopg://...``).
+    :param server: this server's name in the rows it writes (``server`` columns): the data
+        directory's server, or a replica's shared name. Rows are filtered by it.
+    :param timing: told every statement's duration (see `Timing`).
+    :raises ValueError: the URL is unusable (its driver is not installed, it cannot be parsed).
+    """
+
+    def __init__(self, url: str, *, server: str = "default", timing: Timing | None = None) -> None:
+        self.url = url
+        self.server = server
+        self.timing = timing
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError as exc:
+            raise ValueError(f"not a database URL: {exc}") from None
+        self.dialect = parsed.get_backend_name()
+        options: dict[str, Any] = {"pool_pre_ping": True}
+        if self.dialect == "sqlite":
+            # A connection per use (opening a SQLite file takes microseconds): an app that is
+            # dropped without `close` (tests make hundreds) holds no file open.
+            options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            options["poolclass"] = sa.pool.NullPool
+        try:
+            self.engine: Engine = sa.create_engine(parsed, **options)
+        except (ImportError, sa.exc.NoSuchModuleError) as exc:
+            raise ValueError(f"{redacted(url)} needs a database driver that is not installed ({exc})") from None
+        if self.dialect == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_connect)
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
+        self._closed = False
+
+    # -- running statements -------------------------------------------------------------------
+
+    def write(self, fn: Callable[[Connection], T]) -> T:
+        """``fn(connection)`` in a transaction, on the writer thread, after every write asked
+        for before it; committed when it returns, rolled back when it raises."""
+        return self._run(_WRITER, "write", self._in_transaction, fn)
+
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        """``fn(connection)`` on a reader thread."""
+        return self._run(_READERS, "read", self._connected, fn)
+
+    def _in_transaction(self, fn: Callable[[Connection], T]) -> T:
+        with self.engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn, conn.begin():
+            return fn(conn)
+
+    def _connected(self, fn: Callable[[Connection], T]) -> T:
+        with self.engine.connect() as conn:
+            return fn(conn)
+
+    def _run(self, pools: _Pools, operation: str, how: Callable[[Callable[[Connection], T]], T],
+             fn: Callable[[Connection], T]) -> T:
+        started = time.perf_counter()
+        try:
+            pool = pools.get() if not self._closed else None
+            if pool is None:
+                return how(fn)
+            ok, value = pool.apply(_capture, (how, fn))
+            if not ok:
+                raise value
+            return value  # type: ignore[no-any-return]
+        finally:
+            if self.timing is not None:
+                self.timing(operation, time.perf_counter() - started)
+
+    # -- the schema ------------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Apply the schema steps the database has not had; returns its version.
+
+        :raises SchemaTooNew: the database has more steps than `MIGRATIONS`.
+        """
+        return self.write(self._migrate)
+
+    def _migrate(self, conn: Connection) -> int:
+        if self.dialect == "postgresql":
+            # Held to the end of this transaction: replicas starting together take turns.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7418227343)"))
+        # SQLite: every write transaction is BEGIN IMMEDIATE (`_sqlite_begin`), one at a time.
+        schema_table.create(conn, checkfirst=True)
+        version = conn.execute(sa.select(schema_table.c.version).where(schema_table.c.id == 1)).scalar()
+        if version is None:
+            conn.execute(schema_table.insert().values(id=1, version=0))
+            version = 0
+        if version > len(MIGRATIONS):
+            raise SchemaTooNew(f"the database {redacted(self.url)} has schema version {version}; this "
+                               f"flask-notebook knows versions up to {len(MIGRATIONS)}: upgrade flask-notebook")
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+            step(conn)
+            conn.execute(schema_table.update().where(schema_table.c.id == 1).values(version=number))
+            log.info("database schema migrated to version %d", number)
+        return len(MIGRATIONS)
+
+    def version(self) -> int:
+        """The database's schema version (0: none applied)."""
+        def read(conn: Connection) -> int:
+            if not sa.inspect(conn).has_table(schema_table.name):
+                return 0
+            return int(conn.execute(sa.select(schema_table.c.version)).scalar() or 0)
+        return self.read(read)
+
+    # -- records -------------------------------------------------------------------------------
+
+    def put(self, table: sa.Table, record_id: str, record: dict[str, Any], **columns: Any) -> None:
+        """Insert or replace the row `record_id` of `table` (this server's), with `record` as
+        JSON and `columns` as they are."""
+        row = {"id": record_id, "server": self.server, "record": _dumps(record), **columns}
+        if "updated" in table.c and "updated" not in row:
+            row["updated"] = time.time()
+        self.write(lambda conn: _upsert(conn, self.dialect, table, row))
+
+    def delete(self, table: sa.Table, *record_ids: str) -> None:
+        if record_ids:
+            self.write(lambda conn: conn.execute(table.delete().where(table.c.id.in_(record_ids))))
+
+    def records(self, table: sa.Table, *, everyone: bool = False, **where: Any) -> list[dict[str, Any]]:
+        """The records of `table` (this server's unless `everyone`), where each column of
+        `where` equals its value; oldest first where the table has ``created``."""
+        query = sa.select(table.c.record)
+        if not everyone:
+            query = query.where(table.c.server == self.server)
+        for column, value in where.items():
+            query = query.where(table.c[column] == value)
+        if "created" in table.c:
+            query = query.order_by(table.c.created)
+        rows = self.read(lambda conn: conn.execute(query).scalars().all())
+        return [orjson.loads(row) for row in rows]
+
+    def close(self) -> None:
+        """Let the connections go. Calls after this run inline."""
+        self._closed = True
+        self.engine.dispose()
+
+
+def _upsert(conn: Connection, dialect: str, table: sa.Table, row: dict[str, Any]) -> None:
+    if dialect in ("sqlite", "postgresql"):
+        insert: Any
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        statement = insert(table).values(row)
+        changed = {name: statement.excluded[name] for name in row if name != "id"}
+        conn.execute(statement.on_conflict_do_update(index_elements=[table.c.id], set_=changed))
+        return
+    # Any other database: delete and insert, in the caller's transaction.
+    conn.execute(table.delete().where(table.c.id == row["id"]))
+    conn.execute(table.insert().values(row))
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    """WAL: readers do not wait for the writer, and a crash loses no committed write.
+
+    The sqlite3 module's own transaction handling is turned off (it would begin lazily, and
+    not before DDL); `_sqlite_begin` begins each transaction instead, as SQLAlchemy's pysqlite
+    documentation advises."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Writes take the database's write lock when they begin (``BEGIN IMMEDIATE``): two
+    processes' writers then wait for each other (``busy_timeout``) instead of failing when a
+    read transaction tries to become a write one."""
+    conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+
+def _capture(how: Callable[[Callable[[Connection], T]], T], fn: Callable[[Connection], T]) -> tuple[bool, Any]:
+    try:
+        return True, how(fn)
+    except Exception as exc:  # re-raised in the calling greenlet
+        return False, exc
+
+
+def ids(records: Iterable[dict[str, Any]]) -> list[str]:
+    return [str(record["id"]) for record in records]

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Request, current_app
 from jupyter_core.paths import jupyter_data_dir
 
-from .core import auth, cgroups, notebooks, sandbox
+from .core import auth, cgroups, notebooks, remote, sandbox
 from .core.audit import Audit
 from .core.cgroups import KernelLimits
 from .core.config import ConfigSections, store_dir
@@ -182,6 +182,10 @@ class Notebook:
         if token is None and authorize is None:
             token = None if password_hash else auth.new_token()
         kernelspecs = Kernelspecs(default_name=settings.default_kernel_name)
+        # Remote provisioners' imports (paramiko, crypto) stall the hub: here, not at a launch.
+        remote_provisioners = remote.preload(kernelspecs.manager)
+        if remote_provisioners:
+            log.info("remote kernel provisioners: %s", ", ".join(remote_provisioners))
         confine = _kernel_sandbox(settings, root.os_root)
         events = EventBus()
         kernels = KernelRegistry(

@@ -10,20 +10,23 @@ loop too (`BridgedKernelManager.make_provisioner`): gateway_provisioners' ``Resp
 a process-wide listener for the launchers' call back, binds its tornado ``PeriodicCallback``
 to the loop current when the first provisioner is made, and must run for as long as the server.
 
-A remote kernel has no process here: its liveness is the provisioner's ``poll()`` (for the
-SSH provisioner, a signal 0 sent through the launcher's listener), asked at most every
+A remote kernel has no process here: its liveness is the provisioner's ``poll()`` (for
+gateway_provisioners' SSH provisioner, a signal 0 sent through the launcher's listener, which
+misses a zombie and a shutting-down kernel; ours, ``flask-notebook-ssh`` in
+``ssh_provisioner.py``, checks over SSH too), asked at most every
 ``KernelRegistry``'s restarter interval (a second), on the loop, never on the hub.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import logging
 import time
 from typing import Any
 
 import gevent
-from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager, KernelManager
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
@@ -49,19 +52,41 @@ def is_remote(spec: KernelSpec) -> bool:
     """Whether the kernelspec names a provisioner that runs no local process (not a
     ``LocalProvisioner``). An unknown name is not remote: jupyter_client then refuses it."""
     name = provisioner_name(spec)
-    if name is None:
-        return False
+    return name is not None and _remote_provisioner(name)
+
+
+@functools.cache
+def _remote_provisioner(name: str) -> bool:
+    """Whether the provisioner registered as `name` is remote; it is imported on the first call.
+
+    On the hub's thread: an import may start processes (cffi runs ldconfig), which gevent does
+    only there. The first import of a remote provisioner (paramiko, its crypto) takes about half
+    a second of the hub: `preload` does it at start-up, not on a user's first launch.
+    """
     for entry in importlib.metadata.entry_points(group=GROUP, name=name):
         try:
-            # On the hub's thread: an import may start processes (cffi runs ldconfig), which
-            # gevent does only there. The first import of a provisioner (paramiko, its crypto)
-            # stalls the hub once, for about half a second.
             cls = entry.load()
         except Exception:
             log.warning("the kernel provisioner %s could not be loaded", name, exc_info=True)
             return False
         return isinstance(cls, type) and not issubclass(cls, LocalProvisioner)
     return False
+
+
+def preload(manager: KernelSpecManager) -> list[str]:
+    """Import, once, each provisioner that an installed kernelspec names (see
+    `_remote_provisioner`); the names of the remote ones. A kernelspec that cannot be read is
+    skipped (the kernelspecs API reports it)."""
+    remote = []
+    for kernel_name in sorted(manager.find_kernel_specs()):
+        try:
+            spec = manager.get_kernel_spec(kernel_name)
+        except Exception:
+            continue
+        name = provisioner_name(spec)
+        if name is not None and _remote_provisioner(name):
+            remote.append(name)
+    return sorted(set(remote))
 
 
 class BridgedKernelManager(KernelManager):

@@ -138,9 +138,10 @@ class SshHost:
                 running.append(int(pid))
         return running
 
-    def add_kernelspec(self, data_dir: Path, name: str, **config: Any) -> None:
-        """A kernelspec whose kernels gateway_provisioners' ``DistributedProvisioner`` starts on
-        this host over SSH (its python launcher, assembled as ``jupyter-ssh-spec`` does)."""
+    def add_kernelspec(self, data_dir: Path, name: str, provisioner: str = "flask-notebook-ssh", **config: Any) -> None:
+        """A kernelspec whose kernels `provisioner` (ours, or gateway_provisioners'
+        ``distributed-provisioner`` it extends) starts on this host over SSH (its python
+        launcher, assembled as ``jupyter-ssh-spec`` does)."""
         spec_dir = data_dir / "kernels" / name
         scripts = spec_dir / "scripts"
         scripts.mkdir(parents=True)
@@ -157,7 +158,7 @@ class SshHost:
                      "--public-key", "{public_key}", "--kernel-class-name", "ipykernel.ipkernel.IPythonKernel"],
             # Exported on the remote side before the launcher runs.
             "env": {"JUPYTER_RUNTIME_DIR": str(runtime)},
-            "metadata": {"kernel_provisioner": {"provisioner_name": "distributed-provisioner",
+            "metadata": {"kernel_provisioner": {"provisioner_name": provisioner,
                                                 "config": provisioner_config}},
         }))
 

@@ -10,6 +10,9 @@ kernel where they can.
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -211,3 +214,20 @@ def test_a_remote_kernel_is_refused_a_broken_host_clearly(remote_server: Server,
     response = remote_server.request("POST", "api/kernels", json={"name": "unreachable"}, timeout=90)
     assert response.status_code == 500, response.text
     assert "could not be started" in response.json()["message"]
+
+
+def test_the_remote_provisioner_is_imported_when_the_app_starts(remote_server: Server, tmp_path: Path) -> None:
+    """Its import (paramiko, crypto: a fifth of a second of the hub here, more on a cold disk)
+    happens once at start-up, not in a user's first launch; the latencies that the first launch
+    test measures cannot tell 0.2 s from noise, so this asks the process itself."""
+    root = tmp_path / "root"
+    root.mkdir()
+    code = ("import sys\nfrom flask_notebook import create_app\n"
+            "assert 'paramiko' not in sys.modules\n"
+            f"app = create_app({{'TESTING': True, 'NOTEBOOK_ROOT_DIR': {str(root)!r}, 'NOTEBOOK_TOKEN': 'x' * 24}})\n"
+            "print('flask_notebook.core.ssh_provisioner' in sys.modules, 'paramiko' in sys.modules)\n"
+            "app.extensions['notebook'].shutdown_all()\n")
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **remote_server.jupyter},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]

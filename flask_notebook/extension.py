@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Request, current_app
 from jupyter_core.paths import jupyter_data_dir
 
-from .core import auth, cgroups, notebooks, persistence, sandbox
+from .core import auth, cgroups, notebooks, persistence, remote, sandbox
 from .core.audit import Audit
 from .core.cgroups import KernelLimits
 from .core.config import ConfigSections, store_dir
@@ -192,6 +192,10 @@ class Notebook:
         gateway = _gateway(settings)
         kernelspecs = (Kernelspecs(default_name=settings.default_kernel_name) if gateway is None
                        else GatewayKernelspecs(gateway, default_name=settings.default_kernel_name))
+        # Remote provisioners' imports (paramiko, crypto) stall the hub: here, not at a launch.
+        remote_provisioners = remote.preload(kernelspecs.manager) if gateway is None else []
+        if remote_provisioners:
+            log.info("remote kernel provisioners: %s", ", ".join(remote_provisioners))
         confine = _kernel_sandbox(settings, root.os_root)
         data_dir = settings.data_dir or jupyter_data_dir()
         store = _store(settings, data_dir, root.os_root)

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Request, current_app
 from jupyter_core.paths import jupyter_data_dir
 
-from .core import auth, cgroups, notebooks, persistence, sandbox
+from .core import auth, cgroups, notebooks, persistence, remote, sandbox
 from .core.audit import Audit
 from .core.cgroups import KernelLimits
 from .core.config import ConfigSections, store_dir
@@ -192,6 +192,10 @@ class Notebook:
         gateway = _gateway(settings)
         kernelspecs = (Kernelspecs(default_name=settings.default_kernel_name) if gateway is None
                        else GatewayKernelspecs(gateway, default_name=settings.default_kernel_name))
+        # Remote provisioners' imports (paramiko, crypto) stall the hub: here, not at a launch.
+        remote_provisioners = remote.preload(kernelspecs.manager) if gateway is None else []
+        if remote_provisioners:
+            log.info("remote kernel provisioners: %s", ", ".join(remote_provisioners))
         confine = _kernel_sandbox(settings, root.os_root)
         data_dir = settings.data_dir or jupyter_data_dir()
         store = _store(settings, data_dir, root.os_root)
@@ -297,6 +301,17 @@ def _gateway(settings: Settings) -> GatewayClient | None:
     """
     if settings.gateway_url is None:
         return None
+    if settings.gateway_client_key and not settings.gateway_client_cert:
+        raise ValueError("NOTEBOOK_GATEWAY_CLIENT_KEY is set without NOTEBOOK_GATEWAY_CLIENT_CERT: set the client "
+                         "certificate too, or neither")
+    if settings.gateway_ca_certs:
+        import ssl
+
+        try:
+            ssl.create_default_context(cafile=settings.gateway_ca_certs)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"NOTEBOOK_GATEWAY_CA_CERTS={settings.gateway_ca_certs!r} is not a PEM file of CA "
+                             f"certificates ({exc})") from None
     try:
         client = GatewayClient(settings.gateway_url, token=settings.gateway_token, headers=settings.gateway_headers,
                                validate_cert=settings.gateway_validate_cert, ca_certs=settings.gateway_ca_certs,
@@ -304,8 +319,8 @@ def _gateway(settings: Settings) -> GatewayClient | None:
                                connect_timeout=settings.gateway_connect_timeout,
                                request_timeout=settings.gateway_request_timeout, open_websocket=handshake)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"NOTEBOOK_GATEWAY_CA_CERTS / NOTEBOOK_GATEWAY_CLIENT_CERT / NOTEBOOK_GATEWAY_CLIENT_KEY: "
-                         f"the TLS files cannot be loaded ({exc})") from None
+        raise ValueError(f"NOTEBOOK_GATEWAY_CLIENT_CERT / NOTEBOOK_GATEWAY_CLIENT_KEY: the client certificate and "
+                         f"its key cannot be loaded ({exc})") from None
     log.info("kernels run on the kernel gateway %s", settings.gateway_url)
     return client
 
@@ -410,6 +425,10 @@ def _kernel_pool(kernels: KernelRegistry, kernelspecs: Kernelspecs, settings: Se
     sizes = settings.kernel_pool
     if not any(sizes.values()):
         return None
+    if settings.gateway_url is not None and (settings.users_file is not None or settings.user_root is not None):
+        log.warning("NOTEBOOK_KERNEL_POOL with NOTEBOOK_GATEWAY_URL and named users: a gateway kernel runs as the "
+                    "KERNEL_USERNAME it was started with, and pooled kernels are started before they have an owner, "
+                    "so they serve only the server's own user; every named user's kernels start cold on the gateway")
     for name in sizes:
         try:
             kernelspecs.get_spec(name)

@@ -422,12 +422,15 @@ def _gateway_url(value: Any) -> str | None:
     if value is None or value == "":
         return None
     from urllib.parse import urlsplit
-    expected = 'an http:// or https:// URL, like "http://enterprise-gateway:8888" (unset: local kernels)'
+    expected = ('an http:// or https:// URL without credentials, like "http://enterprise-gateway:8888" (unset: local '
+                'kernels; the token goes in NOTEBOOK_GATEWAY_TOKEN)')
     if not isinstance(value, str):
         raise Invalid(expected)
     try:
         parts = urlsplit(value)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment
+        # No user:password@ (it would be logged, and shown in errors): NOTEBOOK_GATEWAY_TOKEN or _HEADERS.
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment \
+            and parts.username is None and parts.password is None
         parts.port  # noqa: B018 (raises for a port that is not a number)
     except ValueError:
         ok = False

@@ -241,6 +241,14 @@ JUPYTER_PATHS: dict[str, Any] = {
         "200": {"description": "The document", "content": {"text/x-yaml": {"schema": {"type": "object"}}}}})},
     "/api/status": {"get": _op("status", "The server's activity (not itself activity)",
                                {"200": _json(_ref("APIStatus"), "The status")})},
+    "/metrics": {"get": _op(
+        "metrics", "Prometheus metrics of this process: for administrators, or with NOTEBOOK_METRICS_TOKEN "
+                   "(`Authorization: Bearer <token>` or `?token=`); 404 with NOTEBOOK_METRICS off", {
+            "200": {"description": "The metrics: Prometheus' text format, or OpenMetrics' when the Accept header "
+                                   "asks for it",
+                    "content": {"text/plain": {"schema": {"type": "string"}},
+                                "application/openmetrics-text": {"schema": {"type": "string"}}}},
+            "401": _ERROR, "403": _ERROR, "404": _ERROR})},
     "/api/me": {
         "get": _op("identity", "Who is asking, and which of the `permissions` asked for they have", {
             "200": _json({"type": "object", "required": ["identity", "permissions"], "properties": {

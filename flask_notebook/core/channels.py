@@ -372,6 +372,11 @@ class _Flusher:
 _flusher = _Flusher()
 
 
+def _key_bytes(key: str | bytes) -> bytes:
+    """A connection file's signing key, as ``Session`` takes it."""
+    return key.encode() if isinstance(key, str) else key
+
+
 class KernelChannels:
     """The shared ZMQ sockets of one kernel, and the connections they serve."""
 
@@ -424,7 +429,7 @@ class KernelChannels:
         #: (they are another replica's clients), most recent last, at most `_FOREIGN`. One of
         #: them that connects here is told that nothing it missed is replayed (``attach``).
         self.foreign: OrderedDict[str, None] | None = None
-        self.session = Session(key=info["key"].encode() if isinstance(info["key"], str) else info["key"],
+        self.session = Session(key=_key_bytes(info["key"]),
                                signature_scheme=info.get("signature_scheme", "hmac-sha256"),
                                username="flask-notebook")
         self._connect(info)
@@ -472,13 +477,17 @@ class KernelChannels:
         self._sockets = {}
 
     def moved(self, info: dict[str, Any]) -> bool:
-        """Reconnect when an autorestart gave the kernel new ports. True when it did."""
+        """Reconnect when an autorestart gave the kernel new ports, or a new key (a remote
+        provisioner's launcher makes a new connection file, key included, on each launch).
+        True when it did."""
         current = {k: info[k] for k in self._info}
-        if current == self._info or self.closed:
+        key = _key_bytes(info["key"])
+        if (current == self._info and key == self.session.key) or self.closed:
             return False
         self._disconnect()
         self.requesters.clear()
         self._half_done.clear()
+        self.session.key = key
         self._connect(info)
         return True
 

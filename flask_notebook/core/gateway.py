@@ -95,6 +95,11 @@ def kernel_env(env: Any, allowed: frozenset[str], *, gateway: bool) -> dict[str,
     return check_env(env, allowed) if gateway else None
 
 
+def username(owner: str | None) -> str:
+    """The ``KERNEL_USERNAME`` a kernel of `owner` gets (None: the server's own user)."""
+    return owner or os.environ.get("KERNEL_USERNAME") or getpass.getuser()
+
+
 def remote(km: KernelManager) -> GatewayProvisioner | None:
     """The kernel's gateway provisioner, if it is a gateway kernel."""
     made = km.provisioner
@@ -162,7 +167,7 @@ class GatewayProvisioner(KernelProvisionerBase):
         if cwd:
             payload["KERNEL_WORKING_DIR"] = cwd
         payload.update(env or {})
-        payload["KERNEL_USERNAME"] = owner or os.environ.get("KERNEL_USERNAME") or getpass.getuser()
+        payload["KERNEL_USERNAME"] = username(owner)
         model = client.request("POST", client.path("api", "kernels"),
                                {"name": self.kernel_spec.name if self.kernel_spec else None, "env": payload})
         if not isinstance(model, dict) or not isinstance(model.get("id"), str):

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
+import gevent
 import orjson
 from gevent import socket as gsocket
 from gevent import ssl as gssl
@@ -126,15 +127,39 @@ class GatewayClient:
                               reason="gateway unreachable") from None
         # Small messages (an execute request) go at once, not after the peer's delayed ACK.
         sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
+        # A gateway that vanishes without a word (a host gone, a black-holed route) ends a
+        # long-lived WebSocket within about a minute, not never.
+        _keepalive(sock)
         if self._ssl is not None:
             try:
                 sock = self._ssl.wrap_socket(sock, server_hostname=host)
-            except (OSError, gssl.SSLError) as exc:
+            except TimeoutError:
                 sock.close()
-                raise Unreachable(f"TLS with the kernel gateway {self.url} failed: {exc}",
-                                  reason="gateway TLS failed") from None
+                raise Unreachable(f"The kernel gateway {self.url} did not complete the TLS handshake within "
+                                  f"{self.connect_timeout:g} s (NOTEBOOK_GATEWAY_CONNECT_TIMEOUT)",
+                                  reason="gateway unreachable") from None
+            except OSError as exc:  # ssl.SSLError is one
+                sock.close()
+                raise self._tls_failed(exc) from None
         sock.settimeout(self.request_timeout)
         return sock
+
+    def _tls_failed(self, exc: OSError) -> Unreachable:
+        """The error for a failed TLS handshake, with the setting that may cure it."""
+        code = str(getattr(exc, "reason", None) or "")
+        if isinstance(exc, gssl.SSLCertVerificationError):
+            what = f"certificate verify failed: {exc.verify_message}"
+            hint = (" (the gateway's certificate is not signed by a CA this server trusts: NOTEBOOK_GATEWAY_CA_CERTS "
+                    "names the CA file; NOTEBOOK_GATEWAY_VALIDATE_CERT=false skips the check)")
+        else:
+            what = code or str(exc)
+            hint = ""
+            if any(word in code for word in ("CERTIFICATE_REQUIRED", "HANDSHAKE_FAILURE", "BAD_CERTIFICATE",
+                                             "UNKNOWN_CA")):
+                hint = (" (if the gateway asks for a client certificate: NOTEBOOK_GATEWAY_CLIENT_CERT and "
+                        "NOTEBOOK_GATEWAY_CLIENT_KEY; " + ("this server sent one it refused)" if self.client_cert
+                                                          else "none is set)"))
+        return Unreachable(f"TLS with the kernel gateway {self.url} failed: {what}{hint}", reason="gateway TLS failed")
 
     def request(self, method: str, path: str, body: Any = None, *, timeout: float | None = None,
                 raw: bool = False) -> Any:
@@ -145,8 +170,8 @@ class GatewayClient:
         :raises GatewayError: an error status; its message is the gateway's.
         """
         sock = self.connect()
-        if timeout is not None:
-            sock.settimeout(timeout)
+        limit = timeout if timeout is not None else self.request_timeout
+        sock.settimeout(limit)
         conn = http.client.HTTPConnection(self._host, self._port)
         conn.sock = sock  # connected (and wrapped) above, by gevent's sockets
         headers = dict(self.request_headers())
@@ -154,18 +179,24 @@ class GatewayClient:
         if body is not None:
             data = orjson.dumps(body)
             headers["Content-Type"] = "application/json"
+        # The socket's timeout bounds each read; this bounds the whole answer (a gateway that
+        # trickles a byte at a time).
+        deadline = gevent.Timeout(limit, TimeoutError())
+        deadline.start()
         try:
             conn.request(method, path, body=data, headers=headers)
             response = conn.getresponse()
             payload = response.read()
         except TimeoutError:
             raise Unreachable(f"The kernel gateway {self.url} did not answer {method} {path} within "
-                              f"{timeout or self.request_timeout:g} s (NOTEBOOK_GATEWAY_REQUEST_TIMEOUT)",
-                              reason="gateway timeout") from None
+                              f"{limit:g} s (NOTEBOOK_GATEWAY_REQUEST_TIMEOUT)", reason="gateway timeout") from None
+        except gssl.SSLError as exc:  # TLS 1.3: a refused client certificate shows on the first read
+            raise self._tls_failed(exc) from None
         except (OSError, http.client.HTTPException) as exc:
             raise Unreachable(f"The kernel gateway {self.url} failed during {method} {path}: {exc}",
                               reason="gateway unreachable") from None
         finally:
+            deadline.close()
             conn.close()
         if response.status >= 400:
             raise GatewayError(_error_message(self.url, method, path, response.status, payload),
@@ -191,6 +222,9 @@ class GatewayClient:
         sock = self.connect()
         try:
             ws = self.open_websocket(sock, self._netloc, path, self.request_headers())
+        except gssl.SSLError as exc:
+            sock.close()
+            raise self._tls_failed(exc) from None
         except OSError as exc:
             sock.close()
             status = getattr(exc, "status", None)
@@ -201,6 +235,14 @@ class GatewayClient:
                               reason="gateway unreachable") from None
         sock.settimeout(None)
         return ws
+
+
+def _keepalive(sock: Any) -> None:
+    """TCP keepalive: probes after 30 s of silence, every 10 s, 3 unanswered end the connection."""
+    sock.setsockopt(gsocket.SOL_SOCKET, gsocket.SO_KEEPALIVE, 1)
+    for option, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+        if hasattr(gsocket, option):
+            sock.setsockopt(gsocket.IPPROTO_TCP, getattr(gsocket, option), value)
 
 
 def _error_message(url: str, method: str, path: str, status: int, payload: bytes) -> str:

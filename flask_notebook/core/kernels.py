@@ -47,7 +47,7 @@ from jupyter_client.restarter import KernelRestarter
 from jupyter_core.paths import jupyter_runtime_dir
 from jupyter_core.utils import run_sync
 
-from . import errors, provisioner, sandbox
+from . import errors, provisioner, remote, sandbox
 from . import gateway as gateways
 from .cgroups import KernelLimits
 from .channels import KernelChannels, server_message, zmq_context
@@ -76,7 +76,12 @@ class Lifecycle:
         self._inside = False  # whether the lock's holder is in `_context` (a nested call)
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)`` under the lock, in the shared context."""
+        """``fn(*args, **kwargs)`` under the lock, in the shared context; a method of a remote
+        kernel's manager (``remote.BridgedKernelManager``) without either: it runs on the
+        provisioners' own loop, which orders its calls, and a remote launch takes seconds that
+        no other kernel should wait for."""
+        if isinstance(getattr(fn, "__self__", None), remote.BridgedKernelManager):
+            return fn(*args, **kwargs)
         with self._lock:
             if self._inside:
                 return fn(*args, **kwargs)
@@ -255,7 +260,10 @@ class GeventRestarter(KernelRestarter):
             if self._greenlet is not me:
                 return
             try:
-                LIFECYCLE.run(self.poll)
+                if isinstance(self.kernel_manager, remote.BridgedKernelManager):
+                    self.poll()  # on the provisioners' loop, which orders the calls (``Lifecycle.run``)
+                else:
+                    LIFECYCLE.run(self.poll)
             except Exception as exc:
                 failures += 1
                 if self._dead(exc, failures):
@@ -574,8 +582,16 @@ class Kernel:
         return getattr(self.process, "pid", None)
 
     @property
+    def remote(self) -> bool:
+        """Whether a remote provisioner runs it elsewhere (``remote.py``): it has no process here."""
+        return isinstance(self.km, remote.BridgedKernelManager)
+
+    @property
     def alive(self) -> bool:
-        """Whether the kernel's process is there and has not exited. Never yields."""
+        """Whether the kernel's process is there and has not exited (a remote kernel: its
+        provisioner has one, and the last poll found it). Never yields."""
+        if isinstance(self.km, remote.BridgedKernelManager):
+            return self.km.has_kernel and self.km.seen_alive is not None
         process = self.process
         return process is not None and process.poll() is None
 
@@ -583,9 +599,9 @@ class Kernel:
         """Send the interrupt now (SIGINT, or the kernelspec's ``interrupt_mode`` message),
         however far the kernel has started: ``KernelRegistry.interrupt_kernel`` waits for that.
         A gateway kernel is interrupted by the gateway, asked outside the lifecycle lock."""
-        remote = gateways.remote(self.km)
-        if remote is not None:
-            remote.interrupt()
+        gw = gateways.remote(self.km)
+        if gw is not None:
+            gw.interrupt()
             return
         LIFECYCLE.run(self.km.interrupt_kernel)
 
@@ -884,7 +900,7 @@ class KernelRegistry:
         name = (name or self.kernelspecs.default_name).lower()
         self.kernelspecs.get_spec(name)  # NotFound, with a clear message
         kernel = None
-        if kernel_id is None and self.take is not None:
+        if kernel_id is None and self.take is not None and self._poolable(owner, env):
             # A client-chosen id names the connection file: such a kernel is started cold.
             kernel = self.take(name, cwd, env)
         if kernel is not None:
@@ -914,8 +930,21 @@ class KernelRegistry:
             self._culler = gevent.spawn(self._cull_loop)
 
     def _record(self, kernel: Kernel) -> None:
-        if self.records is not None:
+        # A remote provisioner's kernel (``remote.py``) is not re-attached by a later server:
+        # its provisioner's state lives on the provisioners' loop of this process only.
+        if self.records is not None and not kernel.remote:
             self.records.put(kernel)
+
+    def _poolable(self, owner: str | None, env: dict[str, str] | None) -> bool:
+        """Whether a pooled kernel may serve a start for `owner` with `env`.
+
+        A gateway kernel's ``KERNEL_USERNAME`` and ``KERNEL_*`` variables are what the gateway
+        launched it with (the user it impersonates, the pod's namespace, ...): they cannot be
+        changed once it runs. Pooled kernels are started before they have an owner, as the
+        server's own user, without variables: with a gateway, they serve only starts that would
+        launch the same, and any other user's kernel starts cold, with that user's name.
+        """
+        return self.gateway is None or (not env and gateways.username(owner) == gateways.username(None))
 
     def has_room(self) -> bool:
         """Whether one more kernel fits under the limit (unlisted kernels count)."""
@@ -934,19 +963,23 @@ class KernelRegistry:
         if self._closed:
             raise errors.Unavailable("The server is shutting down", reason="shutting down")
         kernel_id = kernel_id or str(uuid.uuid4())
-        kernel = self._kernel(kernel_id, name, cwd, owner, env or {})
+        try:
+            kernel = self._kernel(kernel_id, name, cwd, owner, env or {})
+        except Exception as exc:  # its provisioner cannot be made, or not confined as it must be
+            log.warning("kernel %s (%s) could not be started: %s", kernel_id, name, exc)
+            raise errors.KernelFailed(f"The kernel '{name}' could not be started: {exc}", reason=str(exc)) from exc
         km = kernel.km
         self._starting += 1
         try:
-            remote = gateways.remote(km)
-            if remote is not None:
+            gw = gateways.remote(km)
+            if gw is not None:
                 # The gateway starts it (seconds, for a pod): outside LIFECYCLE's lock.
-                remote.create(env=kernel.launch_env, owner=owner, cwd=cwd)
+                gw.create(env=kernel.launch_env, owner=owner, cwd=cwd)
             LIFECYCLE.run(km.start_kernel, **self._launch_options(kernel))
         except Exception as exc:
-            remote = gateways.remote(km)
-            if remote is not None:
-                remote.delete()
+            gw = gateways.remote(km)
+            if gw is not None:
+                gw.delete()
             _discard(km)
             log.warning("kernel %s (%s) could not be started: %s", kernel_id, name, exc)
             if isinstance(exc, errors.Unavailable):  # the gateway cannot be reached: 503, as it says
@@ -979,18 +1012,25 @@ class KernelRegistry:
         # The relay's ZMQ context, not one per kernel: jupyter_client's default would start two
         # more threads (ZMQ's I/O and reaper) in this process for every kernel, for the one
         # control socket it opens to ask for a polite shutdown.
-        km = RegistryKernelManager(kernel_name=name, kernel_spec_manager=self.kernelspecs.manager,
-                                   context=zmq_context(),
-                                   connection_file=os.path.join(runtime, f"kernel-{kernel_id}.json"))
+        # A remote provisioner's kernel gets a manager whose calls run on the provisioners' loop.
+        remote_spec = self.gateway is None and remote.is_remote(self.kernelspecs.manager.get_kernel_spec(name))
+        manager_class = remote.BridgedKernelManager if remote_spec else RegistryKernelManager
+        km = manager_class(kernel_name=name, kernel_spec_manager=self.kernelspecs.manager, context=zmq_context(),
+                           connection_file=os.path.join(runtime, f"kernel-{kernel_id}.json"))
         km.kernel_id = kernel_id
         kernel = Kernel(kernel_id, name, km, cwd)
         kernel.launch_env = dict(env)
         try:
             # Ours, unless the kernelspec names another (``provisioner.factory``).
-            km.provisioner = self.provisioners.create_provisioner_instance(kernel_id, km.kernel_spec, parent=km)
-            remote = gateways.remote(km)
-            if remote is not None:
-                remote.client = self.gateway
+            if isinstance(km, remote.BridgedKernelManager):
+                km.make_provisioner(self.provisioners, kernel_id)
+                if owner is not None:  # whom the remote side runs it for
+                    kernel.launch_env["KERNEL_USERNAME"] = owner
+            else:
+                km.provisioner = self.provisioners.create_provisioner_instance(kernel_id, km.kernel_spec, parent=km)
+            gw = gateways.remote(km)
+            if gw is not None:
+                gw.client = self.gateway
             elif self.confine is not None:
                 confinement = self.confine(owner, None, cwd)
                 _confine(km, dataclasses.replace(confinement, env={**confinement.env, **env},
@@ -1012,10 +1052,10 @@ class KernelRegistry:
     def _equip(self, kernel: Kernel) -> None:
         """The launched kernel's restarter (not started) and relay."""
         km = kernel.km
-        remote = gateways.remote(km)
-        if remote is not None:
+        gw = gateways.remote(km)
+        if gw is not None:
             # The gateway restarts a kernel process that dies; one it no longer has is gone.
-            remote.on_gone = lambda reason: self._declare_dead(kernel, reason)
+            gw.on_gone = lambda reason: self._declare_dead(kernel, reason)
         else:
             kernel.restarter = GeventRestarter(kernel_manager=km, parent=km, log=km.log, time_to_dead=1.0,
                                                after_poll=lambda: self._after_poll(kernel))
@@ -1120,8 +1160,11 @@ class KernelRegistry:
         if isinstance(km.provisioner, provisioner.HeldPortsProvisioner):
             km.provisioner.limits = self.limits
         else:
-            log.warning("kernel %s runs without its memory and CPU limits: its kernelspec names the provisioner %s",
-                        km.kernel_id, type(km.provisioner).__name__)
+            log.warning("kernel %s runs without this server's memory and CPU limits (NOTEBOOK_KERNEL_MEMORY_LIMIT, "
+                        "NOTEBOOK_KERNEL_CPU_LIMIT): its kernelspec names the provisioner %s, which %s", km.kernel_id,
+                        type(km.provisioner).__name__,
+                        "runs it on another host, as that host limits it" if isinstance(km, remote.BridgedKernelManager)
+                        else "does not apply them")
 
     def discard(self, kernel: Kernel, *, grace: float = 1.0, reason: str = "The kernel was shut down") -> None:
         """Stop an unlisted kernel (a pooled one), in the background: it stops counting at once."""
@@ -1199,12 +1242,16 @@ class KernelRegistry:
 
     def _restart(self, kernel: Kernel) -> None:
         km = kernel.km
-        remote = gateways.remote(km)
-        if remote is not None:
-            remote.restart()  # the gateway's own restart, outside the lock: same kernel, same channels
+        gw = gateways.remote(km)
+        if gw is not None:
+            gw.restart()  # the gateway's own restart, outside the lock: same kernel, same channels
             return
         process = kernel.process
-        LIFECYCLE.run(_ask_to_exit, kernel, process, restart=True)
+        if kernel.remote:
+            LIFECYCLE.run(_ask_to_exit, kernel, None, restart=True, ask_remote=kernel.alive)
+            _wait_gone(kernel, None, max(km.shutdown_wait_time, 0))
+        else:
+            LIFECYCLE.run(_ask_to_exit, kernel, process, restart=True)
         if process is not None and process.poll() is None:
             wait = max(km.shutdown_wait_time, 0)
             if km.provisioner is not None:
@@ -1245,13 +1292,14 @@ class KernelRegistry:
         self._closed = True
         if self._culler is not None:
             self._culler.kill(block=False)
+        # Remote provisioners' kernels cannot be re-attached (`_record`): stopped in any case.
         # Kernels borrowed from other replicas (``claim``) are theirs: let go, never shut down.
-        kept = [k for k in self.kernels.values() if keep or k.borrowed]
-        kernels = [k for k in self.kernels.values() if not keep and not k.borrowed] + list(self._unlisted)
-        if not keep:
-            # Kept ones stay listed: a request that reaches this server before it stops
-            # accepting (gunicorn's worker, for up to a second) still finds them.
-            self.kernels.clear()
+        kept = [k for k in self.kernels.values() if (keep and not k.remote) or k.borrowed]
+        kernels = [k for k in self.kernels.values() if k not in kept] + list(self._unlisted)
+        # Kept ones stay listed: a request that reaches this server before it stops accepting
+        # (gunicorn's worker, for up to a second) still finds them.
+        for kernel in kernels:
+            self.kernels.pop(kernel.id, None)
         self._unlisted.clear()
         for kernel in kept:
             if kernel.restarter is not None:
@@ -1276,13 +1324,17 @@ class KernelRegistry:
         try:
             with kernel.lifecycle:  # after a restart in progress (which then starts nothing)
                 process = kernel.process
-                remote = gateways.remote(km)
-                if remote is not None:
-                    remote.delete()  # the gateway shuts it down: outside the lock
+                gw = gateways.remote(km)
+                if gw is not None:
+                    gw.delete()  # the gateway shuts it down: outside the lock
+                elif kernel.remote:  # no process here: ask while its provisioner has one, then poll
+                    LIFECYCLE.run(_ask_to_exit, kernel, None, ask_remote=grace > 0 and kernel.alive)
+                    if grace > 0:
+                        _wait_gone(kernel, None, grace)
                 else:
                     LIFECYCLE.run(_ask_to_exit, kernel, process if grace > 0 else None)
-                if process is not None and grace > 0 and remote is None:
-                    wait_for_exit(process, grace)
+                    if process is not None and grace > 0:
+                        wait_for_exit(process, grace)
                 LIFECYCLE.run(km.shutdown_kernel, now=True)  # kills what is left; reaps; removes the connection file
             if kernel.adopted:  # a file this manager did not write, which it leaves
                 _remove(km.connection_file)
@@ -1341,6 +1393,8 @@ class KernelRegistry:
         process = kernel.process
         if process is None and kernel.restart_pending and kernel.cause:
             cause = kernel.cause  # a restart that failed, retried: the process that died is gone
+        elif kernel.remote:
+            cause = f"is gone from its host (its provisioner {type(kernel.km.provisioner).__name__} found no process)"
         else:
             returncode = getattr(process, "returncode", None)
             by_limits = self.limits.death_cause(kernel.id, returncode) if self.limits is not None else None
@@ -1424,7 +1478,20 @@ class KernelRegistry:
         return culled
 
 
-def _ask_to_exit(kernel: Kernel, process: Any, *, restart: bool = False) -> None:
+def _wait_gone(kernel: Kernel, process: Any, timeout: float) -> None:
+    """Until the kernel is gone or `timeout` passes: its process's exit, or for a remote kernel
+    its provisioner's poll (on the provisioners' loop, every half second)."""
+    if process is not None:
+        wait_for_exit(process, timeout)
+        return
+    if not kernel.remote:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and kernel.km.is_alive():
+        gevent.sleep(0.5)
+
+
+def _ask_to_exit(kernel: Kernel, process: Any, *, restart: bool = False, ask_remote: bool = False) -> None:
     """Stop watching the kernel (its exit is no death to autorestart) and, if `process` is
     still running, ask it to shut down: interrupted first, so a busy kernel reads the
     request at once, and continued, so a stopped one does too (without, it would wait for
@@ -1434,7 +1501,10 @@ def _ask_to_exit(kernel: Kernel, process: Any, *, restart: bool = False) -> None
     if kernel.restarter is not None:
         kernel.restarter.stop()
     km.shutting_down = True
-    if process is not None and process.poll() is None:
+    if ask_remote:  # a remote kernel, with no process here, that its provisioner found alive
+        km.interrupt_kernel()
+        km.request_shutdown(restart=restart)
+    elif process is not None and process.poll() is None:
         km.interrupt_kernel()
         km.request_shutdown(restart=restart)
         if hasattr(signal, "SIGCONT"):  # a stopped kernel (SIGSTOP) reads neither until continued
@@ -1455,8 +1525,8 @@ def _confine(km: KernelManager, confinement: sandbox.Confinement) -> None:
         raise RuntimeError(f"its kernelspec names the kernel provisioner {type(made).__name__}, which runs "
                            f"kernels unconfined, and the kernel sandbox is on (NOTEBOOK_KERNEL_SANDBOX)")
     else:
-        log.info("kernel %s: its provisioner %s runs it elsewhere, unconfined by this server",
-                 km.kernel_id, type(made).__name__)
+        log.warning("kernel %s: its provisioner %s runs it on another host, outside this server's kernel sandbox "
+                    "(NOTEBOOK_KERNEL_SANDBOX), as that host confines it", km.kernel_id, type(made).__name__)
 
 
 def _remove(path: str) -> None:

@@ -2,14 +2,16 @@
 handshake and the frames are wsproto's, on the gevent socket the core connected.
 
 `WebSocket.messages` is read by one greenlet (the bridge's upstream one); `send` may be
-called from any, one frame per ``sendall`` under a lock. Pings are answered; a close ends
-`messages` with [].
+called from any, one frame per ``sendall`` under a lock, within the deadline the socket had
+at the handshake (the gateway's request timeout): a peer that stops reading makes `send`
+raise, not hang with the lock held. Pings are answered; a close ends `messages` with [].
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import gevent
 from gevent.lock import Semaphore
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Event, Ping, RejectConnection,
@@ -37,7 +39,7 @@ def handshake(sock: Any, host: str, path: str, headers: list[tuple[str, str]]) -
         ws.receive_data(data)
         for event in ws.events():
             if isinstance(event, AcceptConnection):
-                return WebSocket(sock, ws)
+                return WebSocket(sock, ws, send_timeout=sock.gettimeout())
             if isinstance(event, RejectConnection):
                 raise Refused(event.status_code)
             if isinstance(event, RejectData):
@@ -50,9 +52,10 @@ class WebSocket:
     Pings are answered; a close ends `recv` with None.
     """
 
-    def __init__(self, sock: Any, ws: WSConnection) -> None:
+    def __init__(self, sock: Any, ws: WSConnection, *, send_timeout: float | None = None) -> None:
         self.sock = sock
         self.ws = ws
+        self.send_timeout = send_timeout
         self._send_lock = Semaphore()
         self._text: list[str] = []
         self._bytes: list[bytes] = []
@@ -61,8 +64,16 @@ class WebSocket:
     def send(self, data: str | bytes) -> None:
         """:raises OSError: the socket is gone."""
         frame = self.ws.send(TextMessage(data=data) if isinstance(data, str) else BytesMessage(data=data))
-        with self._send_lock:
+        self._sendall(frame)
+
+    def _sendall(self, frame: bytes) -> None:
+        """:raises OSError: the socket is gone, or the peer took nothing for `send_timeout` seconds
+        (the socket is then closed: a frame may be half sent)."""
+        with self._send_lock, gevent.Timeout(self.send_timeout, False):
             self.sock.sendall(frame)
+            return
+        self.close()
+        raise TimeoutError(f"the gateway took no data for {self.send_timeout:g} s")
 
     def events(self) -> list[Event]:
         """The next events (at least one), None-free; [] when the connection has ended."""
@@ -107,9 +118,7 @@ class WebSocket:
 
     def _reply(self, event: Any) -> None:
         try:
-            frame = self.ws.send(event)
-            with self._send_lock:
-                self.sock.sendall(frame)
+            self._sendall(self.ws.send(event))
         except (OSError, LocalProtocolError):
             pass
 

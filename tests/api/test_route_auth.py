@@ -32,6 +32,9 @@ PUBLIC = {
 #: Endpoints authenticated as the API is (a 403, never a login redirect): the API, and the
 #: terminals' WebSocket URL (as in jupyter_server, where it is not a page either).
 API_LIKE = ("notebook.api.", "notebook.terminal_socket.")
+#: Endpoints that answer a request without credentials 401 with ``WWW-Authenticate: Bearer``
+#: and a JSON body: ``/metrics``, asked by a scraper that may hold NOTEBOOK_METRICS_TOKEN.
+BEARER = ("notebook.metrics.",)
 #: What the walk sends for each kind of URL variable.
 SAMPLES = {"api_path": "dir/x.ipynb", "unknown": "nope", "filename": "logo-64x64.png"}
 WEBSOCKET_HEADERS = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
@@ -55,6 +58,11 @@ def _refusal(anon: FlaskClient, rule: Rule, method: str, url: str) -> str | None
     headers = WEBSOCKET_HEADERS if rule.websocket else {}
     response = anon.open(url, method=method, headers=headers)
     status = response.status_code
+    if rule.endpoint.startswith(BEARER):
+        body = response.get_json(silent=True)
+        if status != 401 or not response.headers.get("WWW-Authenticate", "").startswith("Bearer ") or not isinstance(body, dict):
+            return f"{status} {response.headers.get('WWW-Authenticate')!r} {response.get_data(as_text=True)[:100]!r}, not a JSON 401 asking for a bearer token"
+        return None
     api = rule.endpoint.startswith(API_LIKE)
     if rule.websocket or api or method != "GET":
         if status != 403:

@@ -70,3 +70,43 @@ def test_a_gateway_that_never_answers_within_the_request_timeout(make_server: Ca
         srv = make_server(env={"NOTEBOOK_GATEWAY_URL": f"http://127.0.0.1:{silent.getsockname()[1]}",
                                "NOTEBOOK_GATEWAY_REQUEST_TIMEOUT": "1"})
         check_unreachable(srv, within=6)
+
+
+def test_a_gateway_that_stops_reading_fails_a_send_within_the_deadline() -> None:
+    """The bridge's sends to the gateway's WebSocket (``transport.wsclient``): a peer that takes
+    nothing makes a send raise after the deadline (the handshake socket's timeout) and closes
+    the socket, so the bridge reconnects instead of hanging with the send lock held."""
+    import gevent
+    import pytest
+    from gevent import socket as gsocket
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, Request
+
+    from flask_notebook.transport.wsclient import handshake
+
+    ours, theirs = gsocket.socketpair()
+    server = WSConnection(ConnectionType.SERVER)
+
+    def accept() -> None:  # the handshake's answer, then never another read
+        while True:
+            server.receive_data(theirs.recv(65536))
+            for event in server.events():
+                if isinstance(event, Request):
+                    theirs.sendall(server.send(AcceptConnection()))
+                    return
+
+    acceptor = gevent.spawn(accept)
+    try:
+        ours.settimeout(1.0)
+        ws = handshake(ours, "gateway", "/api/kernels/k/channels", [])
+        acceptor.join(timeout=5)
+        ours.settimeout(None)
+        t0 = time.monotonic()
+        with gevent.Timeout(15), pytest.raises(TimeoutError):
+            for _ in range(100):
+                ws.send(b"x" * 1_000_000)
+        assert 0.9 < time.monotonic() - t0 < 5 and ws.closed
+    finally:
+        acceptor.kill()
+        ours.close()
+        theirs.close()

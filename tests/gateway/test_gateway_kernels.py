@@ -5,6 +5,7 @@ allow-list, through our server with NOTEBOOK_GATEWAY_URL."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -124,8 +125,12 @@ def test_a_pooled_kernel_lives_on_the_gateway_and_culling_deletes_it(make_server
     wait_for(lambda: len(gateway.kernel_ids() - before) == 1, timeout=30)
 
 
-def test_username_reaches_the_gateway_for_a_users_file_user(make_server: Callable[..., Server], gateway: Gateway,
-                                                            tmp_path: Path) -> None:
+def test_username_reaches_the_gateway_for_a_users_file_user_and_the_pool_keeps_its_own(
+        make_server: Callable[..., Server], gateway: Gateway, tmp_path: Path) -> None:
+    """A pooled gateway kernel was launched as the server's user (KERNEL_USERNAME is fixed at
+    launch): a named user's kernel starts cold, with the user's name; the server's own user
+    (the token) takes the pooled one."""
+    import getpass
     import subprocess
     import sys
 
@@ -135,7 +140,10 @@ def test_username_reaches_the_gateway_for_a_users_file_user(make_server: Callabl
     added = subprocess.run([sys.executable, "-m", "flask_notebook", "user", "--users-file", str(users), "add",
                             "alice"], input="alice-pw\n", capture_output=True, text=True, timeout=60)
     assert added.returncode == 0, added.stderr
-    srv = make_server(env=gateway_env(gateway, NOTEBOOK_USERS_FILE=str(users), NOTEBOOK_KERNEL_SANDBOX="none"))
+    srv = make_server(env=gateway_env(gateway, NOTEBOOK_USERS_FILE=str(users), NOTEBOOK_KERNEL_SANDBOX="none",
+                                      NOTEBOOK_KERNEL_POOL=json.dumps({"python3": 1})))
+    wait_for(lambda: srv.json("GET", "api/kernel_pool", 200)["python3"]["ready"] == 1, timeout=60)
+    pooled = gateway.kernel_ids()
     alice = requests.Session()
     alice.get(srv.url + "login", timeout=10)
     xsrf = alice.cookies.get("_xsrf")
@@ -149,5 +157,14 @@ def test_username_reaches_the_gateway_for_a_users_file_user(make_server: Callabl
     record = alice.post(srv.url + f"api/kernels/{kernel_id}/execute", headers={"X-XSRFToken": xsrf}, timeout=60,
                         json={"code": "import os; os.environ['KERNEL_USERNAME']"}).json()
     assert result(record) == "'alice'", record
+    assert srv.json("GET", "api/kernel_pool", 200)["python3"]["ready"] == 1  # not taken: started cold
+    assert pooled < gateway.kernel_ids()
+
+    own = srv.start_kernel(name="python3")  # the server's own user: the pooled kernel is its
+    record = execute(srv, own, "import os; os.environ['KERNEL_USERNAME']").json()
+    assert result(record) == repr(os.environ.get("KERNEL_USERNAME") or getpass.getuser()), record
+    assert f"kernel {own} (python3) taken from the pool" in srv.log()
+    assert f"kernel {kernel_id} (python3) taken from the pool" not in srv.log()
     assert alice.delete(srv.url + f"api/kernels/{kernel_id}", headers={"X-XSRFToken": xsrf},
                         timeout=30).status_code == 204
+    srv.json("DELETE", f"api/kernels/{own}", 204)

@@ -4,6 +4,10 @@ It runs kernels as local processes, which is what it does with pods on Kubernete
 same API. Its own Jupyter directories hold one ``python3`` kernelspec run by ``.venv-eg``'s
 python. It refuses kernels for the users in ``unauthorized_users`` (``root`` by default, and
 tests may run as root): here only a name no test uses.
+
+With ``tls``, it serves https with a certificate for 127.0.0.1 from the test session's CA
+(`ca_file`, trustme's); ``"mutual"`` also asks every client for a certificate from that CA
+(`client_cert`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import signal
 import socket
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import requests
+import trustme
 
 from .env import PROJECT, isolated_env
 from .kernels import add_kernelspec
@@ -26,6 +31,32 @@ EG_PYTHON = EG_VENV / "bin" / "python"
 GATEWAY_TOKEN = "gateway-token-9876543210"
 #: The one user the gateway refuses (see the module docstring).
 REFUSED_USER = "refused-by-gateway"
+
+_CA: list[trustme.CA] = []
+
+
+def tls_ca() -> trustme.CA:
+    """One certificate authority for the test session (gateways' and clients' certificates)."""
+    if not _CA:
+        _CA.append(trustme.CA())
+    return _CA[0]
+
+
+def ca_file(directory: Path) -> Path:
+    """The CA's certificate, as a PEM file in `directory`."""
+    path = directory / "ca.pem"
+    tls_ca().cert_pem.write_to_path(str(path))
+    return path
+
+
+def issue(directory: Path, name: str, *identities: str) -> tuple[Path, Path]:
+    """A certificate from the CA for `identities`: its (chain, key) PEM files in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    issued = tls_ca().issue_cert(*identities)
+    cert, key = directory / f"{name}-cert.pem", directory / f"{name}-key.pem"
+    cert.write_bytes(b"".join(pem.bytes() for pem in issued.cert_chain_pems))
+    issued.private_key_pem.write_to_path(str(key))
+    return cert, key
 
 
 def free_port() -> int:
@@ -61,15 +92,24 @@ class Gateway:
     ``base/gateway.log``; the constructor returns once it answers (within 60 s)."""
 
     def __init__(self, base: Path, port: int | None = None, *, token: str = GATEWAY_TOKEN,
-                 extra: list[str] | None = None) -> None:
+                 extra: list[str] | None = None, tls: Literal["server", "mutual"] | None = None) -> None:
         if not EG_PYTHON.exists():
             raise AssertionError(f"{EG_PYTHON} is missing: run `make gateway`")
         self.base = base
         self.token = token
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.extra = extra or []
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.extra = list(extra or [])
         base.mkdir(parents=True, exist_ok=True)
+        self.ca_file: Path | None = None
+        self.client_cert: tuple[Path, Path] | None = None
+        if tls:
+            self.ca_file = ca_file(base)
+            certfile, keyfile = issue(base, "gateway", "127.0.0.1")
+            self.extra += [f"--certfile={certfile}", f"--keyfile={keyfile}"]
+            if tls == "mutual":
+                self.extra.append(f"--client-ca={self.ca_file}")
+                self.client_cert = issue(base, "client", "flask-notebook@example.com")
         self.env = {**os.environ, **isolated_env(base), "PATH": f"{EG_VENV / 'bin'}:{os.environ.get('PATH', '')}"}
         for key in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"):
             self.env.pop(key, None)
@@ -105,6 +145,10 @@ class Gateway:
         return (self.base / "gateway.log").read_text(errors="replace")
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
+        if self.ca_file is not None:
+            kwargs.setdefault("verify", str(self.ca_file))
+        if self.client_cert is not None:
+            kwargs.setdefault("cert", tuple(map(str, self.client_cert)))
         return requests.get(f"{self.url}/{path}", headers={"Authorization": f"token {self.token}"}, timeout=10,
                             **kwargs)
 

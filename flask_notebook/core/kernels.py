@@ -58,7 +58,7 @@ from .kernelspecs import Kernelspecs
 from .messages import Msg
 from .metrics import KernelMetrics
 from .paths import iso_utc
-from .spawn import AdoptedProcess
+from .spawn import AdoptedProcess, process_start
 from .store import Store, kernels_table
 from .users import User
 
@@ -363,6 +363,9 @@ class RegistryKernelManager(KernelManager):
 
 #: This host, in kernel records: only a server on the host where a kernel runs re-attaches it.
 HOST = socket.gethostname()
+#: This process's start (``spawn.process_start``), in its kernel records: with the writer's
+#: pid, what tells a server still running from one that has stopped (`writer_alive`).
+WRITER_START = process_start(os.getpid())
 
 
 class KernelRecords:
@@ -445,8 +448,19 @@ def kernel_record(kernel: Kernel, replica: str = HOST) -> dict[str, Any] | None:
                   for name, value in km.get_connection_info(session=False).items()}
     return {"id": kernel.id, "name": kernel.name, "owner": kernel.owner, "cwd": kernel.cwd,
             "env": kernel.launch_env, "listed": kernel.listed, "launched": kernel.launched, "host": HOST,
-            "replica": replica, "writer": os.getpid(),
+            "replica": replica, "writer": os.getpid(), "writer_start": WRITER_START,
             "connection_file": km.connection_file, "connection_info": connection, "provisioner": info}
+
+
+def writer_alive(record: dict[str, Any]) -> bool:
+    """Whether the server process that wrote `record` still runs on this host (not this one):
+    another server of the same root, data directory and replica name, serving its kernels
+    now. (Its pid with its start time: a pid reused since is no such server.)"""
+    writer = record.get("writer")
+    if not isinstance(writer, int) or writer == os.getpid() or record.get("host") != HOST:
+        return False
+    started = process_start(writer)
+    return started is not None and record.get("writer_start") in (None, started)
 
 
 def record_replica(record: dict[str, Any]) -> str:

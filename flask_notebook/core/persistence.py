@@ -37,7 +37,7 @@ from gevent import Greenlet
 from gevent.event import Event
 from sqlalchemy.engine import Connection
 
-from .kernels import HOST, KernelRegistry, adoptable_here
+from .kernels import HOST, KernelRegistry, adoptable_here, writer_alive
 from .sessions import Sessions
 from .store import Store, kernels_table, sessions_table
 
@@ -60,6 +60,10 @@ def start(kernels: KernelRegistry, sessions: Sessions, store: Store, *, keep: bo
         return None
     replica = _replica(kernels)
     records = [r for r in found if adoptable_here(r, replica)]
+    if not keep:
+        # Another server of this root and data directory may be running now (two
+        # `flask-notebook` in one folder): its kernels are its own, not leftovers of a crash.
+        records = [r for r in records if not writer_alive(r)]
     if not records and not rows:
         return None
     for record in records:
@@ -152,8 +156,9 @@ def _replica(kernels: KernelRegistry) -> str:
 
 
 def _records_elsewhere(store: Store, replica: str) -> list[dict[str, Any]]:
-    """The records another replica would re-attach (its sessions are its own)."""
+    """The records another replica would re-attach, or another server running now holds
+    (their sessions are their own)."""
     try:
-        return [r for r in store.records(kernels_table) if not adoptable_here(r, replica)]
+        return [r for r in store.records(kernels_table) if not adoptable_here(r, replica) or writer_alive(r)]
     except Exception:
         return []

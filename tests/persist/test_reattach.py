@@ -116,6 +116,26 @@ def test_by_default_no_kernel_outlives_the_server(site: Site, sig: int) -> None:
     wait_for(lambda: site.records("kernels") == [], timeout=10)
 
 
+def test_a_second_server_in_the_same_folder_leaves_the_first_one_s_kernels_alone(site: Site) -> None:
+    """Two servers of one root and data directory, at once (default settings): the second's
+    start-up pass stops what a crashed server left, never the kernels of one that runs."""
+    first = site.start()
+    kernel_id = first.start_kernel()
+    session = first.json("POST", "api/sessions", 201,
+                         json={"path": "a.ipynb", "type": "notebook", "kernel": {"id": kernel_id}})
+    assert stdout(first.client(kernel_id).run("x = 7\nprint(x)")) == "7\n"
+    (pid,) = site.kernel_pids()
+    second = site.start()
+    assert second.json("GET", "api/kernels", 200) == []  # waits for the start-up pass
+    assert "not re-attached" not in second.log()
+    assert alive(pid)
+    assert stdout(first.client(kernel_id).run("print(x)")) == "7\n"
+    assert site.records("kernels") == [kernel_id] and site.records("sessions") == [session["id"]]
+    second.stop()
+    first.stop()
+    wait_for(lambda: not alive(pid), timeout=10)
+
+
 def test_a_sandboxed_kernel_outlives_the_server(site: Site) -> None:
     """bubblewrap's ``--die-with-parent`` is off for persisted kernels; the rest of the
     sandbox stays (its own PID namespace: the kernel sees no process of the server)."""

@@ -89,9 +89,13 @@ class Sessions:
     # -- the store ----------------------------------------------------------------------------
 
     def _save(self, session: Session) -> None:
+        """Queue the session's row (the store's writer keeps writes in order: a delete asked
+        for later lands later). The answer does not wait for the database: the session is
+        served from memory here, and a crash in the milliseconds before the write lands loses
+        only its row."""
         if self.store is not None:
-            self.store.put(sessions_table, session.id, session.record(), kernel_id=session.kernel_id,
-                           owner=session.owner)
+            self.store.put_later(sessions_table, session.id, session.record(), what=f"session {session.id}",
+                                 kernel_id=session.kernel_id, owner=session.owner)
 
     def _forget(self, *session_ids: str) -> None:
         if self.store is not None and session_ids:

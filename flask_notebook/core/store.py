@@ -34,7 +34,9 @@ from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
+import gevent
 from gevent import monkey
+from gevent.event import AsyncResult
 from gevent.threadpool import ThreadPool
 from sqlalchemy.engine import Connection, Engine
 
@@ -63,7 +65,65 @@ class _Pools:
         return self.pool
 
 
-_WRITER = _Pools(1)
+#: (ok, value or exception, seconds): what a job on the writer thread gives back.
+Outcome = tuple[bool, Any, float]
+
+
+class _Writer:
+    """The one thread that runs every write of the process, in the order they are asked for.
+
+    A queue of its own rather than a thread pool of one: gevent's pool makes a caller wait
+    for a free worker before it queues anything, so a write that is meant not to be waited
+    for (`Store.write_later`) would wait for the one before it. Outcomes come back to the
+    hub through an ``async`` watcher (libev's thread-safe wake-up), made before the job is
+    queued. None of this without gevent's patching: writes then run inline."""
+
+    def __init__(self) -> None:
+        self._queue: Any = None
+        self._pid = 0  # of the process whose thread serves `_queue` (a fork has none)
+
+    def available(self) -> bool:
+        if not monkey.is_module_patched("threading"):
+            return False
+        if self._queue is None or self._pid != os.getpid():
+            self._queue = monkey.get_original("queue", "SimpleQueue")()
+            self._pid = os.getpid()
+            monkey.get_original("_thread", "start_new_thread")(self._work, (self._queue,))
+        return True
+
+    @staticmethod
+    def _work(queue: Any) -> None:
+        while True:
+            queue.get()()
+
+    def submit(self, job: Callable[[], Outcome], done: Callable[[Outcome], None]) -> None:
+        """Queue `job`; `done` gets its outcome, called in the hub."""
+        watcher = gevent.get_hub().loop.async_()
+        box: list[Outcome] = []
+
+        def delivered() -> None:
+            watcher.close()
+            done(box[0])
+
+        def run() -> None:
+            try:
+                box.append(job())
+            except BaseException as exc:  # the thread must go on, and the caller hear of it
+                box.append((False, exc, 0.0))
+            watcher.send()
+
+        watcher.start(delivered)
+        self._queue.put(run)
+
+    def call(self, job: Callable[[], Outcome]) -> Outcome:
+        """`job`'s outcome, once the writes queued before it and it are done."""
+        result: AsyncResult = AsyncResult()
+        self.submit(job, result.set)
+        outcome: Outcome = result.get()
+        return outcome
+
+
+_WRITER = _Writer()
 _READERS = _Pools(4)
 
 # -- the schema ---------------------------------------------------------------------------------
@@ -207,32 +267,35 @@ class Store:
     def write(self, fn: Callable[[Connection], T]) -> T:
         """``fn(connection)`` in a transaction, on the writer thread, after every write asked
         for before it; committed when it returns, rolled back when it raises."""
-        return self._run(_WRITER, "write", self._in_transaction, fn)
+        if self._closed or not _WRITER.available():
+            return self._run(None, "write", self._in_transaction, fn)
+        ok, value, seconds = _WRITER.call(lambda: _timed(self._in_transaction, fn))
+        if self.timing is not None:
+            self.timing("write", seconds)
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
 
     def write_later(self, fn: Callable[[Connection], object], *, what: str) -> None:
         """``fn(connection)`` as `write` runs it (after the writes asked for before it), but
         queued without waiting for it: for a write on a hot path whose outcome the caller does
         not need. A failure is logged as a warning naming `what`; nothing else reports it."""
-        pool = _WRITER.get() if not self._closed else None
-        if pool is None:
-            started = time.perf_counter()
-            try:
-                self._in_transaction(fn)
-            except Exception as exc:
-                _write_failed(what, exc)
+        if self._closed or not _WRITER.available():
+            ok, value, seconds = _timed(self._in_transaction, fn)
+            if not ok:
+                _write_failed(what, value)
             if self.timing is not None:
-                self.timing("write", time.perf_counter() - started)
+                self.timing("write", seconds)
             return
-        result = pool.spawn(_timed, self._in_transaction, fn)
 
-        def done(outcome: Any) -> None:  # in the hub, as the result's link runs
-            ok, value, seconds = outcome.get()
+        def done(outcome: Outcome) -> None:  # in the hub
+            ok, value, seconds = outcome
             if not ok:
                 _write_failed(what, value)
             if self.timing is not None:
                 self.timing("write", seconds)
 
-        result.rawlink(done)
+        _WRITER.submit(lambda: _timed(self._in_transaction, fn), done)
 
     def read(self, fn: Callable[[Connection], T]) -> T:
         """``fn(connection)`` on a reader thread."""
@@ -246,11 +309,11 @@ class Store:
         with self.engine.connect() as conn:
             return fn(conn)
 
-    def _run(self, pools: _Pools, operation: str, how: Callable[[Callable[[Connection], T]], T],
+    def _run(self, pools: _Pools | None, operation: str, how: Callable[[Callable[[Connection], T]], T],
              fn: Callable[[Connection], T]) -> T:
         started = time.perf_counter()
         try:
-            pool = pools.get() if not self._closed else None
+            pool = pools.get() if pools is not None and not self._closed else None
             if pool is None:
                 return how(fn)
             ok, value = pool.apply(_capture, (how, fn))
@@ -342,10 +405,8 @@ class Store:
     def close(self) -> None:
         """Let the connections go, once the writes queued before (`write_later`) are done.
         Calls after this run inline."""
-        if not self._closed:
-            pool = _WRITER.get()
-            if pool is not None:
-                pool.apply(_nothing)  # the writer thread takes its queue in order: this comes last
+        if not self._closed and _WRITER.available():
+            _WRITER.call(_nothing)  # the writer thread takes its queue in order: this comes last
         self._closed = True
         self.engine.dispose()
 
@@ -400,8 +461,8 @@ def _timed(how: Callable[[Callable[[Connection], T]], T], fn: Callable[[Connecti
     return ok, value, time.perf_counter() - started
 
 
-def _nothing() -> None:
-    pass
+def _nothing() -> Outcome:
+    return True, None, 0.0
 
 
 def _write_failed(what: str, exc: BaseException) -> None:

@@ -241,7 +241,8 @@ class Notebook:
             notary=notary,
             token=token,
             password_hash=password_hash,
-            secret_key=str(settings.secret_key or app.secret_key or secrets.token_hex(32)),
+            secret_key=str(settings.secret_key or app.secret_key
+                           or (_kept_secret(data_dir) if settings.persist_kernels else secrets.token_hex(32))),
             authorize=authorize,
             login_url=login_url,
             settings=settings,
@@ -292,6 +293,37 @@ def _roots(workspaces: Workspaces) -> Callable[[str | None], Root | None]:
     def root(owner: str | None) -> Root | None:
         return workspaces.for_user(User(owner)).root if owner is not None else None
     return root
+
+
+def _kept_secret(data_dir: str) -> str:
+    """The login cookie's key kept in `data_dir` (made once, 0600), for servers whose kernels
+    outlive them: the pages open on those kernels stay logged in across the restart (as
+    jupyter_server keeps its cookie secret in a file).
+
+    :raises ValueError: the file cannot be read or written.
+    """
+    folder = os.path.join(data_dir, "flask_notebook")
+    path = os.path.join(folder, "cookie_secret")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        try:
+            with open(path, encoding="ascii") as f:
+                kept = f.read().strip()
+            if len(kept) >= 32:
+                return kept
+        except FileNotFoundError:
+            pass
+        made = secrets.token_hex(32)
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(made)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(path + ".tmp", path)
+        return made
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"NOTEBOOK_PERSIST_KERNELS is on and the login cookie's key cannot be kept in {path} "
+                         f"({exc}); set NOTEBOOK_SECRET_KEY") from None
 
 
 def _gateway(settings: Settings) -> GatewayClient | None:
@@ -396,6 +428,11 @@ def _store(settings: Settings, data_dir: str, root_dir: str) -> Store:
         store = Store(url, server=server_name(root_dir))
     except ValueError as exc:
         raise ValueError(f"NOTEBOOK_DATABASE_URL: {exc}") from None
+    if store.dialect == "sqlite" and store.engine.url.database in (None, "", ":memory:"):
+        store.close()
+        raise ValueError("NOTEBOOK_DATABASE_URL names an in-memory SQLite database, which each connection would "
+                         "see empty: give a file (sqlite:////path/to/file.sqlite), or leave it unset for one in "
+                         "the data directory")
     try:
         store.migrate()
     except Exception as exc:

@@ -185,7 +185,10 @@ def _database_url(value: Any) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not re.match(r"[A-Za-z][A-Za-z0-9]*(\+[A-Za-z0-9_]+)?://", value):
-        raise Invalid("a database URL such as sqlite:////path/to/file.sqlite or postgresql+psycopg://host/db")
+        # Not `Invalid`, whose message repeats the value: a mistyped URL may hold a password.
+        raise ValueError("NOTEBOOK_DATABASE_URL must be a database URL such as sqlite:////path/to/file.sqlite "
+                         "or postgresql+psycopg://user:password@host/db (the value given is not shown: it may "
+                         "hold a password)")
     return value
 
 
@@ -507,7 +510,8 @@ class Settings:
     secret_key: str | None = setting(
         "NOTEBOOK_SECRET_KEY", None, _secret_key,
         "signs the login cookie (default: the app's ``SECRET_KEY``, else random per process, so logins "
-        "end when the process does).")
+        "end when the process does; with ``NOTEBOOK_PERSIST_KERNELS``, random once and kept in the data "
+        "directory, so logins outlive a restart as the kernels do).")
     allow_hidden: bool = setting("NOTEBOOK_ALLOW_HIDDEN", False, _flag, "serve dot-files.")
     hide_globs: tuple[str, ...] = setting(
         "NOTEBOOK_HIDE_GLOBS", ["__pycache__", "*.pyc", "*.pyo", ".DS_Store", "*~"], _strings("glob patterns"),

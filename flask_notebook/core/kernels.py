@@ -53,6 +53,7 @@ from .cgroups import KernelLimits
 from .channels import KernelChannels, server_message, zmq_context
 from .event_schemas import KERNEL_ACTIONS
 from .gatewayclient import GatewayClient
+from .gatewayclient import Unreachable as GatewayUnreachable
 from .events import EventBus, kernel_action, owner_audience
 from .kernelspecs import Kernelspecs
 from .messages import Msg
@@ -443,13 +444,25 @@ def kernel_record(kernel: Kernel, replica: str = HOST) -> dict[str, Any] | None:
     provisioner_ = km.provisioner
     if provisioner_ is None or not km.has_kernel:
         return None
-    info = LIFECYCLE.run(run_sync(provisioner_.get_provisioner_info))
+    info = _jsonable(LIFECYCLE.run(run_sync(provisioner_.get_provisioner_info)))
     connection = {name: value.decode() if isinstance(value, bytes) else value
                   for name, value in km.get_connection_info(session=False).items()}
     return {"id": kernel.id, "name": kernel.name, "owner": kernel.owner, "cwd": kernel.cwd,
             "env": kernel.launch_env, "listed": kernel.listed, "launched": kernel.launched, "host": HOST,
             "replica": replica, "writer": os.getpid(), "writer_start": WRITER_START,
             "connection_file": km.connection_file, "connection_info": connection, "provisioner": info}
+
+
+def _jsonable(value: Any) -> Any:
+    """`value` with bytes as text (a provisioner's info may hold its connection key as bytes;
+    jupyter_client takes either back)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    return value
 
 
 def writer_alive(record: dict[str, Any]) -> bool:
@@ -1134,6 +1147,16 @@ class KernelRegistry:
         except Exception as exc:
             if shared:
                 self._let_go(kernel, kernel_id, exc)
+                return None
+            if isinstance(exc, GatewayUnreachable):
+                # Not an answer about the kernel: it may well run on. Its record stays for a
+                # server that reaches the gateway (this one's next start).
+                log.warning("kernel %s of the previous server not re-attached for now: %s", kernel_id, exc)
+                if kernel is not None:
+                    remote = gateways.remote(kernel.km)
+                    if remote is not None:
+                        remote.detach()
+                    _discard(kernel.km)
                 return None
             log.warning("kernel %s of the previous server not re-attached: %s", kernel_id, exc)
             if kernel is not None:

@@ -60,19 +60,22 @@ def start(kernels: KernelRegistry, sessions: Sessions, store: Store, *, keep: bo
         return None
     replica = _replica(kernels)
     records = [r for r in found if adoptable_here(r, replica)]
-    if not keep:
-        # Another server of this root and data directory may be running now (two
-        # `flask-notebook` in one folder): its kernels are its own, not leftovers of a crash.
-        records = [r for r in records if not writer_alive(r)]
-    if not records and not rows:
+    # Another server of this root and data directory may be running now: two `flask-notebook`
+    # in one folder (its kernels are its own, not leftovers of a crash), or the old worker of a
+    # rolling restart, about to exit (its kernels are re-attached once it has: `_late_pass`).
+    live = {str(r["id"]) for r in records if writer_alive(r)}
+    records = [r for r in records if str(r["id"]) not in live]
+    if not records and not rows and not (keep and live):
         return None
-    for record in records:
-        kernels.reattaching[str(record["id"])] = Event()
-    return gevent.spawn(reattach, kernels, sessions, store, records, rows, keep=keep, timeout=timeout)
+    for kernel_id in [str(r["id"]) for r in records] + (sorted(live) if keep else []):
+        kernels.reattaching[kernel_id] = Event()
+    return gevent.spawn(reattach, kernels, sessions, store, records, rows, keep=keep, timeout=timeout,
+                        live=live if keep else set())
 
 
 def reattach(kernels: KernelRegistry, sessions: Sessions, store: Store, records: list[dict[str, Any]],
-             rows: list[dict[str, Any]], *, keep: bool, timeout: float = PROBE_TIMEOUT) -> list[str]:
+             rows: list[dict[str, Any]], *, keep: bool, timeout: float = PROBE_TIMEOUT,
+             live: set[str] | None = None) -> list[str]:
     """Re-attach to (`keep`), or stop, the kernels of `records`, all in parallel; restore
     the sessions (`rows`) of those re-attached, delete the others'. Returns the ids
     re-attached."""
@@ -101,7 +104,8 @@ def reattach(kernels: KernelRegistry, sessions: Sessions, store: Store, records:
         log.info("%d of %d kernel(s) of the previous server re-attached in %.2f s%s", len(attached), len(records),
                  time.monotonic() - started, "" if keep else " (NOTEBOOK_PERSIST_KERNELS is off: the others stopped)")
     if keep:
-        attached += _late_pass(kernels, sessions, store, {str(r["id"]) for r in records}, timeout=timeout)
+        attached += _late_pass(kernels, sessions, store, {str(r["id"]) for r in records}, timeout=timeout,
+                               live=live or set())
     other_hosts = {str(r["id"]) for r in _records_elsewhere(store, _replica(kernels))}
     stale = [str(row["id"]) for kernel_id, group in by_kernel.items() for row in group
              if kernel_id not in kernels.kernels and kernel_id not in other_hosts]
@@ -114,35 +118,65 @@ def reattach(kernels: KernelRegistry, sessions: Sessions, store: Store, records:
 
 #: Seconds after the first pass before the second (`_late_pass`).
 LATE_PASS = 3.0
+#: Seconds the late pass waits, looking again every second, for the server that holds
+#: kernels of this one's records to exit (a rolling restart's old worker); then it leaves them
+#: to that server.
+LATE_WINDOW = 30.0
 
 
 def _late_pass(kernels: KernelRegistry, sessions: Sessions, store: Store, seen: set[str], *,
-               timeout: float) -> list[str]:
+               timeout: float, live: set[str]) -> list[str]:
     """The records and sessions the previous server wrote after they were read: in a rolling
     restart (gunicorn's HUP) the old worker serves on for a moment beside the new one, and a
     kernel it started, or a session it made, then would be left out until the next restart.
     Read again, a little later; adopt the kernels of records not `seen` in the first pass and
     written by another process (never one this server started, or is shutting down), and the
-    sessions not known of kernels listed. Returns the ids re-attached."""
+    sessions not known of kernels listed. A record whose writer still runs (`live`, and any
+    found now) is adopted once that server has exited, looked for every second for
+    `LATE_WINDOW` seconds; a request waiting for one (``await_reattach``) is let go then.
+    Returns the ids re-attached."""
+    attached: list[str] = []
+    deadline = time.monotonic() + LATE_PASS + LATE_WINDOW
     gevent.sleep(LATE_PASS)
     try:
-        records = [r for r in store.records(kernels_table)
-                   if adoptable_here(r, _replica(kernels)) and str(r["id"]) not in seen
-                   and r.get("writer") != os.getpid()
-                   and str(r["id"]) not in kernels.kernels]
-        rows = store.records(sessions_table)
-    except Exception:
-        log.exception("the kernel records could not be read again")
-        return []
-    known = sessions.ids()
-    sessions.restore(row for row in rows if str(row.get("kernel_id")) in kernels.kernels and str(row["id"]) not in known)
-    attached = []
-    for record in records:
-        kernel = kernels.adopt(record, timeout=timeout)
-        if kernel is not None:
-            sessions.restore(row for row in rows if row.get("kernel_id") == kernel.id)
-            attached.append(kernel.id)
-    return attached
+        while True:
+            try:
+                records = [r for r in store.records(kernels_table)
+                           if adoptable_here(r, _replica(kernels)) and str(r["id"]) not in seen
+                           and r.get("writer") != os.getpid()
+                           and str(r["id"]) not in kernels.kernels]
+                rows = store.records(sessions_table)
+            except Exception:
+                log.exception("the kernel records could not be read again")
+                return attached
+            known = sessions.ids()
+            sessions.restore(row for row in rows
+                             if str(row.get("kernel_id")) in kernels.kernels and str(row["id"]) not in known)
+            waiting = False
+            for record in records:
+                kernel_id = str(record["id"])
+                if writer_alive(record):
+                    waiting = True
+                    continue
+                seen.add(kernel_id)
+                kernel = kernels.adopt(record, timeout=timeout)
+                if kernel is not None:
+                    sessions.restore(row for row in rows if row.get("kernel_id") == kernel.id)
+                    attached.append(kernel.id)
+                _release(kernels, kernel_id)
+            if not waiting or time.monotonic() >= deadline:
+                return attached
+            gevent.sleep(1.0)
+    finally:
+        for kernel_id in live:
+            _release(kernels, kernel_id)
+
+
+def _release(kernels: KernelRegistry, kernel_id: str) -> None:
+    """Let requests waiting for `kernel_id`'s re-attachment go on."""
+    done = kernels.reattaching.pop(kernel_id, None)
+    if done is not None:
+        done.set()
 
 
 def _rows(conn: Connection, store: Store, table: sa.Table) -> list[dict[str, Any]]:

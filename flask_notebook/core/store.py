@@ -28,7 +28,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import time
+from urllib.parse import unquote
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -216,10 +218,17 @@ def default_url(data_dir: str, root_dir: str) -> str:
     return "sqlite:///" + path
 
 
+#: Query parameters of a database URL whose values are hidden in logs and errors.
+_SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key", re.IGNORECASE)
+
+
 def redacted(url: str) -> str:
-    """`url` with its password hidden, for logs and errors."""
+    """`url` with its password hidden, for logs and errors: the one before ``@`` and any query
+    parameter that names one (``?password=``, ``sslpassword``...)."""
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
+        parsed = sa.engine.make_url(url)
+        hidden = {name: "***" if _SECRET_PARAMETER.search(name) else value for name, value in parsed.query.items()}
+        return unquote(parsed.set(query=hidden).render_as_string(hide_password=True))
     except Exception:
         return "<unparsable database URL>"
 

@@ -11,8 +11,10 @@ import signal
 from pathlib import Path
 
 import pytest
+import requests
 
 from .conftest import PERSIST, Site, alive, stdout
+from ..support.server import Server
 from ..support.waiting import wait_for
 
 pytestmark = pytest.mark.live
@@ -116,24 +118,49 @@ def test_by_default_no_kernel_outlives_the_server(site: Site, sig: int) -> None:
     wait_for(lambda: site.records("kernels") == [], timeout=10)
 
 
-def test_a_second_server_in_the_same_folder_leaves_the_first_one_s_kernels_alone(site: Site) -> None:
-    """Two servers of one root and data directory, at once (default settings): the second's
-    start-up pass stops what a crashed server left, never the kernels of one that runs."""
-    first = site.start()
+@pytest.mark.parametrize("env", [None, PERSIST], ids=["default", "persist"])
+def test_a_second_server_in_the_same_folder_leaves_the_first_one_s_kernels_alone(
+        site: Site, env: dict[str, str] | None) -> None:
+    """Two servers of one root and data directory, at once: the second's start-up pass
+    stops (by default) or re-attaches (persisting) what a server that has exited left, never
+    the kernels of one that runs."""
+    first = site.start(env)
     kernel_id = first.start_kernel()
     session = first.json("POST", "api/sessions", 201,
                          json={"path": "a.ipynb", "type": "notebook", "kernel": {"id": kernel_id}})
     assert stdout(first.client(kernel_id).run("x = 7\nprint(x)")) == "7\n"
     (pid,) = site.kernel_pids()
-    second = site.start()
+    second = site.start(env)
     assert second.json("GET", "api/kernels", 200) == []  # waits for the start-up pass
     assert "not re-attached" not in second.log()
     assert alive(pid)
     assert stdout(first.client(kernel_id).run("print(x)")) == "7\n"
     assert site.records("kernels") == [kernel_id] and site.records("sessions") == [session["id"]]
     second.stop()
-    first.stop()
+    assert stdout(first.client(kernel_id).run("print(x)")) == "7\n"
+    first.json("DELETE", f"api/sessions/{session['id']}", 204)
     wait_for(lambda: not alive(pid), timeout=10)
+    first.stop()
+
+
+def test_a_login_outlives_the_server_as_its_kernels_do(site: Site) -> None:
+    """With persistence, the login cookie's key is kept in the data directory: a page open on
+    a kernel that survived a restart is still logged in (it was logged out before)."""
+    first = site.start(PERSIST)
+    browser = requests.Session()
+    browser.get(f"{first.url}login", timeout=10)
+    form = {"password": first.token, "_xsrf": browser.cookies["_xsrf"]}
+    assert browser.post(f"{first.url}login", data=form, allow_redirects=False, timeout=10).status_code == 302
+    assert browser.get(f"{first.url}api/status", timeout=10).status_code == 200  # by the cookie alone
+    secret = site.base / "data" / "flask_notebook" / "cookie_secret"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    first.stop()
+    (site.base / "server.log").rename(site.base / "server-first.log")
+    second = Server(site.base, ["--port", str(first.port)], PERSIST)  # the same address: the cookie's name has it
+    site.servers.append(second)
+    assert browser.get(f"{second.url}api/status", timeout=10).status_code == 200
+    assert browser.get(f"{second.url}api/status", cookies={}, headers={"Cookie": ""}, timeout=10).status_code != 200
+    second.stop()
 
 
 def test_a_sandboxed_kernel_outlives_the_server(site: Site) -> None:

@@ -84,10 +84,10 @@ def test_a_write_waiting_on_a_lock_does_not_stop_the_server(db_url: str, tmp_pat
         second: dict[str, Any] = {}
         poster = threading.Thread(target=lambda: second.update(start_run(server, path="quick.ipynb")))
         poster.start()
+        # A hub held by the waiting write would answer none of these before the lock goes,
+        # which is after them: they would time out.
         for _ in range(5):
-            started = time.monotonic()
             assert server.request("GET", "api/status", timeout=5).status_code == 200
-            assert time.monotonic() - started < 1.0
             assert server.request("GET", "api/kernelspecs", timeout=5).status_code == 200
         assert poster.is_alive() and not second
         holder.rollback() if db_url.startswith("postgresql") else holder.execute("ROLLBACK")

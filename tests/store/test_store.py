@@ -190,3 +190,23 @@ def test_a_stored_execution_record_is_its_owners_only(store: Store) -> None:
     for user, kernel_id in ((bob, None), (alice, "k2")):
         with pytest.raises(errors.NotFound, match="No such request: e1"):
             executions.get("e1", kernel_id, user=user)
+
+
+def test_passwords_in_a_database_url_are_hidden_wherever_they_are() -> None:
+    shown = store_module.redacted("postgresql+psycopg://u:secret1@127.0.0.1:1/db?password=secret2&sslmode=require")
+    assert "secret" not in shown and "u:***@127.0.0.1:1/db" in shown and "sslmode=require" in shown
+    assert "secret" not in store_module.redacted("postgresql+psycopg:///db?host=/x&sslpassword=secret3")
+
+
+def test_a_mistyped_database_url_is_refused_without_being_echoed() -> None:
+    with pytest.raises(ValueError, match="NOTEBOOK_DATABASE_URL") as refused:
+        Settings.from_config({"NOTEBOOK_DATABASE_URL": "u:secret@127.0.0.1/db"})
+    assert "secret" not in str(refused.value)
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_sqlite_database_is_refused_with_one_line(root: Path, url: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        create_app({"NOTEBOOK_ROOT_DIR": str(root), "NOTEBOOK_TOKEN": TOKEN, "NOTEBOOK_DATABASE_URL": url})
+    message = str(refused.value)
+    assert message.startswith("NOTEBOOK_DATABASE_URL") and "in-memory" in message and "\n" not in message

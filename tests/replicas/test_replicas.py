@@ -6,8 +6,10 @@ and are told that nothing is replayed (never sent twice)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import psycopg
 import requests
 
 from ..support.env import AUTH, TOKEN
@@ -119,3 +121,10 @@ def test_a_killed_replica_s_clients_continue_on_the_other(cluster: Cluster) -> N
     again = cluster.start("a", port=a.port)
     wait_for(lambda: state_on(again, kernel_id) in ("idle", "busy") or None, timeout=30)
     assert stdout_of(again.client(kernel_id).run("print(x + 1)")) == "43\n"
+    # Its record is written anew, by this process: a record left naming the dead one would let
+    # a later server take the kernel for a crash's leftover (its key was bytes: not JSON).
+    with psycopg.connect(cluster.database_url.replace("postgresql+psycopg", "postgresql")) as db:
+        wait_for(lambda: json.loads(db.execute("SELECT record FROM kernels WHERE id = %s",
+                                               (kernel_id,)).fetchone()[0])["writer"] == again.proc.pid,
+                 timeout=10)
+    assert "could not be written" not in again.log()

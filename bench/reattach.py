@@ -25,33 +25,19 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 import requests
 
 import run  # bench/run.py: servers, their clean-up, the environment header
 from run import BenchError, Server
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.kernels import kernel_processes  # noqa: E402
+
 RESULTS = os.path.join(run.HERE, "results-reattach-latest.txt")
 TARGET = 5.0
 DEADLINE = 120.0
-
-
-def kernel_pids(runtime_dir: str) -> list[int]:
-    """Live processes started with a connection file in `runtime_dir`."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read().decode(errors="replace")
-            with open(f"/proc/{entry}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if runtime_dir in cmdline and state != "Z":
-            pids.append(int(entry))
-    return pids
 
 
 def server(root: str, work: str, env: dict[str, str], n: int) -> Server:
@@ -99,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         assert first.proc is not None
         first.proc.send_signal(signal.SIGKILL)
         first.proc.wait(timeout=10)
-        left = len(kernel_pids(runtime_dir))
+        left = len(kernel_processes(Path(runtime_dir)))
         if left < n:
             raise BenchError(f"only {left} of {n} kernel processes outlived the server")
 
@@ -171,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for srv in servers:
             srv.stop()
-        for pid in kernel_pids(runtime_dir):
+        for pid in kernel_processes(Path(runtime_dir)):
             try:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):

@@ -64,6 +64,9 @@ def test_a_write_waiting_on_a_lock_does_not_stop_the_server(db_url: str, tmp_pat
         write_notebook(server.root / "slow.ipynb", wait_file(gate) + "print('end')")
         run = start_run(server, path="slow.ipynb")
         wait_for(lambda: get_run(server, run["id"])["status"] == "running", timeout=30)
+        # The run waits for its "running" record to be written before its first cell: the lock
+        # must come after that write, or the cell (and the end this test waits for) waits for it.
+        wait_for(lambda: run_records(server.base, db_url).get(run["id"], {}).get("status") == "running", timeout=30)
         if db_url.startswith("postgresql"):
             holder = psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"))
             holder.execute("SELECT id FROM runs WHERE id = %s FOR UPDATE", (run["id"],))

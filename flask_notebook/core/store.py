@@ -253,8 +253,12 @@ class Store:
         self.timing = timing
         try:
             parsed = sa.engine.make_url(url)
-        except sa.exc.ArgumentError as exc:
-            raise ValueError(f"not a database URL: {exc}") from None
+        except (sa.exc.ArgumentError, ValueError):
+            # Neither message is shown: SQLAlchemy's repeats the URL, password included, and a
+            # bad port's is int()'s ("invalid literal ... ':1'" for an unbracketed IPv6 host).
+            raise ValueError("cannot be parsed as a database URL (is its port a number? an IPv6 host goes in "
+                             "brackets: postgresql+psycopg://user:password@[::1]:5432/db); the value is not "
+                             "shown: it may hold a password") from None
         self.dialect = parsed.get_backend_name()
         options: dict[str, Any] = {"pool_pre_ping": True}
         if self.dialect == "sqlite":

@@ -204,6 +204,16 @@ def test_a_mistyped_database_url_is_refused_without_being_echoed() -> None:
     assert "secret" not in str(refused.value)
 
 
+@pytest.mark.parametrize("url", ["postgresql+psycopg://u:secret@::1/db", "postgresql+psycopg://u:secret@[::1/db",
+                                 "postgresql+psycopg://u:secret@h:port/db"])
+def test_an_unparsable_database_url_says_why_without_echoing_it(root: Path, url: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        create_app({"NOTEBOOK_ROOT_DIR": str(root), "NOTEBOOK_TOKEN": TOKEN, "NOTEBOOK_DATABASE_URL": url})
+    message = str(refused.value)
+    assert message.startswith("NOTEBOOK_DATABASE_URL") and "IPv6 host goes in brackets" in message
+    assert "secret" not in message and "\n" not in message
+
+
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
 def test_an_in_memory_sqlite_database_is_refused_with_one_line(root: Path, url: str) -> None:
     with pytest.raises(ValueError) as refused:

@@ -278,7 +278,10 @@ def guard_page() -> BaseResponse | None:
         st = state()
         if request.method not in SAFE_METHODS:
             raise errors.Forbidden("Forbidden")
-        here = request.script_root + request.full_path.rstrip("?")
+        # Where to come back after login, without a ?token= that just failed: it would fail
+        # again there, and stay in the address bar and the history.
+        query = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "token"])
+        here = request.script_root + request.path + (f"?{query}" if query else "")
         if st.authorize is not None:
             target = host_login_url(here)
             if target is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlsplit
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,17 @@ def test_unauthenticated_page_redirects_to_login(anon: FlaskClient) -> None:
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login?next=")
     assert "x%3D1" in response.headers["Location"] or "x=1" in response.headers["Location"]
+
+
+def test_a_failed_query_token_is_left_out_of_the_way_back(anon: FlaskClient) -> None:
+    """A page asked with a wrong ?token= goes to the login form, which brings the browser back
+    without it (it would fail again, and stay in the address bar); other parameters stay."""
+    response = anon.get("/tree/a%20b?token=wrong-secret&x=1&x=2")
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert "wrong-secret" not in location and "token" not in location
+    status, back = _login(anon, next_url=parse_qs(urlsplit(location).query)["next"][0])
+    assert status == 302 and back == "/tree/a%20b?x=1&x=2"
 
 
 @pytest.mark.parametrize(

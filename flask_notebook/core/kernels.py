@@ -1139,7 +1139,7 @@ class KernelRegistry:
                 raise LookupError("its process is gone")
             self._equip(kernel)
             if not keep:
-                raise LookupError("kernels do not outlive the server (NOTEBOOK_PERSIST_KERNELS is off)")
+                raise _Leftover("kernels do not outlive the server (NOTEBOOK_PERSIST_KERNELS is off)")
             if not record.get("listed"):
                 raise LookupError("it was a pooled kernel")
             if not kernel.responsive(timeout):
@@ -1158,7 +1158,10 @@ class KernelRegistry:
                         remote.detach()
                     _discard(kernel.km)
                 return None
-            log.warning("kernel %s of the previous server not re-attached: %s", kernel_id, exc)
+            if isinstance(exc, _Leftover):  # expected: what a crash with persistence off leaves
+                log.info("kernel %s left running by the previous server: stopped, as %s", kernel_id, exc)
+            else:
+                log.warning("kernel %s of the previous server not re-attached: %s", kernel_id, exc)
             if kernel is not None:
                 gevent.spawn(self._stop, kernel, 0, "The kernel did not answer after a server restart")
             if self.records is not None:
@@ -1571,6 +1574,10 @@ def _remove(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+class _Leftover(LookupError):
+    """A previous server's kernel that is stopped because persistence is off (``adopt``)."""
 
 
 def _discard(km: KernelManager) -> None:

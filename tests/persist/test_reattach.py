@@ -132,7 +132,7 @@ def test_a_second_server_in_the_same_folder_leaves_the_first_one_s_kernels_alone
     (pid,) = site.kernel_pids()
     second = site.start(env)
     assert second.json("GET", "api/kernels", 200) == []  # waits for the start-up pass
-    assert "not re-attached" not in second.log()
+    assert "not re-attached" not in second.log() and "left running" not in second.log()
     assert alive(pid)
     assert stdout(first.client(kernel_id).run("print(x)")) == "7\n"
     assert site.records("kernels") == [kernel_id] and site.records("sessions") == [session["id"]]

@@ -286,6 +286,7 @@ class Notebook:
         # The kernels the previous server left (NOTEBOOK_PERSIST_KERNELS: re-attached; else
         # stopped), in the background too; a request for one of them waits meanwhile.
         persistence.start(kernels, state.sessions, store, keep=settings.persist_kernels)
+        state.runs.stop_orphans()  # once those kernels are back
 
 
 def _roots(workspaces: Workspaces) -> Callable[[str | None], Root | None]:

@@ -150,7 +150,7 @@ class Run:
         """What is kept on disk: the model, its owner and what the model leaves out."""
         return {**self.model(), "owner": self.owner, "allow_stdin": self.allow_stdin,
                 "injected_cell": self.injected_cell, "created_ts": self.created, "started_ts": self.started,
-                "finished_ts": self.finished}
+                "finished_ts": self.finished, "own_kernel": self.own_kernel}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Run:
@@ -168,6 +168,7 @@ class Run:
         run.created = float(record.get("created_ts") or time.time())
         run.started = record.get("started_ts")
         run.finished = record.get("finished_ts")
+        run.own_kernel = bool(record.get("own_kernel"))
         if run.done:
             run.events.append("done", run.model())
         return run

@@ -88,6 +88,9 @@ class Runs:
         self._slots = BoundedSemaphore(max_concurrent)
         #: Where ended runs are counted, if anywhere.
         self.metrics: Metrics | None = None
+        #: The kernels of runs the previous server left running (kernel id -> whether it was
+        #: the run's own), which may have outlived it (``stop_orphans``).
+        self._orphans: dict[str, bool] = {}
         self._load(import_dir)
 
     # -- reading -----------------------------------------------------------------------------
@@ -466,7 +469,10 @@ class Runs:
                 continue
             if not run.done:
                 # Its kernel was a child of the server and died with it (or, the caller's, was
-                # shut down with it): nothing of the run is left to go on with.
+                # shut down with it): nothing of the run is left to go on with. (With
+                # NOTEBOOK_PERSIST_KERNELS the kernel may live on, still in the cell: ``stop_orphans``.)
+                if run.status == "running" and run.kernel_id:
+                    self._orphans[run.kernel_id] = run.own_kernel
                 run.finish("failed", {"ename": "ServerStopped",
                                       "evalue": f"The server stopped while the run was {run.status}",
                                       "cell_id": run.current_cell})
@@ -474,6 +480,30 @@ class Runs:
             run.forget_events()
             self._runs[run.id] = run
         self._purge()
+
+    def stop_orphans(self) -> None:
+        """After the previous server's kernels are re-attached (``core.persistence``): a run of
+        that server that was running is recorded as stopped (``ServerStopped``), so its kernel,
+        if it outlived the server, is stopped in the cell too: interrupted, or shut down if it
+        was the run's own. Otherwise it would stay busy in a cell nobody follows any longer."""
+        orphans, self._orphans = self._orphans, {}
+        for kernel_id, own in orphans.items():
+            gevent.spawn(self._stop_orphan, kernel_id, own)
+
+    def _stop_orphan(self, kernel_id: str, own: bool) -> None:
+        if not self.kernels.await_reattach(kernel_id) or kernel_id not in self.kernels.kernels:
+            return
+        try:
+            if own:
+                self.kernels.shutdown_kernel(kernel_id)
+            else:
+                self.kernels.interrupt_kernel(kernel_id, timeout=10)
+            log.info("kernel %s, left in a run by the previous server, %s", kernel_id,
+                     "shut down" if own else "interrupted")
+        except errors.NotFound:
+            pass
+        except Exception:
+            log.exception("kernel %s, left in a run by the previous server, could not be stopped", kernel_id)
 
     def close(self) -> None:
         """Cancel every unfinished run and wait (a little) for each to end and save, before the

@@ -172,8 +172,28 @@ export class Runs extends EventTarget {
     // The browser reconnects by itself (with Last-Event-ID) after a network failure; an
     // HTTP error closes the stream for good: then ask what became of the run.
     source.addEventListener("error", () => {
-      if (source.readyState === EventSource.CLOSED && !run.ended) setTimeout(() => this.resume(run), RESUME_DELAY_MS);
+      if (run.ended) return;
+      if (source.readyState === EventSource.CLOSED) setTimeout(() => this.resume(run), RESUME_DELAY_MS);
+      // Reconnecting. A server that restarted meanwhile (kernels kept, NOTEBOOK_PERSIST_KERNELS)
+      // has ended the run (it stopped with the old one) and numbers its events anew: nothing
+      // it streams comes after our Last-Event-ID. Ask once the server answers again.
+      else setTimeout(() => this.check(run, source), RESUME_DELAY_MS);
     });
+  }
+
+  /** While its stream reconnects: end a run the server says is over. */
+  async check(run, source) {
+    if (run.ended || run.source !== source) return;
+    try {
+      const { data } = await request("GET", apiUrl("runs", run.id));
+      if (!ACTIVE.has(data.status)) this.end(run, data);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) {
+        source.close();
+        this.forget(run);
+      }
+      // Otherwise the server is still away: the stream's next error asks again.
+    }
   }
 
   async resume(run) {

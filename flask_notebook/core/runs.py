@@ -438,10 +438,10 @@ class Runs:
         if run.own_kernel and run.kernel is not None:
             gevent.spawn(_shutdown_quietly, self.kernels, run.kernel.id)
         run.kernel = None
+        if self.metrics is not None:  # counted before the write waits: the API says "ended" already
+            self.metrics.run_ended(run)
         self.store.write(run.id, run.record())
         log.info("run %s of %s %s", run.id, run.path, run.status)
-        if self.metrics is not None:
-            self.metrics.run_ended(run)
         self._purge()
 
     # -- history ------------------------------------------------------------------------------------

@@ -89,7 +89,36 @@ def program_path(argv0: str, env: dict[str, str] | None) -> str:
     return found
 
 
-class KernelProcess:
+class _Process:
+    """The part of ``subprocess.Popen``'s interface that jupyter_client's provisioner and the
+    terminals use, over ``result`` (an ``AsyncResult`` set to the exit status when the process
+    ends) and the subclass's ``send_signal``."""
+
+    args: list[str]
+    returncode: int | None
+    result: AsyncResult
+
+    def send_signal(self, signum: int) -> None:
+        raise NotImplementedError
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """:raises subprocess.TimeoutExpired: still running after `timeout` seconds."""
+        self.result.wait(timeout=timeout)
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        return self.returncode
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+class KernelProcess(_Process):
     """A child started by ``os.posix_spawn``, with the part of ``subprocess.Popen``'s interface
     that jupyter_client's provisioner and the terminals use. Needs gevent's patched ``os``.
 
@@ -148,25 +177,9 @@ class KernelProcess:
         self.returncode = os.waitstatus_to_exitcode(status)
         self.result.set(self.returncode)
 
-    def poll(self) -> int | None:
-        return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        """:raises subprocess.TimeoutExpired: still running after `timeout` seconds."""
-        self.result.wait(timeout=timeout)
-        if self.returncode is None:
-            raise subprocess.TimeoutExpired(self.args, timeout or 0)
-        return self.returncode
-
     def send_signal(self, signum: int) -> None:
         if self.returncode is None:
             os.kill(self.pid, signum)
-
-    def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
 
 
 def _is_inheritable(fd: int) -> bool:
@@ -192,7 +205,7 @@ def process_start(pid: int) -> str | None:
     return f"{boot}:{int(fields[19])}"
 
 
-class AdoptedProcess:
+class AdoptedProcess(_Process):
     """A kernel process this server did not start: one that outlived the server before it
     (``NOTEBOOK_PERSIST_KERNELS``), re-attached. The part of ``subprocess.Popen``'s interface
     that `KernelProcess` has, for a process that is not our child: no ``waitpid``. Its exit is
@@ -249,16 +262,6 @@ class AdoptedProcess:
                 self._pidfd = None
             self.result.set(self.returncode)
 
-    def poll(self) -> int | None:
-        return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        """:raises subprocess.TimeoutExpired: still running after `timeout` seconds."""
-        self.result.wait(timeout=timeout)
-        if self.returncode is None:
-            raise subprocess.TimeoutExpired(self.args, timeout or 0)
-        return self.returncode
-
     def send_signal(self, signum: int) -> None:
         if self.returncode is not None:
             return
@@ -269,9 +272,3 @@ class AdoptedProcess:
                 os.kill(self.pid, signum)
         except ProcessLookupError:
             pass
-
-    def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)

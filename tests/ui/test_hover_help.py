@@ -199,7 +199,6 @@ def test_hover_help_setting_reaches_open_tabs(page: Page, ui_server: UIServer) -
     expect(kernel_state(other)).to_have_text("Kernel Idle")
     hover_word(other, 1, "print")
     expect(other.get_by_role("tooltip")).to_contain_text("Prints the values to a stream")
-    # And off again from there: this tab stops asking.
     wait_for(lambda: stored(ui_server).get("hoverHelp") is True, timeout=10)
     other.close()
     ui_server.json("PUT", "api/config/flask_notebook", 204, json={})

@@ -17,7 +17,8 @@ bp = Blueprint("config", __name__, url_prefix="/config")
 
 #: The section our own pages keep each user's settings in (the notebook page's Settings menu):
 #: ``theme`` ("light", "dark" or "system"), ``autosaveInterval`` (seconds, 0: no autosave),
-#: ``lineNumbers`` (bool: new editors show line numbers), ``codeFontSize`` (px, 8 to 32).
+#: ``lineNumbers`` (bool: new editors show line numbers), ``codeFontSize`` (px, 8 to 32),
+#: ``hoverHelp`` (bool: the kernel's help when the mouse rests on a name in a code cell).
 UI_SECTION = "flask_notebook"
 THEMES = ("light", "dark", "system")
 FONT_SIZES = range(8, 33)
@@ -61,6 +62,8 @@ def ui_settings() -> dict[str, Any]:
         settings["autosaveInterval"] = interval
     if isinstance(stored.get("lineNumbers"), bool):
         settings["lineNumbers"] = stored["lineNumbers"]
+    if isinstance(stored.get("hoverHelp"), bool):
+        settings["hoverHelp"] = stored["hoverHelp"]
     size = stored.get("codeFontSize")
     if isinstance(size, int) and not isinstance(size, bool) and size in FONT_SIZES:
         settings["codeFontSize"] = size

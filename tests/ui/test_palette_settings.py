@@ -114,7 +114,7 @@ def test_settings_persist_and_apply_everywhere(page: Page, ui_server: UIServer) 
     expect(cell(page, 1).locator(".cm-editor")).to_have_css("font-size", "19px")
     assert page.evaluate("nbApp.saver.autosaveSeconds") == 7
     wait_for(lambda: stored(ui_server) == {"theme": "light", "codeFontSize": 19, "autosaveInterval": 7,
-                                           "lineNumbers": True}, timeout=10)
+                                           "lineNumbers": True, "hoverHelp": False}, timeout=10)
     ui_server.json("PUT", "api/contents/notes.txt", (200, 201), json={"type": "file", "format": "text", "content": "x"})
     page.goto("edit/notes.txt")  # the text editor's font too
     expect(page.get_by_role("textbox", name="Contents of notes.txt")).to_have_css("font-size", "19px")

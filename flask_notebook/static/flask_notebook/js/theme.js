@@ -10,7 +10,7 @@ import { apiUrl, pageConfig, request } from "./api.js";
 export const SECTION = "flask_notebook";
 
 /** What a user who never chose gets (autosaveInterval: the server's default, page config). */
-export const DEFAULTS = { theme: "system", lineNumbers: false, codeFontSize: 13 };
+export const DEFAULTS = { theme: "system", lineNumbers: false, codeFontSize: 13, hoverHelp: false };
 
 const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("flask-notebook-settings") : null;
 const listeners = new Set();

@@ -2,10 +2,12 @@
 // cursor with the signature and docstring (ANSI rendered), and, on a second Shift-Tab or its
 // "Expand help" button, the same text in the pager: a panel at the bottom of the page that
 // stays while the person types, closed by its button or Esc. Shift-Tab in leading whitespace
-// or on a selection still dedents.
+// or on a selection still dedents. The same help also comes when the mouse rests on a name
+// (hover), if the person turned it on in Settings ("hoverHelp", off by default).
 
 import { Prec, StateEffect, StateField } from "@codemirror/state";
-import { EditorView, keymap, showTooltip } from "@codemirror/view";
+import { EditorView, closeHoverTooltips, hasHoverTooltips, hoverTooltip, keymap, showTooltip } from "@codemirror/view";
+import { currentSettings } from "../../js/theme.js";
 import { appendAnsi } from "./ansi.js";
 import { ask, inLeadingSpace, readyKernel, toCodePoints } from "./complete.js";
 
@@ -23,30 +25,41 @@ function nameAt(state, pos) {
   return call ? call[1] : "";
 }
 
+/** Ask the kernel for help on the name at `pos` of `code`: its text (ANSI), or null. */
+async function askHelp(kernel, code, pos) {
+  const reply = await ask(kernel, "inspect_request", { code, cursor_pos: toCodePoints(code, pos), detail_level: 0 });
+  if (!reply || reply.status !== "ok" || !reply.found) return null;
+  const text = (reply.data || {})["text/plain"];
+  return typeof text === "string" && text ? text : null;
+}
+
+/** The tooltip's content: the help text and an "Expand help" button that calls `onExpand`. */
+function helpDom(help, onExpand, title) {
+  const dom = document.createElement("div");
+  dom.className = "nb-help-tooltip";
+  dom.setAttribute("role", "tooltip");
+  dom.id = `nb-help-${Math.random().toString(36).slice(2)}`;
+  const text = document.createElement("pre");
+  text.className = "nb-help-text";
+  appendAnsi(text, help.text);
+  const expand = document.createElement("button");
+  expand.type = "button";
+  expand.className = "nb-help-expand";
+  expand.textContent = "Expand help";
+  expand.title = title;
+  // A click must not take the focus from where it is (the editor's tooltip would close).
+  expand.addEventListener("mousedown", (event) => event.preventDefault());
+  expand.addEventListener("click", onExpand);
+  dom.append(text, expand);
+  return dom;
+}
+
 function helpTooltip(help) {
   return {
     pos: help.pos,
     above: false,
     strictSide: false,
-    create(view) {
-      const dom = document.createElement("div");
-      dom.className = "nb-help-tooltip";
-      dom.setAttribute("role", "tooltip");
-      dom.id = `nb-help-${Math.random().toString(36).slice(2)}`;
-      const text = document.createElement("pre");
-      text.className = "nb-help-text";
-      appendAnsi(text, help.text);
-      const expand = document.createElement("button");
-      expand.type = "button";
-      expand.className = "nb-help-expand";
-      expand.textContent = "Expand help";
-      expand.title = "Open this help in the pager (Shift-Tab)";
-      // A click must not take the focus from the editor (the tooltip would close).
-      expand.addEventListener("mousedown", (event) => event.preventDefault());
-      expand.addEventListener("click", () => expandHelp(view));
-      dom.append(text, expand);
-      return { dom };
-    },
+    create: (view) => ({ dom: helpDom(help, () => expandHelp(view), "Open this help in the pager (Shift-Tab)") }),
   };
 }
 
@@ -68,13 +81,17 @@ let pagerReturn = null;
 function closePager({ refocus = true } = {}) {
   if (!pager || pager.hidden) return false;
   pager.hidden = true;
-  const view = pagerReturn;
+  const back = pagerReturn;
   pagerReturn = null;
-  if (refocus && view && view.dom.isConnected) view.focus();
+  if (!refocus || !back) return true;
+  if (back instanceof EditorView) {
+    if (back.dom.isConnected) back.focus();
+  } else if (back.isConnected) back.focus();
   return true;
 }
 
-function openPager(view, help) {
+/** Show `help` in the pager; closing it gives the focus back to `back` (a view or element). */
+function openPager(back, help) {
   if (!pager) {
     pager = document.createElement("aside");
     pager.className = "nb-pager";
@@ -112,7 +129,7 @@ function openPager(view, help) {
   appendAnsi(body, help.text);
   body.scrollTop = 0;
   pager.hidden = false;
-  pagerReturn = view;
+  pagerReturn = back;
 }
 
 function expandHelp(view) {
@@ -136,12 +153,10 @@ function shiftTab(getKernel) {
     const code = state.doc.toString();
     const pos = state.selection.main.head;
     const name = nameAt(state, pos);
-    ask(kernel, "inspect_request", { code, cursor_pos: toCodePoints(code, pos), detail_level: 0 }).then((reply) => {
+    askHelp(kernel, code, pos).then((text) => {
       // Only if nothing moved meanwhile, and the editor is still there.
-      if (!reply || reply.status !== "ok" || !reply.found || !view.hasFocus) return;
+      if (!text || !view.hasFocus) return;
       if (view.state.doc.toString() !== code || view.state.selection.main.head !== pos) return;
-      const text = (reply.data || {})["text/plain"];
-      if (typeof text !== "string" || !text) return;
       const help = { pos, text, name };
       help.tooltip = helpTooltip(help);
       view.dispatch({ effects: setHelp.of(help) });
@@ -150,9 +165,63 @@ function shiftTab(getKernel) {
   };
 }
 
+// -- help on hover (a setting) --------------------------------------------------------------
+
+const HOVER_MS = 700;
+const NAME_CHAR = /[\p{L}\p{N}_]/u;
+
+/** The identifier under the mouse (`side` < 0: the character before `pos`), or null. */
+function wordAt(state, pos, side) {
+  const line = state.doc.lineAt(pos);
+  const at = pos - line.from;
+  const char = side < 0 ? line.text[at - 1] : line.text[at];
+  if (!char || !NAME_CHAR.test(char)) return null;
+  const from = at - /[\p{L}\p{N}_]*$/u.exec(line.text.slice(0, at))[0].length;
+  const to = at + /^[\p{L}\p{N}_]*/u.exec(line.text.slice(at))[0].length;
+  if (/^\p{N}/u.test(line.text.slice(from))) return null; // a number, not a name
+  const before = /[\p{L}\p{N}_.]*$/u.exec(line.text.slice(0, from))[0].replace(/^\.+/, "");
+  return { from: line.from + from, to: line.from + to, name: before + line.text.slice(from, to) };
+}
+
+/** CodeMirror's hover source: help for the name under the mouse, when the setting is on. */
+function hoverHelp(getKernel) {
+  return (view, pos, side) => {
+    if (!currentSettings().hoverHelp) return null;
+    const word = wordAt(view.state, pos, side);
+    if (!word) return null;
+    const kernel = readyKernel(getKernel);
+    if (!kernel) return null; // busy, dead or absent: nothing asked
+    const code = view.state.doc.toString();
+    return askHelp(kernel, code, word.to).then((text) => hoverResult(view, code, word, text));
+  };
+}
+
+/** The hover tooltip for `text` (the kernel's help on `word`), or null: nothing to show. */
+function hoverResult(view, code, word, text) {
+  // CodeMirror drops a reply once the mouse moves to another place in the editor; one that
+  // comes after the mouse left the editor, or the text changed, is dropped here.
+  if (!text || !view.dom.isConnected || !view.dom.matches(":hover") || view.state.doc.toString() !== code) return null;
+  const help = { pos: word.from, text, name: word.name };
+  return {
+    pos: word.from,
+    end: word.to,
+    above: false,
+    create: () => ({
+      dom: helpDom(help, () => {
+        openPager(document.activeElement !== document.body ? document.activeElement : null, help);
+        view.dispatch({ effects: closeHoverTooltips });
+      }, "Open this help in the pager"),
+    }),
+  };
+}
+
 function escape(view) {
   if (view.state.field(helpField, false)) {
     view.dispatch({ effects: setHelp.of(null) });
+    return true;
+  }
+  if (hasHoverTooltips(view.state)) {
+    view.dispatch({ effects: closeHoverTooltips });
     return true;
   }
   return closePager({ refocus: false });
@@ -177,6 +246,7 @@ export function kernelHelp(getKernel) {
       { key: "Shift-Tab", run: shiftTab(getKernel) },
       { key: "Escape", run: escape },
     ])),
+    hoverTooltip(hoverHelp(getKernel), { hoverTime: HOVER_MS, hideOnChange: true }),
     theme,
   ];
 }

@@ -1,5 +1,5 @@
 // The Settings menu's work on the notebook page: the theme, the autosave interval, line
-// numbers by default and the code font size, stored per user on the server (js/theme.js,
+// numbers by default, the code font size and help on hover (inspect.js reads it at each hover), stored per user on the server (js/theme.js,
 // config section "flask_notebook") and applied at once, here and in the user's other tabs.
 
 import { el, openDialog } from "../../js/dialogs.js";
@@ -47,6 +47,7 @@ export async function openSettings() {
     value: String(settings.codeFontSize), "aria-describedby": "nb-setting-font-size-hint",
   });
   const lineNumbers = el("input", { type: "checkbox", id: "nb-setting-line-numbers", checked: Boolean(settings.lineNumbers) });
+  const hoverHelp = el("input", { type: "checkbox", id: "nb-setting-hover-help", checked: Boolean(settings.hoverHelp), "aria-describedby": "nb-setting-hover-help-hint" });
   return openDialog({
     title: "Settings",
     className: "nb-settings",
@@ -56,6 +57,9 @@ export async function openSettings() {
       field("nb-setting-font-size", "Code font size (pixels)", fontSize, "Editors and outputs, 8 to 32."),
       el("div", { className: "nb-settings-field nb-settings-check" }, lineNumbers,
         el("label", { htmlFor: "nb-setting-line-numbers" }, "Line numbers in editors by default")),
+      el("div", { className: "nb-settings-field nb-settings-check" }, hoverHelp,
+        el("label", { htmlFor: "nb-setting-hover-help" }, "Show help when the mouse rests on a name")),
+      el("small", { className: "nb-settings-hint", id: "nb-setting-hover-help-hint" }, "In code cells: the kernel's help, as Shift-Tab shows it."),
       el("p", { className: "nb-settings-hint" }, "Saved for your account on this server; every page uses them."),
     ],
     confirmLabel: "Save",
@@ -65,7 +69,8 @@ export async function openSettings() {
       const size = Number(fontSize.value);
       if (!Number.isInteger(seconds) || seconds < 0 || seconds > 86400) throw new Error("The autosave interval is a whole number of seconds, 0 to 86400.");
       if (!Number.isInteger(size) || size < 8 || size > 32) throw new Error("The code font size is a whole number, 8 to 32.");
-      const patch = { theme: theme.value, autosaveInterval: seconds, codeFontSize: size, lineNumbers: lineNumbers.checked };
+      const patch = { theme: theme.value, autosaveInterval: seconds, codeFontSize: size, lineNumbers: lineNumbers.checked,
+        hoverHelp: hoverHelp.checked };
       await saveSettings(patch);
       return patch;
     },

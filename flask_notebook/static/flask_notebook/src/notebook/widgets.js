@@ -266,6 +266,14 @@ export class WidgetManager extends HTMLManager {
     return super.loadClass(className, moduleName, moduleVersion);
   }
 
+  /** Every view, children of boxes too (their parents create them through here): progress
+   *  bars get their role and name (labelProgress). */
+  async create_view(model, options = {}) {
+    const view = await super.create_view(model, options);
+    if (view.model && view.model.get("_view_name") === "ProgressView") labelProgress(view);
+    return view;
+  }
+
   register_model(modelId, modelPromise) {
     super.register_model(modelId, modelPromise);
     const waiting = this.waiters.get(modelId);
@@ -341,6 +349,25 @@ function nameSliders(root) {
     const name = label ? label.textContent.trim() : "";
     if (name && handle.getAttribute("aria-label") !== name) handle.setAttribute("aria-label", name);
   }
+}
+
+/** ipywidgets' progress view (IntProgress, FloatProgress: tqdm.notebook's bar) has no role:
+ *  make its element a progressbar named by the widget's description (else "Progress"), its
+ *  aria-value* following the model. */
+function labelProgress(view) {
+  const { el, model } = view;
+  const update = () => {
+    const description = String(model.get("description") || "").trim();
+    el.setAttribute("role", "progressbar");
+    el.setAttribute("aria-label", description || "Progress");
+    for (const [attribute, key] of [["aria-valuemin", "min"], ["aria-valuemax", "max"], ["aria-valuenow", "value"]]) {
+      const value = Number(model.get(key));
+      if (Number.isFinite(value)) el.setAttribute(attribute, String(value));
+      else el.removeAttribute(attribute);
+    }
+  };
+  update();
+  view.listenTo(model, "change:value change:min change:max change:description", update);
 }
 
 /** Resolves true once the kernel can take requests, false if it is dead. */

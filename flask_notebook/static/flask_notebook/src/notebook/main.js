@@ -171,6 +171,7 @@ class App {
       this.useSession(session);
     } catch (error) {
       this.showKernelState("dead", `no kernel: ${error.message}`);
+      if (!this.kernel) widgetLink.noKernel(this.notebook); // saved widgets render without one
     }
   }
 

@@ -37,6 +37,13 @@ class WidgetLink {
     });
   }
 
+  /** The page has no kernel (its session could not be made): views render from `notebook`'s
+   *  saved state at once, static. A kernel that comes later (connect) serves the widgets made on it. */
+  noKernel(notebook) {
+    if (!this.notebook) this.notebook = notebook;
+    this.resolveKernel(null);
+  }
+
   iopub(msg) {
     if (this.manager) return this.manager.handleIopub(msg);
     const type = msg.header.msg_type;

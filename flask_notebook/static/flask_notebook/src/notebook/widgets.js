@@ -243,7 +243,8 @@ export class WidgetManager extends HTMLManager {
   _get_comm_info() {
     return new Promise((resolve) => {
       const kernel = this.getKernel();
-      if (!kernel || kernel.status === "dead") {
+      // No kernel to ask now (none, dead, or not connected): none of its comms are live here.
+      if (!kernel || !kernel.ready()) {
         resolve({});
         return;
       }

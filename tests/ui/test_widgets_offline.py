@@ -103,6 +103,9 @@ def test_progress_roles_and_widgets_without_a_live_kernel(page: Page, ui_server:
     bar = output(page, 4).get_by_role("progressbar", name="Progress")
     expect(bar).to_have_attribute("aria-valuenow", number(12))
     expect(bar).to_have_attribute("aria-valuemax", number(12))
+    # The runs wrote the widgets' views into the file, not their state: the page has unsaved
+    # changes (so autosave, Save or the warning on leaving bring the state to the file).
+    expect(page.get_by_role("status").filter(has_text="Unsaved changes")).to_be_visible()
     save_widget_state(page, ui_server, path)
 
     # The kernel is shut down with the page open: the views stay.

@@ -87,6 +87,14 @@ class WidgetLink {
     return this.loading;
   }
 
+  /** A view of `modelId` is shown. A widget the saved state lacks was made by the kernel (a run,
+   *  which wrote its view into the file itself): the notebook has changed, so that the next
+   *  save (or autosave, or the warning on leaving) brings the file its state too. */
+  shown(modelId) {
+    const saved = this.savedState();
+    if (this.notebook && modelId && !(saved && saved.state[modelId])) this.notebook.changed();
+  }
+
   /** Before a save: the widgets' state into the notebook's metadata (as Notebook 7 does).
    *  Nothing changes while no widget was ever shown. */
   async saveState() {
@@ -111,6 +119,7 @@ export function renderWidget(data, fallbackText) {
   const modelId = data && data.model_id;
   widgetLink.load()
     .then((manager) => manager.renderInto(box, status, modelId))
+    .then((shown) => shown && widgetLink.shown(modelId))
     .catch((error) => {
       status.classList.add("nb-widget-error");
       status.textContent = `The widget cannot be shown: ${error && error.message ? error.message : error}`

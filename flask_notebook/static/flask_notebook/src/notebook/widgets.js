@@ -286,19 +286,21 @@ export class WidgetManager extends HTMLManager {
 
   // -- views ------------------------------------------------------------------------------
 
-  /** Show the view of `modelId` in `box`, replacing the `status` placeholder. */
+  /** Show the view of `modelId` in `box`, replacing the `status` placeholder; true once shown
+   *  (false: the box left the page meanwhile). */
   async renderInto(box, status, modelId) {
     if (!modelId) throw new Error("the output names no widget model");
     const model = await this.findModel(modelId);
     const view = await this.create_view(model, {});
     if (!(await connected(box))) {
       view.remove();
-      return;
+      return false;
     }
     status.remove();
     await this.display_view(view, box);
     nameSliders(box);
     new MutationObserver(() => nameSliders(box)).observe(box, { childList: true, subtree: true, characterData: true });
+    return true;
   }
 
   async findModel(modelId) {

@@ -1,6 +1,7 @@
 // The file editor of /edit/<path>: CodeMirror 6 with line numbers, highlighting by file type
 // (each grammar loaded lazily, languages.js), auto-indent, Tab to indent (Esc then Tab leaves
 // the editor, as CodeMirror recommends), find and replace (Ctrl-F), Ctrl-S to save, autosave,
+// at the person's interval (Settings; the server's by default),
 // and the notebook's conflict handling (save.js): a file changed on disk is never overwritten
 // without asking, and the text typed stays in the editor whatever happens to a save.
 
@@ -15,6 +16,7 @@ import {
 import { classHighlighter } from "@lezer/highlight";
 import { ApiError, baseName, pageConfig } from "../../js/api.js";
 import { showError } from "../../js/dialogs.js";
+import { currentSettings, onSettingsChange } from "../../js/theme.js";
 import { highlight, theme } from "../notebook/code-theme.js";
 import { indentFor, languageName, loadLanguage } from "./languages.js";
 import { FileSaver } from "./save.js";
@@ -140,9 +142,10 @@ async function load() {
   saver = new FileSaver({
     path,
     etag: null,
-    autosaveSeconds: Number(config.autosaveInterval) || 0,
+    autosaveSeconds: Number(currentSettings().autosaveInterval) || 0, // the person's, else the server's
     text: () => view.state.doc.toString(),
   });
+  onSettingsChange((settings) => saver.setAutosave(Number(settings.autosaveInterval) || 0)); // Settings, any tab
   saver.addEventListener("status", (event) => {
     saver.statusMessage = event.detail.message;
     showStatus(event.detail);

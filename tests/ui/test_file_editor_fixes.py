@@ -50,3 +50,43 @@ def test_the_editor_autosaves_at_the_persons_interval_and_follows_a_change(page:
         assert editor_text(page) == "# Other\n- more"
     finally:
         ui_server.json("PATCH", "api/config/flask_notebook", 200, json={"autosaveInterval": None})
+
+
+COLOUR_OF = """(text) => {
+  const walker = document.createTreeWalker(document.querySelector('.cm-content'), NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    if (walker.currentNode.textContent.trim() === text) return getComputedStyle(walker.currentNode.parentElement).color;
+  }
+  return null;
+}"""
+
+#: file, its text, and the words of it that must not be plain: [keys], [values].
+SAMPLES = [
+    ("c.yaml", 'name: plain\ncount: 3\nok: true\nquoted: "q"\n# a note\n',
+     ["name", "count", "ok", "quoted"], ["plain", "3", "true", '"q"', "# a note"]),
+    ("c.toml", '[tool]\nname = "x"\ncount = 3\nok = true\n# a note\n', ["name", "count", "ok"], ['"x"', "3", "true", "# a note"]),
+    ("c.ini", "[section]\nkey = value\n# a note\n", ["key"], ["value", "# a note"]),
+]
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_yaml_toml_and_ini_keys_and_values_are_coloured(page: Page, ui_server: UIServer, theme: str) -> None:
+    make_folder(ui_server, f"colours-{theme}", {name: text for name, text, _, _ in SAMPLES})
+    ui_server.json("PATCH", "api/config/flask_notebook", 200, json={"theme": theme})
+    try:
+        seen: dict[str, str] = {}
+        for name, _, keys, values in SAMPLES:
+            box = open_editor(page, f"colours-{theme}/{name}")
+            expect(page.locator("html")).to_have_attribute("data-theme", theme)
+            plain = box.evaluate("(box) => getComputedStyle(box).color")
+            expect(box.locator("[class*='tok-']").first).to_be_visible()  # the grammar is in
+            for word in keys + values:
+                colour = page.evaluate(COLOUR_OF, word)
+                assert colour and colour != plain, (name, word, colour, plain, box.inner_html()[:600])
+                seen[f"{name}:{word}"] = colour
+            for key in keys:
+                assert seen[f"{name}:{key}"] != seen[f"{name}:{values[0]}"], (name, key)  # a key is not a value
+        assert seen["c.yaml:3"] != seen["c.yaml:plain"]  # a number is not a string
+        assert seen["c.yaml:name"] == seen["c.toml:name"] == seen["c.ini:key"]  # one colour for keys
+    finally:
+        ui_server.json("PATCH", "api/config/flask_notebook", 200, json={"theme": None})

@@ -90,3 +90,47 @@ def test_yaml_toml_and_ini_keys_and_values_are_coloured(page: Page, ui_server: U
         assert seen["c.yaml:name"] == seen["c.toml:name"] == seen["c.ini:key"]  # one colour for keys
     finally:
         ui_server.json("PATCH", "api/config/flask_notebook", 200, json={"theme": None})
+
+
+def test_tab_inside_a_line_inserts_spaces_at_the_cursor(page: Page, ui_server: UIServer) -> None:
+    make_folder(ui_server, "tabs", {"t.py": "x = 1\nab\ny = 2\n", "t.yaml": "a: 1\n"})
+    box = open_editor(page, "tabs/t.py")
+    lines = lambda: editor_text(page).split("\n")  # noqa: E731
+    # At the end of a line: spaces to the next stop (4 columns), the line's start untouched.
+    box.press("Control+Home")
+    box.press("End")
+    box.press("Tab")
+    assert lines()[0] == "x = 1   ", lines()
+    box.press_sequentially("# c")
+    assert lines()[0] == "x = 1   # c"
+    # In the middle of a line: at the cursor ("a|b" -> "a   b").
+    box.press("ArrowDown")
+    box.press("Home")
+    box.press("ArrowRight")
+    box.press("Tab")
+    assert lines()[1] == "a   b", lines()
+    # At the start of a line: the line is indented; Shift-Tab dedents it.
+    box.press("Home")
+    box.press("Tab")
+    assert lines()[1] == "    a   b", lines()
+    box.press("Shift+Tab")
+    assert lines()[1] == "a   b"
+    # A selection over lines: every line indented.
+    box.press("Control+Home")
+    box.press("Shift+ArrowDown")
+    box.press("Shift+End")
+    box.press("Tab")
+    assert lines()[:2] == ["    x = 1   # c", "    a   b"], lines()
+    box.press("Shift+Tab")
+    assert lines()[:3] == ["x = 1   # c", "a   b", "y = 2"], lines()
+    # Esc then Tab leaves the editor, wherever the cursor is.
+    box.press("End")
+    box.press("Escape")
+    box.press("Tab")
+    expect(box).not_to_be_focused()
+    # YAML's unit is two spaces: "a: 1|" -> "a: 1  " (column 4 to 6).
+    box = open_editor(page, "tabs/t.yaml")
+    box.press("Control+Home")
+    box.press("End")
+    box.press("Tab")
+    assert editor_text(page).split("\n")[0] == "a: 1  "

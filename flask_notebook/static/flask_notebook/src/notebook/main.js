@@ -17,7 +17,7 @@ import { trustNotebook } from "./trust.js";
 import { Finder, installFindKeys } from "./find.js";
 import { showKernelHelp, showShortcuts } from "./help.js";
 import { openPalette } from "./palette.js";
-import { followSettings, openSettings, setTheme, toggleLineNumbers } from "./settings.js";
+import { followSettings, openSettings, setTheme, settingIs, toggleLineNumbers } from "./settings.js";
 import { widgetLink } from "./widgetlink.js";
 
 const STATUS_TEXT = {
@@ -346,6 +346,7 @@ class App {
       }),
       setTheme: (theme) => guard("Theme", () => setTheme(theme))(),
       toggleLineNumbersSetting: guard("Line numbers", () => toggleLineNumbers()),
+      settingIs: (key, value) => settingIs(key, value),
       settings: guard("Settings", () => openSettings()),
     };
     return this._actions;

@@ -79,3 +79,69 @@ def test_settings_menu_checks_the_current_theme(page: Page, ui_server: UIServer)
         other.close()
         ui_server.json("PUT", "api/config/flask_notebook", 204, json={})
 
+
+def test_missing_kernel_asks_which_to_start(page: Page, ui_server: UIServer) -> None:
+    add_kernelspec(ui_server.base / "data", "other", [sys.executable, "-m", "ipykernel_launcher", "-f",
+                                                      "{connection_file}"],
+                   display_name="Other Python", env={"WHICH_KERNEL": "other"})
+    missing = {"name": "nosuchkernel", "display_name": "No Such Kernel", "language": "python"}
+    put_with_kernelspec(ui_server, "gone.ipynb", [code_cell(WHICH)], missing)
+    page.goto("notebooks/gone.ipynb")
+    dialog = page.get_by_role("dialog", name="Select a kernel")
+    expect(dialog).to_contain_text("This notebook's kernel \u201cNo Such Kernel\u201d is not available here.")
+    choice = dialog.get_by_role("combobox", name="Kernel")
+    expect(choice).to_be_focused()
+    expect(choice).to_have_value("python3")  # the server's default
+    offered = choice.locator("option").all_text_contents()
+    assert "Other Python" in offered and "Python 3 (ipykernel)" in offered and offered[-1] == "No kernel", offered
+    # Nothing started and nothing changed until the person chooses.
+    expect(page.get_by_role("status").filter(has_text="Saved")).to_have_text("Saved")
+    assert sessions_of(ui_server, "gone.ipynb") == []
+    choice.select_option(label="Other Python")
+    page.keyboard.press("Tab")  # "No kernel"
+    page.keyboard.press("Tab")  # "Select"
+    expect(dialog.get_by_role("button", name="Select")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(dialog).to_have_count(0)
+    expect(kernel_state(page)).to_have_text("Kernel Idle")
+    expect(page.locator(".nb-kernel-name")).to_have_text("Other Python")
+    expect(cell(page, 1)).to_be_focused()  # focus back in the notebook
+    assert [s["kernel"]["name"] for s in sessions_of(ui_server, "gone.ipynb")] == ["other"]
+    expect(page.get_by_role("status").filter(has_text="Unsaved changes")).to_be_visible()  # the kernelspec changed
+    page.keyboard.press("Control+Enter")
+    expect(output(page, 1)).to_have_text("Out[1]:'other'")
+    wait_for(lambda: on_disk(ui_server, "gone.ipynb")["metadata"]["kernelspec"]["name"] == "other", timeout=20)
+
+    # "No kernel": the notebook opens without one, can be edited and saved, its kernelspec kept.
+    put_with_kernelspec(ui_server, "gone2.ipynb", [code_cell("1")], missing)
+    page.goto("notebooks/gone2.ipynb")
+    dialog = page.get_by_role("dialog", name="Select a kernel")
+    dialog.get_by_role("button", name="No kernel").click()
+    expect(dialog).to_have_count(0)
+    expect(kernel_state(page)).to_have_text("No kernel")
+    expect(cell(page, 1)).to_be_focused()
+    expect(page.get_by_role("status").filter(has_text="Saved")).to_have_text("Saved")
+    page.keyboard.press("Enter")
+    page.keyboard.press("End")
+    page.keyboard.type(" + 1")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("status").filter(has_text="Unsaved changes")).to_be_visible()
+    page.keyboard.press("Control+s")
+    expect(page.get_by_role("status").filter(has_text="Saved")).to_have_text("Saved")
+    saved = on_disk(ui_server, "gone2.ipynb")
+    assert "".join(saved["cells"][0]["source"]) == "1 + 1"
+    assert saved["metadata"]["kernelspec"] == missing
+    assert sessions_of(ui_server, "gone2.ipynb") == []
+    # Esc is "No kernel" too; Kernel > Change kernel… starts one later.
+    page.reload()
+    dialog = page.get_by_role("dialog", name="Select a kernel")
+    expect(dialog.get_by_role("combobox", name="Kernel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(kernel_state(page)).to_have_text("No kernel")
+    menu(page, "Kernel", "Change kernel…")
+    change = page.get_by_role("dialog", name="Change kernel")
+    change.get_by_label("Kernel").select_option(label="Python 3 (ipykernel)")
+    change.get_by_role("button", name="Change").click()
+    expect(kernel_state(page)).to_have_text("Kernel Idle")
+    assert [s["kernel"]["name"] for s in sessions_of(ui_server, "gone2.ipynb")] == ["python3"]
+

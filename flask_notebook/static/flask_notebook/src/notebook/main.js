@@ -165,13 +165,31 @@ class App {
         session = (await request("POST", apiUrl("sessions"), { body })).data;
       } catch (error) {
         if (error.status !== 501 || !kernelName) throw error;
-        toast(`Kernel ${kernelName} is not installed here: using the default kernel.`);
-        session = (await request("POST", apiUrl("sessions"), { body: { ...body, kernel: {} } })).data;
+        // Its kernel is not installed here: the person chooses one, or none (kernelchoice.js).
+        const choice = await this.chooseKernel();
+        if (choice) await this.startSession(choice);
+        return;
       }
       this.useSession(session);
     } catch (error) {
       this.showKernelState("dead", `no kernel: ${error.message}`);
     }
+  }
+
+  /** Ask which kernel replaces the notebook's missing one; null: none (the page stays
+   *  without a kernel, its kernelspec unchanged, until Kernel > Change kernel…). */
+  async chooseKernel() {
+    this.showKernelState("none");
+    const { chooseKernel } = await import("./kernelchoice.js");
+    try {
+      this.kernelspecs = (await request("GET", this.config.kernelspecsUrl)).data;
+    } catch {
+      this.kernelspecs = null;
+    }
+    const choice = await chooseKernel(this.notebook.metadata.kernelspec, this.kernelspecs);
+    if (!choice) this.handles.kernelName.textContent = "";
+    this.notebook.commandMode();
+    return choice;
   }
 
   useSession(session) {
@@ -232,7 +250,8 @@ class App {
   showKernelState(status, reason = null) {
     const node = this.handles.kernelState;
     node.dataset.status = status;
-    node.textContent = `Kernel ${STATUS_TEXT[status] || status}${reason ? `: ${reason}` : ""}`;
+    node.textContent = status === "none" ? STATUS_TEXT.none
+      : `Kernel ${STATUS_TEXT[status] || status}${reason ? `: ${reason}` : ""}`;
     node.title = node.textContent;
     this.root.dataset.kernel = status;
   }

@@ -145,3 +145,29 @@ def test_missing_kernel_asks_which_to_start(page: Page, ui_server: UIServer) -> 
     expect(kernel_state(page)).to_have_text("Kernel Idle")
     assert [s["kernel"]["name"] for s in sessions_of(ui_server, "gone2.ipynb")] == ["python3"]
 
+
+def test_menus_and_palette_show_move_keys_and_script_extension(page: Page, ui_server: UIServer) -> None:
+    put_notebook(ui_server, "labels.ipynb", [code_cell("1"), code_cell("2")])
+    open_notebook(page, "labels.ipynb")
+    wait_for(lambda: page.evaluate("Boolean(nbApp.kernel.info)"), timeout=20)  # language_info: .py
+    page.get_by_role("button", name="Edit", exact=True).click()
+    edit = page.get_by_role("menu", name="Edit")
+    expect(edit.get_by_role("menuitem", name="Move cell up")).to_contain_text("Ctrl-Shift-Up")
+    expect(edit.get_by_role("menuitem", name="Move cell down")).to_contain_text("Ctrl-Shift-Down")
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="File", exact=True).click()
+    file_menu = page.get_by_role("menu", name="File")
+    expect(file_menu.get_by_role("menuitem", name="Download as Executable Script (.py)", exact=True)).to_be_visible()
+    page.keyboard.press("Escape")
+    cell(page, 1).click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Shift+C")
+    palette = page.get_by_role("dialog", name="Command palette")
+    palette.get_by_role("combobox", name="Command").fill("move cell")
+    expect(palette.get_by_role("option", name="Edit Move cell up Ctrl-Shift-Up", exact=True)).to_have_count(1)
+    expect(palette.get_by_role("option", name="Edit Move cell down Ctrl-Shift-Down", exact=True)).to_have_count(1)
+    palette.get_by_role("combobox", name="Command").fill("script")
+    expect(palette.get_by_role("option", name="File Download as Executable Script (.py)", exact=True)).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(palette).to_be_hidden()
+

@@ -4,7 +4,7 @@
 
 import { ApiError, apiUrl, contentsUrl, encodePath, pageConfig, pageUrl, request } from "../../js/api.js";
 import { confirmDialog, el, promptDialog, showError, toast } from "../../js/dialogs.js";
-import { downloadAs } from "./export.js";
+import { downloadAs, showScriptLabel } from "./export.js";
 import { Kernel } from "./kernel.js";
 import { KernelNotice, adoptLanguageInfo } from "./kernelwatch.js";
 import { installKeyboard } from "./keyboard.js";
@@ -128,6 +128,7 @@ class App {
     installPaletteKey(() => this.actions().palette());
     followSettings(this);
     this.showName();
+    showScriptLabel(this.root, this.notebook.metadata);
     this.showSaveState({ status: "saved" });
     if (data.message) toast(`This notebook is not valid: ${data.message}`, { error: true });
     this.root.dataset.state = "ready";
@@ -204,7 +205,10 @@ class App {
         this.showKernelState(status, reason);
         this.kernelNotice.status(status, reason);
       });
-      this.kernel.addEventListener("info", (event) => adoptLanguageInfo(this.notebook, event.detail));
+      this.kernel.addEventListener("info", (event) => {
+        adoptLanguageInfo(this.notebook, event.detail);
+        showScriptLabel(this.root, this.notebook.metadata); // "Executable Script (.py)"
+      });
       this.kernel.addEventListener("problem", (event) => this.showConnectionProblem(event.detail));
       // Code this page did not send started on the kernel: a run from another tab, maybe.
       this.kernel.addEventListener("unhandled", (event) => {

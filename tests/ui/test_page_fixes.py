@@ -171,3 +171,32 @@ def test_menus_and_palette_show_move_keys_and_script_extension(page: Page, ui_se
     page.keyboard.press("Escape")
     expect(palette).to_be_hidden()
 
+
+def test_kernel_killed_is_told_once_without_restart(page: Page, ui_server: UIServer) -> None:
+    put_notebook(ui_server, "killed.ipynb", [code_cell("print(1)"), code_cell(
+        "import os, time\nn = globals().get('n', 0) + 1\nif n == 2:\n    print('before', flush=True)\n    time.sleep(0.5)\n"
+        "    os.kill(os.getpid(), 9)\nn")])
+    open_notebook(page, "killed.ipynb")
+    cell(page, 1).click()
+    page.keyboard.press("Shift+Enter")
+    expect(prompt(page, 1)).to_have_text("[1]:")
+    page.keyboard.press("Control+Enter")
+    expect(prompt(page, 2)).to_have_text("[2]:")
+    page.keyboard.press("Control+Enter")  # cell 2 again: the kernel kills itself
+    notice = page.get_by_role("alert").filter(has_text="SIGKILL")
+    expect(notice).to_have_count(1)
+    expect(notice).to_contain_text("The kernel died and was restarted")
+    expect(notice).to_contain_text("it was restarted")
+    expect(kernel_state(page)).to_have_text("Kernel Idle")
+    wait_for(lambda: page.evaluate("nbApp.runs.followed.length === 0 && nbApp.runs.syncing === 0"), timeout=20)
+    expect(notice.get_by_role("button", name="Restart kernel")).to_have_count(0)
+    expect(page.locator(".nb-toast")).to_have_count(0)  # no "The run failed: DeadKernelError" besides
+    expect(page.get_by_role("alert")).to_have_count(1)
+    # The cell itself says it did not finish: its output so far, then the kernel's death.
+    expect(output(page, 2)).to_contain_text("before")
+    expect(output(page, 2)).to_contain_text("DeadKernelError: The kernel was killed by SIGKILL")
+    expect(prompt(page, 2)).to_have_text(re.compile(r"\[\d+\]:"))  # the cell keeps its prompt number
+    notice.get_by_role("button", name="Dismiss").click()
+    expect(notice).to_have_count(0)
+    expect(page.get_by_role("alert")).to_have_count(0)
+    expect(prompt(page, 2)).to_have_text(re.compile(r"\[\d+\]:"))

@@ -120,6 +120,11 @@ class App {
       prepare: () => this.saveForRun(),
       saved: (etag) => this.saver.adoptEtag(etag),
       settled: () => this.saver.settled(),
+      // A run ended by its kernel's death: told by the kernel notice (true), not by a toast.
+      kernelLost: (reason) => {
+        this.kernelNotice.lost(reason, { dead: Boolean(this.kernel && this.kernel.status === "dead") });
+        return true;
+      },
     });
     this.notebook.runner = (cellsToRun) => this.runs.run(cellsToRun);
     // Find and replace, the palette's key, the user's settings (find.js, palette.js, settings.js).

@@ -13,7 +13,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from ..support.browser import UIServer, code_cell, put_notebook
-from ..support.kernels import add_kernelspec
+from ..support.kernels import add_kernelspec, add_vanishing_kernelspec
 from ..support.notebook_page import cell, kernel_state, menu, open_notebook, output, prompt
 from ..support.waiting import wait_for
 
@@ -200,3 +200,27 @@ def test_kernel_killed_is_told_once_without_restart(page: Page, ui_server: UISer
     expect(notice).to_have_count(0)
     expect(page.get_by_role("alert")).to_have_count(0)
     expect(prompt(page, 2)).to_have_text(re.compile(r"\[\d+\]:"))
+
+
+def test_a_kernel_that_stays_dead_keeps_the_restart_button(page: Page, ui_server: UIServer) -> None:
+    program = add_vanishing_kernelspec(ui_server.base)
+    put_with_kernelspec(ui_server, "stays.ipynb", [code_cell("1 + 1")],
+                        {"name": "vanishing", "display_name": "vanishing", "language": "python"})
+    open_notebook(page, "stays.ipynb")
+    program.rename(program.with_suffix(".away"))  # its restart cannot start it: it stays dead
+    try:
+        menu(page, "Kernel", "Restart kernel…")
+        page.get_by_role("dialog", name="Restart kernel").get_by_role("button", name="Restart").click()
+        notice = page.get_by_role("alert").filter(has_text="could not be restarted")
+        expect(notice).to_contain_text("The kernel died")
+        expect(notice).not_to_contain_text("was restarted")
+        restart = notice.get_by_role("button", name="Restart kernel")
+        expect(restart).to_be_visible()
+    finally:
+        program.with_suffix(".away").rename(program)
+    restart.click()  # a new session, a new kernel
+    expect(notice).to_have_count(0)
+    expect(page.locator(".nb-kernel-state")).to_have_text("Kernel Idle")  # (a toast told the failed restart)
+    cell(page, 1).click()
+    page.keyboard.press("Control+Enter")
+    expect(output(page, 1)).to_have_text("Out[1]:2")

@@ -24,7 +24,8 @@ from .core.contents import ContentsManager
 from .core.events import EventBus
 from .core.execute import Executions, run_code
 from .core.executionstore import StoredExecutions
-from .core.kernels import Confine, Kernel, KernelRecords, KernelRegistry
+from .core.kernelrecords import KernelRecords
+from .core.kernels import Confine, Kernel, KernelRegistry
 from .core.gateway import GatewayKernelspecs
 from .core.gatewayclient import GatewayClient
 from .core.gatewayclient import Unreachable as GatewayUnreachable

@@ -7,12 +7,17 @@ by nbconvert (``core.exporters``), as jupyter_server 2.21's ``nbconvert/handlers
   Markdown of a notebook with plots) comes as ``<name>.zip``, as there.
 - ``Content-Type`` is the exporter's MIME type with ``charset=utf-8``; HTML is confined by
   ``Content-Security-Policy: sandbox allow-scripts`` so its scripts cannot use our origin.
+  HTML only for a format that makes pages: a script, Markdown or notebook export is always a
+  text type (``script``: its language's, text/x-python, whatever the notebook's metadata says;
+  ``text/plain`` when none is known), with ``nosniff`` (``exporters.served_mimetype``).
 - Errors are JSON ``{"message", "reason"}`` (jupyter_server's are HTML pages here): 404
   ``No exporter for format: x`` (also for webpdf without chromium, with the cause in
   ``reason``), 404 for a missing notebook, 500 ``nbconvert failed: …``. A path that is a
   file or a directory, not a notebook, is redirected to ``/files/`` or ``/tree/``.
 
-Deliberate differences: a PDF is ``application/pdf`` (WebPDFExporter inherits HTML's
+Deliberate differences: a ``script`` export of an ipykernel notebook is ``text/x-python``
+(jupyter_server sends tornado's default ``text/html`` then, as the ScriptExporter delegates and
+keeps no type of its own: a browser would render the Python as a page); a PDF is ``application/pdf`` (WebPDFExporter inherits HTML's
 ``text/html``, which jupyter_server sends), and a space in a download's file name is ``%20``
 (tornado's ``url_escape`` makes it ``+``, which browsers keep as a plus).
 """
@@ -96,10 +101,8 @@ def _answer(converted: exporters.Converted, name: str) -> Response:
         _attach(response, os.path.splitext(name)[0] + ".zip")
     elif converted.mimetype == "application/pdf":
         response.headers["Content-Type"] = "application/pdf"
-    elif converted.mimetype:
+    else:  # a page only for html and slides; code and text always a text type (exporters.served_mimetype)
         response.headers["Content-Type"] = f"{converted.mimetype}; charset=utf-8"
-    else:
-        response.headers["Content-Type"] = "text/html; charset=UTF-8"  # tornado's default, which jupyter_server leaves
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = security.content_security_policy("sandbox allow-scripts")
     return response

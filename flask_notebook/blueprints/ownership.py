@@ -17,7 +17,8 @@ from typing import Any
 
 from ..core import errors
 from ..core.events import owner_audience
-from ..core.kernels import Kernel, Listed
+from ..core.kernelrecords import Listed
+from ..core.kernels import Kernel
 from ..core.users import User
 from ..core.workspaces import Workspace
 from ..extension import state

@@ -116,7 +116,8 @@ def _file_exists(api_path: str) -> bool:
 @bp.get("/edit/<nb_path:api_path>")
 def edit(api_path: str) -> BaseResponse:
     """The file editor (Jupyter's `/edit/<path>`, src/edit/ bundled into build/edit.js); a missing
-    file is a 404 page. It autosaves at the notebooks' interval."""
+    file is a 404 page. It autosaves at the person's interval (their Settings), by default the
+    server's, given here."""
     api_path = api_path.strip("/")
     found = _file_exists(api_path)
     name = api_path.rsplit("/", 1)[-1]

@@ -12,6 +12,16 @@ Installing an exporter takes a server restart to show.
 ``webpdf`` prints with chromium through playwright: it is listed only when both are there
 (chromium: ``$CHROMIUM``, else ``chromium`` or ``google-chrome`` on the PATH).
 
+What a conversion is served as (``served_mimetype``): HTML (confined by the response's CSP
+sandbox) or PDF only for a format whose exporter class makes pages or PDFs (html, slides,
+webpdf, pdf); every other format's output is code or text and is served as a text type, never
+one a browser renders or runs. ``script`` takes its type from the notebook's metadata
+(``language_info``), which the notebook's author controls: a ``mimetype`` of ``text/html``
+there, or an ``nbconvert_exporter`` of ``html``, still gives ``text/plain``. (jupyter_server
+serves whatever ``output_mimetype`` the ScriptExporter has, and tornado's ``text/html`` when it
+has none, which is the case for every notebook ipykernel wrote: it delegates to PythonExporter.)
+An exporter with no type of its own (``script``, ``custom``) is listed as ``text/plain``.
+
 A conversion runs in a child Python too, at most ``MAX_CONVERSIONS`` at once (a third waits,
 cooperatively) and each for at most ``TIMEOUT`` seconds: nbconvert's work for a big notebook
 never holds the server's hub, and a notebook that makes it hang costs one child, which is
@@ -23,6 +33,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -54,6 +65,15 @@ TIMEOUT = 120
 MAX_CONVERSIONS = 2
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nbconvert_worker.py")
 
+#: The types of pages and PDFs, served only for a format whose exporter class declares one.
+_DOCUMENT_TYPES = frozenset({"text/html", "application/pdf"})
+#: A type a browser shows as text: text/* or JSON ...
+_TEXT_TYPE = re.compile(r"(?:text/[a-z0-9][a-z0-9.+-]*|application/(?:[a-z0-9.-]+\+)?json)", re.IGNORECASE)
+#: ... but not one it renders or runs (HTML, XML and so XHTML and SVG, XSL, script).
+_ACTIVE = re.compile(r"html|xml|xsl|svg|script", re.IGNORECASE)
+#: What output of no known, safe type is served as.
+PLAIN = "text/plain"
+
 _lock = threading.Lock()  # gevent's under monkey-patching: the second caller waits, cooperatively
 _formats: dict[str, Any] | None = None
 _conversions = threading.BoundedSemaphore(MAX_CONVERSIONS)
@@ -67,7 +87,8 @@ def export_formats() -> dict[str, Any]:
     global _formats
     with _lock:
         if _formats is None:
-            _formats = _list_exporters()
+            _formats = {name: {**info, "output_mimetype": info.get("output_mimetype") or PLAIN}
+                        for name, info in _list_exporters().items()}
             if "webpdf" in _formats and webpdf_unavailable() is not None:
                 del _formats["webpdf"]
         return _formats
@@ -96,12 +117,12 @@ def webpdf_unavailable() -> str | None:
 
 @dataclass(frozen=True)
 class Converted:
-    """A conversion's answer: its bytes, nbconvert's MIME type for them (None: it has
-    none), the extension of the file they make, and whether they are a zip of the output
+    """A conversion's answer: its bytes, the MIME type to serve them as (``served_mimetype``;
+    "application/zip" for a zip), the extension of the file they make, and whether they are a zip of the output
     with its extracted images (as jupyter_server answers then)."""
 
     body: bytes
-    mimetype: str | None
+    mimetype: str
     extension: str
     zip: bool
 
@@ -144,7 +165,25 @@ def convert(name: str, notebook: dict[str, Any], *, notebook_name: str, resource
         last = (done.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
         log.warning("nbconvert %s of %s failed (status %s): %s", name, notebook_name, done.returncode, last)
         raise errors.NotebookError(str(header.get("message") or f"nbconvert failed: {last}"))
-    return Converted(body, header.get("mimetype"), str(header.get("extension") or ""), bool(header.get("zip")))
+    zipped = bool(header.get("zip"))
+    mimetype = "application/zip" if zipped else served_mimetype(name, header.get("mimetype"))
+    return Converted(body, mimetype, str(header.get("extension") or ""), zipped)
+
+
+def served_mimetype(name: str, mimetype: object) -> str:
+    """The type to serve format `name`'s output as, given the type the conversion reported
+    (`mimetype`, perhaps from the notebook's metadata): a page or PDF type only when the
+    format's exporter class declares one; otherwise `mimetype` if a browser shows it as text
+    (text/x-python, text/markdown, application/json...), else ``text/plain``."""
+    if not isinstance(mimetype, str):
+        return PLAIN
+    mimetype = mimetype.strip().lower()
+    listed = export_formats().get(name, {}).get("output_mimetype")
+    if mimetype in _DOCUMENT_TYPES:
+        return mimetype if listed in _DOCUMENT_TYPES else PLAIN
+    if _TEXT_TYPE.fullmatch(mimetype) and not _ACTIVE.search(mimetype):
+        return mimetype
+    return PLAIN
 
 
 def _list_exporters() -> dict[str, Any]:

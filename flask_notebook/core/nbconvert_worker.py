@@ -37,7 +37,7 @@ def main() -> int:
         return fail("convert", f"nbconvert failed: {exc}")
     body = output if isinstance(output, bytes) else output.encode("utf-8")
     extension = str(resources.get("output_extension") or "")
-    header = {"mimetype": exporter.output_mimetype or None, "extension": extension, "zip": False}
+    header = {"mimetype": exporter.output_mimetype or delegated_mimetype(notebook), "extension": extension, "zip": False}
     files: dict[str, bytes] = resources.get("outputs") or {}
     if files:  # jupyter_server's respond_zip: the output and its extracted images, zipped
         buffer = io.BytesIO()
@@ -58,6 +58,23 @@ def fail(kind: str, message: str) -> int:
     sys.stdout.buffer.write(json.dumps({"error": kind, "message": message}).encode() + b"\n")
     sys.stdout.flush()
     return 1
+
+
+def delegated_mimetype(notebook: Any) -> str | None:
+    """The type of a ``script`` export that nbconvert's ScriptExporter handed to the exporter the
+    notebook's ``language_info.nbconvert_exporter`` names (ipykernel's notebooks say "python"):
+    that exporter's class type. The ScriptExporter keeps none of its own then. None when unknown.
+    The server decides what it may be served as (``exporters.served_mimetype``)."""
+    from nbconvert.exporters.base import get_exporter
+
+    name = notebook.metadata.get("language_info", {}).get("nbconvert_exporter")
+    if not isinstance(name, str) or not name or name == "script":
+        return None
+    try:
+        mimetype = get_exporter(name).output_mimetype  # type: ignore[no-untyped-call]
+    except ValueError:
+        return None
+    return str(mimetype) or None
 
 
 def make_exporter(name: str, chromium: str | None) -> Any:

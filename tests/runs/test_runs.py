@@ -109,6 +109,8 @@ def test_a_cell_that_kills_the_kernel_fails_the_run_and_the_cells_before_it_stay
     cells = read_notebook(server.root / "die.ipynb").cells
     assert cells[0].metadata.flask_notebook.execution.status == "ok" and _text(cells[0]) == "before\n"
     assert cells[0].execution_count == 1
+    # The cell that died says so in its outputs (the kernel could not output an error itself).
+    assert cells[1].outputs[-1].output_type == "error" and cells[1].outputs[-1].ename == "DeadKernelError", cells[1]
     assert "flask_notebook" not in cells[2].metadata
 
 

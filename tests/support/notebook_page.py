@@ -41,6 +41,8 @@ def output(page: Page, n: int) -> Locator:
 
 
 def menu(page: Page, name: str, item: str) -> None:
-    """Choose `item` from the menu `name`."""
+    """Choose `item` from the menu `name` (a plain item, or a radio or checkbox one)."""
     page.get_by_role("button", name=name, exact=True).click()
-    page.get_by_role("menu", name=name).get_by_role("menuitem", name=item).click()
+    popup = page.get_by_role("menu", name=name)
+    popup.get_by_role("menuitem", name=item).or_(popup.get_by_role("menuitemradio", name=item)).or_(
+        popup.get_by_role("menuitemcheckbox", name=item)).click()

@@ -1,11 +1,12 @@
 // The file editor of /edit/<path>: CodeMirror 6 with line numbers, highlighting by file type
-// (each grammar loaded lazily, languages.js), auto-indent, Tab to indent (Esc then Tab leaves
-// the editor, as CodeMirror recommends), find and replace (Ctrl-F), Ctrl-S to save, autosave,
-// and the notebook's conflict handling (save.js): a file changed on disk is never overwritten
-// without asking, and the text typed stays in the editor whatever happens to a save.
+// (each grammar loaded lazily, languages.js), auto-indent, Tab to indent (inside a line: spaces
+// at the cursor, tab.js; Esc then Tab leaves the editor, as CodeMirror recommends), find and
+// replace (Ctrl-F), Ctrl-S to save, autosave at the person's interval (Settings; the server's
+// by default), and the notebook's conflict handling (save.js): a file changed on disk is never
+// overwritten without asking, and the text typed stays in the editor whatever happens to a save.
 
 import { closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
-import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
+import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
 import { bracketMatching, indentOnInput, indentUnit, syntaxHighlighting } from "@codemirror/language";
 import { highlightSelectionMatches, search, searchKeymap } from "@codemirror/search";
 import { Compartment, EditorState } from "@codemirror/state";
@@ -15,9 +16,11 @@ import {
 import { classHighlighter } from "@lezer/highlight";
 import { ApiError, baseName, pageConfig } from "../../js/api.js";
 import { showError } from "../../js/dialogs.js";
+import { currentSettings, onSettingsChange } from "../../js/theme.js";
 import { highlight, theme } from "../notebook/code-theme.js";
 import { indentFor, languageName, loadLanguage } from "./languages.js";
 import { FileSaver } from "./save.js";
+import { tabBinding } from "./tab.js";
 
 const $ = (id) => document.getElementById(id);
 const config = pageConfig();
@@ -124,7 +127,7 @@ function createView(doc, language) {
         theme,
         pageTheme,
         languageConf.of([]),
-        keymap.of([...closeBracketsKeymap, ...searchKeymap, ...defaultKeymap, ...historyKeymap, indentWithTab]),
+        keymap.of([...closeBracketsKeymap, ...searchKeymap, ...defaultKeymap, ...historyKeymap, tabBinding]),
         EditorView.contentAttributes.of({ "aria-label": `Contents of ${name}`, "aria-describedby": "nb-editor-hint" }),
         EditorView.updateListener.of((update) => {
           if (update.docChanged) saver.markDirty();
@@ -140,9 +143,10 @@ async function load() {
   saver = new FileSaver({
     path,
     etag: null,
-    autosaveSeconds: Number(config.autosaveInterval) || 0,
+    autosaveSeconds: Number(currentSettings().autosaveInterval) || 0, // the person's, else the server's
     text: () => view.state.doc.toString(),
   });
+  onSettingsChange((settings) => saver.setAutosave(Number(settings.autosaveInterval) || 0)); // Settings, any tab
   saver.addEventListener("status", (event) => {
     saver.statusMessage = event.detail.message;
     showStatus(event.detail);

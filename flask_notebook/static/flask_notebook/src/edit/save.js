@@ -23,10 +23,21 @@ export class FileSaver extends EventTarget {
         event.returnValue = "";
       }
     });
-    if (autosaveSeconds > 0) {
-      setInterval(() => {
+    this.autosaveSeconds = 0;
+    this.autosaveTimer = null;
+    this.setAutosave(autosaveSeconds);
+  }
+
+  /** Autosave every `seconds` (0: never); the person's setting, changed while the page is open. */
+  setAutosave(seconds) {
+    if (seconds === this.autosaveSeconds) return;
+    this.autosaveSeconds = seconds;
+    clearInterval(this.autosaveTimer);
+    this.autosaveTimer = null;
+    if (seconds > 0) {
+      this.autosaveTimer = setInterval(() => {
         if (this.dirty && !this.saving && this.status !== "conflict") this.save({ auto: true });
-      }, autosaveSeconds * 1000);
+      }, seconds * 1000);
     }
   }
 

@@ -10,7 +10,8 @@ import { tags as t } from "@lezer/highlight";
 export const highlight = HighlightStyle.define([
   { tag: [t.keyword, t.controlKeyword, t.operatorKeyword, t.definitionKeyword, t.moduleKeyword], color: "var(--nb-syn-keyword)", fontWeight: "600" },
   { tag: [t.string, t.special(t.string)], color: "var(--nb-syn-string)" },
-  { tag: [t.number, t.bool, t.null], color: "var(--nb-syn-number)" },
+  { tag: [t.number, t.bool, t.null, t.atom], color: "var(--nb-syn-number)" },
+  { tag: [t.propertyName, t.definition(t.propertyName)], color: "var(--nb-syn-property)" }, // keys (YAML, JSON, TOML, INI), attributes
   { tag: [t.comment, t.lineComment, t.blockComment], color: "var(--nb-syn-comment)", fontStyle: "italic" },
   { tag: [t.function(t.variableName), t.function(t.propertyName), t.definition(t.function(t.variableName))], color: "var(--nb-syn-function)" },
   { tag: [t.className, t.definition(t.className)], color: "var(--nb-syn-class)" },

@@ -23,6 +23,21 @@ export const EXPORT_FORMATS = [
   ["notebook", "Notebook (.ipynb)"],
 ];
 
+/** "Executable Script (.py)": the extension nbconvert's script exporter gives the file, the
+ *  one of the notebook's language (metadata.language_info.file_extension, which the kernel
+ *  reports and the page saves); none while that is unknown. */
+export function scriptLabel(metadata) {
+  const info = metadata && metadata.language_info;
+  const extension = info && typeof info.file_extension === "string" ? info.file_extension.trim() : "";
+  return /^\.[\w.+-]{1,16}$/.test(extension) ? `Executable Script (${extension})` : "Executable Script";
+}
+
+/** The script item's label (File menu, and so the palette) follows the notebook's language. */
+export function showScriptLabel(root, metadata) {
+  const label = root.querySelector('.nb-menubar [data-action="export-script"] span');
+  if (label) label.textContent = `Download as ${scriptLabel(metadata)}`;
+}
+
 /** The File menu's "Download as" items; `downloadAs(format)` runs one. */
 export function exportItems(downloadAs) {
   return EXPORT_FORMATS.map(([format, label]) => ({
@@ -60,7 +75,8 @@ function fileName(disposition) {
 export async function downloadAs(app, format) {
   if (!(await app.saveForRun())) throw new Error("the notebook could not be saved first");
   const url = `${pageConfig().baseUrl}nbconvert/${encodeURIComponent(format)}/${encodePath(app.path)}?download=true`;
-  const label = (EXPORT_FORMATS.find(([name]) => name === format) || [format, format])[1];
+  const label = format === "script" ? scriptLabel(app.notebook.metadata)
+    : (EXPORT_FORMATS.find(([name]) => name === format) || [format, format])[1];
   toast(`Converting to ${label}…`);
   let response;
   try {

@@ -1,5 +1,6 @@
 // What the page learns from its kernel beyond the status line: a notice when the kernel dies
-// (it stays until dismissed, with the cause the server gives and a Restart button), and the
+// (it stays until dismissed, with the cause the server gives, and a Restart button when the kernel
+// stays dead), and the
 // kernel's language_info, saved into the notebook's metadata as Jupyter does.
 
 import { el } from "../../js/dialogs.js";
@@ -32,28 +33,41 @@ export function adoptLanguageInfo(notebook, info) {
 
 /**
  * The kernel-died notice, placed after `after` (in the header). `restart()` restarts (or replaces) the kernel;
- * `done()` is called when it is dismissed (focus goes back to the notebook).
+ * `done()` is called when it is dismissed (focus goes back to the notebook). One notice says it
+ * all: when the server restarted the kernel it only tells (Dismiss); a Restart button is offered
+ * only while the kernel is dead and nothing restarts it.
  */
 export class KernelNotice {
   constructor(after, { restart, done }) {
     this.message = el("p", { className: "nb-kernel-notice-text" });
-    const title = el("strong", { id: "nb-kernel-notice-title" }, "The kernel died");
+    this.title = el("strong", { id: "nb-kernel-notice-title" }, "The kernel died");
     this.restartButton = el("button", { type: "button", className: "nb-primary", onclick: () => this.dismiss(restart) }, "Restart kernel");
     const dismiss = el("button", { type: "button", onclick: () => this.dismiss(done) }, "Dismiss");
     this.element = el("div", { className: "nb-kernel-notice", role: "alert", "aria-labelledby": "nb-kernel-notice-title", hidden: true },
-      title, this.message, el("div", { className: "nb-kernel-notice-buttons" }, this.restartButton, dismiss));
+      this.title, this.message, el("div", { className: "nb-kernel-notice-buttons" }, this.restartButton, dismiss));
     after.after(this.element);
   }
 
   /** Kernel status changes: "dead", or "restarting" with a reason (the server restarted a kernel
    *  that died; a restart someone asked for has none). */
   status(status, reason) {
-    if (status === "dead") this.show(reason || "The kernel died and could not be restarted.");
-    else if (status === "restarting" && reason) this.show(reason);
+    if (status === "dead") this.show(reason || "The kernel died and could not be restarted.", { dead: true });
+    else if (status === "restarting" && reason) this.show(reason, { dead: false });
   }
 
-  show(reason) {
+  /** A run ended because its kernel died or restarted (`reason`, the run's DeadKernelError):
+   *  the notice says it, once; `dead` is whether the kernel is dead now. Shown already (the
+   *  kernel's own status came first): kept as it is; a status coming later refines it. */
+  lost(reason, { dead }) {
+    if (this.shown || reason === this.reason) return; // said already (and maybe dismissed)
+    this.show(reason, { dead, title: dead ? null : "The run's kernel stopped" });
+  }
+
+  show(reason, { dead, title = null }) {
+    this.reason = reason;
     this.message.textContent = /[.!]$/.test(reason) ? reason : `${reason}.`;
+    this.title.textContent = title || (dead ? "The kernel died" : "The kernel died and was restarted");
+    this.restartButton.hidden = !dead;
     this.element.hidden = false;
   }
 

@@ -4,7 +4,7 @@
 
 import { ApiError, apiUrl, contentsUrl, encodePath, pageConfig, pageUrl, request } from "../../js/api.js";
 import { confirmDialog, el, promptDialog, showError, toast } from "../../js/dialogs.js";
-import { downloadAs } from "./export.js";
+import { downloadAs, showScriptLabel } from "./export.js";
 import { Kernel } from "./kernel.js";
 import { KernelNotice, adoptLanguageInfo } from "./kernelwatch.js";
 import { installKeyboard } from "./keyboard.js";
@@ -17,7 +17,7 @@ import { trustNotebook } from "./trust.js";
 import { Finder, installFindKeys } from "./find.js";
 import { showKernelHelp, showShortcuts } from "./help.js";
 import { openPalette } from "./palette.js";
-import { followSettings, openSettings, setTheme, toggleLineNumbers } from "./settings.js";
+import { followSettings, openSettings, setTheme, settingIs, toggleLineNumbers } from "./settings.js";
 import { widgetLink } from "./widgetlink.js";
 
 const STATUS_TEXT = {
@@ -120,6 +120,11 @@ class App {
       prepare: () => this.saveForRun(),
       saved: (etag) => this.saver.adoptEtag(etag),
       settled: () => this.saver.settled(),
+      // A run ended by its kernel's death: told by the kernel notice (true), not by a toast.
+      kernelLost: (reason) => {
+        this.kernelNotice.lost(reason, { dead: Boolean(this.kernel && this.kernel.status === "dead") });
+        return true;
+      },
     });
     this.notebook.runner = (cellsToRun) => this.runs.run(cellsToRun);
     // Find and replace, the palette's key, the user's settings (find.js, palette.js, settings.js).
@@ -128,6 +133,7 @@ class App {
     installPaletteKey(() => this.actions().palette());
     followSettings(this);
     this.showName();
+    showScriptLabel(this.root, this.notebook.metadata);
     this.showSaveState({ status: "saved" });
     if (data.message) toast(`This notebook is not valid: ${data.message}`, { error: true });
     this.root.dataset.state = "ready";
@@ -165,14 +171,32 @@ class App {
         session = (await request("POST", apiUrl("sessions"), { body })).data;
       } catch (error) {
         if (error.status !== 501 || !kernelName) throw error;
-        toast(`Kernel ${kernelName} is not installed here: using the default kernel.`);
-        session = (await request("POST", apiUrl("sessions"), { body: { ...body, kernel: {} } })).data;
+        // Its kernel is not installed here: the person chooses one, or none (kernelchoice.js).
+        const choice = await this.chooseKernel();
+        if (choice) await this.startSession(choice);
+        return;
       }
       this.useSession(session);
     } catch (error) {
       this.showKernelState("dead", `no kernel: ${error.message}`);
       if (!this.kernel) widgetLink.noKernel(this.notebook); // saved widgets render without one
     }
+  }
+
+  /** Ask which kernel replaces the notebook's missing one; null: none (the page stays
+   *  without a kernel, its kernelspec unchanged, until Kernel > Change kernel…). */
+  async chooseKernel() {
+    this.showKernelState("none");
+    const { chooseKernel } = await import("./kernelchoice.js");
+    try {
+      this.kernelspecs = (await request("GET", this.config.kernelspecsUrl)).data;
+    } catch {
+      this.kernelspecs = null;
+    }
+    const choice = await chooseKernel(this.notebook.metadata.kernelspec, this.kernelspecs);
+    if (!choice) this.handles.kernelName.textContent = "";
+    this.notebook.commandMode();
+    return choice;
   }
 
   useSession(session) {
@@ -187,7 +211,10 @@ class App {
         this.showKernelState(status, reason);
         this.kernelNotice.status(status, reason);
       });
-      this.kernel.addEventListener("info", (event) => adoptLanguageInfo(this.notebook, event.detail));
+      this.kernel.addEventListener("info", (event) => {
+        adoptLanguageInfo(this.notebook, event.detail);
+        showScriptLabel(this.root, this.notebook.metadata); // "Executable Script (.py)"
+      });
       this.kernel.addEventListener("problem", (event) => this.showConnectionProblem(event.detail));
       // Code this page did not send started on the kernel: a run from another tab, maybe.
       this.kernel.addEventListener("unhandled", (event) => {
@@ -233,7 +260,8 @@ class App {
   showKernelState(status, reason = null) {
     const node = this.handles.kernelState;
     node.dataset.status = status;
-    node.textContent = `Kernel ${STATUS_TEXT[status] || status}${reason ? `: ${reason}` : ""}`;
+    node.textContent = status === "none" ? STATUS_TEXT.none
+      : `Kernel ${STATUS_TEXT[status] || status}${reason ? `: ${reason}` : ""}`;
     node.title = node.textContent;
     this.root.dataset.kernel = status;
   }
@@ -347,6 +375,7 @@ class App {
       }),
       setTheme: (theme) => guard("Theme", () => setTheme(theme))(),
       toggleLineNumbersSetting: guard("Line numbers", () => toggleLineNumbers()),
+      settingIs: (key, value) => settingIs(key, value),
       settings: guard("Settings", () => openSettings()),
     };
     return this._actions;

@@ -1,6 +1,6 @@
 // The command palette (Ctrl-Shift-C, Edit > Command palette…): every menu action by name, with
 // its shortcut, filtered as you type; arrows choose, Enter runs, Esc closes. It is built from
-// the menus themselves (the menubar's [role=menuitem] entries, their labels and <kbd>s) and
+// the menus themselves (the menubar's [role^=menuitem] entries, their labels and <kbd>s) and
 // runs an action by clicking its menu item, so whatever the menus offer, it offers.
 // Small (3 KB minified), so part of the page's bundle: a chunk loaded on Ctrl-Shift-C would
 // let the keys typed meanwhile reach the cell that had focus.
@@ -10,7 +10,7 @@ import { el } from "../../js/dialogs.js";
 /** The menus' items: { menu, label, keys, item } in menu order. */
 export function menuCommands(root = document) {
   const commands = [];
-  for (const item of root.querySelectorAll(".nb-menubar [role=menu] [role=menuitem]:not([hidden])")) {
+  for (const item of root.querySelectorAll(".nb-menubar [role=menu] [role^=menuitem]:not([hidden])")) {
     const menu = item.closest("[role=menu]").getAttribute("aria-label") || "";
     const labelNode = item.querySelector("span") || item;
     const label = labelNode.textContent.trim();

@@ -288,7 +288,10 @@ export class Runs extends EventTarget {
     if (model.status === "failed" && model.error) {
       const cell = model.error.cell_id ? this.cell(model.error.cell_id) : null;
       const shown = cell && cell.outputs.outputs.some((output) => output.output_type === "error");
-      if (!shown) toast(`The run failed: ${model.error.ename}: ${model.error.evalue}`, { error: true });
+      // A kernel that died: the page's kernel notice says it (kernelLost), not a second toast.
+      const told = model.error.ename === "DeadKernelError" && this.options.kernelLost
+        && this.options.kernelLost(model.error.evalue);
+      if (!shown && !told) toast(`The run failed: ${model.error.ename}: ${model.error.evalue}`, { error: true });
     }
     this.syncing += 1;
     try {

@@ -9,6 +9,7 @@ const THEMES = [["system", "Follow the system"], ["light", "Light"], ["dark", "D
 
 /** Apply the settings that are the notebook page's own: autosave and line numbers. */
 export function applyToNotebook(app, settings) {
+  if (app.handles && app.handles.refreshMenus) app.handles.refreshMenus(); // the Settings menu's checks
   if (app.saver && typeof app.saver.setAutosave === "function") app.saver.setAutosave(Number(settings.autosaveInterval) || 0);
   const notebook = app.notebook;
   if (!notebook) return;
@@ -21,6 +22,12 @@ export function applyToNotebook(app, settings) {
 export function followSettings(app) {
   applyToNotebook(app, currentSettings());
   onSettingsChange((settings) => applyToNotebook(app, settings));
+}
+
+/** Whether the setting `key` is `value` now (the Settings menu's checked items). */
+export function settingIs(key, value) {
+  const settings = currentSettings();
+  return key === "lineNumbers" ? Boolean(settings[key]) === value : settings[key] === value;
 }
 
 export function setTheme(theme) {

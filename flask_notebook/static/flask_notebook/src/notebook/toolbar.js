@@ -8,6 +8,7 @@ import { exportItems, trimExportItems } from "./export.js";
 /** A menu button with a popup of items; arrows move, Esc closes, focus returns to the button.
  *  `onOpen(popup)`, if given, runs at each opening (it may hide items). */
 function menu(label, items, menus, onOpen = null) {
+  const checkable = [];
   const button = el("button", { type: "button", className: "nb-menu-button", "aria-haspopup": "menu", "aria-expanded": "false" }, label);
   const popup = el("div", { className: "nb-menu", role: "menu", "aria-label": label, hidden: true });
   for (const item of items) {
@@ -19,15 +20,26 @@ function menu(label, items, menus, onOpen = null) {
     const entry = item.href
       ? el("a", { role: "menuitem", tabIndex: -1, href: item.href, target: "_blank", rel: "noopener", dataset: { action: item.id } },
         el("span", {}, item.label))
-      : el("button", { type: "button", role: "menuitem", tabIndex: -1, dataset: { action: item.id } },
+      : el("button", { type: "button", role: itemRole(item), tabIndex: -1, dataset: { action: item.id } },
         el("span", {}, item.label), item.keys ? el("kbd", { "aria-hidden": "true" }, item.keys) : null);
+    // An item with a state (`checked()`: a radio among its group, or a checkbox) shows it:
+    // aria-checked, and a check mark drawn by CSS.
+    if (item.checked) {
+      entry.classList.add("nb-menu-checkable");
+      checkable.push([entry, item.checked]);
+      popup.classList.add("nb-menu-checks");
+    }
     entry.addEventListener("click", () => {
       close(false);
       if (item.run) item.run();
     });
     popup.append(entry);
   }
-  const entries = () => [...popup.querySelectorAll("[role=menuitem]:not([hidden])")];
+  const entries = () => [...popup.querySelectorAll("[role^=menuitem]:not([hidden])")];
+  const sync = () => {
+    for (const [entry, checked] of checkable) entry.setAttribute("aria-checked", String(Boolean(checked())));
+  };
+  sync();
   const close = (focusButton = true) => {
     popup.hidden = true;
     button.setAttribute("aria-expanded", "false");
@@ -36,6 +48,7 @@ function menu(label, items, menus, onOpen = null) {
   const open = () => {
     for (const other of menus) if (other.popup !== popup) other.close(false);
     if (onOpen) onOpen(popup);
+    sync();
     popup.hidden = false;
     button.setAttribute("aria-expanded", "true");
     entries()[0].focus();
@@ -59,9 +72,15 @@ function menu(label, items, menus, onOpen = null) {
     if (event.key !== "Tab") event.preventDefault();
   });
   const wrapper = el("div", { className: "nb-menu-wrapper" }, button, popup);
-  const entry = { wrapper, popup, close };
+  const entry = { wrapper, popup, close, sync };
   menus.push(entry);
   return wrapper;
+}
+
+/** A menu item's role: "menuitemradio" with `radio`, "menuitemcheckbox" with `checked` alone. */
+function itemRole(item) {
+  if (!item.checked) return "menuitem";
+  return item.radio ? "menuitemradio" : "menuitemcheckbox";
 }
 
 // Toolbar icons: our own 16x16 strokes in currentColor (no icon font, no emoji).
@@ -131,8 +150,8 @@ export function buildHeader(host, a) {
       "-",
       { id: "insert-above", label: "Insert cell above", keys: "A", run: a.insertAbove },
       { id: "insert-below", label: "Insert cell below", keys: "B", run: a.insertBelow },
-      { id: "move-up", label: "Move cell up", run: a.moveUp },
-      { id: "move-down", label: "Move cell down", run: a.moveDown },
+      { id: "move-up", label: "Move cell up", keys: "Ctrl-Shift-Up", run: a.moveUp },
+      { id: "move-down", label: "Move cell down", keys: "Ctrl-Shift-Down", run: a.moveDown },
       "-",
       { id: "select-all", label: "Select all cells", keys: "Ctrl-A", run: a.selectAll },
       { id: "merge", label: "Merge selected cells", keys: "Shift-M", run: a.mergeCells },
@@ -168,11 +187,14 @@ export function buildHeader(host, a) {
       { id: "change-kernel", label: "Change kernel…", run: a.changeKernel },
     ], menus),
     menu("Settings", [
-      { id: "theme-light", label: "Light theme", run: () => a.setTheme("light") },
-      { id: "theme-dark", label: "Dark theme", run: () => a.setTheme("dark") },
-      { id: "theme-system", label: "Theme of the system", run: () => a.setTheme("system") },
+      // The current theme and line-numbers setting are checked (refreshMenus at each change).
+      { id: "theme-light", label: "Light theme", radio: true, checked: () => a.settingIs("theme", "light"), run: () => a.setTheme("light") },
+      { id: "theme-dark", label: "Dark theme", radio: true, checked: () => a.settingIs("theme", "dark"), run: () => a.setTheme("dark") },
+      { id: "theme-system", label: "Theme of the system", radio: true, checked: () => a.settingIs("theme", "system"),
+        run: () => a.setTheme("system") },
       "-",
-      { id: "line-numbers-default", label: "Line numbers on or off", run: a.toggleLineNumbersSetting },
+      { id: "line-numbers-default", label: "Line numbers by default", checked: () => a.settingIs("lineNumbers", true),
+        run: a.toggleLineNumbersSetting },
       { id: "settings", label: "Settings…", run: a.settings },
     ], menus),
     menu("Help", [
@@ -210,5 +232,7 @@ export function buildHeader(host, a) {
   const connectionProblem = el("div", { className: "nb-connection-problem", role: "alert", hidden: true });
 
   host.append(titleRow, connectionProblem, menubar, toolbar);
-  return { name, saveState, kernelState, kernelName, typeSelect, connectionProblem };
+  // refreshMenus(): the menus' checked items follow the settings now (settings.js calls it).
+  const refreshMenus = () => menus.forEach((m) => m.sync());
+  return { name, saveState, kernelState, kernelName, typeSelect, connectionProblem, refreshMenus };
 }

@@ -1,7 +1,8 @@
 """Saved widgets (metadata.widgets, as Notebook 7 writes it) render, static, whenever the page
 has no live kernel (issue 21): the kernel shut down with the page open (the views stay) and the
 page reloaded; a kernelspec whose kernel exits as it starts (dead); no session at all (a failing
-POST /api/sessions; a server with NOTEBOOK_MAX_KERNELS=0). A kernel that comes later serves new
+POST /api/sessions; a server with NOTEBOOK_MAX_KERNELS=0; "No kernel" chosen for a kernelspec
+not installed here). A kernel that comes later serves new
 widgets, live; the saved views stay static until their cell runs again."""
 
 from __future__ import annotations
@@ -127,6 +128,17 @@ def test_progress_roles_and_widgets_without_a_live_kernel(page: Page, ui_server:
     delete_sessions(ui_server, path)
     open_without_kernel(page, path)
     expect_saved_widgets(page)
+
+    # Its kernelspec is not installed here and the person chooses "No kernel": the same, and
+    # the notebook stays saved (nothing the saved state lacks was shown).
+    content["metadata"]["kernelspec"] = {"name": "not-here", "display_name": "Not here", "language": "python"}
+    ui_server.json("PUT", f"api/contents/{path}", 200, json={"type": "notebook", "content": content})
+    delete_sessions(ui_server, path)
+    page.goto(f"notebooks/{path}")
+    page.get_by_role("dialog", name="Select a kernel").get_by_role("button", name="No kernel").click()
+    expect(kernel_state(page)).to_have_text("No kernel")
+    expect_saved_widgets(page)
+    expect(page.get_by_role("status").filter(has_text="Saved")).to_have_text("Saved")
 
 
 def test_widgets_render_when_sessions_fail(page: Page, ui_server: UIServer, no_kernels_server: UIServer,

@@ -174,6 +174,7 @@ class App {
         // Its kernel is not installed here: the person chooses one, or none (kernelchoice.js).
         const choice = await this.chooseKernel();
         if (choice) await this.startSession(choice);
+        else if (!this.kernel) widgetLink.noKernel(this.notebook); // saved widgets render without one
         return;
       }
       this.useSession(session);

@@ -104,6 +104,7 @@ class App {
       done: () => this.notebook.commandMode(),
     });
     this.notebook.load(data.content);
+    widgetLink.useNotebook(this.notebook); // saved widget state, with or without a kernel
     this.notebook.addEventListener("select", () => this.syncCellType());
     cells.addEventListener("focusin", () => this.syncCellType());
     this.saver = new Saver(this.notebook, {
@@ -174,13 +175,13 @@ class App {
         // Its kernel is not installed here: the person chooses one, or none (kernelchoice.js).
         const choice = await this.chooseKernel();
         if (choice) await this.startSession(choice);
-        else if (!this.kernel) widgetLink.noKernel(this.notebook); // saved widgets render without one
+        else if (!this.kernel) widgetLink.noKernel(); // saved widgets render without one
         return;
       }
       this.useSession(session);
     } catch (error) {
       this.showKernelState("dead", `no kernel: ${error.message}`);
-      if (!this.kernel) widgetLink.noKernel(this.notebook); // saved widgets render without one
+      if (!this.kernel) widgetLink.noKernel(); // saved widgets render without one
     }
   }
 

@@ -37,10 +37,16 @@ class WidgetLink {
     });
   }
 
-  /** The page has no kernel (its session could not be made): views render from `notebook`'s
-   *  saved state at once, static. A kernel that comes later (connect) serves the widgets made on it. */
-  noKernel(notebook) {
-    if (!this.notebook) this.notebook = notebook;
+  /** The page's notebook, as soon as it is loaded: its metadata has the saved widget state,
+   *  which views need whether a kernel comes or not. */
+  useNotebook(notebook) {
+    this.notebook = notebook;
+  }
+
+  /** The page has no kernel (its session could not be made, or the person chose none): views
+   *  render from the saved state at once, static. A kernel that comes later (connect) serves
+   *  the widgets made on it. */
+  noKernel() {
     this.resolveKernel(null);
   }
 

@@ -224,3 +224,22 @@ def test_a_kernel_that_stays_dead_keeps_the_restart_button(page: Page, ui_server
     cell(page, 1).click()
     page.keyboard.press("Control+Enter")
     expect(output(page, 1)).to_have_text("Out[1]:2")
+
+
+def test_a_kernel_shut_down_elsewhere_is_shown_so(page: Page, ui_server: UIServer) -> None:
+    """DELETE /api/kernels/<id> (the running page, another tab, a script) while the notebook is
+    open: the server keeps the WebSocket open, as jupyter_server does; the page still learns the
+    kernel is gone (it said "Kernel Idle" for ever), and Restart kernel gives it a new one."""
+    put_notebook(ui_server, "shut.ipynb", [code_cell("21 * 2")])
+    open_notebook(page, "shut.ipynb")
+    (session,) = sessions_of(ui_server, "shut.ipynb")
+    ui_server.json("DELETE", f"api/kernels/{session['kernel']['id']}", 204)
+    expect(kernel_state(page)).to_contain_text("Kernel Dead")
+    notice = page.get_by_role("alert").filter(has_text="The kernel was shut down")
+    expect(notice).to_have_count(1)
+    expect(notice).not_to_contain_text("died")
+    notice.get_by_role("button", name="Restart kernel").click()
+    expect(kernel_state(page)).to_have_text("Kernel Idle")
+    cell(page, 1).click()
+    page.keyboard.press("Control+Enter")
+    expect(output(page, 1)).to_have_text("Out[1]:42")

@@ -21,6 +21,9 @@ import { V1_PROTOCOL, deserialize, serialize } from "./wire.js";
 // here; the rest is an "unhandled" event, never drawn into a cell.
 
 const RECONNECT_DELAYS_MS = [100, 250, 500, 1000, 2000, 4000];
+const SHUTDOWN_CHECKS_MS = [300, 1000, 2000, 4000, 8000];
+/** The "dead" status's reason once someone shut the kernel down (``checkGone``). */
+export const SHUT_DOWN = "the kernel was shut down";
 /** Handshakes that fail in a row before the page looks into why and says so. */
 const FAILED_OPENS_BEFORE_DIAGNOSIS = 3;
 /** Short reasons for the kernel state, beside the longer message the page shows. */
@@ -164,6 +167,28 @@ export class Kernel extends EventTarget {
     }, delay);
   }
 
+  /** After a shutdown_request: the kernel leaves the server's list once its process is gone
+   *  (a few seconds at most); then the page says so. */
+  checkGone() {
+    if (this.goneCheck) return;
+    const kernelId = this.kernelId;
+    this.goneCheck = (async () => {
+      for (const delay of SHUTDOWN_CHECKS_MS) {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        if (this.closed || this.kernelId !== kernelId || this.status === "dead") break;
+        const status = await this.probe();
+        if (this.closed || this.kernelId !== kernelId) break;
+        if (status === 404) {
+          this.setStatus("dead", SHUT_DOWN);
+          this.failPending(SHUT_DOWN, { queued: true });
+          break;
+        }
+        if (status === 200 && (this.restarting || this.status === "restarting")) break;
+      }
+      this.goneCheck = null;
+    })();
+  }
+
   /** The HTTP status of a GET of this kernel (0 when there is no answer at all). */
   async probe() {
     try {
@@ -265,6 +290,10 @@ export class Kernel extends EventTarget {
         handler.idle = true;
         this.finish(parentId, handler);
       }
+      // The kernel's last word when someone shuts it down (DELETE, the running page, another
+      // tab): the server keeps the WebSocket open, as jupyter_server does, so ask it whether
+      // the kernel is gone (a restart's shutdown leaves it there).
+      if (state === "idle" && msg.parent_header && msg.parent_header.msg_type === "shutdown_request") this.checkGone();
       return;
     }
     if (msg.channel === "iopub") {

@@ -4,6 +4,7 @@
 // kernel's language_info, saved into the notebook's metadata as Jupyter does.
 
 import { el } from "../../js/dialogs.js";
+import { SHUT_DOWN } from "./kernel.js";
 
 /** JSON with sorted keys: two language_info objects are the same whatever their key order. */
 function stable(value) {
@@ -51,7 +52,8 @@ export class KernelNotice {
   /** Kernel status changes: "dead", or "restarting" with a reason (the server restarted a kernel
    *  that died; a restart someone asked for has none). */
   status(status, reason) {
-    if (status === "dead") this.show(reason || "The kernel died and could not be restarted.", { dead: true });
+    if (status === "dead" && reason === SHUT_DOWN) this.show("Restart it to run code again", { dead: true, title: "The kernel was shut down" });
+    else if (status === "dead") this.show(reason || "The kernel died and could not be restarted.", { dead: true });
     else if (status === "restarting" && reason) this.show(reason, { dead: false });
   }
 

@@ -97,6 +97,9 @@ def server_message(session_id: str, msg_type: str, content: dict[str, Any],
     return messages.make(channel, header, parent or {}, content)
 
 
+#: Seconds a relay keeps what a gateway replays for a connection that went away
+#: (``KernelChannels.expect_orphans``) for its clients to reconnect.
+ORPHAN_WINDOW = 60.0
 #: How many other replicas' client sessions a relay remembers (``KernelChannels.foreign``).
 _FOREIGN = 1024
 
@@ -429,6 +432,14 @@ class KernelChannels:
         #: (they are another replica's clients), most recent last, at most `_FOREIGN`. One of
         #: them that connects here is told that nothing it missed is replayed (``attach``).
         self.foreign: OrderedDict[str, None] | None = None
+        #: What a gateway replays for the connection of a server that went away (this
+        #: replica's predecessor, or a replica that died), kept for that server's clients:
+        #: they reconnect here and get it as their replay (``expect_orphans``). None: not
+        #: keeping; `_orphan_sessions` are the clients it is for.
+        self._orphans: list[Msg] | None = None
+        self._orphan_sessions: set[str] = set()
+        self._orphan_bytes = 0
+        self._orphans_until = 0.0
         self.session = Session(key=_key_bytes(info["key"]),
                                signature_scheme=info.get("signature_scheme", "hmac-sha256"),
                                username="flask-notebook")
@@ -722,6 +733,8 @@ class KernelChannels:
                 self._log_base += 1
             for outbox in self.offline.values():
                 outbox.put(msg)
+            if self._orphans is not None:
+                self._keep_orphan(msg)
             parent_id = msg.parent_msg_id
             if status and parent_id is not None and parent_id in self.requesters \
                     and msg.content().get("execution_state") == "idle":
@@ -729,6 +742,16 @@ class KernelChannels:
             return
         parent_id = msg.parent_msg_id or ""
         target = self.requesters.get(parent_id)
+        if target is None and self._orphans is not None:
+            # A reply to a request the old server relayed: its client, if it is back, else kept.
+            session = msg.parent.get("session")
+            if isinstance(session, str) and session in self.connections:
+                conn = self.connections[session]
+                self.fan_in(conn)
+                conn.deliver(msg)
+            else:
+                self._keep_orphan(msg)
+            return
         if target is None:
             log.debug("no route for a %s %s", msg.channel, msg.msg_type)
             return
@@ -750,6 +773,39 @@ class KernelChannels:
             self.offline[target].put(msg)
         if msg.channel != "stdin":  # (an input request comes while its execute request runs)
             self._settle(parent_id)
+
+    def expect_orphans(self, window: float = ORPHAN_WINDOW) -> None:
+        """A gateway is about to replay what it kept for the connection of a server that went
+        away: keep it, for `window` seconds and up to the replay limit, for that server's
+        clients (the sessions the replayed requests came from), to replay when they connect."""
+        self._orphans = []
+        self._orphan_sessions = set()
+        self._orphan_bytes = 0
+        self._orphans_until = time.monotonic() + window
+
+    def _keep_orphan(self, msg: Msg) -> None:
+        assert self._orphans is not None
+        if time.monotonic() > self._orphans_until or self._orphan_bytes + msg.size > self.replay_limit:
+            self._orphans, self._orphan_sessions = None, set()  # too late, or too much: as without
+            return
+        self._orphans.append(msg)
+        self._orphan_bytes += msg.size
+        session = msg.parent.get("session")
+        if isinstance(session, str) and session not in self.connections:
+            self._orphan_sessions.add(session)
+
+    def _replay_orphans(self, conn: Connection) -> bool:
+        """Give `conn` what the old server's connection missed, if it was one of its clients."""
+        if self._orphans is None or conn.session_id not in self._orphan_sessions:
+            return False
+        self._orphan_sessions.discard(conn.session_id)
+        if time.monotonic() > self._orphans_until:
+            self._orphans, self._orphan_sessions = None, set()
+            return False
+        for msg in self._orphans:
+            if msg.channel == "iopub" or msg.parent.get("session") == conn.session_id:
+                conn.deliver(msg)
+        return True
 
     def _note_foreign(self, msg: Msg) -> None:
         session_id = msg.parent.get("session")
@@ -849,7 +905,10 @@ class KernelChannels:
         missed = self.offline.pop(conn.session_id, None)
         while missed is not None and missed.items:
             conn.deliver(missed.pop())
-        if old is None and missed is None and self.foreign is not None and conn.session_id in self.foreign:
+        if old is None and missed is None and self._replay_orphans(conn):
+            if self.foreign is not None:
+                self.foreign.pop(conn.session_id, None)
+        elif old is None and missed is None and self.foreign is not None and conn.session_id in self.foreign:
             del self.foreign[conn.session_id]  # told once
             conn.deliver(server_message(conn.session_id, "stream", {"name": "stderr", "text": MOVED_NOTICE}))
         conn.cursor = self._log_base + len(self._log)

@@ -43,7 +43,7 @@ from jupyter_client.manager import KernelManager
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 
 from . import errors
-from .gatewaybridge import Bridge
+from .gatewaybridge import Bridge, session_id
 from .gatewayclient import GatewayClient, GatewayError, Unreachable
 from .kernelspecs import Kernelspecs
 
@@ -141,6 +141,16 @@ class GatewayProvisioner(KernelProvisionerBase):
         self.process: RemoteProcess | None = None
         self.bridge: Bridge | None = None
         self.on_gone: Callable[[str], None] | None = None
+        #: This replica's name (its gateway session: ``gatewaybridge.session_id``), set by the
+        #: registry with `client`.
+        self.replica = ""
+        #: Adopting a kernel whose replica died: that replica's name (its clients' replay).
+        self.drain_from: str | None = None
+        #: Told when the bridge takes the dead replica's session over (``gatewaybridge``).
+        self.on_drain: Callable[[], None] | None = None
+        #: Told when the bridge's connection to the gateway is first open (its record then
+        #: says ``bridged``: the gateway keeps what comes for its session once it goes).
+        self.on_open: Callable[[], None] | None = None
         self._deleted = False
         self._restart_next = False
         self._check = Event()
@@ -242,8 +252,7 @@ class GatewayProvisioner(KernelProvisionerBase):
             km = self.parent
             key = km.session.key if km is not None else b""
             assert self.remote_id is not None
-            self.bridge = Bridge(self._client(), self.remote_id, key=key, on_down=self._check.set,
-                                 signature_scheme=km.session.signature_scheme if km is not None else "hmac-sha256")
+            self.bridge = self._bridge(self._client(), key, km.session.signature_scheme if km is not None else "hmac-sha256")
             self._watcher = gevent.spawn(self._watch)
         return dict(self.bridge.info)  # type: ignore[return-value]  # jupyter_client's dict of connection info
 
@@ -280,6 +289,7 @@ class GatewayProvisioner(KernelProvisionerBase):
     async def get_provisioner_info(self) -> dict[str, Any]:
         info: dict[str, Any] = await super().get_provisioner_info()
         info["remote_id"] = self.remote_id
+        info["bridged"] = self.bridge is not None and self.bridge.opened
         return info
 
     async def load_provisioner_info(self, provisioner_info: dict[str, Any]) -> None:
@@ -293,11 +303,26 @@ class GatewayProvisioner(KernelProvisionerBase):
             self.process = RemoteProcess()
             if self.client is not None and self.bridge is None:
                 km = self.parent
-                self.bridge = Bridge(self.client, self.remote_id, key=km.session.key if km is not None else b"",
-                                     on_down=self._check.set,
-                                     signature_scheme=km.session.signature_scheme if km is not None else "hmac-sha256")
+                self.bridge = self._bridge(self.client, km.session.key if km is not None else b"",
+                                           km.session.signature_scheme if km is not None else "hmac-sha256")
                 self.connection_info = dict(self.bridge.info)  # type: ignore[assignment]
                 self._watcher = gevent.spawn(self._watch)
+
+    def _bridge(self, client: GatewayClient, key: bytes, signature_scheme: str) -> Bridge:
+        assert self.remote_id is not None
+        remote_id = self.remote_id
+        return Bridge(client, remote_id, key=key, on_down=self._check.set, signature_scheme=signature_scheme,
+                      session=session_id(self.replica, remote_id) if self.replica else None,
+                      drain_session=session_id(self.drain_from, remote_id) if self.drain_from else None,
+                      on_drain=self._drained, on_open=self._opened)
+
+    def _opened(self) -> None:
+        if self.on_open is not None:
+            self.on_open()
+
+    def _drained(self) -> None:
+        if self.on_drain is not None:
+            self.on_drain()
 
     def check(self) -> None:
         """Ask the gateway whether it still has the kernel, now (in the background)."""

@@ -18,6 +18,14 @@ WebSocket, each ZMQ reader (shell is the busy one) forwards what the relay sends
 Messages the relay sends before the WebSocket is open (the relay's first ``kernel_info``) wait
 for it, a bounded number. When the WebSocket drops, ``on_down`` is called (the provisioner
 then asks the gateway whether the kernel still exists) and it reconnects, backing off.
+
+The WebSocket names a session (``?session_id=``) that is the same every time this replica
+connects to this kernel (`session_id`): a gateway (jupyter_server's kernel handler) keeps what
+the kernel sends while its last connection is away for the next connection of the same session,
+and replays it then, so a dropped connection loses nothing. A replica that adopts the kernel of
+a replica that died connects first with the dead one's session (`drain_session`), when no one
+is connected to the kernel: the gateway then replays to it what the dead replica's clients
+missed (``on_drain`` is told first); its later connections are its own session's.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -47,14 +56,28 @@ _MAX_PENDING = 1000
 _RECONNECT = (0.25, 5.0)
 
 
+def session_id(replica: str, remote_id: str) -> str:
+    """The gateway session of `replica`'s connection to the kernel `remote_id`: stable, so
+    that the gateway keeps for it what the kernel sends while it is away."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"flask-notebook:{replica}/{remote_id}").hex
+
+
 class Bridge:
     """The local end of one gateway kernel. `info` is its connection info (jupyter_client's)."""
 
     def __init__(self, client: GatewayClient, remote_id: str, *, key: bytes, signature_scheme: str = "hmac-sha256",
-                 on_down: Callable[[], None] | None = None, ip: str = "127.0.0.1") -> None:
+                 on_down: Callable[[], None] | None = None, ip: str = "127.0.0.1", session: str | None = None,
+                 drain_session: str | None = None, on_drain: Callable[[], None] | None = None,
+                 on_open: Callable[[], None] | None = None) -> None:
         self.client = client
         self.remote_id = remote_id
         self.on_down = on_down
+        self.session = session
+        self._drain_session = drain_session
+        self.on_drain = on_drain
+        #: Told when the WebSocket is first open; `opened` says it was.
+        self.on_open = on_open
+        self.opened = False
         self.closed = False
         self.ws: UpstreamSocket | None = None
         self._pending: list[str | bytes] = []
@@ -157,8 +180,9 @@ class Bridge:
         path = self.client.path("api", "kernels", self.remote_id, "channels")
         delay = _RECONNECT[0]
         while not self.closed:
+            session = self._first_session()
             try:
-                ws = self.client.websocket(path)
+                ws = self.client.websocket(f"{path}?session_id={session}" if session else path)
             except Exception as exc:
                 log.warning("gateway kernel %s: the channels WebSocket failed: %s", self.remote_id, exc)
                 self._down()
@@ -167,6 +191,10 @@ class Bridge:
                 continue
             delay = _RECONNECT[0]
             self.ws = ws
+            if not self.opened:
+                self.opened = True
+                if self.on_open is not None:
+                    self.on_open()
             pending, self._pending = self._pending, []
             for data in pending:
                 self._send(data)
@@ -183,6 +211,26 @@ class Bridge:
             if not self.closed:
                 log.warning("gateway kernel %s: the channels WebSocket closed; reconnecting", self.remote_id)
                 self._down()
+
+    def _first_session(self) -> str | None:
+        """The session to connect as: the dead replica's once (`drain_session`), if nobody is
+        connected to the kernel (a replica that is merely reconnecting would have its session
+        taken, and what the gateway kept for it), else this replica's own."""
+        drain, self._drain_session = self._drain_session, None
+        if drain is None:
+            return self.session
+        try:
+            model = self.client.request("GET", self.client.path("api", "kernels", self.remote_id),
+                                        timeout=min(self.client.request_timeout, 10.0))
+        except Exception as exc:
+            log.info("gateway kernel %s: what another replica's clients missed is not replayed (%s)", self.remote_id, exc)
+            return self.session
+        if not isinstance(model, dict) or model.get("connections") != 0:
+            return self.session
+        log.info("gateway kernel %s: taking over the session of the replica that held it, for its replay", self.remote_id)
+        if self.on_drain is not None:
+            self.on_drain()
+        return drain
 
     def _down(self) -> None:
         if self.on_down is not None and not self.closed:

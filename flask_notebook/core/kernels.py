@@ -56,7 +56,8 @@ from .gatewayclient import Unreachable as GatewayUnreachable
 from .events import EventBus, kernel_action, owner_audience
 from .kernelspecs import Kernelspecs
 from .messages import Msg
-from .kernelrecords import HOST, KernelRecords, Listed, adoptable_here, is_shared, kernel_record, writer_alive
+from .kernelrecords import (HOST, KernelRecords, Listed, adoptable_here, is_shared, kernel_record, record_replica,
+                            writer_alive)
 from .metrics import KernelMetrics
 from .paths import iso_utc
 from .spawn import AdoptedProcess
@@ -914,6 +915,7 @@ class KernelRegistry:
             gw = gateways.remote(km)
             if gw is not None:
                 gw.client = self.gateway
+                gw.replica = self.records.replica if self.records is not None else HOST
             elif self.confine is not None:
                 confinement = self.confine(owner, None, cwd)
                 _confine(km, dataclasses.replace(confinement, env={**confinement.env, **env},
@@ -948,8 +950,13 @@ class KernelRegistry:
                                          on_iopub=lambda msg: self._track(kernel, msg),
                                          replay_limit=self.replay_limit, replay_sessions=self.replay_sessions,
                                          stats=self.metrics.relay if self.metrics is not None else None)
-        if remote is not None:  # other replicas may serve it too: see ``KernelChannels.foreign``
+        if gw is not None:  # other replicas may serve it too: see ``KernelChannels.foreign``
             kernel.channels.foreign = OrderedDict()
+            # Re-attached, or adopted from a replica that died: what the gateway kept for the
+            # old connection comes in first; it goes to the clients it was for (``orphans``).
+            gw.on_drain = kernel.channels.expect_orphans
+            if not kernel.borrowed:  # (another replica's record is left as it wrote it)
+                gw.on_open = lambda: self._record(kernel)
 
     # -- re-attachment ------------------------------------------------------------------------
 
@@ -973,6 +980,7 @@ class KernelRegistry:
         try:
             kernel = self._kernel(kernel_id, str(record["name"]), str(record["cwd"]), record.get("owner"),
                                   dict(record.get("env") or {}))
+            kernel.borrowed = shared
             km = kernel.km
             assert isinstance(km, RegistryKernelManager) and km.provisioner is not None
             km.connection_file = str(record.get("connection_file") or km.connection_file)  # the file it read
@@ -983,6 +991,12 @@ class KernelRegistry:
                 # (jupyter_client's ``load_connection_info`` only sets ports still unset.)
                 info = {name: value for name, value in info.items() if not name.endswith("_port")}
             km.load_connection_info(info)  # type: ignore[arg-type]
+            gw = gateways.remote(km)
+            if gw is not None and is_shared(record) and record["provisioner"].get("bridged"):
+                # The session its holder connected with, kept for it since it went (if nobody
+                # is connected now). Not before that holder's connection was open: it may still
+                # be on its way (two connections of one session would each close the other).
+                gw.drain_from = record_replica(record)
             LIFECYCLE.run(run_sync(km.provisioner.load_provisioner_info), record["provisioner"])
             remote = gateways.remote(km)
             if remote is not None and remote.bridge is not None:

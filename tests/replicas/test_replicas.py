@@ -1,8 +1,9 @@
 """Two replicas behind nginx, one PostgreSQL store, one Enterprise Gateway (``conftest.py``):
 any replica lists every session and kernel and serves any kernel's WebSocket; a kernel shut
-down through one is gone from the other; a replica killed (SIGKILL) loses nothing but what
-its clients were being sent: they reconnect through nginx to the other, on the same kernel,
-and are told that nothing is replayed (never sent twice)."""
+down through one is gone from the other; a replica killed (SIGKILL) loses no kernel: its
+clients reconnect through nginx to the other, on the same kernel, and get what they missed
+when the dead replica was the kernel's only connection to the gateway (the gateway kept it
+for that replica's session), else are told that nothing is replayed (never sent twice)."""
 
 from __future__ import annotations
 
@@ -128,3 +129,50 @@ def test_a_killed_replica_s_clients_continue_on_the_other(cluster: Cluster) -> N
                                                (kernel_id,)).fetchone()[0])["writer"] == again.proc.pid,
                  timeout=10)
     assert "could not be written" not in again.log()
+
+
+def test_a_killed_replica_s_client_gets_what_it_missed_from_the_other(cluster: Cluster) -> None:
+    """Replica a alone serves the kernel; it is killed while a cell runs. The gateway keeps what
+    the kernel sends for a's connection (its session is a's, the same every time); replica b,
+    adopting the kernel for the client that reconnects through nginx, takes that session over
+    once nobody is connected, and replays to the client exactly what it missed: the rest of the
+    cell's output and its reply, nothing twice."""
+    a = cluster.replicas["a"]
+    assert cluster.nginx is not None
+    kernel_id = a.start_kernel(name="python3")
+    (remote_id,) = cluster.gateway.kernel_ids()
+    done = cluster.base / "cell-done"
+    client = a.client(kernel_id)  # straight to a: b never sees this kernel before a dies
+    try:
+        assert stdout_of(client.run("x = 42\nprint('before')")) == "before\n"
+        late = client.execute(f"import time\nprint('early', flush=True)\ntime.sleep(1)\nprint('late')\n"
+                              f"open({str(done)!r}, 'w').close()")
+        client.until(lambda m: m["parent_header"].get("msg_id") == late and m["msg_type"] == "stream")
+        a.proc.kill()  # SIGKILL: no goodbye
+        a.proc.wait(timeout=10)
+    finally:
+        client.ws.shutdown()
+    # The gateway saw a's connection go, and kept what the kernel sent after: the rest of the
+    # cell, its reply and its idle, all before any replica connects again.
+    wait_for(lambda: cluster.gateway.get(f"api/kernels/{remote_id}").json()["connections"] == 0, timeout=10)
+    wait_for(done.exists, timeout=10)
+    wait_for(lambda: cluster.gateway.get(f"api/kernels/{remote_id}").json()["execution_state"] == "idle", timeout=10)
+
+    back = KernelClient(cluster.nginx.url, kernel_id, TOKEN, session_id=client.session_id)
+    try:
+        back.wait_ready()
+        def is_reply(m: dict[str, Any]) -> bool:
+            return m["msg_type"] == "execute_reply" and m["parent_header"].get("msg_id") == late
+
+        if not any(map(is_reply, back.received)):  # (it may come before the kernel_info reply)
+            back.until(is_reply, timeout=20)
+        (reply,) = [m for m in back.received if is_reply(m)]
+        assert reply["content"]["status"] == "ok"
+        mine = [m for m in back.received if m["parent_header"].get("msg_id") == late]
+        assert stdout_of(mine) == "late\n"  # what it missed, and not 'early', which it had
+        assert stdout_of(back.run("print('x is', x)")) == "x is 42\n"
+        assert "Reconnected through another server replica" not in stderr_of(back.received)
+        assert "taking over the session of the replica that held it" in cluster.replicas["b"].log()
+        assert "Replaying" in cluster.gateway.log()  # from what it kept for a's session
+    finally:
+        back.close()

@@ -5,6 +5,7 @@
 // reload it from disk; autosave waits for that choice. A failed save keeps the text and says so.
 
 import { contentsUrl, request } from "../../js/api.js";
+import { AutosaveClock } from "../../js/autosave.js";
 
 export class FileSaver extends EventTarget {
   /** `text()` gives the editor's current text. */
@@ -23,22 +24,20 @@ export class FileSaver extends EventTarget {
         event.returnValue = "";
       }
     });
-    this.autosaveSeconds = 0;
-    this.autosaveTimer = null;
-    this.setAutosave(autosaveSeconds);
+    this.autosave = new AutosaveClock(() => {
+      if (this.dirty && !this.saving && this.status !== "conflict") this.save({ auto: true });
+    });
+    this.autosave.set(autosaveSeconds);
   }
 
   /** Autosave every `seconds` (0: never); the person's setting, changed while the page is open. */
   setAutosave(seconds) {
-    if (seconds === this.autosaveSeconds) return;
-    this.autosaveSeconds = seconds;
-    clearInterval(this.autosaveTimer);
-    this.autosaveTimer = null;
-    if (seconds > 0) {
-      this.autosaveTimer = setInterval(() => {
-        if (this.dirty && !this.saving && this.status !== "conflict") this.save({ auto: true });
-      }, seconds * 1000);
-    }
+    this.autosave.set(seconds);
+  }
+
+  /** Seconds between autosaves (0: none). */
+  get autosaveSeconds() {
+    return this.autosave.seconds;
   }
 
   markDirty() {

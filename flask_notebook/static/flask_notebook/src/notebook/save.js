@@ -10,6 +10,7 @@
 
 import { contentsUrl, request } from "../../js/api.js";
 import { confirmDialog } from "../../js/dialogs.js";
+import { AutosaveClock } from "../../js/autosave.js";
 
 export class Saver extends EventTarget {
   /** `runWriting()` says whether a run of this page is writing the file (see above). */
@@ -31,21 +32,20 @@ export class Saver extends EventTarget {
         event.returnValue = "";
       }
     });
-    this.autosaveTimer = null;
-    this.setAutosave(autosaveSeconds);
+    this.autosave = new AutosaveClock(() => {
+      if (this.dirty && !this.saving) this.save({ checkpoint: false, auto: true });
+    });
+    this.autosave.set(autosaveSeconds);
   }
 
   /** Autosave every `seconds` (0: never); the Settings menu changes it while the page is open. */
   setAutosave(seconds) {
-    if (seconds === this.autosaveSeconds) return;
-    this.autosaveSeconds = seconds;
-    clearInterval(this.autosaveTimer);
-    this.autosaveTimer = null;
-    if (seconds > 0) {
-      this.autosaveTimer = setInterval(() => {
-        if (this.dirty && !this.saving) this.save({ checkpoint: false, auto: true });
-      }, seconds * 1000);
-    }
+    this.autosave.set(seconds);
+  }
+
+  /** Seconds between autosaves (0: none). */
+  get autosaveSeconds() {
+    return this.autosave.seconds;
   }
 
   markDirty() {

@@ -8,11 +8,10 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from ..support.env import TOKEN
 from ..support.gateway import Gateway
-from ..support.kernel_client import KernelClient, stdout_of
+from ..support.kernel_client import KernelClient, replies_to, stdout_of
 from ..support.server import Server
 from ..support.waiting import wait_for
 from .conftest import gateway_env
@@ -45,15 +44,9 @@ def test_a_client_of_a_server_that_died_gets_what_it_missed_from_the_next(
         back = KernelClient(second.url, kernel_id, TOKEN, session_id=client.session_id)
         try:
             back.wait_ready()
-
-            def is_reply(m: dict[str, Any]) -> bool:
-                return m["msg_type"] == "execute_reply" and m["parent_header"].get("msg_id") == late
-
-            if not any(map(is_reply, back.received)):  # (it may come before the kernel_info reply)
-                back.until(is_reply, timeout=20)
-            mine = [m for m in back.received if m["parent_header"].get("msg_id") == late]
+            mine = replies_to(back, late)
+            assert [m["content"]["status"] for m in mine if m["msg_type"] == "execute_reply"] == ["ok"]
             assert stdout_of(mine) == "late\n"  # what it missed, once; not 'early', which it had
-            assert [m["content"]["status"] for m in mine if is_reply(m)] == ["ok"]
             assert stdout_of(back.run("print(x)")) == "42\n"
             assert "Replaying" in gateway.log()
         finally:

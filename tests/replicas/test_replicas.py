@@ -14,7 +14,7 @@ import psycopg
 import requests
 
 from ..support.env import AUTH, TOKEN
-from ..support.kernel_client import KernelClient, stdout_of
+from ..support.kernel_client import KernelClient, replies_to, stdout_of
 from ..support.server import Server
 from ..support.waiting import wait_for
 from .conftest import Cluster
@@ -161,15 +161,9 @@ def test_a_killed_replica_s_client_gets_what_it_missed_from_the_other(cluster: C
     back = KernelClient(cluster.nginx.url, kernel_id, TOKEN, session_id=client.session_id)
     try:
         back.wait_ready()
-        def is_reply(m: dict[str, Any]) -> bool:
-            return m["msg_type"] == "execute_reply" and m["parent_header"].get("msg_id") == late
-
-        if not any(map(is_reply, back.received)):  # (it may come before the kernel_info reply)
-            back.until(is_reply, timeout=20)
-        (reply,) = [m for m in back.received if is_reply(m)]
-        assert reply["content"]["status"] == "ok"
-        mine = [m for m in back.received if m["parent_header"].get("msg_id") == late]
-        assert stdout_of(mine) == "late\n"  # what it missed, and not 'early', which it had
+        mine = replies_to(back, late)
+        assert [m["content"]["status"] for m in mine if m["msg_type"] == "execute_reply"] == ["ok"]
+        assert stdout_of(mine) == "late\n"  # what it missed, once; not 'early', which it had
         assert stdout_of(back.run("print('x is', x)")) == "x is 42\n"
         assert "Reconnected through another server replica" not in stderr_of(back.received)
         assert "taking over the session of the replica that held it" in cluster.replicas["b"].log()

@@ -192,6 +192,18 @@ class KernelClient:
                           timeout)[-1]
 
 
+def replies_to(client: KernelClient, msg_id: str, timeout: float = 20) -> list[dict[str, Any]]:
+    """Every message `client` has received, or receives until the reply to `msg_id`, that is
+    that request's: a replayed reply may have come before the kernel_info reply that
+    ``wait_ready`` reads up to. (Its replies: a list, so that a second one shows.)"""
+    def is_reply(m: dict[str, Any]) -> bool:
+        return m["channel"] in ("shell", "control") and m["parent_header"].get("msg_id") == msg_id
+
+    if not any(map(is_reply, client.received)):
+        client.until(is_reply, timeout=timeout)
+    return [m for m in client.received if m["parent_header"].get("msg_id") == msg_id]
+
+
 def stdout_of(messages: list[dict[str, Any]]) -> str:
     return "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream"
                    and m["content"]["name"] == "stdout")

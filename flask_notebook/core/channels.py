@@ -782,6 +782,12 @@ class KernelChannels:
         self._orphan_sessions = set()
         self._orphan_bytes = 0
         self._orphans_until = time.monotonic() + window
+        gevent.spawn_later(window, self._drop_orphans)
+
+    def _drop_orphans(self) -> None:
+        """The window is over: what was kept for clients that did not come back goes."""
+        if self._orphans is not None and time.monotonic() >= self._orphans_until:
+            self._orphans, self._orphan_sessions, self._orphan_bytes = None, set(), 0
 
     def _keep_orphan(self, msg: Msg) -> None:
         assert self._orphans is not None

@@ -383,7 +383,10 @@ class Runs:
         gets no event and is not touched in the document."""
         run.execution = execution
         execution.wait_until(lambda: execution.began is not None or execution.done)
-        if execution.began is None:
+        # A kernel killed at once by its cell can die before it says it began (its iopub thread
+        # goes with it): that cell is still the one it died in, and says so.
+        died_on_it = execution.began is None and (execution.error or {}).get("ename") == "DeadKernelError"
+        if execution.began is None and not died_on_it:
             return _outcome(execution, run, False, self.input_timeout)
         run.cell_started(cell_id, index)
         doc.cell_started(cell_id)

@@ -114,6 +114,19 @@ def test_a_cell_that_kills_the_kernel_fails_the_run_and_the_cells_before_it_stay
     assert "flask_notebook" not in cells[2].metadata
 
 
+def test_a_cell_that_kills_its_kernel_at_once_says_so_after_an_earlier_run(server: Server, kernel_id: str) -> None:
+    """SIGKILL from the cell's first line: the kernel can die before its iopub thread says the
+    cell began. The cell is still the one it died in: its error is in the file."""
+    write_notebook(server.root / "kill.ipynb", "1 + 1", "import os; os.kill(os.getpid(), 9)")
+    first = wait_run(server, start_run(server, path="kill.ipynb", kernel_id=kernel_id, cells=["c0"])["id"])
+    assert first["status"] == "completed", first
+    run = wait_run(server, start_run(server, path="kill.ipynb", kernel_id=kernel_id, cells=["c1"])["id"])
+    assert run["status"] == "failed" and run["error"]["ename"] == "DeadKernelError", run
+    cells = read_notebook(server.root / "kill.ipynb").cells
+    assert cells[1].outputs and cells[1].outputs[-1].ename == "DeadKernelError", cells[1]
+    assert cells[1].metadata.flask_notebook.execution.status == "error"
+
+
 def test_allow_errors_runs_every_cell(server: Server) -> None:
     write_notebook(server.root / "errors.ipynb", "1 / 0", "print('after')")
     run = wait_run(server, start_run(server, path="errors.ipynb", allow_errors=True)["id"])

@@ -174,6 +174,13 @@ def test_hover_help_off_by_default_then_on_through_settings(page: Page, ui_serve
     expect(dialog).to_be_hidden()
     hover_word(page, 2, "greet")  # cell 1 ran in this kernel before the reload
     expect(tooltip).to_contain_text(HELP)
+    # Esc closes it wherever the focus is: here the page's, after the dialog (no editor's).
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.keyboard.press("Escape")
+    expect(tooltip).to_have_count(0)
+    hover_word(page, 3, "print")
+    hover_word(page, 2, "greet")
+    expect(tooltip).to_contain_text(HELP)
     # Light text on a dark surface (the --nb-* colours of the dark set).
     background, text = tooltip.evaluate("""(dom) => [dom.closest(".cm-tooltip"), dom.querySelector("pre")]
         .map((node, i) => getComputedStyle(node)[i ? "color" : "backgroundColor"].match(/\\d+/g).slice(0, 3)

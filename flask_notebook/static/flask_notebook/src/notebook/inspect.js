@@ -206,13 +206,35 @@ function hoverResult(view, code, word, text) {
     pos: word.from,
     end: word.to,
     above: false,
-    create: () => ({
-      dom: helpDom(help, () => {
-        openPager(document.activeElement !== document.body ? document.activeElement : null, help);
-        view.dispatch({ effects: closeHoverTooltips });
-      }, "Open this help in the pager"),
-    }),
+    create: () => {
+      hovering.add(view);
+      listenForEscape();
+      return {
+        dom: helpDom(help, () => {
+          openPager(document.activeElement !== document.body ? document.activeElement : null, help);
+          view.dispatch({ effects: closeHoverTooltips });
+        }, "Open this help in the pager"),
+        destroy: () => hovering.delete(view),
+      };
+    },
   };
+}
+
+/** The editors showing a hover tooltip: Esc closes it wherever the focus is (the editor's
+ *  own Esc key only works when the editor has the focus). */
+const hovering = new Set();
+let escapeListened = false;
+
+function listenForEscape() {
+  if (escapeListened) return;
+  escapeListened = true;
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !hovering.size) return;
+    for (const view of [...hovering]) view.dispatch({ effects: closeHoverTooltips });
+    hovering.clear();
+    event.stopPropagation(); // only the tooltip closes (the editor stays in edit mode)
+    event.preventDefault();
+  }, true);
 }
 
 function escape(view) {

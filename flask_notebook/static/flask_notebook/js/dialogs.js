@@ -49,6 +49,7 @@ export function openDialog({ title, body, confirmLabel, confirmClass = "nb-prima
     };
     dialog.addEventListener("close", finish, { once: true });
     cancel.addEventListener("click", () => dialog.close());
+    submitOnEnterInSelects(form);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       confirm.disabled = true;
@@ -63,6 +64,18 @@ export function openDialog({ title, body, confirmLabel, confirmClass = "nb-prima
     });
     dialog.showModal();
     (initialFocus || confirm).focus();
+  });
+}
+
+/** Enter in a <select> of `form` submits it, as Enter in a text field does (browsers do not):
+ *  a dialog whose choice is a list is confirmed from the keyboard. */
+export function submitOnEnterInSelects(form) {
+  form.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && event.target instanceof HTMLSelectElement && !event.isComposing) {
+      event.preventDefault();
+      // Through the form's submit button: a method="dialog" form returns its value.
+      form.requestSubmit(form.querySelector('button[type="submit"]'));
+    }
   });
 }
 

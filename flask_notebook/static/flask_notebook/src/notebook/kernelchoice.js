@@ -3,7 +3,7 @@
 // installed kernelspecs are offered (the server's default first chosen) and "No kernel",
 // which leaves the notebook without one (it can be edited and saved; its kernelspec stays).
 
-import { el } from "../../js/dialogs.js";
+import { el, submitOnEnterInSelects } from "../../js/dialogs.js";
 
 let counter = 0;
 
@@ -32,6 +32,7 @@ export function chooseKernel(missing, kernelspecs) {
     el("div", { className: "nb-dialog-buttons" },
       noKernel,
       el("button", { type: "submit", className: "nb-primary", value: "select" }, "Select")));
+  submitOnEnterInSelects(form);
   dialog.append(form);
   document.body.append(dialog);
   return new Promise((resolve) => {

@@ -3,7 +3,7 @@
 // the server (runs.js), on the session's kernel; the kernel WebSocket is for everything else.
 
 import { ApiError, apiUrl, contentsUrl, encodePath, pageConfig, pageUrl, request } from "../../js/api.js";
-import { confirmDialog, el, promptDialog, showError, toast } from "../../js/dialogs.js";
+import { confirmDialog, el, promptDialog, showError, submitOnEnterInSelects, toast } from "../../js/dialogs.js";
 import { downloadAs, showScriptLabel } from "./export.js";
 import { Kernel } from "./kernel.js";
 import { KernelNotice, adoptLanguageInfo } from "./kernelwatch.js";
@@ -496,6 +496,7 @@ class App {
         el("div", { className: "nb-dialog-buttons" },
           el("button", { type: "button", onclick: () => dialog.close() }, "Cancel"),
           el("button", { type: "submit", className: "nb-primary", value: "ok" }, "Change")));
+      submitOnEnterInSelects(form);
       dialog.append(form);
       document.body.append(dialog);
       dialog.addEventListener("close", () => {

@@ -121,6 +121,7 @@ class App {
       prepare: () => this.saveForRun(),
       saved: (etag) => this.saver.adoptEtag(etag),
       settled: () => this.saver.settled(),
+      kernelDead: () => Boolean(this.kernel && this.kernel.status === "dead"),
       // A run ended by its kernel's death: told by the kernel notice (true), not by a toast.
       kernelLost: (reason) => {
         this.kernelNotice.lost(reason, { dead: Boolean(this.kernel && this.kernel.status === "dead") });

@@ -21,6 +21,7 @@ const EVENTS = ["accepted", "cell_started", "output", "clear_output", "update_di
   "cell_finished", "done"];
 /** A stream the server closed for good (an HTTP error) is looked at again after this. */
 const RESUME_DELAY_MS = 1000;
+const NOT_RUNNING = "the kernel is not running: restart it (Kernel \u203a Restart kernel\u2026) to run code";
 
 /** An output as the file and the page can both say it: multiline strings joined, no
  *  transient or metadata (the page keeps its own display ids). */
@@ -110,6 +111,7 @@ export class Runs extends EventTarget {
     try {
       const kernelId = this.options.kernelId();
       if (!kernelId) throw new Error("the notebook has no kernel");
+      if (this.options.kernelDead && this.options.kernelDead()) throw new Error(NOT_RUNNING);
       if (!(await this.options.prepare())) throw new Error("the notebook could not be saved first");
       if (run.cancelled) { // interrupted before it was sent
         this.forget(run);
@@ -124,7 +126,8 @@ export class Runs extends EventTarget {
       if (run.cancelled) await this.cancel(run);
     } catch (error) {
       this.forget(run);
-      showError("Run", error);
+      // Its kernel gone meanwhile (shut down elsewhere): say what to do, not its id.
+      showError("Run", error instanceof ApiError && error.status === 404 ? new Error(NOT_RUNNING) : error);
     }
   }
 

@@ -140,6 +140,14 @@ def test_hover_help_off_by_default_then_on_through_settings(page: Page, ui_serve
     assert inspects(page) == before, page.evaluate("window.sentTypes")
     page.keyboard.press("Escape")
 
+    # A name the kernel does not know shows nothing: not the help of a call on an earlier
+    # line of the cell (IPython's token_at_cursor on the whole cell gave print's).
+    away(page)
+    hover_word(page, 2, "x")
+    wait_for(lambda: inspects(page) == before + 1, timeout=10)
+    page.wait_for_timeout(500)  # a frame or two for a tooltip that should not come
+    expect(tooltip).to_have_count(0)
+
     # A reply that comes after the mouse left is dropped.
     page.evaluate("window.delayInspect = 1500")
     asked = inspects(page)

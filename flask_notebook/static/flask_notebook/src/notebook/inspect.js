@@ -192,7 +192,9 @@ function hoverHelp(getKernel) {
     const kernel = readyKernel(getKernel);
     if (!kernel) return null; // busy, dead or absent: nothing asked
     const code = view.state.doc.toString();
-    return askHelp(kernel, code, word.to).then((text) => hoverResult(view, code, word, text));
+    // The name alone (dotted, as `os.path`), not the cell: IPython's token_at_cursor takes a
+    // call on an earlier line for the name at the cursor (`print(...)` then `x`: print's help).
+    return askHelp(kernel, word.name, word.name.length).then((text) => hoverResult(view, code, word, text));
   };
 }
 

@@ -49,6 +49,12 @@ def test_settings_menu_checks_the_current_theme(page: Page, ui_server: UIServer)
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    # The focus goes back to the notebook (it was left on the page's body), and a dialog
+    # opened from a menu gives it back there too.
+    expect(cell(page, 1)).to_be_focused()
+    menu(page, "Settings", "Settings…")
+    page.get_by_role("dialog", name="Settings").get_by_role("button", name="Save").click()
+    expect(cell(page, 1)).to_be_focused()
     page.get_by_role("button", name="Settings", exact=True).click()
     dark = settings.get_by_role("menuitemradio", name="Dark theme", checked=True)
     expect(dark).to_be_visible()

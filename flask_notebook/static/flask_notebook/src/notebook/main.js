@@ -328,6 +328,14 @@ class App {
       }
     };
     this._actions = {
+      // Where the focus goes after a menu item (and so after the dialog it may open), as
+      // Notebook 7: back to the notebook, in the mode it was in.
+      focusNotebook: () => {
+        const notebook = this.notebook;
+        if (!notebook || !notebook.cells.length) return;
+        if (notebook.mode === "edit") notebook.editCell(notebook.activeCell, null);
+        else notebook.commandMode();
+      },
       save: guard("Save", () => this.saver.save()),
       rename: guard("Rename", () => this.rename()),
       download: () => this.download(),

@@ -31,6 +31,9 @@ function menu(label, items, menus, onOpen = null) {
     }
     entry.addEventListener("click", () => {
       close(false);
+      // The focus leaves the hidden menu for the notebook first: a dialog the item opens
+      // gives it back there when it closes (it went to the page's body).
+      if (!item.href && menus.refocus) menus.refocus();
       if (item.run) item.run();
     });
     popup.append(entry);
@@ -114,6 +117,7 @@ function toolButton(label, iconName, run, { keys } = {}) {
 /** Build the header into `host`; `a` are the app's actions. Returns handles to update. */
 export function buildHeader(host, a) {
   const menus = [];
+  menus.refocus = a.focusNotebook;
   document.addEventListener("mousedown", (event) => {
     if (!event.target.closest(".nb-menu-wrapper")) for (const m of menus) if (!m.popup.hidden) m.close(false);
   });

@@ -54,10 +54,9 @@ from .event_schemas import KERNEL_ACTIONS
 from .gatewayclient import GatewayClient
 from .gatewayclient import Unreachable as GatewayUnreachable
 from .events import EventBus, kernel_action, owner_audience
+from .kernelrecords import HOST, KernelRecords, Listed, is_shared, kernel_record, record_replica
 from .kernelspecs import Kernelspecs
 from .messages import Msg
-from .kernelrecords import (HOST, KernelRecords, Listed, adoptable_here, is_shared, kernel_record, record_replica,
-                            writer_alive)
 from .metrics import KernelMetrics
 from .paths import iso_utc
 from .spawn import AdoptedProcess

@@ -64,7 +64,23 @@ def test_shutdown_leaves_no_process(site: SandboxSite) -> None:
     assert not _processes_of(site, kernel_id)  # the API answers once the kernel is gone
     # The kernel's own child goes with its sandbox: the kernel kills what is left of a PID
     # namespace whose init has exited, a moment after (it was seen alive for that moment once).
-    wait_for(lambda: not _sleeps(), timeout=5)
+    try:
+        wait_for(lambda: not _sleeps(), timeout=10)
+    except AssertionError:  # (seen once in a full run, never alone: say what it was)
+        raise AssertionError(f"the kernel's child outlived its sandbox: {_describe(_sleeps())}") from None
+
+
+def _describe(pids: list[int]) -> list[str]:
+    described = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            described.append(f"{pid}: " + ", ".join(f"{k}={fields.get(k, '?').strip()}"
+                                                     for k in ("State", "PPid", "NSpid", "NSpgid")))
+        except OSError:
+            described.append(f"{pid}: gone")
+    return described
 
 
 def _sleeps() -> list[int]:

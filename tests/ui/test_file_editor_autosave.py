@@ -29,10 +29,18 @@ def test_autosave_writes_edits_but_never_over_a_file_changed_on_disk(page: Page,
     folder = make_folder(ui_server, "auto", {"log.md": "# Log\n"})
     box = open_editor(page, "auto/log.md")
     assert page.evaluate("JSON.parse(document.getElementById('nb-config').textContent).autosaveInterval") == INTERVAL
+    # Every status the editor shows, kept: with a one-second autosave, "Unsaved changes" can
+    # come and go between two looks at the page.
+    page.evaluate("""() => {
+        const node = document.getElementById("nb-editor-status");
+        window.statuses = [node.textContent];
+        new MutationObserver(() => window.statuses.push(node.textContent))
+            .observe(node, { childList: true, characterData: true, subtree: true });
+    }""")
     box.press("Control+End")
     box.press_sequentially("- entry")
-    expect(status(page)).to_have_text("Unsaved changes")
     wait_for(lambda: (folder / "log.md").read_text() == "# Log\n- entry", timeout=10)
+    assert "Unsaved changes" in page.evaluate("window.statuses")
     expect(status(page)).to_have_text("Saved")
     expect(page).to_have_title("log.md · flask-notebook")
 

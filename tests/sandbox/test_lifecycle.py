@@ -57,7 +57,13 @@ def test_restart_gives_a_fresh_kernel_that_answers(site: SandboxSite, alice_kern
 def test_shutdown_leaves_no_process(site: SandboxSite) -> None:
     kernel_id = site.start_kernel("alice")
     client = site.client("alice", kernel_id)
-    run(client, "import subprocess; child = subprocess.Popen(['sleep', '300'])")
+    out, _ = run(client, "import subprocess; child = subprocess.Popen(['sleep', '300']); print(child.pid)")
+    # That child, as this host sees it: a `sleep 300` in a PID namespace of its own whose pid
+    # there is the one the kernel saw. (Not any `sleep 300` of the machine: a full run once
+    # found one in the host's namespace, which no sandboxed kernel can start.)
+    inside = int(out)
+    (child,) = wait_for(lambda: [pid for pid in _sleeps() if _nspids(pid)[1:] and _nspids(pid)[-1] == inside],
+                        timeout=5)
     assert len(_processes_of(site, kernel_id)) == 3  # bwrap, the sandbox's init (bwrap too), the kernel
     client.close()
     site.api("alice", "DELETE", f"kernels/{kernel_id}", 204)
@@ -65,9 +71,21 @@ def test_shutdown_leaves_no_process(site: SandboxSite) -> None:
     # The kernel's own child goes with its sandbox: the kernel kills what is left of a PID
     # namespace whose init has exited, a moment after (it was seen alive for that moment once).
     try:
-        wait_for(lambda: not _sleeps(), timeout=10)
-    except AssertionError:  # (seen once in a full run, never alone: say what it was)
-        raise AssertionError(f"the kernel's child outlived its sandbox: {_describe(_sleeps())}") from None
+        wait_for(lambda: child not in _sleeps(), timeout=10)
+    except AssertionError:
+        raise AssertionError(f"the kernel's child outlived its sandbox: {_describe([child])}") from None
+
+
+def _nspids(pid: int) -> list[int]:
+    """`pid`'s number in each PID namespace it is in, from this one inwards ([] if gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return [int(n) for n in line.split()[1:]]
+    except OSError:
+        pass
+    return []
 
 
 def _describe(pids: list[int]) -> list[str]:

@@ -276,10 +276,12 @@ def test_slow_reader_receives_everything(server: Server, kernel_id: str, tmp_pat
     client = server.client(kernel_id)
     count = 10000
     printed = tmp_path / "printed"  # the kernel writes it after its last line
-    # Paced a little: a kernel flooding iopub faster than this process is scheduled can
-    # overrun ZMQ's high-water mark in the kernel itself, which no server can see.
+    # Paced: a kernel flooding iopub faster than the server is scheduled overruns ZMQ's
+    # high-water mark (1000 messages) in the kernel itself, which no server can see. At two
+    # messages a millisecond at most, a server kept off the CPU for 200 ms by a full test run on
+    # two cores (seen: 82 lost at 200 per 2 ms) still finds them all there.
     msg_id = client.execute(f"import time\nfor i in range({count}):\n    print(i, flush=True)\n"
-                            f"    if i % 200 == 0: time.sleep(0.002)\nopen({str(printed)!r}, 'w').close()")
+                            f"    if i % 20 == 0: time.sleep(0.01)\nopen({str(printed)!r}, 'w').close()")
     # Not reading until the kernel has printed everything: the server queues for us and keeps
     # draining the kernel meanwhile.
     wait_for(printed.exists, timeout=60)

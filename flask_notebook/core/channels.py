@@ -782,18 +782,26 @@ class KernelChannels:
         self._orphan_sessions = set()
         self._orphan_bytes = 0
         self._orphans_until = time.monotonic() + window
-        gevent.spawn_later(window, self._drop_orphans)
+        gevent.spawn_later(window, self._orphans_expired)
 
-    def _drop_orphans(self) -> None:
-        """The window is over: what was kept for clients that did not come back goes."""
-        if self._orphans is not None and time.monotonic() >= self._orphans_until:
-            self._orphans, self._orphan_sessions, self._orphan_bytes = None, set(), 0
+    def _orphans_expired(self) -> bool:
+        """Whether the window is over; what was kept for clients that did not come back then
+        goes."""
+        if self._orphans is None or time.monotonic() < self._orphans_until:
+            return self._orphans is None
+        self._forget_orphans()
+        return True
+
+    def _forget_orphans(self) -> None:
+        self._orphans, self._orphan_sessions, self._orphan_bytes = None, set(), 0
 
     def _keep_orphan(self, msg: Msg) -> None:
-        assert self._orphans is not None
-        if time.monotonic() > self._orphans_until or self._orphan_bytes + msg.size > self.replay_limit:
-            self._orphans, self._orphan_sessions = None, set()  # too late, or too much: as without
+        if self._orphans_expired():
             return
+        if self._orphan_bytes + msg.size > self.replay_limit:
+            self._forget_orphans()  # too much: as without
+            return
+        assert self._orphans is not None
         self._orphans.append(msg)
         self._orphan_bytes += msg.size
         session = msg.parent.get("session")
@@ -805,9 +813,9 @@ class KernelChannels:
         if self._orphans is None or conn.session_id not in self._orphan_sessions:
             return False
         self._orphan_sessions.discard(conn.session_id)
-        if time.monotonic() > self._orphans_until:
-            self._orphans, self._orphan_sessions = None, set()
+        if self._orphans_expired():
             return False
+        assert self._orphans is not None
         for msg in self._orphans:
             if msg.channel == "iopub" or msg.parent.get("session") == conn.session_id:
                 conn.deliver(msg)

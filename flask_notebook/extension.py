@@ -215,7 +215,7 @@ class Notebook:
             confine=confine,
             gateway=gateway,
             persist=settings.persist_kernels,
-            records=KernelRecords(store, replica=settings.replica_id),
+            records=KernelRecords(store, replica=settings.replica_id, url=settings.replica_url),
         )
         executions = Executions(
             interrupt=kernels.interrupt_kernel,

@@ -21,6 +21,7 @@ import textwrap
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,24 @@ def _replica_id(value: Any) -> str | None:
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", value):
         raise Invalid("a name of 1 to 64 letters, digits, '.', '_' or '-'")
     return value
+
+
+def _replica_url(value: Any) -> str | None:
+    """Where other replicas reach this one: ``http(s)://host:port``, no path (they send the
+    paths their clients asked for); None: replicas do not forward to each other."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise Invalid("a URL such as http://10.0.0.5:8888")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (a port that is not a number raises)
+    except ValueError:
+        raise Invalid("a URL such as http://10.0.0.5:8888") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
+            or parts.query or parts.fragment or parts.username or parts.password:
+        raise Invalid("an http:// or https:// URL with a host and port and no path, such as http://10.0.0.5:8888")
+    return value.rstrip("/")
 
 
 def _token(value: Any) -> str | None:
@@ -556,6 +575,12 @@ class Settings:
         "start-up it re-attaches only the kernels a server of the same name ran, and local kernels only "
         "on the same host. Stable across restarts, different for each replica (``None``: the host "
         "name; replicas on one host must each set their own).")
+    replica_url: str | None = setting(
+        "NOTEBOOK_REPLICA_URL", None, _replica_url,
+        "where the other replicas reach this one (``http://10.0.0.5:8888``, no path): a gateway kernel "
+        "has one holder, the replica whose connection to the gateway serves it, and the others forward "
+        "its requests and WebSockets there, so that the gateway keeps for the holder what the kernel "
+        "sends if it dies (``None``: replicas do not forward; each opens its own connection).")
     listing_cache: bool = setting(
         "NOTEBOOK_LISTING_CACHE", True, _flag,
         "reuse directory listings until inotify reports a change (Linux, local file systems only).")

@@ -50,6 +50,11 @@ BAD = [
     ("NOTEBOOK_EXECUTE_TIMEOUT", "soon",
      "NOTEBOOK_EXECUTE_TIMEOUT must be a number of seconds (0: no limit), not 'soon'"),
     ("NOTEBOOK_TRUST_PROXY", "yes", "NOTEBOOK_TRUST_PROXY must be a number of proxies (0, 1, 2, ...), not 'yes'"),
+    ("NOTEBOOK_REPLICA_URL", "10.0.0.5:8881",
+     "NOTEBOOK_REPLICA_URL must be an http:// or https:// URL with a host and port and no path"),
+    ("NOTEBOOK_REPLICA_URL", "http://10.0.0.5:8881/jupyter/",
+     "NOTEBOOK_REPLICA_URL must be an http:// or https:// URL with a host and port and no path"),
+    ("NOTEBOOK_REPLICA_URL", "http://10.0.0.5:port", "NOTEBOOK_REPLICA_URL must be a URL such as http://10.0.0.5:8888"),
 ]
 
 
@@ -98,6 +103,7 @@ GOOD = [
     ("NOTEBOOK_TRUST_PROXY", "true", 1), ("NOTEBOOK_TRUST_PROXY", "2", 2), ("NOTEBOOK_TRUST_PROXY", None, 0),
     ("NOTEBOOK_HTTP_IDLE_TIMEOUT", "120", 120.0), ("NOTEBOOK_MAX_CONNECTIONS", " 7 ", 7),
     ("NOTEBOOK_BASE_URL", "/nb/", "/nb/"),
+    ("NOTEBOOK_REPLICA_URL", "http://10.0.0.5:8881/", "http://10.0.0.5:8881"), ("NOTEBOOK_REPLICA_URL", "", None),
 ]
 
 

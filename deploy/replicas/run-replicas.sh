@@ -12,7 +12,11 @@
 # - the same token or password (and users file, if any), the same NOTEBOOK_SECRET_KEY (a login
 #   cookie made by one replica is then good on the other), and NOTEBOOK_PERSIST_KERNELS=true:
 #   a replica that stops (a deploy, a crash) leaves the kernels running for the others;
-# - its own NOTEBOOK_REPLICA_ID, stable across its restarts.
+# - its own NOTEBOOK_REPLICA_ID, stable across its restarts;
+# - its own NOTEBOOK_REPLICA_URL: where the other replicas reach it (not through nginx). A
+#   kernel has one holder among the replicas, and the others forward its requests and
+#   WebSockets there: if the holder dies, the gateway has kept what the kernel sent for it,
+#   and the replica that takes the kernel over replays that to every client.
 #
 # Usage: deploy/replicas/run-replicas.sh   (from the project folder, with the virtualenv's
 # gunicorn on PATH; Ctrl-C stops both).
@@ -34,8 +38,10 @@ stop() {
 }
 trap stop INT TERM
 
-NOTEBOOK_REPLICA_ID=replica-1 gunicorn -c gunicorn.conf.py -b 127.0.0.1:8881 app:app &
+NOTEBOOK_REPLICA_ID=replica-1 NOTEBOOK_REPLICA_URL=http://127.0.0.1:8881 \
+    gunicorn -c gunicorn.conf.py -b 127.0.0.1:8881 app:app &
 pids="$pids $!"
-NOTEBOOK_REPLICA_ID=replica-2 gunicorn -c gunicorn.conf.py -b 127.0.0.1:8882 app:app &
+NOTEBOOK_REPLICA_ID=replica-2 NOTEBOOK_REPLICA_URL=http://127.0.0.1:8882 \
+    gunicorn -c gunicorn.conf.py -b 127.0.0.1:8882 app:app &
 pids="$pids $!"
 wait

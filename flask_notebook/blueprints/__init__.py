@@ -7,8 +7,9 @@ Built once at import; ``Notebook.init_app`` registers ``notebook`` on each app.
 from __future__ import annotations
 
 from ..core import errors as core_errors
-from . import (api, apispec, audit, auth, channels, config, contents, errors, events, execute, export, files, icons,
-               kernels, kernelspecs, metrics, nbconvert, openapi, runs, security, sessions, terminals, ui)
+from ..core.kernelrecords import HeldElsewhere
+from . import (api, apispec, audit, auth, channels, config, contents, errors, events, execute, export, files, forward,
+               icons, kernels, kernelspecs, metrics, nbconvert, openapi, runs, security, sessions, terminals, ui)
 from .static import PagesBlueprint
 
 notebook = PagesBlueprint(
@@ -27,8 +28,11 @@ notebook.after_request(security.after_auth)
 notebook.after_request(audit.after_request)  # every action's line, from one place (NOTEBOOK_AUDIT_LOG)
 
 api.bp.before_request(security.guard_api)
+api.bp.before_request(forward.before_request)
+api.bp.teardown_request(forward.teardown_request)
 api.bp.after_request(api.finish_response)
 errors.register(api.bp)
+api.bp.register_error_handler(HeldElsewhere, forward.handle_held_elsewhere)  # replicas: to the kernel's holder
 api.bp.register_blueprint(contents.bp)
 api.bp.register_blueprint(kernelspecs.bp)
 api.bp.register_blueprint(kernels.bp)  # with the channels WebSocket route on it

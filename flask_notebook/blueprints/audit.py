@@ -30,6 +30,7 @@ from ..core.audit import Audit
 from ..core.users import User
 from ..extension import state
 from ..transport import upgrade
+from . import forward
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ def after_request(response: Response) -> Response:
     if audit is None:
         return response
     status = response.status_code
+    if forward.forwarded():
+        return response  # the replica that served it writes the line
     if upgrade.is_upgrade(request.environ) and status < 400:
         return response  # a WebSocket that has come and gone; refused ones are recorded below
     view_args = request.view_args or {}

@@ -12,32 +12,42 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, request
+from flask import Response, g, request
 from flask_sock import Sock
 
 from ..core import errors
+from ..core.kernelrecords import HeldElsewhere
 from ..extension import state
 from ..transport import relay, upgrade
-from . import audit, ownership
+from . import audit, forward, ownership
 from .kernels import bp
 
 sock = Sock()
 
 
 @bp.before_request
-def check_channels() -> None:
+def check_channels() -> Response | None:
     """Before the handshake: an unknown kernel (or another user's) is a 404; a session id
     that is another user's on this kernel is a 409 (``KernelChannels.session_taken``: their
     replay is theirs); compression is off unless wanted."""
     if request.endpoint != "notebook.api.kernels.channels":
-        return
+        return None
     view_args = request.view_args or {}
-    kernel = ownership.kernel(view_args.get("kernel_id", ""))
+    try:
+        kernel = ownership.kernel(view_args.get("kernel_id", ""))
+    except HeldElsewhere as exc:  # replicas: piped to the kernel's holder, which checks the rest
+        try:
+            g.notebook_upstream = forward.open_upstream(exc)
+        except forward.Refused as refused:
+            return refused.response
+        upgrade.prepare(request.environ, compression=state().settings.ws_compression, own_reader=True)
+        return None
     session_id = request.args.get("session_id")
     if session_id and kernel.channels is not None and kernel.channels.session_taken(session_id, ownership.owner()):
         raise errors.Conflict("This session_id is in use by another user on this kernel; connect with one "
                               "of your own", reason="session in use")
     upgrade.prepare(request.environ, compression=state().settings.ws_compression, own_reader=True)
+    return None
 
 
 @bp.get("/<kernel_id>/channels")
@@ -50,6 +60,10 @@ def channels_without_upgrade(kernel_id: str) -> Response:
 @sock.route("/<kernel_id>/channels", bp=bp)  # type: ignore[untyped-decorator]
 def channels(ws: Any, kernel_id: str) -> None:
     st = state()
+    upstream = g.pop("notebook_upstream", None)
+    if upstream is not None:
+        forward.pipe(ws, upstream)
+        return
     try:
         kernel = ownership.kernel(kernel_id)
     except errors.NotFound:  # shut down during the handshake

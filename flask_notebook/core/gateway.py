@@ -32,6 +32,7 @@ import logging
 import os
 import re
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -144,8 +145,12 @@ class GatewayProvisioner(KernelProvisionerBase):
         #: This replica's name (its gateway session: ``gatewaybridge.session_id``), set by the
         #: registry with `client`.
         self.replica = ""
-        #: Adopting a kernel whose replica died: that replica's name (its clients' replay).
-        self.drain_from: str | None = None
+        #: Adopting a kernel whose holder died: the gateway session it was connected with
+        #: (``gatewaybridge.session_id``, or one it had taken over itself), for its clients' replay.
+        self.drain_session: str | None = None
+        #: Serving another replica's kernel for a request it forwarded: this replica's
+        #: connection is one of a kind (a session of its own, never kept for it by the gateway).
+        self.visitor = False
         #: Told when the bridge takes the dead replica's session over (``gatewaybridge``).
         self.on_drain: Callable[[], None] | None = None
         #: Told when the bridge's connection to the gateway is first open (its record then
@@ -290,6 +295,8 @@ class GatewayProvisioner(KernelProvisionerBase):
         info: dict[str, Any] = await super().get_provisioner_info()
         info["remote_id"] = self.remote_id
         info["bridged"] = self.bridge is not None and self.bridge.opened
+        # The session the gateway keeps what the kernel sends for, once this connection goes.
+        info["session"] = self.bridge.session if self.bridge is not None else None
         return info
 
     async def load_provisioner_info(self, provisioner_info: dict[str, Any]) -> None:
@@ -312,8 +319,9 @@ class GatewayProvisioner(KernelProvisionerBase):
         assert self.remote_id is not None
         remote_id = self.remote_id
         return Bridge(client, remote_id, key=key, on_down=self._check.set, signature_scheme=signature_scheme,
-                      session=session_id(self.replica, remote_id) if self.replica else None,
-                      drain_session=session_id(self.drain_from, remote_id) if self.drain_from else None,
+                      session=(uuid.uuid4().hex if self.visitor else
+                               session_id(self.replica, remote_id) if self.replica else None),
+                      drain_session=self.drain_session,
                       on_drain=self._drained, on_open=self._opened)
 
     def _opened(self) -> None:

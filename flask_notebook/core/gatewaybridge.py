@@ -25,7 +25,8 @@ the kernel sends while its last connection is away for the next connection of th
 and replays it then, so a dropped connection loses nothing. A replica that adopts the kernel of
 a replica that died connects first with the dead one's session (`drain_session`), when no one
 is connected to the kernel: the gateway then replays to it what the dead replica's clients
-missed (``on_drain`` is told first); its later connections are its own session's.
+missed (``on_drain`` is told first), and keeps that session for its later connections (the
+kernel's record names it for the next holder).
 """
 
 from __future__ import annotations
@@ -230,6 +231,9 @@ class Bridge:
         log.info("gateway kernel %s: taking over the session of the replica that held it, for its replay", self.remote_id)
         if self.on_drain is not None:
             self.on_drain()
+        # Kept from now on: if this connection drops, what the gateway keeps is for this
+        # session, and the kernel's record names it for whoever holds the kernel next.
+        self.session = drain
         return drain
 
     def _down(self) -> None:

@@ -8,8 +8,10 @@ import logging
 import os
 import socket
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import gevent
+from gevent import socket as gsocket
 from gevent.event import Event
 from gevent.queue import Queue
 
@@ -44,11 +46,14 @@ class KernelRecords:
     (``store.default_url``); a shared database must be guarded as the connection files are.
     """
 
-    def __init__(self, store: Store, *, replica: str | None = None) -> None:
+    def __init__(self, store: Store, *, replica: str | None = None, url: str | None = None) -> None:
         self.store = store
         #: This server's name among replicas (``NOTEBOOK_REPLICA_ID``; the host name by default),
         #: in every record it writes: a server re-attaches at start-up only its own name's.
         self.replica = replica or HOST
+        #: Where other replicas reach this one (``NOTEBOOK_REPLICA_URL``), in its records: they
+        #: forward the requests for the gateway kernels it holds there (`holder_url`).
+        self.url = url
         self._queue: Queue[tuple[str, Kernel | str]] = Queue()
         self._pending = 0
         self._idle = Event()
@@ -86,7 +91,7 @@ class KernelRecords:
                 if isinstance(item, str):
                     self.store.delete(kernels_table, item)
                 else:
-                    record = kernel_record(item, self.replica)
+                    record = kernel_record(item, self.replica, self.url)
                     if record is not None:
                         self.store.put(kernels_table, item.id, record)
             except Exception:
@@ -98,7 +103,7 @@ class KernelRecords:
                     self._idle.set()
 
 
-def kernel_record(kernel: Kernel, replica: str = HOST) -> dict[str, Any] | None:
+def kernel_record(kernel: Kernel, replica: str = HOST, url: str | None = None) -> dict[str, Any] | None:
     """What another server needs to re-attach to `kernel` (see ``KernelRegistry.adopt``), or
     None once it has no process."""
     km = kernel.km
@@ -109,7 +114,7 @@ def kernel_record(kernel: Kernel, replica: str = HOST) -> dict[str, Any] | None:
                   for name, value in km.get_connection_info(session=False).items()}
     return {"id": kernel.id, "name": kernel.name, "owner": kernel.owner, "cwd": kernel.cwd,
             "env": kernel.launch_env, "listed": kernel.listed, "launched": kernel.launched, "host": HOST,
-            "replica": replica, "writer": os.getpid(), "writer_start": WRITER_START,
+            "replica": replica, "url": url, "writer": os.getpid(), "writer_start": WRITER_START,
             "connection_file": km.connection_file, "connection_info": connection, "provisioner": info}
 
 
@@ -139,6 +144,43 @@ def writer_alive(record: dict[str, Any]) -> bool:
 def record_replica(record: dict[str, Any]) -> str:
     """The replica that wrote `record` (records written before replicas had names: its host)."""
     return str(record.get("replica") or record.get("host") or "")
+
+
+class HeldElsewhere(Exception):
+    """The gateway kernel `kernel_id` is held by the replica `replica`, which answers at `url`
+    (``KernelRegistry.claim``): the request for it is forwarded there."""
+
+    def __init__(self, kernel_id: str, url: str, replica: str) -> None:
+        super().__init__(f"kernel {kernel_id} is held by replica {replica} ({url})")
+        self.kernel_id, self.url, self.replica = kernel_id, url, replica
+
+
+#: Seconds a replica's holder has to accept a connection before it is taken for dead.
+HOLDER_CONNECT_TIMEOUT = 3.0
+
+
+def reachable(url: str, timeout: float = HOLDER_CONNECT_TIMEOUT) -> bool:
+    """Whether a server accepts connections at `url` (``NOTEBOOK_REPLICA_URL``'s form): a
+    replica whose process is gone refuses them at once; one whose host is gone, after
+    `timeout`."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        sock = gsocket.create_connection((parts.hostname or "", port), timeout=timeout)
+    except OSError:
+        return False
+    sock.close()
+    return True
+
+
+def holder_url(record: dict[str, Any], replica: str) -> str | None:
+    """Where to forward the requests for `record`'s gateway kernel, from the replica named
+    `replica`: its holder's address, when that is another replica that has one
+    (``NOTEBOOK_REPLICA_URL``); None when this replica serves it itself."""
+    url = record.get("url")
+    if not is_shared(record) or not isinstance(url, str) or not url or record_replica(record) == replica:
+        return None
+    return url
 
 
 def is_shared(record: dict[str, Any]) -> bool:

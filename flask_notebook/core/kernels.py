@@ -54,7 +54,9 @@ from .event_schemas import KERNEL_ACTIONS
 from .gatewayclient import GatewayClient
 from .gatewayclient import Unreachable as GatewayUnreachable
 from .events import EventBus, kernel_action, owner_audience
-from .kernelrecords import HOST, KernelRecords, Listed, is_shared, kernel_record, record_replica
+from .gatewaybridge import session_id as gateway_session
+from .kernelrecords import (HOST, HeldElsewhere, KernelRecords, Listed, holder_url, is_shared, kernel_record,
+                            reachable, record_replica)
 from .kernelspecs import Kernelspecs
 from .messages import Msg
 from .metrics import KernelMetrics
@@ -116,6 +118,11 @@ _CONTROL = ("control",)
 #: id names the connection file, so nothing else may pass: use ``fullmatch`` (``$`` also
 #: matches before a final newline, so ``match`` took ``"a-b-c-d-e\n"``).
 KERNEL_ID = re.compile(r"\w+-\w+-\w+-\w+-\w+", re.ASCII)
+
+#: Whether a request for a gateway kernel that another replica holds goes to that replica
+#: (``KernelRegistry.claim`` raises `HeldElsewhere`): the web layer turns it off for a request
+#: another replica forwarded here, which is never forwarded again.
+FORWARD: contextvars.ContextVar[bool] = contextvars.ContextVar("flask_notebook_forward", default=True)
 
 
 def wait_for_exit(process: Any, timeout: float) -> None:
@@ -608,12 +615,19 @@ class KernelRegistry:
     CLAIM_TIMEOUT = 10.0
 
     def claim(self, kernel_id: str, *, user: User | None = None) -> Kernel | None:
-        """Replicas: adopt another replica's gateway kernel that this one does not hold, from
-        its record in the shared store (same server name), on the first request for it: its
-        channels come through a bridge of this replica's to the gateway (no launch). None when
-        there is no gateway, no such record, or it is not a gateway kernel (a local kernel of
-        another replica is never taken: it runs on that replica's host). Concurrent requests
-        for one kernel adopt it once."""
+        """Replicas: a gateway kernel that this replica does not hold, from its record in the
+        shared store, on the first request for it. None when there is no gateway, no such
+        record, or it is not a gateway kernel (a local kernel of another replica is never
+        taken: it runs on that replica's host). Concurrent requests for one kernel claim it once.
+
+        Its holder (the replica that wrote its record) has an address (``NOTEBOOK_REPLICA_URL``):
+        the request goes there (`HeldElsewhere`), so that the kernel has one connection to
+        the gateway, whose buffer then covers every client if the holder dies. A holder that
+        does not answer is dead: this replica takes the kernel over (`adopt` with `take`: it
+        connects as the holder's session, the gateway replays what it kept, and its record
+        names this replica now). A request another replica forwarded here is served by a
+        connection of its own (`FORWARD`). Without an address, the kernel is adopted here and
+        its record left as its holder wrote it."""
         if self.gateway is None or self.records is None or self._closed or not KERNEL_ID.fullmatch(kernel_id):
             return None
         done = self.reattaching.get(kernel_id)
@@ -634,7 +648,17 @@ class KernelRegistry:
                 return None
             if kernel_id in self.kernels:
                 return self.kernels[kernel_id]
-            return self.adopt(record, timeout=self.CLAIM_TIMEOUT, shared=True)
+            url = holder_url(record, self.records.replica)
+            if url is None:  # its holder does not take forwarded requests (or it is this one's)
+                return self.adopt(record, timeout=self.CLAIM_TIMEOUT, shared=True,
+                                  take=record_replica(record) == self.records.replica)
+            if not FORWARD.get():  # forwarded here: served, not taken (never forwarded twice)
+                return self.adopt(record, timeout=self.CLAIM_TIMEOUT, shared=True, visitor=True)
+            if reachable(url):
+                raise HeldElsewhere(kernel_id, url, record_replica(record))
+            log.warning("kernel %s: its holder, replica %s, does not answer at %s: this replica takes it over",
+                        kernel_id, record_replica(record), url)
+            return self.adopt(record, timeout=self.CLAIM_TIMEOUT, shared=True, take=True)
         finally:
             self.reattaching.pop(kernel_id, None)
             done.set()
@@ -960,7 +984,7 @@ class KernelRegistry:
     # -- re-attachment ------------------------------------------------------------------------
 
     def adopt(self, record: dict[str, Any], *, timeout: float = 2.0, keep: bool = True,
-              shared: bool = False) -> Kernel | None:
+              shared: bool = False, take: bool = False, visitor: bool = False) -> Kernel | None:
         """Re-attach to the kernel of `record` (``kernel_record``: written by a server that
         has stopped since), if its process still runs and answers a ``kernel_info_request`` on
         its control channel within `timeout` seconds: same id, connection info and owner; its
@@ -972,14 +996,16 @@ class KernelRegistry:
 
         `shared`: another replica's gateway kernel, adopted on demand (`claim`): its record is
         left as that replica wrote it, and if it does not answer it is only let go here (not
-        shut down, its record kept) unless the gateway no longer has it.
+        shut down, its record kept) unless the gateway no longer has it. With `take`, this
+        replica becomes its holder (its record rewritten); a `visitor` connects with a
+        session of its own, never the holder's.
         """
         kernel_id = str(record["id"])
         kernel = None
         try:
             kernel = self._kernel(kernel_id, str(record["name"]), str(record["cwd"]), record.get("owner"),
                                   dict(record.get("env") or {}))
-            kernel.borrowed = shared
+            kernel.borrowed = shared and not take
             km = kernel.km
             assert isinstance(km, RegistryKernelManager) and km.provisioner is not None
             km.connection_file = str(record.get("connection_file") or km.connection_file)  # the file it read
@@ -991,11 +1017,14 @@ class KernelRegistry:
                 info = {name: value for name, value in info.items() if not name.endswith("_port")}
             km.load_connection_info(info)  # type: ignore[arg-type]
             gw = gateways.remote(km)
-            if gw is not None and is_shared(record) and record["provisioner"].get("bridged"):
+            if gw is not None and visitor:
+                gw.visitor = True
+            elif gw is not None and is_shared(record) and record["provisioner"].get("bridged"):
                 # The session its holder connected with, kept for it since it went (if nobody
                 # is connected now). Not before that holder's connection was open: it may still
                 # be on its way (two connections of one session would each close the other).
-                gw.drain_from = record_replica(record)
+                gw.drain_session = record["provisioner"].get("session") or \
+                    gateway_session(record_replica(record), str(record["provisioner"]["remote_id"]))
             LIFECYCLE.run(run_sync(km.provisioner.load_provisioner_info), record["provisioner"])
             remote = gateways.remote(km)
             if remote is not None and remote.bridge is not None:
@@ -1040,11 +1069,11 @@ class KernelRegistry:
             gevent.spawn(self._stop, kernel, 0, "The server is shutting down")
             return None
         kernel.reset_state("idle")  # it answered; a status it publishes corrects this
-        kernel.borrowed = shared
-        self._list(kernel, record=not shared)
+        kernel.borrowed = shared and not take
+        self._list(kernel, record=not kernel.borrowed)
         self._start_restarter(kernel)
         log.info("kernel %s (%s) %s", kernel_id, kernel.name,
-                 "adopted from another replica" if shared else "re-attached")
+                 "taken over" if shared and take else "adopted from another replica" if shared else "re-attached")
         return kernel
 
     def _let_go(self, kernel: Kernel | None, kernel_id: str, exc: Exception) -> None:

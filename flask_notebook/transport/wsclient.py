@@ -9,6 +9,7 @@ raise, not hang with the lock held. Pings are answered; a close ends `messages` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import gevent
@@ -27,10 +28,11 @@ class Refused(OSError):
         self.status = status
 
 
-def handshake(sock: Any, host: str, path: str, headers: list[tuple[str, str]]) -> WebSocket:
+def handshake(sock: Any, host: str, path: str, headers: list[tuple[str, str]],
+              subprotocols: Sequence[str] = ()) -> WebSocket:
     """:raises OSError: the connection failed; `Refused`: the server said no."""
     ws = WSConnection(ConnectionType.CLIENT)
-    sock.sendall(ws.send(Request(host=host, target=path,
+    sock.sendall(ws.send(Request(host=host, target=path, subprotocols=list(subprotocols),
                                  extra_headers=[(k.encode(), v.encode()) for k, v in headers])))
     while True:
         data = sock.recv(65536)
@@ -39,7 +41,9 @@ def handshake(sock: Any, host: str, path: str, headers: list[tuple[str, str]]) -
         ws.receive_data(data)
         for event in ws.events():
             if isinstance(event, AcceptConnection):
-                return WebSocket(sock, ws, send_timeout=sock.gettimeout())
+                accepted = WebSocket(sock, ws, send_timeout=sock.gettimeout())
+                accepted.subprotocol = event.subprotocol
+                return accepted
             if isinstance(event, RejectConnection):
                 raise Refused(event.status_code)
             if isinstance(event, RejectData):
@@ -60,6 +64,8 @@ class WebSocket:
         self._text: list[str] = []
         self._bytes: list[bytes] = []
         self.closed = False
+        #: The subprotocol the server chose, or None.
+        self.subprotocol: str | None = None
 
     def send(self, data: str | bytes) -> None:
         """:raises OSError: the socket is gone."""

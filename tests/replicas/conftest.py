@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ..support.deploy import Nginx
+from ..support.deploy import Nginx, free_port
 from ..support.env import PROJECT
 from ..support.gateway import Gateway
 from ..support.server import Server
@@ -62,17 +62,19 @@ class Cluster:
         self.started: list[Server] = []
         self.nginx: ReplicasNginx | None = None
 
-    def env(self, name: str) -> dict[str, str]:
+    def env(self, name: str, port: int) -> dict[str, str]:
         return {"NOTEBOOK_GATEWAY_URL": self.gateway.url, "NOTEBOOK_GATEWAY_TOKEN": self.gateway.token,
                 "NOTEBOOK_DATABASE_URL": self.database_url, "NOTEBOOK_REPLICA_ID": name,
+                "NOTEBOOK_REPLICA_URL": f"http://127.0.0.1:{port}",
                 "NOTEBOOK_PERSIST_KERNELS": "true", "NOTEBOOK_TRUST_PROXY": "1", **self.extra}
 
     def start(self, name: str, port: int | None = None) -> Server:
         """Replica `name` on the shared root (on `port`: the one it had, after a restart)."""
         base = self.base / f"{name}-{len(self.started)}"
         base.mkdir()
-        args = ["--root-dir", str(self.root)] + (["--port", str(port)] if port else [])
-        server = Server(base, args, env=self.env(name))
+        port = port or free_port()
+        args = ["--root-dir", str(self.root), "--port", str(port)]
+        server = Server(base, args, env=self.env(name, port))
         self.replicas[name] = server
         self.started.append(server)
         return server

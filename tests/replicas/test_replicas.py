@@ -1,20 +1,23 @@
 """Two replicas behind nginx, one PostgreSQL store, one Enterprise Gateway (``conftest.py``):
-any replica lists every session and kernel and serves any kernel's WebSocket; a kernel shut
-down through one is gone from the other; a replica killed (SIGKILL) loses no kernel: its
-clients reconnect through nginx to the other, on the same kernel, and get what they missed
-when the dead replica was the kernel's only connection to the gateway (the gateway kept it
-for that replica's session), else are told that nothing is replayed (never sent twice)."""
+any replica lists every session and kernel and serves any kernel's WebSocket, by forwarding
+it to the kernel's holder (one connection to the gateway per kernel); a kernel shut down
+through one is gone from the other; a replica killed (SIGKILL) loses no kernel: its clients,
+and the other replica's clients of its kernels, reconnect through nginx to the other replica,
+which takes the kernel over, on the same kernel, and get what they missed (the gateway kept it
+for the dead holder's session), nothing twice."""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import psycopg
 import requests
+import websocket
 
 from ..support.env import AUTH, TOKEN
-from ..support.kernel_client import KernelClient, replies_to, stdout_of
+from ..support.kernel_client import Closed, KernelClient, replies_to, stdout_of
 from ..support.server import Server
 from ..support.waiting import wait_for
 from .conftest import Cluster
@@ -41,6 +44,17 @@ def stderr_of(messages: list[dict[str, Any]]) -> str:
                    and m["content"]["name"] == "stderr")
 
 
+def closed_by_server(client: KernelClient, timeout: float = 10) -> None:
+    """Read until the server closes `client`'s WebSocket (or fail after `timeout` s)."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            client.recv(left)
+        except (Closed, websocket.WebSocketConnectionClosedException, ConnectionError):
+            return
+    raise AssertionError(f"the server kept the WebSocket open for {timeout} s")
+
+
 def test_any_replica_lists_and_serves_every_kernel(cluster: Cluster) -> None:
     a, b = cluster.replicas["a"], cluster.replicas["b"]
     made = through(cluster, "POST", "api/sessions",
@@ -55,11 +69,24 @@ def test_any_replica_lists_and_serves_every_kernel(cluster: Cluster) -> None:
     starter = cluster.replicas["b" if other == "a" else "a"]
     elsewhere = cluster.replicas[other]
 
-    # A WebSocket on the replica that did not start the kernel: it adopts it from the store.
+    # A WebSocket on the replica that did not start the kernel: forwarded to the starter, which
+    # holds the kernel; the kernel keeps one connection to the gateway.
+    (remote_id,) = cluster.gateway.kernel_ids()
     client = elsewhere.client(kernel_id)
     assert stdout_of(client.run("x = 42\nprint('x is', x)")) == "x is 42\n"
-    assert state_on(elsewhere, kernel_id) == "idle"
+    assert cluster.gateway.get(f"api/kernels/{remote_id}").json()["connections"] == 1
+    assert state_on(elsewhere, kernel_id) == "unknown"  # not held there
+    # Its REST requests are forwarded too: the holder's own model, its connection counted.
+    model = elsewhere.kernel(kernel_id)
+    assert (model["execution_state"], model["connections"]) == ("idle", 1)
     assert elsewhere.json("GET", f"api/sessions/{session_id}", 200)["kernel"]["id"] == kernel_id
+    assert elsewhere.request("POST", f"api/kernels/{kernel_id}/interrupt").status_code == 204
+    assert "could not be forwarded" not in elsewhere.log()
+    # A request that says another replica forwarded it is served where it lands, never
+    # forwarded again: by a connection of that replica's own.
+    visited = elsewhere.request("GET", f"api/kernels/{kernel_id}", headers={**AUTH, "X-Notebook-Forwarded-By": "x"})
+    assert visited.status_code == 200 and state_on(elsewhere, kernel_id) == "idle"
+    assert cluster.gateway.get(f"api/kernels/{remote_id}").json()["connections"] == 2
 
     # Shut down through the starter: gone from the other too, which drops its copy.
     starter.json("DELETE", f"api/sessions/{session_id}", 204)
@@ -73,62 +100,67 @@ def _gateway_kernels(cluster: Cluster) -> set[str]:
     return cluster.gateway.kernel_ids()
 
 
-def test_a_killed_replica_s_clients_continue_on_the_other(cluster: Cluster) -> None:
+def test_a_killed_holder_s_clients_on_either_replica_get_what_they_missed(cluster: Cluster) -> None:
+    """The kernel is used through both replicas: its holder, a, serves one client itself and
+    another through replica b (forwarded), whose cell runs when a is killed. The gateway, whose
+    only connection to the kernel was a's, keeps what the kernel sends for a's session; replica
+    b takes the kernel over for the first client that reconnects through nginx and replays to
+    each what it missed, once."""
     a, b = cluster.replicas["a"], cluster.replicas["b"]
     assert cluster.nginx is not None
     kernel_id = a.start_kernel(name="python3")
-    onlooker = b.client(kernel_id)  # replica b holds the kernel too (a second bridge to the gateway)
-
-    # A client through nginx, on replica a (round robin: try again until it lands there).
-    def on_a() -> KernelClient | None:
-        client = KernelClient(cluster.nginx.url, kernel_id, TOKEN)  # type: ignore[union-attr]
-        client.wait_ready()
-        if a.kernel(kernel_id)["connections"] == 1:
-            return client
-        client.close()
-        return None
-
-    client = wait_for(on_a, timeout=30)
+    (remote_id,) = cluster.gateway.kernel_ids()
+    done = cluster.base / "cell-done"
+    there = a.client(kernel_id)
+    through_b = b.client(kernel_id)  # forwarded to a
     try:
-        assert stdout_of(client.run("x = 42\nprint('before')")) == "before\n"
-        late = client.execute("import time\ntime.sleep(1.5)\nprint('late')")
-        client.until(lambda m: m["parent_header"].get("msg_id") == late and m["msg_type"] == "execute_input")
+        assert stdout_of(there.run("x = 42\nprint('before')")) == "before\n"
+        assert stdout_of(through_b.run("print('x is', x)")) == "x is 42\n"
+        assert cluster.gateway.get(f"api/kernels/{remote_id}").json()["connections"] == 1
+        late = through_b.execute(f"import time\nprint('early', flush=True)\ntime.sleep(1)\nprint('late')\n"
+                                 f"open({str(done)!r}, 'w').close()")
+        through_b.until(lambda m: m["parent_header"].get("msg_id") == late and m["msg_type"] == "stream")
         a.proc.kill()  # SIGKILL: no goodbye
         a.proc.wait(timeout=10)
-        # Replica b sees the kernel finish the request replica a's client sent.
-        try:
-            onlooker.until(lambda m: m["msg_type"] == "stream" and m["content"]["text"] == "late\n", timeout=10)
-        except Exception:
-            print("ONLOOKER", [(m["msg_type"], m["content"]) for m in onlooker.received])
-            raise
+        # Replica b closes the client it forwarded to a: it reconnects.
+        closed_by_server(through_b)
     finally:
-        client.ws.shutdown()
+        there.ws.shutdown()
+        through_b.ws.shutdown()
+    wait_for(done.exists, timeout=10)
 
-    # The client reconnects with its session id, through nginx: replica b serves it.
-    back = KernelClient(cluster.nginx.url, kernel_id, TOKEN, session_id=client.session_id)
+    # Both reconnect with their session ids, through nginx: replica b serves them now.
+    again_b = KernelClient(cluster.nginx.url, kernel_id, TOKEN, session_id=through_b.session_id)
+    again_a = KernelClient(cluster.nginx.url, kernel_id, TOKEN, session_id=there.session_id)
     try:
-        back.wait_ready()
-        ran = back.run("print('x is', x)")
-        assert stdout_of(ran) == "x is 42\n"  # same kernel, its state kept
-        # Told once that nothing is replayed; nothing it had, or missed, comes twice or late.
-        assert stderr_of(back.received).count("Reconnected through another server replica") == 1
-        assert "before" not in stdout_of(back.received) and "late" not in stdout_of(back.received)
-        assert b.kernel(kernel_id)["connections"] == 2  # the onlooker and the client
+        again_b.wait_ready()
+        again_a.wait_ready()
+        mine = replies_to(again_b, late)
+        assert [m["content"]["status"] for m in mine if m["msg_type"] == "execute_reply"] == ["ok"]
+        assert stdout_of(mine) == "late\n"  # what it missed, once; not 'early', which it had
+        assert stdout_of(again_a.run("print('x is', x)")) == "x is 42\n"  # same kernel, its state kept
+        assert "late" not in stdout_of(again_a.received) and "before" not in stdout_of(again_a.received)
+        for client in (again_a, again_b):
+            assert "Reconnected through another server replica" not in stderr_of(client.received)
+        assert "taking over the session of the replica that held it" in b.log()
+        assert "Replaying" in cluster.gateway.log()  # from what it kept for a's session
+        assert cluster.gateway.get(f"api/kernels/{remote_id}").json()["connections"] == 1
     finally:
-        back.close()
+        again_a.close()
+        again_b.close()
 
-    # Replica a started again on its port: it re-attaches its kernel (its record), and
-    # serves it beside b.
-    again = cluster.start("a", port=a.port)
-    wait_for(lambda: state_on(again, kernel_id) in ("idle", "busy") or None, timeout=30)
-    assert stdout_of(again.client(kernel_id).run("print(x + 1)")) == "43\n"
-    # Its record is written anew, by this process: a record left naming the dead one would let
-    # a later server take the kernel for a crash's leftover (its key was bytes: not JSON).
+    # The kernel's record names its new holder: replica a, started again on its port, does not
+    # re-attach it, and forwards its requests to b.
     with psycopg.connect(cluster.database_url.replace("postgresql+psycopg", "postgresql")) as db:
         wait_for(lambda: json.loads(db.execute("SELECT record FROM kernels WHERE id = %s",
-                                               (kernel_id,)).fetchone()[0])["writer"] == again.proc.pid,
-                 timeout=10)
-    assert "could not be written" not in again.log()
+                                               (kernel_id,)).fetchone()[0])["replica"] == "b", timeout=10)
+        record = json.loads(db.execute("SELECT record FROM kernels WHERE id = %s", (kernel_id,)).fetchone()[0])
+    assert record["url"] == f"http://127.0.0.1:{b.port}" and record["writer"] == b.proc.pid
+    again = cluster.start("a", port=a.port)
+    assert stdout_of(again.client(kernel_id).run("print(x + 1)")) == "43\n"
+    assert state_on(again, kernel_id) == "unknown"  # held by b, not here
+    assert cluster.gateway.get(f"api/kernels/{remote_id}").json()["connections"] == 1
+    assert "could not be written" not in again.log() + b.log()
 
 
 def test_a_killed_replica_s_client_gets_what_it_missed_from_the_other(cluster: Cluster) -> None:
@@ -168,5 +200,36 @@ def test_a_killed_replica_s_client_gets_what_it_missed_from_the_other(cluster: C
         assert "Reconnected through another server replica" not in stderr_of(back.received)
         assert "taking over the session of the replica that held it" in cluster.replicas["b"].log()
         assert "Replaying" in cluster.gateway.log()  # from what it kept for a's session
+    finally:
+        back.close()
+
+
+def test_a_killed_forwarding_replica_s_client_gets_what_it_missed_from_the_holder(cluster: Cluster) -> None:
+    """Replica b forwards a client to the kernel's holder, a, and is killed while the client's
+    cell runs: the client reconnects through nginx to a, whose relay kept what it missed for
+    its session id."""
+    a, b = cluster.replicas["a"], cluster.replicas["b"]
+    assert cluster.nginx is not None
+    kernel_id = a.start_kernel(name="python3")
+    done = cluster.base / "cell-done"
+    client = b.client(kernel_id)
+    try:
+        assert stdout_of(client.run("x = 42\nprint('before')")) == "before\n"
+        late = client.execute(f"import time\nprint('early', flush=True)\ntime.sleep(1)\nprint('late')\n"
+                              f"open({str(done)!r}, 'w').close()")
+        client.until(lambda m: m["parent_header"].get("msg_id") == late and m["msg_type"] == "stream")
+        b.proc.kill()
+        b.proc.wait(timeout=10)
+    finally:
+        client.ws.shutdown()
+    wait_for(done.exists, timeout=10)
+    back = KernelClient(cluster.nginx.url, kernel_id, TOKEN, session_id=client.session_id)  # to a: b is dead
+    try:
+        back.wait_ready()
+        mine = replies_to(back, late)
+        assert [m["content"]["status"] for m in mine if m["msg_type"] == "execute_reply"] == ["ok"]
+        assert stdout_of(mine) == "late\n"
+        assert stdout_of(back.run("print('x is', x)")) == "x is 42\n"
+        assert a.kernel(kernel_id)["connections"] == 1
     finally:
         back.close()

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import gevent
+import orjson
 from gevent.event import Event
 from flask import Response, g, request
 from gevent import socket as gsocket
@@ -156,11 +157,33 @@ def handle_held_elsewhere(exc: HeldElsewhere) -> Response:
     return Response(stream(), status=answer.status, headers=headers)
 
 
+def _refusal(exc: HeldElsewhere, err: wsclient.Refused) -> Response:
+    """The holder's refusal of the WebSocket, as it gave it (its JSON error), or a message
+    naming its status."""
+    try:
+        answer = orjson.loads(err.body)
+    except orjson.JSONDecodeError:
+        answer = None
+    if isinstance(answer, dict) and isinstance(answer.get("message"), str):
+        reason = answer.get("reason")
+        return error_response(err.status, answer["message"], reason=reason if isinstance(reason, str) else None)
+    return error_response(err.status, f"The server holding kernel {exc.kernel_id} refused the WebSocket "
+                                      f"({err.status})")
+
+
+class Refused(Exception):
+    """The holder's WebSocket could not be opened: `response` is the client's answer."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
 def open_upstream(exc: HeldElsewhere) -> wsclient.WebSocket:
     """Before this replica's handshake with the client: the same handshake with the holder.
 
-    :raises errors: a 503 (`_unavailable`) when it does not answer; the holder's refusal
-        (a 404, a 403) is the client's answer too.
+    :raises Refused: with a 503 (`_unavailable`) when it does not answer, or the holder's
+        own refusal (a 404, a 403, a 409), which is the client's answer too.
     """
     protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     try:
@@ -170,25 +193,15 @@ def open_upstream(exc: HeldElsewhere) -> wsclient.WebSocket:
     try:
         ws = wsclient.handshake(sock, request.headers.get("Host", ""), _target(), _headers(_HOP_BY_HOP | _HANDSHAKE),
                                 subprotocols=protocols)
-    except wsclient.Refused as err:  # as this replica would have refused it
+    except wsclient.Refused as err:  # the holder's answer (a 404, a 403, a 409) is the client's
         sock.close()
-        message = (f"Kernel does not exist: {exc.kernel_id}" if err.status == 404 else
-                   f"The server holding kernel {exc.kernel_id} refused the WebSocket ({err.status})")
-        raise Refused(error_response(err.status, message)) from None
+        raise Refused(_refusal(exc, err)) from None
     except OSError as err:
         sock.close()
         raise Refused(_unavailable(exc, err)) from None
     sock.settimeout(None)
     ws.send_timeout = UPSTREAM_SEND_TIMEOUT
     return ws
-
-
-class Refused(Exception):
-    """The holder's WebSocket could not be opened: `response` is the client's answer."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status)
-        self.response = response
 
 
 def pipe(ws: Any, upstream: wsclient.WebSocket) -> None:

@@ -74,6 +74,18 @@ class KernelRecords:
         if self._worker is None or self._worker.dead:
             self._worker = gevent.spawn(self._work)
 
+    def take_over(self, record: dict[str, Any]) -> bool:
+        """Make this replica the holder of `record`'s kernel in the store, if the record still
+        names the holder it named when read (the writer process too): whether it does now. Of
+        replicas that find a holder dead at once, one takes its kernel; the others forward to it.
+
+        :raises Exception: the store failed (logged by the caller).
+        """
+        return self.store.update_if(kernels_table, str(record["id"]),
+                                    {"replica": record.get("replica"), "writer": record.get("writer")},
+                                    {"replica": self.replica, "url": self.url, "host": HOST, "writer": os.getpid(),
+                                     "writer_start": WRITER_START})
+
     def queued(self) -> set[str]:
         """The ids of the kernels whose record is yet to be written."""
         return {item.id for op, item in list(self._queue.queue) if not isinstance(item, str)} | \

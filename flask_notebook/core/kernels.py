@@ -648,6 +648,17 @@ class KernelRegistry:
                 return None
             if kernel_id in self.kernels:
                 return self.kernels[kernel_id]
+            return self._claim(record)
+        finally:
+            self.reattaching.pop(kernel_id, None)
+            done.set()
+
+    def _claim(self, record: dict[str, Any]) -> Kernel | None:
+        """`claim`'s choice for a gateway kernel's `record`: forward to its holder, take it
+        over, or adopt it."""
+        assert self.records is not None
+        kernel_id = str(record["id"])
+        for _ in range(3):  # a holder that died, then the one that took its kernel over...
             url = holder_url(record, self.records.replica)
             if url is None:  # its holder does not take forwarded requests (or it is this one's)
                 return self.adopt(record, timeout=self.CLAIM_TIMEOUT, shared=True,
@@ -656,12 +667,20 @@ class KernelRegistry:
                 return self.adopt(record, timeout=self.CLAIM_TIMEOUT, shared=True, visitor=True)
             if reachable(url):
                 raise HeldElsewhere(kernel_id, url, record_replica(record))
-            log.warning("kernel %s: its holder, replica %s, does not answer at %s: this replica takes it over",
-                        kernel_id, record_replica(record), url)
-            return self.adopt(record, timeout=self.CLAIM_TIMEOUT, shared=True, take=True)
-        finally:
-            self.reattaching.pop(kernel_id, None)
-            done.set()
+            try:
+                taken = self.records.take_over(record)
+                found = [] if taken else self.records.store.records(kernels_table, id=kernel_id)
+            except Exception:
+                log.exception("kernel %s: its record could not be updated", kernel_id)
+                return None
+            if taken:
+                log.warning("kernel %s: its holder, replica %s, does not answer at %s: this replica takes it over",
+                            kernel_id, record_replica(record), url)
+                return self.adopt(record, timeout=self.CLAIM_TIMEOUT, shared=True, take=True)
+            if not found:  # shut down meanwhile
+                return None
+            record = found[0]  # another replica took it over first: ask that one
+        return None
 
     def shared_records(self) -> list[dict[str, Any]] | None:
         """The records of every replica's gateway kernels in the shared store (listed ones),

@@ -398,6 +398,31 @@ class Store:
 
         self.write_later(write, what=what)
 
+    def update_if(self, table: sa.Table, record_id: str, expect: dict[str, Any], changes: dict[str, Any]) -> bool:
+        """In one transaction, the record `record_id` of `table` (any server's), if each key of
+        `expect` has that value in it, updated with `changes`: whether it was. Of several
+        processes that expect one record, one wins (PostgreSQL locks the row; SQLite's writes
+        go one at a time)."""
+
+        def swap(conn: Connection) -> bool:
+            query = sa.select(table.c.record).where(table.c.id == record_id)
+            if self.dialect == "postgresql":
+                query = query.with_for_update()
+            raw = conn.execute(query).scalar()
+            if raw is None:
+                return False
+            record = orjson.loads(raw)
+            if any(record.get(key) != value for key, value in expect.items()):
+                return False
+            record.update(changes)
+            values: dict[str, Any] = {"record": _dumps(record)}
+            if "updated" in table.c:
+                values["updated"] = time.time()
+            conn.execute(table.update().where(table.c.id == record_id).values(**values))
+            return True
+
+        return self.write(swap)
+
     def delete(self, table: sa.Table, *record_ids: str) -> None:
         if record_ids:
             self.write(lambda conn: conn.execute(table.delete().where(table.c.id.in_(record_ids))))

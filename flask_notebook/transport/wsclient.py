@@ -21,11 +21,16 @@ from wsproto.utilities import LocalProtocolError
 
 
 class Refused(OSError):
-    """The server answered the handshake with `status`."""
+    """The server answered the handshake with `status` (and `body`, the start of its answer)."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, body: bytes = b"") -> None:
         super().__init__(f"the handshake was refused with {status}")
         self.status = status
+        self.body = body
+
+
+#: The most of a refusal's body that is kept (an error's JSON is far smaller).
+_MAX_REFUSAL = 65536
 
 
 def handshake(sock: Any, host: str, path: str, headers: list[tuple[str, str]],
@@ -34,9 +39,13 @@ def handshake(sock: Any, host: str, path: str, headers: list[tuple[str, str]],
     ws = WSConnection(ConnectionType.CLIENT)
     sock.sendall(ws.send(Request(host=host, target=path, subprotocols=list(subprotocols),
                                  extra_headers=[(k.encode(), v.encode()) for k, v in headers])))
+    refused: int | None = None
+    body = b""
     while True:
         data = sock.recv(65536)
         if not data:
+            if refused is not None:
+                raise Refused(refused, body)
             raise OSError("the server closed the connection during the handshake")
         ws.receive_data(data)
         for event in ws.events():
@@ -45,9 +54,13 @@ def handshake(sock: Any, host: str, path: str, headers: list[tuple[str, str]],
                 accepted.subprotocol = event.subprotocol
                 return accepted
             if isinstance(event, RejectConnection):
-                raise Refused(event.status_code)
-            if isinstance(event, RejectData):
-                raise Refused(502)
+                if not event.has_body:
+                    raise Refused(event.status_code)
+                refused = event.status_code
+            elif isinstance(event, RejectData):
+                body = (body + bytes(event.data))[:_MAX_REFUSAL]
+                if event.body_finished or refused is None:
+                    raise Refused(refused or 502, body)
 
 
 class WebSocket:

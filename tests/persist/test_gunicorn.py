@@ -28,8 +28,8 @@ def test_hup_keeps_kernels_and_sessions(site: Site) -> None:
     assert [s["id"] for s in server.json("GET", "api/sessions", 200)] == [session["id"]]
     assert stdout(server.client(kernel_id).run("print(x)")) == "kept\n"
     assert site.kernel_pids() == [pid] and alive(pid)
-    # Logged once every re-attachment has ended, which may be just after the kernel is served.
-    wait_for(lambda: "1 of 1 kernel(s) of the previous server re-attached" in server.log(), timeout=10)
+    # By the new worker's first pass, or by its late one when the old worker still ran then.
+    assert f"kernel {kernel_id} (python3) re-attached" in server.log()
 
 
 def test_what_the_old_server_starts_during_the_overlap_is_adopted_too(site: Site) -> None:

@@ -18,7 +18,8 @@ from flask_notebook.core import store as store_module
 from flask_notebook.core.execute import Executions
 from flask_notebook.core.executionstore import StoredExecutions
 from flask_notebook.core.users import User
-from flask_notebook.core.store import MIGRATIONS, SchemaTooNew, Store, executions_table, runs_table, schema_table
+from flask_notebook.core.store import (MIGRATIONS, SchemaTooNew, Store, executions_table, kernels_table, runs_table,
+                                       schema_table)
 from flask_notebook.settings import Settings
 
 from ..support.env import TOKEN
@@ -152,6 +153,37 @@ def test_records_round_trip(store: Store) -> None:
         assert wait_for(lambda: store.records(runs_table), timeout=10) == [{"id": "r2"}]
     finally:
         other.close()
+
+
+def test_a_record_updated_while_an_update_waits_is_not_updated_again(store: Store) -> None:
+    """Replicas that find a kernel's holder dead at the same moment each try to take its record
+    over (``KernelRecords.take_over``): one that waits for another's transaction sees what it
+    wrote, and does not take the record too. (PostgreSQL: the row is read for update; without
+    that, the read would not wait, and the update would overwrite the other's.)"""
+    store.migrate()
+    store.put(kernels_table, "k1", {"id": "k1", "replica": "a", "kept": [1, "two"]})
+    other = Store(store.url, server="s1")
+    answers: list[bool] = []
+    try:
+        with other.engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn, conn.begin():
+            record = sa.select(kernels_table.c.record).where(kernels_table.c.id == "k1")
+            conn.execute(record.with_for_update())  # the row (SQLite: the database) is this one's now
+            taker = threading.Thread(target=lambda: answers.append(
+                store.update_if(kernels_table, "k1", {"replica": "a"}, {"replica": "b"})))
+            taker.start()
+            if store.dialect == "postgresql":  # until it waits for this transaction
+                wait_for(lambda: other.read(lambda c: c.execute(sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")).scalar()), timeout=10)
+            conn.execute(kernels_table.update().where(kernels_table.c.id == "k1").values(
+                record='{"id": "k1", "replica": "x", "kept": [1, "two"]}'))
+        taker.join(timeout=30)
+    finally:
+        other.close()
+    assert answers == [False]
+    assert store.records(kernels_table, id="k1") == [{"id": "k1", "replica": "x", "kept": [1, "two"]}]
+    assert store.update_if(kernels_table, "k1", {"replica": "x"}, {"replica": "b", "url": "u"})
+    assert store.records(kernels_table, id="k1") == [{"id": "k1", "replica": "b", "kept": [1, "two"], "url": "u"}]
+    assert not store.update_if(kernels_table, "gone", {"replica": "a"}, {"replica": "late"})
 
 
 def test_execution_records_expire_after_the_ttl(store: Store) -> None:

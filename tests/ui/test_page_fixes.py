@@ -126,8 +126,10 @@ def test_missing_kernel_asks_which_to_start(page: Page, ui_server: UIServer) -> 
     expect(cell(page, 1)).to_be_focused()
     expect(page.get_by_role("status").filter(has_text="Saved")).to_have_text("Saved")
     page.keyboard.press("Enter")
+    expect(cell(page, 1).locator(".cm-content")).to_be_focused()  # editing, as a person sees it
     page.keyboard.press("End")
     page.keyboard.type(" + 1")
+    expect(cell(page, 1).locator(".cm-content")).to_have_text("1 + 1")
     page.keyboard.press("Escape")
     expect(page.get_by_role("status").filter(has_text="Unsaved changes")).to_be_visible()
     page.keyboard.press("Control+s")

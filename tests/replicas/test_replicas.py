@@ -82,6 +82,10 @@ def test_any_replica_lists_and_serves_every_kernel(cluster: Cluster) -> None:
     assert elsewhere.json("GET", f"api/sessions/{session_id}", 200)["kernel"]["id"] == kernel_id
     assert elsewhere.request("POST", f"api/kernels/{kernel_id}/interrupt").status_code == 204
     assert "could not be forwarded" not in elsewhere.log()
+    for _ in range(2):  # through nginx, to each replica: the header a client sends is dropped
+        assert requests.get(cluster.nginx.url + f"api/kernels/{kernel_id}", timeout=30,  # type: ignore[union-attr]
+                            headers={**AUTH, "X-Notebook-Forwarded-By": "x"}).status_code == 200
+    assert cluster.gateway.get(f"api/kernels/{remote_id}").json()["connections"] == 1
     # A request that says another replica forwarded it is served where it lands, never
     # forwarded again: by a connection of that replica's own.
     visited = elsewhere.request("GET", f"api/kernels/{kernel_id}", headers={**AUTH, "X-Notebook-Forwarded-By": "x"})

@@ -265,6 +265,7 @@ class Notebook:
             audit=_audit(settings),
         )
         kernels.on_activity = state.touch
+        kernels.on_takeover.append(state.runs.kernel_taken_over)  # replicas: a dead one's runs stop
         state.metrics = _metrics(state)
         if settings.terminals_enabled:
             state.terminals = Terminals(root, shell_command=default_shell(),

@@ -1,4 +1,5 @@
-"""Replicas: a request for a gateway kernel that another replica holds goes to that replica.
+"""Replicas: a request for a gateway kernel (or a run) that another replica holds goes to that
+replica.
 
 A gateway kernel has one holder among the replicas: the one whose record names it
 (``NOTEBOOK_REPLICA_URL`` is its address). ``KernelRegistry.claim`` raises `HeldElsewhere`
@@ -118,7 +119,7 @@ class _Connection(http.client.HTTPConnection):
 
 def _unavailable(exc: HeldElsewhere, why: object) -> Response:
     log.warning("%s: the request could not be forwarded: %s", exc, why)
-    response = error_response(503, f"The server holding kernel {exc.kernel_id} did not answer; try again",
+    response = error_response(503, f"The server holding {exc.thing} did not answer; try again",
                               reason="replica unavailable")
     response.headers["Retry-After"] = "1"
     return response
@@ -167,7 +168,7 @@ def _refusal(exc: HeldElsewhere, err: wsclient.Refused) -> Response:
     if isinstance(answer, dict) and isinstance(answer.get("message"), str):
         reason = answer.get("reason")
         return error_response(err.status, answer["message"], reason=reason if isinstance(reason, str) else None)
-    return error_response(err.status, f"The server holding kernel {exc.kernel_id} refused the WebSocket "
+    return error_response(err.status, f"The server holding {exc.thing} refused the WebSocket "
                                       f"({err.status})")
 
 

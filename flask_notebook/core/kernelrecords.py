@@ -159,12 +159,13 @@ def record_replica(record: dict[str, Any]) -> str:
 
 
 class HeldElsewhere(Exception):
-    """The gateway kernel `kernel_id` is held by the replica `replica`, which answers at `url`
-    (``KernelRegistry.claim``): the request for it is forwarded there."""
+    """`thing` (``"kernel <id>"``, ``"run <id>"``) is held by the replica `replica`, which
+    answers at `url` (``KernelRegistry.claim``, ``Runs.get``): the request for it is forwarded
+    there."""
 
-    def __init__(self, kernel_id: str, url: str, replica: str) -> None:
-        super().__init__(f"kernel {kernel_id} is held by replica {replica} ({url})")
-        self.kernel_id, self.url, self.replica = kernel_id, url, replica
+    def __init__(self, thing: str, url: str, replica: str) -> None:
+        super().__init__(f"{thing} is held by replica {replica} ({url})")
+        self.thing, self.url, self.replica = thing, url, replica
 
 
 #: Seconds a replica's holder has to accept a connection before it is taken for dead.

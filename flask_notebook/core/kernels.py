@@ -578,6 +578,9 @@ class KernelRegistry:
         self.evict = evict
         #: Called with a kernel that is gone (shut down, culled, dead or discarded) and why.
         self.on_stop: list[Callable[[Kernel, str], None]] = []
+        #: Called with a gateway kernel this replica took over and the replica that held it,
+        #: which is gone (``claim``).
+        self.on_takeover: list[Callable[[Kernel, str], None]] = []
         self.confine = confine
         #: Where starts, deaths and stops are counted, and the relay's counts (``metrics.Metrics.watch``).
         self.metrics: KernelMetrics | None = None
@@ -666,7 +669,7 @@ class KernelRegistry:
             if not FORWARD.get():  # forwarded here: served, not taken (never forwarded twice)
                 return self.adopt(record, timeout=self.CLAIM_TIMEOUT, shared=True, visitor=True)
             if reachable(url):
-                raise HeldElsewhere(kernel_id, url, record_replica(record))
+                raise HeldElsewhere(f"kernel {kernel_id}", url, record_replica(record))
             try:
                 taken = self.records.take_over(record)
                 found = [] if taken else self.records.store.records(kernels_table, id=kernel_id)
@@ -676,7 +679,14 @@ class KernelRegistry:
             if taken:
                 log.warning("kernel %s: its holder, replica %s, does not answer at %s: this replica takes it over",
                             kernel_id, record_replica(record), url)
-                return self.adopt(record, timeout=self.CLAIM_TIMEOUT, shared=True, take=True)
+                kernel = self.adopt(record, timeout=self.CLAIM_TIMEOUT, shared=True, take=True)
+                if kernel is not None:
+                    for hook in self.on_takeover:
+                        try:
+                            hook(kernel, record_replica(record))
+                        except Exception:
+                            log.exception("kernel %s: a takeover hook failed", kernel_id)
+                return kernel
             if not found:  # shut down meanwhile
                 return None
             record = found[0]  # another replica took it over first: ask that one

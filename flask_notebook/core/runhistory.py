@@ -20,14 +20,19 @@ log = logging.getLogger(__name__)
 
 
 class RunStore:
-    """The records of this server's runs in `store`."""
+    """The records of this server's runs in `store`. Each names the replica that wrote it
+    (`replica`, and its address `url`: ``NOTEBOOK_REPLICA_ID``, ``NOTEBOOK_REPLICA_URL``), the
+    one executing it while it is unfinished."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, replica: str | None = None, url: str | None = None) -> None:
         self.store = store
+        self.replica = replica
+        self.url = url
 
     def write(self, run_id: str, record: dict[str, Any]) -> None:
         """Write a run's record (after the writes asked for before it). A failure is logged: the
         run goes on, and only its history is at stake."""
+        record = {**record, "replica": self.replica, "url": self.url}
         try:
             self.store.put(runs_table, run_id, record, owner=record.get("owner"), status=str(record["status"]),
                            created=float(record.get("created_ts") or time.time()))
@@ -47,6 +52,21 @@ class RunStore:
         :raises sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
         """
         return [record for record in self.store.records(runs_table) if isinstance(record, dict)]
+
+    def find(self, run_id: str) -> dict[str, Any] | None:
+        """The record of run `run_id`, whichever replica wrote it; None when there is none (or
+        the database cannot be read: logged)."""
+        try:
+            found = self.store.records(runs_table, id=run_id)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("the record of run %s could not be read: %s", run_id, _first_line(exc))
+            return None
+        return found[0] if found and isinstance(found[0], dict) else None
+
+    def elsewhere(self, record: dict[str, Any]) -> bool:
+        """Whether `record` is of another replica's run: one that replica executes (or did)."""
+        replica, url = record.get("replica"), record.get("url")
+        return isinstance(url, str) and bool(url) and replica not in (None, self.replica)
 
     def import_files(self, directory: str) -> None:
         """Move the run records of `directory` (one JSON file each, as flask-notebook kept

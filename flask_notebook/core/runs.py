@@ -39,13 +39,14 @@ from gevent.lock import BoundedSemaphore
 from . import errors, parameters, rundoc
 from .contents import ContentsManager
 from .execute import Execution, Executions, Options
+from .kernelrecords import HeldElsewhere, reachable
 from .kernels import Kernel, KernelRegistry
 from .kernelspecs import Kernelspecs
 from .metrics import Metrics
 from .paths import normalize_api_path
 from .runhistory import RunStore, expired
 from .runrecord import STATUSES, Run, RunRequest, parse_request
-from .store import Store
+from .store import Store, runs_table
 from .users import User
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,9 @@ class Runs:
         self.kernels = kernels
         self.kernelspecs = kernelspecs
         self.executions = executions
-        self.store = RunStore(store)
+        records = kernels.records
+        self.store = RunStore(store, replica=records.replica if records is not None else None,
+                              url=records.url if records is not None else None)
         self.history_runs = history_runs
         self.history_age = history_age
         self.save_interval = save_interval
@@ -96,11 +99,86 @@ class Runs:
     # -- reading -----------------------------------------------------------------------------
 
     def get(self, run_id: str, *, user: User | None = None) -> Run:
-        """:raises errors.NotFound: no such run, or one `user` may not see (the same message)."""
+        """Replicas: another replica's run, from its record; one that replica still executes
+        is its to answer for (`HeldElsewhere`), and one whose replica is gone is stopped.
+
+        :raises errors.NotFound: no such run, or one `user` may not see (the same message).
+        :raises HeldElsewhere: another replica executes it.
+        """
         run = self._runs.get(run_id)
+        if run is None:
+            run = self._elsewhere(run_id, user)
         if run is None or (user is not None and not user.may_see(run.owner)):
             raise errors.NotFound(f"No such run: {run_id}")
         return run
+
+    def _elsewhere(self, run_id: str, user: User | None) -> Run | None:
+        record = self.store.find(run_id)
+        if record is None or not self.store.elsewhere(record) or (user is not None
+                                                                   and not user.may_see(record.get("owner"))):
+            return None
+        try:
+            run = Run.from_record(record)
+        except (KeyError, TypeError, ValueError):
+            return None
+        if run.done:
+            return run
+        if reachable(str(record["url"])):
+            raise HeldElsewhere(f"run {run_id}", str(record["url"]), str(record.get("replica")))
+        self._stopped_elsewhere(run, str(record.get("replica")))
+        return run
+
+    def _stopped_elsewhere(self, run: Run, replica: str) -> None:
+        """`run` of `replica`, which is gone: stopped with it (``ServerStopped``), as a server's
+        own runs are when it starts again; its kernel, if this replica holds it now, is
+        stopped in the cell (interrupted, or shut down if it was the run's own)."""
+        if not run.finish("failed", {"ename": "ServerStopped",
+                                     "evalue": f"The server running it (replica {replica}) stopped while the run "
+                                               f"was {run.status}", "cell_id": run.current_cell}):
+            return
+        self._runs[run.id] = run  # its record is this replica's now: in its history
+        self.store.write(run.id, run.record())
+        log.warning("run %s of %s: replica %s, which ran it, is gone: the run is stopped", run.id, run.path, replica)
+        if run.kernel_id:
+            gevent.spawn(self._stop_left, run.kernel_id, run.own_kernel)
+
+    def _stop_left(self, kernel_id: str, own: bool) -> None:
+        """Stop the kernel of a run whose replica is gone, still in the run's cell: this
+        replica takes it over if nobody has (``KernelRegistry.held``)."""
+        try:
+            if self.kernels.held(kernel_id) is None:
+                return
+            if own:
+                self.kernels.shutdown_kernel(kernel_id)
+            else:
+                self.kernels.interrupt_kernel(kernel_id, timeout=10)
+            log.info("kernel %s, left in a run by a replica that is gone, %s", kernel_id,
+                     "shut down" if own else "interrupted")
+        except HeldElsewhere as exc:  # another live replica holds it: its clients stop it
+            log.info("kernel %s, left in a run by a replica that is gone, is held by %s", kernel_id, exc.replica)
+        except errors.NotFound:
+            pass
+        except Exception:
+            log.exception("kernel %s, left in a run by a replica that is gone, could not be stopped", kernel_id)
+
+    def kernel_taken_over(self, kernel: Kernel, replica: str) -> None:
+        """This replica has taken `kernel` over from `replica`, which is gone: the runs that
+        replica executed on it are stopped (``_stopped_elsewhere``)."""
+        try:
+            records = self.store.load()
+        except Exception:
+            log.exception("the runs of kernel %s could not be read", kernel.id)
+            return
+        for record in records:
+            if record.get("kernel_id") != kernel.id or record.get("replica") != replica \
+                    or not self.store.elsewhere(record):
+                continue
+            try:
+                run = Run.from_record(record)
+            except (KeyError, TypeError, ValueError):
+                continue
+            if not run.done:
+                self._stopped_elsewhere(run, replica)
 
     def list_runs(self, *, user: User | None = None, path: str | None = None, status: str | None = None,
                   limit: int | None = None, offset: int = 0) -> tuple[list[Run], int]:
@@ -108,11 +186,30 @@ class Runs:
         page of them, and how many there are in all."""
         self._purge()
         wanted = normalize_api_path(path) if path is not None else None
-        found = [run for run in self._runs.values()
+        found = [run for run in [*self._runs.values(), *self._others(status)]
                  if (user is None or user.may_see(run.owner)) and (wanted is None or run.path == wanted)
                  and (status is None or run.status == status)]
         found.sort(key=lambda run: run.created, reverse=True)
         return found[offset: None if limit is None else offset + limit], len(found)
+
+    def _others(self, status: str | None) -> list[Run]:
+        """Replicas: the other replicas' runs (with `status`), from their records; none when
+        the store cannot be read (logged)."""
+        try:
+            where: dict[str, Any] = {"status": status} if status else {}
+            records = self.store.store.records(runs_table, **where)
+        except Exception:
+            log.exception("the other replicas' runs could not be read")
+            return []
+        others = []
+        for record in records:
+            if not isinstance(record, dict) or str(record.get("id")) in self._runs or not self.store.elsewhere(record):
+                continue
+            try:
+                others.append(Run.from_record(record))
+            except (KeyError, TypeError, ValueError):
+                continue
+        return others
 
     # -- creating --------------------------------------------------------------------------------
 
@@ -468,6 +565,8 @@ class Runs:
         if import_dir is not None:
             self.store.import_files(import_dir)
         for record in self.store.load():
+            if self.store.elsewhere(record):
+                continue  # another replica's: it answers for it (``get``)
             try:
                 run = Run.from_record(record)
             except (KeyError, TypeError, ValueError) as exc:

@@ -183,6 +183,26 @@ class Sessions:
             self.restore(rows)
         return self._sessions.get(session_id)
 
+    def _claim_at(self, path: str, owner: str | None, user: User | None) -> SessionModel | None:
+        """Replicas: `owner`'s session at `path` that another replica made, if its gateway
+        kernel is there (``_claim``: the request may go to the replica holding it); None when
+        there is none such."""
+        if self.store is None or self.registry.gateway is None:
+            return None
+        try:
+            rows = self.store.records(sessions_table)
+        except Exception:
+            log.exception("the sessions could not be read from the store")
+            return None
+        for row in rows:
+            if row.get("path") != path or row.get("owner") != owner or str(row.get("id")) in self._sessions:
+                continue
+            session = self._claim(str(row.get("id")), user)
+            kernel = self._live(session) if session is not None else None
+            if session is not None and kernel is not None:
+                return session.model(kernel.model())
+        return None
+
     def _elsewhere(self, user: User | None, kernels: dict[str, dict[str, Any]]) -> list[SessionModel]:
         """The other replicas' sessions of the gateway kernels `kernels` (id -> model), from
         the store, that `user` may see."""
@@ -264,6 +284,9 @@ class Sessions:
                 kernel = self._live(session)
                 if kernel is not None:
                     return session.model(kernel.model())
+        found = self._claim_at(path, owner, user)
+        if found is not None:
+            return found
         session = Session(id=str(uuid.uuid4()), path=path, name=name, type=type_, kernel_id="", owner=owner,
                           root=root)
         kernel = self._kernel_for(session, kernel_name, kernel_id, user, limited=limited, env=env)

@@ -18,6 +18,7 @@ import websocket
 
 from ..support.env import AUTH, TOKEN
 from ..support.kernel_client import Closed, KernelClient, replies_to, stdout_of
+from ..support.runs import get_run, start_run, stream, write_notebook
 from ..support.server import Server
 from ..support.waiting import wait_for
 from .conftest import Cluster
@@ -237,3 +238,50 @@ def test_a_killed_forwarding_replica_s_client_gets_what_it_missed_from_the_holde
         assert a.kernel(kernel_id)["connections"] == 1
     finally:
         back.close()
+
+
+def test_runs_and_sessions_are_the_same_through_either_replica(cluster: Cluster) -> None:
+    """A run of a kernel replica a holds, asked for through replica b, executes on a; its
+    events, model, listing and cancel answer through b as through a. A notebook's session is
+    one, whichever replica is asked for it."""
+    a, b = cluster.replicas["a"], cluster.replicas["b"]
+    made = a.json("POST", "api/sessions", 201, json={"path": "run.ipynb", "type": "notebook",
+                                                     "kernel": {"name": "python3"}})
+    again = b.json("POST", "api/sessions", 201, json={"path": "run.ipynb", "type": "notebook",
+                                                      "kernel": {"name": "python3"}})
+    assert (again["id"], again["kernel"]["id"]) == (made["id"], made["kernel"]["id"])
+    assert len(cluster.gateway.kernel_ids()) == 1
+    kernel_id = made["kernel"]["id"]
+    write_notebook(cluster.root / "run.ipynb", "x = 6 * 7\nprint('x is', x)", "import time\ntime.sleep(30)")
+    run = start_run(b, path="run.ipynb", kernel_id=kernel_id, cells=["c0"])
+    events = stream(b, run["id"])  # through b, from a, to its end
+    assert [name for _, name, _ in events][-1] == "done" and events[-1][2]["status"] == "completed"
+    assert "x is 42" in json.dumps([data for _, name, data in events if name == "output"])
+    assert get_run(b, run["id"])["status"] == "completed"
+    assert f"run {run['id']} of run.ipynb completed" in a.log()  # executed there
+
+    slow = start_run(b, path="run.ipynb", kernel_id=kernel_id, cells=["c1"])
+    wait_for(lambda: get_run(b, slow["id"])["status"] == "running" or None, timeout=30)
+    listed = b.json("GET", "api/runs", 200, params={"path": "run.ipynb", "status": "running"})
+    assert [r["id"] for r in listed["runs"]] == [slow["id"]]
+    cancelled = b.request("DELETE", f"api/runs/{slow['id']}")
+    assert cancelled.status_code == 202 and cancelled.json()["status"] == "cancelled", cancelled.text
+
+
+def test_a_run_whose_replica_dies_is_stopped_and_its_kernel_kept(cluster: Cluster) -> None:
+    """Replica a runs a cell that does not end; a is killed. Asked through b, the run is
+    stopped (ServerStopped, as a server's own runs are when it starts again), and its kernel,
+    taken over by b, is interrupted in the cell, its variables kept."""
+    a, b = cluster.replicas["a"], cluster.replicas["b"]
+    kernel_id = a.start_kernel(name="python3")
+    write_notebook(cluster.root / "long.ipynb", "x = 42", "import time\nwhile True:\n    time.sleep(0.1)")
+    run = start_run(a, path="long.ipynb", kernel_id=kernel_id)
+    wait_for(lambda: get_run(a, run["id"])["current_cell"] == "c1" or None, timeout=30)
+    a.proc.kill()
+    a.proc.wait(timeout=10)
+    stopped = get_run(b, run["id"])
+    assert stopped["status"] == "failed" and stopped["error"]["ename"] == "ServerStopped", stopped
+    assert [r["status"] for r in b.json("GET", "api/runs", 200, params={"path": "long.ipynb"})["runs"]] == ["failed"]
+    wait_for(lambda: b.kernel(kernel_id)["execution_state"] == "idle" or None, timeout=30)  # interrupted
+    client = b.client(kernel_id)
+    assert stdout_of(client.run("print('x is', x)")) == "x is 42\n"

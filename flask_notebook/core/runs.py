@@ -130,8 +130,9 @@ class Runs:
 
     def _stopped_elsewhere(self, run: Run, replica: str) -> None:
         """`run` of `replica`, which is gone: stopped with it (``ServerStopped``), as a server's
-        own runs are when it starts again; its kernel, if this replica holds it now, is
-        stopped in the cell (interrupted, or shut down if it was the run's own)."""
+        own runs are when it starts again; its kernel, if it was in the run's cell, is stopped
+        there (interrupted, or shut down if it was the run's own)."""
+        running = run.status == "running"
         if not run.finish("failed", {"ename": "ServerStopped",
                                      "evalue": f"The server running it (replica {replica}) stopped while the run "
                                                f"was {run.status}", "cell_id": run.current_cell}):
@@ -139,7 +140,7 @@ class Runs:
         self._runs[run.id] = run  # its record is this replica's now: in its history
         self.store.write(run.id, run.record())
         log.warning("run %s of %s: replica %s, which ran it, is gone: the run is stopped", run.id, run.path, replica)
-        if run.kernel_id:
+        if run.kernel_id and running:
             gevent.spawn(self._stop_left, run.kernel_id, run.own_kernel)
 
     def _stop_left(self, kernel_id: str, own: bool) -> None:
@@ -148,18 +149,10 @@ class Runs:
         try:
             if self.kernels.held(kernel_id) is None:
                 return
-            if own:
-                self.kernels.shutdown_kernel(kernel_id)
-            else:
-                self.kernels.interrupt_kernel(kernel_id, timeout=10)
-            log.info("kernel %s, left in a run by a replica that is gone, %s", kernel_id,
-                     "shut down" if own else "interrupted")
         except HeldElsewhere as exc:  # another live replica holds it: its clients stop it
             log.info("kernel %s, left in a run by a replica that is gone, is held by %s", kernel_id, exc.replica)
-        except errors.NotFound:
-            pass
-        except Exception:
-            log.exception("kernel %s, left in a run by a replica that is gone, could not be stopped", kernel_id)
+            return
+        self._stop_in_cell(kernel_id, own, "a replica that is gone")
 
     def kernel_taken_over(self, kernel: Kernel, replica: str) -> None:
         """This replica has taken `kernel` over from `replica`, which is gone: the runs that
@@ -598,17 +591,21 @@ class Runs:
     def _stop_orphan(self, kernel_id: str, own: bool) -> None:
         if not self.kernels.await_reattach(kernel_id) or kernel_id not in self.kernels.kernels:
             return
+        self._stop_in_cell(kernel_id, own, "the previous server")
+
+    def _stop_in_cell(self, kernel_id: str, own: bool, whose: str) -> None:
+        """Stop a kernel left in a run's cell by `whose` (a server that is gone): interrupt it,
+        or shut it down if it was the run's own."""
         try:
             if own:
                 self.kernels.shutdown_kernel(kernel_id)
             else:
                 self.kernels.interrupt_kernel(kernel_id, timeout=10)
-            log.info("kernel %s, left in a run by the previous server, %s", kernel_id,
-                     "shut down" if own else "interrupted")
+            log.info("kernel %s, left in a run by %s, %s", kernel_id, whose, "shut down" if own else "interrupted")
         except errors.NotFound:
             pass
         except Exception:
-            log.exception("kernel %s, left in a run by the previous server, could not be stopped", kernel_id)
+            log.exception("kernel %s, left in a run by %s, could not be stopped", kernel_id, whose)
 
     def close(self) -> None:
         """Cancel every unfinished run and wait (a little) for each to end and save, before the

@@ -125,6 +125,10 @@ def test_missing_kernel_asks_which_to_start(page: Page, ui_server: UIServer) -> 
     expect(kernel_state(page)).to_have_text("No kernel")
     expect(cell(page, 1)).to_be_focused()
     expect(page.get_by_role("status").filter(has_text="Saved")).to_have_text("Saved")
+    # Once the page has settled, as a person would see it before typing: a key pressed within
+    # milliseconds of the dialog closing was lost about once in five runs of this file (the
+    # page's own requests still under way; not found why).
+    page.wait_for_load_state("networkidle")
     page.keyboard.press("Enter")
     expect(cell(page, 1).locator(".cm-content")).to_be_focused()  # editing, as a person sees it
     page.keyboard.press("End")

@@ -26,10 +26,10 @@ from urllib.parse import quote, urlsplit
 
 import gevent
 import orjson
-from gevent.event import Event
 from flask import Response, g, request
 from gevent import socket as gsocket
 from gevent import ssl as gssl
+from gevent.event import Event
 
 from ..core.kernelrecords import HOLDER_CONNECT_TIMEOUT, HeldElsewhere
 from ..core.kernels import FORWARD
@@ -47,10 +47,10 @@ VIA = "X-Notebook-Forwarded-By"
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
                          "te", "trailer", "transfer-encoding", "upgrade", "content-length"})
 #: The WebSocket handshake's own headers, which the handshake to the holder makes afresh.
-#: Seconds a message to the holder may wait for it to read, before the pipe is closed.
-UPSTREAM_SEND_TIMEOUT = 30.0
 _HANDSHAKE = frozenset({"host", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
                         "sec-websocket-protocol", "sec-websocket-accept"})
+#: Seconds a message to the holder may wait for it to read, before the pipe is closed.
+UPSTREAM_SEND_TIMEOUT = 30.0
 
 
 def before_request() -> None:

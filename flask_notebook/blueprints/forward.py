@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import http.client
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import gevent
 import orjson
-from flask import Response, g, request
+from flask import Response, g, request, url_for
 from gevent import socket as gsocket
 from gevent import ssl as gssl
 from gevent.event import Event
 
-from ..core.kernelrecords import HOLDER_CONNECT_TIMEOUT, HeldElsewhere
+from ..core.kernelrecords import HOLDER_CONNECT_TIMEOUT, HeldElsewhere, Listed
 from ..core.kernels import FORWARD
 from ..extension import state
 from ..transport import upgrade, wsclient
@@ -66,6 +66,52 @@ def teardown_request(_exc: BaseException | None = None) -> None:
     upstream = g.pop("notebook_upstream", None)  # opened, but the client's handshake failed
     if upstream is not None:
         upstream.close()
+
+
+#: Seconds a holder has to list its kernels for another replica's listing (`held_models`).
+LIST_TIMEOUT = 5.0
+
+
+def held_models(listed: Iterable[Listed]) -> dict[str, dict[str, Any]]:
+    """The models of `listed` kernels (held by other replicas) as their holders give them:
+    each holder is asked once, all at the same time, for its kernel list, as this request's
+    client (``GET /api/kernels``, with `VIA`). A holder that does not answer within
+    `LIST_TIMEOUT` seconds leaves its kernels as their records tell (``"unknown"``). None is
+    asked for a request another replica forwarded: its listing is its own."""
+    wanted: dict[str, set[str]] = {}
+    for item in listed:
+        if item.url:
+            wanted.setdefault(item.url, set()).add(item.id)
+    if not wanted or VIA in request.headers:
+        return {}
+    environ = request.environ
+    script = (environ.get("werkzeug.proxy_fix.orig") or environ).get("SCRIPT_NAME") or ""
+    path = quote((script + url_for("notebook.api.kernels.list_kernels")[len(request.script_root):])
+                 .encode("utf-8"), safe="/:@!$&'()*+,;=-._~%")
+    headers = dict(_headers(_HOP_BY_HOP | _HANDSHAKE))
+    headers["Host"] = request.headers.get("Host", "")
+
+    def ask(url: str, ids: set[str]) -> dict[str, dict[str, Any]]:
+        conn = _Connection(url)
+        try:
+            conn.request("GET", path, headers=headers)
+            answer = conn.getresponse()
+            body = answer.read()
+        finally:
+            conn.close()
+        models = orjson.loads(body) if answer.status == 200 else []
+        return {m["id"]: m for m in models if isinstance(m, dict) and m.get("id") in ids} \
+            if isinstance(models, list) else {}
+
+    asked = [gevent.spawn(ask, url, ids) for url, ids in wanted.items()]
+    gevent.joinall(asked, timeout=LIST_TIMEOUT)
+    found: dict[str, dict[str, Any]] = {}
+    for job in asked:
+        if job.successful() and job.value:
+            found.update(job.value)
+        elif not job.ready():
+            job.kill(block=False)
+    return found
 
 
 def forwarded() -> bool:

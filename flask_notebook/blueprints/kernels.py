@@ -6,8 +6,9 @@ from flask import Blueprint, Response, url_for
 
 from ..core import errors
 from ..core.gateway import kernel_env
+from ..core.kernelrecords import Listed
 from ..extension import state
-from . import ownership
+from . import forward, ownership
 from .http import json_body, json_response, query_arg
 from .security import current_user
 
@@ -20,7 +21,9 @@ def _location(kernel_id: str) -> dict[str, str]:
 @bp.get("")
 def list_kernels() -> Response:
     state().kernels.await_reattached()  # kernels being re-attached at start-up are listed
-    return json_response([ownership.kernel_model(k) for k in state().kernels.listing(ownership.user())])
+    found = state().kernels.listing(ownership.user())
+    held = forward.held_models(k for k in found if isinstance(k, Listed))  # replicas: as their holders see them
+    return json_response([held.get(k.id) or ownership.kernel_model(k) for k in found])
 
 
 @bp.post("")

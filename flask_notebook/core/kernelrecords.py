@@ -214,7 +214,7 @@ class Listed:
     """A gateway kernel that another replica holds and this one has not adopted, as its record
     tells it (``KernelRegistry.listing``): what the kernel list shows of it, without opening a
     WebSocket to the gateway for it. Its state is unknown here (``"unknown"``); its activity is
-    its launch time."""
+    its launch time. (The web layer asks its holder, at `url`, for the rest: ``forward``.)"""
 
     def __init__(self, record: dict[str, Any]) -> None:
         self.id = str(record["id"])
@@ -222,6 +222,9 @@ class Listed:
         self.owner: str | None = record.get("owner")
         self.launched = float(record.get("launched") or 0)
         self.connections = 0
+        url = record.get("url")
+        #: Its holder's address (``NOTEBOOK_REPLICA_URL``), if it has one.
+        self.url: str | None = url if isinstance(url, str) and url else None
 
     def model(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "last_activity": iso_utc(self.launched),

@@ -80,10 +80,9 @@ def test_what_is_forwarded_to_the_holder_is_checked_there(cluster: Cluster) -> N
     made = alice.api("POST", "kernels")
     assert made.status_code == 201, made.text
     kernel_id = made.json()["id"]
-    states = {name: [k for k in server.json("GET", "api/kernels", 200) if k["id"] == kernel_id][0]["execution_state"]
-              for name, server in cluster.replicas.items()}
-    (other,) = [name for name, state in states.items() if state == "unknown"]
-    (holder,) = [name for name in states if name != other]
+    held = {name: server.json("GET", "api/status", 200)["kernels"] for name, server in cluster.replicas.items()}
+    (other,) = [name for name, count in held.items() if count == 0]
+    (holder,) = [name for name in held if name != other]
     elsewhere = cluster.replicas[other]
     # A cookie-authenticated POST (XSRF checked by the holder too), straight to the replica that
     # forwards it, as nginx would send it (her cookies are for nginx's host and path).

@@ -34,8 +34,8 @@ def ids(server: Server, path: str) -> set[str]:
 
 
 def state_on(server: Server, kernel_id: str) -> str:
-    """The kernel's execution_state in `server`'s kernel list ("unknown": listed from its
-    record, not held there)."""
+    """The kernel's execution_state in `server`'s kernel list (its holder's, wherever it is
+    held)."""
     (model,) = [k for k in server.json("GET", "api/kernels", 200) if k["id"] == kernel_id]
     return str(model["execution_state"])
 
@@ -65,8 +65,8 @@ def test_any_replica_lists_and_serves_every_kernel(cluster: Cluster) -> None:
     # Listed by both replicas, whichever nginx gave the POST to.
     assert session_id in ids(a, "api/sessions") and session_id in ids(b, "api/sessions")
     assert kernel_id in ids(a, "api/kernels") and kernel_id in ids(b, "api/kernels")
-    states = {name: state_on(server, kernel_id) for name, server in (("a", a), ("b", b))}
-    (other,) = [name for name, found in states.items() if found == "unknown"]  # the one that did not start it
+    held = {name: server.json("GET", "api/status", 200)["kernels"] for name, server in (("a", a), ("b", b))}
+    (other,) = [name for name, count in held.items() if count == 0]  # the one that did not start it
     starter = cluster.replicas["b" if other == "a" else "a"]
     elsewhere = cluster.replicas[other]
 
@@ -76,7 +76,11 @@ def test_any_replica_lists_and_serves_every_kernel(cluster: Cluster) -> None:
     client = elsewhere.client(kernel_id)
     assert stdout_of(client.run("x = 42\nprint('x is', x)")) == "x is 42\n"
     assert cluster.gateway.get(f"api/kernels/{remote_id}").json()["connections"] == 1
-    assert state_on(elsewhere, kernel_id) == "unknown"  # not held there
+    assert elsewhere.json("GET", "api/status", 200)["kernels"] == 0  # not held there...
+    (listed,) = [k for k in elsewhere.json("GET", "api/kernels", 200) if k["id"] == kernel_id]
+    assert (listed["execution_state"], listed["connections"]) == ("idle", 1)  # ...but listed as its holder sees it
+    (session,) = [s for s in elsewhere.json("GET", "api/sessions", 200) if s["id"] == session_id]
+    assert (session["kernel"]["execution_state"], session["kernel"]["connections"]) == ("idle", 1)
     # Its REST requests are forwarded too: the holder's own model, its connection counted.
     model = elsewhere.kernel(kernel_id)
     assert (model["execution_state"], model["connections"]) == ("idle", 1)
@@ -163,7 +167,7 @@ def test_a_killed_holder_s_clients_on_either_replica_get_what_they_missed(cluste
     assert record["url"] == f"http://127.0.0.1:{b.port}" and record["writer"] == b.proc.pid
     again = cluster.start("a", port=a.port)
     assert stdout_of(again.client(kernel_id).run("print(x + 1)")) == "43\n"
-    assert state_on(again, kernel_id) == "unknown"  # held by b, not here
+    assert again.json("GET", "api/status", 200)["kernels"] == 0  # held by b, not here
     assert cluster.gateway.get(f"api/kernels/{remote_id}").json()["connections"] == 1
     assert "could not be written" not in again.log() + b.log()
 

@@ -49,6 +49,9 @@ _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "prox
 #: The WebSocket handshake's own headers, which the handshake to the holder makes afresh.
 _HANDSHAKE = frozenset({"host", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
                         "sec-websocket-protocol", "sec-websocket-accept"})
+#: Headers of the client's that a listing asked of a holder goes without: its answer is read
+#: here, whole and uncompressed (`held_models`).
+_NOT_FOR_LISTING = frozenset({"accept", "accept-encoding", "if-none-match", "if-modified-since", "range"})
 #: Seconds a message to the holder may wait for it to read, before the pipe is closed.
 UPSTREAM_SEND_TIMEOUT = 30.0
 
@@ -84,12 +87,9 @@ def held_models(listed: Iterable[Listed]) -> dict[str, dict[str, Any]]:
             wanted.setdefault(item.url, set()).add(item.id)
     if not wanted or VIA in request.headers:
         return {}
-    environ = request.environ
-    script = (environ.get("werkzeug.proxy_fix.orig") or environ).get("SCRIPT_NAME") or ""
-    path = quote((script + url_for("notebook.api.kernels.list_kernels")[len(request.script_root):])
-                 .encode("utf-8"), safe="/:@!$&'()*+,;=-._~%")
-    headers = dict(_headers(_HOP_BY_HOP | _HANDSHAKE))
-    headers["Host"] = request.headers.get("Host", "")
+    path = _raw_path(url_for("notebook.api.kernels.list_kernels")[len(request.script_root):])
+    headers = dict(_headers(_HOP_BY_HOP | _HANDSHAKE | _NOT_FOR_LISTING))
+    headers.update({"Host": request.headers.get("Host", ""), "Accept": "application/json"})
 
     def ask(url: str, ids: set[str]) -> dict[str, dict[str, Any]]:
         conn = _Connection(url)
@@ -123,10 +123,16 @@ def _target() -> str:
     """The path and query the client asked this server for, before any proxy fix: the holder
     is configured as this replica is, and makes the same of them."""
     environ = request.environ
-    script = (environ.get("werkzeug.proxy_fix.orig") or environ).get("SCRIPT_NAME") or ""
-    path = (script + (environ.get("PATH_INFO") or "")).encode("latin-1")
     query = environ.get("QUERY_STRING") or ""
-    return quote(path, safe="/:@!$&'()*+,;=-._~%") + (f"?{query}" if query else "")
+    return _raw_path(environ.get("PATH_INFO") or "") + (f"?{query}" if query else "")
+
+
+def _raw_path(path: str) -> str:
+    """`path` (below the application's root, as WSGI's ``PATH_INFO`` gives it) as this server
+    was asked for it: under the ``SCRIPT_NAME`` it had before any proxy fix, quoted."""
+    environ = request.environ
+    script = (environ.get("werkzeug.proxy_fix.orig") or environ).get("SCRIPT_NAME") or ""
+    return quote((script + path).encode("latin-1"), safe="/:@!$&'()*+,;=-._~%")
 
 
 def _headers(skip: frozenset[str]) -> list[tuple[str, str]]:

@@ -8,7 +8,6 @@ from flask import Blueprint, Response, url_for
 
 from ..core import errors
 from ..core.gateway import kernel_env
-from ..core.kernelrecords import Listed
 from ..extension import state
 from . import forward, ownership
 from .http import json_body, json_response
@@ -78,15 +77,8 @@ def _kernel_error(kernel_name: str, exc: errors.NotebookError) -> Response:
 
 @bp.get("")
 def list_sessions() -> Response:
-    st = state()
-    models = st.sessions.list(ownership.user())
     # Replicas: the kernels other replicas hold, as their holders see them (``forward``).
-    elsewhere = {m["kernel"]["id"] for m in models if m["kernel"].get("execution_state") == "unknown"}
-    if elsewhere:
-        held = forward.held_models(k for k in st.kernels.listing(ownership.user())
-                                   if isinstance(k, Listed) and k.id in elsewhere)
-        for model in models:
-            model["kernel"] = held.get(model["kernel"]["id"], model["kernel"])
+    models = state().sessions.list(ownership.user(), held_elsewhere=forward.held_models)
     return json_response([ownership.session_model(model) for model in models])
 
 

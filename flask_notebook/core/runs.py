@@ -187,7 +187,10 @@ class Runs:
 
     def _others(self, status: str | None) -> list[Run]:
         """Replicas: the other replicas' runs (with `status`), from their records; none when
-        the store cannot be read (logged)."""
+        the store cannot be read (logged), nor without a gateway (no replicas then: their
+        kernels are the gateway's)."""
+        if self.kernels.gateway is None:
+            return []
         try:
             where: dict[str, Any] = {"status": status} if status else {}
             records = self.store.store.records(runs_table, **where)

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import errors
+from .kernelrecords import Listed
 from .kernels import Kernel, KernelRegistry
 from .models import SessionModel
 from .paths import Root, normalize_api_path
@@ -227,11 +228,20 @@ class Sessions:
 
     # -- queries ------------------------------------------------------------------------------
 
-    def list(self, user: User | None = None) -> list[SessionModel]:
+    def list(self, user: User | None = None, *,
+             held_elsewhere: Callable[[list[Listed]], dict[str, dict[str, Any]]] | None = None) -> list[SessionModel]:
         """Every live session, or those `user` may see (once the sessions of kernels being
-        re-attached at start-up are restored)."""
+        re-attached at start-up are restored).
+
+        :param held_elsewhere: replicas: the models of kernels other replicas hold, as their
+            holders give them (the web layer asks them); else as their records tell.
+        """
         self.registry.await_reattached()
-        shown = {k.id: k.model() for k in self.registry.listing(None)} if self.registry.gateway is not None else None
+        shown = None
+        if self.registry.gateway is not None:
+            found = self.registry.listing(None)
+            held = held_elsewhere([k for k in found if isinstance(k, Listed)]) if held_elsewhere else {}
+            shown = {k.id: held.get(k.id) or k.model() for k in found}
         models = []
         for session in list(self._sessions.values()):
             if user is not None and not user.may_see(session.owner):

@@ -25,6 +25,15 @@ failing cell runs may escape the abort (about one in five, sent on the failing c
 ``execute_input``); one sent after the error reply always runs. With ``stop_on_error``
 false nothing is aborted. The caller decides what to send together (``core.runs``).
 
+An interrupt that reaches ipykernel 7.4 just as a request starts may miss (checked live, one
+SIGINT sent on the request's ``busy``, 60 times): 11 times the request was dropped (the
+SIGINT hit ipykernel's own code before the cell ran; its dispatcher caught the
+``KeyboardInterrupt`` and said ``idle`` with no reply at all), once it was ignored (the
+kernel ignores SIGINT between requests and sets its handler only after ``busy``: the code ran
+on), 48 times it stopped the code. So a request whose kernel says ``idle`` and never replies
+ends (``NO_REPLY_GRACE``), and a stopped request interrupted that soon after its start and
+still running a second later is interrupted once more (``INTERRUPT_AGAIN``).
+
 There is an executor per shell of a kernel: the main one, and each kernel subshell (JEP 91)
 named by a request's ``subshell_id``. A subshell runs its requests beside the main shell's
 and the other subshells', so their executors do not wait for each other; requests to one
@@ -68,6 +77,14 @@ INTERRUPT_GRACE = 5.0
 #: How long the iopub ``idle`` may lag behind the reply before the record is closed anyway
 #: (iopub can drop messages under load; the reply cannot).
 IDLE_GRACE = 5.0
+#: How long the reply may lag behind the iopub ``idle`` before the request counts as dropped
+#: by the kernel; the kernel sends its reply first, so this covers only the two sockets'
+#: reading order. Shorter for a request being stopped: its status is known already.
+NO_REPLY_GRACE = IDLE_GRACE
+NO_REPLY_GRACE_STOPPING = 1.0
+#: An interrupt sent within this long of the request's start may have been ignored; if the
+#: code still runs this long after it, it is sent once more.
+INTERRUPT_AGAIN = 1.0
 #: Longer than any kernel's subshell ids (ipykernel's are UUIDs): a bound on what a header carries.
 MAX_SUBSHELL_ID = 256
 _OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error", "update_display_data",
@@ -405,6 +422,12 @@ def _lost(reason: str) -> dict[str, Any]:
     return {"ename": "DeadKernelError", "evalue": reason, "traceback": []}
 
 
+def _no_reply() -> dict[str, Any]:
+    return {"ename": "NoReplyError", "traceback": [],
+            "evalue": "The kernel finished the request without replying to it (ipykernel does that to a request "
+                      "that an interrupt reaches just before its code runs)"}
+
+
 @dataclass(eq=False)
 class Flight:
     """What an executor tracks about one request while it waits in the queue or runs in the
@@ -422,12 +445,16 @@ class Flight:
     #: the kernel also says ``busy`` for a request it aborts), then ``idle``; the
     #: ``execute_reply`` and when.
     busy: bool = False
+    busy_at: float = 0.0
     idle: bool = False
+    idle_at: float = 0.0
     reply: dict[str, Any] | None = None
     reply_at: float = 0.0
-    #: "timeout" or "aborted" once stopped for that; when the interrupt was sent.
+    #: "timeout" or "aborted" once stopped for that; when the interrupt was last sent, and
+    #: how many times.
     end_as: str | None = None
     interrupted_at: float = 0.0
+    interrupts: int = 0
     #: The kernel died or restarted under it.
     lost: bool = False
     #: The header of the pending ``input_request``, the parent of our ``input_reply``.
@@ -631,8 +658,21 @@ class Executor:
             self._expire_queued(now)
             if flight.end_as is None and flight.deadline is not None and now >= flight.deadline:
                 self._stop(flight, "timeout")
+            if flight.idle and flight.reply is None:
+                # Done without a reply: ipykernel drops a request that an interrupt reached
+                # before its code ran. Nothing more will come for it.
+                if now - flight.idle_at > (NO_REPLY_GRACE if flight.end_as is None else NO_REPLY_GRACE_STOPPING):
+                    if flight.end_as is not None:
+                        flight.finish(flight.end_as)
+                    else:
+                        flight.finish("error", _no_reply())
+                    return
             if flight.end_as is not None and flight.running and not flight.interrupted_at:
                 self._interrupt_now(flight)
+            if (flight.end_as is not None and flight.running and flight.interrupts == 1
+                    and flight.interrupted_at - flight.busy_at < INTERRUPT_AGAIN
+                    and now - flight.interrupted_at > INTERRUPT_AGAIN):
+                self._interrupt_now(flight)  # the first one may have come before the kernel listened
             if flight.end_as is not None and flight.interrupted_at and now - flight.interrupted_at > INTERRUPT_GRACE:
                 flight.finish(flight.end_as)  # the kernel ignores interrupts: move on
                 return
@@ -673,6 +713,7 @@ class Executor:
             flight.finish(flight.end_as or "aborted")
             return
         flight.interrupted_at = time.monotonic()
+        flight.interrupts += 1
         try:
             self._interrupt()
         except errors.NotebookError as exc:
@@ -759,8 +800,9 @@ class Executor:
                 state = msg.content().get("execution_state")
                 if state == "busy" and (execution.pipeline is None or execution.options.silent):
                     self._began(flight)
-                elif state == "idle":
+                elif state == "idle" and not flight.idle:
                     flight.idle = True
+                    flight.idle_at = time.monotonic()
             elif msg_type == "execute_input":
                 self._began(flight)
                 count = msg.content().get("execution_count")
@@ -784,6 +826,7 @@ class Executor:
         if flight.busy:
             return
         flight.busy = True
+        flight.busy_at = time.monotonic()
         timeout = flight.execution.options.timeout
         if flight.deadline is None and timeout is not None:  # a pipelined request's: from its start
             flight.deadline = time.monotonic() + timeout

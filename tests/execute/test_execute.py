@@ -131,6 +131,50 @@ def test_timeout_interrupts_and_keeps_the_output_so_far(server: Server, kernel_i
     assert execute(server, kernel_id, "time.sleep(0); 'alive'").json()["status"] == "ok"
 
 
+# A cell that makes its kernel drop this request's reply, as ipykernel 7.4 does to a request
+# that an interrupt reaches just before its code runs: its dispatcher catches the
+# KeyboardInterrupt, says idle, and never replies. (That race cannot be hit at will.)
+DROP_OWN_REPLY = """
+kernel = get_ipython().kernel
+send = kernel.session.send
+def drop_reply(stream, msg_or_type, *args, **kwargs):
+    if msg_or_type == "execute_reply":
+        kernel.session.send = send
+        return {"content": {"status": "ok"}}
+    return send(stream, msg_or_type, *args, **kwargs)
+kernel.session.send = drop_reply
+print("dropping", flush=True)
+"""
+
+
+def _ended(server: Server, location: str, timeout: float) -> dict[str, object]:
+    return wait_for(lambda: (r := server.request("GET", location).json())["status"] not in ("queued", "running")
+                    and r, timeout=timeout)
+
+
+def test_a_request_the_kernel_never_answers_ends_and_the_next_one_runs(server: Server, kernel_id: str) -> None:
+    dropped = execute(server, kernel_id, DROP_OWN_REPLY, 202, params={"wait": "false"})
+    queued = execute(server, kernel_id, "6 * 7", 202, params={"wait": "false"})
+    record = _ended(server, dropped.headers["Location"], timeout=30)
+    assert record["status"] == "error" and record["error"]["ename"] == "NoReplyError"  # type: ignore[index]
+    assert stdout(record) == "dropping\n"  # its output is kept
+    assert result(_ended(server, queued.headers["Location"], timeout=30)) == "42"
+
+
+def test_an_interrupt_the_kernel_ignored_at_the_start_is_sent_again(server: Server, kernel_id: str) -> None:
+    # The cell ignores SIGINT for its first half second, as ipykernel does between its busy
+    # and its handler: the timeout's interrupt, sent then, is lost; the second one stops it.
+    execute(server, kernel_id, "1")  # started
+    code = ("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(0.3)\n"
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\nprint('listening', flush=True)\n"
+            "while True: time.sleep(0.05)")
+    record = execute(server, kernel_id, code, timeout=0.1).json()
+    assert record["status"] == "timeout"
+    # The code was stopped, not left running: the next request runs at once.
+    assert _ended(server, execute(server, kernel_id, "'free'", 202, params={"wait": "false"}).headers["Location"],
+                  timeout=20)["status"] == "ok"
+
+
 def test_requests_to_one_kernel_run_in_order(server: Server, kernel_id: str, tmp_path: Path) -> None:
     gate = tmp_path / "gate"
     execute(server, kernel_id, "order = []")

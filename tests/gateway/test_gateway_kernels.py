@@ -50,9 +50,7 @@ def test_session_websocket_interrupt_restart_shutdown(gw_server: Server, gateway
     legacy = gw_server.client(kernel_id, None)
     assert value_of(legacy.run("x + 1")) == "2"
 
-    msg_id = client.execute("import time; time.sleep(60)")
-    client.until(lambda m: m["msg_type"] == "status" and m["content"]["execution_state"] == "busy"
-                 and m["parent_header"].get("msg_id") == msg_id)
+    msg_id = client.start_running("import time; time.sleep(60)")
     t0 = time.monotonic()
     gw_server.json("POST", f"api/kernels/{kernel_id}/interrupt", 204)
     reply = client.until(lambda m: m["msg_type"] == "execute_reply" and m["parent_header"]["msg_id"] == msg_id)[-1]

@@ -45,9 +45,7 @@ def test_a_kernel_outlives_the_server_and_is_reattached(site: Site, sig: int) ->
 
     # Interrupt, restart and autorestart work on a process that is not the server's child;
     # the new process is persisted in its turn.
-    msg_id = client.execute("import time\nwhile True: time.sleep(0.05)")
-    client.until(lambda m: m["msg_type"] == "status" and m["content"]["execution_state"] == "busy"
-                 and m["parent_header"].get("msg_id") == msg_id)
+    msg_id = client.start_running("import time\nwhile True: time.sleep(0.05)")
     second.json("POST", f"api/kernels/{kernel_id}/interrupt", 204)
     client.until(lambda m: m["msg_type"] == "execute_reply" and m["parent_header"]["msg_id"] == msg_id)
     if sig == signal.SIGTERM:

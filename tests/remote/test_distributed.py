@@ -142,9 +142,7 @@ def test_a_session_kernel_runs_on_the_host_and_is_interrupted_and_restarted(
     assert _text(_execute(remote_server, kernel_id, "x + 1")) == "42"
 
     # Interrupt a sleep (signal mode: SIGINT through the launcher's listener).
-    msg_id = client.execute("import time; time.sleep(60)")
-    client.until(lambda m: m["msg_type"] == "status" and m["content"]["execution_state"] == "busy"
-                 and m["parent_header"].get("msg_id") == msg_id, timeout=30)
+    msg_id = client.start_running("import time; time.sleep(60)")
     began = time.monotonic()
     assert remote_server.request("POST", f"api/kernels/{kernel_id}/interrupt").status_code == 204
     reply = client.until(lambda m: m["msg_type"] == "execute_reply" and m["parent_header"]["msg_id"] == msg_id,

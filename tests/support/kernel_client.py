@@ -169,6 +169,16 @@ class KernelClient:
 
         return self.until(finished, timeout)
 
+    def start_running(self, code: str, timeout: float = 30) -> str:
+        """Execute `code` and return its msg_id once the cell's own code runs, for a test that
+        interrupts it. Its `busy` status is not enough: ipykernel publishes it before it sets
+        its SIGINT handler (it ignores SIGINT between requests), so an interrupt sent on `busy`
+        can be lost and the cell never ends (seen in CI under load). The cell first prints a
+        line, and this waits for that line."""
+        msg_id = self.execute("print('running', flush=True)\n" + code)
+        self.until(lambda m: m["msg_type"] == "stream" and m["parent_header"].get("msg_id") == msg_id, timeout)
+        return msg_id
+
     def run(self, code: str, timeout: float = 30, subshell_id: str | None = None) -> list[dict[str, Any]]:
         """Execute and return the request's iopub messages and its reply (others are skipped)."""
         msg_id = self.execute(code, subshell_id=subshell_id)

@@ -35,6 +35,29 @@ def on_disk(server: UIServer, path: str) -> dict[str, Any]:
     return json.loads((server.root / path).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
+def test_a_key_pressed_as_a_dialog_closes_keeps_its_effect(page: Page, ui_server: UIServer) -> None:
+    # A dialog's "close" event comes a task after it closed, and the browser may run a key
+    # pressed meanwhile first: Enter on the cell the focus went back to starts editing it,
+    # and the dialog's code then took the focus back to the cell (one Enter in five was lost
+    # in the test above). Here the key comes exactly then: dispatched in the same task as the
+    # click that closes the dialog.
+    missing = {"name": "nosuchkernel", "display_name": "No Such Kernel", "language": "python"}
+    put_with_kernelspec(ui_server, "quick.ipynb", [code_cell("1")], missing)
+    page.goto("notebooks/quick.ipynb")
+    dialog = page.get_by_role("dialog", name="Select a kernel")
+    expect(dialog).to_be_visible()
+    page.evaluate("""() => {
+        const button = [...document.querySelectorAll("dialog button")].find((b) => b.textContent === "No kernel");
+        button.click();
+        document.activeElement.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    }""")
+    expect(kernel_state(page)).to_have_text("No kernel")
+    expect(page.locator("dialog")).to_have_count(0)  # the close event has come
+    expect(cell(page, 1).locator(".cm-content")).to_be_focused()
+    page.keyboard.type(" + 1")
+    expect(cell(page, 1).locator(".cm-content")).to_have_text("1 + 1")
+
+
 def test_settings_menu_checks_the_current_theme(page: Page, ui_server: UIServer) -> None:
     ui_server.json("PUT", "api/config/flask_notebook", 204, json={})
     put_notebook(ui_server, "checks.ipynb", [code_cell("")])
@@ -125,11 +148,7 @@ def test_missing_kernel_asks_which_to_start(page: Page, ui_server: UIServer) -> 
     expect(kernel_state(page)).to_have_text("No kernel")
     expect(cell(page, 1)).to_be_focused()
     expect(page.get_by_role("status").filter(has_text="Saved")).to_have_text("Saved")
-    # Once the page has settled, as a person would see it before typing: a key pressed within
-    # milliseconds of the dialog closing was lost about once in five runs of this file (the
-    # page's own requests still under way; not found why).
-    page.wait_for_load_state("networkidle")
-    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # at once: see the next test
     expect(cell(page, 1).locator(".cm-content")).to_be_focused()  # editing, as a person sees it
     page.keyboard.press("End")
     page.keyboard.type(" + 1")

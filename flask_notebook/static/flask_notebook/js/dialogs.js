@@ -22,6 +22,20 @@ export function el(tag, props = {}, ...children) {
 let dialogCount = 0;
 
 /**
+ * Remove a dialog once closed (from its "close" event), and put the focus back on `previous`
+ * (where it was when the dialog opened) unless it has gone somewhere else since. The event
+ * comes a task after the dialog closed, and the browser may run a key pressed in between
+ * first: Enter on the cell the focus went back to, which starts editing it. Taking the focus
+ * back then would lose that keystroke.
+ */
+export function removeDialog(dialog, previous) {
+  const active = document.activeElement;
+  const moved = active && active !== document.body && !dialog.contains(active) && active !== previous;
+  dialog.remove();
+  if (!moved && previous && previous.isConnected && typeof previous.focus === "function") previous.focus();
+}
+
+/**
  * Show a modal dialog and resolve to what `onSubmit` returns, or null when cancelled
  * (exported for dialogs with fields of their own, like the notebook's Run with parameters).
  * `body` is an array of nodes; `onSubmit` may throw (or return a rejected promise) with a
@@ -43,8 +57,7 @@ export function openDialog({ title, body, confirmLabel, confirmClass = "nb-prima
   return new Promise((resolve) => {
     let result = null;
     const finish = () => {
-      dialog.remove();
-      if (previous && previous.isConnected && typeof previous.focus === "function") previous.focus();
+      removeDialog(dialog, previous);
       resolve(result);
     };
     dialog.addEventListener("close", finish, { once: true });

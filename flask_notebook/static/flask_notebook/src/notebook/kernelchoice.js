@@ -3,7 +3,7 @@
 // installed kernelspecs are offered (the server's default first chosen) and "No kernel",
 // which leaves the notebook without one (it can be edited and saved; its kernelspec stays).
 
-import { el, submitOnEnterInSelects } from "../../js/dialogs.js";
+import { el, removeDialog, submitOnEnterInSelects } from "../../js/dialogs.js";
 
 let counter = 0;
 
@@ -38,8 +38,7 @@ export function chooseKernel(missing, kernelspecs) {
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => {
       const choice = dialog.returnValue === "select" && select.value ? select.value : null;
-      dialog.remove();
-      if (previous && previous.isConnected && typeof previous.focus === "function") previous.focus();
+      removeDialog(dialog, previous);
       resolve(choice);
     }, { once: true });
     dialog.showModal();

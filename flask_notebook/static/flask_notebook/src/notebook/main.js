@@ -198,7 +198,9 @@ class App {
     }
     const choice = await chooseKernel(this.notebook.metadata.kernelspec, this.kernelspecs);
     if (!choice) this.handles.kernelName.textContent = "";
-    this.notebook.commandMode();
+    // Focus in the notebook, unless it is there already: a key pressed as the dialog closed
+    // (Enter, to edit the cell) may have moved it into an editor (see removeDialog).
+    if (!this.notebook.container.contains(document.activeElement)) this.notebook.commandMode();
     return choice;
   }
 

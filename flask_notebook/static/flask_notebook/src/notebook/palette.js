@@ -5,7 +5,7 @@
 // Small (3 KB minified), so part of the page's bundle: a chunk loaded on Ctrl-Shift-C would
 // let the keys typed meanwhile reach the cell that had focus.
 
-import { el } from "../../js/dialogs.js";
+import { el, removeDialog } from "../../js/dialogs.js";
 
 /** The menus' items: { menu, label, keys, item } in menu order. */
 export function menuCommands(root = document) {
@@ -119,8 +119,7 @@ export function openPalette() {
 
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => {
-      dialog.remove();
-      if (previous && previous.isConnected && typeof previous.focus === "function") previous.focus();
+      removeDialog(dialog, previous);
       // Run it as its menu item would be: the item's own click (after focus is back).
       if (chosen) chosen.item.click();
       resolve(chosen ? chosen.label : null);

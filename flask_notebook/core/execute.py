@@ -22,7 +22,9 @@ has reached the kernel's shell-channel thread by then is aborted: its reply has 
 kernel queues behind those requests (``stop_on_error_timeout`` plays no part with the
 shell-channel thread of 7.x): a request that arrives after it runs, so one sent while the
 failing cell runs may escape the abort (about one in five, sent on the failing cell's
-``execute_input``); one sent after the error reply always runs. With ``stop_on_error``
+``execute_input``); one sent after the error reply's ``idle`` always runs (the kernel starts
+its abort only once it has sent the reply, so one sent on the reply alone may still be caught
+by it: seen under load). An executor sends its next request after both. With ``stop_on_error``
 false nothing is aborted. The caller decides what to send together (``core.runs``).
 
 An interrupt that reaches ipykernel 7.4 just as a request starts may miss (checked live, one

@@ -171,10 +171,10 @@ class KernelClient:
 
     def start_running(self, code: str, timeout: float = 30) -> str:
         """Execute `code` and return its msg_id once the cell's own code runs, for a test that
-        interrupts it. Its `busy` status is not enough: ipykernel publishes it before it sets
-        its SIGINT handler (it ignores SIGINT between requests), so an interrupt sent on `busy`
-        can be lost and the cell never ends (seen in CI under load). The cell first prints a
-        line, and this waits for that line."""
+        interrupts it. Its `busy` status is not enough: ipykernel publishes it before the code
+        runs, and an interrupt sent then may be ignored (SIGINT is ignored until ipykernel sets
+        its handler: the code runs on) or drop the request (caught in ipykernel's own code: no
+        reply at all), as in a CI run. The cell first prints a line, and this waits for it."""
         msg_id = self.execute("print('running', flush=True)\n" + code)
         self.until(lambda m: m["msg_type"] == "stream" and m["parent_header"].get("msg_id") == msg_id, timeout)
         return msg_id

@@ -96,10 +96,12 @@ def held_models(listed: Iterable[Listed]) -> dict[str, dict[str, Any]]:
         try:
             conn.request("GET", path, headers=headers)
             answer = conn.getresponse()
-            body = answer.read()
+            models = orjson.loads(answer.read()) if answer.status == 200 else []
+        except (OSError, http.client.HTTPException, orjson.JSONDecodeError) as exc:  # a line, not a greenlet's traceback
+            log.warning("the kernel list of the replica at %s could not be read: %s", url, exc)
+            return {}
         finally:
             conn.close()
-        models = orjson.loads(body) if answer.status == 200 else []
         return {m["id"]: m for m in models if isinstance(m, dict) and m.get("id") in ids} \
             if isinstance(models, list) else {}
 

@@ -283,6 +283,11 @@ def test_a_run_whose_replica_dies_is_stopped_and_its_kernel_kept(cluster: Cluste
     wait_for(lambda: get_run(a, run["id"])["current_cell"] == "c1" or None, timeout=30)
     a.proc.kill()
     a.proc.wait(timeout=10)
+    # Listed through b before anything there takes it over: its holder cannot be asked, so it
+    # shows as its record tells, and b says why in a line.
+    (listed,) = [k for k in b.json("GET", "api/kernels", 200) if k["id"] == kernel_id]
+    assert listed["execution_state"] == "unknown"
+    assert "could not be read" in b.log() and "Traceback" not in b.log()
     stopped = get_run(b, run["id"])
     assert stopped["status"] == "failed" and stopped["error"]["ename"] == "ServerStopped", stopped
     assert [r["status"] for r in b.json("GET", "api/runs", 200, params={"path": "long.ipynb"})["runs"]] == ["failed"]
